@@ -1,0 +1,109 @@
+// Command gateway runs the Webtrunk SIP-to-WebRTC gateway.
+//
+// Usage:
+//
+//	gateway -config FILE          run the gateway
+//	gateway -check -config FILE   validate FILE and exit
+//
+// Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM) or a valid
+// configuration with -check; 1 when the gateway fails while running;
+// 2 for a usage error or an invalid configuration, with every problem printed
+// to standard error, one per line, each with its field path and line.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process globals, so tests can call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path to the YAML configuration `file` (required)")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+
+		return 2
+	}
+	if *configPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: gateway [-check] -config FILE")
+
+		return 2
+	}
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+
+		return 2
+	}
+	if *check {
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "%s: warning: %s\n", *configPath, w)
+		}
+		fmt.Fprintf(stdout, "%s: configuration is valid\n", *configPath)
+
+		return 0
+	}
+
+	logger := newLogger(cfg.Log, stderr)
+	for _, w := range cfg.Warnings() {
+		logger.Warn("configuration", "warning", w)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	// A second signal after the first one kills the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+
+	gw, err := gateway.New(cfg, logger)
+	if err != nil {
+		logger.Error("gateway set-up failed", "error", err)
+
+		return 1
+	}
+	if err := gw.Run(ctx); err != nil {
+		logger.Error("gateway failed", "error", err)
+
+		return 1
+	}
+
+	return 0
+}
+
+// newLogger builds the process logger from the log settings: level and
+// text or JSON output on w.
+func newLogger(lc config.LogConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: lc.SlogLevel()}
+	var h slog.Handler
+	if lc.Format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	logger := slog.New(h)
+	slog.SetDefault(logger)
+
+	return logger
+}

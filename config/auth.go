@@ -1,0 +1,153 @@
+package config
+
+import "time"
+
+// AuthConfig configures how browsers authenticate before any call. At least
+// one of JWT.HMACKey and Users must be set.
+type AuthConfig struct {
+	// JWT accepts tokens issued by the operator's own backend.
+	JWT JWTConfig `yaml:"jwt"`
+	// Users are accounts configured in this file, for small set-ups.
+	// Default empty.
+	Users []User `yaml:"users"`
+}
+
+// JWTConfig accepts JSON Web Tokens signed with HS256 (RFC 7519, RFC 7518
+// section 3.2). The token's sub claim is the user id.
+type JWTConfig struct {
+	// HMACKey is the HS256 signing key, at least 32 bytes (RFC 7518
+	// section 3.2). Default empty: JWT authentication is off.
+	HMACKey Secret `yaml:"hmac_key"`
+	// Issuer is the expected iss claim (RFC 7519 section 4.1.1); empty
+	// (the default) accepts any issuer.
+	Issuer string `yaml:"issuer"`
+	// Audience must be one of the token's aud claims (RFC 7519 section
+	// 4.1.3) when set; empty (the default) accepts any audience.
+	Audience string `yaml:"audience"`
+}
+
+// Enabled reports whether JWT authentication is configured.
+func (j JWTConfig) Enabled() bool { return !j.HMACKey.IsZero() }
+
+// User is an account configured in this file.
+type User struct {
+	// ID is the login name: 1 to 128 characters of A-Z, a-z, 0-9 and
+	// ". _ @ -", unique among users.
+	ID string `yaml:"id"`
+	// PasswordHash is the bcrypt hash of the password ("$2a$...",
+	// "$2b$..." or "$2y$..."); required. It is a Secret so that it may come
+	// from the environment and never shows in logs.
+	PasswordHash Secret `yaml:"password_hash"`
+	// DisplayName is shown to called parties where the trunk allows it.
+	// Optional.
+	DisplayName string `yaml:"display_name"`
+	// CallerID is the E.164 number presented on this user's outbound
+	// calls. Default: the trunk's caller_id.
+	CallerID string `yaml:"caller_id"`
+	// DialRules are the numbers this user may call. Default: a copy of
+	// the top-level default_dial_rules (never nil after Load).
+	DialRules *DialRules `yaml:"dial_rules"`
+	// MaxCalls limits the user's concurrent calls; 0 means unlimited.
+	// Default 2.
+	MaxCalls int `yaml:"max_calls"`
+}
+
+// setDefaults gives a user decoded from a list element its static defaults.
+func (u *User) setDefaults() { u.MaxCalls = 2 }
+
+// DialRules decide which E.164 numbers may be called. A number is allowed
+// when it matches at least one Allow pattern and no Deny pattern, so an
+// empty Allow list allows nothing.
+type DialRules struct {
+	// Allow lists the permitted number patterns.
+	Allow []NumberPattern `yaml:"allow"`
+	// Deny lists patterns excluded from Allow, for example premium-rate
+	// ranges.
+	Deny []NumberPattern `yaml:"deny"`
+}
+
+// Allows reports whether e164 is a valid E.164 number that matches an Allow
+// pattern and no Deny pattern. It does not allocate.
+func (r *DialRules) Allows(e164 string) bool {
+	if r == nil || !IsE164(e164) {
+		return false
+	}
+	allowed := false
+	for i := range r.Allow {
+		if r.Allow[i].Match(e164) {
+			allowed = true
+			break
+		}
+	}
+	if !allowed {
+		return false
+	}
+	for i := range r.Deny {
+		if r.Deny[i].Match(e164) {
+			return false
+		}
+	}
+	return true
+}
+
+// OutboundRule sends numbers matching Pattern to the trunk named Trunk.
+type OutboundRule struct {
+	// Pattern is the E.164 number pattern; required.
+	Pattern NumberPattern `yaml:"pattern"`
+	// Trunk is the name of a configured trunk; required.
+	Trunk string `yaml:"trunk"`
+}
+
+// Route sends inbound calls for one DID to one user.
+type Route struct {
+	// DID is the called number in E.164 form, unique among routes.
+	DID string `yaml:"did"`
+	// User is the id of the user whose browsers ring. It must name a
+	// configured user unless JWT authentication is enabled, since users
+	// authenticated by JWT are not listed in this file.
+	User string `yaml:"user"`
+	// RingTimeout ends ringing when no browser answers, from 5s to 10m.
+	// Default calls.ring_timeout.
+	RingTimeout time.Duration `yaml:"ring_timeout"`
+}
+
+// Trunk returns the trunk with the given name.
+func (c *Config) Trunk(name string) (*Trunk, bool) {
+	for i := range c.Trunks {
+		if c.Trunks[i].Name == name {
+			return &c.Trunks[i], true
+		}
+	}
+	return nil, false
+}
+
+// User returns the configured user with the given id.
+func (c *Config) User(id string) (*User, bool) {
+	for i := range c.Auth.Users {
+		if c.Auth.Users[i].ID == id {
+			return &c.Auth.Users[i], true
+		}
+	}
+	return nil, false
+}
+
+// Route returns the inbound route of an E.164 DID.
+func (c *Config) Route(did string) (*Route, bool) {
+	for i := range c.Routes {
+		if c.Routes[i].DID == did {
+			return &c.Routes[i], true
+		}
+	}
+	return nil, false
+}
+
+// OutboundTrunk returns the trunk of the first outbound rule whose pattern
+// matches the E.164 number, or false when no rule matches.
+func (c *Config) OutboundTrunk(e164 string) (*Trunk, bool) {
+	for i := range c.Outbound {
+		if c.Outbound[i].Pattern.Match(e164) {
+			return c.Trunk(c.Outbound[i].Trunk)
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,43 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary documents to Parse: it must never panic, and it
+// returns either a valid configuration or a ValidationError whose problems
+// all have a message.
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile("example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(string(example))
+	f.Add(baseYAML)
+	f.Add("")
+	f.Add("- a\n- b\n")
+	f.Add("a: &a [*a]\n")
+	f.Add("trunks: [{<<: {name: x}, host: 1.2.3.4}]\n")
+	f.Add(strings.Replace(baseYAML, "192.0.2.10", "[", 1))
+	f.Add("auth: {jwt: {hmac_key: \"${K:-x}\"}}\n")
+	f.Add("default_dial_rules: {allow: [\"+4[4-\", \"+*\"]}\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		cfg, err := Parse([]byte(doc), env(map[string]string{"K": "0123456789abcdef0123456789abcdef"}))
+		if err != nil {
+			if cfg != nil {
+				t.Fatal("config returned with an error")
+			}
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
+		}
+		_ = cfg.String()
+		_ = cfg.Warnings()
+	})
+}

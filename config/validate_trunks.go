@@ -1,0 +1,142 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// validTrunkName reports whether s is 1 to 63 characters of a-z, 0-9, '_'
+// and '-'.
+func validTrunkName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && !isDigit(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// dialable reports whether s is digits, '*' and '#' only (the characters of
+// a telephone keypad).
+func dialable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) && s[i] != '*' && s[i] != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Config) validateTrunks(p *problems) {
+	names := map[string]string{}
+	for i := range c.Trunks {
+		t := &c.Trunks[i]
+		path := "trunks[" + strconv.Itoa(i) + "]"
+		switch {
+		case t.Name == "":
+			p.add(path+".name", "required")
+		case !validTrunkName(t.Name):
+			p.add(path+".name", fmt.Sprintf("%q must be 1 to 63 characters of a-z, 0-9, _ and -", t.Name))
+		case names[t.Name] != "":
+			p.add(path+".name", fmt.Sprintf("%q is already the name of %s", t.Name, names[t.Name]))
+		default:
+			names[t.Name] = path
+		}
+		switch {
+		case t.Host == "":
+			p.add(path+".host", "required")
+		case !validHost(t.Host):
+			p.add(path+".host", fmt.Sprintf("%q is not a host name or IP address", t.Host))
+		}
+		if t.Port < 1 || t.Port > 65535 {
+			p.add(path+".port", "must be from 1 to 65535")
+		}
+		switch t.Transport {
+		case TransportUDP, TransportTCP, TransportTLS:
+			if !c.hasListener(t.Transport) && len(c.SIP.Listeners) > 0 {
+				p.add(path+".transport", fmt.Sprintf("no entry of sip.listeners has transport %s", t.Transport))
+			}
+		default:
+			checkOneOf(p, path+".transport", t.Transport, TransportUDP, TransportTCP, TransportTLS)
+		}
+		if t.Auth.Username != "" && t.Auth.Password.IsZero() {
+			p.add(path+".auth.password", "required when username is set")
+		}
+		if t.Auth.Username == "" && !t.Auth.Password.IsZero() {
+			p.add(path+".auth.username", "required when password is set")
+		}
+		if !printable(t.Auth.Username) {
+			p.add(path+".auth.username", "must be printable ASCII")
+		}
+		if !printable(t.Auth.Realm) {
+			p.add(path+".auth.realm", "must be printable ASCII")
+		}
+		checkRange(p, path+".register.expiry", t.Register.Expiry, time.Minute, 24*time.Hour)
+		if t.Register.Expiry%time.Second != 0 {
+			p.add(path+".register.expiry", "must be whole seconds")
+		}
+		checkE164(p, path+".caller_id", t.CallerID)
+		validateNumbering(p, path+".numbering", &t.Numbering)
+		if len(t.Codecs) == 0 {
+			p.add(path+".codecs", "at least one codec is required")
+		}
+		seen := map[Codec]bool{}
+		for j, cd := range t.Codecs {
+			cpath := path + ".codecs[" + strconv.Itoa(j) + "]"
+			checkOneOf(p, cpath, cd, CodecPCMU, CodecPCMA)
+			if seen[cd] {
+				p.add(cpath, fmt.Sprintf("%s is listed twice", cd))
+			}
+			seen[cd] = true
+		}
+		for j, src := range t.AllowedSources {
+			if !src.IsValid() {
+				p.add(path+".allowed_sources["+strconv.Itoa(j)+"]", "must be an IP address or CIDR prefix")
+			}
+		}
+		if t.MaxCalls < 0 {
+			p.add(path+".max_calls", "must not be negative (0 means unlimited)")
+		}
+	}
+}
+
+// hasListener reports whether a SIP listener uses transport t.
+func (c *Config) hasListener(t Transport) bool {
+	for _, l := range c.SIP.Listeners {
+		if l.Transport == t {
+			return true
+		}
+	}
+	return false
+}
+
+func validateNumbering(p *problems, path string, n *Numbering) {
+	checkOneOf(p, path+".format", n.Format, FormatE164, FormatE164NoPlus, FormatNational)
+	switch cc := n.CountryCode; {
+	case cc == "":
+		if n.Format == FormatNational {
+			p.add(path+".country_code", "required for format national")
+		}
+	case len(cc) > 3 || !allDigits(cc) || cc[0] == '0':
+		p.add(path+".country_code", fmt.Sprintf("%q is not a country calling code: 1 to 3 digits, not starting with 0", cc))
+	}
+	if n.NationalPrefix != "" && !allDigits(n.NationalPrefix) {
+		p.add(path+".national_prefix", "must be digits only")
+	}
+	if n.InternationalPrefix != "" && !allDigits(n.InternationalPrefix) {
+		p.add(path+".international_prefix", "must be digits only")
+	}
+	for i, s := range n.StripPrefixes {
+		if !allDigits(s) {
+			p.add(path+".strip_prefixes["+strconv.Itoa(i)+"]", "must be one or more digits")
+		}
+	}
+	if !dialable(n.AddPrefix) {
+		p.add(path+".add_prefix", "must be digits, * and # only")
+	}
+}

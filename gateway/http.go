@@ -1,0 +1,53 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes builds the HTTP handler: liveness and readiness probes, Prometheus
+// metrics, and (as they are added) the WebSocket signaling endpoint and the
+// browser client.
+func (g *Gateway) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", g.handleHealthz)
+	mux.HandleFunc("GET /readyz", g.handleReadyz)
+	if g.cfg.Metrics.Enabled {
+		mux.Handle("GET "+g.cfg.Metrics.Path, promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{
+			ErrorLog: slogErrorLogger{g.log},
+		}))
+	}
+
+	return mux
+}
+
+// handleHealthz answers 200 while the process is alive and serving HTTP.
+func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// handleReadyz answers 200 when the gateway takes new calls, and 503 with the
+// reason while it starts or drains.
+func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case g.draining.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("draining\n"))
+	case !g.ready.Load():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("starting\n"))
+	default:
+		_, _ = w.Write([]byte("ready\n"))
+	}
+}
+
+// slogErrorLogger adapts the gateway logger to promhttp's error logger.
+type slogErrorLogger struct {
+	log interface{ Error(string, ...any) }
+}
+
+// Println logs a metrics handler error.
+func (l slogErrorLogger) Println(v ...any) { l.log.Error("metrics handler", "error", v) }

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metric label values for the direction of a call, seen from the browser:
+// an outbound call is dialled by a browser towards a trunk, an inbound call
+// arrives from a trunk for a DID.
+const (
+	directionOutbound = "outbound"
+	directionInbound  = "inbound"
+)
+
+// Metric label values for the two media directions of a bridged call.
+const (
+	mediaUplink   = "uplink"   // browser -> trunk
+	mediaDownlink = "downlink" // trunk -> browser
+)
+
+// Metrics holds every Prometheus collector the gateway exports. It owns its
+// registry, so several gateways (in tests) never share state, and the
+// /metrics handler serves exactly these plus the Go and process collectors.
+//
+// Counters that the media path updates per packet are not here: the bridge
+// counts with atomics on the session and adds the totals to these collectors
+// when the call ends, so no collector is touched 50 times a second per call.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// CallsActive is the number of calls in progress, by direction.
+	CallsActive *prometheus.GaugeVec
+	// CallsTotal counts ended calls by direction and outcome (the hang-up
+	// reason of the signaling protocol, e.g. "remote_hangup", "busy").
+	CallsTotal *prometheus.CounterVec
+	// SetupSeconds is the time from dial (or incoming INVITE) to connected.
+	SetupSeconds *prometheus.HistogramVec
+	// Packets counts RTP packets relayed, by media direction.
+	Packets *prometheus.CounterVec
+	// PacketsLost counts RTP packets missing from the sequence, by media direction.
+	PacketsLost *prometheus.CounterVec
+	// PacketsDropped counts RTP packets refused because they came from an
+	// address other than the negotiated (or latched) peer.
+	PacketsDropped *prometheus.CounterVec
+	// TranscodeSeconds accumulates time spent transcoding, by media direction.
+	TranscodeSeconds *prometheus.CounterVec
+	// WebSocketSessions is the number of connected signaling WebSockets.
+	WebSocketSessions prometheus.Gauge
+	// Registrations is 1 for each trunk whose registration is up, 0 otherwise.
+	Registrations *prometheus.GaugeVec
+	// DialsDenied counts dial attempts refused by the dial rules, by reason.
+	DialsDenied *prometheus.CounterVec
+	// AuthFailures counts failed WebSocket authentications, by reason.
+	AuthFailures *prometheus.CounterVec
+}
+
+// NewMetrics creates the gateway's collectors in a fresh registry.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		CallsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webtrunk_calls_active", Help: "Calls in progress, by direction.",
+		}, []string{"direction"}),
+		CallsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_calls_total", Help: "Ended calls, by direction and outcome.",
+		}, []string{"direction", "outcome"}),
+		SetupSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "webtrunk_call_setup_seconds",
+			Help:    "Time from dial or incoming INVITE to connected, in seconds.",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60},
+		}, []string{"direction"}),
+		Packets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_rtp_packets_total", Help: "RTP packets relayed, by media direction.",
+		}, []string{"media"}),
+		PacketsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_rtp_packets_lost_total", Help: "RTP packets missing from the sequence, by media direction.",
+		}, []string{"media"}),
+		PacketsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_rtp_packets_dropped_total",
+			Help: "RTP packets refused because they came from an address other than the negotiated peer.",
+		}, []string{"media"}),
+		TranscodeSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_transcode_seconds_total", Help: "Time spent transcoding, by media direction.",
+		}, []string{"media"}),
+		WebSocketSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "webtrunk_websocket_sessions", Help: "Connected signaling WebSockets.",
+		}),
+		Registrations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webtrunk_trunk_registered", Help: "1 when the trunk's SIP registration is up, 0 otherwise.",
+		}, []string{"trunk"}),
+		DialsDenied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_dials_denied_total", Help: "Dial attempts refused before reaching a trunk, by reason.",
+		}, []string{"reason"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_auth_failures_total", Help: "Failed WebSocket authentications, by reason.",
+		}, []string{"reason"}),
+	}
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.CallsActive, m.CallsTotal, m.SetupSeconds,
+		m.Packets, m.PacketsLost, m.PacketsDropped, m.TranscodeSeconds,
+		m.WebSocketSessions, m.Registrations, m.DialsDenied, m.AuthFailures,
+	)
+	// Pre-create the label sets a dashboard expects to see at zero.
+	for _, d := range []string{directionOutbound, directionInbound} {
+		m.CallsActive.WithLabelValues(d)
+	}
+	for _, d := range []string{mediaUplink, mediaDownlink} {
+		m.Packets.WithLabelValues(d)
+		m.PacketsLost.WithLabelValues(d)
+	}
+
+	return m
+}
