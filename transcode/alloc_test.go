@@ -1,0 +1,130 @@
+package transcode
+
+import (
+	"testing"
+
+	"github.com/pion/rtp"
+)
+
+// The media path must not allocate per packet: every direction, with and
+// without loss, and the DTMF mapping.
+func TestNoAllocationPerPacket(t *testing.T) {
+	pk := opusPackets(t, 50, 20)
+	g711 := make([]byte, 160)
+	EncodePCMU(g711, toneAt(600, 8000, 160, 0.3))
+	out := make([]byte, 1500)
+	drain := func(next func([]byte) (int, uint32, bool)) {
+		for {
+			if _, _, ok := next(out); !ok {
+				return
+			}
+		}
+	}
+	newUp := func(in, o Codec) *Uplink {
+		u, err := NewUplink(in, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	newDown := func(in, o Codec) *Downlink {
+		d, err := NewDownlink(in, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	upOpus := newUp(CodecOpus, CodecPCMU)
+	upLossy := newUp(CodecOpus, CodecPCMA)
+	upPass := newUp(CodecPCMU, CodecPCMU)
+	down := newDown(CodecPCMA, CodecOpus)
+	downLossy := newDown(CodecPCMU, CodecOpus)
+	downPass := newDown(CodecPCMU, CodecPCMU)
+	mapper, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, CodecTelephoneEvent8k, upOpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dtmf := eventPacket(t, 126, 0, true, Event{Code: 5, Duration: 960})
+	malformed := []byte{1, 2, 3, 3} // code 1 with an odd length
+	var hdr rtp.Header
+	var pkt OpusPacket
+	var ev Event
+
+	var i, j, k, l, m, n, o int
+	tests := []struct {
+		name string
+		fn   func()
+	}{
+		{"uplink Opus to PCMU", func() {
+			_ = upOpus.Push(uint16(i), uint32(i*960), pk[i%len(pk)])
+			drain(upOpus.Next)
+			i++
+		}},
+		{"uplink with loss (FEC and PLC)", func() {
+			j += 1 + j%3 // lose 0, 1 or 2 packets each time
+			_ = upLossy.Push(uint16(j), uint32(j*960), pk[j%len(pk)])
+			drain(upLossy.Next)
+		}},
+		{"uplink passthrough", func() {
+			_ = upPass.Push(uint16(k), uint32(k*160), g711)
+			drain(upPass.Next)
+			k++
+		}},
+		{"uplink duplicate, late, restart", func() {
+			_ = upOpus.Push(uint16(i-1), uint32((i-1)*960), pk[0])
+			_ = upOpus.Push(uint16(i-3), uint32((i-3)*960), pk[0])
+			i += 20 // 400 ms gap
+			_ = upOpus.Push(uint16(i), uint32(i*960), pk[i%len(pk)])
+			drain(upOpus.Next)
+			i++
+		}},
+		{"downlink PCMA to Opus", func() {
+			_ = down.Push(uint16(l), uint32(l*160), g711)
+			drain(down.Next)
+			l++
+		}},
+		{"downlink with loss", func() {
+			m += 1 + m%2
+			_ = downLossy.Push(uint16(m), uint32(m*160), g711)
+			drain(downLossy.Next)
+		}},
+		{"downlink passthrough", func() {
+			_ = downPass.Push(uint16(n), uint32(n*160), g711)
+			drain(downPass.Next)
+			n++
+		}},
+		{"DTMF mapping", func() {
+			dtmf.Timestamp = uint32(i * 960)
+			_, _ = mapper.Map(dtmf, &hdr, out)
+			o++
+		}},
+		{"Opus TOC parse and FEC flag", func() {
+			_ = pkt.Parse(pk[o%len(pk)])
+			_ = pkt.HasFEC(pk[o%len(pk)])
+			_ = pkt.Parse([]byte{3, 0})
+			o++
+		}},
+		{"telephone-event payload", func() {
+			_ = ev.Unmarshal(dtmf.Payload)
+			_, _ = ev.MarshalTo(out)
+			_ = ev.Unmarshal(nil)
+		}},
+		{"malformed input", func() {
+			_ = upOpus.Push(uint16(i), uint32(i*960), malformed)
+			_ = down.Push(uint16(l), uint32(l*160), nil)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if a := testing.AllocsPerRun(200, tc.fn); a != 0 {
+				t.Errorf("%.2f allocations per packet, want 0", a)
+			}
+		})
+	}
+	if s := upLossy.Stats(); s.FEC == 0 || s.PLC == 0 {
+		t.Errorf("lossy uplink did not exercise FEC and PLC: %+v", s)
+	}
+	if s := downLossy.Stats(); s.Silence == 0 {
+		t.Errorf("lossy downlink did not exercise silence fill: %+v", s)
+	}
+}

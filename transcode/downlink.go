@@ -1,0 +1,79 @@
+package transcode
+
+import "fmt"
+
+// Downlink transcodes the trunk-to-browser direction of one call: G.711 RTP
+// payloads in (PCMU or PCMA, RFC 3551, 8 kHz clock, any ptime up to 120
+// ms), RTP payloads of the browser's codec out: Opus frames of the
+// configured ptime (default 20 ms) with 48 kHz timestamps (RFC 7587), or
+// the same G.711 re-chunked when the browser speaks it (passthrough).
+//
+// The Opus encoder runs at 8 kHz with the settings justified in the package
+// documentation. A gap in the trunk's stream is filled with silence so the
+// browser keeps a steady cadence; a gap longer than the maximum gap
+// restarts the stream with a timestamp jump. Duplicates and late packets
+// are dropped.
+//
+// A Downlink belongs to one goroutine: Push, Next and the other methods must
+// not be called concurrently. After construction no method allocates.
+type Downlink struct {
+	p *pipeline
+}
+
+// NewDownlink returns a Downlink from the trunk codec in (PCMU or PCMA) to
+// the browser codec out (CodecOpus with its negotiated payload type, or
+// PCMU or PCMA). It returns an error wrapping ErrUnsupportedCodec for other
+// codecs, ErrInvalidOption for an out-of-range option, or the libopus
+// error when the encoder cannot be set up. Options: WithPtime, WithMaxGap,
+// WithOpusBitrate, WithOpusComplexity, WithOpusExpectedLoss.
+func NewDownlink(in, out Codec, opts ...Option) (*Downlink, error) {
+	if !in.IsG711() {
+		return nil, fmt.Errorf("%w: downlink input %s is not G.711", ErrUnsupportedCodec, in)
+	}
+	if !out.IsOpus() && !out.IsG711() {
+		return nil, fmt.Errorf("%w: downlink output %s", ErrUnsupportedCodec, out)
+	}
+	s := defaultSettings()
+	for _, o := range opts {
+		o(&s)
+	}
+	p, err := newPipeline(in, out, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Downlink{p: p}, nil
+}
+
+// Push accepts the G.711 payload of one trunk RTP packet (one byte per
+// 8 kHz sample) with its sequence number and 8 kHz timestamp, fills any gap
+// before it with silence, and queues the audio for Next. Call Next until it
+// reports false after every Push. It returns an error wrapping
+// ErrMalformedPacket for an empty payload or one longer than 120 ms.
+func (d *Downlink) Push(seq uint16, ts uint32, payload []byte) error {
+	return d.p.push(seq, ts, payload)
+}
+
+// Next writes the next output frame into dst and returns its length and its
+// RTP timestamp in the output clock (48 kHz for Opus, 8 kHz for G.711), or
+// ok false when no whole frame is pending. dst should hold MaxPayloadSize
+// bytes; libopus shrinks a frame to fit a smaller dst, and a frame that
+// cannot be written is dropped and counted in Stats.EncodeErrors.
+func (d *Downlink) Next(dst []byte) (n int, ts uint32, ok bool) {
+	return d.p.next(dst)
+}
+
+// MaxPayloadSize returns the number of bytes Next may write: 1275 for Opus
+// (RFC 6716 section 3.4 R2), ptime x 8 for G.711.
+func (d *Downlink) MaxPayloadSize() int { return d.p.maxPayload() }
+
+// MapTimestamp converts an 8 kHz input RTP timestamp, close to the last
+// accepted packet, to the output clock on the output timeline.
+func (d *Downlink) MapTimestamp(ts uint32) uint32 { return d.p.mapTimestamp(ts) }
+
+// Stats returns the counters so far.
+func (d *Downlink) Stats() Stats { return d.p.stats }
+
+// String describes the pipeline, for example "PCMU/8000 decode -> opus
+// encode@8k (VOIP, 24000 bit/s, complexity 5, FEC for 10% loss, no DTX),
+// ptime 20ms".
+func (d *Downlink) String() string { return d.p.desc }

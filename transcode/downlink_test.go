@@ -1,0 +1,177 @@
+package transcode
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hraban/opus"
+)
+
+func TestDownlinkPtimesToOpus(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     Codec
+		ms     int // input ptime
+		lose   map[int]bool
+		frames int // output frames for 300 ms of input
+		stats  Stats
+	}{
+		{"PCMU 10 ms", CodecPCMU, 10, nil, 15, Stats{Packets: 30, Frames: 15}},
+		{"PCMA 20 ms", CodecPCMA, 20, nil, 15, Stats{Packets: 15, Frames: 15}},
+		{"PCMU 30 ms", CodecPCMU, 30, nil, 15, Stats{Packets: 10, Frames: 15}},
+		{"PCMU 20 ms, two lost", CodecPCMU, 20, map[int]bool{3: true, 7: true}, 15, Stats{Packets: 13, Frames: 15, Silence: 2}},
+		{"PCMA 30 ms, one lost", CodecPCMA, 30, map[int]bool{4: true}, 15, Stats{Packets: 9, Frames: 15, Silence: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			down, err := NewDownlink(tc.in, CodecOpus.WithPayloadType(109))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := opus.NewDecoder(48000, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pcm := toneAt(600, 8000, 2400, 0.3)
+			payload := make([]byte, 2400)
+			if tc.in.IsPCMA() {
+				EncodePCMA(payload, pcm)
+			} else {
+				EncodePCMU(payload, pcm)
+			}
+			per := tc.ms * 8
+			buf := make([]byte, down.MaxPayloadSize())
+			out := make([]int16, 5760)
+			var tss []uint32
+			for i := 0; i*per < len(payload); i++ {
+				if tc.lose[i] {
+					continue
+				}
+				if err := down.Push(uint16(100+i), uint32(4000+i*per), payload[i*per:(i+1)*per]); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					n, ts, ok := down.Next(buf)
+					if !ok {
+						break
+					}
+					var p OpusPacket
+					if err := p.Parse(buf[:n]); err != nil {
+						t.Fatalf("downlink produced a malformed Opus packet: %v", err)
+					}
+					if p.Samples48k() != 960 {
+						t.Errorf("Opus packet of %d samples, want 960 (20 ms)", p.Samples48k())
+					}
+					if m, err := dec.Decode(buf[:n], out); err != nil || m != 960 {
+						t.Fatalf("browser decode: %d samples, %v", m, err)
+					}
+					tss = append(tss, ts)
+				}
+			}
+			if len(tss) != tc.frames {
+				t.Errorf("%d Opus frames, want %d", len(tss), tc.frames)
+			}
+			for i, ts := range tss {
+				if want := uint32(4000*6 + i*960); ts != want {
+					t.Fatalf("frame %d: timestamp %d, want %d (48 kHz clock)", i, ts, want)
+				}
+			}
+			if got := down.Stats(); got != tc.stats {
+				t.Errorf("stats %+v, want %+v", got, tc.stats)
+			}
+		})
+	}
+}
+
+func TestDownlinkPassthrough(t *testing.T) {
+	pcm := toneAt(600, 8000, 480, 0.3)
+	src := make([]byte, 480)
+	EncodePCMU(src, pcm)
+	down, err := NewDownlink(CodecPCMU, CodecPCMU.WithPayloadType(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, down.MaxPayloadSize())
+	var tss []uint32
+	// 30 ms packets, the 3rd lost: re-chunked to 20 ms, the gap silent.
+	for i := 0; i < 4; i++ {
+		if i == 2 {
+			continue
+		}
+		if err := down.Push(uint16(i), uint32(i*240), src[i*240%480:i*240%480+240]); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n, ts, ok := down.Next(buf)
+			if !ok {
+				break
+			}
+			got = append(got, buf[:n]...)
+			tss = append(tss, ts)
+		}
+	}
+	if len(got) != 960 {
+		t.Fatalf("%d bytes out, want 960", len(got))
+	}
+	if string(got[:480]) != string(src) {
+		t.Error("first 60 ms not relayed byte for byte")
+	}
+	for i, b := range got[480:720] {
+		if b != 0xFF {
+			t.Fatalf("lost interval byte %d is %#x, want PCMU silence 0xFF", i, b)
+		}
+	}
+	for i, ts := range tss {
+		if ts != uint32(i*160) {
+			t.Fatalf("frame %d timestamp %d, want %d", i, ts, i*160)
+		}
+	}
+}
+
+func TestDownlinkRejects(t *testing.T) {
+	down, err := NewDownlink(CodecPCMA, CodecOpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+	}{{"empty", nil}, {"over 120 ms", make([]byte, 961)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := down.Push(1, 0, tc.payload); !errors.Is(err, ErrMalformedPacket) {
+				t.Errorf("error %v, want ErrMalformedPacket", err)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		in, out Codec
+		opts    []Option
+		err     error
+	}{
+		{"Opus from trunk", CodecOpus, CodecOpus, nil, ErrUnsupportedCodec},
+		{"Opus ptime 30", CodecPCMU, CodecOpus, []Option{WithPtime(30 * time.Millisecond)}, ErrInvalidOption},
+		{"bitrate", CodecPCMU, CodecOpus, []Option{WithOpusBitrate(1000)}, ErrInvalidOption},
+		{"complexity", CodecPCMU, CodecOpus, []Option{WithOpusComplexity(11)}, ErrInvalidOption},
+		{"loss", CodecPCMU, CodecOpus, []Option{WithOpusExpectedLoss(-1)}, ErrInvalidOption},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := NewDownlink(tc.in, tc.out, tc.opts...); !errors.Is(err, tc.err) {
+				t.Errorf("error %v, want %v", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestDownlinkString(t *testing.T) {
+	down, err := NewDownlink(CodecPCMU, CodecOpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "PCMU/8000 decode -> opus encode@8k (VOIP, 24000 bit/s, complexity 5, FEC for 10% loss, no DTX), ptime 20ms"
+	if got := down.String(); got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

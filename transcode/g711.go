@@ -1,0 +1,53 @@
+package transcode
+
+import "github.com/zaf/g711"
+
+// EncodePCMU encodes 16-bit linear PCM samples at 8000 Hz into G.711 mu-law
+// (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
+// It writes min(len(dst), len(pcm)) bytes and returns that count. It does
+// not allocate.
+func EncodePCMU(dst []byte, pcm []int16) int {
+	n := min(len(dst), len(pcm))
+	dst, pcm = dst[:n], pcm[:n]
+	for i, s := range pcm {
+		dst[i] = g711.EncodeUlawFrame(s)
+	}
+	return n
+}
+
+// DecodePCMU decodes a G.711 mu-law payload into 16-bit linear PCM samples
+// at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
+// returns that count. It does not allocate.
+func DecodePCMU(dst []int16, payload []byte) int {
+	n := min(len(dst), len(payload))
+	dst, payload = dst[:n], payload[:n]
+	for i, b := range payload {
+		dst[i] = g711.DecodeUlawFrame(b)
+	}
+	return n
+}
+
+// EncodePCMA encodes 16-bit linear PCM samples at 8000 Hz into G.711 A-law
+// (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
+// It writes min(len(dst), len(pcm)) bytes and returns that count. It does
+// not allocate.
+func EncodePCMA(dst []byte, pcm []int16) int {
+	n := min(len(dst), len(pcm))
+	dst, pcm = dst[:n], pcm[:n]
+	for i, s := range pcm {
+		dst[i] = g711.EncodeAlawFrame(s)
+	}
+	return n
+}
+
+// DecodePCMA decodes a G.711 A-law payload into 16-bit linear PCM samples
+// at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
+// returns that count. It does not allocate.
+func DecodePCMA(dst []int16, payload []byte) int {
+	n := min(len(dst), len(payload))
+	dst, payload = dst[:n], payload[:n]
+	for i, b := range payload {
+		dst[i] = g711.DecodeAlawFrame(b)
+	}
+	return n
+}

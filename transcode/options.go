@@ -1,0 +1,95 @@
+package transcode
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults of the transcoder options. The Opus values are the ones
+// justified by measurement in the package documentation.
+const (
+	// DefaultPtime is the output packet duration: 20 ms, the usual ptime of
+	// G.711 trunks (RFC 3551 section 4.5) and of WebRTC Opus.
+	DefaultPtime = 20 * time.Millisecond
+	// DefaultMaxGap is the longest input gap concealed sample by sample;
+	// a longer one restarts the stream with a timestamp jump instead.
+	DefaultMaxGap = 100 * time.Millisecond
+	// DefaultOpusBitrate is the Opus encoder target in bits per second.
+	DefaultOpusBitrate = 24000
+	// DefaultOpusComplexity is the Opus encoder complexity, 0-10.
+	DefaultOpusComplexity = 5
+	// DefaultOpusExpectedLoss is the packet loss in percent the Opus encoder
+	// provisions in-band FEC for (OPUS_SET_PACKET_LOSS_PERC).
+	DefaultOpusExpectedLoss = 10
+)
+
+// Option tunes an Uplink or a Downlink. Options that concern only the Opus
+// encoder are accepted and ignored where no Opus encoder exists.
+type Option func(*settings)
+
+type settings struct {
+	ptime      time.Duration
+	maxGap     time.Duration
+	bitrate    int
+	complexity int
+	loss       int
+}
+
+func defaultSettings() settings {
+	return settings{
+		ptime:      DefaultPtime,
+		maxGap:     DefaultMaxGap,
+		bitrate:    DefaultOpusBitrate,
+		complexity: DefaultOpusComplexity,
+		loss:       DefaultOpusExpectedLoss,
+	}
+}
+
+// WithPtime sets the duration of each output packet. G.711 output accepts
+// multiples of 10 ms from 10 to 60 ms; Opus output accepts 10, 20, 40 or
+// 60 ms (RFC 6716 frame sizes at or above 10 ms). Default DefaultPtime.
+func WithPtime(d time.Duration) Option { return func(s *settings) { s.ptime = d } }
+
+// WithMaxGap sets the longest input gap (by RTP timestamp) that is filled
+// sample by sample with concealment; longer gaps restart the stream. It
+// must be between 20 ms and 1 s. Default DefaultMaxGap.
+func WithMaxGap(d time.Duration) Option { return func(s *settings) { s.maxGap = d } }
+
+// WithOpusBitrate sets the Opus encoder target bitrate in bits per second,
+// 6000 to 64000. Default DefaultOpusBitrate.
+func WithOpusBitrate(bps int) Option { return func(s *settings) { s.bitrate = bps } }
+
+// WithOpusComplexity sets the Opus encoder complexity, 0 (cheapest) to 10.
+// Default DefaultOpusComplexity.
+func WithOpusComplexity(c int) Option { return func(s *settings) { s.complexity = c } }
+
+// WithOpusExpectedLoss sets the packet loss, in percent (0-100), that the
+// Opus encoder provisions in-band FEC for. Default DefaultOpusExpectedLoss.
+func WithOpusExpectedLoss(percent int) Option { return func(s *settings) { s.loss = percent } }
+
+func (s *settings) validate(out Codec) error {
+	ms := s.ptime.Milliseconds()
+	if s.ptime != time.Duration(ms)*time.Millisecond {
+		return fmt.Errorf("%w: ptime %v is not whole milliseconds", ErrInvalidOption, s.ptime)
+	}
+	if out.IsOpus() {
+		if ms != 10 && ms != 20 && ms != 40 && ms != 60 {
+			return fmt.Errorf("%w: Opus ptime %v not 10, 20, 40 or 60 ms", ErrInvalidOption, s.ptime)
+		}
+	} else if ms < 10 || ms > 60 || ms%10 != 0 {
+		return fmt.Errorf("%w: G.711 ptime %v not a multiple of 10 ms in 10-60 ms", ErrInvalidOption, s.ptime)
+	}
+	if s.maxGap < 20*time.Millisecond || s.maxGap > time.Second {
+		return fmt.Errorf("%w: max gap %v outside 20 ms-1 s", ErrInvalidOption, s.maxGap)
+	}
+	if s.bitrate < 6000 || s.bitrate > 64000 {
+		return fmt.Errorf("%w: Opus bitrate %d outside 6000-64000 bit/s", ErrInvalidOption, s.bitrate)
+	}
+	if s.complexity < 0 || s.complexity > 10 {
+		return fmt.Errorf("%w: Opus complexity %d outside 0-10", ErrInvalidOption, s.complexity)
+	}
+	if s.loss < 0 || s.loss > 100 {
+		return fmt.Errorf("%w: Opus expected loss %d%% outside 0-100", ErrInvalidOption, s.loss)
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package transcode
+
+import (
+	"testing"
+	"time"
+)
+
+// overheadRun times, interleaved in one loop so that machine noise hits
+// both alike, a frame through Uplink+Downlink and the bare libopus decode
+// plus encode of the same frame, and returns nanoseconds per frame of each.
+func overheadRun(b *testing.B) (pipeline, bare float64) {
+	b.Helper()
+	pk, g := benchInputs(b)
+	up, err := NewUplink(CodecOpus, CodecPCMU)
+	if err != nil {
+		b.Fatal(err)
+	}
+	down, err := NewDownlink(CodecPCMU, CodecOpus)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := newOpusDecoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := newOpusEncoder(defaultSettings())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pcm := make([][]int16, 50)
+	for i := range pcm {
+		pcm[i] = make([]int16, 160)
+		DecodePCMU(pcm[i], g[i])
+	}
+	dpcm := make([]int16, 160)
+	out := make([]byte, 1500)
+	var tPipe, tBare time.Duration
+	var n int
+	b.ReportAllocs()
+	for b.Loop() {
+		i := n % 50
+		runPipe := func() {
+			if err := up.Push(uint16(n), uint32(n*960), pk[i]); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, _, ok := up.Next(out); !ok {
+					break
+				}
+			}
+			if err := down.Push(uint16(n), uint32(n*160), g[i]); err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, _, ok := down.Next(out); !ok {
+					break
+				}
+			}
+		}
+		runBare := func() {
+			if _, err := dec.Decode(pk[i], dpcm); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := enc.Encode(pcm[i], out); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// Alternate which runs first so neither always meets a cold cache.
+		if n%2 == 0 {
+			t0 := time.Now()
+			runPipe()
+			t1 := time.Now()
+			runBare()
+			tPipe += t1.Sub(t0)
+			tBare += time.Since(t1)
+		} else {
+			t0 := time.Now()
+			runBare()
+			t1 := time.Now()
+			runPipe()
+			tBare += t1.Sub(t0)
+			tPipe += time.Since(t1)
+		}
+		n++
+	}
+	pipeline = float64(tPipe.Nanoseconds()) / float64(n)
+	bare = float64(tBare.Nanoseconds()) / float64(n)
+	b.ReportMetric(pipeline, "pipeline-ns/frame")
+	b.ReportMetric(bare, "bare-ns/frame")
+	b.ReportMetric(100*(pipeline-bare)/bare, "overhead-%")
+	return pipeline, bare
+}
+
+// BenchmarkOverhead reports this package's cost over bare libopus per
+// frame in each direction (one uplink and one downlink frame).
+func BenchmarkOverhead(b *testing.B) { overheadRun(b) }
+
+// TestOverheadWithinTenPercent holds the pipeline to at most 10% over the
+// bare codec. The race detector slows Go code (not libopus) many times, so
+// the bound is only meaningful without it.
+func TestOverheadWithinTenPercent(t *testing.T) {
+	if raceEnabled {
+		t.Skip("timing bound not meaningful under the race detector")
+	}
+	if testing.Short() {
+		t.Skip("timing measurement skipped in -short mode")
+	}
+	var pipe, bare float64
+	res := testing.Benchmark(func(b *testing.B) {
+		b.Helper()
+		pipe, bare = overheadRun(b)
+	})
+	if res.N == 0 {
+		t.Fatal("benchmark did not run")
+	}
+	overhead := 100 * (pipe - bare) / bare
+	t.Logf("pipeline %.0f ns/frame, bare libopus %.0f ns/frame, overhead %.1f%%", pipe, bare, overhead)
+	if overhead > 10 {
+		t.Errorf("pipeline costs %.1f%% more than bare libopus, want <= 10%%", overhead)
+	}
+}
