@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/webtrunk/webtrunk/config"
+)
+
+// maxTokenLen bounds the tokens Token parses, in bytes.
+const maxTokenLen = 8 << 10
+
+// maxTokenMaxCalls bounds the max_calls claim.
+const maxTokenMaxCalls = 1000
+
+// claimError is a failed check of tokenClaims.Validate; its text names the
+// claim, never its value.
+type claimError string
+
+func (e claimError) Error() string { return string(e) }
+
+// tokenClaims are the claims Webtrunk reads from a token: the registered
+// claims of RFC 7519 section 4.1 and three private ones.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	// Name is the display name (the OpenID Connect "name" claim).
+	Name string `json:"name,omitempty"`
+	// CallerID is the E.164 number presented on outbound calls.
+	CallerID string `json:"caller_id,omitempty"`
+	// MaxCalls limits concurrent calls; 0 means unlimited.
+	MaxCalls *int `json:"max_calls,omitempty"`
+}
+
+// Validate checks the claims beyond the registered ones the parser checks;
+// jwt.Parser calls it after verifying the signature and the time claims.
+func (c *tokenClaims) Validate() error {
+	switch {
+	case c.Subject == "":
+		return claimError("sub required")
+	case !validUserID(c.Subject):
+		return claimError("sub must be 1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -")
+	case len(c.Name) > 128 || !printable(c.Name):
+		return claimError("name must be at most 128 bytes of printable ASCII")
+	case c.CallerID != "" && !config.IsE164(c.CallerID):
+		return claimError("caller_id must be an E.164 number")
+	case c.MaxCalls != nil && (*c.MaxCalls < 0 || *c.MaxCalls > maxTokenMaxCalls):
+		return claimError("max_calls must be from 0 to " + strconv.Itoa(maxTokenMaxCalls))
+	}
+
+	return nil
+}
+
+func newParser(issuer, audience string, leeway time.Duration, now func() time.Time) *jwt.Parser {
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(now),
+		jwt.WithStrictDecoding(),
+	}
+	if issuer != "" {
+		opts = append(opts, jwt.WithIssuer(issuer))
+	}
+	if audience != "" {
+		opts = append(opts, jwt.WithAudience(audience))
+	}
+
+	return jwt.NewParser(opts...)
+}
+
+// parse verifies token and returns its claims, or an error matching
+// ErrExpired or ErrInvalidToken that names what failed but never contains
+// the token.
+func (a *Authenticator) parse(token string) (*tokenClaims, error) {
+	if len(token) > maxTokenLen {
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
+	}
+	var claims tokenClaims
+	_, err := a.jwtParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		// WithValidMethods has admitted HS256 only; check the type too, so
+		// that the key can never be used with another algorithm.
+		if _, ok := t.Method.(*jwt.SigningMethodHMAC); !ok {
+			return nil, fmt.Errorf("%w: unexpected signing method", ErrInvalidToken)
+		}
+
+		return a.jwtKey, nil
+	})
+	switch {
+	case err == nil:
+		return &claims, nil
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, ErrExpired
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, reasonOf(err))
+	}
+}
+
+// reasonOf names the check a token failed, from the jwt package's sentinels,
+// for logs; the client only ever sees "invalid token".
+func reasonOf(err error) string {
+	switch {
+	case errors.As(err, new(claimError)):
+		var ce claimError
+		errors.As(err, &ce)
+
+		return string(ce)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "signature or algorithm not accepted"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "required claim missing"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "not valid yet"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "issued in the future"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "wrong issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "wrong audience"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "unverifiable"
+	default:
+		return "rejected"
+	}
+}
+
+// validUserID reports whether s is 1 to 128 characters of A-Z, a-z, 0-9,
+// '.', '_', '@' and '-', the user id syntax of the configuration.
+func validUserID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '_', c == '@', c == '-':
+		default:
+			return false
+		}
+	}
+
+	return true
+}
+
+func printable(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+
+	return true
+}

@@ -1,0 +1,131 @@
+package signaling
+
+// Code is the stable, machine-readable code of an [ErrorReply]. Clients
+// branch on the code; the accompanying message is for people and may change.
+type Code string
+
+// Error codes. The set is part of protocol version 1: codes are never
+// renamed or given a new meaning, only added.
+const (
+	// CodeUnauthorized: authentication failed (bad password, invalid or
+	// expired token, too many attempts from the client's address).
+	CodeUnauthorized Code = "unauthorized"
+	// CodeUnsupportedVersion: the auth message announced a protocol version
+	// the server does not speak.
+	CodeUnsupportedVersion Code = "unsupported_version"
+	// CodeBadRequest: the frame is not a valid message (malformed JSON,
+	// missing, unknown or invalid field, frame too large).
+	CodeBadRequest Code = "bad_request"
+	// CodeUnknownType: the frame's "type" names no client message.
+	CodeUnknownType Code = "unknown_type"
+	// CodeOutOfOrder: the message is valid but not allowed in the current
+	// state (anything but auth before authentication, accept of a call that
+	// is not ringing, a reused call id, ...).
+	CodeOutOfOrder Code = "out_of_order"
+	// CodeForbiddenNumber: the user's dial rules deny the dialled number.
+	CodeForbiddenNumber Code = "forbidden_number"
+	// CodeInvalidNumber: the dialled number is not a dialable number.
+	CodeInvalidNumber Code = "invalid_number"
+	// CodeTooManyCalls: the user already has as many calls as allowed.
+	CodeTooManyCalls Code = "too_many_calls"
+	// CodeBusy: the called party is busy (SIP 486 or 600).
+	CodeBusy Code = "busy"
+	// CodeNoAnswer: the called party did not answer in time (SIP 408, 480).
+	CodeNoAnswer Code = "no_answer"
+	// CodeTrunkUnavailable: no trunk could take the call (none routed, none
+	// registered, or the trunk failed with a 5xx response or a timeout).
+	CodeTrunkUnavailable Code = "trunk_unavailable"
+	// CodeICEFailed: ICE or DTLS with the browser failed (RFC 8445, RFC 5763).
+	CodeICEFailed Code = "ice_failed"
+	// CodeNoCommonCodec: the browser's offer has no audio or no codec the
+	// gateway speaks (SIP 488 on the trunk side).
+	CodeNoCommonCodec Code = "no_common_codec"
+	// CodeNotFound: the call_id names no call of this connection.
+	CodeNotFound Code = "not_found"
+	// CodeShuttingDown: the gateway is draining and takes no new calls.
+	CodeShuttingDown Code = "shutting_down"
+	// CodeInternal: an unexpected server-side failure.
+	CodeInternal Code = "internal"
+)
+
+// Codes lists every error code of protocol version 1 in documentation order.
+// The caller owns the returned slice.
+func Codes() []Code { return append([]Code(nil), allCodes[:]...) }
+
+var allCodes = [...]Code{
+	CodeUnauthorized, CodeUnsupportedVersion, CodeBadRequest, CodeUnknownType,
+	CodeOutOfOrder, CodeForbiddenNumber, CodeInvalidNumber, CodeTooManyCalls,
+	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
+	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeInternal,
+}
+
+// Valid reports whether c is a code of protocol version 1.
+func (c Code) Valid() bool {
+	for _, k := range allCodes {
+		if c == k {
+			return true
+		}
+	}
+
+	return false
+}
+
+// Reason is why a call ended, carried by [HangupEvent].
+type Reason string
+
+// Hang-up reasons of protocol version 1.
+const (
+	// ReasonLocalHangup: the browser sent hangup (or closed its WebSocket).
+	ReasonLocalHangup Reason = "local_hangup"
+	// ReasonRemoteHangup: the far end hung up (SIP BYE from the trunk).
+	ReasonRemoteHangup Reason = "remote_hangup"
+	// ReasonAnsweredElsewhere: another session of the same user accepted
+	// this inbound call.
+	ReasonAnsweredElsewhere Reason = "answered_elsewhere"
+	// ReasonRejected: the call was declined (the browser's reject of an
+	// inbound call, or a 603 Decline / other 4xx-6xx final response to an
+	// outbound call not covered by a more precise reason).
+	ReasonRejected Reason = "rejected"
+	// ReasonBusy: the called party is busy (SIP 486, 600).
+	ReasonBusy Reason = "busy"
+	// ReasonNoAnswer: the called party did not answer (SIP 408, 480).
+	ReasonNoAnswer Reason = "no_answer"
+	// ReasonCancelled: the caller gave up before the call was answered (SIP
+	// CANCEL from the trunk for an inbound call, RFC 3261 section 9).
+	ReasonCancelled Reason = "cancelled"
+	// ReasonICEFailed: ICE or DTLS with the browser failed or timed out.
+	ReasonICEFailed Reason = "ice_failed"
+	// ReasonMediaTimeout: no RTP arrived on one leg for the configured time.
+	ReasonMediaTimeout Reason = "media_timeout"
+	// ReasonMaxDuration: the call reached the configured maximum duration.
+	ReasonMaxDuration Reason = "max_duration"
+	// ReasonRingTimeout: nobody answered within the configured ring time.
+	ReasonRingTimeout Reason = "ring_timeout"
+	// ReasonShutdown: the gateway shut down and ended the call.
+	ReasonShutdown Reason = "shutdown"
+	// ReasonFailed: any other failure; sip_code and sip_reason say more when
+	// the trunk gave a response.
+	ReasonFailed Reason = "failed"
+)
+
+// Reasons lists every hang-up reason of protocol version 1 in documentation
+// order.
+// The caller owns the returned slice.
+func Reasons() []Reason { return append([]Reason(nil), allReasons[:]...) }
+
+var allReasons = [...]Reason{
+	ReasonLocalHangup, ReasonRemoteHangup, ReasonAnsweredElsewhere, ReasonRejected,
+	ReasonBusy, ReasonNoAnswer, ReasonCancelled, ReasonICEFailed, ReasonMediaTimeout,
+	ReasonMaxDuration, ReasonRingTimeout, ReasonShutdown, ReasonFailed,
+}
+
+// Valid reports whether r is a hang-up reason of protocol version 1.
+func (r Reason) Valid() bool {
+	for _, k := range allReasons {
+		if r == k {
+			return true
+		}
+	}
+
+	return false
+}

@@ -1,0 +1,348 @@
+package webrtcapi
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+func listen(t *testing.T, s Settings) *API {
+	t.Helper()
+	api, err := Listen(s, testLogger(t))
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+
+	return api
+}
+
+// TestConnect has a plain pion offerer (the browser) call a PeerConnection
+// of the API (the gateway) on loopback: the answer names only the
+// configured address and the mux port, the gateway opens no socket of its
+// own for the session, ICE and DTLS complete over the mux port, Opus RTP
+// flows both ways, and the gateway sends RTCP sender reports. Everything is
+// released afterwards.
+func TestConnect(t *testing.T) {
+	defer goleak.VerifyNone(t)
+
+	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)})
+	muxPort := api.UDPAddr().Port()
+	if muxPort == 0 || api.UDPAddr().Addr() != loopback {
+		t.Fatalf("UDPAddr = %v", api.UDPAddr())
+	}
+
+	browser := newBrowser(t)
+	browserTrack := opusTrack(t, "browser")
+	if _, err := browser.AddTrack(browserTrack); err != nil {
+		t.Fatal(err)
+	}
+	fromGateway := make(chan rtp.Packet, 64)
+	gatewayRTCP := make(chan rtcp.Packet, 16)
+	browser.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		go readRTCP(r, gatewayRTCP)
+		receive(tr, fromGateway)
+	})
+	o := offer(t, browser)
+
+	sockets := socketCount(t)
+	gw, err := api.NewPeerConnection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gatewayTrack := opusTrack(t, "gateway")
+	fromBrowser := make(chan rtp.Packet, 64)
+	gw.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromBrowser) })
+	gwConnected, gwFailed := connectedSignal(gw)
+	browserConnected, browserFailed := connectedSignal(browser)
+	a := answer(t, gw, o, gatewayTrack)
+	if n := socketCount(t); n != sockets {
+		t.Fatalf("the gateway's session opened %d sockets; all must use the shared port", n-sockets)
+	}
+
+	if !strings.Contains(a.SDP, "a=ice-lite") {
+		t.Error("answer does not declare ICE-lite")
+	}
+	cands := candidates(t, a.SDP)
+	if len(cands) == 0 {
+		t.Fatal("answer has no candidates")
+	}
+	for _, c := range cands {
+		if c.addr != netip.AddrPortFrom(loopback, muxPort) || c.proto != "udp" || c.typ != "host" {
+			t.Errorf("answer candidate %+v, want udp host %v:%d only", c, loopback, muxPort)
+		}
+	}
+
+	if err := browser.SetRemoteDescription(a); err != nil {
+		t.Fatalf("browser SetRemoteDescription: %v", err)
+	}
+	for _, w := range []struct {
+		name      string
+		connected <-chan struct{}
+		failed    <-chan webrtc.PeerConnectionState
+	}{{"gateway", gwConnected, gwFailed}, {"browser", browserConnected, browserFailed}} {
+		select {
+		case <-w.connected:
+		case s := <-w.failed:
+			t.Fatalf("%s connection %s", w.name, s)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s never connected", w.name)
+		}
+	}
+
+	pair, err := gw.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v, %v", pair, err)
+	}
+	if pair.Local.Port != muxPort || pair.Local.Address != loopback.String() {
+		t.Fatalf("selected local candidate %s:%d, want the mux port %d", pair.Local.Address, pair.Local.Port, muxPort)
+	}
+
+	t.Run("browser to gateway", func(t *testing.T) { exchange(t, browserTrack, fromBrowser, 0xb0) })
+	t.Run("gateway to browser", func(t *testing.T) { exchange(t, gatewayTrack, fromGateway, 0x9a) })
+	t.Run("sender reports", func(t *testing.T) {
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case p := <-gatewayRTCP:
+				if _, ok := p.(*rtcp.SenderReport); ok {
+					return
+				}
+			case <-deadline:
+				t.Fatal("no RTCP sender report from the gateway")
+			}
+		}
+	})
+
+	if err := browser.GracefulClose(); err != nil {
+		t.Errorf("browser close: %v", err)
+	}
+	if err := gw.GracefulClose(); err != nil {
+		t.Errorf("gateway close: %v", err)
+	}
+	if err := api.Close(); err != nil {
+		t.Errorf("API close: %v", err)
+	}
+	if err := api.Close(); err != nil {
+		t.Errorf("second API close: %v", err)
+	}
+	if _, err := api.NewPeerConnection(); !errors.Is(err, ErrClosed) {
+		t.Errorf("NewPeerConnection after Close: %v, want ErrClosed", err)
+	}
+	// The port is free again.
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, muxPort)))
+	if err != nil {
+		t.Fatalf("mux port not released: %v", err)
+	}
+	_ = conn.Close()
+}
+
+func readRTCP(r *webrtc.RTPReceiver, out chan<- rtcp.Packet) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := r.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			select {
+			case out <- p:
+			default:
+			}
+		}
+	}
+}
+
+// TestAnswerCodecs checks what the gateway negotiates with a Chromium-like
+// offer: Opus, PCMU, PCMA and telephone-event at both clocks with the
+// offer's payload types, nothing else, and no RTCP feedback.
+func TestAnswerCodecs(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)})
+	defer func() { _ = api.Close() }()
+	browser := newBrowser(t)
+	defer func() { _ = browser.GracefulClose() }()
+	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := api.NewPeerConnection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = gw.GracefulClose() }()
+	a := answer(t, gw, offer(t, browser), opusTrack(t, "gw"))
+
+	var rtpmaps []string
+	for line := range strings.SplitSeq(a.SDP, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "a=rtpmap:"); ok {
+			rtpmaps = append(rtpmaps, v)
+		}
+		if strings.HasPrefix(line, "a=rtcp-fb:") || strings.HasPrefix(line, "a=extmap:") {
+			t.Errorf("answer asks for %q; audio needs no feedback or header extension", line)
+		}
+		if strings.HasPrefix(line, "m=") && line != "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 110 126" {
+			t.Errorf("media line %q", line)
+		}
+	}
+	want := []string{"111 opus/48000/2", "0 PCMU/8000", "8 PCMA/8000", "110 telephone-event/48000", "126 telephone-event/8000"}
+	if !slices.Equal(rtpmaps, want) {
+		t.Fatalf("answer codecs %q, want %q", rtpmaps, want)
+	}
+	if !strings.Contains(a.SDP, "a=fmtp:111 minptime=10;useinbandfec=1") {
+		t.Error("answer lacks Opus in-band FEC")
+	}
+}
+
+// TestPublicIPs checks 1:1 NAT: the answer announces the public address
+// on the mux port instead of the bound one, and no address of a family the
+// listener does not serve.
+func TestPublicIPs(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	public := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
+	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), PublicIPs: public})
+	defer func() { _ = api.Close() }()
+	browser := newBrowser(t)
+	defer func() { _ = browser.GracefulClose() }()
+	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := api.NewPeerConnection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = gw.GracefulClose() }()
+	// The answer is inspected, never given to the browser: no packet is
+	// sent to the documentation addresses.
+	a := answer(t, gw, offer(t, browser), nil)
+	var got []netip.AddrPort
+	for _, c := range candidates(t, a.SDP) {
+		if c.proto != "udp" || c.typ != "host" {
+			t.Errorf("candidate %+v, want udp host", c)
+		}
+		got = append(got, c.addr)
+	}
+	slices.SortFunc(got, func(x, y netip.AddrPort) int { return x.Compare(y) })
+	port := api.UDPAddr().Port()
+	want := []netip.AddrPort{netip.AddrPortFrom(public[0], port)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("answer candidates %v, want %v", got, want)
+	}
+}
+
+// TestICETCP connects a browser that may use TCP only to the gateway's
+// passive ICE-TCP port and exchanges RTP over it.
+func TestICETCP(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), TCPListen: netip.AddrPortFrom(loopback, 0)})
+	browser := newBrowser(t, webrtc.NetworkTypeTCP4)
+	browserTrack := opusTrack(t, "browser")
+	if _, err := browser.AddTrack(browserTrack); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := api.NewPeerConnection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromBrowser := make(chan rtp.Packet, 64)
+	gw.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromBrowser) })
+	connected, failed := connectedSignal(gw)
+	a := answer(t, gw, offer(t, browser), nil)
+
+	tcpAddr := api.TCPAddr()
+	var sawTCP bool
+	for _, c := range candidates(t, a.SDP) {
+		switch {
+		case c.proto == "tcp" && c.addr == tcpAddr:
+			sawTCP = true
+		case c.proto == "udp" && c.addr == api.UDPAddr():
+		default:
+			t.Errorf("unexpected candidate %+v", c)
+		}
+	}
+	if !sawTCP {
+		t.Fatalf("answer has no ICE-TCP candidate on %v", tcpAddr)
+	}
+	if err := browser.SetRemoteDescription(a); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-connected:
+	case s := <-failed:
+		t.Fatalf("gateway connection %s", s)
+	case <-time.After(15 * time.Second):
+		t.Fatal("never connected over ICE-TCP")
+	}
+	pair, err := gw.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Protocol != webrtc.ICEProtocolTCP || pair.Local.Port != tcpAddr.Port() {
+		t.Fatalf("selected pair %v (%v), want TCP on %v", pair, err, tcpAddr)
+	}
+	exchange(t, browserTrack, fromBrowser, 0x7c)
+
+	_ = browser.GracefulClose()
+	_ = gw.GracefulClose()
+	if err := api.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(tcpAddr))
+	if err != nil {
+		t.Fatalf("ICE-TCP port not released: %v", err)
+	}
+	_ = ln.Close()
+}
+
+func TestListenPortInUse(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	busy := conn.LocalAddr().(*net.UDPAddr).AddrPort() //nolint:forcetypeassert // UDP socket
+	_, err = Listen(Settings{UDPListen: busy}, testLogger(t))
+	if err == nil || !strings.Contains(err.Error(), busy.String()) {
+		t.Fatalf("Listen on a busy port: %v, want an error naming %v", err, busy)
+	}
+
+	// A failing ICE-TCP bind releases the UDP port it had taken.
+	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	busyTCP := ln.Addr().(*net.TCPAddr).AddrPort() //nolint:forcetypeassert // TCP listener
+	free := freeUDPPort(t)
+	if _, err := Listen(Settings{UDPListen: free, TCPListen: busyTCP}, testLogger(t)); err == nil {
+		t.Fatal("Listen with a busy ICE-TCP port succeeded")
+	}
+	c2, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(free))
+	if err != nil {
+		t.Fatalf("UDP port kept after a failed Listen: %v", err)
+	}
+	_ = c2.Close()
+}
+
+func freeUDPPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := c.LocalAddr().(*net.UDPAddr).AddrPort() //nolint:forcetypeassert // UDP socket
+	_ = c.Close()
+
+	return ap
+}
