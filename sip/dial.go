@@ -1,0 +1,342 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// DialRequest describes an outbound call.
+type DialRequest struct {
+	// Trunk is the name of the trunk to call through.
+	Trunk string
+	// To is the dialled number; it is normalised to E.164 with the trunk's NumberPlan (ToE164)
+	// and written in the trunk's format (ForTrunk) in the Request-URI and To.
+	To string
+	// From is the caller ID (E.164); "" = Trunk.CallerID. It is formatted for the trunk like To.
+	From string
+	// DisplayName is the From display name; "" = none.
+	DisplayName string
+	// OnProgress, when set, is called from Dial's goroutine for every provisional response
+	// above 100 (180 Ringing, 183 Session Progress). It must not block.
+	OnProgress func(Progress)
+}
+
+// Progress reports a provisional response to an outbound INVITE (RFC 3261 section 13.2.2.1).
+type Progress struct {
+	// StatusCode is 101..199, typically 180 or 183.
+	StatusCode int
+	// Reason is the reason phrase.
+	Reason string
+	// EarlyMedia is true when the response carried an SDP answer: the Call's RTP socket already
+	// sends to and accepts from the trunk's media address, with the negotiated codec in Call.Media.
+	EarlyMedia bool
+	// Call is the call being set up. Its RTP socket and Media are usable for early media; Hangup
+	// cancels the INVITE. Dial returns the same Call when the trunk answers.
+	Call *Call
+}
+
+// Dial places an outbound call: INVITE with an SDP offer (RFC 3264) of the trunk's codecs,
+// telephone-event/8000 and ptime 20; answers 401/407 with digest credentials once per challenge
+// (a second challenge, unless it only marks the nonce stale, fails with ErrAuthFailed wrapping
+// the *StatusError); reports provisional responses through OnProgress; acknowledges the 2xx and
+// returns the established Call.
+//
+// Cancelling ctx (or Call.Hangup from a Progress) before the answer sends CANCEL (RFC 3261
+// section 9.1) once a provisional response arrived (before that, CANCEL is not allowed and Dial
+// waits for the first response or Timer B, 64*T1); a 2xx that crosses the CANCEL is
+// acknowledged and ended with a BYE. Dial then returns context.Cause(ctx) or the Hangup cause.
+// sipgo's dialog client ends an attempt after 11 responses (provisional ones included).
+// A final failure response is returned as *StatusError (for example Code 486). Other errors:
+// ErrUnknownTrunk, ErrTooManyCalls, ErrNotServing, ErrShuttingDown, ErrInvalidNumber,
+// ErrNoPorts, ErrBadAnswer.
+func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
+	if ua.draining.Load() {
+		return nil, ErrShuttingDown
+	}
+	t := ua.trunkByName(r.Trunk)
+	if t == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTrunk, r.Trunk)
+	}
+	cl, b, err := ua.client(t.Transport)
+	if err != nil {
+		return nil, err
+	}
+	e164, err := t.Numbering.ToE164(r.To)
+	if err != nil {
+		return nil, err
+	}
+	caller := r.From
+	if caller == "" {
+		caller = t.CallerID
+	}
+	callerUser := caller
+	if caller != "" {
+		if e, err := t.Numbering.ToE164(caller); err == nil {
+			caller, callerUser = e, t.Numbering.ForTrunk(e)
+		}
+	} else {
+		callerUser = "anonymous"
+	}
+	if !t.reserve() {
+		return nil, ErrTooManyCalls
+	}
+	rtp, err := ua.cfg.RTPPorts.Listen()
+	if err != nil {
+		t.release()
+		return nil, err
+	}
+	c := newCall(ua, t, Outbound, rtp)
+	c.from, c.to = caller, e164
+	setupCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.mu.Lock()
+	c.setupCancel = cancel
+	offer, err := BuildOffer(c.sdpParams())
+	c.lastSDP = offer
+	c.mu.Unlock()
+	if err != nil {
+		c.end(err)
+		return nil, err
+	}
+
+	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, t.Numbering.ForTrunk(e164), offer)
+	contact := *inv.Contact()
+	c.callID = inv.CallID().Value()
+	c.target = *inv.Recipient.Clone() // until a 2xx names the trunk's Contact
+	c.log = c.log.With("call_id", c.callID)
+	dua := &sipgo.DialogUA{Client: cl, ContactHDR: contact}
+	c.log.Info("sip dialing", "to", e164)
+	var sess *sipgo.DialogClientSession
+	for attempt := 0; ; attempt++ {
+		sess, err = dua.WriteInvite(setupCtx, inv)
+		if err != nil {
+			c.end(err)
+			return nil, fmt.Errorf("sip: send INVITE: %w", err)
+		}
+		c.dlg = sess
+		auth := &challengeState{trunk: t}
+		err = sess.WaitAnswer(setupCtx, sipgo.AnswerOptions{
+			Username: t.Username,
+			Password: t.Password,
+			OnResponse: func(res *sipmsg.Response) error {
+				return c.onDialResponse(res, r.OnProgress, auth)
+			},
+		})
+		if retry := intervalRetry(inv, err); attempt == 0 && retry != nil {
+			inv = retry
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return nil, c.dialFailed(setupCtx, sess, err)
+	}
+	res := sess.InviteResponse
+	if err := sess.Ack(context.WithoutCancel(ctx)); err != nil {
+		c.end(err)
+		return nil, fmt.Errorf("sip: send ACK: %w", err)
+	}
+	md, err := ParseSDP(res.Body())
+	var codec Codec
+	var tePT uint8
+	if err == nil {
+		codec, tePT, err = Negotiate(md, t.Codecs)
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrBadAnswer, err)
+		c.mu.Lock()
+		c.answered = true
+		c.mu.Unlock()
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), ua.cfg.HangupTimeout)
+		defer hcancel()
+		_ = c.hangup(hctx, err)
+		return nil, err
+	}
+	c.setMedia(md, codec, tePT)
+	c.mu.Lock()
+	c.timer = timerFromResponse(res)
+	c.mu.Unlock()
+	if !c.establish() {
+		return nil, ErrShuttingDown
+	}
+	return c, nil
+}
+
+// buildInvite builds the initial INVITE (RFC 3261 section 13.2.1) for trunk t.
+func (ua *UA) buildInvite(t *trunk, b *boundListener, display, callerUser, calleeUser string, offer []byte) *sipmsg.Request {
+	target := sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host, Port: t.Port}
+	if t.Transport != TransportUDP {
+		target.UriParams = sipmsg.NewParams()
+		target.UriParams.Add("transport", string(t.Transport))
+	}
+	inv := sipmsg.NewRequest(sipmsg.INVITE, target)
+	inv.SetTransport(t.Transport.sipgoNetwork())
+	from := &sipmsg.FromHeader{DisplayName: display, Address: sipmsg.Uri{Scheme: "sip", User: callerUser, Host: t.Host}, Params: sipmsg.NewParams()}
+	from.Params.Add("tag", newID())
+	inv.AppendHeader(from)
+	inv.AppendHeader(&sipmsg.ToHeader{Address: sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host}, Params: sipmsg.NewParams()})
+	cid := sipmsg.CallIDHeader(newID() + newID())
+	inv.AppendHeader(&cid)
+	inv.AppendHeader(&sipmsg.CSeqHeader{SeqNo: uint32(randUint64()%30000) + 1, MethodName: sipmsg.INVITE})
+	contactUser := t.Username
+	if contactUser == "" {
+		contactUser = callerUser
+	}
+	ct := ua.contact(contactUser, b)
+	inv.AppendHeader(&ct)
+	inv.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	inv.AppendHeader(sipmsg.NewHeader("User-Agent", ua.cfg.UserAgent))
+	inv.AppendHeader(sipmsg.NewHeader("Allow", allowMethods))
+	inv.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
+	if ua.cfg.SessionExpires > 0 {
+		inv.AppendHeader(sipmsg.NewHeader("Session-Expires", itoa(int(ua.cfg.SessionExpires.Seconds()))))
+		inv.AppendHeader(sipmsg.NewHeader("Min-SE", itoa(int(ua.cfg.MinSE.Seconds()))))
+	}
+	inv.SetBody(offer)
+	return inv
+}
+
+// onDialResponse sees every response to our INVITE before sipgo acts on it.
+func (c *Call) onDialResponse(res *sipmsg.Response, onProgress func(Progress), auth *challengeState) error {
+	switch {
+	case res.StatusCode == 100:
+		return nil
+	case res.IsProvisional():
+		p := Progress{StatusCode: res.StatusCode, Reason: res.Reason, Call: c}
+		if len(res.Body()) > 0 {
+			md, err := ParseSDP(res.Body())
+			if err == nil {
+				var codec Codec
+				var tePT uint8
+				if codec, tePT, err = Negotiate(md, c.trunk.Codecs); err == nil {
+					c.setMedia(md, codec, tePT)
+					p.EarlyMedia = true
+				}
+			}
+			if err != nil {
+				c.log.Warn("sip early media SDP unusable", "status", res.StatusCode, "error", err)
+			}
+		}
+		c.log.Debug("sip progress", "status", res.StatusCode, "early_media", p.EarlyMedia)
+		if onProgress != nil {
+			onProgress(p)
+		}
+		return nil
+	case res.IsSuccess():
+		// Register the dialog before the ACK so that a BYE right after the 2xx finds the call.
+		from, to := res.From(), res.To()
+		if from != nil && to != nil {
+			local, _ := from.Params.Get("tag")
+			remote, _ := to.Params.Get("tag")
+			c.key = dialogKey(c.callID, local, remote)
+			c.ua.addDialog(c.key, c)
+		}
+		if ct := res.Contact(); ct != nil {
+			c.mu.Lock()
+			c.target = *ct.Address.Clone()
+			c.mu.Unlock()
+		}
+		return nil
+	case res.StatusCode == 401 || res.StatusCode == 407:
+		return auth.check(res)
+	}
+	return nil
+}
+
+// dialFailed maps a failed WaitAnswer to Dial's error, acknowledging and hanging up a 2xx that
+// crossed our CANCEL (RFC 3261 section 9.1), and releases the call.
+func (c *Call) dialFailed(setupCtx context.Context, sess *sipgo.DialogClientSession, err error) error {
+	var dr *sipgo.ErrDialogResponse
+	if errors.As(err, &dr) {
+		err = statusErrorFrom(dr.Res)
+	}
+	if setupCtx.Err() != nil {
+		if res := sess.InviteResponse; res != nil && res.IsSuccess() {
+			c.log.Info("sip 2xx crossed CANCEL: ACK and BYE")
+			if ct := res.Contact(); ct != nil {
+				c.mu.Lock()
+				c.target = *ct.Address.Clone()
+				c.mu.Unlock()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+			defer cancel()
+			if aerr := sess.Ack(ctx); aerr == nil {
+				if berr := c.sendBye(ctx, nil); berr != nil {
+					c.log.Warn("sip BYE after crossed 2xx failed", "error", berr)
+				}
+			}
+		}
+		err = context.Cause(setupCtx)
+	}
+	c.end(err)
+	return err
+}
+
+// challengeState enforces the digest policy of one INVITE: credentials go only to the
+// configured realm, and only one challenge is answered unless a later one marks the nonce
+// stale (RFC 2617 section 3.2.1).
+type challengeState struct {
+	trunk    *trunk
+	answered int
+	nonce    string
+}
+
+func (a *challengeState) check(res *sipmsg.Response) error {
+	name := "WWW-Authenticate"
+	if res.StatusCode == 407 {
+		name = "Proxy-Authenticate"
+	}
+	fail := func(why string) error {
+		return fmt.Errorf("%w: %s: %w", ErrAuthFailed, why, statusErrorFrom(res))
+	}
+	h := res.GetHeader(name)
+	if h == nil {
+		return fail("no " + name + " header")
+	}
+	if a.trunk.Password == "" {
+		return fail("no credentials configured")
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		return fail("unparsable challenge")
+	}
+	if a.trunk.Realm != "" && chal.Realm != a.trunk.Realm {
+		return fail(fmt.Sprintf("realm %q is not the configured one", chal.Realm))
+	}
+	if a.answered > 0 && (!chal.Stale || chal.Nonce == a.nonce) {
+		return fail("credentials rejected")
+	}
+	a.answered++
+	a.nonce = chal.Nonce
+	return nil
+}
+
+// intervalRetry returns the INVITE to send again after a 422 Session Interval Too Small (RFC
+// 4028 section 7.4): same dialog identifiers, next CSeq, Session-Expires raised to the Min-SE
+// the trunk asked for. It returns nil for any other outcome.
+func intervalRetry(inv *sipmsg.Request, err error) *sipmsg.Request {
+	var dr *sipgo.ErrDialogResponse
+	if !errors.As(err, &dr) || dr.Res.StatusCode != 422 {
+		return nil
+	}
+	v, _, _ := strings.Cut(headerValue(dr.Res, "Min-SE"), ";")
+	n, perr := strconv.Atoi(strings.TrimSpace(v))
+	if perr != nil || n <= 0 {
+		return nil
+	}
+	retry := inv.Clone()
+	retry.RemoveHeader("Via")
+	retry.RemoveHeader("Session-Expires")
+	retry.RemoveHeader("Min-SE")
+	retry.AppendHeader(sipmsg.NewHeader("Session-Expires", strconv.Itoa(n)))
+	retry.AppendHeader(sipmsg.NewHeader("Min-SE", strconv.Itoa(n)))
+	retry.CSeq().SeqNo++
+	return retry
+}

@@ -1,0 +1,309 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
+	"github.com/zaf/g711"
+	"go.uber.org/goleak"
+)
+
+// testEnv is a served UA on 127.0.0.1 with its RTP port pool, torn down by t.Cleanup, which
+// then asserts that every RTP port is back in the pool and no goroutine is left.
+type testEnv struct {
+	ua       *UA
+	pool     *PortPool
+	incoming chan *IncomingCall
+	addr     netip.AddrPort // the UDP listener
+	shutdown func()         // cancels Serve and checks it returned; idempotent
+}
+
+// testLogger writes the user agent's logs through t.Log, shown for failing tests.
+func testLogger(tb testing.TB) *slog.Logger {
+	tb.Helper()
+	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// uaPortPool returns a pool of 10 port pairs at a random place in 10000..19999, away from the
+// ports other tests and the kernel hand out.
+func uaPortPool(tb testing.TB) *PortPool {
+	tb.Helper()
+	t := tb
+	base := 10000 + 2*rand.IntN(4990)
+	pool, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), base, base+19)
+	if err != nil {
+		t.Fatalf("NewPortPool: %v", err)
+	}
+	return pool
+}
+
+// startUA serves a UA built from cfg (listeners, pool and logger filled in when empty).
+// Incoming calls go to env.incoming, or to handler when one is given.
+func startUA(tb testing.TB, cfg Config, handler ...func(*IncomingCall)) *testEnv {
+	tb.Helper()
+	return startUAWith(tb, cfg, nil, handler...)
+}
+
+// startUAWith is startUA with prepare called on the UA before it serves, to change settings
+// that Config does not allow (such as a Min-SE below RFC 4028's 90 s, to keep tests short).
+func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*IncomingCall)) *testEnv {
+	tb.Helper()
+	t := tb
+	if len(cfg.Listeners) == 0 {
+		cfg.Listeners = []Listener{{Transport: TransportUDP, Addr: "127.0.0.1:0"}}
+	}
+	if cfg.RTPPorts == nil {
+		cfg.RTPPorts = uaPortPool(t)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	ua, err := NewUA(cfg)
+	if err != nil {
+		t.Fatalf("NewUA: %v", err)
+	}
+	if prepare != nil {
+		prepare(ua)
+	}
+	if err := ua.Listen(); err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	env := &testEnv{ua: ua, pool: cfg.RTPPorts, incoming: make(chan *IncomingCall, 4)}
+	env.addr, _ = ua.ListenAddr(TransportUDP)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- ua.Serve(ctx, func(ic *IncomingCall) {
+			if len(handler) > 0 {
+				handler[0](ic)
+				return
+			}
+			env.incoming <- ic
+		})
+	}()
+	select {
+	case <-ua.started:
+	case err := <-served:
+		t.Fatalf("Serve: %v", err)
+	}
+	var once sync.Once
+	env.shutdown = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("Serve did not return within 20 s of cancellation")
+			}
+		})
+	}
+	t.Cleanup(func() {
+		env.shutdown()
+		if n := env.pool.InUse(); n != 0 {
+			t.Errorf("RTP ports in use after shutdown: %d, want 0", n)
+		}
+		goleak.VerifyNone(t,
+			// sipp processes of the test are reaped by their own cleanup, which runs later.
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.startSipp.func1"),
+			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
+			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
+			// so is an in-process registrar serving the test.
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.startRegistrar.func1"))
+	})
+	return env
+}
+
+// freePort returns a UDP port on 127.0.0.1 that was free a moment ago (for peers that need a
+// port number before they start).
+func freePort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// freeEvenPort returns a free even UDP port whose next port is free as well (RTP and RTCP).
+func freeEvenPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		p := 30000 + 2*rand.IntN(10000)
+		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			continue
+		}
+		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
+		a.Close()
+		if err != nil {
+			continue
+		}
+		b.Close()
+		return p
+	}
+	t.Fatal("no free even UDP port pair")
+	return 0
+}
+
+// withTimers shortens sipgo's transaction timers (package-level settings) for one test and
+// restores them afterwards; it must run while no sipgo goroutine is alive, so call it first.
+func withTimers(t *testing.T, t1 time.Duration) {
+	t.Helper()
+	old1, old2, old4 := sipmsg.T1, sipmsg.T2, sipmsg.T4
+	sipmsg.SetTimers(t1, 8*t1, 10*t1)
+	t.Cleanup(func() { sipmsg.SetTimers(old1, old2, old4) })
+}
+
+// toneFrames returns n 20 ms PCMU frames (160 bytes) of a sine at freq Hz, amplitude 8000.
+func toneFrames(freq float64, n int) [][]byte {
+	frames := make([][]byte, n)
+	for i := range frames {
+		f := make([]byte, 160)
+		for j := range f {
+			s := float64(i*160+j) / 8000
+			f[j] = g711.EncodeUlawFrame(int16(8000 * math.Sin(2*math.Pi*freq*s)))
+		}
+		frames[i] = f
+	}
+	return frames
+}
+
+// toneFile writes n seconds of a PCMU sine as a headerless file (sipp's rtp_stream format).
+func toneFile(t *testing.T, path string, freq float64, seconds int) {
+	t.Helper()
+	var b []byte
+	for _, f := range toneFrames(freq, seconds*50) {
+		b = append(b, f...)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goertzelRatio returns the share of the signal's energy at freq Hz (8 kHz samples), 0..1;
+// a clean sine at freq gives about 1, silence or another tone about 0.
+func goertzelRatio(samples []int16, freq float64) float64 {
+	if len(samples) == 0 {
+		return 0
+	}
+	k := 2 * math.Cos(2*math.Pi*freq/8000)
+	var s1, s2, energy float64
+	for _, x := range samples {
+		v := float64(x)
+		s0 := v + k*s1 - s2
+		s2, s1 = s1, s0
+		energy += v * v
+	}
+	power := s1*s1 + s2*s2 - k*s1*s2
+	if energy == 0 {
+		return 0
+	}
+	return 2 * power / (float64(len(samples)) * energy)
+}
+
+// sendTone writes frames as RTP (PT 0) on c, one every 20 ms, until done or ctx ends.
+func sendTone(ctx context.Context, c *RTPConn, frames [][]byte) error {
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SSRC: 0x1234abcd}}
+	buf := make([]byte, 1500)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i, f := range frames {
+		pkt.SequenceNumber = uint16(i)
+		pkt.Timestamp = uint32(i * 160)
+		pkt.Payload = f
+		n, err := pkt.MarshalTo(buf)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteRTP(buf[:n]); err != nil && !errors.Is(err, ErrNoRemote) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// receiveAudio reads PCMU RTP from c for up to d and returns the decoded samples.
+func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
+	var out []int16
+	buf := make([]byte, 1500)
+	deadline := time.Now().Add(d)
+	var pkt rtp.Packet
+	for time.Now().Before(deadline) && len(out) < want {
+		_ = c.SetReadDeadline(deadline)
+		n, err := c.ReadRTP(buf)
+		if err != nil {
+			break
+		}
+		if pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != 0 {
+			continue
+		}
+		for _, b := range pkt.Payload {
+			out = append(out, g711.DecodeUlawFrame(b))
+		}
+	}
+	return out
+}
+
+// assertTone checks that samples carry freq and not other.
+func assertTone(t *testing.T, samples []int16, freq float64) {
+	t.Helper()
+	if len(samples) < 1600 {
+		t.Fatalf("received %d samples, want at least 1600 (200 ms)", len(samples))
+	}
+	// Skip the first frames (start-up) and look at a steady window.
+	win := samples[len(samples)/4:]
+	got := goertzelRatio(win, freq)
+	off := goertzelRatio(win, freq*1.37)
+	if got < 0.5 || off > 0.1 {
+		t.Fatalf("tone at %.0f Hz: energy share %.2f (want >= 0.5), at %.0f Hz %.2f (want < 0.1)", freq, got, freq*1.37, off)
+	}
+}
+
+func TestGoertzelDetectsTone(t *testing.T) {
+	decode := func(frames [][]byte) []int16 {
+		var s []int16
+		for _, f := range frames {
+			for _, b := range f {
+				s = append(s, g711.DecodeUlawFrame(b))
+			}
+		}
+		return s
+	}
+	tone := decode(toneFrames(1000, 20))
+	if r := goertzelRatio(tone, 1000); r < 0.8 {
+		t.Errorf("1000 Hz tone at 1000 Hz: %.2f, want >= 0.8", r)
+	}
+	if r := goertzelRatio(tone, 1370); r > 0.1 {
+		t.Errorf("1000 Hz tone at 1370 Hz: %.2f, want < 0.1", r)
+	}
+	if r := goertzelRatio(make([]int16, 1000), 1000); r != 0 {
+		t.Errorf("silence: %.2f, want 0", r)
+	}
+}

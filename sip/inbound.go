@@ -1,0 +1,382 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// IncomingCall is an inbound INVITE from a trunk that has been accepted for routing: its source
+// is allowed, its SDP offer parsed and a codec chosen, and 100 Trying sent. The receiver rings it,
+// answers it or rejects it; if it does none of these within Config.RingTimeout the trunk gets 480.
+// All methods are safe for concurrent use.
+type IncomingCall struct {
+	ua    *UA
+	call  *Call // becomes the established call on Answer
+	sess  *sipgo.DialogServerSession
+	tx    sipmsg.ServerTransaction
+	offer MediaDescription
+	// lateOffer: the INVITE had no SDP; Answer offers and reads the answer from the ACK.
+	lateOffer bool
+	codec     Codec
+	tePT      uint8
+	timer     sessionTimer
+	log       *slog.Logger
+
+	mu        sync.Mutex
+	finalized bool
+	cause     error
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// From returns the calling number, E.164 when the trunk's numbering plan could normalise it,
+// otherwise the user part of the From URI.
+func (ic *IncomingCall) From() string { return ic.call.from }
+
+// FromDisplayName returns the display name of the From header ("" when absent).
+func (ic *IncomingCall) FromDisplayName() string {
+	if f := ic.sess.InviteRequest.From(); f != nil {
+		return f.DisplayName
+	}
+	return ""
+}
+
+// To returns the called number (DID) from the Request-URI (the To header when the Request-URI
+// has no user part), E.164 when it could be normalised.
+func (ic *IncomingCall) To() string { return ic.call.to }
+
+// Trunk returns the name of the trunk the INVITE came from.
+func (ic *IncomingCall) Trunk() string { return ic.call.trunk.Name }
+
+// CallID returns the SIP Call-ID.
+func (ic *IncomingCall) CallID() string { return ic.call.callID }
+
+// Codec returns the codec that the answer will select (first of the trunk's order offered, RFC
+// 3264 section 6.1); the zero Codec for a late offer (INVITE without SDP), where the trunk picks
+// from our offer in its ACK and Call.Media tells the outcome.
+func (ic *IncomingCall) Codec() Codec { return ic.codec }
+
+// Done is closed when the incoming call stops ringing: answered, rejected, cancelled by the
+// trunk (CANCEL, RFC 3261 section 9.2), timed out, or ended by shutdown. Cause says which.
+func (ic *IncomingCall) Done() <-chan struct{} { return ic.done }
+
+// Cause returns why the incoming call stopped ringing: nil while ringing or after Answer,
+// ErrCanceled, ErrRingTimeout, ErrShuttingDown, or a *StatusError carrying the Reject code.
+func (ic *IncomingCall) Cause() error {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	return ic.cause
+}
+
+// Ring sends 180 Ringing. It returns ErrCallFinalized after a final response.
+func (ic *IncomingCall) Ring() error {
+	ic.mu.Lock()
+	fin := ic.finalized
+	ic.mu.Unlock()
+	if fin {
+		return ErrCallFinalized
+	}
+	return ic.sess.Respond(180, "Ringing", nil, sipmsg.NewHeader("Server", ic.ua.cfg.UserAgent))
+}
+
+// Reject answers with a final failure response (code 300..699, e.g. 486 Busy Here, 480, 603
+// Decline) and releases the call's resources. It returns ErrCallFinalized when a final response
+// was already sent, and an error for a code outside 300..699.
+func (ic *IncomingCall) Reject(code int, reason string) error {
+	if code < 300 || code > 699 {
+		return fmt.Errorf("%w: reject code %d outside 300..699", ErrBadStatus, code)
+	}
+	if !ic.finalize(&StatusError{Code: code, Reason: reason}) {
+		return ErrCallFinalized
+	}
+	err := ic.respondFinal(code, reason)
+	ic.call.end(ic.Cause())
+	ic.close()
+	return err
+}
+
+// respondFinal sends a final failure response through the transaction, which retransmits it
+// and absorbs the ACK (RFC 3261 section 17.2.1), without waiting for that ACK.
+func (ic *IncomingCall) respondFinal(code int, reason string, extra ...sipmsg.Header) error {
+	res := sipmsg.NewResponseFromRequest(ic.sess.InviteRequest, code, reason, nil)
+	res.AppendHeader(sipmsg.NewHeader("Server", ic.ua.cfg.UserAgent))
+	for _, h := range extra {
+		res.AppendHeader(h)
+	}
+	return ic.tx.Respond(res)
+}
+
+// Answer sends 200 OK with the SDP answer (RFC 3264 section 6), retransmits it until the ACK
+// arrives (RFC 3261 section 13.3.1.4) and returns the established Call, whose RTP socket already
+// sends to the trunk's offered address. ctx is checked before the answer is sent. Errors:
+// ErrCallFinalized, the call's cause when the trunk cancelled first, ErrAckTimeout when no ACK
+// came within 64*T1 (the call is then ended with a BYE), ErrShuttingDown.
+func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !ic.finalize(nil) {
+		if c := ic.Cause(); c != nil {
+			return nil, c
+		}
+		return nil, ErrCallFinalized
+	}
+	defer ic.close()
+	c := ic.call
+	c.mu.Lock()
+	var answer []byte
+	var err error
+	if ic.lateOffer {
+		answer, err = BuildOffer(c.sdpParams())
+	} else {
+		answer, err = BuildAnswer(ic.offer, c.sdpParams())
+	}
+	c.lastSDP = answer
+	c.timer = ic.timer
+	c.mu.Unlock()
+	if err != nil {
+		ic.failAnswer(err)
+		return nil, err
+	}
+	if !ic.lateOffer {
+		c.setMedia(ic.offer, ic.codec, ic.tePT)
+	}
+	res := sipmsg.NewResponseFromRequest(ic.sess.InviteRequest, 200, "OK", answer)
+	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	c.addCommonHeaders(res)
+	ic.timer.addHeaders(res)
+
+	c.mu.Lock()
+	c.answered = true // before the 2xx: a BYE racing the ACK must find an answered call
+	c.mu.Unlock()
+	c.ua.addDialog(c.key, c)
+	err = ic.sess.WriteResponse(res)
+	select {
+	case <-c.done:
+		// A BYE or shutdown ended the call while we waited for the ACK.
+		return nil, c.Err()
+	default:
+	}
+	if err != nil {
+		if errors.Is(err, sipmsg.ErrTransactionCanceled) || ic.sess.Context().Err() != nil && ic.sess.LoadState() < sipmsg.DialogStateEstablished {
+			ic.mu.Lock()
+			ic.cause = ErrCanceled
+			ic.mu.Unlock()
+			c.end(ErrCanceled)
+			return nil, ErrCanceled
+		}
+		ic.log.Warn("sip 2xx not acknowledged, sending BYE", "error", err)
+		hctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+		defer cancel()
+		_ = c.hangup(hctx, ErrAckTimeout)
+		return nil, ErrAckTimeout
+	}
+	if ic.lateOffer {
+		if err := c.applyAckAnswer(); err != nil {
+			ic.log.Warn("sip late offer not answered in ACK, sending BYE", "error", err)
+			hctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+			defer cancel()
+			_ = c.hangup(hctx, err)
+			return nil, err
+		}
+	}
+	c.restartTimer(ic.timer)
+	if !c.establish() {
+		return nil, ErrShuttingDown
+	}
+	return c, nil
+}
+
+// failAnswer answers 500 after an internal failure to build the answer.
+func (ic *IncomingCall) failAnswer(err error) {
+	code, reason := statusFor(err)
+	_ = ic.respondFinal(code, reason, warning(ic.ua.cfg.PublicHost, err))
+	ic.call.end(err)
+}
+
+// finalize marks the call as having its final response decided; false if it already had one.
+func (ic *IncomingCall) finalize(cause error) bool {
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.finalized {
+		return false
+	}
+	ic.finalized = true
+	ic.cause = cause
+	return true
+}
+
+func (ic *IncomingCall) close() { ic.closeOnce.Do(func() { close(ic.done) }) }
+
+// onNewInvite handles an out-of-dialog INVITE: source check, limits, SDP offer, then the
+// Serve handler; it returns once the call has a final response.
+func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	t := ua.acceptSource(req, tx)
+	if t == nil {
+		return
+	}
+	if !ua.enter() {
+		ua.respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	defer ua.leave()
+	if ua.draining.Load() {
+		ua.respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	ic, err := ua.acceptInvite(t, req, tx)
+	if err != nil {
+		return
+	}
+	ua.mu.Lock()
+	ua.incoming[ic] = struct{}{}
+	ua.mu.Unlock()
+	defer func() {
+		ua.mu.Lock()
+		delete(ua.incoming, ic)
+		ua.mu.Unlock()
+	}()
+	ic.log.Info("sip incoming call", "from", ic.From(), "to", ic.To())
+	ua.handler(ic)
+
+	ring := time.NewTimer(ua.cfg.RingTimeout)
+	defer ring.Stop()
+	select {
+	case <-ic.done:
+	case <-ic.sess.Context().Done():
+		if ic.finalize(ErrCanceled) {
+			ic.log.Info("sip incoming call cancelled")
+			ic.call.end(ErrCanceled)
+			ic.close()
+		}
+	case <-ring.C:
+		if ic.finalize(ErrRingTimeout) {
+			_ = ic.respondFinal(480, "Temporarily Unavailable")
+			ic.call.end(ErrRingTimeout)
+			ic.close()
+		}
+	case <-ua.stop:
+		if ic.finalize(ErrShuttingDown) {
+			_ = ic.respondFinal(503, "Service Unavailable")
+			ic.call.end(ErrShuttingDown)
+			ic.close()
+		}
+	}
+	<-ic.done
+}
+
+// acceptInvite validates an INVITE and builds the IncomingCall; on failure it has already sent
+// the final response (400, 415, 422, 488 or 503) and returns the error.
+func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransaction) (*IncomingCall, error) {
+	reject := func(err error) error {
+		code, reason := statusFor(err)
+		extra := []sipmsg.Header{warning(ua.cfg.PublicHost, err)}
+		var small *intervalTooSmallError
+		if errors.As(err, &small) {
+			extra = append(extra, sipmsg.NewHeader("Min-SE", itoa(int(small.minSE.Seconds()))))
+		}
+		if code == 415 {
+			extra = append(extra, sipmsg.NewHeader("Accept", "application/sdp"))
+		}
+		ua.log.Info("sip INVITE rejected", "code", code, "source", req.Source(), "error", err)
+		ua.respond(tx, req, code, reason, extra...)
+		return err
+	}
+	if req.Contact() == nil || req.CallID() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil {
+		return nil, reject(&StatusError{Code: 400, Reason: "Bad Request", Err: fmt.Errorf("%w: INVITE lacks Contact, From, To, CSeq or Call-ID", ErrBadRequest)})
+	}
+	dua, err := ua.dialogUA(transportOf(req), req.To().Address.User)
+	if err != nil {
+		return nil, reject(&StatusError{Code: 503, Reason: "Service Unavailable", Err: err})
+	}
+	body := req.Body()
+	if ct := headerValue(req, "Content-Type"); len(body) > 0 && ct != "" && !isSDPType(ct) {
+		return nil, reject(fmt.Errorf("%w: %q", ErrUnsupportedBody, ct))
+	}
+	timer, err := ua.negotiateSessionTimer(req)
+	if err != nil {
+		return nil, reject(err)
+	}
+	var offer MediaDescription
+	var codec Codec
+	var tePT uint8
+	lateOffer := len(body) == 0 // we offer in the 2xx, the answer comes in the ACK (RFC 3261 section 13.2.1)
+	if !lateOffer {
+		if offer, err = ParseSDP(body); err != nil {
+			return nil, reject(err)
+		}
+		if codec, tePT, err = Negotiate(offer, t.Codecs); err != nil {
+			return nil, reject(err)
+		}
+	}
+	if !t.reserve() {
+		return nil, reject(ErrTooManyCalls)
+	}
+	rtp, err := ua.cfg.RTPPorts.Listen()
+	if err != nil {
+		t.release()
+		return nil, reject(err)
+	}
+	c := newCall(ua, t, Inbound, rtp)
+	c.tp = transportOf(req)
+	sess, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		c.end(err)
+		return nil, reject(&StatusError{Code: 400, Reason: "Bad Request", Err: err})
+	}
+	c.dlg = sess
+	c.callID = req.CallID().Value()
+	c.from = userNumber(t, req.From().Address.User)
+	user := req.Recipient.User
+	if user == "" {
+		user = req.To().Address.User
+	}
+	c.to = userNumber(t, user)
+	local, _ := sess.InviteRequest.To().Params.Get("tag")
+	remote, _ := req.From().Params.Get("tag")
+	c.key = dialogKey(c.callID, local, remote)
+	c.target = *req.Contact().Address.Clone()
+	c.remoteCSeq = req.CSeq().SeqNo
+	c.log = c.log.With("call_id", c.callID)
+	if err := sess.Respond(100, "Trying", nil); err != nil {
+		c.end(err)
+		return nil, err
+	}
+	return &IncomingCall{
+		ua: ua, call: c, sess: sess, tx: tx, offer: offer, lateOffer: lateOffer, codec: codec, tePT: tePT, timer: timer,
+		log: c.log, done: make(chan struct{}),
+	}, nil
+}
+
+// userNumber normalises a URI user part from the trunk to E.164 with the trunk's plan, or
+// returns it unchanged.
+func userNumber(t *trunk, user string) string {
+	if e, err := t.Numbering.FromTrunk(user); err == nil {
+		return e
+	}
+	return user
+}
+
+// applyAckAnswer installs the SDP answer the ACK carried for our offer in the 2xx.
+func (c *Call) applyAckAnswer() error {
+	c.mu.Lock()
+	body := c.ackBody
+	c.mu.Unlock()
+	md, err := ParseSDP(body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoAnswerInAck, err)
+	}
+	codec, tePT, err := Negotiate(md, c.trunk.Codecs)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoAnswerInAck, err)
+	}
+	c.setMedia(md, codec, tePT)
+	return nil
+}

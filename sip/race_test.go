@@ -1,0 +1,221 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// TestDialCancelCrossedBy200: we cancel a ringing call, but the trunk's 200 OK crosses our
+// CANCEL. RFC 3261 section 9.1 and 15: the 200 must be acknowledged and the call ended with BYE.
+func TestDialCancelCrossedBy200(t *testing.T) {
+	peer := newRawPeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		call, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
+		if call != nil {
+			err = errors.New("Dial returned a call")
+		}
+		errc <- err
+	}()
+
+	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
+	cancel()
+	cnl := peer.expectRequest(sipmsg.CANCEL, 5*time.Second)
+	cb, _ := cnl.Via().Params.Get("branch")
+	ib, _ := inv.Via().Params.Get("branch")
+	if cb != ib {
+		t.Errorf("CANCEL branch %q differs from the INVITE's %q (RFC 3261 section 9.1)", cb, ib)
+	}
+	// The callee answered just before the CANCEL arrived: 200 to the INVITE, then 200 to the CANCEL, no 487.
+	peer.sendTo(peer.reply(inv, 200, "OK", peerSDP(40000, "sendrecv")), env.addr)
+	peer.sendTo(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
+
+	ack := peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	if ack.CSeq().SeqNo != inv.CSeq().SeqNo {
+		t.Errorf("ACK CSeq %d, want the INVITE's %d", ack.CSeq().SeqNo, inv.CSeq().SeqNo)
+	}
+	if tag, _ := ack.To().Params.Get("tag"); tag != "peertag" {
+		t.Errorf("ACK To tag %q, want peertag", tag)
+	}
+	bye := peer.expectRequest(sipmsg.BYE, 5*time.Second)
+	if bye.Recipient.User != "peer" {
+		t.Errorf("BYE Request-URI %s, want the 200's Contact", bye.Recipient.String())
+	}
+	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Dial error %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Dial did not return")
+	}
+	if n := env.ua.ActiveCalls(); n != 0 {
+		t.Errorf("%d calls still active", n)
+	}
+}
+
+// TestInboundRetransmittedInvite: an INVITE sent twice (lost 100 Trying) is one call; the
+// transaction layer absorbs the copy and repeats the last response.
+func TestInboundRetransmittedInvite(t *testing.T) {
+	peer := newRawPeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	text := peer.inviteText(env.addr, "z9hG4bK-retrans-1", "retrans-call@test", peerSDP(40002, "sendrecv"))
+	peer.sendRaw(text, env.addr)
+	peer.expectResponse(100, sipmsg.INVITE, 5*time.Second)
+	peer.sendRaw(text, env.addr)
+	peer.expectResponse(100, sipmsg.INVITE, 5*time.Second)
+
+	ic := <-env.incoming
+	select {
+	case dup := <-env.incoming:
+		t.Fatalf("retransmitted INVITE became a second call %s", dup.CallID())
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := ic.Reject(486, "Busy Here"); err != nil {
+		t.Fatalf("Reject: %v", err)
+	}
+	busy := peer.expectResponse(486, sipmsg.INVITE, 5*time.Second)
+	// A late copy of the INVITE gets the 486 again (RFC 3261 section 17.2.1), not a new call.
+	peer.sendRaw(text, env.addr)
+	peer.expectResponse(486, sipmsg.INVITE, 5*time.Second)
+	select {
+	case dup := <-env.incoming:
+		t.Fatalf("late INVITE copy became a call %s", dup.CallID())
+	case <-time.After(300 * time.Millisecond):
+	}
+	ack := sipmsg.NewRequest(sipmsg.ACK, sipmsg.Uri{Scheme: "sip", User: "15557654321", Host: "127.0.0.1", Port: int(env.addr.Port())})
+	for _, h := range []string{"Via", "From", "Call-ID"} {
+		ack.AppendHeader(busy.GetHeader(h))
+	}
+	ack.AppendHeader(busy.To())
+	ack.AppendHeader(&sipmsg.CSeqHeader{SeqNo: 7, MethodName: sipmsg.ACK})
+	ack.SetBody(nil)
+	peer.sendTo(ack, env.addr)
+	var se *StatusError
+	if !errors.As(ic.Cause(), &se) || se.Code != 486 {
+		t.Errorf("Cause() = %v, want StatusError 486", ic.Cause())
+	}
+}
+
+// TestInboundLostAck: we answer, the trunk never ACKs. The 200 is retransmitted (RFC 3261
+// section 13.3.1.4) and after 64*T1 the call is ended with a BYE and ErrAckTimeout.
+func TestInboundLostAck(t *testing.T) {
+	withTimers(t, 50*time.Millisecond) // 64*T1 = 3.2 s
+	peer := newRawPeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-lostack-1", "lostack-call@test", peerSDP(40004, "sendrecv")), env.addr)
+	ic := <-env.incoming
+	answered := make(chan error, 1)
+	go func() {
+		_, err := ic.Answer(context.Background())
+		answered <- err
+	}()
+	oks := 0
+	deadline := time.Now().Add(10 * time.Second)
+	var bye *sipmsg.Request
+	for bye == nil && time.Now().Before(deadline) {
+		switch m := peer.recv(time.Until(deadline)).(type) {
+		case *sipmsg.Response:
+			if m.StatusCode == 200 && m.CSeq().MethodName == sipmsg.INVITE {
+				oks++
+			}
+		case *sipmsg.Request:
+			if m.Method == sipmsg.BYE {
+				bye = m
+			}
+		}
+	}
+	if bye == nil {
+		t.Fatal("no BYE after the unacknowledged 200")
+	}
+	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+	if oks < 3 {
+		t.Errorf("200 OK sent %d times, want retransmissions until the ACK timeout (>= 3)", oks)
+	}
+	select {
+	case err := <-answered:
+		if !errors.Is(err, ErrAckTimeout) {
+			t.Errorf("Answer error %v, want ErrAckTimeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Answer did not return")
+	}
+}
+
+// TestInboundLateOffer: an INVITE without SDP gets our offer in the 200 and the trunk's answer
+// in the ACK sets the media (RFC 3261 section 13.2.1); an ACK without an answer ends the call.
+func TestInboundLateOffer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer []byte
+	}{
+		{"answer in ACK", []byte("v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40040 RTP/AVP 8\r\n")},
+		{"ACK without answer", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer := newRawPeer(t)
+			env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+			text := peer.inviteText(env.addr, "z9hG4bK-late-1", "late-offer@test", nil)
+			peer.sendRaw(text, env.addr)
+			ic := <-env.incoming
+			type result struct {
+				call *Call
+				err  error
+			}
+			answered := make(chan result, 1)
+			go func() {
+				c, err := ic.Answer(context.Background())
+				answered <- result{c, err}
+			}()
+			ok := peer.expectResponse(200, sipmsg.INVITE, 5*time.Second)
+			offer, err := ParseSDP(ok.Body())
+			if err != nil {
+				t.Fatalf("200 has no SDP offer: %v\n%s", err, ok.Body())
+			}
+			if len(offer.Codecs) != 2 || offer.Codecs[0] != PCMU || offer.Codecs[1] != PCMA {
+				t.Errorf("offer codecs %v, want PCMU, PCMA", offer.Codecs)
+			}
+			msg, _ := sipmsg.ParseMessage([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
+			ack := peer.ackFor(msg.(*sipmsg.Request), ok)
+			if tc.answer != nil {
+				ack.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+				ack.SetBody(tc.answer)
+			}
+			peer.sendTo(ack, env.addr)
+			if tc.answer == nil {
+				bye := peer.expectRequest(sipmsg.BYE, 5*time.Second)
+				peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+				if r := <-answered; !errors.Is(r.err, ErrNoAnswerInAck) {
+					t.Fatalf("Answer: %v, want ErrNoAnswerInAck", r.err)
+				}
+				return
+			}
+			r := <-answered
+			if r.err != nil {
+				t.Fatalf("Answer: %v", r.err)
+			}
+			m := r.call.Media()
+			if m.Codec != PCMA || m.Remote.Addr.Port() != 40040 || r.call.RTP().RemoteAddr().Port() != 40040 {
+				t.Errorf("media %+v, RTP to %v; want PCMA to port 40040", m, r.call.RTP().RemoteAddr())
+			}
+			byeAnswered := peer.answerBye(env.addr)
+			if err := r.call.Hangup(context.Background()); err != nil {
+				t.Errorf("Hangup: %v", err)
+			}
+			if err := <-byeAnswered; err != nil {
+				t.Errorf("trunk got no BYE: %v", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,446 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+var (
+	// ErrNoPorts is returned by PortPool.Listen when every port pair of
+	// the range is taken, by our calls or by other processes.
+	ErrNoPorts = errors.New("sip: no free rtp port")
+	// ErrPortRange is wrapped by NewPortPool for a range that holds no
+	// even port with its odd neighbour, or a bind address that is not valid.
+	ErrPortRange = errors.New("sip: invalid rtp port range")
+	// ErrNoRemote is returned by RTPConn.WriteRTP and WriteRTCP when there
+	// is nowhere to send: SetRemote was not called yet, or the peer's
+	// address is unspecified (old-style hold, RFC 3264 section 8.4). The
+	// packet is discarded; the caller may go on with the next one.
+	ErrNoRemote = errors.New("sip: no rtp destination")
+)
+
+// PortPool hands out UDP port pairs for RTP from a configured range: an
+// even port for RTP and the next odd port for RTCP (RFC 3550 section 11).
+// Ports are taken round-robin so a port just released is not reused at
+// once (late packets of the old call then cannot reach a new one), and
+// ports another process holds are skipped. It is safe for concurrent use.
+type PortPool struct {
+	addr  netip.Addr
+	first int // first RTP port, even
+
+	mu    sync.Mutex
+	used  []bool // used[i]: pair first+2i is taken by one of our RTPConns
+	next  int    // index of the pair tried first by the next Listen
+	inUse int
+}
+
+// NewPortPool returns a pool of the even ports p in [minPort, maxPort]
+// whose RTCP port p+1 is also in the range, bound on addr (an address of this host,
+// or the unspecified address for all of them). It binds nothing yet.
+//
+// It returns an error wrapping ErrPortRange when addr is not valid, a port
+// is outside 1-65535, or the range holds no pair.
+func NewPortPool(addr netip.Addr, minPort, maxPort int) (*PortPool, error) {
+	if !addr.IsValid() {
+		return nil, fmt.Errorf("%w: no bind address", ErrPortRange)
+	}
+	if minPort < 1 || maxPort > 65535 || minPort > maxPort {
+		return nil, fmt.Errorf("%w: %d-%d", ErrPortRange, minPort, maxPort)
+	}
+	first := minPort + minPort%2
+	last := maxPort - 1
+	last -= last % 2
+	if first > last {
+		return nil, fmt.Errorf("%w: %d-%d holds no even port with its odd neighbour", ErrPortRange, minPort, maxPort)
+	}
+	return &PortPool{
+		addr:  addr.Unmap(),
+		first: first,
+		used:  make([]bool, (last-first)/2+1),
+	}, nil
+}
+
+// Size returns the number of port pairs of the pool, the most calls it can
+// serve at once.
+func (p *PortPool) Size() int { return len(p.used) }
+
+// InUse returns the number of RTPConns of this pool not closed yet.
+func (p *PortPool) InUse() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inUse
+}
+
+// Listen binds the next free pair of the range: the even port for RTP and
+// the one above it for RTCP. A port that another process holds is skipped.
+// The returned RTPConn holds its pair until it is closed.
+//
+// It returns ErrNoPorts when no pair can be bound, and the socket error
+// (for example a bind address this host does not have) otherwise.
+func (p *PortPool) Listen() (*RTPConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range len(p.used) {
+		idx := (p.next + i) % len(p.used)
+		if p.used[idx] {
+			continue
+		}
+		port := p.first + 2*idx
+		rtp, rtcp, err := listenPair(p.addr, port)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sip: rtp listen on %s: %w", netip.AddrPortFrom(p.addr, uint16(port)), err)
+		}
+		p.used[idx] = true
+		p.inUse++
+		p.next = (idx + 1) % len(p.used)
+		return &RTPConn{
+			pool:  p,
+			index: idx,
+			rtp:   rtp,
+			rtcp:  rtcp,
+			local: netip.AddrPortFrom(p.addr, uint16(port)),
+		}, nil
+	}
+	return nil, ErrNoPorts
+}
+
+// release gives pair idx back to the pool.
+func (p *PortPool) release(idx int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.used[idx] {
+		p.used[idx] = false
+		p.inUse--
+	}
+}
+
+// listenPair binds UDP port and port+1 on addr.
+func listenPair(addr netip.Addr, port int) (rtp, rtcp *net.UDPConn, err error) {
+	network := "udp4"
+	if addr.Is6() {
+		network = "udp6"
+		if addr.IsUnspecified() {
+			network = "udp" // dual stack
+		}
+	}
+	rtp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+	if err != nil {
+		return nil, nil, err
+	}
+	rtcp, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
+	if err != nil {
+		_ = rtp.Close()
+		return nil, nil, err
+	}
+	return rtp, rtcp, nil
+}
+
+// RTPStats are the packet counters of one RTPConn. Bytes are UDP payload
+// bytes (RTP header included).
+type RTPStats struct {
+	// PacketsIn and BytesIn count RTP packets ReadRTP returned.
+	PacketsIn, BytesIn uint64
+	// PacketsOut and BytesOut count RTP packets WriteRTP sent.
+	PacketsOut, BytesOut uint64
+	// DroppedForeign counts RTP and RTCP packets dropped because they came
+	// from a source other than the negotiated or latched one.
+	DroppedForeign uint64
+	// DroppedMalformed counts packets from the right source that are not
+	// RTP (or RTCP) version 2, are shorter than its fixed header, or do not
+	// fit the read buffer.
+	DroppedMalformed uint64
+	// DroppedOut counts packets WriteRTP and WriteRTCP discarded for want
+	// of a destination (ErrNoRemote).
+	DroppedOut uint64
+	// RTCPIn counts RTCP packets received, on the RTCP port or multiplexed
+	// on the RTP port (RFC 5761 section 4); RTCPOut those sent.
+	RTCPIn, RTCPOut uint64
+}
+
+// rtpCounters are the atomics behind RTPStats.
+type rtpCounters struct {
+	packetsIn, bytesIn, packetsOut, bytesOut     atomic.Uint64
+	droppedForeign, droppedMalformed, droppedOut atomic.Uint64
+	rtcpIn, rtcpOut                              atomic.Uint64
+}
+
+// Latch states of an endpoint.
+const (
+	latchOpen uint32 = iota // no packet accepted yet
+	latchBusy               // the reader is storing the latched address
+	latchSet                // latched holds the only accepted source
+)
+
+// endpoint is the peer's address for one of RTP or RTCP: the negotiated
+// one, and the source latched on the first packet accepted from it.
+type endpoint struct {
+	negotiated netip.AddrPort
+	latch      atomic.Uint32
+	latched    netip.AddrPort // written once by the reader, before latch becomes latchSet
+}
+
+// allowed reports whether a packet from src passes the source filter (see
+// RTPConn.ReadRTP). It does not latch.
+func (e *endpoint) allowed(src netip.AddrPort) bool {
+	if e.latch.Load() == latchSet {
+		return src == e.latched
+	}
+	ip := e.negotiated.Addr()
+	return ip.IsValid() && !ip.IsUnspecified() && src.Addr() == ip
+}
+
+// latchTo makes src the only accepted source and the destination of what
+// we send, unless a source is latched already.
+func (e *endpoint) latchTo(src netip.AddrPort) {
+	if e.latch.CompareAndSwap(latchOpen, latchBusy) {
+		e.latched = src
+		e.latch.Store(latchSet)
+	}
+}
+
+// destination returns where to send: the latched source, else the
+// negotiated address; ok is false when that is unspecified.
+func (e *endpoint) destination() (netip.AddrPort, bool) {
+	if e.latch.Load() == latchSet {
+		return e.latched, true
+	}
+	ip := e.negotiated.Addr()
+	return e.negotiated, ip.IsValid() && !ip.IsUnspecified() && e.negotiated.Port() != 0
+}
+
+// remote is the peer's media addresses as last negotiated.
+type remote struct {
+	rtp, rtcp endpoint
+}
+
+// RTPConn is the RTP and RTCP sockets of one call on the trunk side, with
+// symmetric RTP (RFC 4961): it sends to the address the peer actually
+// sends from and accepts packets only from the peer (see ReadRTP).
+//
+// ReadRTP, WriteRTP, ReadRTCP and WriteRTCP may each be used by one
+// goroutine at a time, all concurrently; SetRemote, Stats, RemoteAddr and
+// Close may be called from any goroutine. This package never negotiates
+// RTCP multiplexing (RFC 5761): RTCP uses the RTP port plus one.
+type RTPConn struct {
+	pool  *PortPool
+	index int
+	rtp   *net.UDPConn
+	rtcp  *net.UDPConn
+	local netip.AddrPort
+
+	remote atomic.Pointer[remote]
+	stats  rtpCounters
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// LocalAddr returns the bind address and RTP port of the conn; RTCP is on
+// the port above. With an unspecified bind address, the public address
+// goes into SDP instead.
+func (c *RTPConn) LocalAddr() netip.AddrPort { return c.local }
+
+// SetRemote sets the peer's RTP and RTCP addresses from its session
+// description (MediaDescription.Addr and RTCPAddr). An invalid rtcp means
+// the RTP port plus one. Called again after a re-INVITE with a different
+// address, it forgets the latched source; with the same addresses (a
+// session refresh) it keeps it. It is safe to call while ReadRTP and
+// WriteRTP run.
+func (c *RTPConn) SetRemote(addr netip.AddrPort, rtcp netip.AddrPort) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	if !rtcp.IsValid() {
+		rtcp = netip.AddrPortFrom(addr.Addr(), addr.Port()+1)
+		if addr.Port() == 65535 {
+			rtcp = netip.AddrPortFrom(addr.Addr(), 0)
+		}
+	}
+	rtcp = netip.AddrPortFrom(rtcp.Addr().Unmap(), rtcp.Port())
+	if old := c.remote.Load(); old != nil && old.rtp.negotiated == addr && old.rtcp.negotiated == rtcp {
+		return
+	}
+	r := &remote{}
+	r.rtp.negotiated = addr
+	r.rtcp.negotiated = rtcp
+	c.remote.Store(r)
+}
+
+// RemoteAddr returns where WriteRTP sends now: the latched source, else the
+// negotiated address; the zero AddrPort before SetRemote.
+func (c *RTPConn) RemoteAddr() netip.AddrPort {
+	r := c.remote.Load()
+	if r == nil {
+		return netip.AddrPort{}
+	}
+	dst, _ := r.rtp.destination()
+	return dst
+}
+
+// rtpHeaderLen is the size of the fixed RTP header (RFC 3550 section 5.1).
+const rtpHeaderLen = 12
+
+// rtcpHeaderLen is the smallest RTCP packet, a receiver report without
+// report blocks (RFC 3550 section 6.4.2).
+const rtcpHeaderLen = 8
+
+// isRTCPType reports whether the second byte of a packet is an RTCP packet
+// type, the test RFC 5761 section 4 uses to tell RTCP from RTP.
+func isRTCPType(b byte) bool { return b >= 192 && b <= 223 }
+
+// ReadRTP reads the next RTP packet from the peer into buf and returns its
+// length. buf should hold 1500 bytes (an Ethernet MTU): a datagram longer
+// than buf is dropped and counted in RTPStats.DroppedMalformed.
+//
+// Source filtering (symmetric RTP, RFC 4961, and protection against RTP
+// injection): before SetRemote, and while the negotiated address is
+// unspecified (hold), every packet is dropped. Otherwise the first packet
+// from the negotiated IP address, from the negotiated port or any other
+// (a NAT between us and the peer may change the port), latches its source:
+// from then on only that exact address and port is accepted, and WriteRTP
+// sends to it. Packets from any other source are dropped and counted in
+// RTPStats.DroppedForeign; packets that are not RTP version 2 in
+// DroppedMalformed, RTCP multiplexed on the RTP port in RTCPIn.
+//
+// It blocks until a packet is accepted, the read deadline passes
+// (os.ErrDeadlineExceeded) or the conn is closed (net.ErrClosed). It does
+// not allocate.
+func (c *RTPConn) ReadRTP(buf []byte) (int, error) {
+	for {
+		n, _, flags, src, err := c.rtp.ReadMsgUDPAddrPort(buf, nil)
+		if err != nil {
+			return 0, err
+		}
+		r := c.remote.Load()
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		switch {
+		case r == nil || !r.rtp.allowed(src):
+			c.stats.droppedForeign.Add(1)
+		case flags&syscall.MSG_TRUNC != 0:
+			c.stats.droppedMalformed.Add(1)
+		case n >= 2 && isRTCPType(buf[1]):
+			c.stats.rtcpIn.Add(1)
+		case n < rtpHeaderLen || buf[0]>>6 != 2:
+			c.stats.droppedMalformed.Add(1)
+		default:
+			r.rtp.latchTo(src)
+			c.stats.packetsIn.Add(1)
+			c.stats.bytesIn.Add(uint64(n))
+			return n, nil
+		}
+	}
+}
+
+// WriteRTP sends one RTP packet to the peer: to the latched source once a
+// packet was accepted, else to the negotiated address. It returns
+// ErrNoRemote, and counts the packet in RTPStats.DroppedOut, when there is
+// no destination (see ErrNoRemote). It does not allocate.
+func (c *RTPConn) WriteRTP(b []byte) (int, error) {
+	r := c.remote.Load()
+	if r == nil {
+		c.stats.droppedOut.Add(1)
+		return 0, ErrNoRemote
+	}
+	dst, ok := r.rtp.destination()
+	if !ok {
+		c.stats.droppedOut.Add(1)
+		return 0, ErrNoRemote
+	}
+	n, err := c.rtp.WriteToUDPAddrPort(b, dst)
+	if err != nil {
+		return n, err
+	}
+	c.stats.packetsOut.Add(1)
+	c.stats.bytesOut.Add(uint64(n))
+	return n, nil
+}
+
+// ReadRTCP reads the next RTCP compound packet from the peer on the RTCP
+// port into buf, with the same source filtering and latching as ReadRTP
+// applied to the peer's RTCP address. Packets that are not RTCP version 2
+// are dropped. It blocks until a packet is accepted or the conn is closed
+// (net.ErrClosed). It does not allocate.
+func (c *RTPConn) ReadRTCP(buf []byte) (int, error) {
+	for {
+		n, _, flags, src, err := c.rtcp.ReadMsgUDPAddrPort(buf, nil)
+		if err != nil {
+			return 0, err
+		}
+		r := c.remote.Load()
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		switch {
+		case r == nil || !r.rtcp.allowed(src):
+			c.stats.droppedForeign.Add(1)
+		case flags&syscall.MSG_TRUNC != 0 || n < rtcpHeaderLen || buf[0]>>6 != 2 || !isRTCPType(buf[1]):
+			c.stats.droppedMalformed.Add(1)
+		default:
+			r.rtcp.latchTo(src)
+			c.stats.rtcpIn.Add(1)
+			return n, nil
+		}
+	}
+}
+
+// WriteRTCP sends one RTCP compound packet from the RTCP port to the
+// peer's latched or negotiated RTCP address. It returns ErrNoRemote when
+// there is none (see ErrNoRemote).
+func (c *RTPConn) WriteRTCP(b []byte) (int, error) {
+	r := c.remote.Load()
+	if r == nil {
+		c.stats.droppedOut.Add(1)
+		return 0, ErrNoRemote
+	}
+	dst, ok := r.rtcp.destination()
+	if !ok {
+		c.stats.droppedOut.Add(1)
+		return 0, ErrNoRemote
+	}
+	n, err := c.rtcp.WriteToUDPAddrPort(b, dst)
+	if err != nil {
+		return n, err
+	}
+	c.stats.rtcpOut.Add(1)
+	return n, nil
+}
+
+// SetReadDeadline sets the deadline of ReadRTP (see net.Conn); a zero t
+// means none. ReadRTP then returns an error matching
+// os.ErrDeadlineExceeded, after which the conn can still be used.
+func (c *RTPConn) SetReadDeadline(t time.Time) error {
+	return c.rtp.SetReadDeadline(t)
+}
+
+// Stats returns the counters of the conn. Each counter is read atomically;
+// together they are not one snapshot.
+func (c *RTPConn) Stats() RTPStats {
+	s := &c.stats
+	return RTPStats{
+		PacketsIn:        s.packetsIn.Load(),
+		BytesIn:          s.bytesIn.Load(),
+		PacketsOut:       s.packetsOut.Load(),
+		BytesOut:         s.bytesOut.Load(),
+		DroppedForeign:   s.droppedForeign.Load(),
+		DroppedMalformed: s.droppedMalformed.Load(),
+		DroppedOut:       s.droppedOut.Load(),
+		RTCPIn:           s.rtcpIn.Load(),
+		RTCPOut:          s.rtcpOut.Load(),
+	}
+}
+
+// Close closes both sockets, which ends blocked reads with net.ErrClosed,
+// and gives the port pair back to the pool. Further calls do nothing and
+// return the first call's result.
+func (c *RTPConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = errors.Join(c.rtp.Close(), c.rtcp.Close())
+		c.pool.release(c.index)
+	})
+	return c.closeErr
+}

@@ -1,0 +1,537 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+var (
+	// ErrSDPMalformed is wrapped by every error about a session description
+	// that cannot be parsed or misses a mandatory line (RFC 4566 section 5).
+	// A request carrying such a body is answered 400 Bad Request.
+	ErrSDPMalformed = errors.New("sip: malformed sdp")
+	// ErrNoAudio means the session description has no usable audio stream:
+	// no m=audio line, only rejected ones (port 0, RFC 3264 section 6), or
+	// only transports other than plain RTP/AVP. It is answered 488 Not
+	// Acceptable Here (RFC 3261 section 21.4.26).
+	ErrNoAudio = errors.New("sip: no audio stream in sdp")
+	// ErrNoCommonCodec means the offer lists none of our audio codecs
+	// (RFC 3264 section 6.1). It is answered 488 Not Acceptable Here.
+	ErrNoCommonCodec = errors.New("sip: no common codec")
+	// ErrSDPParams is wrapped by BuildOffer and BuildAnswer when the
+	// SDPParams cannot describe a valid stream (no address, no codec,
+	// clashing payload types). It is a programming or configuration error.
+	ErrSDPParams = errors.New("sip: invalid sdp parameters")
+)
+
+// Direction is the media direction of an audio stream as declared by the
+// party that wrote the session description (RFC 3264 section 5.1,
+// RFC 4566 section 6). The zero value is SendRecv, the default when no
+// direction attribute is present.
+type Direction int
+
+const (
+	// SendRecv means the writer sends and receives media (a=sendrecv).
+	SendRecv Direction = iota
+	// SendOnly means the writer only sends (a=sendonly), used to put the other
+	// party on hold (RFC 3264 section 8.4).
+	SendOnly
+	// RecvOnly means the writer only receives (a=recvonly).
+	RecvOnly
+	// Inactive means neither party sends (a=inactive).
+	Inactive
+)
+
+// String returns the SDP attribute name: "sendrecv", "sendonly", "recvonly"
+// or "inactive", and "Direction(n)" for an invalid value.
+func (d Direction) String() string {
+	switch d {
+	case SendRecv:
+		return "sendrecv"
+	case SendOnly:
+		return "sendonly"
+	case RecvOnly:
+		return "recvonly"
+	case Inactive:
+		return "inactive"
+	default:
+		return "Direction(" + strconv.Itoa(int(d)) + ")"
+	}
+}
+
+// Sends reports whether the writer of a description with this direction
+// sends media.
+func (d Direction) Sends() bool { return d == SendRecv || d == SendOnly }
+
+// Receives reports whether the writer of a description with this direction
+// receives media.
+func (d Direction) Receives() bool { return d == SendRecv || d == RecvOnly }
+
+// directionOf builds a Direction from what its writer does.
+func directionOf(sends, receives bool) Direction {
+	switch {
+	case sends && receives:
+		return SendRecv
+	case sends:
+		return SendOnly
+	case receives:
+		return RecvOnly
+	default:
+		return Inactive
+	}
+}
+
+// parseDirection maps an attribute key to a Direction.
+func parseDirection(key string) (Direction, bool) {
+	switch key {
+	case "sendrecv":
+		return SendRecv, true
+	case "sendonly":
+		return SendOnly, true
+	case "recvonly":
+		return RecvOnly, true
+	case "inactive":
+		return Inactive, true
+	default:
+		return SendRecv, false
+	}
+}
+
+// MediaDescription is the part of a peer's session description this
+// package uses: the first accepted audio stream over plain RTP/AVP.
+type MediaDescription struct {
+	// Addr is where the peer receives RTP: the connection address of the
+	// media-level c= line, or the session-level one when the stream has
+	// none (RFC 4566 section 5.7), and the port of the m= line. An
+	// unspecified address (0.0.0.0 or ::) is the old style of putting the
+	// call on hold (RFC 3264 section 8.4): send nothing.
+	Addr netip.AddrPort
+	// Codecs are the offered audio codecs this package understands, in
+	// the order of the m= line (the peer's preference), each with the
+	// payload type the peer uses for it. Formats we do not know are left
+	// out, and a format listed twice is kept at its first position.
+	Codecs []Codec
+	// TelephoneEventPT is the payload type of telephone-event/8000
+	// (RFC 4733 section 7.1.1), or 0 when the peer does not offer it.
+	TelephoneEventPT uint8
+	// PtimeMs is the packetisation time the peer asks for in a=ptime
+	// (RFC 4566 section 6), in milliseconds, or 0 when absent or unreadable.
+	PtimeMs int
+	// Direction is the direction attribute of the stream, or the
+	// session-level one when the stream has none (RFC 3264 section 5.1).
+	Direction Direction
+	// RTCPMux reports a=rtcp-mux (RFC 5761 section 5.1.1): the peer offers
+	// to carry RTCP on the RTP port.
+	RTCPMux bool
+	// RTCPAddr is where the peer receives RTCP: the a=rtcp attribute
+	// (RFC 3605 section 2.1) when present, the RTP address when RTCPMux is
+	// set, else the RTP port plus one (RFC 3550 section 11).
+	RTCPAddr netip.AddrPort
+}
+
+// OnHold reports whether the peer's description stops media towards it or
+// from it, the ways a call is put on hold: a=sendonly, a=inactive, or an
+// unspecified connection address (RFC 3264 section 8.4).
+func (m MediaDescription) OnHold() bool {
+	return m.Direction == SendOnly || m.Direction == Inactive || m.Addr.Addr().IsUnspecified()
+}
+
+// ParseSDP parses a session description (RFC 4566) received in an offer or
+// an answer and returns its first audio stream that uses plain RTP (proto
+// RTP/AVP or RTP/AVPF) and has a non-zero port; other m= lines are ignored.
+//
+// Static payload types 0 (PCMU) and 8 (PCMA) are recognised without an
+// a=rtpmap line; other formats need one. Both IPv4 (c=IN IP4) and IPv6
+// (c=IN IP6) are accepted; a hostname or a multicast address is not.
+//
+// Errors wrap ErrSDPMalformed when the body does not parse, the stream has
+// no connection address or an unreadable a=rtcp, and ErrNoAudio when there
+// is no usable audio stream. A stream without any codec we understand is
+// returned without error and with empty Codecs: Negotiate reports that.
+func ParseSDP(body []byte) (MediaDescription, error) {
+	var sess sdp.SessionDescription
+	if err := sess.UnmarshalString(string(body)); err != nil {
+		return MediaDescription{}, fmt.Errorf("%w: %w", ErrSDPMalformed, err)
+	}
+	if sess.Origin.NetworkType == "" || len(sess.TimeDescriptions) == 0 {
+		// pion stops without error at the end of input, even an empty one.
+		return MediaDescription{}, fmt.Errorf("%w: missing v=, o=, s= or t= line", ErrSDPMalformed)
+	}
+
+	var media *sdp.MediaDescription
+	for _, md := range sess.MediaDescriptions {
+		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 && isPlainRTP(md.MediaName.Protos) {
+			media = md
+			break
+		}
+	}
+	if media == nil {
+		return MediaDescription{}, ErrNoAudio
+	}
+
+	conn := media.ConnectionInformation
+	if conn == nil {
+		conn = sess.ConnectionInformation
+	}
+	ip, err := connectionAddr(conn)
+	if err != nil {
+		return MediaDescription{}, err
+	}
+
+	out := MediaDescription{
+		Addr:      netip.AddrPortFrom(ip, uint16(media.MediaName.Port.Value)),
+		Direction: SendRecv,
+	}
+	out.Codecs, out.TelephoneEventPT, err = mediaFormats(media)
+	if err != nil {
+		return MediaDescription{}, err
+	}
+
+	sessionDir, sessionHasDir := attributesDirection(sess.Attributes)
+	if dir, ok := attributesDirection(media.Attributes); ok {
+		out.Direction = dir
+	} else if sessionHasDir {
+		out.Direction = sessionDir
+	}
+
+	ptime, ok := media.Attribute("ptime")
+	if !ok {
+		ptime, _ = sess.Attribute("ptime")
+	}
+	if v, err := strconv.Atoi(strings.TrimSpace(ptime)); err == nil && v > 0 && v <= maxPtimeMs {
+		out.PtimeMs = v
+	}
+
+	_, out.RTCPMux = media.Attribute("rtcp-mux")
+	out.RTCPAddr, err = rtcpAddr(media, out.Addr, out.RTCPMux)
+	if err != nil {
+		return MediaDescription{}, err
+	}
+	return out, nil
+}
+
+// maxPtimeMs bounds a=ptime: longer packets than one second are not audio
+// any telephone network sends, and such a value is treated as absent.
+const maxPtimeMs = 1000
+
+// isPlainRTP reports whether an m= proto is unencrypted RTP (RFC 3551
+// RTP/AVP, or RFC 4585 RTP/AVPF whose feedback we may ignore).
+func isPlainRTP(protos []string) bool {
+	return len(protos) == 2 && protos[0] == "RTP" && (protos[1] == "AVP" || protos[1] == "AVPF")
+}
+
+// connectionAddr returns the IP address of a c= line.
+func connectionAddr(conn *sdp.ConnectionInformation) (netip.Addr, error) {
+	if conn == nil || conn.Address == nil {
+		return netip.Addr{}, fmt.Errorf("%w: no connection address (c=)", ErrSDPMalformed)
+	}
+	ip, err := netip.ParseAddr(conn.Address.Address)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("%w: connection address %q is not an IP address", ErrSDPMalformed, conn.Address.Address)
+	}
+	if ip.IsMulticast() {
+		return netip.Addr{}, fmt.Errorf("%w: multicast connection address %s", ErrNoAudio, ip)
+	}
+	switch {
+	case conn.AddressType == "IP4" && ip.Is4():
+		return ip, nil
+	case conn.AddressType == "IP4" && ip.Is4In6():
+		return ip.Unmap(), nil
+	case conn.AddressType == "IP6" && ip.Is6() && !ip.Is4In6():
+		return ip, nil
+	default:
+		return netip.Addr{}, fmt.Errorf("%w: address %s does not match address type %s", ErrSDPMalformed, ip, conn.AddressType)
+	}
+}
+
+// mediaFormats returns the audio codecs we understand among the formats of
+// one m= line, in its order, and the payload type of telephone-event/8000.
+// Payload type names come from the rtpmap attributes of that m= line only,
+// with the static assignments of RFC 3551 for the rest.
+func mediaFormats(media *sdp.MediaDescription) ([]Codec, uint8, error) {
+	// pion maps the formats of every m= line in a session: give it one.
+	names := (&sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{media}}).GetCodecMap()
+
+	var (
+		codecs []Codec
+		tePT   uint8
+	)
+	for _, f := range media.MediaName.Formats {
+		pt, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: RTP/AVP format %q is not a payload type", ErrSDPMalformed, f)
+		}
+		if isReservedPT(uint8(pt)) {
+			continue
+		}
+		named, ok := names[uint8(pt)]
+		if !ok || named.ClockRate > uint32(maxClockRate) {
+			continue
+		}
+		if named.EncodingParameters != "" && named.EncodingParameters != "1" {
+			continue // more than one channel
+		}
+		c := Codec{Name: named.Name, PayloadType: uint8(pt), ClockRate: int(named.ClockRate)}
+		if strings.EqualFold(c.Name, telephoneEvent) {
+			if c.ClockRate == 8000 && tePT == 0 && pt != 0 {
+				tePT = uint8(pt)
+			}
+			continue
+		}
+		known, ok := CodecByName(c.Name)
+		if !ok || known.ClockRate != c.ClockRate || hasFormat(codecs, c) {
+			continue
+		}
+		c.Name = known.Name
+		codecs = append(codecs, c)
+	}
+	return codecs, tePT, nil
+}
+
+// isReservedPT reports whether pt is one of the payload types 72-76 that
+// RTP must not use so that RTP and RTCP stay distinguishable (RFC 5761
+// section 4).
+func isReservedPT(pt uint8) bool { return pt >= 72 && pt <= 76 }
+
+// maxClockRate bounds the clock rates read from a=rtpmap so they fit an int
+// on every platform.
+const maxClockRate = 1 << 30
+
+// hasFormat reports whether codecs already lists c's payload format.
+func hasFormat(codecs []Codec, c Codec) bool {
+	for _, have := range codecs {
+		if sameFormat(have, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// attributesDirection returns the direction attribute among attrs.
+func attributesDirection(attrs []sdp.Attribute) (Direction, bool) {
+	for _, a := range attrs {
+		if d, ok := parseDirection(a.Key); ok {
+			return d, true
+		}
+	}
+	return SendRecv, false
+}
+
+// rtcpAddr returns where the peer receives RTCP for an RTP stream at rtp.
+// a=rtcp is "port [nettype addrtype address]" (RFC 3605 section 2.1).
+func rtcpAddr(media *sdp.MediaDescription, rtp netip.AddrPort, mux bool) (netip.AddrPort, error) {
+	if mux {
+		return rtp, nil
+	}
+	value, ok := media.Attribute("rtcp")
+	if !ok {
+		if rtp.Port() == 65535 {
+			return netip.AddrPortFrom(rtp.Addr(), 0), nil
+		}
+		return netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1), nil
+	}
+	fields := strings.Fields(value)
+	if len(fields) != 1 && len(fields) != 4 {
+		return netip.AddrPort{}, fmt.Errorf("%w: a=rtcp:%s", ErrSDPMalformed, value)
+	}
+	port, err := strconv.ParseUint(fields[0], 10, 16)
+	if err != nil || port == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%w: a=rtcp:%s", ErrSDPMalformed, value)
+	}
+	if len(fields) == 1 {
+		return netip.AddrPortFrom(rtp.Addr(), uint16(port)), nil
+	}
+	if fields[1] != "IN" {
+		return netip.AddrPort{}, fmt.Errorf("%w: a=rtcp:%s", ErrSDPMalformed, value)
+	}
+	ip, err := connectionAddr(&sdp.ConnectionInformation{
+		NetworkType: fields[1], AddressType: fields[2], Address: &sdp.Address{Address: fields[3]},
+	})
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%w: a=rtcp:%s", ErrSDPMalformed, value)
+	}
+	return netip.AddrPortFrom(ip, uint16(port)), nil
+}
+
+// Negotiate picks the codec of a call from a peer's offer: the first codec
+// of ours (our order of preference, RFC 3264 section 6.1 lets the answerer
+// choose) that the offer also lists. The returned codec carries the
+// offer's payload type, which both directions then use. telEventPT is the
+// offer's telephone-event/8000 payload type, 0 when not offered.
+//
+// It returns ErrNoCommonCodec when no codec of ours is in the offer.
+func Negotiate(offer MediaDescription, ours []Codec) (codec Codec, telEventPT uint8, err error) {
+	for _, want := range ours {
+		for _, have := range offer.Codecs {
+			if sameFormat(want, have) {
+				return have, offer.TelephoneEventPT, nil
+			}
+		}
+	}
+	return Codec{}, 0, ErrNoCommonCodec
+}
+
+// SDPParams describes our side of an audio stream for BuildOffer and
+// BuildAnswer.
+type SDPParams struct {
+	// Addr is where we receive RTP: the public address written in c= and
+	// o= and the port of the m= line. RTCP is received on port+1. An
+	// unspecified address (0.0.0.0) writes an old-style hold offer.
+	Addr netip.AddrPort
+	// SessionID and SessionVersion go into o= (RFC 4566 section 5.2): the
+	// ID stays the same for the whole dialog and the version is increased
+	// by one for each new offer or answer that changes the session
+	// (RFC 3264 section 8).
+	SessionID, SessionVersion uint64
+	// Codecs are the codecs we accept, most preferred first. An offer
+	// lists them all in this order with their payload types; an answer
+	// chooses one of them (see Negotiate).
+	Codecs []Codec
+	// TelephoneEventPT is the payload type to offer telephone-event/8000
+	// with (RFC 4733), 0 for none. In an answer any non-zero value means
+	// "we accept telephone-event", and the offer's payload type is used.
+	TelephoneEventPT uint8
+	// PtimeMs is written as a=ptime (milliseconds) when not 0.
+	PtimeMs int
+	// Direction is the direction we want. An answer writes the
+	// intersection of this and the offer's direction (RFC 3264 section 6.1).
+	Direction Direction
+	// UserAgent is the session name (s=); "-" when empty.
+	UserAgent string
+}
+
+// telephoneEventEvents is the fmtp of telephone-event we offer and accept:
+// DTMF digits 0-9, *, #, A-D and flash (RFC 4733 section 3.2).
+const telephoneEventEvents = "0-16"
+
+// BuildOffer writes an SDP offer (RFC 3264 section 5) for one audio stream
+// over RTP/AVP: the codecs of p in order, telephone-event/8000 with
+// events 0-16 when p.TelephoneEventPT is not 0, a=ptime when p.PtimeMs is
+// not 0 and p.Direction. Lines end with CRLF.
+//
+// It returns an error wrapping ErrSDPParams when p has no valid address,
+// no codec, a codec other than PCMU/PCMA, a payload type above 127 or in
+// 72-76 (reserved so RTP and RTCP can share a port, RFC 5761 section 4),
+// or a payload type used twice.
+func BuildOffer(p SDPParams) ([]byte, error) {
+	if len(p.Codecs) == 0 {
+		return nil, fmt.Errorf("%w: no codec", ErrSDPParams)
+	}
+	return buildSDP(p, p.Codecs, p.TelephoneEventPT, p.Direction)
+}
+
+// BuildAnswer writes the SDP answer (RFC 3264 section 6) to offer: one
+// audio stream with the codec Negotiate picks from p.Codecs and, when both
+// sides accept telephone-event/8000, telephone-event; both with the
+// offer's payload types (RFC 3264 section 6.1). The direction answers the
+// offer's: sendonly becomes recvonly, recvonly becomes sendonly, inactive
+// stays inactive, each limited by p.Direction; an offer with an
+// unspecified connection address (old-style hold) is treated as not
+// receiving.
+//
+// It returns ErrNoCommonCodec when no codec matches (answer 488), and an
+// error wrapping ErrSDPParams when p is not valid.
+func BuildAnswer(offer MediaDescription, p SDPParams) ([]byte, error) {
+	codec, tePT, err := Negotiate(offer, p.Codecs)
+	if err != nil {
+		return nil, err
+	}
+	if p.TelephoneEventPT == 0 {
+		tePT = 0
+	}
+	theirs := offer.Direction
+	if offer.Addr.Addr().IsUnspecified() {
+		theirs = directionOf(theirs.Sends(), false)
+	}
+	dir := directionOf(theirs.Receives() && p.Direction.Sends(), theirs.Sends() && p.Direction.Receives())
+	return buildSDP(p, []Codec{codec}, tePT, dir)
+}
+
+// buildSDP marshals a session with one audio stream.
+func buildSDP(p SDPParams, codecs []Codec, tePT uint8, dir Direction) ([]byte, error) {
+	if !p.Addr.IsValid() || p.Addr.Port() == 0 || p.Addr.Addr().Zone() != "" {
+		return nil, fmt.Errorf("%w: address %v", ErrSDPParams, p.Addr)
+	}
+	if dir < SendRecv || dir > Inactive {
+		return nil, fmt.Errorf("%w: direction %v", ErrSDPParams, dir)
+	}
+	if p.PtimeMs < 0 || p.PtimeMs > maxPtimeMs {
+		return nil, fmt.Errorf("%w: ptime %d ms", ErrSDPParams, p.PtimeMs)
+	}
+	ip := p.Addr.Addr().Unmap()
+	addrType := "IP4"
+	if ip.Is6() {
+		addrType = "IP6"
+	}
+
+	media := &sdp.MediaDescription{
+		MediaName: sdp.MediaName{
+			Media:  "audio",
+			Port:   sdp.RangedPort{Value: int(p.Addr.Port())},
+			Protos: []string{"RTP", "AVP"},
+		},
+	}
+	used := make(map[uint8]bool, len(codecs)+1)
+	addFormat := func(pt uint8, name string, clock int) error {
+		if pt > 127 || used[pt] || isReservedPT(pt) {
+			return fmt.Errorf("%w: payload type %d for %s", ErrSDPParams, pt, name)
+		}
+		used[pt] = true
+		f := strconv.Itoa(int(pt))
+		media.MediaName.Formats = append(media.MediaName.Formats, f)
+		media.Attributes = append(media.Attributes, sdp.NewAttribute("rtpmap", f+" "+name+"/"+strconv.Itoa(clock)))
+		return nil
+	}
+	for _, c := range codecs {
+		known, ok := CodecByName(c.Name)
+		if !ok || known.ClockRate != c.ClockRate {
+			return nil, fmt.Errorf("%w: unsupported codec %v", ErrSDPParams, c)
+		}
+		if err := addFormat(c.PayloadType, known.Name, known.ClockRate); err != nil {
+			return nil, err
+		}
+	}
+	if tePT != 0 {
+		if err := addFormat(tePT, telephoneEvent, 8000); err != nil {
+			return nil, err
+		}
+		media.Attributes = append(media.Attributes, sdp.NewAttribute("fmtp", strconv.Itoa(int(tePT))+" "+telephoneEventEvents))
+	}
+	if p.PtimeMs != 0 {
+		media.Attributes = append(media.Attributes, sdp.NewAttribute("ptime", strconv.Itoa(p.PtimeMs)))
+	}
+	media.Attributes = append(media.Attributes, sdp.NewPropertyAttribute(dir.String()))
+
+	name := p.UserAgent
+	if name == "" || strings.ContainsAny(name, "\r\n") {
+		name = "-"
+	}
+	sess := &sdp.SessionDescription{
+		Origin: sdp.Origin{
+			Username:       "-",
+			SessionID:      p.SessionID,
+			SessionVersion: p.SessionVersion,
+			NetworkType:    "IN",
+			AddressType:    addrType,
+			UnicastAddress: ip.String(),
+		},
+		SessionName: sdp.SessionName(name),
+		ConnectionInformation: &sdp.ConnectionInformation{
+			NetworkType: "IN",
+			AddressType: addrType,
+			Address:     &sdp.Address{Address: ip.String()},
+		},
+		TimeDescriptions:  []sdp.TimeDescription{{Timing: sdp.Timing{StartTime: 0, StopTime: 0}}},
+		MediaDescriptions: []*sdp.MediaDescription{media},
+	}
+	body, err := sess.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSDPParams, err)
+	}
+	return body, nil
+}

@@ -1,0 +1,234 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// sessionTimer is the negotiated session timer of a dialog (RFC 4028).
+type sessionTimer struct {
+	interval  time.Duration // 0: no session timer
+	refresher Party         // Local: we send refreshes; Remote: we expect them
+	param     string        // refresher parameter as written: "uac" or "uas"
+	since     time.Time     // last successful refresh
+}
+
+// addHeaders writes Session-Expires (and Require: timer when the UAC refreshes) into a 2xx
+// (RFC 4028 section 9).
+func (t sessionTimer) addHeaders(res *sipmsg.Response) {
+	if t.interval <= 0 {
+		return
+	}
+	res.AppendHeader(sipmsg.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=%s", int(t.interval.Seconds()), t.param)))
+	if t.param == "uac" {
+		res.AppendHeader(sipmsg.NewHeader("Require", "timer"))
+	}
+}
+
+// intervalTooSmallError asks for a 422 response with Min-SE (RFC 4028 section 9).
+type intervalTooSmallError struct{ minSE time.Duration }
+
+func (e *intervalTooSmallError) Error() string {
+	return fmt.Sprintf("sip: session interval below min-SE %d s", int(e.minSE.Seconds()))
+}
+
+// SIPStatus returns 422.
+func (e *intervalTooSmallError) SIPStatus() int { return 422 }
+
+// parseSessionExpires reads a Session-Expires value ("1800;refresher=uac", RFC 4028 section 4).
+func parseSessionExpires(v string) (time.Duration, string, error) {
+	parts := strings.Split(v, ";")
+	n, err := strconv.Atoi(strings.TrimSpace(parts[0]))
+	if err != nil || n <= 0 {
+		return 0, "", fmt.Errorf("%w: Session-Expires %q", ErrBadRequest, v)
+	}
+	refresher := ""
+	for _, p := range parts[1:] {
+		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(k, "refresher") {
+			refresher = strings.ToLower(strings.TrimSpace(val))
+		}
+	}
+	return time.Duration(n) * time.Second, refresher, nil
+}
+
+func sessionExpiresHeader(m interface{ GetHeader(string) sipmsg.Header }) string {
+	if v := headerValue(m, "Session-Expires"); v != "" {
+		return v
+	}
+	return headerValue(m, "x") // compact form
+}
+
+// negotiateSessionTimer decides the session timer for a request we answer as UAS (the initial
+// INVITE, or a re-INVITE/UPDATE refresh) per RFC 4028 section 9. No Session-Expires means no
+// session timer. An interval below our Min-SE is refused with 422 when the UAC supports timers.
+func (ua *UA) negotiateSessionTimer(req *sipmsg.Request) (sessionTimer, error) {
+	v := sessionExpiresHeader(req)
+	if v == "" {
+		return sessionTimer{}, nil
+	}
+	interval, refresher, err := parseSessionExpires(v)
+	if err != nil {
+		return sessionTimer{}, &StatusError{Code: 400, Reason: "Bad Request", Err: err}
+	}
+	supported := hasOptionTag(req, "Supported", "timer") || hasOptionTag(req, "Require", "timer")
+	if interval < ua.cfg.MinSE {
+		if supported {
+			return sessionTimer{}, &intervalTooSmallError{minSE: ua.cfg.MinSE}
+		}
+		interval = ua.cfg.MinSE
+	}
+	if refresher != "uac" && refresher != "uas" {
+		refresher = "uas"
+		if supported {
+			refresher = "uac"
+		}
+	}
+	t := sessionTimer{interval: interval, param: refresher, refresher: Remote, since: time.Now()}
+	if refresher == "uas" {
+		t.refresher = Local
+	}
+	return t, nil
+}
+
+// timerFromResponse reads the session timer a 2xx to our INVITE set up (RFC 4028 section 7.2):
+// refresher=uac means we refresh.
+func timerFromResponse(res *sipmsg.Response) sessionTimer {
+	v := sessionExpiresHeader(res)
+	if v == "" {
+		return sessionTimer{}
+	}
+	interval, refresher, err := parseSessionExpires(v)
+	if err != nil {
+		return sessionTimer{}
+	}
+	if refresher == "" {
+		refresher = "uac"
+	}
+	t := sessionTimer{interval: interval, param: refresher, refresher: Remote, since: time.Now()}
+	if refresher == "uac" {
+		t.refresher = Local
+	}
+	return t
+}
+
+// restartTimer installs t as the current session timer and wakes the monitor.
+func (c *Call) restartTimer(t sessionTimer) {
+	t.since = time.Now()
+	c.mu.Lock()
+	c.timer = t
+	c.mu.Unlock()
+	select {
+	case c.timerKick <- struct{}{}:
+	default:
+	}
+}
+
+// monitor is the call's goroutine: it sends session refreshes when we are the refresher
+// (at half the interval, RFC 4028 section 10) and ends the call with a BYE when the trunk
+// lets the session expire (interval minus min(32 s, interval/3) without a refresh).
+func (c *Call) monitor() {
+	defer c.ua.leave()
+	tm := time.NewTimer(time.Hour)
+	defer tm.Stop()
+	for {
+		c.mu.Lock()
+		st := c.timer
+		c.mu.Unlock()
+		var fire <-chan time.Time
+		tm.Stop()
+		if st.interval > 0 {
+			d := st.interval - min(32*time.Second, st.interval/3)
+			if st.refresher == Local {
+				d = st.interval / 2
+			}
+			tm.Reset(time.Until(st.since.Add(d)))
+			fire = tm.C
+		}
+		select {
+		case <-c.done:
+			return
+		case <-c.timerKick:
+		case <-fire:
+			if st.refresher == Local {
+				c.refresh(st)
+				continue
+			}
+			c.log.Warn("sip session expired without refresh", "interval", st.interval)
+			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+			_ = c.hangup(ctx, ErrSessionExpired)
+			cancel()
+		}
+	}
+}
+
+// refresh sends a session refresh re-INVITE carrying our current SDP unchanged (RFC 4028
+// section 7.4, RFC 3264 section 8). On failure it reports EventRefreshFailed and retries after a
+// quarter interval; 408 or 481 and transaction timeouts end the call (RFC 4028 section 10).
+func (c *Call) refresh(st sessionTimer) {
+	c.mu.Lock()
+	busy := c.reinviting
+	if !busy {
+		c.reinviting = true
+	}
+	body := c.lastSDP
+	c.mu.Unlock()
+	retryLater := func(err error) {
+		c.emit(DialogEvent{Kind: EventRefreshFailed, Media: c.Media(), Err: err})
+		st.since = st.since.Add(st.interval / 4)
+		c.mu.Lock()
+		c.timer = st
+		c.mu.Unlock()
+	}
+	if busy {
+		retryLater(ErrRequestPending)
+		return
+	}
+	defer func() {
+		c.mu.Lock()
+		c.reinviting = false
+		c.mu.Unlock()
+	}()
+	res, err := c.reinvite(body, st.interval)
+	if err != nil {
+		var se *StatusError
+		if errors.As(err, &se) && se.Code == 422 {
+			if v := se.header("Min-SE"); v != "" {
+				if n, perr := strconv.Atoi(strings.Split(v, ";")[0]); perr == nil && time.Duration(n)*time.Second > st.interval {
+					st.interval = time.Duration(n) * time.Second
+					res, err = c.reinvite(body, st.interval)
+				}
+			}
+		}
+	}
+	if err != nil {
+		var se *StatusError
+		if (errors.As(err, &se) && (se.Code == 408 || se.Code == 481)) || errors.Is(err, sipmsg.ErrTransactionTimeout) {
+			c.log.Warn("sip session refresh failed, ending call", "error", err)
+			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+			defer cancel()
+			_ = c.hangup(ctx, fmt.Errorf("%w: refresh failed: %w", ErrSessionExpired, err))
+			return
+		}
+		c.log.Warn("sip session refresh failed", "error", err)
+		retryLater(err)
+		return
+	}
+	nt := timerFromResponse(res)
+	if nt.interval == 0 {
+		// The trunk dropped the session timer in its answer (RFC 4028 section 7.2).
+		nt = sessionTimer{}
+	}
+	if len(res.Body()) > 0 {
+		if md, err := ParseSDP(res.Body()); err == nil {
+			c.applyRemote(md)
+		}
+	}
+	c.restartTimer(nt)
+}
