@@ -18,34 +18,67 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webrtcapi"
+	"github.com/webtrunk/webtrunk/sip"
 )
 
-// ErrClosed is returned by Listen and Run on a gateway that has already run.
+// ErrClosed is returned by Listen and Run on a gateway that has already run
+// or was closed.
 var ErrClosed = errors.New("gateway: closed")
+
+// registrationPoll is how often the registration gauge is refreshed.
+const registrationPoll = time.Second
+
+// drainPoll is how often a draining gateway checks whether calls remain.
+const drainPoll = 100 * time.Millisecond
 
 // Gateway is one Webtrunk process's worth of call control. Create it with New.
 type Gateway struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	metrics *Metrics
+	cfg       *config.Config
+	log       *slog.Logger
+	metrics   *Metrics
+	auth      *auth.Authenticator
+	ua        *sip.UA
+	router    *router
+	hub       *hub
+	sessions  *sessionSet
+	connLimit *auth.Limiter
+	// iceTimeout is how long a browser may take to complete ICE and DTLS
+	// (nanoseconds; iceConnectTimeout, shortened by tests).
+	iceTimeout atomic.Int64
+	iceServers []signaling.ICEServer
 
 	mu       sync.Mutex
 	httpLn   net.Listener
+	rtc      *webrtcapi.API
 	started  bool
+	closed   bool
 	draining atomic.Bool
 	ready    atomic.Bool
+
+	// callCtx is the parent of every session; cancelled with errShutdown
+	// when the grace period is over.
+	callCtx    context.Context //nolint:containedctx // lifetime of all calls
+	callCancel context.CancelCauseFunc
+	sessionWG  sync.WaitGroup
+	connWG     sync.WaitGroup
 
 	httpServer *http.Server
 }
 
 // New checks cfg and prepares a gateway. It binds no socket and starts no
 // goroutine. cfg must have been loaded with config.Load (defaults applied and
-// validated); logger may be nil to discard logs.
+// validated); logger may be nil to discard logs. It returns an error when
+// the authentication settings, a TLS certificate of a SIP listener, the RTP
+// port range or a trunk cannot be used.
 func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 	if cfg == nil {
 		return nil, errors.New("gateway: nil config") //nolint:err113 // programming error, not matched by callers
@@ -53,10 +86,48 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	authn, err := auth.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	sc, err := sipConfig(cfg, logger.With("component", "sip"))
+	if err != nil {
+		return nil, err
+	}
+	ua, err := sip.NewUA(sc)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	rt, err := newRouter(cfg)
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{
-		cfg:     cfg,
-		log:     logger,
-		metrics: NewMetrics(),
+		cfg:      cfg,
+		log:      logger,
+		metrics:  NewMetrics(),
+		auth:     authn,
+		ua:       ua,
+		router:   rt,
+		hub:      newHub(),
+		sessions: newSessionSet(),
+		// Each WebSocket upgrade spends one token of its address.
+		connLimit: auth.NewLimiter(connRate, connBurst, auth.DefaultLimiterSize),
+	}
+	for _, s := range cfg.WebRTC.ICEServers {
+		g.iceServers = append(g.iceServers, signaling.ICEServer{
+			URLs: s.URLs, Username: s.Username, Credential: s.Credential.Reveal(),
+		})
+	}
+	if g.iceServers == nil {
+		g.iceServers = []signaling.ICEServer{}
+	}
+	g.iceTimeout.Store(int64(iceConnectTimeout))
+	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
+	for _, t := range cfg.Trunks {
+		if t.Register.Enabled {
+			g.metrics.Registrations.WithLabelValues(t.Name).Set(0)
+		}
 	}
 	g.httpServer = &http.Server{
 		Handler:           g.routes(),
@@ -71,18 +142,24 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 // Metrics returns the gateway's Prometheus collectors.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
 
-// Listen binds the HTTP listener (and, as the gateway grows, the SIP and
-// WebRTC sockets). It is called by Run when needed; calling it first lets a
-// caller learn the bound addresses (HTTPAddr) when the configuration asks for
-// port 0. It returns the first bind error, naming the configured address.
+// Listen binds every socket: the HTTP listener, the SIP listeners and the
+// one WebRTC UDP port (and ICE-TCP port when configured). It is called by
+// Run when needed; calling it first lets a caller learn the bound addresses
+// (HTTPAddr, SIPAddr, WebRTCAddr) when the configuration asks for port 0.
+// It returns the first bind error, naming the configured address, with the
+// sockets bound so far closed again.
 func (g *Gateway) Listen() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.started {
+	if g.started || g.closed {
 		return ErrClosed
 	}
 	if g.httpLn != nil {
 		return nil
+	}
+	settings, err := webrtcapi.SettingsFromConfig(g.cfg.WebRTC)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", g.cfg.HTTP.Listen)
@@ -98,7 +175,20 @@ func (g *Gateway) Listen() error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	rtc, err := webrtcapi.Listen(settings, g.log.With("component", "webrtc"))
+	if err != nil {
+		_ = ln.Close()
+
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if err := g.ua.Listen(); err != nil {
+		_ = ln.Close()
+		_ = rtc.Close()
+
+		return fmt.Errorf("gateway: %w", err)
+	}
 	g.httpLn = ln
+	g.rtc = rtc
 
 	return nil
 }
@@ -114,17 +204,63 @@ func (g *Gateway) HTTPAddr() net.Addr {
 	return g.httpLn.Addr()
 }
 
+// SIPAddr is the bound address of the SIP listener of transport t ("udp",
+// "tcp" or "tls"), and false before Listen or when there is none.
+func (g *Gateway) SIPAddr(t config.Transport) (netip.AddrPort, bool) {
+	return g.ua.ListenAddr(sip.Transport(t))
+}
+
+// WebRTCAddr is the bound WebRTC UDP address, the zero value before Listen.
+func (g *Gateway) WebRTCAddr() netip.AddrPort {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.rtc == nil {
+		return netip.AddrPort{}
+	}
+
+	return g.rtc.UDPAddr()
+}
+
+// Close releases the sockets of a gateway that was listened but never run;
+// a running gateway is stopped by cancelling Run's context instead. Close is
+// idempotent and returns nil.
+func (g *Gateway) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || g.started {
+		g.closed = true
+
+		return nil
+	}
+	g.closed = true
+	g.callCancel(ErrClosed)
+	if g.httpLn == nil {
+		return nil
+	}
+	_ = g.httpLn.Close()
+	_ = g.rtc.Close()
+	// The user agent's sockets are released by Serve; run it on a
+	// cancelled context so that it closes what Listen bound.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = g.ua.Serve(ctx, func(ic *sip.IncomingCall) { _ = ic.Reject(503, "Service Unavailable") })
+
+	return nil
+}
+
 // Run serves until ctx is cancelled, then shuts down: readiness turns false at
-// once, new calls are refused, calls in progress may finish during the
-// configured grace period, and whatever remains is hung up before Run returns.
-// Run returns nil after a clean shutdown, or the error that stopped it.
-// A Gateway runs once.
+// once, new calls are refused (dial gets shutting_down, INVITEs 503), calls in
+// progress may finish during the configured grace period, then whatever
+// remains is hung up with reason shutdown (BYE or CANCEL), every WebSocket
+// is closed with status 1001, and Run returns once every goroutine it
+// started has ended. Run returns nil after a clean shutdown, or the error
+// that stopped it. A Gateway runs once.
 func (g *Gateway) Run(ctx context.Context) error {
 	if err := g.Listen(); err != nil {
 		return err
 	}
 	g.mu.Lock()
-	if g.started {
+	if g.started || g.closed {
 		g.mu.Unlock()
 
 		return ErrClosed
@@ -133,34 +269,147 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ln := g.httpLn
 	g.mu.Unlock()
 
-	g.log.Info("gateway listening", "http", ln.Addr().String())
+	uaCtx, uaCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer uaCancel()
+	uaErr := make(chan error, 1)
+	go func() { uaErr <- g.ua.Serve(uaCtx, g.incoming) }()
+	var monitor sync.WaitGroup
+	monitor.Add(1)
+	go func() { defer monitor.Done(); g.watchRegistrations(uaCtx) }()
+
+	g.log.Info("gateway listening", "http", ln.Addr().String(), "webrtc", g.WebRTCAddr().String())
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- g.httpServer.Serve(ln) }()
 	g.ready.Store(true)
 
 	var runErr error
+	uaReturned := false
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		runErr = fmt.Errorf("gateway: http server: %w", err)
-	}
-	g.ready.Store(false)
-	g.draining.Store(true)
-
-	grace := g.cfg.Shutdown.GracePeriod
-	g.log.Info("gateway shutting down", "grace_period", grace)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
-	defer cancel()
-	if err := g.httpServer.Shutdown(sctx); err != nil {
-		// Grace period over: close whatever connection is left.
-		_ = g.httpServer.Close()
-	}
-	if runErr == nil {
-		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			runErr = fmt.Errorf("gateway: http server: %w", err)
+		serveErr <- nil
+	case err := <-uaErr:
+		uaReturned = true
+		if err != nil {
+			runErr = fmt.Errorf("gateway: sip: %w", err)
 		}
+	}
+	g.shutdown()
+
+	if err := <-serveErr; runErr == nil && err != nil && !errors.Is(err, http.ErrServerClosed) {
+		runErr = fmt.Errorf("gateway: http server: %w", err)
+	}
+	uaCancel()
+	if !uaReturned {
+		if err := <-uaErr; runErr == nil && err != nil {
+			runErr = fmt.Errorf("gateway: sip: %w", err)
+		}
+	}
+	monitor.Wait()
+	g.mu.Lock()
+	rtc := g.rtc
+	g.mu.Unlock()
+	if err := rtc.Close(); err != nil {
+		g.log.Warn("webrtc close", "error", err)
 	}
 	g.log.Info("gateway stopped")
 
 	return runErr
+}
+
+// shutdown drains: it refuses new calls and connections, waits for the
+// calls in progress up to the grace period, hangs up the rest, closes the
+// WebSockets and stops the HTTP server.
+func (g *Gateway) shutdown() {
+	g.mu.Lock()
+	g.ready.Store(false)
+	g.draining.Store(true)
+	g.mu.Unlock()
+	grace := g.cfg.Shutdown.GracePeriod
+	g.log.Info("gateway shutting down", "grace_period", grace, "calls", g.sessions.len())
+	if !g.waitDrained(grace) {
+		g.log.Info("grace period over, hanging up", "calls", g.sessions.len())
+	}
+	g.mu.Lock()
+	g.callCancel(errShutdown)
+	g.mu.Unlock()
+	g.sessionWG.Wait()
+	for _, c := range g.hub.connections() {
+		c.goAway()
+	}
+	g.connWG.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := g.httpServer.Shutdown(sctx); err != nil {
+		_ = g.httpServer.Close()
+	}
+}
+
+// waitDrained waits until no call is in progress, at most grace; it reports
+// whether the calls all ended by themselves.
+func (g *Gateway) waitDrained(grace time.Duration) bool {
+	deadline := time.NewTimer(grace)
+	defer deadline.Stop()
+	poll := time.NewTicker(drainPoll)
+	defer poll.Stop()
+	for g.sessions.len() > 0 {
+		select {
+		case <-deadline.C:
+			return false
+		case <-poll.C:
+		}
+	}
+
+	return true
+}
+
+// startSession counts a new session unless the gateway has stopped taking
+// calls.
+func (g *Gateway) startSession(s *session) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.callCtx.Err() != nil {
+		return false
+	}
+	g.sessionWG.Add(1)
+	g.sessions.add(s)
+	g.metrics.CallsActive.WithLabelValues(s.dir).Inc()
+
+	return true
+}
+
+// startRinging counts a ringing inbound call unless the gateway has
+// stopped taking calls.
+func (g *Gateway) startRinging(in *inboundCall) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.callCtx.Err() != nil {
+		return false
+	}
+	g.sessionWG.Add(1)
+	g.sessions.addRinging(in)
+	g.metrics.CallsActive.WithLabelValues(directionInbound).Inc()
+
+	return true
+}
+
+// watchRegistrations keeps the registration gauge current until ctx ends.
+func (g *Gateway) watchRegistrations(ctx context.Context) {
+	t := time.NewTicker(registrationPoll)
+	defer t.Stop()
+	for {
+		for _, st := range g.ua.RegistrationStates() {
+			v := 0.0
+			if st.Registered {
+				v = 1
+			}
+			g.metrics.Registrations.WithLabelValues(st.Trunk).Set(v)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -4,15 +4,19 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/webtrunk/webtrunk/gateway/web"
 )
 
 // routes builds the HTTP handler: liveness and readiness probes, Prometheus
-// metrics, and (as they are added) the WebSocket signaling endpoint and the
-// browser client.
+// metrics, the WebSocket signaling endpoint /ws and the browser client (the
+// softphone page and the client library) at every other path.
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
+	mux.HandleFunc("GET /ws", g.handleWS)
+	mux.Handle("GET /", web.Handler())
 	if g.cfg.Metrics.Enabled {
 		mux.Handle("GET "+g.cfg.Metrics.Path, promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{
 			ErrorLog: slogErrorLogger{g.log},
@@ -29,7 +33,8 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // handleReadyz answers 200 when the gateway takes new calls, and 503 with the
-// reason while it starts or drains.
+// reason while it starts or drains, or while a trunk that registers has no
+// current registration.
 func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	switch {
@@ -39,6 +44,9 @@ func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	case !g.ready.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("starting\n"))
+	case !g.ua.Ready():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("trunk not registered\n"))
 	default:
 		_, _ = w.Write([]byte("ready\n"))
 	}

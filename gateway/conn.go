@@ -1,0 +1,406 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+)
+
+// Limits and timers of a signaling connection.
+const (
+	// authTimeout is how long a connection may stay unauthenticated before
+	// it is closed with status 1008 (policy violation).
+	authTimeout = 10 * time.Second
+	// sendQueueSize is how many messages may wait for the connection's
+	// writer; a client that lets more pile up is disconnected.
+	sendQueueSize = 256
+	// writeTimeout bounds writing one message.
+	writeTimeout = 10 * time.Second
+	// pingInterval is how often the server pings the client (RFC 6455
+	// section 5.5.2); a ping not answered within pingTimeout closes it.
+	pingInterval = 20 * time.Second
+	pingTimeout  = 10 * time.Second
+	// messageRate and messageBurst bound the messages a client may send
+	// per second; a client over the limit is disconnected with 1008.
+	messageRate  = 50
+	messageBurst = 200
+	// closeTimeout bounds the closing handshake at shutdown.
+	closeTimeout = 2 * time.Second
+	// connRate and connBurst bound new WebSocket connections per client
+	// address: a burst of connBurst, then connRate per second.
+	connRate  = 10
+	connBurst = 100
+)
+
+// Why a connection closed, the cause of its context.
+var (
+	errSlowClient = errors.New("gateway: client too slow to read its messages")
+	errAuthTime   = errors.New("gateway: not authenticated in time")
+	errFlood      = errors.New("gateway: client sends too many messages")
+	errGoingAway  = errors.New("gateway: shutting down")
+)
+
+// handleWS upgrades /ws to a WebSocket (RFC 6455) after checking its
+// Origin, and serves the signaling protocol on it until it closes.
+func (g *Gateway) handleWS(w http.ResponseWriter, r *http.Request) {
+	if !g.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+
+		return
+	}
+	remote := remoteAddr(r)
+	now := time.Now()
+	if !g.connLimit.Allowed(remote, now) {
+		http.Error(w, "too many connections", http.StatusTooManyRequests)
+
+		return
+	}
+	g.connLimit.Failed(remote, now)
+	if !g.acceptConn() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+
+		return
+	}
+	defer g.connWG.Done()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		g.log.Debug("websocket upgrade", "error", err)
+
+		return
+	}
+	// ReadFrame enforces the protocol's limits itself (an oversized frame is
+	// skipped, a flood closes with 1009 after a closing handshake); the
+	// library's own limit only backs it up, one byte further.
+	ws.SetReadLimit(signaling.MaxSkipSize + 1)
+	c := newWSConn(g, ws, remote)
+	g.hub.track(c)
+	g.metrics.WebSocketSessions.Inc()
+	defer g.metrics.WebSocketSessions.Dec()
+	c.serve()
+}
+
+// acceptConn counts a new connection unless the gateway is draining.
+func (g *Gateway) acceptConn() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.draining.Load() {
+		return false
+	}
+	g.connWG.Add(1)
+
+	return true
+}
+
+// originAllowed checks the Origin header: a request without one (not from
+// a browser) is allowed; a browser's must be one of http.allowed_origins
+// exactly, or have the same host as the request (the gateway's own page).
+func (g *Gateway) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if slices.Contains(g.cfg.HTTP.AllowedOrigins, origin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// remoteAddr is the client's IP address.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err == nil {
+		return ap.Addr().Unmap()
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	a, _ := netip.ParseAddr(host)
+
+	return a.Unmap()
+}
+
+// wsConn is one browser's signaling connection. Its read loop runs in the
+// HTTP handler's goroutine and handles each message in turn; one writer
+// goroutine sends what the connection and its calls queue with send, so a
+// slow client never blocks call control; a pinger checks it is alive.
+type wsConn struct {
+	g      *Gateway
+	ws     *websocket.Conn
+	remote netip.Addr
+	log    *slog.Logger
+	ctx    context.Context //nolint:containedctx // the connection's lifetime
+	cancel context.CancelCauseFunc
+	out    chan signaling.Message
+	drain  chan struct{}
+	limit  *rate.Limiter
+
+	mu     sync.Mutex
+	id     *auth.Identity
+	calls  map[string]*session
+	offers map[string]*inboundCall
+	closed bool
+	once   sync.Once
+}
+
+func newWSConn(g *Gateway, ws *websocket.Conn, remote netip.Addr) *wsConn {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &wsConn{
+		g: g, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
+		log:    g.log.With("remote", remote.String()),
+		out:    make(chan signaling.Message, sendQueueSize),
+		drain:  make(chan struct{}),
+		limit:  rate.NewLimiter(messageRate, messageBurst),
+		calls:  make(map[string]*session),
+		offers: make(map[string]*inboundCall),
+	}
+}
+
+// serve runs the connection until it closes, then ends its calls.
+func (c *wsConn) serve() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.writer() }()
+	go func() { defer wg.Done(); c.pinger() }()
+	authTimer := time.AfterFunc(authTimeout, func() {
+		if c.identity() == nil {
+			c.closeWith(websocket.StatusPolicyViolation, "authentication timeout", errAuthTime)
+		}
+	})
+	err := c.readLoop()
+	authTimer.Stop()
+	c.cancel(err)
+	c.shutdownCalls()
+	wg.Wait()
+	_ = c.ws.CloseNow()
+	user := ""
+	if id := c.identity(); id != nil {
+		user = id.UserID
+	}
+	c.g.hub.forget(c, user)
+	c.log.Debug("websocket closed", "cause", context.Cause(c.ctx))
+}
+
+// readLoop reads and handles messages until the connection fails.
+func (c *wsConn) readLoop() error {
+	var buf bytes.Buffer
+	for {
+		typ, r, err := c.ws.Reader(c.ctx)
+		if err != nil {
+			return err
+		}
+		data, err := signaling.ReadFrame(r, &buf)
+		switch {
+		case errors.Is(err, signaling.ErrFrameTooLarge):
+			c.send(signaling.FrameTooLargeReply())
+
+			continue
+		case errors.Is(err, signaling.ErrFrameFlood):
+			// A closing handshake, not an abrupt close: closing the socket
+			// with the rest of the frame unread would reset the TCP
+			// connection and the client would never see the 1009.
+			c.closeWith(websocket.StatusMessageTooBig, "message too big", err)
+
+			return err
+		case err != nil:
+			return err
+		}
+		if !c.limit.Allow() {
+			c.closeWith(websocket.StatusPolicyViolation, "too many messages", errFlood)
+
+			return errFlood
+		}
+		if typ != websocket.MessageText {
+			c.send(signaling.ErrorReply{Code: signaling.CodeBadRequest, Message: "binary messages are not part of the protocol"})
+
+			continue
+		}
+		msg, err := signaling.Decode(data)
+		if err != nil {
+			var de *signaling.DecodeError
+			if errors.As(err, &de) {
+				c.send(de.Reply())
+			} else {
+				c.send(signaling.ErrorReply{Code: signaling.CodeBadRequest, Message: "malformed message"})
+			}
+
+			continue
+		}
+		c.dispatch(msg)
+	}
+}
+
+// send queues m for the writer without blocking. A client whose queue is
+// full is too slow: it is disconnected, and its calls end.
+func (c *wsConn) send(m signaling.Message) {
+	select {
+	case c.out <- m:
+	default:
+		c.cancel(errSlowClient)
+	}
+}
+
+// writer sends queued messages until the connection ends; at shutdown it
+// sends what is queued and closes with 1001 (going away).
+func (c *wsConn) writer() {
+	var enc signaling.Encoder
+	write := func(m signaling.Message) error {
+		b, err := enc.Encode(m)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+		defer cancel()
+
+		return c.ws.Write(ctx, websocket.MessageText, b)
+	}
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.drain:
+			for {
+				select {
+				case m := <-c.out:
+					if write(m) != nil {
+						return
+					}
+				default:
+					c.closeWith(websocket.StatusGoingAway, "shutting down", errGoingAway)
+
+					return
+				}
+			}
+		case m := <-c.out:
+			if err := write(m); err != nil {
+				c.cancel(err)
+
+				return
+			}
+		}
+	}
+}
+
+// pinger pings the client periodically; an unanswered ping ends it.
+func (c *wsConn) pinger() {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, pingTimeout)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.cancel(err)
+
+				return
+			}
+		}
+	}
+}
+
+// closeWith closes the WebSocket with a status code and reason (RFC 6455
+// section 7.4), bounded by closeTimeout, and ends the connection.
+func (c *wsConn) closeWith(code websocket.StatusCode, reason string, cause error) {
+	c.once.Do(func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = c.ws.Close(code, reason)
+		}()
+		select {
+		case <-done:
+		case <-time.After(closeTimeout):
+			_ = c.ws.CloseNow()
+		}
+		c.cancel(cause)
+	})
+}
+
+// goAway asks the writer to flush and close the connection (shutdown).
+func (c *wsConn) goAway() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		close(c.drain)
+	}
+}
+
+// identity returns the authenticated identity, nil before auth.
+func (c *wsConn) identity() *auth.Identity {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return c.id
+}
+
+// addCall registers a call of this connection; false when the id is in use.
+func (c *wsConn) addCall(s *session) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, used := c.calls[s.id]; used {
+		return false
+	}
+	if _, used := c.offers[s.id]; used {
+		return false
+	}
+	c.calls[s.id] = s
+
+	return true
+}
+
+// removeCall forgets a call that ended.
+func (c *wsConn) removeCall(id string, s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls[id] == s {
+		delete(c.calls, id)
+	}
+}
+
+// call returns the call with the given id.
+func (c *wsConn) call(id string) *session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return c.calls[id]
+}
+
+// shutdownCalls ends every call of a closed connection (the trunk gets
+// BYE or CANCEL) and withdraws it from inbound calls that ring it.
+func (c *wsConn) shutdownCalls() {
+	c.mu.Lock()
+	calls := make([]*session, 0, len(c.calls))
+	for _, s := range c.calls {
+		calls = append(calls, s)
+	}
+	offers := make([]*inboundCall, 0, len(c.offers))
+	for _, in := range c.offers {
+		offers = append(offers, in)
+	}
+	c.mu.Unlock()
+	for _, s := range calls {
+		s.end(errConnClosed)
+	}
+	for _, in := range offers {
+		in.withdraw(c)
+	}
+}

@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"sync"
+)
+
+// hub knows the authenticated signaling connections of every user (the
+// browsers an inbound call rings) and counts each user's calls against its
+// limit, across all its connections, inbound and outbound.
+type hub struct {
+	mu    sync.Mutex
+	users map[string]map[*wsConn]struct{}
+	calls map[string]int
+	all   map[*wsConn]struct{}
+}
+
+func newHub() *hub {
+	return &hub{
+		users: make(map[string]map[*wsConn]struct{}),
+		calls: make(map[string]int),
+		all:   make(map[*wsConn]struct{}),
+	}
+}
+
+// track registers a connection (authenticated or not) for shutdown.
+func (h *hub) track(c *wsConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.all[c] = struct{}{}
+}
+
+// login records that c is authenticated as user.
+func (h *hub) login(c *wsConn, user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.users[user]
+	if set == nil {
+		set = make(map[*wsConn]struct{})
+		h.users[user] = set
+	}
+	set[c] = struct{}{}
+}
+
+// forget removes a closed connection.
+func (h *hub) forget(c *wsConn, user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.all, c)
+	if set := h.users[user]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, user)
+		}
+	}
+}
+
+// conns returns the authenticated connections of user.
+func (h *hub) conns(user string) []*wsConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*wsConn, 0, len(h.users[user]))
+	for c := range h.users[user] {
+		out = append(out, c)
+	}
+
+	return out
+}
+
+// connections returns every connection.
+func (h *hub) connections() []*wsConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*wsConn, 0, len(h.all))
+	for c := range h.all {
+		out = append(out, c)
+	}
+
+	return out
+}
+
+// reserve counts one more call for user unless it already has limit calls
+// (0: unlimited); it reports whether the call may proceed.
+func (h *hub) reserve(user string, limit int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if limit > 0 && h.calls[user] >= limit {
+		return false
+	}
+	h.calls[user]++
+
+	return true
+}
+
+// atLimit reports whether user has limit calls (0: unlimited).
+func (h *hub) atLimit(user string, limit int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+
+	return limit > 0 && h.calls[user] >= limit
+}
+
+// release counts one call of user less.
+func (h *hub) release(user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls[user] <= 1 {
+		delete(h.calls, user)
+
+		return
+	}
+	h.calls[user]--
+}
+
+// sessionSet tracks the gateway's running sessions and ringing inbound
+// calls, for draining and shutdown.
+type sessionSet struct {
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	ringing  map[*inboundCall]struct{}
+}
+
+func newSessionSet() *sessionSet {
+	return &sessionSet{sessions: make(map[*session]struct{}), ringing: make(map[*inboundCall]struct{})}
+}
+
+func (s *sessionSet) add(x *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[x] = struct{}{}
+}
+
+func (s *sessionSet) remove(x *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, x)
+}
+
+func (s *sessionSet) addRinging(x *inboundCall) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ringing[x] = struct{}{}
+}
+
+func (s *sessionSet) removeRinging(x *inboundCall) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ringing, x)
+}
+
+// len returns how many calls are in progress (ringing included).
+func (s *sessionSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return len(s.sessions) + len(s.ringing)
+}

@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/sip"
+)
+
+// dial handles a dial message (docs/protocol.md, "Outbound call"): the
+// checks come first, in order (gateway draining, call id in use, number
+// and route, dial rules, the user's call limit, trunk registration, the
+// offer), and a failed check is answered with an error while nothing
+// reaches a trunk. Then the browser gets the answer and the session
+// goroutine places the call.
+func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
+	g := c.g
+	if g.draining.Load() {
+		g.metrics.DialsDenied.WithLabelValues(deniedShuttingDown).Inc()
+
+		return &callError{Code: signaling.CodeShuttingDown, Msg: "the gateway is shutting down"}
+	}
+	if c.call(m.ID) != nil || c.offer(m.ID) != nil {
+		return &callError{Code: signaling.CodeOutOfOrder, Msg: "id: already in use"}
+	}
+	rt, denied, err := g.router.Route(m.To, id.DialRules)
+	if err != nil {
+		g.metrics.DialsDenied.WithLabelValues(denied).Inc()
+		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", denied)
+
+		return err
+	}
+	if !g.trunkUp(rt.Trunk) {
+		return &callError{Code: signaling.CodeTrunkUnavailable, Msg: "trunk " + rt.Trunk + " is not registered"}
+	}
+	if !g.hub.reserve(id.UserID, id.MaxCalls) {
+		g.metrics.DialsDenied.WithLabelValues(deniedTooManyCalls).Inc()
+
+		return &callError{Code: signaling.CodeTooManyCalls, Msg: "too many calls"}
+	}
+	s := g.newSession(c, m.ID, directionOutbound, id)
+	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
+	leg, answer, err := newWebRTCLeg(g.rtc, m.SDP, func() { s.end(errICEFailed) })
+	if err != nil {
+		s.cancel(err)
+		g.hub.release(id.UserID)
+
+		return err
+	}
+	s.attach(leg)
+	if !c.addCall(s) {
+		s.cancel(errLocalHangup)
+		leg.close()
+		g.hub.release(id.UserID)
+
+		return &callError{Code: signaling.CodeOutOfOrder, Msg: "id: already in use"}
+	}
+	if !g.startSession(s) {
+		c.removeCall(s.id, s)
+		s.cancel(errShutdown)
+		leg.close()
+		g.hub.release(id.UserID)
+
+		return &callError{Code: signaling.CodeShuttingDown, Msg: "the gateway is shutting down"}
+	}
+	c.send(signaling.Answer{CallID: m.ID, SDP: answer})
+	s.logger().Info("dialling", "to", rt.E164, "trunk", rt.Trunk, "browser_codec", leg.media.String())
+	go s.runOutbound(rt)
+
+	return nil
+}
+
+// callerID is the number presented on a user's outbound call: its own
+// caller ID, else the trunk's default (empty lets the user agent use it).
+func callerID(id auth.Identity, rt route) string {
+	if id.CallerID != "" {
+		return id.CallerID
+	}
+
+	return rt.DefaultCallerID
+}
+
+// runOutbound is the session goroutine of an outbound call: INVITE through
+// the trunk (CANCEL when the session ends first or the ring timeout
+// passes), provisional responses relayed to the browser, early media
+// bridged, then the established call.
+func (s *session) runOutbound(rt route) {
+	defer s.g.sessionWG.Done()
+	defer s.finish()
+	ring := time.AfterFunc(s.g.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
+	call, err := s.g.ua.Dial(s.ctx, sip.DialRequest{
+		Trunk:       rt.Trunk,
+		To:          rt.E164,
+		From:        s.from,
+		DisplayName: s.user.DisplayName,
+		OnProgress:  s.progress,
+	})
+	ring.Stop()
+	if err != nil {
+		s.end(err)
+
+		return
+	}
+	s.established(call)
+}
+
+// progress relays a provisional response of the outbound INVITE: 180
+// without SDP is ringing; SDP (183, or 180 with SDP) is early media, which
+// starts the bridge at once (RFC 3960). It runs in Dial's goroutine and
+// does not block.
+func (s *session) progress(p sip.Progress) {
+	if p.Call != nil {
+		s.setSIPCallID(p.Call.CallID())
+	}
+	if !p.EarlyMedia {
+		s.conn.send(signaling.Ringing{CallID: s.id})
+
+		return
+	}
+	if err := s.startMedia(p.Call); err != nil {
+		s.logger().Warn("early media", "error", err)
+		s.conn.send(signaling.Ringing{CallID: s.id})
+
+		return
+	}
+	s.mediaRef.Store(s.since())
+	s.conn.send(signaling.Progress{CallID: s.id})
+}
+
+// trunkUp reports whether a trunk may take calls: a trunk that registers
+// must hold a current registration.
+func (g *Gateway) trunkUp(name string) bool {
+	t, ok := g.cfg.Trunk(name)
+	if !ok || !t.Register.Enabled {
+		return ok
+	}
+	for _, st := range g.ua.RegistrationStates() {
+		if st.Trunk == name {
+			return st.Registered
+		}
+	}
+
+	return false
+}

@@ -1,0 +1,328 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/sip"
+)
+
+// Timers of a session.
+const (
+	// iceConnectTimeout ends a call whose browser has not completed ICE and
+	// DTLS this long after the answer was sent.
+	iceConnectTimeout = 30 * time.Second
+	// hangupTimeout bounds waiting for the response to a BYE or CANCEL
+	// while a session ends.
+	hangupTimeout = 5 * time.Second
+	// mediaCheckInterval is how often a session compares the time of the
+	// last packet of each leg with calls.media_timeout.
+	mediaCheckInterval = time.Second
+	// ringTimeoutSlack is added to the longest configured ring timeout for
+	// the user agent's own bound, so that the gateway's timer, which knows
+	// the route, always fires first.
+	ringTimeoutSlack = 5 * time.Second
+)
+
+// callState is where a call is in its life cycle (docs/protocol.md, "Call
+// life cycle").
+type callState int32
+
+const (
+	stateSetup     callState = iota // answer sent, trunk not answered yet
+	stateConnected                  // answered, media bridged
+)
+
+// session is one call: the browser's PeerConnection, the trunk's sip.Call,
+// the media bridge between them, and the signaling connection that owns
+// the call. It ends exactly once, as a context cancelled with a cause;
+// whatever the cause, finish ends both legs (BYE, CANCEL or a final
+// response as the state requires), releases everything and sends the
+// browser its hangup message.
+type session struct {
+	g      *Gateway
+	id     string
+	dir    string
+	user   auth.Identity
+	conn   *wsConn
+	log    *slog.Logger
+	ctx    context.Context //nolint:containedctx // the session's lifetime, cancelled with its end cause
+	cancel context.CancelCauseFunc
+	epoch  time.Time
+
+	from, to, trunk string
+	leg             *webrtcLeg
+	ic              *sip.IncomingCall // inbound calls only
+
+	state    atomic.Int32
+	browserH atomic.Bool // the browser put the call on hold: uplink muted
+	trunkH   atomic.Bool // the trunk put the call on hold
+	mediaRef atomic.Int64
+	dtmf     *dtmfSender
+	up, down legCounters
+
+	mu         sync.Mutex
+	call       *sip.Call
+	sipCallID  string
+	bridged    bool
+	rtp        *sip.RTPConn
+	codecs     string
+	trunkTEPT  uint8
+	answeredAt time.Time
+	bridgeWG   sync.WaitGroup
+	iceTimer   *time.Timer
+}
+
+// newSession allocates a session; it starts nothing.
+func (g *Gateway) newSession(c *wsConn, id, dir string, user auth.Identity) *session {
+	ctx, cancel := context.WithCancelCause(g.callCtx)
+	s := &session{
+		g: g, id: id, dir: dir, user: user, conn: c, ctx: ctx, cancel: cancel,
+		epoch: time.Now(), dtmf: newDTMFSender(),
+	}
+	s.log = g.log.With("call_id", id, "user", user.UserID, "direction", dir)
+
+	return s
+}
+
+// end ends the session with cause; the first cause wins.
+func (s *session) end(cause error) { s.cancel(cause) }
+
+// since is the time since the session started, the clock of the media
+// counters.
+func (s *session) since() int64 { return int64(time.Since(s.epoch)) }
+
+// attach sets the browser leg and arms the ICE timer: a browser that has
+// not connected within iceConnectTimeout ends the call with ice_failed.
+func (s *session) attach(leg *webrtcLeg) {
+	s.leg = leg
+	s.mu.Lock()
+	s.iceTimer = time.AfterFunc(time.Duration(s.g.iceTimeout.Load()), func() {
+		select {
+		case <-leg.connected:
+		default:
+			s.end(errICEFailed)
+		}
+	})
+	s.mu.Unlock()
+}
+
+// setSIPCallID records the trunk dialog's Call-ID for logs.
+func (s *session) setSIPCallID(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sipCallID == "" {
+		s.sipCallID = id
+		s.log = s.log.With("sip_call_id", id)
+	}
+}
+
+// logger returns the session's logger (with the SIP Call-ID once known).
+func (s *session) logger() *slog.Logger {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.log
+}
+
+// established runs a call the trunk has answered: media bridged (already
+// during early media, or now), connected sent, then supervised until it
+// ends. It runs in the session goroutine.
+func (s *session) established(call *sip.Call) {
+	s.setSIPCallID(call.CallID())
+	s.mu.Lock()
+	s.call = call
+	s.answeredAt = time.Now()
+	s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	if err := s.startMedia(call); err != nil {
+		s.end(err)
+
+		return
+	}
+	s.mediaRef.Store(s.since())
+	s.state.Store(int32(stateConnected))
+	s.g.metrics.SetupSeconds.WithLabelValues(s.dir).Observe(time.Since(s.epoch).Seconds())
+	s.conn.send(signaling.Connected{CallID: s.id})
+	s.supervise(call)
+}
+
+// supervise waits for the end of an established call: the trunk ending
+// it, the session's context, the media timeout, the maximum duration, and
+// the trunk's hold and resume.
+func (s *session) supervise(call *sip.Call) {
+	check := time.NewTicker(mediaCheckInterval)
+	defer check.Stop()
+	maxDur := time.NewTimer(s.g.cfg.Calls.MaxDuration)
+	defer maxDur.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-call.Done():
+			s.end(call.Err())
+
+			return
+		case ev := <-call.Events():
+			s.dialogEvent(ev)
+		case <-check.C:
+			if s.mediaTimedOut(s.since()) {
+				s.end(errMediaTimeout)
+
+				return
+			}
+		case <-maxDur.C:
+			s.end(errMaxDuration)
+
+			return
+		}
+	}
+}
+
+// dialogEvent follows the trunk's hold and resume (RFC 3264 section 8.4).
+func (s *session) dialogEvent(ev sip.DialogEvent) {
+	switch ev.Kind {
+	case sip.EventHold:
+		s.trunkH.Store(true)
+		s.logger().Info("call held by the trunk")
+	case sip.EventResume:
+		s.trunkH.Store(false)
+		s.mediaRef.Store(s.since())
+		s.logger().Info("call resumed by the trunk")
+	case sip.EventMediaChanged:
+		s.logger().Info("trunk media changed", "remote", ev.Media.Remote.Addr.String(), "codec", ev.Media.Codec.String())
+	case sip.EventRefreshFailed:
+		s.logger().Warn("session refresh failed", "error", ev.Err)
+	}
+}
+
+// mediaTimedOut reports whether either leg has been silent for longer
+// than calls.media_timeout at time now (nanoseconds since the session's
+// start), not counting time the trunk held the call.
+func (s *session) mediaTimedOut(now int64) bool {
+	if s.trunkH.Load() {
+		return false
+	}
+	limit := int64(s.g.cfg.Calls.MediaTimeout)
+	ref := s.mediaRef.Load()
+	for _, c := range []*legCounters{&s.up, &s.down} {
+		last := max(c.lastPacket.Load(), ref)
+		if now-last > limit {
+			return true
+		}
+	}
+
+	return false
+}
+
+// finish ends both legs and releases everything once the session's
+// context is done, then tells the browser, counts and logs the call. It
+// runs at the end of the session goroutine.
+func (s *session) finish() {
+	<-s.ctx.Done()
+	cause := causeOf(context.Cause(s.ctx))
+	s.mu.Lock()
+	call, rtpConn, ic := s.call, s.rtp, s.ic
+	if s.iceTimer != nil {
+		s.iceTimer.Stop()
+	}
+	s.mu.Unlock()
+	switch {
+	case call != nil:
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), hangupTimeout)
+		if err := call.Hangup(hctx); err != nil {
+			s.logger().Debug("hangup", "error", err)
+		}
+		cancel()
+	case ic != nil:
+		code, text := rejectStatus(cause.Reason)
+		_ = ic.Reject(code, text)
+	}
+	if rtpConn != nil {
+		_ = rtpConn.Close()
+	}
+	if s.leg != nil {
+		s.leg.close()
+	}
+	s.bridgeWG.Wait()
+	s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
+	s.conn.removeCall(s.id, s)
+	s.g.hub.release(s.user.UserID)
+	s.record(cause, rtpConn)
+	s.g.sessions.remove(s)
+}
+
+// rejectStatus is the final response an inbound call gets when its session
+// ends before the trunk was answered (RFC 3261 section 21).
+func rejectStatus(r signaling.Reason) (int, string) {
+	switch r {
+	case signaling.ReasonShutdown:
+		return 503, "Service Unavailable"
+	case signaling.ReasonICEFailed, signaling.ReasonFailed:
+		return 480, "Temporarily Unavailable"
+	default:
+		return 603, "Decline"
+	}
+}
+
+// record adds the call to the metrics and writes its one log line.
+func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
+	m := s.g.metrics
+	m.CallsActive.WithLabelValues(s.dir).Dec()
+	m.CallsTotal.WithLabelValues(s.dir, string(cause.Reason)).Inc()
+	for _, l := range []struct {
+		name string
+		c    *legCounters
+	}{{mediaUplink, &s.up}, {mediaDownlink, &s.down}} {
+		m.Packets.WithLabelValues(l.name).Add(float64(l.c.received.Load()))
+		m.PacketsLost.WithLabelValues(l.name).Add(float64(l.c.lost.Load()))
+		m.TranscodeSeconds.WithLabelValues(l.name).Add(time.Duration(l.c.transcodeNanos.Load()).Seconds())
+	}
+	var foreign uint64
+	if rtpConn != nil {
+		foreign = rtpConn.Stats().DroppedForeign
+		m.PacketsDropped.WithLabelValues(mediaDownlink).Add(float64(foreign))
+	}
+	s.mu.Lock()
+	answered, codecs, log := s.answeredAt, s.codecs, s.log
+	s.mu.Unlock()
+	end := time.Now()
+	setup, talk := end.Sub(s.epoch), time.Duration(0)
+	if !answered.IsZero() {
+		setup, talk = answered.Sub(s.epoch), end.Sub(answered)
+	}
+	attrs := []any{
+		"from", s.from, "to", s.to, "trunk", s.trunk, "codecs", codecs,
+		"setup", setup.Round(time.Millisecond), "talk", talk.Round(time.Millisecond),
+		"uplink_packets", s.up.received.Load(), "uplink_sent", s.up.sent.Load(), "uplink_lost", s.up.lost.Load(),
+		"uplink_dropped", s.up.dropped.Load(),
+		"downlink_packets", s.down.received.Load(), "downlink_sent", s.down.sent.Load(), "downlink_lost", s.down.lost.Load(),
+		"downlink_dropped", s.down.dropped.Load(), "downlink_foreign", foreign,
+		"reason", string(cause.Reason),
+	}
+	if cause.SIPCode != 0 {
+		attrs = append(attrs, "sip_code", cause.SIPCode, "sip_reason", cause.SIPText)
+	}
+	if cause.Err != nil {
+		attrs = append(attrs, "cause", cause.Err.Error())
+	}
+	log.Info("call ended", attrs...)
+}
+
+// randomUint32 returns a random 32-bit value from crypto/rand, for SSRCs
+// (RFC 3550 section 8.1) and call ids.
+func randomUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+
+	return binary.BigEndian.Uint32(b[:])
+}

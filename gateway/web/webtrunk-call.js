@@ -1,0 +1,467 @@
+// webtrunk-call.js: the Call of the Webtrunk browser client, one call with
+// its microphone, RTCPeerConnection, trickle ICE (RFC 8838), DTMF (RFC 4733
+// through RTCDTMFSender) and remote audio. Calls are made by the Device of
+// webtrunk.js, which re-exports this class.
+
+import { Emitter, ErrorCode, WebtrunkError, checkWebRTC, errorText } from "./webtrunk-core.js";
+
+/**
+ * Call is one call, outbound (from Device.call) or inbound (from the
+ * Device's "incoming" event).
+ *
+ * States: "dialing" (outbound, before the far end rings), "ringing"
+ * (outbound alerting, or inbound waiting for accept), "connecting"
+ * (inbound, accepted), "connected", "ended".
+ *
+ * Events: "ringing", "progress" (early media flows), "connected",
+ * "disconnected" (DisconnectInfo), "dtmf" (digit received from the far end),
+ * "mute" (boolean), "hold" (boolean), "remotestream" (MediaStream), "error"
+ * (WebtrunkError that did not end the call).
+ */
+export class Call extends Emitter {
+  #link;
+  #state;
+  #muted = false;
+  #held = false;
+  /** @type {RTCPeerConnection|null} */
+  #pc = null;
+  /** @type {MediaStream|null} */
+  #local = null;
+  /** @type {MediaStream|null} */
+  #remote = null;
+  /** @type {HTMLAudioElement|null} */
+  #audio = null;
+  #signaled = false; // the gateway knows this call (dial or accept sent)
+  #answered = false; // the gateway's SDP answer was applied
+  /** @type {RTCIceCandidateInit[]} */
+  #remoteCandidates = [];
+  /** @type {object[]} */
+  #localCandidates = [];
+  #answerTimer = 0;
+  #connectedAt = 0;
+
+  /**
+   * Calls are created by Device; do not construct them yourself.
+   * @param {object} link the device's internals
+   * @param {string} id call id
+   * @param {"outbound"|"inbound"} direction
+   * @param {{to?: string, from?: string, fromName?: string}} info
+   */
+  constructor(link, id, direction, info) {
+    super();
+    this.#link = link;
+    /** @type {string} call id used on the signaling channel */
+    this.id = id;
+    /** @type {"outbound"|"inbound"} */
+    this.direction = direction;
+    /** @type {string} the called number */
+    this.to = info.to || "";
+    /** @type {string} the caller's number (inbound; "" when withheld) */
+    this.from = info.from || "";
+    /** @type {string} the caller's display name (inbound, when sent) */
+    this.fromName = info.fromName || "";
+    this.#state = direction === "outbound" ? "dialing" : "ringing";
+  }
+
+  /** state is the call's state (see the class comment). */
+  get state() {
+    return this.#state;
+  }
+
+  /** remoteNumber is the other party's number. */
+  get remoteNumber() {
+    return this.direction === "outbound" ? this.to : this.from;
+  }
+
+  /** isMuted reports whether the microphone is muted. */
+  get isMuted() {
+    return this.#muted;
+  }
+
+  /** isOnHold reports whether the call is on hold. */
+  get isOnHold() {
+    return this.#held;
+  }
+
+  /** localStream is the microphone stream, null before the call has one. */
+  get localStream() {
+    return this.#local;
+  }
+
+  /** remoteStream is the far end's audio, null until it arrives. */
+  get remoteStream() {
+    return this.#remote;
+  }
+
+  /** peerConnection is the call's RTCPeerConnection (for getStats). */
+  get peerConnection() {
+    return this.#pc;
+  }
+
+  /** duration is the time since the call connected, in seconds (0 before). */
+  get duration() {
+    return this.#connectedAt ? (Date.now() - this.#connectedAt) / 1000 : 0;
+  }
+
+  /**
+   * accept answers a ringing inbound call: the microphone is opened and the
+   * browser's offer sent. "connected" follows.
+   * @param {{audio?: MediaTrackConstraints|boolean}} [options]
+   */
+  accept(options = {}) {
+    if (this.direction !== "inbound" || this.#state !== "ringing") {
+      return;
+    }
+    this.#state = "connecting";
+    this.#negotiate(options, (sdp) => ({ type: "accept", call_id: this.id, sdp }));
+  }
+
+  /**
+   * reject declines a ringing inbound call (the caller hears 603 Decline
+   * unless another of the user's devices answers).
+   */
+  reject() {
+    if (this.direction !== "inbound" || this.#state !== "ringing") {
+      return;
+    }
+    this.#link.send({ type: "reject", call_id: this.id });
+    this.#end({ reason: "rejected" });
+  }
+
+  /**
+   * hangup ends the call in any state (a ringing inbound call is rejected).
+   */
+  hangup() {
+    if (this.#state === "ended") {
+      return;
+    }
+    if (this.direction === "inbound" && this.#state === "ringing") {
+      this.reject();
+      return;
+    }
+    if (this.#signaled) {
+      this.#link.send({ type: "hangup", call_id: this.id });
+    }
+    this.#end({ reason: "local_hangup" });
+  }
+
+  /**
+   * mute stops (true) or restarts (false) sending the microphone; the
+   * far end hears silence.
+   * @param {boolean} [muted=true]
+   */
+  mute(muted = true) {
+    this.#muted = Boolean(muted);
+    this.#applyTrackState();
+    this.emit("mute", this.#muted);
+  }
+
+  /**
+   * hold puts the call on hold (true) or resumes it (false): the gateway
+   * sends a re-INVITE to the trunk (RFC 3264 section 8.4) and audio stops
+   * in both directions.
+   * @param {boolean} [held=true]
+   */
+  hold(held = true) {
+    held = Boolean(held);
+    if (this.#state !== "connected" || held === this.#held) {
+      return;
+    }
+    this.#held = held;
+    this.#link.send({ type: held ? "hold" : "resume", call_id: this.id });
+    this.#applyTrackState();
+    if (this.#audio) {
+      this.#audio.muted = held;
+    }
+    this.emit("hold", held);
+  }
+
+  /**
+   * sendDigits sends DTMF digits to the far end as RFC 4733 telephone-events
+   * through the browser's RTCDTMFSender (100 ms tones, 70 ms gaps; "," pauses
+   * 2 s). When the browser cannot insert DTMF, the gateway is asked to send
+   * them instead.
+   * @param {string} digits characters of "0123456789*#ABCD,"
+   * @throws {WebtrunkError} bad_request for other characters
+   */
+  sendDigits(digits) {
+    const d = String(digits).toUpperCase();
+    if (!/^[0-9*#A-D,]+$/.test(d)) {
+      throw new WebtrunkError(ErrorCode.BAD_REQUEST, "DTMF digits must be 0-9, *, #, A-D or ','", { callId: this.id });
+    }
+    if (this.#state !== "connected") {
+      return;
+    }
+    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === "audio" || s.dtmf);
+    const dtmf = sender?.dtmf;
+    if (dtmf && dtmf.canInsertDTMF) {
+      dtmf.insertDTMF(dtmf.toneBuffer + d, 100, 70);
+      return;
+    }
+    const plain = d.replace(/,/g, "");
+    if (plain) {
+      this.#link.send({ type: "dtmf", call_id: this.id, digits: plain });
+    }
+  }
+
+  /**
+   * getStats returns the RTCPeerConnection's statistics (W3C webrtc-stats).
+   * @returns {Promise<RTCStatsReport|null>}
+   */
+  async getStats() {
+    return this.#pc ? this.#pc.getStats() : null;
+  }
+
+  /** @param {object} options @internal */
+  _dial(options) {
+    this.#negotiate(options, (sdp) => ({ type: "dial", id: this.id, to: this.to, sdp }));
+  }
+
+  /** @param {WebtrunkError} err @param {boolean} notify @internal */
+  _fail(err, notify = true) {
+    if (this.#state === "ended") {
+      return;
+    }
+    if (notify && this.#signaled) {
+      this.#link.send({ type: "hangup", call_id: this.id });
+    }
+    this.#end({ reason: "failed", error: err });
+  }
+
+  /** @param {WebtrunkError} err @internal */
+  _error(err) {
+    // The gateway refused the dial or accept itself: the call never started.
+    if (!this.#answered && this.#state !== "ended") {
+      this.#end({ reason: "failed", error: err });
+      return;
+    }
+    this.emit("error", err);
+  }
+
+  /** @param {any} msg @internal */
+  _message(msg) {
+    if (this.#state === "ended") {
+      return;
+    }
+    switch (msg.type) {
+      case "answer":
+        this.#applyAnswer(msg.sdp);
+        break;
+      case "candidate":
+        this.#addRemoteCandidate(msg.candidate);
+        break;
+      case "ringing":
+        if (this.#state === "dialing") {
+          this.#state = "ringing";
+        }
+        this.emit("ringing");
+        break;
+      case "progress":
+        if (this.#state === "dialing") {
+          this.#state = "ringing";
+        }
+        this.emit("progress");
+        break;
+      case "connected":
+        if (this.#state !== "connected") {
+          this.#state = "connected";
+          this.#connectedAt = Date.now();
+          this.emit("connected");
+        }
+        break;
+      case "dtmf":
+        this.emit("dtmf", msg.digit);
+        break;
+      case "hangup":
+        this.#end({
+          reason: msg.reason || "failed",
+          sipCode: msg.sip_code || undefined,
+          sipReason: msg.sip_reason || undefined,
+        });
+        break;
+    }
+  }
+
+  async #negotiate(options, build) {
+    const opts = this.#link.opts;
+    let constraints = options.audio ?? opts.audio;
+    if (constraints === undefined) {
+      constraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+    }
+    try {
+      checkWebRTC();
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
+      if (this.#state === "ended") {
+        stream.getTracks().forEach((t) => t.stop());
+        return;
+      }
+      this.#local = stream;
+      this.#applyTrackState();
+    } catch (e) {
+      this._fail(microphoneError(e, this.id));
+      return;
+    }
+    try {
+      const pc = new RTCPeerConnection({
+        iceServers: this.#link.iceServers(),
+        bundlePolicy: "max-bundle",
+        rtcpMuxPolicy: "require",
+        ...opts.rtcConfiguration,
+      });
+      this.#pc = pc;
+      for (const track of this.#local.getAudioTracks()) {
+        pc.addTrack(track, this.#local);
+      }
+      pc.ontrack = (ev) => this.#onTrack(ev);
+      pc.onicecandidate = (ev) => this.#onLocalCandidate(ev.candidate);
+      pc.oniceconnectionstatechange = () => {
+        if (pc.iceConnectionState === "failed") {
+          this._fail(new WebtrunkError(ErrorCode.ICE_FAILED, "ICE failed", { callId: this.id }));
+        }
+      };
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "failed") {
+          this._fail(new WebtrunkError(ErrorCode.ICE_FAILED, "DTLS or ICE failed", { callId: this.id }));
+        }
+      };
+      const offer = await pc.createOffer({ offerToReceiveAudio: true });
+      await pc.setLocalDescription(offer);
+      if (this.#state === "ended") {
+        return;
+      }
+      if (!this.#link.send(build(pc.localDescription.sdp))) {
+        this._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, "not connected", { callId: this.id }), false);
+        return;
+      }
+      this.#signaled = true;
+      for (const c of this.#localCandidates.splice(0)) {
+        this.#link.send({ type: "candidate", call_id: this.id, candidate: c });
+      }
+      this.#answerTimer = setTimeout(() => {
+        if (!this.#answered) {
+          this._fail(new WebtrunkError(ErrorCode.TIMEOUT, "no answer from the gateway", { callId: this.id }));
+        }
+      }, opts.answerTimeoutMs);
+    } catch (e) {
+      this._fail(new WebtrunkError(ErrorCode.MEDIA_FAILED, "WebRTC set-up failed: " + errorText(e), { callId: this.id, cause: e }));
+    }
+  }
+
+  async #applyAnswer(sdp) {
+    if (this.#answered || !this.#pc) {
+      return;
+    }
+    this.#answered = true;
+    clearTimeout(this.#answerTimer);
+    try {
+      await this.#pc.setRemoteDescription({ type: "answer", sdp });
+      for (const c of this.#remoteCandidates.splice(0)) {
+        await this.#pc.addIceCandidate(c);
+      }
+    } catch (e) {
+      this._fail(new WebtrunkError(ErrorCode.MEDIA_FAILED, "gateway answer rejected: " + errorText(e), { callId: this.id, cause: e }));
+    }
+  }
+
+  async #addRemoteCandidate(c) {
+    if (!c || !this.#pc) {
+      return;
+    }
+    const init = { candidate: c.candidate || "", sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null };
+    if (c.usernameFragment) {
+      init.usernameFragment = c.usernameFragment;
+    }
+    if (!this.#pc.remoteDescription) {
+      this.#remoteCandidates.push(init);
+      return;
+    }
+    try {
+      await this.#pc.addIceCandidate(init);
+    } catch (e) {
+      this.emit("error", new WebtrunkError(ErrorCode.BAD_REQUEST, "bad ICE candidate from the gateway: " + errorText(e), { callId: this.id }));
+    }
+  }
+
+  #onLocalCandidate(cand) {
+    // null marks the end of gathering: sent as an empty candidate (RFC 8838 section 8.2).
+    const c = cand ? cand.toJSON() : { candidate: "" };
+    const wire = { candidate: c.candidate || "" };
+    if (c.candidate) {
+      if (c.sdpMid != null) wire.sdpMid = c.sdpMid;
+      if (c.sdpMLineIndex != null) wire.sdpMLineIndex = c.sdpMLineIndex;
+      if (c.usernameFragment) wire.usernameFragment = c.usernameFragment;
+    }
+    if (!this.#signaled) {
+      this.#localCandidates.push(wire);
+      return;
+    }
+    this.#link.send({ type: "candidate", call_id: this.id, candidate: wire });
+  }
+
+  #onTrack(ev) {
+    const stream = ev.streams[0] || new MediaStream([ev.track]);
+    this.#remote = stream;
+    const opt = this.#link.opts.audioElement;
+    let el = typeof opt === "function" ? opt(this) : opt;
+    if (!el) {
+      el = new Audio();
+    }
+    el.autoplay = true;
+    el.srcObject = stream;
+    el.muted = this.#held;
+    this.#audio = el;
+    const played = el.play();
+    if (played && played.catch) {
+      played.catch((e) => {
+        this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "cannot play remote audio: " + errorText(e), { callId: this.id }));
+      });
+    }
+    this.emit("remotestream", stream);
+  }
+
+  #applyTrackState() {
+    for (const t of this.#local?.getAudioTracks() || []) {
+      t.enabled = !this.#muted && !this.#held;
+    }
+  }
+
+  #end(info) {
+    if (this.#state === "ended") {
+      return;
+    }
+    this.#state = "ended";
+    clearTimeout(this.#answerTimer);
+    this.#link.remove(this.id);
+    if (this.#pc) {
+      this.#pc.ontrack = this.#pc.onicecandidate = null;
+      this.#pc.oniceconnectionstatechange = this.#pc.onconnectionstatechange = null;
+      this.#pc.close();
+    }
+    this.#local?.getTracks().forEach((t) => t.stop());
+    if (this.#audio) {
+      this.#audio.pause();
+      this.#audio.srcObject = null;
+    }
+    this.emit("disconnected", info);
+  }
+}
+
+/**
+ * microphoneError classifies a getUserMedia failure (W3C Media Capture and
+ * Streams, section 10): refused, missing, or unusable microphone.
+ * @param {unknown} e the rejection
+ * @param {string} callId
+ * @returns {WebtrunkError}
+ */
+function microphoneError(e, callId) {
+  const name = e && e.name;
+  let code = ErrorCode.MICROPHONE_UNAVAILABLE;
+  if (name === "NotAllowedError" || name === "SecurityError") {
+    code = ErrorCode.MICROPHONE_DENIED;
+  } else if (name === "NotFoundError" || name === "OverconstrainedError") {
+    code = ErrorCode.MICROPHONE_NOT_FOUND;
+  } else if (e instanceof WebtrunkError) {
+    return e;
+  }
+  return new WebtrunkError(code, "getUserMedia: " + errorText(e), { callId, cause: e });
+}

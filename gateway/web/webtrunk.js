@@ -1,0 +1,365 @@
+// webtrunk.js: browser client of the Webtrunk gateway, signaling protocol
+// version 1 (docs/protocol.md). A dependency-free ES module: import it with
+//
+//   import { Device } from "/webtrunk.js";
+//
+// A Device holds one authenticated WebSocket to the gateway; every call is a
+// Call with its own RTCPeerConnection. The browser is always the WebRTC
+// offerer (RFC 3264); local ICE candidates are trickled (RFC 8838). The API
+// reference is docs/client.md. The library is three files served side by
+// side: this entry module, webtrunk-call.js and webtrunk-core.js.
+
+import { Call } from "./webtrunk-call.js";
+import { Emitter, ErrorCode, PROTOCOL_VERSION, WebtrunkError, checkWebRTC, normalizeNumber } from "./webtrunk-core.js";
+
+export { Call } from "./webtrunk-call.js";
+export {
+  ErrorCode,
+  PROTOCOL_VERSION,
+  WebtrunkError,
+  describeError,
+  describeHangup,
+  normalizeNumber,
+} from "./webtrunk-core.js";
+
+/**
+ * @typedef {object} DeviceOptions
+ * @property {string} [url] WebSocket URL; default ws(s)://<page host>/ws
+ * @property {string} [token] JWT issued by your backend (HS256, sub = user id)
+ * @property {string} [user] configured user id (with password)
+ * @property {string} [password] configured user's password
+ * @property {MediaTrackConstraints|boolean} [audio] getUserMedia audio
+ *   constraints; default echo cancellation, noise suppression and auto gain on
+ * @property {RTCConfiguration} [rtcConfiguration] merged into every
+ *   RTCPeerConnection's configuration; iceServers default to the gateway's
+ * @property {HTMLAudioElement|((call: Call) => HTMLAudioElement)} [audioElement]
+ *   where remote audio plays; default a new detached Audio element per call
+ * @property {boolean} [reconnect] reconnect after a lost connection (with
+ *   back-off from 1 s to 30 s); default true
+ * @property {number} [answerTimeoutMs] how long to wait for the gateway's
+ *   SDP answer; default 20000 ms
+ * @property {number} [pingIntervalMs] keep-alive period; default 20000 ms
+ */
+
+/**
+ * Device is one signed-in connection to the gateway: it places calls with
+ * call() and emits "incoming" for calls to the user's numbers.
+ *
+ * Events: "registered" ({user, maxCalls}), "unregistered" ({error?}),
+ * "reconnecting" ({attempt, delayMs}), "incoming" (Call), "error"
+ * (WebtrunkError).
+ */
+export class Device extends Emitter {
+  /** @type {DeviceOptions} */
+  #opts;
+  /** @type {WebSocket|null} */
+  #ws = null;
+  #state = "disconnected";
+  #user = "";
+  #maxCalls = 0;
+  /** @type {RTCIceServer[]} */
+  #iceServers = [];
+  /** @type {Map<string, Call>} */
+  #calls = new Map();
+  /** @type {string[]} ids of the last calls that ended (late replies about them are dropped) */
+  #ended = [];
+  #wanted = false;
+  #attempt = 0;
+  #reconnectTimer = 0;
+  #pingTimer = 0;
+  #pongMissing = 0;
+  #seq = 0;
+
+  /**
+   * @param {DeviceOptions} [options]
+   */
+  constructor(options = {}) {
+    super();
+    this.#opts = { reconnect: true, answerTimeoutMs: 20000, pingIntervalMs: 20000, ...options };
+  }
+
+  /** state is "disconnected", "connecting" or "registered". */
+  get state() {
+    return this.#state;
+  }
+
+  /** user is the signed-in user id ("" before registration). */
+  get user() {
+    return this.#user;
+  }
+
+  /** maxCalls is how many calls the user may have at once (0: unlimited). */
+  get maxCalls() {
+    return this.#maxCalls;
+  }
+
+  /** calls lists the calls that have not ended. @returns {Call[]} */
+  get calls() {
+    return [...this.#calls.values()];
+  }
+
+  /**
+   * updateToken replaces the JWT used by the next (re)connection.
+   * @param {string} token
+   */
+  updateToken(token) {
+    this.#opts.token = token;
+  }
+
+  /**
+   * connect opens the WebSocket and authenticates. It resolves with the
+   * registration once the gateway accepted the credentials.
+   * @returns {Promise<{user: string, maxCalls: number}>}
+   * @throws {WebtrunkError} unauthorized, unsupported_version,
+   *   connection_failed
+   */
+  connect() {
+    this.#wanted = true;
+    clearTimeout(this.#reconnectTimer);
+    return this.#open();
+  }
+
+  /**
+   * disconnect hangs up every call and closes the connection; no reconnection follows.
+   */
+  disconnect() {
+    this.#wanted = false;
+    clearTimeout(this.#reconnectTimer);
+    for (const call of this.#calls.values()) {
+      call.hangup();
+    }
+    this.#closeSocket();
+    this.#setUnregistered(undefined);
+  }
+
+  /**
+   * call places an outbound call to number. It returns the Call at once;
+   * failures after that (microphone, refusal by the gateway, ICE) end the call
+   * with a "disconnected" event whose error says why.
+   * @param {string} number the number as typed (formatting is stripped)
+   * @param {{audio?: MediaTrackConstraints|boolean}} [options]
+   * @returns {Call}
+   * @throws {WebtrunkError} not_connected, invalid_number, too_many_calls,
+   *   webrtc_unsupported
+   */
+  call(number, options = {}) {
+    if (this.#state !== "registered") {
+      throw new WebtrunkError(ErrorCode.NOT_CONNECTED, "device is not registered");
+    }
+    const to = normalizeNumber(number);
+    if (this.#maxCalls > 0 && this.#calls.size >= this.#maxCalls) {
+      throw new WebtrunkError(ErrorCode.TOO_MANY_CALLS, "at most " + this.#maxCalls + " calls");
+    }
+    checkWebRTC();
+    const call = new Call(this.#link(), newCallId(), "outbound", { to });
+    this.#calls.set(call.id, call);
+    call._dial(options);
+    return call;
+  }
+
+  #link() {
+    return {
+      send: (msg) => this.#send(msg),
+      remove: (id) => {
+        this.#calls.delete(id);
+        this.#ended.push(id);
+        if (this.#ended.length > 32) {
+          this.#ended.shift();
+        }
+      },
+      opts: this.#opts,
+      iceServers: () => this.#iceServers,
+    };
+  }
+
+  #open() {
+    if (typeof WebSocket === "undefined") {
+      return Promise.reject(new WebtrunkError(ErrorCode.WEBRTC_UNSUPPORTED, "no WebSocket"));
+    }
+    this.#closeSocket();
+    this.#state = "connecting";
+    const url = this.#opts.url || defaultURL();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const ws = new WebSocket(url);
+      this.#ws = ws;
+      const fail = (err) => {
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      };
+      ws.onopen = () => {
+        const auth = { type: "auth", version: PROTOCOL_VERSION };
+        if (this.#opts.token) {
+          auth.token = this.#opts.token;
+        } else {
+          auth.user = this.#opts.user || "";
+          auth.password = this.#opts.password || "";
+        }
+        ws.send(JSON.stringify(auth));
+      };
+      ws.onmessage = (ev) => {
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          this.emit("error", new WebtrunkError(ErrorCode.BAD_REQUEST, "gateway sent invalid JSON"));
+          return;
+        }
+        if (!settled && msg.type === "authenticated") {
+          settled = true;
+          this.#registered(msg);
+          resolve({ user: this.#user, maxCalls: this.#maxCalls });
+          return;
+        }
+        if (!settled && msg.type === "error") {
+          const err = new WebtrunkError(msg.code, msg.message);
+          if (msg.code === ErrorCode.UNAUTHORIZED || msg.code === ErrorCode.UNSUPPORTED_VERSION) {
+            this.#wanted = false; // retrying cannot help
+          }
+          fail(err);
+          ws.close(1000);
+          return;
+        }
+        this.#dispatch(msg);
+      };
+      ws.onclose = (ev) => {
+        if (this.#ws !== ws) {
+          return;
+        }
+        this.#ws = null;
+        clearInterval(this.#pingTimer);
+        const err = new WebtrunkError(
+          settled ? ErrorCode.CONNECTION_LOST : ErrorCode.CONNECTION_FAILED,
+          "WebSocket closed (" + ev.code + (ev.reason ? " " + ev.reason : "") + ")",
+        );
+        fail(err);
+        for (const call of this.#calls.values()) {
+          call._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, "connection to the gateway lost", { callId: call.id }), false);
+        }
+        const wasRegistered = this.#state === "registered";
+        this.#setUnregistered(wasRegistered ? err : undefined);
+        if (this.#wanted && this.#opts.reconnect && (wasRegistered || this.#attempt > 0)) {
+          this.#scheduleReconnect();
+        }
+      };
+    });
+  }
+
+  #scheduleReconnect() {
+    this.#attempt++;
+    const delayMs = Math.min(30000, 1000 * 2 ** (this.#attempt - 1)) * (0.8 + Math.random() * 0.4);
+    this.emit("reconnecting", { attempt: this.#attempt, delayMs: Math.round(delayMs) });
+    this.#reconnectTimer = setTimeout(() => {
+      this.#open().catch((err) => {
+        if (!this.#wanted) {
+          this.emit("error", err);
+        }
+      });
+    }, delayMs);
+  }
+
+  #registered(msg) {
+    this.#attempt = 0;
+    this.#state = "registered";
+    this.#user = msg.user;
+    this.#maxCalls = msg.max_calls || 0;
+    this.#iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    this.#pongMissing = 0;
+    clearInterval(this.#pingTimer);
+    this.#pingTimer = setInterval(() => this.#ping(), this.#opts.pingIntervalMs);
+    this.emit("registered", { user: this.#user, maxCalls: this.#maxCalls });
+  }
+
+  #ping() {
+    if (this.#pongMissing >= 2) {
+      // Two keep-alives unanswered: the connection is dead even if the
+      // browser has not noticed yet.
+      this.#ws?.close(4000, "keep-alive timeout");
+      return;
+    }
+    this.#pongMissing++;
+    this.#send({ type: "ping", ref: "ka" + ++this.#seq });
+  }
+
+  #setUnregistered(err) {
+    const was = this.#state;
+    this.#state = "disconnected";
+    clearInterval(this.#pingTimer);
+    if (was === "registered") {
+      this.emit("unregistered", { error: err });
+    }
+  }
+
+  #closeSocket() {
+    const ws = this.#ws;
+    this.#ws = null;
+    clearInterval(this.#pingTimer);
+    if (ws) {
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      ws.close(1000);
+    }
+  }
+
+  #send(msg) {
+    if (!this.#ws || this.#ws.readyState !== WebSocket.OPEN) {
+      return false;
+    }
+    this.#ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  #dispatch(msg) {
+    switch (msg.type) {
+      case "pong":
+        this.#pongMissing = 0;
+        return;
+      case "incoming": {
+        if (this.#calls.has(msg.call_id)) {
+          return;
+        }
+        const call = new Call(this.#link(), msg.call_id, "inbound", {
+          from: msg.from || "",
+          fromName: msg.from_name || "",
+          to: msg.to || "",
+        });
+        this.#calls.set(call.id, call);
+        this.emit("incoming", call);
+        return;
+      }
+      case "error": {
+        const err = new WebtrunkError(msg.code, msg.message, { callId: msg.call_id });
+        const call = msg.call_id ? this.#calls.get(msg.call_id) : undefined;
+        if (call) {
+          call._error(err);
+        } else if (!this.#ended.includes(msg.call_id)) {
+          // Errors about a call that already ended (a candidate that
+          // crossed the hang-up) are expected and not reported.
+          this.emit("error", err);
+        }
+        return;
+      }
+      default: {
+        const call = msg.call_id ? this.#calls.get(msg.call_id) : undefined;
+        if (call) {
+          call._message(msg);
+        }
+      }
+    }
+  }
+}
+
+function newCallId() {
+  if (globalThis.crypto?.randomUUID) {
+    return crypto.randomUUID();
+  }
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function defaultURL() {
+  const l = globalThis.location;
+  return (l.protocol === "https:" ? "wss://" : "ws://") + l.host + "/ws";
+}

@@ -1,0 +1,353 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway"
+)
+
+// Accounts and numbers of the test environment. Numbers are in the
+// fictional +1555 range; +1900 is premium rate and denied, international
+// numbers are not allowed at all.
+const (
+	userAlice    = "alice" // one human with several tabs
+	userLoad     = "load"  // many concurrent calls
+	testPassword = "correct horse battery staple"
+	jwtKey       = "integration-test-hmac-key-0123456789abcdef"
+	didAlice     = "+15550100"
+	didNobody    = "+15550199" // routed to a user who is never online
+	numberOK     = "+15551230001"
+	numberDenied = "+19005550100"
+	numberIntl   = "+442079460000"
+	trunkUser    = "webtrunk"
+	trunkPass    = "trunk-secret"
+)
+
+// envOptions are the knobs of one environment; the zero value is a gateway
+// with long timers and no trunk authentication.
+type envOptions struct {
+	ringTimeout  time.Duration // calls.ring_timeout and the routes' (min 5s)
+	mediaTimeout time.Duration // calls.media_timeout (min 5s)
+	grace        time.Duration // shutdown.grace_period
+	trunkPlan    uasPlan       // how the fake trunk answers by default
+}
+
+// env is one in-process test environment: the real gateway on 127.0.0.1
+// ephemeral ports, a fake trunk it is configured to use, and helpers that
+// open fake browsers against it.
+type env struct {
+	t       *testing.T
+	gw      *gateway.Gateway
+	cfg     *config.Config
+	trunk   *fakeTrunk
+	httpURL string // http://127.0.0.1:port
+	sipAddr netip.AddrPort
+	rtpMin  int // the gateway's trunk-side RTP port range
+	rtpMax  int
+	webrtc  netip.AddrPort // the gateway's one WebRTC UDP port
+	logs    *lockedBuffer
+
+	cancel  context.CancelFunc
+	runDone chan error
+	stopped atomic.Bool
+}
+
+// newEnv writes a configuration for the options, starts the real gateway and
+// the fake trunk, and registers their teardown with t.Cleanup: the gateway's
+// context is cancelled, Run must return within the grace period plus a
+// margin, and every port the gateway used must be free again.
+func newEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := &env{t: t, logs: logs}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log (last lines):\n%s", lastLines(logs.String(), 80))
+		}
+	})
+	e.trunk = newFakeTrunk(t, logger.With("component", "fake-trunk"), opts.trunkPlan)
+	e.rtpMin, e.rtpMax = reserveRTPRange(t)
+
+	yaml := renderConfig(t, e, opts)
+	cfg, err := config.Parse(yaml, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("test configuration rejected: %v\n%s", err, yaml)
+	}
+	e.cfg = cfg
+	gw, err := gateway.New(cfg, logger.With("component", "gateway"))
+	if err != nil {
+		t.Fatalf("gateway.New: %v", err)
+	}
+	if err := gw.Listen(); err != nil {
+		t.Fatalf("gateway.Listen: %v", err)
+	}
+	e.gw = gw
+	e.httpURL = "http://" + gw.HTTPAddr().String()
+	t.Cleanup(func() { _ = gw.Close() }) // releases the sockets if Run never started
+	sipAddr, ok := gw.SIPAddr(config.TransportUDP)
+	if !ok || sipAddr.Port() == 0 {
+		t.Fatalf("gateway SIP UDP address after Listen: %v, %v", sipAddr, ok)
+	}
+	e.sipAddr = sipAddr
+	e.webrtc = gw.WebRTCAddr()
+	if e.webrtc.Port() == 0 {
+		t.Fatalf("gateway WebRTC address after Listen: %v", e.webrtc)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.runDone = make(chan error, 1)
+	go func() { e.runDone <- gw.Run(ctx) }()
+	t.Cleanup(func() { e.stop(t) })
+	// The trunk is torn down after the gateway (cleanups run last-in first-out).
+
+	return e
+}
+
+// stop cancels the gateway's context and waits for Run to return; then it
+// asserts that the gateway released its RTP ports and its WebRTC port.
+// Calling it again does nothing.
+func (e *env) stop(t *testing.T) {
+	t.Helper()
+	if !e.stopped.CompareAndSwap(false, true) {
+		return
+	}
+	e.cancel()
+	limit := e.cfg.Shutdown.GracePeriod + 15*time.Second
+	select {
+	case err := <-e.runDone:
+		if err != nil {
+			t.Errorf("gateway Run returned %v", err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("gateway Run did not return within %v of cancellation", limit)
+	}
+	assertPortsFree(t, e.rtpMin, e.rtpMax, e.webrtc)
+	if err := portsFree(int(e.sipAddr.Port()), int(e.sipAddr.Port())); err != nil {
+		t.Errorf("after shutdown, the SIP port is still bound: %v", err)
+	}
+	if ln, err := net.Listen("tcp4", strings.TrimPrefix(e.httpURL, "http://")); err != nil {
+		t.Errorf("after shutdown, the HTTP port is still bound: %v", err)
+	} else {
+		_ = ln.Close()
+	}
+}
+
+// wsURL is the gateway's signaling endpoint.
+func (e *env) wsURL() string { return "ws" + strings.TrimPrefix(e.httpURL, "http") + "/ws" }
+
+// token returns an HS256 JWT for user expiring after ttl (negative: already
+// expired), signed with key.
+func token(t *testing.T, key, user string, ttl time.Duration) string {
+	t.Helper()
+	now := time.Now()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": user, "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(ttl).Unix(),
+	}).SignedString([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	return s
+}
+
+var configTemplate = template.Must(template.New("config").Parse(`
+http:
+  listen: "127.0.0.1:0"
+sip:
+  listeners:
+    - transport: udp
+      listen: "127.0.0.1:0"
+  public_host: "127.0.0.1"
+  rtp:
+    port_min: {{.RTPMin}}
+    port_max: {{.RTPMax}}
+webrtc:
+  udp_listen: "127.0.0.1:0"
+  public_ips: ["127.0.0.1"]
+trunks:
+  - name: fake
+    host: 127.0.0.1
+    port: {{.TrunkPort}}
+    transport: udp
+    caller_id: "+15550100"
+    allowed_sources: ["127.0.0.1"]
+{{- if .TrunkAuth}}
+    auth:
+      username: "{{.TrunkUser}}"
+      password: "{{.TrunkPass}}"
+{{- end}}
+auth:
+  jwt:
+    hmac_key: "{{.JWTKey}}"
+  users:
+    - id: {{.Alice}}
+      password_hash: "{{.Hash}}"
+      display_name: "Alice"
+      max_calls: 4
+    - id: {{.Load}}
+      password_hash: "{{.Hash}}"
+      max_calls: 0
+default_dial_rules:
+  allow: ["+1*"]
+  deny: ["+1900*"]
+outbound:
+  - pattern: "+1*"
+    trunk: fake
+routes:
+  - did: "{{.DIDAlice}}"
+    user: {{.Alice}}
+  - did: "{{.DIDNobody}}"
+    user: {{.Load}}
+calls:
+  ring_timeout: {{.Ring}}
+  media_timeout: {{.Media}}
+log:
+  level: debug
+shutdown:
+  grace_period: {{.Grace}}
+`))
+
+// bcryptHash is the users' password hash, computed once per test binary at
+// the minimum cost so that tests stay fast.
+var bcryptHash = sync.OnceValues(func() ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+})
+
+// renderConfig returns the YAML configuration of e.
+func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
+	t.Helper()
+	hash, err := bcryptHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, media := opts.ringTimeout, opts.mediaTimeout
+	if ring == 0 {
+		ring = 60 * time.Second
+	}
+	if media == 0 {
+		media = 30 * time.Second
+	}
+	var buf bytes.Buffer
+	err = configTemplate.Execute(&buf, map[string]any{
+		"RTPMin": e.rtpMin, "RTPMax": e.rtpMax,
+		"TrunkPort": e.trunk.addr.Port(), "TrunkAuth": opts.trunkPlan.challenge != 0,
+		"TrunkUser": trunkUser, "TrunkPass": trunkPass, "JWTKey": jwtKey,
+		"Alice": userAlice, "Load": userLoad, "Hash": string(hash),
+		"DIDAlice": didAlice, "DIDNobody": didNobody,
+		"Ring": ring.String(), "Media": media.String(), "Grace": opts.grace.String(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	return buf.Bytes()
+}
+
+// rtpBlock is the size of each environment's trunk-side RTP port range: 32
+// concurrent calls' RTP and RTCP ports.
+const rtpBlock = 64
+
+// nextRTPBlock hands out port ranges below the kernel's ephemeral range
+// (32768 and up on Linux), so that no other socket of the tests lands in it.
+var nextRTPBlock atomic.Int32
+
+// reserveRTPRange returns a range of rtpBlock ports that are all free now.
+func reserveRTPRange(t *testing.T) (int, int) {
+	t.Helper()
+	for {
+		lo := 24000 + int(nextRTPBlock.Add(1)-1)*rtpBlock
+		if lo+rtpBlock > 32768 {
+			t.Fatal("no free RTP port range left below 32768")
+		}
+		if portsFree(lo, lo+rtpBlock-1) == nil {
+			return lo, lo + rtpBlock - 1
+		}
+	}
+}
+
+// portsFree binds and releases every UDP port from lo to hi on 127.0.0.1 and
+// returns the first that cannot be bound.
+func portsFree(lo, hi int) error {
+	for p := lo; p <= hi; p++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			return fmt.Errorf("udp port %d: %w", p, err)
+		}
+		_ = c.Close()
+	}
+
+	return nil
+}
+
+// assertPortsFree fails the test when a port the gateway used is still
+// bound after Run returned: an RTP socket or the WebRTC mux outlived it.
+func assertPortsFree(t *testing.T, rtpMin, rtpMax int, webrtcPort netip.AddrPort) {
+	t.Helper()
+	if err := portsFree(rtpMin, rtpMax); err != nil {
+		t.Errorf("after shutdown, a trunk RTP port is still bound: %v", err)
+	}
+	if err := portsFree(int(webrtcPort.Port()), int(webrtcPort.Port())); err != nil {
+		t.Errorf("after shutdown, the WebRTC port is still bound: %v", err)
+	}
+}
+
+// lockedBuffer is an io.Writer safe for the gateway's concurrent loggers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+
+	return w.b.String()
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+
+	return strings.Join(lines, "\n")
+}
+
+// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,
+// for configurations that cannot ask for port 0.
+func freeUDPPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	_ = c.Close()
+
+	return ap
+}
