@@ -27,8 +27,10 @@ type Config struct {
 	// Auth configures how browsers authenticate.
 	Auth AuthConfig `yaml:"auth"`
 	// DefaultDialRules apply to configured users without their own
-	// dial_rules and to every user authenticated by JWT. Default: empty,
-	// which allows no number at all (see [Config.Warnings]).
+	// dial_rules and to users authenticated by a JWT whose subject is not a
+	// configured user (a token for a configured user gets that user's
+	// rules). Default: empty, which allows no number at all (see
+	// [Config.Warnings]).
 	DefaultDialRules DialRules `yaml:"default_dial_rules"`
 	// Outbound selects the trunk for each dialled E.164 number; the first
 	// matching rule wins. Default: empty (no outbound calls).

@@ -121,7 +121,7 @@ func TestDecodeProblems(t *testing.T) {
 		},
 		{
 			name: "three mistakes give exactly three problems",
-			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    register: {enabled: true, expiry: 30s}\n",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    register: {expiry: 30s}\n",
 				"      password_hash:", "      pasword_hash:",
 				`trunk: carrier}`, `trunk: carier}`},
 			wants: []want{

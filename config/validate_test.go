@@ -155,6 +155,7 @@ func TestValidateProblems(t *testing.T) {
   - {host: 192.0.2.1, register: {expiry: 90500ms}, transport: ws}
 `},
 			wants: []want{
+				{"trunks[0].auth.username", "- name: carrier", "required when register.enabled is true"},
 				{"trunks[0].register.expiry", "25h", "must be at most 24h"},
 				{"trunks[1].name", "25h}\n  - name: carrier", `"carrier" is already the name of trunks[0]`},
 				{"trunks[1].host", "bad..host", "is not a host name or IP address"},

@@ -76,6 +76,9 @@ func (c *Config) validateTrunks(p *problems) {
 		if !printable(t.Auth.Realm) {
 			p.add(path+".auth.realm", "must be printable ASCII")
 		}
+		if t.Register.Enabled && t.Auth.Username == "" {
+			p.add(path+".auth.username", "required when register.enabled is true (RFC 3261 section 10.2: a registrar authenticates the binding)")
+		}
 		checkRange(p, path+".register.expiry", t.Register.Expiry, time.Minute, 24*time.Hour)
 		if t.Register.Expiry%time.Second != 0 {
 			p.add(path+".register.expiry", "must be whole seconds")
