@@ -7,7 +7,8 @@ import (
 )
 
 // The media path must not allocate per packet: every direction, with and
-// without loss, and the DTMF mapping.
+// without loss, passthrough and same-codec re-encoding, and the DTMF
+// mapping.
 func TestNoAllocationPerPacket(t *testing.T) {
 	pk := opusPackets(t, 50, 20)
 	g711 := make([]byte, 160)
@@ -20,15 +21,15 @@ func TestNoAllocationPerPacket(t *testing.T) {
 			}
 		}
 	}
-	newUp := func(in, o Codec) *Uplink {
-		u, err := NewUplink(in, o)
+	newUp := func(in, o Codec, opts ...Option) *Uplink {
+		u, err := NewUplink(in, o, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u
 	}
-	newDown := func(in, o Codec) *Downlink {
-		d, err := NewDownlink(in, o)
+	newDown := func(in, o Codec, opts ...Option) *Downlink {
+		d, err := NewDownlink(in, o, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,6 +41,8 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	down := newDown(CodecPCMA, CodecOpus)
 	downLossy := newDown(CodecPCMU, CodecOpus)
 	downPass := newDown(CodecPCMU, CodecPCMU)
+	upSame := newUp(CodecPCMA, CodecPCMA, WithTranscodeSameCodec(true))
+	downSame := newDown(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(true))
 	mapper, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, CodecTelephoneEvent8k, upOpus)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +53,7 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	var pkt OpusPacket
 	var ev Event
 
-	var i, j, k, l, m, n, o int
+	var i, j, k, l, m, n, o, p, q int
 	tests := []struct {
 		name string
 		fn   func()
@@ -93,6 +96,16 @@ func TestNoAllocationPerPacket(t *testing.T) {
 			drain(downPass.Next)
 			n++
 		}},
+		{"uplink same codec re-encoded", func() {
+			_ = upSame.Push(uint16(p), uint32(p*160), g711)
+			drain(upSame.Next)
+			p++
+		}},
+		{"downlink same codec re-encoded, with loss", func() {
+			q += 1 + q%2
+			_ = downSame.Push(uint16(q), uint32(q*160), g711)
+			drain(downSame.Next)
+		}},
 		{"DTMF mapping", func() {
 			dtmf.Timestamp = uint32(i * 960)
 			_, _ = mapper.Map(dtmf, &hdr, out)
@@ -126,5 +139,11 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	}
 	if s := downLossy.Stats(); s.Silence == 0 {
 		t.Errorf("lossy downlink did not exercise silence fill: %+v", s)
+	}
+	if s := downSame.Stats(); s.Silence == 0 || s.Frames == 0 {
+		t.Errorf("re-encoding downlink did not exercise silence fill and output: %+v", s)
+	}
+	if s := upSame.String(); s != "PCMA/8000 decode -> PCMA re-encode, ptime 20ms" {
+		t.Errorf("same-codec uplink is %q, not re-encoding", s)
 	}
 }

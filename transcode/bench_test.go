@@ -73,6 +73,53 @@ func BenchmarkDownlink(b *testing.B) {
 	}
 }
 
+// BenchmarkSameCodec is one 20 ms PCMU frame each way between legs that
+// both speak PCMU: relayed (passthrough, the default) and decoded and
+// re-encoded (WithTranscodeSameCodec).
+func BenchmarkSameCodec(b *testing.B) {
+	_, g := benchInputs(b)
+	for _, bc := range []struct {
+		name string
+		on   bool
+	}{{"passthrough", false}, {"re-encode", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			up, err := NewUplink(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(bc.on))
+			if err != nil {
+				b.Fatal(err)
+			}
+			down, err := NewDownlink(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(bc.on))
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := make([]byte, 1500)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := up.Push(uint16(i), uint32(i*160), g[i%50]); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, _, ok := up.Next(out); !ok {
+						break
+					}
+				}
+				if err := down.Push(uint16(i), uint32(i*160), g[i%50]); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, _, ok := down.Next(out); !ok {
+						break
+					}
+				}
+				i++
+			}
+			if up.Stats().Frames == 0 || down.Stats().Frames == 0 {
+				b.Fatal("no frames out")
+			}
+		})
+	}
+}
+
 // BenchmarkCallSecond is one second of a call: 50 frames each way.
 func BenchmarkCallSecond(b *testing.B) {
 	pk, g := benchInputs(b)

@@ -6,7 +6,8 @@ import "fmt"
 // payloads in (PCMU or PCMA, RFC 3551, 8 kHz clock, any ptime up to 120
 // ms), RTP payloads of the browser's codec out: Opus frames of the
 // configured ptime (default 20 ms) with 48 kHz timestamps (RFC 7587), or
-// the same G.711 re-chunked when the browser speaks it (passthrough).
+// the same G.711 re-chunked when the browser speaks it (passthrough, or
+// decoded and re-encoded with WithTranscodeSameCodec).
 //
 // The Opus encoder runs at 8 kHz with the settings justified in the package
 // documentation. A gap in the trunk's stream is filled with silence so the
@@ -25,7 +26,8 @@ type Downlink struct {
 // PCMU or PCMA). It returns an error wrapping ErrUnsupportedCodec for other
 // codecs, ErrInvalidOption for an out-of-range option, or the libopus
 // error when the encoder cannot be set up. Options: WithPtime, WithMaxGap,
-// WithOpusBitrate, WithOpusComplexity, WithOpusExpectedLoss.
+// WithOpusBitrate, WithOpusComplexity, WithOpusExpectedLoss,
+// WithTranscodeSameCodec.
 func NewDownlink(in, out Codec, opts ...Option) (*Downlink, error) {
 	if !in.IsG711() {
 		return nil, fmt.Errorf("%w: downlink input %s is not G.711", ErrUnsupportedCodec, in)
@@ -75,5 +77,6 @@ func (d *Downlink) Stats() Stats { return d.p.stats }
 
 // String describes the pipeline, for example "PCMU/8000 decode -> opus
 // encode@8k (VOIP, 24000 bit/s, complexity 5, FEC for 10% loss, no DTX),
-// ptime 20ms".
+// ptime 20ms", or "PCMA/8000 decode -> PCMA re-encode, ptime 20ms" with
+// WithTranscodeSameCodec.
 func (d *Downlink) String() string { return d.p.desc }

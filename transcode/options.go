@@ -33,6 +33,8 @@ type settings struct {
 	bitrate    int
 	complexity int
 	loss       int
+	// reencode turns off passthrough between equal G.711 formats.
+	reencode bool
 }
 
 func defaultSettings() settings {
@@ -66,6 +68,18 @@ func WithOpusComplexity(c int) Option { return func(s *settings) { s.complexity 
 // WithOpusExpectedLoss sets the packet loss, in percent (0-100), that the
 // Opus encoder provisions in-band FEC for. Default DefaultOpusExpectedLoss.
 func WithOpusExpectedLoss(percent int) Option { return func(s *settings) { s.loss = percent } }
+
+// WithTranscodeSameCodec decides what happens when input and output are the
+// same G.711 format (PCMU to PCMU or PCMA to PCMA, whatever their payload
+// types). false, the default, relays the payload bytes and only re-chunks
+// them into frames of the output ptime (passthrough). true decodes every
+// packet to 16-bit PCM at 8 kHz and encodes it again, exactly as between
+// two different G.711 codecs: the same re-chunking, concealment and Stats,
+// and the trunk or browser receives canonical G.711 (for example PCMU
+// negative zero, 0x7F, becomes 0xFF). It has no effect when the formats
+// differ. String tells the two paths apart ("passthrough" or
+// "decode -> ... re-encode").
+func WithTranscodeSameCodec(on bool) Option { return func(s *settings) { s.reencode = on } }
 
 func (s *settings) validate(out Codec) error {
 	ms := s.ptime.Milliseconds()

@@ -51,7 +51,8 @@ type Stats struct {
 
 // pipeline is the engine shared by Uplink and Downlink: one RTP stream in,
 // decoded into a queue of 8 kHz slots, re-chunked into output frames and
-// encoded. In passthrough mode a slot holds the G.711 byte itself.
+// encoded. In passthrough mode (equal G.711 formats, unless
+// WithTranscodeSameCodec) a slot holds the G.711 byte itself.
 type pipeline struct {
 	in, out     Codec
 	passthrough bool
@@ -95,7 +96,7 @@ func newPipeline(in, out Codec, s settings) (*pipeline, error) {
 	maxGap := int(s.maxGap * pcmRate / time.Second)
 	p.track.maxGap = uint32(maxGap) * p.inRatio
 	p.buf = make([]int16, maxPacketSlots+maxGap+3*p.frame+maxPacketSlots)
-	if in.IsG711() && out.IsG711() && in.SameFormat(out) {
+	if in.IsG711() && out.IsG711() && in.SameFormat(out) && !s.reencode {
 		p.passthrough = true
 		p.silence = int16(in.silenceByte())
 	}
@@ -130,6 +131,8 @@ func (p *pipeline) describe(s settings) string {
 	switch {
 	case p.out.IsOpus():
 		enc = fmt.Sprintf("encode@8k (VOIP, %d bit/s, complexity %d, FEC for %d%% loss, no DTX)", s.bitrate, s.complexity, s.loss)
+	case p.in.SameFormat(p.out):
+		enc = "re-encode"
 	default:
 		enc = "encode"
 	}

@@ -13,7 +13,8 @@ import "fmt"
 // Gaps longer than the maximum gap restart the stream with a timestamp jump;
 // duplicates and packets older than the last one are dropped. When the
 // browser already sends the trunk's G.711 codec the payload bytes are only
-// re-chunked (passthrough); a different G.711 codec is converted.
+// re-chunked (passthrough), or decoded and re-encoded with
+// WithTranscodeSameCodec; a different G.711 codec is converted.
 //
 // An Uplink belongs to one goroutine: Push, Next and the other methods must
 // not be called concurrently. After construction no method allocates.
@@ -25,7 +26,7 @@ type Uplink struct {
 // or PCMA with any payload type) to the trunk codec out (PCMU or PCMA). It
 // returns an error wrapping ErrUnsupportedCodec for other codecs and
 // ErrInvalidOption for an out-of-range option. Options: WithPtime (output
-// ptime, default 20 ms) and WithMaxGap.
+// ptime, default 20 ms), WithMaxGap and WithTranscodeSameCodec.
 func NewUplink(in, out Codec, opts ...Option) (*Uplink, error) {
 	if !out.IsG711() {
 		return nil, fmt.Errorf("%w: uplink output %s is not G.711", ErrUnsupportedCodec, out)
@@ -82,5 +83,7 @@ func (u *Uplink) MapTimestamp(ts uint32) uint32 { return u.p.mapTimestamp(ts) }
 func (u *Uplink) Stats() Stats { return u.p.stats }
 
 // String describes the pipeline, for example
-// "opus/48000 decode@8k (FEC, PLC) -> PCMU encode, ptime 20ms".
+// "opus/48000 decode@8k (FEC, PLC) -> PCMU encode, ptime 20ms",
+// "PCMU/8000 passthrough -> PCMU re-chunk, ptime 20ms" or, with
+// WithTranscodeSameCodec, "PCMU/8000 decode -> PCMU re-encode, ptime 20ms".
 func (u *Uplink) String() string { return u.p.desc }
