@@ -89,7 +89,7 @@ type packetWriter interface {
 type uplink struct {
 	in      rtp.Packet
 	tc      *transcode.Uplink
-	dtmf    *transcode.DTMFMapper // nil: no telephone-event on one of the legs
+	dtmf    []*transcode.DTMFMapper // one per browser telephone-event format; none: no telephone-event on one of the legs
 	gen     *dtmfSender
 	audioPT uint8
 	hdr     rtp.Header
@@ -107,12 +107,13 @@ type uplink struct {
 }
 
 // newUplink wires an uplink: tc transcodes the browser's audio payload type
-// audioPT into the trunk's G.711 codec trunk; dtmf (optional) maps the
-// browser's telephone-events to the trunk's payload type trunkTEPT; gen
+// audioPT into the trunk's G.711 codec trunk; dtmf (optional, one mapper per
+// telephone-event format the browser negotiated) maps the browser's
+// telephone-events to the trunk's payload type trunkTEPT; gen
 // sends the digits asked for over signaling; ssrc is this call's random
 // SSRC towards the trunk (RFC 3550 section 8.1); while muted is set the
 // trunk receives G.711 silence instead of the browser's audio.
-func newUplink(tc *transcode.Uplink, audioPT uint8, trunk transcode.Codec, dtmf *transcode.DTMFMapper, gen *dtmfSender,
+func newUplink(tc *transcode.Uplink, audioPT uint8, trunk transcode.Codec, dtmf []*transcode.DTMFMapper, gen *dtmfSender,
 	trunkTEPT uint8, ssrc uint32, w rawWriter, c *legCounters, muted *atomic.Bool, epoch time.Time,
 ) *uplink {
 	u := &uplink{tc: tc, dtmf: dtmf, gen: gen, audioPT: audioPT, w: w, c: c, muted: muted, marker: true, epoch: epoch}
@@ -156,20 +157,33 @@ func (u *uplink) handle(pkt []byte) {
 			u.frame(n, ts)
 		}
 		u.c.transcodeNanos.Add(int64(time.Since(start)))
-	case u.dtmf != nil && u.in.PayloadType == u.dtmf.InPayloadType():
+	default:
+		u.event()
+	}
+}
+
+// event maps a telephone-event packet of the browser (RFC 4733) onto the
+// trunk's stream with the mapper of its payload type; any other payload
+// type is dropped and counted.
+func (u *uplink) event() {
+	for _, m := range u.dtmf {
+		if u.in.PayloadType != m.InPayloadType() {
+			continue
+		}
 		if u.muted.Load() {
 			return
 		}
-		n, err := u.dtmf.Map(&u.in, &u.evHdr, u.out[rtpHeaderSize:])
+		n, err := m.Map(&u.in, &u.evHdr, u.out[rtpHeaderSize:])
 		if err != nil {
 			u.c.dropped.Add(1)
 
 			return
 		}
 		u.send(&u.evHdr, n)
-	default:
-		u.c.dropped.Add(1)
+
+		return
 	}
+	u.c.dropped.Add(1)
 }
 
 // G.711 encodings of a zero sample (ITU-T G.711): what a held call sends.

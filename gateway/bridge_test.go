@@ -14,7 +14,8 @@ import (
 // trunk's.
 const (
 	testOpusPT     = 111
-	testBrowserTE  = 110
+	testBrowserTE  = 110 // telephone-event/48000
+	testBrowserTE8 = 126 // telephone-event/8000, which Chromium uses beside Opus
 	testTrunkTE    = 101
 	testTrunkPCMU  = 0
 	testTrunkSSRC  = 0x11223344
@@ -67,15 +68,21 @@ func newTestUplink(tb testing.TB, w rawWriter) (*uplink, *legCounters, *atomic.B
 	if err != nil {
 		tb.Fatalf("NewUplink: %v", err)
 	}
-	in := transcode.Codec{Name: "telephone-event", ClockRate: 48000, Channels: 1, PayloadType: testBrowserTE}
-	mapper, err := transcode.NewDTMFMapper(in, transcode.CodecTelephoneEvent8k.WithPayloadType(testTrunkTE), up)
-	if err != nil {
-		tb.Fatalf("NewDTMFMapper: %v", err)
+	var mappers []*transcode.DTMFMapper
+	for _, in := range []transcode.Codec{
+		{Name: "telephone-event", ClockRate: 48000, Channels: 1, PayloadType: testBrowserTE},
+		{Name: "telephone-event", ClockRate: 8000, Channels: 1, PayloadType: testBrowserTE8},
+	} {
+		mapper, err := transcode.NewDTMFMapper(in, transcode.CodecTelephoneEvent8k.WithPayloadType(testTrunkTE), up)
+		if err != nil {
+			tb.Fatalf("NewDTMFMapper: %v", err)
+		}
+		mappers = append(mappers, mapper)
 	}
 	c := &legCounters{}
 	muted := &atomic.Bool{}
 
-	return newUplink(up, testOpusPT, transcode.CodecPCMU, mapper, newDTMFSender(), testTrunkTE, testTrunkSSRC, w, c, muted, time.Now()), c, muted
+	return newUplink(up, testOpusPT, transcode.CodecPCMU, mappers, newDTMFSender(), testTrunkTE, testTrunkSSRC, w, c, muted, time.Now()), c, muted
 }
 
 // newTestDownlink builds the downlink of a PCMU trunk and an Opus browser.
@@ -207,36 +214,56 @@ func TestUplinkSendsSilenceOnHold(t *testing.T) {
 }
 
 func TestUplinkMapsBrowserDTMF(t *testing.T) {
-	rec := &trunkRecorder{keep: true}
-	u, _, _ := newTestUplink(t, rec)
-	for _, b := range browserPackets(t, 5, 440) {
-		u.handle(b)
-	}
-	before := len(rec.packets)
-	var payload [4]byte
-	for i, ev := range []transcode.Event{{Code: 5, Duration: 960}, {Code: 5, Duration: 1920}, {Code: 5, End: true, Duration: 2880}} {
-		if _, err := ev.MarshalTo(payload[:]); err != nil {
-			t.Fatal(err)
-		}
-		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: testBrowserTE, SequenceNumber: uint16(1005 + i), Timestamp: 4800 * 5, Marker: i == 0, SSRC: 42}, Payload: payload[:]}
-		b, _ := p.Marshal()
-		u.handle(b)
-	}
-	evs := rec.packets[before:]
-	if len(evs) != 3 {
-		t.Fatalf("trunk got %d event packets, want 3", len(evs))
-	}
-	for i, p := range evs {
-		var ev transcode.Event
-		if err := ev.Unmarshal(p.Payload); err != nil {
-			t.Fatal(err)
-		}
-		if p.PayloadType != testTrunkTE || ev.Code != 5 || p.Timestamp != evs[0].Timestamp {
-			t.Errorf("event packet %d: pt %d code %d ts %d", i, p.PayloadType, ev.Code, p.Timestamp)
-		}
-		if want := uint16(160 * (i + 1)); ev.Duration != want {
-			t.Errorf("event packet %d: duration %d, want %d (8 kHz clock)", i, ev.Duration, want)
-		}
+	// A browser may send its digits at either clock rate it negotiated:
+	// both must reach the trunk at 8 kHz with the trunk's payload type.
+	for _, tt := range []struct {
+		name  string
+		pt    uint8
+		clock uint16 // samples per 20 ms at the browser's event clock
+	}{
+		{"telephone-event/48000", testBrowserTE, 960},
+		{"telephone-event/8000", testBrowserTE8, 160},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &trunkRecorder{keep: true}
+			u, c, _ := newTestUplink(t, rec)
+			for _, b := range browserPackets(t, 5, 440) {
+				u.handle(b)
+			}
+			before := len(rec.packets)
+			var payload [4]byte
+			for i, ev := range []transcode.Event{{Code: 5, Duration: tt.clock}, {Code: 5, Duration: 2 * tt.clock}, {Code: 5, End: true, Duration: 3 * tt.clock}} {
+				if _, err := ev.MarshalTo(payload[:]); err != nil {
+					t.Fatal(err)
+				}
+				ts := uint32(4800 * 5)
+				if tt.pt == testBrowserTE8 {
+					ts = 800 * 5
+				}
+				p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: tt.pt, SequenceNumber: uint16(1005 + i), Timestamp: ts, Marker: i == 0, SSRC: 42}, Payload: payload[:]}
+				b, _ := p.Marshal()
+				u.handle(b)
+			}
+			if d := c.dropped.Load(); d != 0 {
+				t.Errorf("%d packets dropped", d)
+			}
+			evs := rec.packets[before:]
+			if len(evs) != 3 {
+				t.Fatalf("trunk got %d event packets, want 3", len(evs))
+			}
+			for i, p := range evs {
+				var ev transcode.Event
+				if err := ev.Unmarshal(p.Payload); err != nil {
+					t.Fatal(err)
+				}
+				if p.PayloadType != testTrunkTE || ev.Code != 5 || p.Timestamp != evs[0].Timestamp {
+					t.Errorf("event packet %d: pt %d code %d ts %d", i, p.PayloadType, ev.Code, p.Timestamp)
+				}
+				if want := uint16(160 * (i + 1)); ev.Duration != want {
+					t.Errorf("event packet %d: duration %d, want %d (8 kHz clock)", i, ev.Duration, want)
+				}
+			}
+		})
 	}
 }
 

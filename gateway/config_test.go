@@ -23,6 +23,7 @@ type testConfig struct {
 	extra       string // appended YAML
 	register    bool   // the trunk registers
 	dialRing    string // calls.ring_timeout, for outbound calls
+	sameCodec   bool   // calls.transcode_same_codec
 }
 
 // parseTestConfig builds a complete configuration on loopback: one trunk
@@ -100,9 +101,11 @@ routes:
 calls:
   media_timeout: 5s
   ring_timeout: %s
+  transcode_same_codec: %t
 shutdown:
   grace_period: %s
-%s`, tc.sipListen, tc.trunkPort, tc.register, string(hash), tc.maxCalls, string(hash), tc.ringTimeout, tc.dialRing, tc.grace, tc.extra)
+%s`, tc.sipListen, tc.trunkPort, tc.register, string(hash), tc.maxCalls, string(hash), tc.ringTimeout, tc.dialRing, tc.sameCodec,
+		tc.grace, tc.extra)
 	cfg, err := config.Parse([]byte(strings.TrimSpace(doc)+"\n"), nil)
 	if err != nil {
 		t.Fatalf("test config: %v", err)

@@ -23,6 +23,36 @@ func trunkCodec(c sip.Codec) (transcode.Codec, error) {
 	}
 }
 
+// newTranscoders builds the two transcoders of a call: the uplink from the
+// browser's audio codec to the trunk's G.711 codec trunk, and the downlink
+// back. When both legs negotiated the same G.711 format, reencode
+// (calls.transcode_same_codec) decides between relaying the payloads
+// re-chunked (false) and decoding and re-encoding them (true); it changes
+// nothing when the codecs differ. Errors wrap transcode.ErrUnsupportedCodec
+// or transcode.ErrInvalidOption.
+func newTranscoders(browser, trunk transcode.Codec, reencode bool) (*transcode.Uplink, *transcode.Downlink, error) {
+	same := transcode.WithTranscodeSameCodec(reencode)
+	up, err := transcode.NewUplink(browser, trunk, same)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: uplink: %w", err)
+	}
+	down, err := transcode.NewDownlink(trunk, browser, same)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: downlink: %w", err)
+	}
+
+	return up, down, nil
+}
+
+// describeMedia is the codecs attribute of a call's log lines: both legs'
+// codecs and each direction's pipeline, which says whether the audio is
+// passed through or decoded and encoded, for example "browser PCMU/8000
+// pt 0, trunk PCMU/8000 pt 0; up: PCMU/8000 decode -> PCMU re-encode,
+// ptime 20ms; down: PCMU/8000 decode -> PCMU re-encode, ptime 20ms".
+func describeMedia(browser browserMedia, trunk transcode.Codec, up *transcode.Uplink, down *transcode.Downlink) string {
+	return "browser " + browser.String() + ", trunk " + trunk.String() + "; up: " + up.String() + "; down: " + down.String()
+}
+
 // startMedia starts the bridge between the browser's PeerConnection and
 // the trunk call's RTP socket, once per session: on early media (183 with
 // SDP) or when the trunk answers. It builds the per-call transcoders and
@@ -39,31 +69,31 @@ func (s *session) startMedia(call *sip.Call) error {
 		return err
 	}
 	browser := s.leg.media
-	up, err := transcode.NewUplink(browser.Audio, tc)
+	up, down, err := newTranscoders(browser.Audio, tc, s.g.cfg.Calls.TranscodeSameCodec)
 	if err != nil {
-		return fmt.Errorf("gateway: uplink: %w", err)
+		return err
 	}
-	down, err := transcode.NewDownlink(tc, browser.Audio)
-	if err != nil {
-		return fmt.Errorf("gateway: downlink: %w", err)
-	}
-	var mapper *transcode.DTMFMapper
-	if browser.Event.Name != "" && media.TelephoneEventPT != 0 {
-		mapper, err = transcode.NewDTMFMapper(browser.Event,
-			transcode.CodecTelephoneEvent8k.WithPayloadType(media.TelephoneEventPT), up)
-		if err != nil {
-			return fmt.Errorf("gateway: dtmf: %w", err)
+	var mappers []*transcode.DTMFMapper
+	if media.TelephoneEventPT != 0 {
+		for _, ev := range browser.Events {
+			mapper, err := transcode.NewDTMFMapper(ev,
+				transcode.CodecTelephoneEvent8k.WithPayloadType(media.TelephoneEventPT), up)
+			if err != nil {
+				return fmt.Errorf("gateway: dtmf: %w", err)
+			}
+			mappers = append(mappers, mapper)
 		}
 	}
 	ssrc := randomUint32()
-	u := newUplink(up, browser.Audio.PayloadType, tc, mapper, s.dtmf, media.TelephoneEventPT,
+	u := newUplink(up, browser.Audio.PayloadType, tc, mappers, s.dtmf, media.TelephoneEventPT,
 		ssrc, call.RTP(), &s.up, &s.browserH, s.epoch)
 	d := newDownlink(down, tc.PayloadType, media.TelephoneEventPT, browser.Audio.PayloadType, randomUint32(),
 		s.leg.local, &s.down, s.digit, s.epoch)
 	s.bridged = true
 	s.rtp = call.RTP()
 	s.trunkTEPT = media.TelephoneEventPT
-	s.codecs = "browser " + browser.String() + ", trunk " + tc.String() + "; up: " + up.String() + "; down: " + down.String()
+	s.codecs = describeMedia(browser, tc, up, down)
+	s.log.Debug("media bridged", "codecs", s.codecs)
 	s.bridgeWG.Add(2)
 	go s.runUplink(u)
 	go s.runDownlink(d, call.RTP())

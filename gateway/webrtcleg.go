@@ -31,10 +31,17 @@ var (
 // browserMedia is what the browser's offer says about its audio: the codec
 // both directions use (the first of the offer's formats the gateway speaks,
 // which is the first of the answer, RFC 3264 section 6.1) and its
-// telephone-event format (RFC 4733), PayloadType 0 when not offered.
+// telephone-event formats (RFC 4733).
+//
+// Event is the telephone-event at the audio codec's clock rate when offered
+// (else the other one), for descriptions; Events holds every
+// telephone-event the offer and the answer share (at 8000 and at 48000 Hz).
+// Both are kept because a browser may send its digits with either: Chromium
+// sends telephone-event/8000 alongside Opus/48000 when both are negotiated.
 type browserMedia struct {
-	Audio transcode.Codec
-	Event transcode.Codec
+	Audio  transcode.Codec
+	Event  transcode.Codec
+	Events []transcode.Codec
 }
 
 // parseOffer reads the browser's SDP offer (RFC 4566, parsed with
@@ -84,6 +91,7 @@ func parseOffer(offer string) (browserMedia, error) {
 		if bm.Audio.Name == "" {
 			return browserMedia{}, &callError{Code: signaling.CodeNoCommonCodec, Msg: "sdp: the offer has none of opus, PCMU, PCMA"}
 		}
+		bm.Events = events
 		for _, e := range events {
 			if bm.Event.Name == "" || (e.ClockRate == bm.Audio.ClockRate && bm.Event.ClockRate != bm.Audio.ClockRate) {
 				bm.Event = e

@@ -1,0 +1,203 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/transcode"
+)
+
+// pcmuCall is a browser call that speaks only PCMU: it offers PCMU alone,
+// sends a 440 Hz tone in 20 ms PCMU packets and records what it hears.
+type pcmuCall struct {
+	pc    *webrtc.PeerConnection
+	track *webrtc.TrackLocalStaticRTP
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	pcm   []int16
+}
+
+// dialPCMU places call id to number over b's signaling connection from a
+// PCMU-only PeerConnection and returns it once the gateway has answered.
+func dialPCMU(t *testing.T, b *fakeBrowser, id, to string) *pcmuCall {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	pcmu := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{PayloadType: 0, RTPCodecCapability: pcmu}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &pcmuCall{pc: pc, stop: make(chan struct{})}
+	t.Cleanup(c.close)
+	if c.track, err = webrtc.NewTrackLocalStaticRTP(pcmu, "audio", "browser"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(c.track); err != nil {
+		t.Fatal(err)
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.wg.Add(1)
+		go c.receive(tr)
+	})
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	b.send(signaling.Dial{ID: id, To: to, SDP: pc.LocalDescription().SDP})
+	a := expect[signaling.Answer](t, b)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: a.SDP}); err != nil {
+		t.Fatalf("SetRemoteDescription(answer): %v", err)
+	}
+	c.wg.Add(1)
+	go c.send()
+
+	return c
+}
+
+// receive decodes the gateway's PCMU packets until the track ends.
+func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
+	defer c.wg.Done()
+	buf := make([]byte, mtu)
+	var p rtp.Packet
+	var pcm [mtu]int16
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return
+		}
+		if p.Unmarshal(buf[:n]) != nil {
+			continue
+		}
+		k := transcode.DecodePCMU(pcm[:], p.Payload)
+		c.mu.Lock()
+		c.pcm = append(c.pcm, pcm[:k]...)
+		c.mu.Unlock()
+	}
+}
+
+// send plays the 440 Hz tone every 20 ms until the call is closed.
+func (c *pcmuCall) send() {
+	defer c.wg.Done()
+	tone := toneGen{freq: 440}
+	var pcm [160]int16
+	var payload [160]byte
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	h := rtp.Header{Version: 2}
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		tone.fill(pcm[:])
+		transcode.EncodePCMU(payload[:], pcm[:])
+		err := c.track.WriteRTP(&rtp.Packet{Header: h, Payload: payload[:]})
+		if err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			return
+		}
+		h.SequenceNumber++
+		h.Timestamp += 160
+	}
+}
+
+// heard returns a copy of the audio the browser received so far.
+func (c *pcmuCall) heard() []int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	return append([]int16(nil), c.pcm...)
+}
+
+func (c *pcmuCall) close() {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	_ = c.pc.Close()
+	c.wg.Wait()
+}
+
+// endedLine waits for the "call ended" log line and returns it.
+func endedLine(t *testing.T, e *env) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for line := range strings.Lines(e.logs.String()) {
+			if strings.Contains(line, `msg="call ended"`) {
+				return line
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no call ended log line")
+
+	return ""
+}
+
+// A PCMU browser calling a PCMU trunk: calls.transcode_same_codec decides
+// whether the audio is relayed or decoded and re-encoded, the call's log
+// line says which, and the tones get through either way.
+func TestSameCodecPCMUBrowser(t *testing.T) {
+	tests := []struct {
+		name      string
+		sameCodec bool
+		up, down  string
+	}{
+		{"relayed", false,
+			"up: PCMU/8000 passthrough -> PCMU re-chunk, ptime 20ms",
+			"down: PCMU/8000 passthrough -> PCMU re-chunk, ptime 20ms"},
+		{"transcoded", true,
+			"up: PCMU/8000 decode -> PCMU re-encode, ptime 20ms",
+			"down: PCMU/8000 decode -> PCMU re-encode, ptime 20ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, testConfig{sameCodec: tt.sameCodec})
+			b := newFakeBrowser(t, e)
+			b.login("alice")
+			c := dialPCMU(t, b, "p1", "5550123")
+			tc := e.trunk.nextCall(t)
+			expectProgress[signaling.Connected](t, b)
+
+			assertTone(t, waitAudio(t, tc.heard, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
+			assertTone(t, waitAudio(t, c.heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+
+			b.send(signaling.Hangup{CallID: "p1"})
+			expect[signaling.HangupEvent](t, b)
+			line := endedLine(t, e)
+			for _, want := range []string{"browser PCMU/8000 pt 0", "trunk PCMU/8000 pt 0", tt.up, tt.down} {
+				if !strings.Contains(line, want) {
+					t.Errorf("call log line lacks %q:\n%s", want, line)
+				}
+			}
+		})
+	}
+}
