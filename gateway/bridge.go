@@ -143,8 +143,8 @@ func (u *uplink) handle(pkt []byte) {
 	if lost := u.seq.next(u.in.SequenceNumber); lost > 0 {
 		u.c.lost.Add(lost)
 	}
-	switch {
-	case u.in.PayloadType == u.audioPT:
+	switch u.in.PayloadType {
+	case u.audioPT:
 		start := time.Now()
 		if err := u.tc.Push(u.in.SequenceNumber, u.in.Timestamp, u.in.Payload); err != nil {
 			u.c.dropped.Add(1)

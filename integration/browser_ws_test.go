@@ -199,17 +199,6 @@ func isType(typ signaling.Type) func(signaling.Message) bool {
 	return func(m signaling.Message) bool { return m.MessageType() == typ }
 }
 
-func isError(code signaling.Code, ref string) func(signaling.Message) bool {
-	return func(m signaling.Message) bool {
-		e, ok := m.(signaling.ErrorReply)
-		return ok && e.Code == code && (ref == "" || e.Ref == ref)
-	}
-}
-
-func isAnswer(callID string) func(signaling.Message) bool {
-	return func(m signaling.Message) bool { a, ok := m.(signaling.Answer); return ok && a.CallID == callID }
-}
-
 func isRinging(callID string) func(signaling.Message) bool {
 	return func(m signaling.Message) bool { r, ok := m.(signaling.Ringing); return ok && r.CallID == callID }
 }

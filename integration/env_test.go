@@ -142,7 +142,8 @@ func (e *env) stop(t *testing.T) {
 	if err := portsFree(int(e.sipAddr.Port()), int(e.sipAddr.Port())); err != nil {
 		t.Errorf("after shutdown, the SIP port is still bound: %v", err)
 	}
-	if ln, err := net.Listen("tcp4", strings.TrimPrefix(e.httpURL, "http://")); err != nil {
+	var lc net.ListenConfig
+	if ln, err := lc.Listen(context.Background(), "tcp4", strings.TrimPrefix(e.httpURL, "http://")); err != nil {
 		t.Errorf("after shutdown, the HTTP port is still bound: %v", err)
 	} else {
 		_ = ln.Close()

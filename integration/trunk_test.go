@@ -44,7 +44,8 @@ type fakeTrunk struct {
 // is closed by t.Cleanup. plan is how it answers INVITEs by default.
 func newFakeTrunk(t *testing.T, logger *slog.Logger, plan uasPlan) *fakeTrunk {
 	t.Helper()
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	var lc net.ListenConfig
+	conn, err := lc.ListenPacket(t.Context(), "udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("fake trunk: %v", err)
 	}
@@ -114,13 +115,6 @@ func (ft *fakeTrunk) close() {
 	for _, c := range calls {
 		c.wait()
 	}
-}
-
-// setPlan makes INVITEs to number (the Request-URI user) follow plan.
-func (ft *fakeTrunk) setPlan(number string, plan uasPlan) {
-	ft.mu.Lock()
-	ft.plans[number] = plan
-	ft.mu.Unlock()
 }
 
 // planFor returns the plan for an INVITE to number.

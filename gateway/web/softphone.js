@@ -57,6 +57,7 @@ let active = null;
 /** @type {import("/webtrunk.js").Call|null} the inbound call offered */
 let offered = null;
 let timerHandle = 0;
+let reconnecting = false; // the device lost its connection and retries
 const tones = new Tones();
 const meter = new LevelMeter(ui.micLevel);
 
@@ -136,6 +137,7 @@ async function signIn(credentials) {
   const d = new Device({ ...credentials, audioElement: ui.audio });
   device = d;
   d.on("registered", ({ user }) => {
+    reconnecting = false;
     ui.whoami.textContent = user;
     setStatus("Ready. Enter a number to call.");
     render();
@@ -147,11 +149,16 @@ async function signIn(credentials) {
     render();
   });
   d.on("reconnecting", ({ delayMs }) => {
+    reconnecting = true;
     setStatus("Connection lost. Reconnecting in " + Math.ceil(delayMs / 1000) + " s…");
     render();
   });
   d.on("incoming", onIncoming);
-  d.on("error", showError);
+  d.on("error", (err) => {
+    reconnecting = false; // a refused reconnection ends the retries
+    showError(err);
+    render();
+  });
   try {
     await d.connect();
     ui.password.value = "";
@@ -168,6 +175,7 @@ async function signIn(credentials) {
 }
 
 function signOut() {
+  reconnecting = false;
   device?.disconnect();
   device = null;
   active = offered = null;
@@ -306,7 +314,7 @@ function renderTimer() {
 
 function render() {
   const state = device?.state || "disconnected";
-  const signedIn = state === "registered" || (device && state === "connecting" && ui.whoami.textContent);
+  const signedIn = state === "registered" || Boolean(device && reconnecting);
   ui.login.hidden = Boolean(signedIn);
   ui.phone.hidden = !signedIn;
   ui.connection.dataset.state = state;

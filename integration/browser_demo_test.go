@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway"
+)
+
+// TestBrowserDemoSetup is the README's "Try it": the gateway on
+// config/example.yaml and the demo endpoint cmd/echo with its default flags;
+// a person signs in as demo/demo, dials a +1555 number and hears their own
+// voice, dials +1 555 1000 and hears a 1 kHz tone. It binds the example's
+// fixed ports (8080, 5060, 5070, 50000, RTP ranges), so it runs only where
+// they are free, as in the loopback-only namespace of scripts/test.sh.
+func TestBrowserDemoSetup(t *testing.T) {
+	for _, p := range []int{5060, 5070, 50000} {
+		if err := portsFree(p, p); err != nil {
+			t.Fatalf("the demo's port %d is in use (%v): run the test inside scripts/isolated.sh", p, err)
+		}
+	}
+	cfg, err := config.Load(filepath.Join("..", "config", "example.yaml"))
+	if err != nil {
+		t.Fatalf("config/example.yaml: %v", err)
+	}
+	logs := &lockedBuffer{}
+	gw, err := gateway.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Listen(); err != nil {
+		t.Fatalf("gateway.Listen on the example's addresses: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gateway Run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("gateway log (last lines):\n%s", lastLines(logs.String(), 60))
+		}
+	})
+	echoLog := browserStartEcho(t)
+	g := &browserGW{pageURL: "http://" + gw.HTTPAddr().String() + "/", logs: logs}
+	g.checkServesPage(t)
+
+	b := browserStart(t, browserToneHz)
+	b.login(g.pageURL, "demo", "demo")
+
+	tests := []struct {
+		number       string
+		want, unwant float64
+	}{
+		{"+1 555 0123", browserToneHz, trunkToneHz}, // the echo: your own voice
+		{"+1 555 1000", 1000, browserToneHz},        // the tone number
+	}
+	for _, tc := range tests {
+		t.Run(tc.number, func(t *testing.T) {
+			b.dial(tc.number)
+			b.waitState("connected", 20*time.Second)
+			b.waitHears(tc.want, tc.unwant, 15*time.Second)
+			b.click("hangup")
+			b.waitState("idle", 10*time.Second)
+		})
+	}
+	if t.Failed() {
+		t.Logf("echo endpoint log:\n%s", lastLines(echoLog.String(), 40))
+	}
+}
+
+// browserStartEcho builds cmd/echo and runs it with its default flags (the
+// "demo" trunk of config/example.yaml, 127.0.0.1:5070) until the test ends,
+// as scripts/run.sh does. It returns the endpoint's log.
+func browserStartEcho(t *testing.T) *lockedBuffer {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go toolchain not found to build cmd/echo: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "echo")
+	build := exec.CommandContext(t.Context(), goBin, "build", "-o", bin, "../cmd/echo")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build cmd/echo: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start echo: %v", err)
+	}
+	logs := &lockedBuffer{}
+	ready := make(chan struct{})
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(stderr)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			_, _ = io.WriteString(logs, line+"\n")
+			if !signalled && strings.Contains(line, "echo endpoint listening") {
+				signalled = true
+				close(ready)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-copied
+		// Wait reports the cancelled context even after a clean exit: the
+		// exit status is what tells.
+		err := cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("echo endpoint exited with %d on SIGINT (%v):\n%s", code, err, logs)
+		}
+	})
+	select {
+	case <-ready:
+	case <-copied:
+		t.Fatalf("echo endpoint exited at start:\n%s", logs)
+	case <-time.After(15 * time.Second):
+		t.Fatalf("echo endpoint not listening after 15 s:\n%s", logs)
+	}
+
+	return logs
+}
