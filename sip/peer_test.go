@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,9 @@ type rawPeer struct {
 	t    *testing.T
 	conn *net.UDPConn
 	addr netip.AddrPort
+
+	mu      sync.Mutex
+	sources map[netip.AddrPort]int // messages received per source address
 }
 
 func newRawPeer(t *testing.T) *rawPeer {
@@ -28,8 +32,18 @@ func newRawPeer(t *testing.T) *rawPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return &rawPeer{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+	p := &rawPeer{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), sources: map[netip.AddrPort]int{}}
+	t.Cleanup(func() {
+		c.Close()
+		// A carrier accepts responses and in-dialog requests only from the address it sends
+		// to: everything the user agent sent must have left from its one listening socket.
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if len(p.sources) > 1 {
+			t.Errorf("peer received messages from %d addresses %v, want one (the listener)", len(p.sources), p.sources)
+		}
+	})
+	return p
 }
 
 // sendTo writes a message to dst.
@@ -53,7 +67,12 @@ func (p *rawPeer) sendRaw(text string, dst netip.AddrPort) {
 func (p *rawPeer) read(d time.Duration) (sipmsg.Message, error) {
 	buf := make([]byte, 65535)
 	_ = p.conn.SetReadDeadline(time.Now().Add(d))
-	n, _, err := p.conn.ReadFromUDPAddrPort(buf)
+	n, src, err := p.conn.ReadFromUDPAddrPort(buf)
+	if err == nil {
+		p.mu.Lock()
+		p.sources[src]++
+		p.mu.Unlock()
+	}
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {

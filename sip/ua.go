@@ -30,6 +30,7 @@ type UA struct {
 	log    *slog.Logger
 	sua    *sipgo.UserAgent
 	srv    *sipgo.Server
+	inflow *inflow // gate of the UDP listeners, see drain.go
 	trunks []*trunk
 
 	served   atomic.Bool
@@ -63,6 +64,7 @@ type boundListener struct {
 	publicPort int
 	closer     io.Closer
 	serve      func() error
+	conn       sipmsg.Connection // a UDP listener's connection in sipgo's pool, once serving
 }
 
 // NewUA validates cfg (every problem is reported at once) and allocates a user agent without
@@ -94,6 +96,7 @@ func NewUA(cfg Config) (*UA, error) {
 		log:       log,
 		sua:       sua,
 		srv:       srv,
+		inflow:    newInflow(),
 		listeners: map[Transport]*boundListener{},
 		clients:   map[Transport]*sipgo.Client{},
 		dialogs:   map[string]*Call{},
@@ -190,8 +193,9 @@ func (ua *UA) bind(l Listener) (*boundListener, error) {
 			return nil, fmt.Errorf("sip: listen %s %s: %w", l.Transport, l.Addr, err)
 		}
 		b.local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
-		b.closer = conn
-		b.serve = func() error { return ua.srv.ServeUDP(conn) }
+		gated := &gatedPacketConn{PacketConn: conn, in: ua.inflow, local: conn.LocalAddr().String()}
+		b.closer = gated
+		b.serve = func() error { return ua.srv.ServeUDP(gated) }
 	case TransportTCP, TransportTLS:
 		var ln net.Listener
 		var err error
@@ -285,27 +289,24 @@ func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 	ua.mu.Lock()
 	ua.serving = false
 	ua.mu.Unlock()
-	for _, b := range listeners {
-		_ = b.closer.Close()
-	}
-	err := ua.sua.Close()
-	lwg.Wait()
-	if err != nil {
-		ua.log.Debug("sip transport close", "error", err)
-	}
+	ua.closeTransport(listeners, &lwg)
 	return nil
 }
 
 // awaitUDPListeners waits until sipgo's transport has taken the UDP listening sockets into its
-// connection pool, so that requests are sent from them (it does so in the serving goroutine).
+// connection pool, so that requests are sent from them (it does so in the serving goroutine),
+// and keeps their connections for the shutdown (see closeTransport).
 func (ua *UA) awaitUDPListeners(listeners []*boundListener) {
 	pool := ua.sua.TransportLayer().Pool("udp")
 	for _, b := range listeners {
 		if b.transport != TransportUDP {
 			continue
 		}
-		for i := 0; i < 2000 && pool.Get(b.local.String()) == nil; i++ {
-			time.Sleep(time.Millisecond)
+		key := b.closer.(net.PacketConn).LocalAddr().String()
+		for i := 0; i < 2000 && b.conn == nil; i++ {
+			if b.conn = pool.Get(key); b.conn == nil {
+				time.Sleep(time.Millisecond)
+			}
 		}
 	}
 }
