@@ -67,7 +67,16 @@ func TestOutboundCallAudioDTMFAndHangup(t *testing.T) {
 			t.Fatalf("trunk hears sample %d = %d while held", i, x)
 		}
 	}
+	// The trunk was put on hold with a re-INVITE (a=sendonly, RFC 3264 section 8.4).
+	trunkEvent(t, tc, sip.EventHold)
+	if m := tc.call.Media(); !m.Held || m.Remote.Direction != sip.SendOnly {
+		t.Errorf("trunk media while held: Held %v, gateway's direction %v; want true, sendonly", m.Held, m.Remote.Direction)
+	}
 	assertTone(t, held(false), 440, 1000)
+	trunkEvent(t, tc, sip.EventResume)
+	if m := tc.call.Media(); m.Held || m.Remote.Direction != sip.SendRecv {
+		t.Errorf("trunk media after resume: Held %v, gateway's direction %v; want false, sendrecv", m.Held, m.Remote.Direction)
+	}
 
 	b.send(signaling.Hangup{CallID: "c1"})
 	h := expect[signaling.HangupEvent](t, b)
@@ -85,6 +94,19 @@ func TestOutboundCallAudioDTMFAndHangup(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), "call ended") {
 		t.Error("no call log line")
+	}
+}
+
+// trunkEvent waits for the trunk's call to report a dialog event of kind.
+func trunkEvent(t *testing.T, tc *trunkCall, kind sip.DialogEventKind) {
+	t.Helper()
+	select {
+	case ev := <-tc.call.Events():
+		if ev.Kind != kind {
+			t.Fatalf("trunk dialog event %v, want %v", ev.Kind, kind)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the trunk saw no %v re-INVITE", kind)
 	}
 }
 

@@ -44,9 +44,9 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 	case signaling.DTMF:
 		callID, err = m.CallID, c.sendDTMF(m)
 	case signaling.Hold:
-		callID, err = m.CallID, c.hold(m.CallID, true)
+		callID, err = m.CallID, c.hold(m.CallID, true, m.Ref)
 	case signaling.Resume:
-		callID, err = m.CallID, c.hold(m.CallID, false)
+		callID, err = m.CallID, c.hold(m.CallID, false, m.Ref)
 	default:
 		err = &callError{Code: signaling.CodeUnknownType, Msg: "unexpected message"}
 	}
@@ -165,23 +165,6 @@ func (c *wsConn) sendDTMF(m signaling.DTMF) error {
 	}
 	if err := s.dtmf.enqueue(m.Digits); err != nil {
 		return &callError{Code: signaling.CodeBadRequest, Msg: "digits: " + err.Error(), Err: err}
-	}
-
-	return nil
-}
-
-// hold puts a call on hold or resumes it. The trunk-side user agent offers
-// no re-INVITE for the gateway to send, so hold mutes the browser's audio
-// (and DTMF) towards the trunk; the trunk's audio still reaches the browser,
-// which mutes its own playback. While held the trunk receives G.711
-// silence, so that its RTP timeout does not end the call.
-func (c *wsConn) hold(id string, on bool) error {
-	s, err := c.connected(id)
-	if err != nil {
-		return err
-	}
-	if s.browserH.Swap(on) != on {
-		s.logger().Info("browser hold", "held", on)
 	}
 
 	return nil

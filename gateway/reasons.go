@@ -94,7 +94,13 @@ func causeOf(err error) *endError {
 	}
 	var se *sip.StatusError
 	if errors.As(err, &se) {
-		return &endError{Reason: statusReason(se.Code), SIPCode: se.Code, SIPText: se.Reason, Err: err}
+		reason := statusReason(se.Code)
+		if errors.Is(err, sip.ErrDialogLost) {
+			// A 408 or 481 to a re-INVITE: the trunk lost the call, nobody failed to answer.
+			reason = signaling.ReasonFailed
+		}
+
+		return &endError{Reason: reason, SIPCode: se.Code, SIPText: se.Reason, Err: err}
 	}
 	var he *sip.HangupError
 	if errors.As(err, &he) {

@@ -62,7 +62,7 @@ type session struct {
 	ic              *sip.IncomingCall // inbound calls only
 
 	state    atomic.Int32
-	browserH atomic.Bool // the browser put the call on hold: uplink muted
+	browserH atomic.Bool // the browser put the call on hold: uplink muted (see hold.go)
 	trunkH   atomic.Bool // the trunk put the call on hold
 	mediaRef atomic.Int64
 	dtmf     *dtmfSender
@@ -78,6 +78,8 @@ type session struct {
 	answeredAt time.Time
 	bridgeWG   sync.WaitGroup
 	iceTimer   *time.Timer
+	hold       holdState
+	holdWG     sync.WaitGroup // the goroutine carrying out hold and resume
 }
 
 // newSession allocates a session; it starts nothing.
@@ -254,6 +256,7 @@ func (s *session) finish() {
 		s.leg.close()
 	}
 	s.bridgeWG.Wait()
+	s.holdWG.Wait()
 	s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
 	s.conn.removeCall(s.id, s)
 	s.g.hub.release(s.user.UserID)

@@ -39,8 +39,12 @@ type Media struct {
 	TelephoneEventPT uint8
 	// Remote is the trunk's current media description (address, direction, ptime).
 	Remote MediaDescription
-	// Held is true while the trunk has put the call on hold (a=sendonly, a=inactive or c=0.0.0.0).
+	// Held is true while the trunk does not receive media: it put the call on hold (a=sendonly,
+	// a=inactive or c=0.0.0.0 in its offer), or answered our offer with a=sendonly or a=inactive.
 	Held bool
+	// LocalHold is true while we hold the trunk: Hold succeeded and Resume has not
+	// (RFC 3264 section 8.4).
+	LocalHold bool
 }
 
 // DialogEventKind is the kind of a DialogEvent.
@@ -115,7 +119,6 @@ type Call struct {
 	lastSDP     []byte
 	target      sipmsg.Uri
 	remoteCSeq  uint32
-	reinviting  bool
 	ackWaits    map[uint32]chan *sipmsg.Request
 	timer       sessionTimer
 	setupCancel context.CancelCauseFunc
@@ -124,29 +127,31 @@ type Call struct {
 	ackBody     []byte // body of the ACK of an inbound INVITE (the answer to a late offer)
 	err         error
 
-	events    chan DialogEvent
-	timerKick chan struct{}
-	done      chan struct{}
-	endOnce   sync.Once
-	dropped   atomic.Int64
+	events       chan DialogEvent
+	timerKick    chan struct{}
+	reinviteSlot chan struct{} // holds a token while an INVITE transaction of the dialog runs
+	done         chan struct{}
+	endOnce      sync.Once
+	dropped      atomic.Int64
 }
 
 func newCall(ua *UA, t *trunk, dir CallDirection, rtp *RTPConn) *Call {
 	id := newID()
 	return &Call{
-		ua:         ua,
-		trunk:      t,
-		id:         id,
-		dir:        dir,
-		tp:         t.Transport,
-		rtp:        rtp,
-		log:        ua.log.With("call", id, "trunk", t.Name, "direction", dir.String()),
-		sdpSession: randUint64() >> 2,
-		sdpVersion: 1,
-		ackWaits:   map[uint32]chan *sipmsg.Request{},
-		events:     make(chan DialogEvent, 16),
-		timerKick:  make(chan struct{}, 1),
-		done:       make(chan struct{}),
+		ua:           ua,
+		trunk:        t,
+		id:           id,
+		dir:          dir,
+		tp:           t.Transport,
+		rtp:          rtp,
+		log:          ua.log.With("call", id, "trunk", t.Name, "direction", dir.String()),
+		sdpSession:   randUint64() >> 2,
+		sdpVersion:   1,
+		ackWaits:     map[uint32]chan *sipmsg.Request{},
+		events:       make(chan DialogEvent, 16),
+		timerKick:    make(chan struct{}, 1),
+		reinviteSlot: make(chan struct{}, 1),
+		done:         make(chan struct{}),
 	}
 }
 
@@ -294,7 +299,7 @@ func (c *Call) setMedia(md MediaDescription, codec Codec, tePT uint8) (old, cur 
 	c.mu.Lock()
 	old = c.media
 	held := md.OnHold() || !md.Addr.Addr().IsValid()
-	c.media = Media{Codec: codec, TelephoneEventPT: tePT, Remote: md, Held: held}
+	c.media = Media{Codec: codec, TelephoneEventPT: tePT, Remote: md, Held: held, LocalHold: old.LocalHold}
 	cur = c.media
 	c.mu.Unlock()
 	if a := md.Addr.Addr(); a.IsValid() && !a.IsUnspecified() && md.Addr.Port() != 0 {
@@ -303,8 +308,13 @@ func (c *Call) setMedia(md MediaDescription, codec Codec, tePT uint8) (old, cur 
 	return old, cur
 }
 
-// sdpParams returns the parameters of our SDP for the call; the caller holds c.mu.
+// sdpParams returns the parameters of our SDP for the call; the caller holds c.mu. While we
+// hold the trunk we only send (RFC 6337 section 5.3), so answers to its offers say so.
 func (c *Call) sdpParams() SDPParams {
+	dir := SendRecv
+	if c.media.LocalHold {
+		dir = SendOnly
+	}
 	return SDPParams{
 		Addr:             c.ua.mediaAddr(c.rtp.LocalAddr()),
 		SessionID:        c.sdpSession,
@@ -312,7 +322,7 @@ func (c *Call) sdpParams() SDPParams {
 		Codecs:           c.trunk.Codecs,
 		TelephoneEventPT: telephoneEventPT,
 		PtimeMs:          20,
-		Direction:        SendRecv,
+		Direction:        dir,
 		UserAgent:        c.ua.cfg.UserAgent,
 	}
 }

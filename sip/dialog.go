@@ -81,22 +81,12 @@ func (c *Call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !c.checkCSeq(req, tx) {
 		return
 	}
-	c.mu.Lock()
-	busy := c.reinviting
-	if !busy {
-		c.reinviting = true
-	}
-	c.mu.Unlock()
-	if busy {
+	if !c.tryAcquireReinvite() {
 		// Our own re-INVITE is pending: glare (RFC 3261 section 14.2).
 		c.ua.respond(tx, req, 491, "Request Pending")
 		return
 	}
-	defer func() {
-		c.mu.Lock()
-		c.reinviting = false
-		c.mu.Unlock()
-	}()
+	defer c.releaseReinvite()
 	timer, err := c.ua.negotiateSessionTimer(req)
 	if err != nil {
 		c.rejectWith(tx, req, err)
@@ -156,6 +146,12 @@ func (c *Call) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	var body []byte
 	var apply func()
 	if len(req.Body()) > 0 {
+		if !c.tryAcquireReinvite() {
+			// An offer of ours is outstanding in a re-INVITE (RFC 3311 section 5.2).
+			c.ua.respond(tx, req, 491, "Request Pending")
+			return
+		}
+		defer c.releaseReinvite()
 		var offered bool
 		body, offered, apply, err = c.answerOffer(req)
 		if err != nil || !offered {
@@ -189,7 +185,8 @@ func (c *Call) answerOffer(req *sipmsg.Request) (body []byte, offered bool, appl
 	if len(raw) == 0 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.lastSDP, false, nil, nil
+		offer, err := c.reofferLocked(c.media.LocalHold)
+		return offer, false, nil, err
 	}
 	if ct := headerValue(req, "Content-Type"); ct != "" && !isSDPType(ct) {
 		return nil, true, nil, ErrUnsupportedBody

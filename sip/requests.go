@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"strings"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 )
 
 // newRequest starts a request inside the call's dialog towards the remote target (RFC 3261
@@ -42,19 +43,80 @@ func (c *Call) sendBye(ctx context.Context, reason error) error {
 	return c.dlg.WriteBye(ctx, bye)
 }
 
-// reinvite sends a re-INVITE with body as the offer and a Session-Expires of interval (RFC 4028
-// section 7.4, we stay the refresher), waits for the final response, and acknowledges a 2xx
-// (RFC 3261 section 13.2.2.4). A failure response is returned as *StatusError.
-func (c *Call) reinvite(body []byte, interval time.Duration) (*sipmsg.Response, error) {
-	req := c.newRequest(sipmsg.INVITE)
-	req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
-	ct := c.ourContact()
-	req.AppendHeader(&ct)
-	if interval > 0 {
-		req.AppendHeader(sipmsg.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=uac", int(interval.Seconds()))))
-		req.AppendHeader(sipmsg.NewHeader("Min-SE", itoa(int(c.ua.cfg.MinSE.Seconds()))))
+// reinvite sends one re-INVITE offering body, with Session-Expires and Min-SE when st has a
+// session interval (RFC 4028 section 7.4, the refresher role unchanged), and waits for its final
+// response. A 401 or 407 is answered with digest credentials in a new request (RFC 3261 section
+// 22.2) as challengeState allows; a 2xx is acknowledged (section 13.2.2.4), and the ACK sent
+// again for each retransmitted 2xx. A failure response is returned as *StatusError, Timer B as
+// ErrNoResponse.
+func (c *Call) reinvite(body []byte, st sessionTimer) (*sipmsg.Response, error) {
+	auth := &challengeState{trunk: c.trunk}
+	var credentials sipmsg.Header
+	for {
+		req := c.newRequest(sipmsg.INVITE)
+		req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+		ct := c.ourContact()
+		req.AppendHeader(&ct)
+		if st.interval > 0 {
+			refresher := "uac"
+			if st.refresher == Remote {
+				refresher = "uas"
+			}
+			req.AppendHeader(sipmsg.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=%s", int(st.interval.Seconds()), refresher)))
+			req.AppendHeader(sipmsg.NewHeader("Min-SE", itoa(int(c.ua.cfg.MinSE.Seconds()))))
+		}
+		if credentials != nil {
+			req.AppendHeader(credentials)
+		}
+		req.SetBody(body)
+		res, err := c.inviteTransaction(req)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case res.IsSuccess():
+			return res, nil
+		case res.StatusCode == 401 || res.StatusCode == 407:
+			if err := auth.check(res); err != nil {
+				return nil, err
+			}
+			if credentials, err = c.digestCredentials(req, res); err != nil {
+				return nil, fmt.Errorf("%w: %w: %w", ErrAuthFailed, err, statusErrorFrom(res))
+			}
+		default:
+			return nil, statusErrorFrom(res)
+		}
 	}
-	req.SetBody(body)
+}
+
+// digestCredentials answers the challenge of a 401 or 407 to req (RFC 2617 section 3.2.2):
+// an Authorization or Proxy-Authorization header with the trunk's credentials.
+func (c *Call) digestCredentials(req *sipmsg.Request, res *sipmsg.Response) (sipmsg.Header, error) {
+	challenge, answer := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		challenge, answer = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	chal, err := digest.ParseChallenge(headerValue(res, challenge))
+	if err != nil {
+		return nil, err
+	}
+	chal.Algorithm = strings.ToUpper(chal.Algorithm)
+	cred, err := digest.Digest(chal, digest.Options{
+		Method:   string(req.Method),
+		URI:      req.Recipient.Addr(),
+		Username: c.trunk.Username,
+		Password: c.trunk.Password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sipmsg.NewHeader(answer, cred.String()), nil
+}
+
+// inviteTransaction sends an INVITE inside the dialog and returns its final response, after
+// acknowledging a 2xx and following its Contact as the new remote target (RFC 3261 section
+// 12.2.1.2). sipgo's transaction acknowledges failure responses itself (section 17.1.1.3).
+func (c *Call) inviteTransaction(req *sipmsg.Request) (*sipmsg.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 64*sipmsg.T1)
 	defer cancel()
 	tx, err := c.dlg.TransactionRequest(ctx, req)
@@ -69,7 +131,7 @@ func (c *Call) reinvite(body []byte, interval time.Duration) (*sipmsg.Response, 
 				continue
 			}
 			if !res.IsSuccess() {
-				return nil, statusErrorFrom(res)
+				return res, nil
 			}
 			ack := c.newRequest(sipmsg.ACK)
 			if err := c.dlg.WriteRequest(ack); err != nil {
@@ -92,11 +154,14 @@ func (c *Call) reinvite(body []byte, interval time.Duration) (*sipmsg.Response, 
 			return res, nil
 		case <-tx.Done():
 			if err := tx.Err(); err != nil {
+				if errors.Is(err, sipmsg.ErrTransactionTimeout) {
+					return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
+				}
 				return nil, err
 			}
 			return nil, sipmsg.ErrTransactionTerminated
 		case <-c.done:
-			return nil, c.Err()
+			return nil, fmt.Errorf("%w: %w", ErrCallEnded, c.Err())
 		}
 	}
 }

@@ -168,17 +168,12 @@ func (c *Call) monitor() {
 	}
 }
 
-// refresh sends a session refresh re-INVITE carrying our current SDP unchanged (RFC 4028
-// section 7.4, RFC 3264 section 8). On failure it reports EventRefreshFailed and retries after a
-// quarter interval; 408 or 481 and transaction timeouts end the call (RFC 4028 section 10).
+// refresh sends a session refresh (RFC 4028 section 7.4): a re-INVITE on the path Hold uses,
+// offering our current description (unchanged, so with the same o= version, RFC 3264 section 8).
+// On failure it reports EventRefreshFailed and retries after a quarter interval; 408 or 481 and
+// transaction timeouts end the call (RFC 4028 section 10). While another re-INVITE is in
+// progress it waits for that one's outcome in the same way.
 func (c *Call) refresh(st sessionTimer) {
-	c.mu.Lock()
-	busy := c.reinviting
-	if !busy {
-		c.reinviting = true
-	}
-	body := c.lastSDP
-	c.mu.Unlock()
 	retryLater := func(err error) {
 		c.emit(DialogEvent{Kind: EventRefreshFailed, Media: c.Media(), Err: err})
 		st.since = st.since.Add(st.interval / 4)
@@ -186,49 +181,25 @@ func (c *Call) refresh(st sessionTimer) {
 		c.timer = st
 		c.mu.Unlock()
 	}
-	if busy {
+	if !c.tryAcquireReinvite() {
 		retryLater(ErrRequestPending)
 		return
 	}
-	defer func() {
-		c.mu.Lock()
-		c.reinviting = false
-		c.mu.Unlock()
-	}()
-	res, err := c.reinvite(body, st.interval)
-	if err != nil {
-		var se *StatusError
-		if errors.As(err, &se) && se.Code == 422 {
-			if v := se.header("Min-SE"); v != "" {
-				if n, perr := strconv.Atoi(strings.Split(v, ";")[0]); perr == nil && time.Duration(n)*time.Second > st.interval {
-					st.interval = time.Duration(n) * time.Second
-					res, err = c.reinvite(body, st.interval)
-				}
-			}
-		}
-	}
-	if err != nil {
-		var se *StatusError
-		if (errors.As(err, &se) && (se.Code == 408 || se.Code == 481)) || errors.Is(err, sipmsg.ErrTransactionTimeout) {
-			c.log.Warn("sip session refresh failed, ending call", "error", err)
-			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-			defer cancel()
-			_ = c.hangup(ctx, fmt.Errorf("%w: refresh failed: %w", ErrSessionExpired, err))
-			return
-		}
+	c.mu.Lock()
+	hold := c.media.LocalHold
+	c.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, lost, err := c.renegotiate(ctx, hold, st)
+	switch {
+	case lost:
+		c.log.Warn("sip session refresh failed, ending call", "error", err)
+		hctx, hcancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+		defer hcancel()
+		_ = c.hangup(hctx, fmt.Errorf("%w: refresh failed: %w", ErrSessionExpired, err))
+	case errors.Is(err, ErrCallEnded):
+	case err != nil:
 		c.log.Warn("sip session refresh failed", "error", err)
 		retryLater(err)
-		return
 	}
-	nt := timerFromResponse(res)
-	if nt.interval == 0 {
-		// The trunk dropped the session timer in its answer (RFC 4028 section 7.2).
-		nt = sessionTimer{}
-	}
-	if len(res.Body()) > 0 {
-		if md, err := ParseSDP(res.Body()); err == nil {
-			c.applyRemote(md)
-		}
-	}
-	c.restartTimer(nt)
 }

@@ -1,0 +1,343 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// dialPeer places an outbound call to peer, which answers with a PCMU sendrecv SDP; it returns
+// the call and the INVITE and 200 that set up the dialog.
+func dialPeer(t *testing.T, env *testEnv, peer *rawPeer, rtpPort int) (*Call, *sipmsg.Request, *sipmsg.Response) {
+	t.Helper()
+	type result struct {
+		call *Call
+		err  error
+	}
+	dialed := make(chan result, 1)
+	go func() {
+		c, err := env.ua.Dial(context.Background(), DialRequest{Trunk: "carrier", To: "+15557654321"})
+		dialed <- result{c, err}
+	}()
+	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	ok := peer.reply(inv, 200, "OK", peerSDP(rtpPort, "sendrecv"))
+	peer.sendTo(ok, env.addr)
+	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	r := <-dialed
+	if r.err != nil {
+		t.Fatalf("Dial: %v", r.err)
+	}
+	return r.call, inv, ok
+}
+
+// peerRequest builds a request of the peer (the UAS of our INVITE) inside the dialog.
+func (p *rawPeer) peerRequest(method sipmsg.RequestMethod, inv *sipmsg.Request, ok *sipmsg.Response, cseq uint32, body []byte) *sipmsg.Request {
+	req := sipmsg.NewRequest(method, inv.Contact().Address)
+	req.AppendHeader(sipmsg.NewHeader("Via", fmt.Sprintf("SIP/2.0/UDP %s;branch=z9hG4bK-%s-%d", p.addr, method, time.Now().UnixNano())))
+	from := ok.To().AsFrom()
+	req.AppendHeader(&from)
+	to := inv.From().AsTo()
+	req.AppendHeader(&to)
+	req.AppendHeader(inv.CallID())
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: cseq, MethodName: method})
+	req.AppendHeader(sipmsg.NewHeader("Max-Forwards", "70"))
+	req.AppendHeader(&sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "peer", Host: "127.0.0.1", Port: int(p.addr.Port())}})
+	if body != nil {
+		req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	}
+	req.SetBody(body)
+	return req
+}
+
+// ackFailure acknowledges a failure response to the peer's INVITE (RFC 3261 section 17.1.1.3).
+func (p *rawPeer) ackFailure(inv *sipmsg.Request, res *sipmsg.Response) *sipmsg.Request {
+	ack := sipmsg.NewRequest(sipmsg.ACK, inv.Recipient)
+	ack.AppendHeader(inv.Via())
+	ack.AppendHeader(inv.From())
+	ack.AppendHeader(res.To())
+	ack.AppendHeader(inv.CallID())
+	ack.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sipmsg.ACK})
+	ack.AppendHeader(sipmsg.NewHeader("Max-Forwards", "70"))
+	ack.SetBody(nil)
+	return ack
+}
+
+// sdpOrigin returns the session id and version of an SDP body's o= line.
+func sdpOrigin(t *testing.T, body []byte) (id, version uint64) {
+	t.Helper()
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if f := strings.Fields(strings.TrimPrefix(line, "o=")); strings.HasPrefix(line, "o=") && len(f) == 6 {
+			id, err1 := strconv.ParseUint(f[1], 10, 64)
+			version, err2 := strconv.ParseUint(f[2], 10, 64)
+			if err1 != nil || err2 != nil {
+				break
+			}
+			return id, version
+		}
+	}
+	t.Fatalf("no readable o= line in\n%s", body)
+	return 0, 0
+}
+
+// sdpDirection returns the direction attribute of an SDP body.
+func sdpDirection(t *testing.T, body []byte) Direction {
+	t.Helper()
+	md, err := ParseSDP(body)
+	if err != nil {
+		t.Fatalf("our SDP does not parse: %v\n%s", err, body)
+	}
+	return md.Direction
+}
+
+// TestHoldGlare: our hold re-INVITE crosses the trunk's own (RFC 3261 section 14.2). We refuse
+// the trunk's with 491 while ours is pending; the trunk answers ours with 491 too. In the random
+// wait that follows (2.1 to 4 s, we placed the call) the trunk's re-INVITE, which puts us on
+// hold, is answered recvonly; then our retry offers a=inactive (both hold, RFC 6337 section
+// 5.3), each description with our session id and a higher version. Resume then offers recvonly,
+// since the trunk still holds us.
+func TestHoldGlare(t *testing.T) {
+	peer := newRawPeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
+	call, inv, ok := dialPeer(t, env, peer, 40070)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	session, version := sdpOrigin(t, inv.Body())
+	nextVersion := func(body []byte, what string) {
+		t.Helper()
+		id, v := sdpOrigin(t, body)
+		if id != session || v <= version {
+			t.Errorf("%s: o= session %d version %d, want session %d and a version above %d", what, id, v, session, version)
+		}
+		version = v
+	}
+
+	held := make(chan error, 1)
+	go func() { held <- call.Hold(ctx) }()
+	first := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	if d := sdpDirection(t, first.Body()); d != SendOnly {
+		t.Errorf("hold offer direction %v, want sendonly", d)
+	}
+	nextVersion(first.Body(), "hold offer")
+
+	// The trunk's re-INVITE crosses ours: refused with 491 while ours is pending.
+	crossing := peer.peerRequest(sipmsg.INVITE, inv, ok, 100, peerSDP(40070, "sendonly"))
+	peer.sendTo(crossing, env.addr)
+	refused := peer.expectResponse(491, sipmsg.INVITE, 5*time.Second)
+	peer.sendTo(peer.ackFailure(crossing, refused), env.addr)
+
+	// The trunk refuses ours with 491 as well.
+	peer.sendTo(sipmsg.NewResponseFromRequest(first, 491, "Request Pending", nil), env.addr)
+	pendingAt := time.Now()
+	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != first.CSeq().SeqNo {
+		t.Errorf("ACK of the 491 has CSeq %d, want %d", ack.CSeq().SeqNo, first.CSeq().SeqNo)
+	}
+
+	// In the wait, the trunk's retry (after its own delay of up to 2 s, here 300 ms) goes
+	// through: it holds us, we answer recvonly.
+	time.Sleep(300 * time.Millisecond)
+	retry := peer.peerRequest(sipmsg.INVITE, inv, ok, 101, peerSDP(40070, "sendonly"))
+	peer.sendTo(retry, env.addr)
+	answer := peer.expectResponse(200, sipmsg.INVITE, 5*time.Second)
+	if d := sdpDirection(t, answer.Body()); d != RecvOnly {
+		t.Errorf("answer to the trunk's hold: direction %v, want recvonly", d)
+	}
+	nextVersion(answer.Body(), "answer to the trunk's hold")
+	peer.sendTo(peer.ackFor(retry, answer), env.addr)
+
+	second := peer.expectRequest(sipmsg.INVITE, 6*time.Second)
+	if d := time.Since(pendingAt); d < 2100*time.Millisecond || d > 4500*time.Millisecond {
+		t.Errorf("hold re-INVITE sent again %v after 491, want 2.1 to 4 s (RFC 3261 section 14.1)", d)
+	}
+	if second.CSeq().SeqNo <= first.CSeq().SeqNo {
+		t.Errorf("retry CSeq %d not above %d", second.CSeq().SeqNo, first.CSeq().SeqNo)
+	}
+	if d := sdpDirection(t, second.Body()); d != Inactive {
+		t.Errorf("hold offer while held by the trunk: direction %v, want inactive", d)
+	}
+	nextVersion(second.Body(), "second hold offer")
+	peer.sendTo(peer.reply(second, 200, "OK", peerSDP(40070, "inactive")), env.addr)
+	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
+		t.Errorf("ACK CSeq %d, want %d", ack.CSeq().SeqNo, second.CSeq().SeqNo)
+	}
+	select {
+	case err := <-held:
+		if err != nil {
+			t.Fatalf("Hold: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Hold did not return after the 2xx")
+	}
+	if m := call.Media(); !m.LocalHold || !m.Held {
+		t.Errorf("Media LocalHold %v Held %v, want both", m.LocalHold, m.Held)
+	}
+	if err := call.Hold(ctx); err != nil {
+		t.Errorf("Hold on a held call: %v", err)
+	}
+
+	resumed := make(chan error, 1)
+	go func() { resumed <- call.Resume(ctx) }()
+	third := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	if d := sdpDirection(t, third.Body()); d != RecvOnly {
+		t.Errorf("resume offer while held by the trunk: direction %v, want recvonly", d)
+	}
+	nextVersion(third.Body(), "resume offer")
+	peer.sendTo(peer.reply(third, 200, "OK", peerSDP(40070, "sendonly")), env.addr)
+	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	if err := <-resumed; err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	if m := call.Media(); m.LocalHold || !m.Held {
+		t.Errorf("after Resume: Media LocalHold %v Held %v, want false and true", m.LocalHold, m.Held)
+	}
+
+	byeAnswered := peer.answerBye(env.addr)
+	if err := call.Hangup(ctx); err != nil {
+		t.Errorf("Hangup: %v", err)
+	}
+	if err := <-byeAnswered; err != nil {
+		t.Errorf("trunk got no BYE: %v", err)
+	}
+}
+
+// TestHoldRefused: a failure response leaves the call up and unchanged (RFC 3261 section 14.1);
+// 481 means the trunk lost the dialog: the call ends (section 12.2.1.2).
+func TestHoldRefused(t *testing.T) {
+	for _, tc := range []struct {
+		code   int
+		reason string
+		ends   bool
+	}{
+		{488, "Not Acceptable Here", false},
+		{500, "Server Internal Error", false},
+		{481, "Call/Transaction Does Not Exist", true},
+	} {
+		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
+			peer := newRawPeer(t)
+			env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
+			call, _, _ := dialPeer(t, env, peer, 40072)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			held := make(chan error, 1)
+			go func() { held <- call.Hold(ctx) }()
+			re := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+			peer.sendTo(sipmsg.NewResponseFromRequest(re, tc.code, tc.reason, nil), env.addr)
+			var byeAnswered <-chan error
+			if tc.ends {
+				byeAnswered = peer.answerBye(env.addr)
+			}
+			err := <-held
+			var se *StatusError
+			if !errors.As(err, &se) || se.Code != tc.code {
+				t.Fatalf("Hold = %v, want StatusError %d", err, tc.code)
+			}
+			if tc.ends {
+				if err := <-byeAnswered; err != nil {
+					t.Fatalf("no BYE after %d: %v", tc.code, err)
+				}
+				<-call.Done()
+				if !errors.Is(call.Err(), ErrDialogLost) {
+					t.Errorf("call.Err() = %v, want ErrDialogLost", call.Err())
+				}
+				return
+			}
+			select {
+			case <-call.Done():
+				t.Fatalf("call ended after a %d to hold: %v", tc.code, call.Err())
+			default:
+			}
+			if m := call.Media(); m.LocalHold {
+				t.Error("Media.LocalHold set after a refused hold")
+			}
+			// Not held: Resume sends nothing.
+			if err := call.Resume(ctx); err != nil {
+				t.Errorf("Resume of a call that is not held: %v", err)
+			}
+			for m := peer.recv(300 * time.Millisecond); m != nil; m = peer.recv(300 * time.Millisecond) {
+				if req, ok := m.(*sipmsg.Request); ok && req.Method == sipmsg.INVITE {
+					t.Fatalf("Resume of a call that is not held sent a re-INVITE:\n%s", req)
+				}
+			}
+			byeAnswered = peer.answerBye(env.addr)
+			if err := call.Hangup(ctx); err != nil {
+				t.Errorf("Hangup: %v", err)
+			}
+			if err := <-byeAnswered; err != nil {
+				t.Errorf("trunk got no BYE: %v", err)
+			}
+		})
+	}
+}
+
+// TestHoldSipp puts a sipp trunk on hold and takes it off again. sipp challenges the hold
+// re-INVITE with 401 and checks our digest credentials; the wire shows our offers: a=sendonly
+// for hold, a=sendrecv for resume, our o= session id throughout with the version one higher
+// for each change (RFC 3264 section 8), and sipp's recvonly answer becomes the call's media.
+func TestHoldSipp(t *testing.T) {
+	s := startSipp(t, sippOptions{scenario: "uas_hold.xml"})
+	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	call, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
+	if err != nil {
+		t.Fatalf("Dial: %v\n%s", err, s.output())
+	}
+	if err := call.Hold(ctx); err != nil {
+		t.Fatalf("Hold: %v\n%s", err, s.output())
+	}
+	if m := call.Media(); !m.LocalHold || m.Held || m.Remote.Direction != RecvOnly {
+		t.Errorf("held Media LocalHold %v Held %v remote %v, want true, false, recvonly", m.LocalHold, m.Held, m.Remote.Direction)
+	}
+	if err := call.Resume(ctx); err != nil {
+		t.Fatalf("Resume: %v\n%s", err, s.output())
+	}
+	if m := call.Media(); m.LocalHold || m.Held || m.Remote.Direction != SendRecv {
+		t.Errorf("resumed Media LocalHold %v Held %v remote %v, want false, false, sendrecv", m.LocalHold, m.Held, m.Remote.Direction)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatalf("Hangup: %v", err)
+	}
+	s.wait(10 * time.Second)
+
+	invites := s.received("INVITE ")
+	if len(invites) != 4 {
+		t.Fatalf("sipp received %d INVITEs, want 4 (call, hold, hold with credentials, resume)\n%s", len(invites), s.output())
+	}
+	body := func(m sippMessage) []byte {
+		_, b, _ := strings.Cut(m.text, "\n\n")
+		return []byte(strings.ReplaceAll(b, "\n", "\r\n"))
+	}
+	session, v0 := sdpOrigin(t, body(invites[0]))
+	for i, want := range []struct {
+		dir     Direction
+		version uint64
+	}{{SendRecv, v0}, {SendOnly, v0 + 1}, {SendOnly, v0 + 1}, {SendRecv, v0 + 2}} {
+		b := body(invites[i])
+		if d := sdpDirection(t, b); d != want.dir {
+			t.Errorf("INVITE %d: a=%v, want a=%v", i, d, want.dir)
+		}
+		if id, v := sdpOrigin(t, b); id != session || v != want.version {
+			t.Errorf("INVITE %d: o= session %d version %d, want %d and %d", i, id, v, session, want.version)
+		}
+		if i > 0 && !strings.Contains(invites[i].header("To"), "tag=") {
+			t.Errorf("re-INVITE %d outside the dialog: To %q", i, invites[i].header("To"))
+		}
+	}
+	if h := invites[1].header("Authorization"); h != "" {
+		t.Errorf("first hold re-INVITE already carries Authorization: %q", h)
+	}
+	auth := invites[2].header("Authorization")
+	p := digestParams(auth)
+	want := md5hex(md5hex("alice:trunk.test:secret") + ":" + p["nonce"] + ":" + md5hex("INVITE:"+p["uri"]))
+	if !strings.HasPrefix(p["nonce"], "h0ld") || p["response"] != want {
+		t.Errorf("hold re-INVITE Authorization %q: want the challenge's nonce and response %s", auth, want)
+	}
+	if len(s.received("ACK ")) != 4 {
+		t.Errorf("sipp received %d ACKs, want 4 (three 2xx and the 401)", len(s.received("ACK ")))
+	}
+}
