@@ -109,9 +109,14 @@ func (ft *fakeTrunk) close() {
 	for _, c := range calls {
 		c.media.close()
 	}
-	_ = ft.ua.Close()
+	// Stop reading first, then let sipgo finish the messages it already
+	// read (it handles each in its own goroutine, and an answer to one
+	// after the UA closed would open a socket nobody closes), then close
+	// the UA, which closes every connection its pool holds.
 	_ = ft.conn.Close()
 	ft.wg.Wait()
+	time.Sleep(50 * time.Millisecond)
+	_ = ft.ua.Close()
 	for _, c := range calls {
 		c.wait()
 	}
