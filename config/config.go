@@ -156,7 +156,8 @@ type WebRTCConfig struct {
 	// browsers whose UDP is blocked, as host:port. Default empty (off).
 	TCPListen string `yaml:"tcp_listen"`
 	// PublicIPs are the addresses announced as host candidates (1:1 NAT
-	// mapping of the listeners). At least one is required.
+	// mapping of the listeners). At least one is required, and at most one
+	// IPv4 and one IPv6 address.
 	PublicIPs []netip.Addr `yaml:"public_ips"`
 	// ICEServers are STUN/TURN servers handed to browsers for their own
 	// candidates. Default empty.

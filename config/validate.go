@@ -119,6 +119,10 @@ func (c *Config) validateWebRTC(p *problems) {
 	if len(w.PublicIPs) == 0 {
 		p.add("webrtc.public_ips", "at least one IP address is required")
 	}
+	// One address per family: the WebRTC listener is one socket per family,
+	// announced under one public address (1:1 NAT); a second address of the
+	// same family could never be reached on it.
+	var seen4, seen6 bool
 	for i, a := range w.PublicIPs {
 		path := "webrtc.public_ips[" + strconv.Itoa(i) + "]"
 		switch {
@@ -126,6 +130,12 @@ func (c *Config) validateWebRTC(p *problems) {
 			p.add(path, "must be an IP address")
 		case a.IsUnspecified() || a.IsMulticast():
 			p.add(path, "must be an address browsers can reach, not "+a.String())
+		case a.Unmap().Is4() && seen4, !a.Unmap().Is4() && seen6:
+			p.add(path, "only one IPv4 and one IPv6 address may be given")
+		}
+		if a.IsValid() {
+			seen4 = seen4 || a.Unmap().Is4()
+			seen6 = seen6 || !a.Unmap().Is4()
 		}
 	}
 	for i, s := range w.ICEServers {

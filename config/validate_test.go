@@ -106,6 +106,14 @@ func TestValidateProblems(t *testing.T) {
 			},
 		},
 		{
+			name:  "webrtc: one public IP per address family",
+			edits: []string{"  public_ips: [127.0.0.1]", "  public_ips: [192.0.2.1, \"2001:db8::1\", 192.0.2.2, \"2001:db8::2\"]"},
+			wants: []want{
+				{"webrtc.public_ips[2]", "public_ips", "only one IPv4 and one IPv6 address"},
+				{"webrtc.public_ips[3]", "public_ips", "only one IPv4 and one IPv6 address"},
+			},
+		},
+		{
 			name:  "webrtc: unusable public IP, TURN without credentials, bad URLs",
 			edits: []string{"  public_ips: [127.0.0.1]", "  public_ips: [0.0.0.0]\n  tcp_listen: nope\n  ice_servers:\n    - urls: [\"turn:turn.example.org:3478?transport=udp\"]\n    - urls: [\"http://stun.example.org\", \"stun:bad_host\", \"stun:[::1]\"]\n    - urls: []"},
 			wants: []want{
