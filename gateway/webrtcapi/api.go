@@ -21,6 +21,15 @@ import (
 // tcpReadBuffer is how many ICE-TCP packets are queued per connection.
 const tcpReadBuffer = 64
 
+// udpReadBuffer is the receive buffer asked for the media socket (SO_RCVBUF,
+// socket(7)), in bytes. That one socket carries every call's media, read by
+// one goroutine: each datagram of about 200 bytes occupies about 1 KiB of
+// buffer in the kernel, so the default of 208 KiB overflows after some 40 ms
+// of 100 calls' audio whenever the reader is held up (a login's bcrypt, a
+// burst of DTLS handshakes) and drops packets of every call. 4 MiB rides
+// out about a second. The kernel caps it at net.core.rmem_max.
+const udpReadBuffer = 4 << 20
+
 // API is the process-wide WebRTC stack. Create it with [Listen]; it is safe
 // for concurrent use. Close it after every PeerConnection it made is
 // closed.
@@ -134,6 +143,8 @@ func listenUDP(s Settings, lf LoggerFactory) (ice.UDPMux, netip.AddrPort, error)
 		if err != nil {
 			return nil, netip.AddrPort{}, fmt.Errorf("webrtcapi: udp listen %s: %w", s.UDPListen, err)
 		}
+		// Best effort: with a smaller buffer the port still works.
+		_ = conn.SetReadBuffer(udpReadBuffer)
 		bound := conn.LocalAddr().(*net.UDPAddr).AddrPort() //nolint:forcetypeassert // a UDP socket has a UDP address
 
 		return webrtc.NewICEUDPMux(logger, conn), netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port()), nil
@@ -149,6 +160,7 @@ func listenUDP(s Settings, lf LoggerFactory) (ice.UDPMux, netip.AddrPort, error)
 	mux, err := ice.NewMultiUDPMuxFromPort(int(s.UDPListen.Port()),
 		ice.UDPMuxFromPortWithNetworks(networks...),
 		ice.UDPMuxFromPortWithLogger(logger),
+		ice.UDPMuxFromPortWithReadBufferSize(udpReadBuffer),
 	)
 	if err != nil {
 		return nil, netip.AddrPort{}, fmt.Errorf("webrtcapi: udp listen %s: %w", s.UDPListen, err)
