@@ -4,6 +4,10 @@
 //
 //	gateway -config FILE          run the gateway
 //	gateway -check -config FILE   validate FILE and exit
+//	gateway -config FILE -pprof 127.0.0.1:6060
+//	                              also serve Go profiles (net/http/pprof) on
+//	                              that address, at /debug/pprof/; for
+//	                              measurements only: bind it to loopback
 //
 // Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM) or a valid
 // configuration with -check; 1 when the gateway fails while running;
@@ -36,6 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "path to the YAML configuration `file` (required)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
+	pprofAddr := fs.String("pprof", "", "serve Go profiles (net/http/pprof) on this `address` (host:port; loopback only, for measurements)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -82,6 +87,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logger.Error("gateway set-up failed", "error", err)
 
 		return 1
+	}
+	if *pprofAddr != "" {
+		ps, err := listenPprof(*pprofAddr)
+		if err != nil {
+			logger.Error("gateway set-up failed", "error", err)
+
+			return 1
+		}
+		pctx, stopPprof := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ps.serve(pctx, logger)
+		}()
+		defer func() {
+			stopPprof()
+			<-done
+		}()
 	}
 	if err := gw.Run(ctx); err != nil {
 		logger.Error("gateway failed", "error", err)
