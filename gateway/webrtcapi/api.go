@@ -65,7 +65,7 @@ func Listen(s Settings, logger *slog.Logger) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	interceptors, err := newInterceptors()
+	interceptors, err := newInterceptors(s.rtcpInterval(), lf)
 	if err != nil {
 		return nil, err
 	}

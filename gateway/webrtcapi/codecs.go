@@ -2,8 +2,11 @@ package webrtcapi
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -80,14 +83,19 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 }
 
 // newInterceptors registers only RTCP sender and receiver reports (RFC 3550
-// section 6.4): they carry the loss, jitter and round-trip figures of each
-// direction. NACK, transport-wide congestion control and the statistics
-// interceptor are left out.
-func newInterceptors() (*interceptor.Registry, error) {
-	r := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(r); err != nil {
-		return nil, fmt.Errorf("webrtcapi: rtcp reports: %w", err)
+// section 6.4), sent every interval: they carry the loss, jitter and
+// round-trip figures of each direction. Sender reports are pion's; receiver
+// reports are [receiverReports], which unlike pion's leaves the RTP read
+// path free of allocation. NACK, transport-wide congestion control and the
+// statistics interceptor are left out.
+func newInterceptors(interval time.Duration, lf logging.LoggerFactory) (*interceptor.Registry, error) {
+	sender, err := report.NewSenderInterceptor(report.SenderInterval(interval), report.WithSenderLoggerFactory(lf))
+	if err != nil {
+		return nil, fmt.Errorf("webrtcapi: rtcp sender reports: %w", err)
 	}
+	r := &interceptor.Registry{}
+	r.Add(&receiverReportFactory{interval: interval, now: time.Now, logger: lf})
+	r.Add(sender)
 
 	return r, nil
 }

@@ -74,6 +74,13 @@ var browserCodecs = []webrtc.RTPCodecParameters{
 // browser: full ICE, Chromium's audio codecs, loopback only.
 func newBrowser(t *testing.T, networks ...webrtc.NetworkType) *webrtc.PeerConnection {
 	t.Helper()
+
+	return newBrowserWith(t, &interceptor.Registry{}, networks...)
+}
+
+// newBrowserWith is newBrowser with the given interceptors.
+func newBrowserWith(t *testing.T, interceptors *interceptor.Registry, networks ...webrtc.NetworkType) *webrtc.PeerConnection {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	for _, c := range browserCodecs {
 		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
@@ -88,7 +95,7 @@ func newBrowser(t *testing.T, networks ...webrtc.NetworkType) *webrtc.PeerConnec
 	}
 	se.SetNetworkTypes(networks)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(interceptors))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatalf("browser peer connection: %v", err)

@@ -53,6 +53,19 @@ type Settings struct {
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
 	ICEKeepaliveInterval   time.Duration
+	// RTCPReportInterval is how often RTCP sender and receiver reports
+	// (RFC 3550 section 6.4) are sent on each PeerConnection; zero means
+	// DefaultRTCPReportInterval.
+	RTCPReportInterval time.Duration
+}
+
+// rtcpInterval is RTCPReportInterval or its default.
+func (s Settings) rtcpInterval() time.Duration {
+	if s.RTCPReportInterval == 0 {
+		return DefaultRTCPReportInterval
+	}
+
+	return s.RTCPReportInterval
 }
 
 // SettingsFromConfig converts the webrtc section of the configuration:
@@ -132,6 +145,9 @@ func (s Settings) Validate() error {
 	}
 	if s.ICEDisconnectedTimeout < 0 || s.ICEFailedTimeout < 0 || s.ICEKeepaliveInterval < 0 {
 		return fmt.Errorf("%w: negative ICE timer", ErrSettings)
+	}
+	if s.RTCPReportInterval < 0 {
+		return fmt.Errorf("%w: negative RTCP report interval", ErrSettings)
 	}
 
 	return nil

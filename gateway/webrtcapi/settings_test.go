@@ -46,6 +46,8 @@ func TestSettingsValidate(t *testing.T) {
 		{"two IPv4 public", Settings{UDPListen: ap("127.0.0.1:0"), PublicIPs: []netip.Addr{ip("192.0.2.1"), ip("192.0.2.2")}}, false, nil},
 		{"family mismatch", Settings{UDPListen: ap("10.0.0.5:50000"), PublicIPs: []netip.Addr{ip("2001:db8::5")}}, false, nil},
 		{"negative timer", Settings{UDPListen: ap("127.0.0.1:0"), ICEKeepaliveInterval: -time.Second}, false, nil},
+		{"negative RTCP report interval", Settings{UDPListen: ap("127.0.0.1:0"), RTCPReportInterval: -time.Second}, false, nil},
+		{"RTCP report interval", Settings{UDPListen: ap("127.0.0.1:0"), RTCPReportInterval: 5 * time.Second}, true, []webrtc.NetworkType{webrtc.NetworkTypeUDP4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
