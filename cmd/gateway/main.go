@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/webtrunk/webtrunk/config"
@@ -41,12 +42,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "path to the YAML configuration `file` (required)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
 	pprofAddr := fs.String("pprof", "", "serve Go profiles (net/http/pprof) on this `address` (host:port; loopback only, for measurements)")
+	memRate := fs.Int("memprofilerate", 0, "record one heap profile sample per this many allocated `bytes` (runtime.MemProfileRate; 0: Go's default of 512 KiB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 
 		return 2
+	}
+	if *memRate < 0 {
+		fmt.Fprintln(stderr, "gateway: -memprofilerate must not be negative")
+
+		return 2
+	}
+	if *memRate > 0 {
+		// Before the configuration is loaded, so that every call's
+		// allocations are sampled at this rate.
+		runtime.MemProfileRate = *memRate
 	}
 	if *configPath == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "usage: gateway [-check] -config FILE")

@@ -107,6 +107,11 @@ func TestUsageErrors(t *testing.T) {
 	if code := run(context.Background(), []string{"-config", filepath.Join(t.TempDir(), "missing.yaml")}, &stdout, &stderr); code != 2 {
 		t.Errorf("missing file: exit code %d, want 2", code)
 	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"-memprofilerate", "-1", "-config", "../../config/example.yaml"}, &stdout, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "-memprofilerate must not be negative") {
+		t.Errorf("-memprofilerate -1: exit code %d, stderr %q; want 2 and the flag named", code, stderr.String())
+	}
 }
 
 // TestServeAndSIGTERM runs the real binary, reads the HTTP address from its

@@ -19,6 +19,14 @@
 # on a shared machine from disturbing the measurement), PROFILE=1 (also saves a
 # 20 s CPU profile and a heap profile of the gateway for every step, taken
 # during the steady state through gateway -pprof; needs DURATION >= 25s).
+# PERF=1 records 10 s of the gateway with perf(1) (Debian package
+# linux-perf; software cpu-clock event, so it works in a VM without
+# hardware counters), kernel and libopus included, and saves the share of
+# each binary (gateway, libopus, kernel) as perf-CODEC-N.txt. CONFIG names
+# another gateway configuration (default
+# cmd/loadgen/testdata/capacity.yaml).
+# Every step also saves the gateway's /metrics from the steady state (Go
+# memory statistics among them) as metrics-CODEC-N.txt.
 set -eu
 cd "$(dirname "$0")/../.."
 
@@ -36,8 +44,15 @@ gw_cpu=${GATEWAY_CPU:-1}
 nice=${NICE:-0}
 lg_cpu=${LOADGEN_CPU:-0}
 steps=${*:-25 50 100 150 200 250 300}
-config=cmd/loadgen/testdata/capacity.yaml
+config=${CONFIG:-cmd/loadgen/testdata/capacity.yaml}
 mkdir -p "$out"
+
+# A finer heap sample rate when profiling, so that the heap profile
+# resolves each call's few KiB.
+memrate=
+if [ "${PROFILE:-0}" = 1 ]; then
+	memrate="-memprofilerate 4096"
+fi
 
 echo_pid= gw_pid=
 stop_all() {
@@ -69,25 +84,36 @@ for codec in $codecs; do
 	for n in $steps; do
 		nice -n "$nice" taskset -c "$lg_cpu" bin/echo -log-level warn -rtp-ports 30000-33999 -max-duration 0 2>"$out/echo-$codec-$n.log" &
 		echo_pid=$!
-		nice -n "$nice" taskset -c "$gw_cpu" bin/gateway -config "$config" -pprof 127.0.0.1:6060 2>"$out/gateway-$codec-$n.log" &
+		nice -n "$nice" taskset -c "$gw_cpu" bin/gateway -config "$config" -pprof 127.0.0.1:6060 $memrate 2>"$out/gateway-$codec-$n.log" &
 		gw_pid=$!
 		wait_ready http://127.0.0.1:8080/readyz
+		# Ramp, settle, then look at the middle of the steady state.
+		delay=$(awk -v n="$n" -v r="$rate" 'BEGIN { printf "%d", n / r + 5 }')
+		(sleep "$delay" && curl -fsS -o "$out/metrics-$codec-$n.txt" http://127.0.0.1:8080/metrics) &
+		metrics_pid=$!
 		prof_pid=
 		if [ "${PROFILE:-0}" = 1 ]; then
-			# Ramp, settle, then profile the middle of the steady state.
-			delay=$(awk -v n="$n" -v r="$rate" 'BEGIN { printf "%d", n / r + 5 }')
 			(sleep "$delay" &&
 				curl -fsS -o "$out/cpu-$codec-$n.pprof" "http://127.0.0.1:6060/debug/pprof/profile?seconds=20" &&
-				curl -fsS -o "$out/heap-$codec-$n.pprof" "http://127.0.0.1:6060/debug/pprof/heap") &
+				curl -fsS -o "$out/heap-$codec-$n.pprof" "http://127.0.0.1:6060/debug/pprof/heap?gc=1" &&
+				curl -fsS -o "$out/goroutine-$codec-$n.txt" "http://127.0.0.1:6060/debug/pprof/goroutine?debug=1") &
 			prof_pid=$!
+		fi
+		perf_pid=
+		if [ "${PERF:-0}" = 1 ]; then
+			(sleep "$delay" &&
+				perf record -q -e cpu-clock -F 999 -g -p "$gw_pid" -o "$out/perf-$codec-$n.data" -- sleep 10 &&
+				perf report -i "$out/perf-$codec-$n.data" --no-children --sort dso --stdio >"$out/perf-$codec-$n.txt" 2>/dev/null) &
+			perf_pid=$!
 		fi
 		echo "== $codec, $n calls"
 		status=0
 		nice -n "$nice" taskset -c "$lg_cpu" bin/loadgen -codec "$codec" -calls "$n" -rate "$rate" -duration "$duration" \
 			-password load-test-only -gateway-pid "$gw_pid" -json "$out/$codec-$n.json" || status=$?
-		if [ -n "$prof_pid" ]; then
-			wait "$prof_pid" || true
-		fi
+		wait "$metrics_pid" || true
+		for p in $prof_pid $perf_pid; do
+			wait "$p" || true
+		done
 		stop_all
 		if [ -f "$out/$codec-$n.json" ]; then
 			files="$files $out/$codec-$n.json"
