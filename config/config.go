@@ -176,7 +176,8 @@ type ICEServer struct {
 	Credential Secret `yaml:"credential"`
 }
 
-// CallsConfig holds per-call timers and media options.
+// CallsConfig holds per-call timers and media options, and the gateway's
+// admission limit.
 type CallsConfig struct {
 	// RingTimeout ends an unanswered call, from 5s to 10m. Default 60s.
 	RingTimeout time.Duration `yaml:"ring_timeout"`
@@ -190,6 +191,17 @@ type CallsConfig struct {
 	// the same G.711 codec: false relays the audio without transcoding,
 	// true decodes and re-encodes it anyway. Default false.
 	TranscodeSameCodec bool `yaml:"transcode_same_codec"`
+	// MaxConcurrent limits the calls in progress through the whole gateway,
+	// outbound and inbound counted together: an outbound call counts from
+	// its dial until it ends, an inbound call from its INVITE being
+	// accepted for ringing until it ends. Beyond it a dial is refused with
+	// the protocol error over_capacity, an INVITE gets 503 Service
+	// Unavailable with Retry-After (RFC 3261 sections 21.5.4 and 20.33),
+	// and /readyz answers 503. Set it from the capacity measured with
+	// cmd/loadgen (README, "Capacity"): about 100 transcoded calls per
+	// core, about three times as many passthrough calls. 0 means
+	// unlimited; negative values are invalid. Default 0.
+	MaxConcurrent int `yaml:"max_concurrent"`
 }
 
 // LogConfig configures the process logger.

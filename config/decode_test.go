@@ -52,6 +52,11 @@ func TestDecodeProblems(t *testing.T) {
 			wants: []want{{"trunks[0].max_calls", "max_calls:", "must be a whole number, not a decimal number"}},
 		},
 		{
+			name:  "string where the gateway call limit belongs",
+			extra: "calls:\n  max_concurrent: unlimited\n",
+			wants: []want{{"calls.max_concurrent", "max_concurrent:", "must be a whole number, not a string"}},
+		},
+		{
 			name:  "scalar where a list belongs",
 			edits: []string{"  public_ips: [127.0.0.1]", "  public_ips: 127.0.0.1"},
 			wants: []want{{"webrtc.public_ips", "public_ips:", "must be a list, not a string"}},

@@ -71,6 +71,9 @@ func TestExampleLoads(t *testing.T) {
 	if tr, ok := cfg.OutboundTrunk("+15550123"); !ok || tr.Name != "demo" {
 		t.Errorf("outbound trunk for +15550123 = %v", tr)
 	}
+	if cfg.Calls.MaxConcurrent != 0 {
+		t.Errorf("calls.max_concurrent = %d, want 0 (unlimited) in the demo", cfg.Calls.MaxConcurrent)
+	}
 }
 
 func TestExampleUsesEnvironment(t *testing.T) {
@@ -155,7 +158,7 @@ routes:
 		t.Errorf("route ring timeout = %v", cfg.Routes[0].RingTimeout)
 	}
 	if cfg.Calls != def.Calls || cfg.Calls.RingTimeout != time.Minute || cfg.Calls.MediaTimeout != 30*time.Second ||
-		cfg.Calls.MaxDuration != 4*time.Hour || cfg.Calls.TranscodeSameCodec {
+		cfg.Calls.MaxDuration != 4*time.Hour || cfg.Calls.TranscodeSameCodec || cfg.Calls.MaxConcurrent != 0 {
 		t.Errorf("calls = %+v", cfg.Calls)
 	}
 	if cfg.Log != (LogConfig{"info", "text"}) || cfg.Metrics != (MetricsConfig{true, "/metrics"}) ||
@@ -179,7 +182,7 @@ func TestExplicitValuesOverrideDefaults(t *testing.T) {
 	doc := edit(t, baseYAML,
 		"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    numbering: {national_prefix: \"\", international_prefix: \"\"}\n    codecs: [PCMA]\n    allowed_sources: [198.51.100.0/24]\n",
 		"      password_hash:", "      max_calls: 0\n      password_hash:") +
-		"metrics: {enabled: false}\nshutdown: {grace_period: 0s}\ncalls: {transcode_same_codec: true}\nlog: {level: debug, format: json}\n"
+		"metrics: {enabled: false}\nshutdown: {grace_period: 0s}\ncalls: {transcode_same_codec: true, max_concurrent: 250}\nlog: {level: debug, format: json}\n"
 	cfg := mustParse(t, doc, noEnv)
 	tr := cfg.Trunks[0]
 	if tr.Numbering.NationalPrefix != "" || tr.Numbering.InternationalPrefix != "" || !reflect.DeepEqual(tr.Codecs, []Codec{CodecPCMA}) {
@@ -189,7 +192,8 @@ func TestExplicitValuesOverrideDefaults(t *testing.T) {
 		!tr.AllowsSource(netip.MustParseAddr("::ffff:198.51.100.9")) {
 		t.Errorf("allowed sources = %v", tr.AllowedSources)
 	}
-	if cfg.Auth.Users[0].MaxCalls != 0 || cfg.Metrics.Enabled || cfg.Shutdown.GracePeriod != 0 || !cfg.Calls.TranscodeSameCodec {
+	if cfg.Auth.Users[0].MaxCalls != 0 || cfg.Metrics.Enabled || cfg.Shutdown.GracePeriod != 0 || !cfg.Calls.TranscodeSameCodec ||
+		cfg.Calls.MaxConcurrent != 250 {
 		t.Errorf("explicit zero values were replaced by defaults: %+v", cfg)
 	}
 	if cfg.Log.SlogLevel() != slog.LevelDebug {
@@ -207,6 +211,7 @@ func TestWarnings(t *testing.T) {
 		{"user without allowed numbers", []string{"      password_hash:", "      dial_rules: {deny: [\"+1*\"]}\n      password_hash:"}, "auth.users[0].dial_rules.allow: empty"},
 		{"public HTTP without TLS", []string{"sip:\n", "http: {listen: \":8080\"}\nsip:\n"}, "http.tls: not set"},
 		{"loopback candidate on a public socket", []string{"  public_ips:", "  udp_listen: \":50000\"\n  public_ips:"}, "webrtc.public_ips[0]: a loopback address"},
+		{"call limit above the RTP ports", []string{"sip:\n", "calls: {max_concurrent: 6}\nsip:\n  rtp: {port_min: 20000, port_max: 20009}\n"}, "calls.max_concurrent: 6 is more than the 5 RTP port pairs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

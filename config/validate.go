@@ -36,6 +36,9 @@ func (c *Config) validate(p *problems) {
 	checkRange(p, "calls.ring_timeout", c.Calls.RingTimeout, 5*time.Second, 10*time.Minute)
 	checkRange(p, "calls.media_timeout", c.Calls.MediaTimeout, 5*time.Second, 10*time.Minute)
 	checkRange(p, "calls.max_duration", c.Calls.MaxDuration, time.Minute, 48*time.Hour)
+	if c.Calls.MaxConcurrent < 0 {
+		p.add("calls.max_concurrent", "must not be negative (0 means unlimited)")
+	}
 	checkOneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	checkOneOf(p, "log.format", c.Log.Format, "text", "json")
 	switch path := c.Metrics.Path; {

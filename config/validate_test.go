@@ -220,6 +220,11 @@ func TestValidateProblems(t *testing.T) {
 			},
 		},
 		{
+			name:  "negative gateway call limit",
+			extra: "calls:\n  max_concurrent: -1\n",
+			wants: []want{{"calls.max_concurrent", "max_concurrent: -1", "must not be negative (0 means unlimited)"}},
+		},
+		{
 			name:  "calls, log, metrics and shutdown ranges",
 			extra: "calls: {ring_timeout: 4s, media_timeout: 11m, max_duration: 30s}\nlog: {level: verbose, format: xml}\nmetrics: {path: /healthz}\nshutdown: {grace_period: -1s}\n",
 			wants: []want{
@@ -291,6 +296,7 @@ func TestValidateCodeBuilt(t *testing.T) {
 
 	c.Outbound = []OutboundRule{{Trunk: "none"}}
 	c.Calls.MaxDuration = 49 * time.Hour
+	c.Calls.MaxConcurrent = -5
 	err := c.Validate()
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
@@ -303,7 +309,7 @@ func TestValidateCodeBuilt(t *testing.T) {
 		}
 		got[i] = e.Path
 	}
-	want := "outbound[0].pattern outbound[0].trunk calls.max_duration"
+	want := "outbound[0].pattern outbound[0].trunk calls.max_duration calls.max_concurrent"
 	if strings.Join(got, " ") != want {
 		t.Errorf("paths = %v, want %s", got, want)
 	}

@@ -10,8 +10,9 @@ import (
 // probably not what the operator wants, one "path: message" string each,
 // meant to be logged at start-up. Examples: empty dial rules (nobody can
 // call out), no outbound rules, a trunk that cannot pass the inbound source
-// check, a weak bcrypt cost, or HTTP without TLS on a non-loopback address
-// (browsers only grant microphone access to HTTPS pages and localhost).
+// check, a weak bcrypt cost, HTTP without TLS on a non-loopback address
+// (browsers only grant microphone access to HTTPS pages and localhost), or
+// a calls.max_concurrent above what the RTP port range can carry.
 func (c *Config) Warnings() []string {
 	var w []string
 	add := func(path, msg string) { w = append(w, path+": "+msg) }
@@ -39,6 +40,10 @@ func (c *Config) Warnings() []string {
 		if u.DialRules != nil && len(u.DialRules.Allow) == 0 && len(c.DefaultDialRules.Allow) > 0 {
 			add(path+".dial_rules.allow", "empty: this user cannot call any number")
 		}
+	}
+	if pairs := c.SIP.RTP.Pairs(); c.Calls.MaxConcurrent > pairs {
+		add("calls.max_concurrent", strconv.Itoa(c.Calls.MaxConcurrent)+" is more than the "+strconv.Itoa(pairs)+
+			" RTP port pairs of sip.rtp: each call takes one pair, so calls beyond that fail instead of being refused")
 	}
 	for i, a := range c.WebRTC.PublicIPs {
 		if a.IsLoopback() && !isLoopbackListen(c.WebRTC.UDPListen) {

@@ -24,6 +24,8 @@ type testConfig struct {
 	register    bool   // the trunk registers
 	dialRing    string // calls.ring_timeout, for outbound calls
 	sameCodec   bool   // calls.transcode_same_codec
+	// maxConcurrent is calls.max_concurrent, the gateway-wide call limit.
+	maxConcurrent int
 }
 
 // parseTestConfig builds a complete configuration on loopback: one trunk
@@ -102,10 +104,11 @@ calls:
   media_timeout: 5s
   ring_timeout: %s
   transcode_same_codec: %t
+  max_concurrent: %d
 shutdown:
   grace_period: %s
 %s`, tc.sipListen, tc.trunkPort, tc.register, string(hash), tc.maxCalls, string(hash), tc.ringTimeout, tc.dialRing, tc.sameCodec,
-		tc.grace, tc.extra)
+		tc.maxConcurrent, tc.grace, tc.extra)
 	cfg, err := config.Parse([]byte(strings.TrimSpace(doc)+"\n"), nil)
 	if err != nil {
 		t.Fatalf("test config: %v", err)

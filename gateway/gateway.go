@@ -42,14 +42,16 @@ const drainPoll = 100 * time.Millisecond
 
 // Gateway is one Webtrunk process's worth of call control. Create it with New.
 type Gateway struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	metrics   *Metrics
-	auth      *auth.Authenticator
-	ua        *sip.UA
-	router    *router
-	hub       *hub
-	sessions  *sessionSet
+	cfg      *config.Config
+	log      *slog.Logger
+	metrics  *Metrics
+	auth     *auth.Authenticator
+	ua       *sip.UA
+	router   *router
+	hub      *hub
+	sessions *sessionSet
+	// admission holds calls in progress against calls.max_concurrent.
+	admission *admission
 	connLimit *auth.Limiter
 	// iceTimeout is how long a browser may take to complete ICE and DTLS
 	// (nanoseconds; iceConnectTimeout, shortened by tests).
@@ -103,14 +105,15 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{
-		cfg:      cfg,
-		log:      logger,
-		metrics:  NewMetrics(),
-		auth:     authn,
-		ua:       ua,
-		router:   rt,
-		hub:      newHub(),
-		sessions: newSessionSet(),
+		cfg:       cfg,
+		log:       logger,
+		metrics:   NewMetrics(),
+		auth:      authn,
+		ua:        ua,
+		router:    rt,
+		hub:       newHub(),
+		sessions:  newSessionSet(),
+		admission: newAdmission(cfg.Calls.MaxConcurrent),
 		// Each WebSocket upgrade spends one token of its address.
 		connLimit: auth.NewLimiter(connRate, connBurst, auth.DefaultLimiterSize),
 	}
@@ -123,6 +126,7 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 		g.iceServers = []signaling.ICEServer{}
 	}
 	g.iceTimeout.Store(int64(iceConnectTimeout))
+	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
 	for _, t := range cfg.Trunks {
 		if t.Register.Enabled {

@@ -33,8 +33,9 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // handleReadyz answers 200 when the gateway takes new calls, and 503 with the
-// reason while it starts or drains, or while a trunk that registers has no
-// current registration.
+// reason while it starts or drains, while it carries calls.max_concurrent
+// calls (so that a load balancer sends new users to another gateway), or
+// while a trunk that registers has no current registration.
 func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	switch {
@@ -44,6 +45,9 @@ func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	case !g.ready.Load():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("starting\n"))
+	case g.admission.full():
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("at call capacity\n"))
 	case !g.ua.Ready():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("trunk not registered\n"))

@@ -37,17 +37,32 @@ type inboundCall struct {
 
 	// acceptedCh is closed once a session owns the call.
 	acceptedCh chan struct{}
+	// slot is the call's place in the gateway's admission count: released
+	// by finish when the ringing ends, handed to the session on accept.
+	slot *callSlot
 
 	mu    sync.Mutex
 	state inboundState
 	conns map[*wsConn]struct{}
+	// pending is an end that arrived while a browser's accept was being
+	// set up; it takes effect if that accept fails.
+	pending *pendingEnd
+}
+
+// pendingEnd is the arguments of a finish that had to wait.
+type pendingEnd struct {
+	cause *endError
+	code  int
+	text  string
 }
 
 // incoming is the user agent's handler of inbound INVITEs (it must not
 // block): it routes the DID to a user and rings every connected browser of
 // that user, or rejects the call: 503 while draining, 404 for a DID with
 // no route, 480 when the user has no browser connected, 486 when the user
-// already has as many calls as allowed (RFC 3261 section 21).
+// already has as many calls as allowed (RFC 3261 section 21), and 503 with
+// Retry-After (RFC 3261 sections 21.5.4 and 20.33) when the gateway
+// carries calls.max_concurrent calls, in which case no browser rings.
 func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	log := g.log.With("sip_call_id", ic.CallID(), "direction", directionInbound, "from", ic.From(), "to", ic.To())
 	reject := func(code int, text, why string) {
@@ -81,8 +96,18 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 
 		return
 	}
+	slot := g.admission.acquire()
+	if slot == nil {
+		log.Info("inbound call refused", "sip_code", 503, "reason", deniedOverCapacity,
+			"max_concurrent", g.cfg.Calls.MaxConcurrent)
+		g.metrics.CallsTotal.WithLabelValues(directionInbound, deniedOverCapacity).Inc()
+		g.metrics.CallsOverCapacity.WithLabelValues(directionInbound).Inc()
+		_ = ic.RejectRetryAfter(503, "Service Unavailable", capacityRetryAfter)
+
+		return
+	}
 	in := &inboundCall{
-		g: g, id: "in-" + randomHex(8), ic: ic, user: rt.User, start: time.Now(),
+		g: g, id: "in-" + randomHex(8), ic: ic, user: rt.User, start: time.Now(), slot: slot,
 		conns: make(map[*wsConn]struct{}, len(conns)), acceptedCh: make(chan struct{}),
 	}
 	in.log = log.With("call_id", in.id, "user", rt.User)
@@ -97,6 +122,7 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	}
 	in.mu.Unlock()
 	if len(ringing) == 0 {
+		slot.release()
 		reject(480, "Temporarily Unavailable", "offline")
 
 		return
@@ -105,6 +131,7 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 		for _, c := range ringing {
 			c.removeOffer(in.id, in)
 		}
+		slot.release()
 		reject(503, "Service Unavailable", string(signaling.ReasonShutdown))
 
 		return
@@ -148,11 +175,23 @@ func (in *inboundCall) watch(ringTimeout time.Duration) {
 }
 
 // finish ends a call that is still ringing: the trunk gets code (0: the
-// call already ended on the trunk side) and every ringing browser a hangup
-// with the cause's reason. It does nothing once a browser accepted.
+// call already ended on the trunk side), the call's admission slot is
+// released and every ringing browser gets a hangup with the cause's
+// reason. While a browser's accept is being set up the end waits: it takes
+// effect if that accept fails (see resumeRinging). It does nothing once a
+// browser accepted.
 func (in *inboundCall) finish(cause *endError, code int, text string) {
 	in.mu.Lock()
-	if in.state != inboundRinging {
+	switch in.state {
+	case inboundRinging:
+	case inboundAccepting:
+		if in.pending == nil {
+			in.pending = &pendingEnd{cause: cause, code: code, text: text}
+		}
+		in.mu.Unlock()
+
+		return
+	default:
 		in.mu.Unlock()
 
 		return
@@ -164,6 +203,7 @@ func (in *inboundCall) finish(cause *endError, code int, text string) {
 	if code != 0 {
 		_ = in.ic.Reject(code, text)
 	}
+	in.slot.release()
 	ev := signaling.HangupEvent{CallID: in.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText}
 	for c := range conns {
 		c.removeOffer(in.id, in)
@@ -172,6 +212,19 @@ func (in *inboundCall) finish(cause *endError, code int, text string) {
 	in.g.metrics.CallsTotal.WithLabelValues(directionInbound, string(cause.Reason)).Inc()
 	in.log.Info("call ended", "from", in.ic.From(), "to", in.ic.To(), "trunk", in.ic.Trunk(),
 		"setup", time.Since(in.start).Round(time.Millisecond), "talk", time.Duration(0), "reason", string(cause.Reason))
+}
+
+// resumeRinging puts the call back to ringing after a failed accept, and
+// ends it if the trunk, the ring timeout or shutdown ended it meanwhile.
+func (in *inboundCall) resumeRinging() {
+	in.mu.Lock()
+	in.state = inboundRinging
+	p := in.pending
+	in.pending = nil
+	in.mu.Unlock()
+	if p != nil {
+		in.finish(p.cause, p.code, p.text)
+	}
 }
 
 // withdraw removes a closed connection from the browsers ringing; when
@@ -232,11 +285,7 @@ func (c *wsConn) accept(id auth.Identity, m signaling.Accept) error {
 	}
 	in.state = inboundAccepting
 	in.mu.Unlock()
-	undo := func() {
-		in.mu.Lock()
-		in.state = inboundRinging
-		in.mu.Unlock()
-	}
+	undo := in.resumeRinging
 	if !g.hub.reserve(id.UserID, id.MaxCalls) {
 		undo()
 
@@ -272,7 +321,11 @@ func (c *wsConn) accept(id auth.Identity, m signaling.Accept) error {
 	in.state = inboundAccepted
 	others := in.conns
 	in.conns = nil
+	in.pending = nil
 	in.mu.Unlock()
+	// The session owns the call, and its place in the admission count,
+	// from now on.
+	s.slot = in.slot
 	close(in.acceptedCh)
 	c.send(signaling.Answer{CallID: in.id, SDP: answer})
 	for o := range others {

@@ -34,6 +34,13 @@ type Metrics struct {
 	// CallsTotal counts ended calls by direction and outcome (the hang-up
 	// reason of the signaling protocol, e.g. "remote_hangup", "busy").
 	CallsTotal *prometheus.CounterVec
+	// CallsMaxConcurrent is calls.max_concurrent, the gateway-wide limit of
+	// calls in progress (0: unlimited), to compare CallsActive with.
+	CallsMaxConcurrent prometheus.Gauge
+	// CallsOverCapacity counts calls refused because the gateway already
+	// carried calls.max_concurrent calls, by direction: dials answered
+	// over_capacity and INVITEs answered 503.
+	CallsOverCapacity *prometheus.CounterVec
 	// SetupSeconds is the time from dial (or incoming INVITE) to connected.
 	SetupSeconds *prometheus.HistogramVec
 	// Packets counts RTP packets relayed, by media direction.
@@ -49,7 +56,9 @@ type Metrics struct {
 	WebSocketSessions prometheus.Gauge
 	// Registrations is 1 for each trunk whose registration is up, 0 otherwise.
 	Registrations *prometheus.GaugeVec
-	// DialsDenied counts dial attempts refused by the dial rules, by reason.
+	// DialsDenied counts dial attempts refused before reaching a trunk, by
+	// reason: dial_rules, invalid_number, no_route, too_many_calls,
+	// over_capacity or shutting_down.
 	DialsDenied *prometheus.CounterVec
 	// AuthFailures counts failed WebSocket authentications, by reason.
 	AuthFailures *prometheus.CounterVec
@@ -66,6 +75,14 @@ func NewMetrics() *Metrics {
 		CallsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webtrunk_calls_total", Help: "Ended calls, by direction and outcome.",
 		}, []string{"direction", "outcome"}),
+		CallsMaxConcurrent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "webtrunk_calls_max_concurrent",
+			Help: "The configured limit of calls in progress through the gateway (calls.max_concurrent); 0 is unlimited.",
+		}),
+		CallsOverCapacity: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_calls_over_capacity_total",
+			Help: "Calls refused because the gateway was at calls.max_concurrent, by direction.",
+		}, []string{"direction"}),
 		SetupSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "webtrunk_call_setup_seconds",
 			Help:    "Time from dial or incoming INVITE to connected, in seconds.",
@@ -100,13 +117,14 @@ func NewMetrics() *Metrics {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.CallsActive, m.CallsTotal, m.SetupSeconds,
+		m.CallsActive, m.CallsTotal, m.CallsMaxConcurrent, m.CallsOverCapacity, m.SetupSeconds,
 		m.Packets, m.PacketsLost, m.PacketsDropped, m.TranscodeSeconds,
 		m.WebSocketSessions, m.Registrations, m.DialsDenied, m.AuthFailures,
 	)
 	// Pre-create the label sets a dashboard expects to see at zero.
 	for _, d := range []string{directionOutbound, directionInbound} {
 		m.CallsActive.WithLabelValues(d)
+		m.CallsOverCapacity.WithLabelValues(d)
 	}
 	for _, d := range []string{mediaUplink, mediaDownlink} {
 		m.Packets.WithLabelValues(d)

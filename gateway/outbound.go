@@ -10,10 +10,12 @@ import (
 
 // dial handles a dial message (docs/protocol.md, "Outbound call"): the
 // checks come first, in order (gateway draining, call id in use, number
-// and route, dial rules, the user's call limit, trunk registration, the
-// offer), and a failed check is answered with an error while nothing
-// reaches a trunk. Then the browser gets the answer and the session
-// goroutine places the call.
+// and route, dial rules, trunk registration, the user's call limit, the
+// gateway's call limit, the offer), and a failed check is answered with an
+// error while nothing reaches a trunk. The gateway's limit is taken last,
+// before any resource: no PeerConnection exists and no INVITE is sent for a
+// dial over calls.max_concurrent. Then the browser gets the answer and the
+// session goroutine places the call.
 func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	g := c.g
 	if g.draining.Load() {
@@ -39,12 +41,29 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 
 		return &callError{Code: signaling.CodeTooManyCalls, Msg: "too many calls"}
 	}
+	slot := g.admission.acquire()
+	if slot == nil {
+		g.hub.release(id.UserID)
+		g.metrics.DialsDenied.WithLabelValues(deniedOverCapacity).Inc()
+		g.metrics.CallsOverCapacity.WithLabelValues(directionOutbound).Inc()
+		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", deniedOverCapacity,
+			"max_concurrent", g.cfg.Calls.MaxConcurrent)
+
+		return errOverCapacity
+	}
+	// release undoes both reservations when the dial fails before the
+	// session goroutine, which otherwise releases them when the call ends.
+	release := func() {
+		g.hub.release(id.UserID)
+		slot.release()
+	}
 	s := g.newSession(c, m.ID, directionOutbound, id)
+	s.slot = slot
 	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
 	leg, answer, err := newWebRTCLeg(g.rtc, m.SDP, func() { s.end(errICEFailed) })
 	if err != nil {
 		s.cancel(err)
-		g.hub.release(id.UserID)
+		release()
 
 		return err
 	}
@@ -52,7 +71,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	if !c.addCall(s) {
 		s.cancel(errLocalHangup)
 		leg.close()
-		g.hub.release(id.UserID)
+		release()
 
 		return &callError{Code: signaling.CodeOutOfOrder, Msg: "id: already in use"}
 	}
@@ -60,7 +79,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 		c.removeCall(s.id, s)
 		s.cancel(errShutdown)
 		leg.close()
-		g.hub.release(id.UserID)
+		release()
 
 		return &callError{Code: signaling.CodeShuttingDown, Msg: "the gateway is shutting down"}
 	}
@@ -69,6 +88,12 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	go s.runOutbound(rt)
 
 	return nil
+}
+
+// errOverCapacity answers a dial while the gateway carries
+// calls.max_concurrent calls.
+var errOverCapacity = &callError{
+	Code: signaling.CodeOverCapacity, Msg: "the gateway is at its call capacity, try again shortly", Err: ErrOverCapacity,
 }
 
 // callerID is the number presented on a user's outbound call: its own

@@ -26,7 +26,10 @@ const (
 	deniedInvalidNumber = "invalid_number"
 	deniedNoRoute       = "no_route"
 	deniedTooManyCalls  = "too_many_calls"
-	deniedShuttingDown  = "shutting_down"
+	// deniedOverCapacity is also the Metrics.CallsTotal outcome of an
+	// inbound call refused because the gateway is at calls.max_concurrent.
+	deniedOverCapacity = "over_capacity"
+	deniedShuttingDown = "shutting_down"
 )
 
 // outboundPlan is one outbound rule with its trunk's number plan, built

@@ -60,6 +60,9 @@ type session struct {
 	from, to, trunk string
 	leg             *webrtcLeg
 	ic              *sip.IncomingCall // inbound calls only
+	// slot is the call's place in the gateway's admission count, set before
+	// the session goroutine starts and released by finish.
+	slot *callSlot
 
 	state    atomic.Int32
 	browserH atomic.Bool // the browser put the call on hold: uplink muted (see hold.go)
@@ -257,9 +260,13 @@ func (s *session) finish() {
 	}
 	s.bridgeWG.Wait()
 	s.holdWG.Wait()
+	// Both legs are released: the call no longer counts against the
+	// user's or the gateway's limit, even for a browser that dials again
+	// the moment it reads its hangup.
+	s.g.hub.release(s.user.UserID)
+	s.slot.release()
 	s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
 	s.conn.removeCall(s.id, s)
-	s.g.hub.release(s.user.UserID)
 	s.record(cause, rtpConn)
 	s.g.sessions.remove(s)
 }

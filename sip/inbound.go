@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -90,13 +91,28 @@ func (ic *IncomingCall) Ring() error {
 // Decline) and releases the call's resources. It returns ErrCallFinalized when a final response
 // was already sent, and an error for a code outside 300..699.
 func (ic *IncomingCall) Reject(code int, reason string) error {
+	return ic.reject(code, reason)
+}
+
+// RejectRetryAfter is Reject with a Retry-After header (RFC 3261 section 20.33) that tells the
+// trunk after how many seconds to try again (delta-seconds): after is rounded up to whole
+// seconds, a negative after counts as 0. It suits 503 Service Unavailable from an overloaded
+// server (RFC 3261 section 21.5.4); RFC 3261 also allows it with 404, 413, 480, 486, 500, 600 and
+// 603. It returns the errors of Reject.
+func (ic *IncomingCall) RejectRetryAfter(code int, reason string, after time.Duration) error {
+	secs := (max(after, 0) + time.Second - 1) / time.Second
+	return ic.reject(code, reason, sipmsg.NewHeader("Retry-After", strconv.FormatInt(int64(secs), 10)))
+}
+
+// reject sends a final failure response with extra headers and ends the call.
+func (ic *IncomingCall) reject(code int, reason string, extra ...sipmsg.Header) error {
 	if code < 300 || code > 699 {
 		return fmt.Errorf("%w: reject code %d outside 300..699", ErrBadStatus, code)
 	}
 	if !ic.finalize(&StatusError{Code: code, Reason: reason}) {
 		return ErrCallFinalized
 	}
-	err := ic.respondFinal(code, reason)
+	err := ic.respondFinal(code, reason, extra...)
 	ic.call.end(ic.Cause())
 	ic.close()
 	return err

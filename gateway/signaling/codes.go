@@ -44,6 +44,10 @@ const (
 	CodeNotFound Code = "not_found"
 	// CodeShuttingDown: the gateway is draining and takes no new calls.
 	CodeShuttingDown Code = "shutting_down"
+	// CodeOverCapacity: the gateway already carries as many calls as it is
+	// configured for (calls.max_concurrent) and takes no new call until
+	// one ends; the client may try again shortly.
+	CodeOverCapacity Code = "over_capacity"
 	// CodeInternal: an unexpected server-side failure.
 	CodeInternal Code = "internal"
 )
@@ -56,7 +60,8 @@ var allCodes = [...]Code{
 	CodeUnauthorized, CodeUnsupportedVersion, CodeBadRequest, CodeUnknownType,
 	CodeOutOfOrder, CodeForbiddenNumber, CodeInvalidNumber, CodeTooManyCalls,
 	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
-	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeInternal,
+	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
+	CodeInternal,
 }
 
 // Valid reports whether c is a code of protocol version 1.

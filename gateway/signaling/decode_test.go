@@ -303,8 +303,8 @@ func TestCodesAndReasons(t *testing.T) {
 		}
 		seen[string(c)] = true
 	}
-	if len(seen) != 16 {
-		t.Fatalf("%d codes, want 16", len(seen))
+	if len(seen) != 17 {
+		t.Fatalf("%d codes, want 17", len(seen))
 	}
 	if Code("nope").Valid() {
 		t.Fatal(`Code("nope").Valid()`)

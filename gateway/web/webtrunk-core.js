@@ -28,6 +28,7 @@ export const ErrorCode = Object.freeze({
   NO_COMMON_CODEC: "no_common_codec",
   NOT_FOUND: "not_found",
   SHUTTING_DOWN: "shutting_down",
+  OVER_CAPACITY: "over_capacity",
   INTERNAL: "internal",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
@@ -57,6 +58,7 @@ const ERROR_TEXT = {
   no_common_codec: "The audio formats of the browser and the phone network do not match.",
   not_found: "That call no longer exists.",
   shutting_down: "The gateway is restarting. Try again in a minute.",
+  over_capacity: "The service is busy. Try again in a few seconds.",
   internal: "The gateway had an internal problem.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",

@@ -1,0 +1,107 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// TestRejectRetryAfter: a rejected INVITE carries Retry-After in whole seconds, rounded up
+// (RFC 3261 section 20.33), and a plain Reject carries none.
+func TestRejectRetryAfter(t *testing.T) {
+	peer := newRawPeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	tests := []struct {
+		name   string
+		code   int
+		reason string
+		after  time.Duration
+		plain  bool   // Reject, without Retry-After
+		want   string // Retry-After value; "" for none
+	}{
+		{name: "overloaded", code: 503, reason: "Service Unavailable", after: 5 * time.Second, want: "5"},
+		{name: "fraction rounds up", code: 503, reason: "Service Unavailable", after: 1500 * time.Millisecond, want: "2"},
+		{name: "zero", code: 480, reason: "Temporarily Unavailable", after: 0, want: "0"},
+		{name: "negative counts as zero", code: 486, reason: "Busy Here", after: -time.Second, want: "0"},
+		{name: "plain reject", code: 503, reason: "Service Unavailable", plain: true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			callID := fmt.Sprintf("retry-after-%d@test", i)
+			peer.sendRaw(peer.inviteText(env.addr, fmt.Sprintf("z9hG4bK-retry-%d", i), callID, peerSDP(40010+2*i, "sendrecv")), env.addr)
+			ic := awaitIncoming(t, env)
+			var err error
+			if tt.plain {
+				err = ic.Reject(tt.code, tt.reason)
+			} else {
+				err = ic.RejectRetryAfter(tt.code, tt.reason, tt.after)
+			}
+			if err != nil {
+				t.Fatalf("reject: %v", err)
+			}
+			res := peer.expectResponse(tt.code, sipmsg.INVITE, 5*time.Second)
+			if got := res.CallID().Value(); got != callID {
+				t.Fatalf("response for Call-ID %q, want %q", got, callID)
+			}
+			h := res.GetHeader("Retry-After")
+			switch {
+			case tt.want == "" && h != nil:
+				t.Errorf("Retry-After %q on a plain reject", h.Value())
+			case tt.want != "" && h == nil:
+				t.Errorf("no Retry-After in\n%s", res)
+			case tt.want != "" && h.Value() != tt.want:
+				t.Errorf("Retry-After %q, want %q", h.Value(), tt.want)
+			}
+			peer.sendTo(ackForFailure(env.addr, res), env.addr)
+			var se *StatusError
+			if !errors.As(ic.Cause(), &se) || se.Code != tt.code {
+				t.Errorf("Cause() = %v, want StatusError %d", ic.Cause(), tt.code)
+			}
+			if err := ic.RejectRetryAfter(503, "Service Unavailable", time.Second); !errors.Is(err, ErrCallFinalized) {
+				t.Errorf("second reject: %v, want ErrCallFinalized", err)
+			}
+		})
+	}
+	t.Run("bad status code", func(t *testing.T) {
+		peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-retry-bad", "retry-after-bad@test", peerSDP(40030, "sendrecv")), env.addr)
+		ic := awaitIncoming(t, env)
+		if err := ic.RejectRetryAfter(200, "OK", time.Second); !errors.Is(err, ErrBadStatus) {
+			t.Errorf("RejectRetryAfter(200): %v, want ErrBadStatus", err)
+		}
+		// The call still rings: a valid rejection goes through.
+		if err := ic.RejectRetryAfter(503, "Service Unavailable", time.Second); err != nil {
+			t.Fatalf("reject: %v", err)
+		}
+		res := peer.expectResponse(503, sipmsg.INVITE, 5*time.Second)
+		peer.sendTo(ackForFailure(env.addr, res), env.addr)
+	})
+}
+
+// ackForFailure builds the ACK of a non-2xx final response to the peer's INVITE, which belongs
+// to the INVITE's transaction (RFC 3261 section 17.1.1.3).
+func ackForFailure(gw netip.AddrPort, res *sipmsg.Response) *sipmsg.Request {
+	ack := sipmsg.NewRequest(sipmsg.ACK, sipmsg.Uri{Scheme: "sip", User: "15557654321", Host: gw.Addr().String(), Port: int(gw.Port())})
+	for _, h := range []string{"Via", "From", "Call-ID"} {
+		ack.AppendHeader(res.GetHeader(h))
+	}
+	ack.AppendHeader(res.To())
+	ack.AppendHeader(&sipmsg.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sipmsg.ACK})
+	ack.SetBody(nil)
+	return ack
+}
+
+// awaitIncoming returns the next call handed to the Serve handler.
+func awaitIncoming(t *testing.T, env *testEnv) *IncomingCall {
+	t.Helper()
+	select {
+	case ic := <-env.incoming:
+		return ic
+	case <-time.After(5 * time.Second):
+		t.Fatal("no incoming call")
+		return nil
+	}
+}
