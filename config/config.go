@@ -202,6 +202,13 @@ type CallsConfig struct {
 	// core, about three times as many passthrough calls. 0 means
 	// unlimited; negative values are invalid. Default 0.
 	MaxConcurrent int `yaml:"max_concurrent"`
+	// OpusComplexity is the complexity of the Opus encoder that encodes
+	// the trunk's audio for browsers (libopus OPUS_SET_COMPLEXITY, 0 to
+	// 10). The encoder is most of a transcoded call's CPU: lower values
+	// cost less per call and lose some quality, and 0 and 1 send no
+	// in-band FEC (RFC 7587 section 3.3); the measurements are in the
+	// transcode package documentation. Default 5.
+	OpusComplexity int `yaml:"opus_complexity"`
 }
 
 // LogConfig configures the process logger.
@@ -245,9 +252,10 @@ func Default() *Config {
 		},
 		WebRTC: WebRTCConfig{UDPListen: "127.0.0.1:50000"},
 		Calls: CallsConfig{
-			RingTimeout:  60 * time.Second,
-			MediaTimeout: 30 * time.Second,
-			MaxDuration:  4 * time.Hour,
+			RingTimeout:    60 * time.Second,
+			MediaTimeout:   30 * time.Second,
+			MaxDuration:    4 * time.Hour,
+			OpusComplexity: 5,
 		},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Metrics:  MetricsConfig{Enabled: true, Path: "/metrics"},

@@ -74,6 +74,9 @@ func TestExampleLoads(t *testing.T) {
 	if cfg.Calls.MaxConcurrent != 0 {
 		t.Errorf("calls.max_concurrent = %d, want 0 (unlimited) in the demo", cfg.Calls.MaxConcurrent)
 	}
+	if cfg.Calls.OpusComplexity != 5 {
+		t.Errorf("calls.opus_complexity = %d, want 5 in the demo", cfg.Calls.OpusComplexity)
+	}
 }
 
 func TestExampleUsesEnvironment(t *testing.T) {
@@ -158,7 +161,7 @@ routes:
 		t.Errorf("route ring timeout = %v", cfg.Routes[0].RingTimeout)
 	}
 	if cfg.Calls != def.Calls || cfg.Calls.RingTimeout != time.Minute || cfg.Calls.MediaTimeout != 30*time.Second ||
-		cfg.Calls.MaxDuration != 4*time.Hour || cfg.Calls.TranscodeSameCodec || cfg.Calls.MaxConcurrent != 0 {
+		cfg.Calls.MaxDuration != 4*time.Hour || cfg.Calls.TranscodeSameCodec || cfg.Calls.MaxConcurrent != 0 || cfg.Calls.OpusComplexity != 5 {
 		t.Errorf("calls = %+v", cfg.Calls)
 	}
 	if cfg.Log != (LogConfig{"info", "text"}) || cfg.Metrics != (MetricsConfig{true, "/metrics"}) ||
@@ -182,7 +185,7 @@ func TestExplicitValuesOverrideDefaults(t *testing.T) {
 	doc := edit(t, baseYAML,
 		"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    numbering: {national_prefix: \"\", international_prefix: \"\"}\n    codecs: [PCMA]\n    allowed_sources: [198.51.100.0/24]\n",
 		"      password_hash:", "      max_calls: 0\n      password_hash:") +
-		"metrics: {enabled: false}\nshutdown: {grace_period: 0s}\ncalls: {transcode_same_codec: true, max_concurrent: 250}\nlog: {level: debug, format: json}\n"
+		"metrics: {enabled: false}\nshutdown: {grace_period: 0s}\ncalls: {transcode_same_codec: true, max_concurrent: 250, opus_complexity: 0}\nlog: {level: debug, format: json}\n"
 	cfg := mustParse(t, doc, noEnv)
 	tr := cfg.Trunks[0]
 	if tr.Numbering.NationalPrefix != "" || tr.Numbering.InternationalPrefix != "" || !reflect.DeepEqual(tr.Codecs, []Codec{CodecPCMA}) {
@@ -193,7 +196,7 @@ func TestExplicitValuesOverrideDefaults(t *testing.T) {
 		t.Errorf("allowed sources = %v", tr.AllowedSources)
 	}
 	if cfg.Auth.Users[0].MaxCalls != 0 || cfg.Metrics.Enabled || cfg.Shutdown.GracePeriod != 0 || !cfg.Calls.TranscodeSameCodec ||
-		cfg.Calls.MaxConcurrent != 250 {
+		cfg.Calls.MaxConcurrent != 250 || cfg.Calls.OpusComplexity != 0 {
 		t.Errorf("explicit zero values were replaced by defaults: %+v", cfg)
 	}
 	if cfg.Log.SlogLevel() != slog.LevelDebug {

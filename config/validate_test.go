@@ -225,6 +225,16 @@ func TestValidateProblems(t *testing.T) {
 			wants: []want{{"calls.max_concurrent", "max_concurrent: -1", "must not be negative (0 means unlimited)"}},
 		},
 		{
+			name:  "opus complexity above 10",
+			extra: "calls:\n  opus_complexity: 11\n",
+			wants: []want{{"calls.opus_complexity", "opus_complexity: 11", "must be from 0 to 10"}},
+		},
+		{
+			name:  "negative opus complexity",
+			extra: "calls:\n  opus_complexity: -1\n",
+			wants: []want{{"calls.opus_complexity", "opus_complexity: -1", "must be from 0 to 10"}},
+		},
+		{
 			name:  "calls, log, metrics and shutdown ranges",
 			extra: "calls: {ring_timeout: 4s, media_timeout: 11m, max_duration: 30s}\nlog: {level: verbose, format: xml}\nmetrics: {path: /healthz}\nshutdown: {grace_period: -1s}\n",
 			wants: []want{

@@ -28,15 +28,16 @@ func trunkCodec(c sip.Codec) (transcode.Codec, error) {
 // back. When both legs negotiated the same G.711 format, reencode
 // (calls.transcode_same_codec) decides between relaying the payloads
 // re-chunked (false) and decoding and re-encoding them (true); it changes
-// nothing when the codecs differ. Errors wrap transcode.ErrUnsupportedCodec
-// or transcode.ErrInvalidOption.
-func newTranscoders(browser, trunk transcode.Codec, reencode bool) (*transcode.Uplink, *transcode.Downlink, error) {
+// nothing when the codecs differ. complexity (calls.opus_complexity) is
+// the Opus encoder's, used when the browser's codec is Opus. Errors wrap
+// transcode.ErrUnsupportedCodec or transcode.ErrInvalidOption.
+func newTranscoders(browser, trunk transcode.Codec, reencode bool, complexity int) (*transcode.Uplink, *transcode.Downlink, error) {
 	same := transcode.WithTranscodeSameCodec(reencode)
 	up, err := transcode.NewUplink(browser, trunk, same)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: uplink: %w", err)
 	}
-	down, err := transcode.NewDownlink(trunk, browser, same)
+	down, err := transcode.NewDownlink(trunk, browser, same, transcode.WithOpusComplexity(complexity))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: downlink: %w", err)
 	}
@@ -69,7 +70,7 @@ func (s *session) startMedia(call *sip.Call) error {
 		return err
 	}
 	browser := s.leg.media
-	up, down, err := newTranscoders(browser.Audio, tc, s.g.cfg.Calls.TranscodeSameCodec)
+	up, down, err := newTranscoders(browser.Audio, tc, s.g.cfg.Calls.TranscodeSameCodec, s.g.cfg.Calls.OpusComplexity)
 	if err != nil {
 		return err
 	}
