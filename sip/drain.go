@@ -15,18 +15,22 @@ import (
 // up the connection to answer on in the transport's pool by the source address. The pool maps a
 // source to the listening socket only while that socket's read loop runs; once the loop has
 // ended (or the pool is cleared), a request still being handled makes sipgo open a new
-// ephemeral UDP socket with a read goroutine that nothing ever closes. Serve therefore closes
-// the transport in this order:
+// ephemeral UDP socket with a read goroutine that nothing ever closes; over TCP and TLS it
+// opens a new connection to the Via address (see dialgate.go). Serve therefore closes the
+// transport in this order:
 //
-//  1. the inflow gate closes: datagrams read from then on are dropped before sipgo sees them,
+//  1. the dial gate closes: from then on sipgo cannot open a TCP or TLS connection;
+//  2. the inflow gate closes: datagrams read from then on are dropped before sipgo sees them,
 //     and the gate waits until every datagram it admitted earlier has been dispatched (its
 //     source mapped in the pool, its handling goroutine started);
-//  2. every source that sent a request, and every listening address, is pinned in the pool to
+//  3. every source that sent a request, and every listening address, is pinned in the pool to
 //     a pinnedConn that writes through the listening socket and is never removed, so a request
 //     still being handled answers from the listening socket or fails once it is closed, and
 //     never creates a socket;
-//  3. the listening sockets close, their read loops end, sipgo's transactions are terminated
-//     and the stream transports' connections are closed.
+//  4. the listening sockets close, their read loops end, sipgo's transactions are terminated
+//     and the stream transports' connections are closed;
+//  5. the dial gate's sweep closes the TCP and TLS connections that were being opened when the
+//     gate closed and so could reach sipgo's pools after step 4.
 
 // inflow gates the datagrams of the UDP listeners on their way to sipgo and records the source
 // address of every request it admitted, for pinning at shutdown.
@@ -150,6 +154,7 @@ func (c *pinnedConn) Close() error { return nil }
 // closeTransport closes the listeners and sipgo's layers in the order described at the top of
 // this file; lwg is the group of the listeners' serving goroutines. It returns when they ended.
 func (ua *UA) closeTransport(listeners []*boundListener, lwg *sync.WaitGroup) {
+	ua.gate.close()
 	sources := ua.inflow.close()
 	udp := ua.sua.TransportLayer().Pool("udp")
 	pins := map[string]*pinnedConn{}
@@ -185,6 +190,9 @@ func (ua *UA) closeTransport(listeners []*boundListener, lwg *sync.WaitGroup) {
 	}
 	if err != nil {
 		ua.log.Debug("sip transport close", "error", err)
+	}
+	if n := ua.gate.sweep(sweepTimeout); n > 0 {
+		ua.log.Warn("sip connections still open after shutdown", "connections", n)
 	}
 	if n := udp.Size(); n > len(pins) {
 		// Not expected: every UDP message leaves from a listening socket. Close whatever

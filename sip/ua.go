@@ -30,7 +30,8 @@ type UA struct {
 	log    *slog.Logger
 	sua    *sipgo.UserAgent
 	srv    *sipgo.Server
-	inflow *inflow // gate of the UDP listeners, see drain.go
+	inflow *inflow   // gate of the UDP listeners, see drain.go
+	gate   *dialGate // gate of outgoing TCP and TLS connections, see dialgate.go
 	trunks []*trunk
 
 	served   atomic.Bool
@@ -75,6 +76,7 @@ func NewUA(cfg Config) (*UA, error) {
 		return nil, err
 	}
 	log := cfg.Logger
+	gate := newDialGate()
 	sua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgenTLSConfig(cfg.ClientTLS),
@@ -82,7 +84,12 @@ func NewUA(cfg Config) (*UA, error) {
 			sipmsg.WithTransactionLayerLogger(log),
 			sipmsg.WithTransactionLayerUnhandledResponseHandler(func(*sipmsg.Response) {}),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sipmsg.WithTransportLayerLogger(log),
+			// Last: the transport layer copies connection reuse and the read filter set by the
+			// options before it into these transports.
+			sipmsg.WithTransportLayerTransports(gate.transports()),
+		),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("sip: create user agent: %w", err)
@@ -97,6 +104,7 @@ func NewUA(cfg Config) (*UA, error) {
 		sua:       sua,
 		srv:       srv,
 		inflow:    newInflow(),
+		gate:      gate,
 		listeners: map[Transport]*boundListener{},
 		clients:   map[Transport]*sipgo.Client{},
 		dialogs:   map[string]*Call{},
@@ -238,7 +246,10 @@ func (ua *UA) ListenAddr(t Transport) (netip.AddrPort, bool) {
 // it hands the IncomingCall on and returns; the call is then rung, answered or rejected from any
 // goroutine. Serve returns when ctx is done and everything it started has ended: calls in
 // progress are hung up (BYE), ringing calls get 503, registrations are removed (REGISTER with
-// Expires 0, RFC 3261 section 10.2.2) and the sockets are closed. It returns a bind error at once.
+// Expires 0, RFC 3261 section 10.2.2) and the sockets are closed. From the moment it starts
+// closing the sockets it opens no TCP or TLS connection: an answer to a request whose connection
+// is gone by then fails rather than connecting to the Via address (RFC 3261 section 18.2.2).
+// It returns a bind error at once.
 func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 	if h == nil {
 		return fmt.Errorf("%w: nil handler", ErrServeState)
