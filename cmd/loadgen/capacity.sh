@@ -103,7 +103,7 @@ for codec in $codecs; do
 		if [ "${PERF:-0}" = 1 ]; then
 			(sleep "$delay" &&
 				perf record -q -e cpu-clock -F 999 -g -p "$gw_pid" -o "$out/perf-$codec-$n.data" -- sleep 10 &&
-				perf report -i "$out/perf-$codec-$n.data" --no-children --sort dso --stdio >"$out/perf-$codec-$n.txt" 2>/dev/null) &
+				perf report -i "$out/perf-$codec-$n.data" --no-children --sort dso --stdio -g none >"$out/perf-$codec-$n.txt" 2>/dev/null) &
 			perf_pid=$!
 		fi
 		echo "== $codec, $n calls"
