@@ -147,3 +147,94 @@ func TestNoAllocationPerPacket(t *testing.T) {
 		t.Errorf("same-codec uplink is %q, not re-encoding", s)
 	}
 }
+
+// Switching and the packets after it allocate nothing.
+func TestSetTrunkDoesNotAllocate(t *testing.T) {
+	pk := opusPackets(t, 50, 20)
+	ulaw := encodeG711(CodecPCMU, toneAt(600, 8000, 160, 0.3))
+	alaw := encodeG711(CodecPCMA, toneAt(600, 8000, 160, 0.3))
+	out := make([]byte, 1500)
+	drain := func(next func([]byte) (int, uint32, bool)) {
+		for {
+			if _, _, ok := next(out); !ok {
+				return
+			}
+		}
+	}
+	codec := func(i int) (Codec, []byte) {
+		if i/7%2 == 1 {
+			return CodecPCMA, alaw
+		}
+		return CodecPCMU, ulaw
+	}
+	upOpus, err := NewUplink(CodecOpus, CodecPCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upPass, err := NewUplink(CodecPCMU, CodecPCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	downOpus, err := NewDownlink(CodecPCMU, CodecOpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	downPass, err := NewDownlink(CodecPCMU, CodecPCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}, CodecTelephoneEvent8k, upOpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var i, j, k, l, m int
+	tests := []struct {
+		name string
+		fn   func()
+	}{
+		{"uplink Opus to PCMU and PCMA", func() {
+			c, _ := codec(i)
+			_ = upOpus.SetOutput(c)
+			_ = upOpus.Push(uint16(i), uint32(960*i), pk[i%len(pk)])
+			drain(upOpus.Next)
+			i++
+		}},
+		{"uplink passthrough and transcoding", func() {
+			c, _ := codec(j)
+			_ = upPass.SetOutput(c)
+			_ = upPass.Push(uint16(j), uint32(160*j), ulaw[:120+j%3*20])
+			drain(upPass.Next)
+			j++
+		}},
+		{"downlink PCMU and PCMA to Opus", func() {
+			c, p := codec(k)
+			_ = downOpus.SetInput(c)
+			_ = downOpus.Push(uint16(k), uint32(160*k), p)
+			drain(downOpus.Next)
+			k++
+		}},
+		{"downlink passthrough and transcoding, new stream", func() {
+			c, p := codec(l)
+			_ = downPass.SetInput(c)
+			_ = downPass.Push(uint16(l*l), uint32(240*l*l), p[:120])
+			drain(downPass.Next)
+			l++
+		}},
+		{"DTMF mapper payload type", func() {
+			_ = mapper.SetOutput(CodecTelephoneEvent8k.WithPayloadType(uint8(96 + m%2)))
+			m++
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if a := testing.AllocsPerRun(200, tc.fn); a != 0 {
+				t.Errorf("%.2f allocations per packet, want 0", a)
+			}
+		})
+	}
+	for _, s := range []interface{ Stats() Stats }{upOpus, upPass, downOpus, downPass} {
+		if st := s.Stats(); st.Switches < 20 || st.Frames == 0 {
+			t.Errorf("%v: Stats = %+v, want switches and output", s, st)
+		}
+	}
+}

@@ -34,13 +34,31 @@
 // sender only when the next packet confirms it (as in RFC 3550 appendix
 // A.1). Stats counts each case.
 //
+// # Codec changes mid-call
+//
+// A trunk may move a running call from PCMU to PCMA or back: the 2xx of an
+// INVITE answers with another codec than the 183 whose early media already
+// flows, or a re-INVITE offers a new one (RFC 3264 section 8.3.2).
+// Downlink.SetInput and Uplink.SetOutput switch the trunk side of a
+// running transcoder between two packets. G.711 is stateless, so the
+// switch is exact: the queued audio is kept (converted once when
+// passthrough starts or stops, because a passthrough queue holds G.711
+// bytes), the output timeline and any Opus encoder or decoder go on
+// untouched. The first trunk packet after SetInput may open a new RTP
+// numbering, as many trunks do with a new codec; its audio then follows
+// the queued audio with no restart and no silence. DTMFMapper.SetOutput
+// follows a new telephone-event payload type the same way. Stats.Switches
+// counts the changes.
+//
 // # Ownership and allocation
 //
 // Each Uplink, Downlink and DTMFMapper belongs to one goroutine, the one
 // running that direction of the call; none takes a lock. Constructors
 // allocate every buffer; after that no method allocates, which
 // TestNoAllocationPerPacket proves with testing.AllocsPerRun for both
-// directions, with and without loss, for passthrough and for DTMF mapping.
+// directions, with and without loss, for passthrough and for DTMF mapping;
+// TestSetTrunkDoesNotAllocate proves it across codec switches, which
+// allocate nothing either (every String is prepared by the constructor).
 // hraban/opus's Encode, Decode, DecodeFEC and DecodePLC were measured not
 // to allocate (they pass the caller's slices to C); its LastPacketDuration
 // allocates once per call, so the per-packet path never calls it

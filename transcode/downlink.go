@@ -39,7 +39,7 @@ func NewDownlink(in, out Codec, opts ...Option) (*Downlink, error) {
 	for _, o := range opts {
 		o(&s)
 	}
-	p, err := newPipeline(in, out, s)
+	p, err := newPipeline(in, out, true, s)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +67,33 @@ func (d *Downlink) Next(dst []byte) (n int, ts uint32, ok bool) {
 // MaxPayloadSize returns the number of bytes Next may write: 1275 for Opus
 // (RFC 6716 section 3.4 R2), ptime x 8 for G.711.
 func (d *Downlink) MaxPayloadSize() int { return d.p.maxPayload() }
+
+// SetInput switches the trunk's codec mid-stream to in (PCMU or PCMA at
+// 8000 Hz, with the payload type the trunk negotiated): after a 2xx that
+// answers with another codec than the early media, or a re-INVITE (RFC
+// 3264 section 8.3.2). Packets pushed from then on are decoded as in; the
+// audio already queued is kept, output timestamps go on without a jump and
+// the Opus encoder keeps its state. A browser leg that speaks in's format
+// moves from transcoding to passthrough, and one that no longer does from
+// passthrough to transcoding (WithTranscodeSameCodec applies as at
+// construction).
+//
+// Trunks often open a new RTP stream with the new codec: the first packet
+// after the switch may carry any sequence number and timestamp, and its
+// audio then follows the queued audio directly (no restart, no silence);
+// a packet that continues the old numbering is treated as usual, a gap
+// before it concealed.
+//
+// SetInput is called by the goroutine that owns the Downlink, between two
+// Push calls (at a packet boundary). Setting the current codec does
+// nothing. It returns an error wrapping ErrUnsupportedCodec, and leaves
+// the Downlink as it was, when in is not G.711 at 8000 Hz. It does not
+// allocate unless it fails.
+func (d *Downlink) SetInput(in Codec) error { return d.p.switchTrunk(in) }
+
+// Input returns the trunk codec the Downlink decodes, with its payload
+// type: the one given to NewDownlink or the last SetInput.
+func (d *Downlink) Input() Codec { return d.p.in }
 
 // MapTimestamp converts an 8 kHz input RTP timestamp, close to the last
 // accepted packet, to the output clock on the output timeline.

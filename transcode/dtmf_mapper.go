@@ -69,6 +69,32 @@ func NewDTMFMapper(in, out Codec, timeline TimestampMapper) (*DTMFMapper, error)
 // events, to tell them from audio when demultiplexing.
 func (m *DTMFMapper) InPayloadType() uint8 { return m.in.PayloadType }
 
+// SetOutput changes the output leg's telephone-event codec mid-call, for
+// example when a trunk's re-INVITE maps telephone-event/8000 to another
+// payload type (RFC 3264 section 8.3.2). Packets mapped from then on carry
+// out's payload type; an event in progress goes on under it as a new
+// event, its next packet marked (RFC 4733 section 2.5.1.1) with the
+// event's start timestamp unchanged.
+//
+// SetOutput is called by the goroutine that owns the mapper. It returns an
+// error wrapping ErrUnsupportedCodec, and leaves the mapper as it was,
+// when out is not telephone-event at the current output clock rate (event
+// timestamps and durations cannot change clock mid-call). It does not
+// allocate unless it fails.
+func (m *DTMFMapper) SetOutput(out Codec) error {
+	if !out.IsTelephoneEvent() || out.ClockRate != m.out.ClockRate {
+		return fmt.Errorf("%w: %s is not telephone-event at %d Hz", ErrUnsupportedCodec, out, m.out.ClockRate)
+	}
+	if out.PayloadType != m.out.PayloadType {
+		m.active = false
+	}
+	m.out = out
+	return nil
+}
+
+// Output returns the output leg's telephone-event codec.
+func (m *DTMFMapper) Output() Codec { return m.out }
+
 // Map converts the telephone-event packet in into the output leg: it sets
 // out's PayloadType, Timestamp and Marker (set on the first packet of each
 // event, RFC 4733 section 2.5.1.1) and writes the 4-byte event payload into

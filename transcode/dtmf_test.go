@@ -225,3 +225,46 @@ func TestDTMFMapperWithUplink(t *testing.T) {
 		t.Errorf("event at %d, audio frame at %d", out.Timestamp, audioTS[2])
 	}
 }
+
+// A trunk's re-INVITE may move telephone-event to another payload type.
+func TestDTMFMapperSetOutput(t *testing.T) {
+	browser := Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}
+	m, err := NewDTMFMapper(browser, CodecTelephoneEvent8k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One event of three packets; the trunk's payload type changes from
+	// 101 to 96 after the first.
+	var out [3]rtp.Header
+	dst := make([]byte, 4)
+	for i := range out {
+		if i == 1 {
+			for _, c := range []Codec{CodecPCMU, {Name: "telephone-event", ClockRate: 48000, PayloadType: 96}} {
+				if err := m.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
+					t.Errorf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
+				}
+			}
+			if m.Output() != CodecTelephoneEvent8k {
+				t.Fatalf("refused SetOutput changed the output to %s", m.Output())
+			}
+			if err := m.SetOutput(CodecTelephoneEvent8k.WithPayloadType(96)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		in := eventPacket(t, 110, 480000, i == 0, Event{Code: 4, Duration: uint16(960 * (i + 1))})
+		if _, err := m.Map(in, &out[i], dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out[0].PayloadType != 101 || out[1].PayloadType != 96 || out[2].PayloadType != 96 {
+		t.Errorf("payload types %d, %d, %d; want 101, then 96 after SetOutput", out[0].PayloadType, out[1].PayloadType, out[2].PayloadType)
+	}
+	for i, h := range out {
+		if h.Timestamp != 80000 {
+			t.Errorf("packet %d: timestamp %d, want the event's start 80000", i, h.Timestamp)
+		}
+	}
+	if !out[0].Marker || !out[1].Marker || out[2].Marker {
+		t.Errorf("markers %v, %v, %v; want the first packet under each payload type marked", out[0].Marker, out[1].Marker, out[2].Marker)
+	}
+}

@@ -47,6 +47,10 @@ type Stats struct {
 	// EncodeErrors is the number of output frames the encoder failed on
 	// (including a destination buffer too small).
 	EncodeErrors int
+	// Switches is the number of times the trunk's codec (G.711 format or
+	// payload type) was changed on a running transcoder with
+	// Downlink.SetInput or Uplink.SetOutput.
+	Switches int
 }
 
 // pipeline is the engine shared by Uplink and Downlink: one RTP stream in,
@@ -79,9 +83,16 @@ type pipeline struct {
 
 	stats Stats
 	desc  string
+
+	// The trunk side may change its G.711 format mid-call (switch.go).
+	trunkIn  bool      // the trunk is the input (Downlink), else the output (Uplink)
+	reencode bool      // WithTranscodeSameCodec: equal formats are decoded and re-encoded
+	descs    [2]string // desc with the trunk side in PCMU and in PCMA, by g711Index
 }
 
-func newPipeline(in, out Codec, s settings) (*pipeline, error) {
+// newPipeline builds the engine from in to out; trunkIn says which side is
+// the trunk's G.711, the one that SetInput or SetOutput may switch.
+func newPipeline(in, out Codec, trunkIn bool, s settings) (*pipeline, error) {
 	if err := s.validate(out); err != nil {
 		return nil, err
 	}
@@ -92,12 +103,14 @@ func newPipeline(in, out Codec, s settings) (*pipeline, error) {
 		outRatio: uint32(out.ClockRate / pcmRate),
 		frame:    int(s.ptime / time.Millisecond * pcmRate / 1000),
 		jumpAt:   -1,
+		trunkIn:  trunkIn,
+		reencode: s.reencode,
 	}
 	maxGap := int(s.maxGap * pcmRate / time.Second)
 	p.track.maxGap = uint32(maxGap) * p.inRatio
 	p.buf = make([]int16, maxPacketSlots+maxGap+3*p.frame+maxPacketSlots)
-	if in.IsG711() && out.IsG711() && in.SameFormat(out) && !s.reencode {
-		p.passthrough = true
+	p.passthrough = relays(in, out, s.reencode)
+	if p.passthrough {
 		p.silence = int16(in.silenceByte())
 	}
 	var err error
@@ -111,27 +124,35 @@ func newPipeline(in, out Codec, s settings) (*pipeline, error) {
 			return nil, err
 		}
 	}
-	p.desc = p.describe(s)
+	p.desc = describe(in, out, s)
+	p.describeSwitches(s)
 	return p, nil
 }
 
-func (p *pipeline) describe(s settings) string {
+// relays reports whether a pipeline from in to out passes the G.711 bytes
+// through (only re-chunked) rather than decoding and encoding them.
+func relays(in, out Codec, reencode bool) bool {
+	return in.IsG711() && out.IsG711() && in.SameFormat(out) && !reencode
+}
+
+// describe is the String of a pipeline from in to out with settings s.
+func describe(in, out Codec, s settings) string {
 	ptime := fmt.Sprintf("ptime %dms", s.ptime.Milliseconds())
-	inName, outName := p.in.Name+"/"+fmt.Sprint(p.in.ClockRate), p.out.Name
-	if p.passthrough {
+	inName, outName := in.Name+"/"+fmt.Sprint(in.ClockRate), out.Name
+	if relays(in, out, s.reencode) {
 		return fmt.Sprintf("%s passthrough -> %s re-chunk, %s", inName, outName, ptime)
 	}
 	var dec, enc string
 	switch {
-	case p.in.IsOpus():
+	case in.IsOpus():
 		dec = "decode@8k (FEC, PLC)"
 	default:
 		dec = "decode"
 	}
 	switch {
-	case p.out.IsOpus():
+	case out.IsOpus():
 		enc = fmt.Sprintf("encode@8k (VOIP, %d bit/s, complexity %d, FEC for %d%% loss, no DTX)", s.bitrate, s.complexity, s.loss)
-	case p.in.SameFormat(p.out):
+	case in.SameFormat(out):
 		enc = "re-encode"
 	default:
 		enc = "encode"

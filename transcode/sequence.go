@@ -33,6 +33,11 @@ type sequenceTracker struct {
 	maxGap   uint32 // longest gap concealed, in input clock ticks
 	probing  bool   // a far-off sequence number was seen
 	probeSeq uint16 // the sequence number that confirms it
+	// resync is set when the sender's codec changed (Downlink.SetInput):
+	// the next packet may start a new numbering (many trunks open a new
+	// RTP stream with the new codec), which then continues the output
+	// timeline where it stands instead of restarting it.
+	resync bool
 }
 
 // classify decides what the packet (seq, ts) is. For arrivalNext it returns
@@ -40,7 +45,24 @@ type sequenceTracker struct {
 // between the expected and the actual timestamp (0 when none or negative).
 // For arrivalRestart, jump is the signed timestamp distance from the
 // expected timestamp when the stream continued in time, else 0.
+//
+// The first packet after a codec change that does not continue the stream
+// within the maximum gap is taken as the next packet with no gap: the new
+// stream's numbering replaces the old one without a restart.
 func (t *sequenceTracker) classify(seq uint16, ts uint32) (a arrival, lost int, gap uint32, jump int64) {
+	a, lost, gap, jump = t.classifyStream(seq, ts)
+	if t.resync {
+		t.resync = false
+		if a != arrivalNext {
+			t.probing = false
+			return arrivalNext, 0, 0, 0
+		}
+	}
+	return a, lost, gap, jump
+}
+
+// classifyStream is classify within one numbering.
+func (t *sequenceTracker) classifyStream(seq uint16, ts uint32) (a arrival, lost int, gap uint32, jump int64) {
 	if !t.started {
 		return arrivalRestart, 0, 0, 0
 	}

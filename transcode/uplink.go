@@ -38,7 +38,7 @@ func NewUplink(in, out Codec, opts ...Option) (*Uplink, error) {
 	for _, o := range opts {
 		o(&s)
 	}
-	p, err := newPipeline(in, out, s)
+	p, err := newPipeline(in, out, false, s)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +72,27 @@ func (u *Uplink) Next(dst []byte) (n int, ts uint32, ok bool) {
 
 // MaxPayloadSize returns the number of bytes Next may write: ptime x 8.
 func (u *Uplink) MaxPayloadSize() int { return u.p.maxPayload() }
+
+// SetOutput switches the trunk's codec mid-stream to out (PCMU or PCMA at
+// 8000 Hz, with the payload type the trunk negotiated): after a 2xx that
+// answers with another codec than the early media, or a re-INVITE (RFC
+// 3264 section 8.3.2). Every frame Next returns from then on, including
+// the audio already queued, is encoded in out; timestamps go on without a
+// jump and the Opus decoder keeps its state. A browser leg that speaks
+// out's format moves from transcoding to passthrough, and one that no
+// longer does from passthrough to transcoding (WithTranscodeSameCodec
+// applies as at construction).
+//
+// SetOutput is called by the goroutine that owns the Uplink, between two
+// Push calls (at a packet boundary). Setting the current codec does
+// nothing. It returns an error wrapping ErrUnsupportedCodec, and leaves
+// the Uplink as it was, when out is not G.711 at 8000 Hz. It does not
+// allocate unless it fails.
+func (u *Uplink) SetOutput(out Codec) error { return u.p.switchTrunk(out) }
+
+// Output returns the trunk codec the Uplink encodes to, with its payload
+// type: the one given to NewUplink or the last SetOutput.
+func (u *Uplink) Output() Codec { return u.p.out }
 
 // MapTimestamp converts an RTP timestamp of the input clock, close to the
 // last accepted packet, to the output clock on the output timeline, so that

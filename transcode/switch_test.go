@@ -1,0 +1,503 @@
+package transcode
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/hraban/opus"
+)
+
+// A trunk changing its G.711 codec mid-call (SetInput, SetOutput): the
+// audio stays the same tone at the same level across each switch, the
+// output timeline goes on without a jump, passthrough and transcoding
+// take over from each other, and nothing allocates.
+
+const (
+	switchFreq = 1000.0 // Hz, the tone every switch test sends
+	switchAmp  = 0.3    // of full scale: -13.5 dBFS
+)
+
+// trunkSegment is a run of trunk packets in one codec.
+type trunkSegment struct {
+	codec   Codec
+	packets int
+}
+
+// trunkStream encodes a continuous tone as G.711 packets of packet samples,
+// each segment in its codec: the tone's phase runs on across segments, as
+// a trunk that switches codec between two packets sends it. It returns the
+// payloads, the codec of each, and the tone as 8 kHz PCM.
+func trunkStream(segments []trunkSegment, packet int) (payloads [][]byte, codecs []Codec, pcm []int16) {
+	total := 0
+	for _, s := range segments {
+		total += s.packets
+	}
+	pcm = toneAt(switchFreq, 8000, total*packet, switchAmp)
+	i := 0
+	for _, s := range segments {
+		for range s.packets {
+			payloads = append(payloads, encodeG711(s.codec, pcm[i*packet:(i+1)*packet]))
+			codecs = append(codecs, s.codec)
+			i++
+		}
+	}
+	return payloads, codecs, pcm
+}
+
+// canonical returns what a receiver decodes for the G.711 byte b of format
+// from after it went through a converter to format to: decode, encode in
+// to, decode. Passthrough gives the same value (G.711 decoding is exact on
+// its own codes), so one expectation serves both paths.
+func canonical(from, to Codec, b byte) int16 {
+	v := decodeG711(from, []byte{b})
+	return decodeG711(to, encodeG711(to, v))[0]
+}
+
+// toneWindowProblems checks every 40 ms window of pcm (8 kHz) from skip
+// samples on: it must be the switch tone at its level, within 1.5 dB of
+// the tone sent, with the tone 15 dB or more above everything else, so
+// that a mis-decoded packet anywhere, at a switch above all, shows. It
+// returns what is wrong and the number of windows checked.
+func toneWindowProblems(pcm []int16, skip int) (problems []string, windows int) {
+	const window, hop = 320, 160
+	want := rmsDB(toneAt(switchFreq, 8000, 8000, switchAmp))
+	for start := skip; start+window <= len(pcm); start += hop {
+		w := pcm[start : start+window]
+		if l := rmsDB(w); math.Abs(l-want) > 1.5 {
+			problems = append(problems, fmt.Sprintf("at %d ms: level %.1f dBFS, sent %.1f dBFS", start/8, l, want))
+		}
+		if r := toneToRestDB(w, 8000, switchFreq); r < 15 {
+			problems = append(problems, fmt.Sprintf("at %d ms: %.0f Hz tone only %.1f dB above everything else", start/8, switchFreq, r))
+		}
+		windows++
+	}
+	return problems, windows
+}
+
+// checkToneWindows fails t with the problems toneWindowProblems finds, and
+// unless at least minWindows windows were checked.
+func checkToneWindows(t *testing.T, pcm []int16, skip, minWindows int) {
+	t.Helper()
+	problems, n := toneWindowProblems(pcm, skip)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if n < minWindows {
+		t.Fatalf("only %d windows checked, want %d", n, minWindows)
+	}
+}
+
+func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
+	segments := []trunkSegment{{CodecPCMU, 50}, {CodecPCMA, 50}, {CodecPCMU, 50}}
+	payloads, codecs, _ := trunkStream(segments, 160)
+	run := func(t *testing.T, follow bool) (heard []int16, tss []uint32, d *Downlink) {
+		t.Helper()
+		d, err := NewDownlink(CodecPCMU, CodecOpus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := opus.NewDecoder(8000, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, d.MaxPayloadSize())
+		pcm := make([]int16, 960)
+		for i, p := range payloads {
+			if follow && codecs[i] != d.Input() {
+				if err := d.SetInput(codecs[i]); err != nil {
+					t.Fatalf("SetInput(%s): %v", codecs[i], err)
+				}
+			}
+			if err := d.Push(uint16(100+i), uint32(4000+160*i), p); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				n, ts, ok := d.Next(buf)
+				if !ok {
+					break
+				}
+				m, err := dec.Decode(buf[:n], pcm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				heard = append(heard, pcm[:m]...)
+				tss = append(tss, ts)
+			}
+		}
+		return heard, tss, d
+	}
+
+	heard, tss, d := run(t, true)
+	if len(tss) != len(payloads) {
+		t.Fatalf("%d Opus frames for %d packets of 20 ms", len(tss), len(payloads))
+	}
+	for i := 1; i < len(tss); i++ {
+		if tss[i] != tss[i-1]+960 {
+			t.Fatalf("frame %d: timestamp %d after %d, want +960 (48 kHz, no jump at a switch)", i, tss[i], tss[i-1])
+		}
+	}
+	checkToneWindows(t, heard, 1600, 130)
+	want := Stats{Packets: len(payloads), Frames: len(payloads), Switches: 2}
+	if st := d.Stats(); st != want {
+		t.Errorf("Stats = %+v, want %+v", st, want)
+	}
+	if got := d.Input(); got != CodecPCMU {
+		t.Errorf("Input() = %s, want %s", got, CodecPCMU)
+	}
+
+	// The same stream without following the switch is what the browser
+	// heard before: the check above must catch it.
+	stale, _, _ := run(t, false)
+	if problems, _ := toneWindowProblems(stale, 1600); len(problems) == 0 {
+		t.Error("A-law decoded as mu-law passed the tone check: the check proves nothing")
+	}
+}
+
+func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
+	const packets = 150
+	enc := newBrowserEncoder(t)
+	tone := toneAt(switchFreq, browserRate, packets*browserFrame, switchAmp)
+	up, err := NewUplink(CodecOpus.WithPayloadType(109), CodecPCMU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The trunk moves to A-law with payload type 8, then back.
+	plan := map[int]Codec{50: CodecPCMA, 100: CodecPCMU}
+	descs := map[string]string{
+		"PCMU": "opus/48000 decode@8k (FEC, PLC) -> PCMU encode, ptime 20ms",
+		"PCMA": "opus/48000 decode@8k (FEC, PLC) -> PCMA encode, ptime 20ms",
+	}
+	pkt := make([]byte, 1500)
+	buf := make([]byte, up.MaxPayloadSize())
+	pcm := make([]int16, 160)
+	var heard []int16
+	var tss []uint32
+	var pts []uint8
+	for i := range packets {
+		if c, ok := plan[i]; ok {
+			if err := up.SetOutput(c); err != nil {
+				t.Fatalf("SetOutput(%s): %v", c, err)
+			}
+			if got := up.String(); got != descs[c.Name] {
+				t.Errorf("after SetOutput(%s): String() = %q, want %q", c, got, descs[c.Name])
+			}
+		}
+		n, err := enc.Encode(tone[i*browserFrame:(i+1)*browserFrame], pkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := up.Push(uint16(60000+i), uint32(90000+browserFrame*i), pkt[:n]); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			gn, ts, ok := up.Next(buf)
+			if !ok {
+				break
+			}
+			out := up.Output()
+			m := copy(pcm, decodeG711(out, buf[:gn]))
+			heard = append(heard, pcm[:m]...)
+			tss = append(tss, ts)
+			pts = append(pts, out.PayloadType)
+		}
+	}
+	if len(tss) != packets {
+		t.Fatalf("%d G.711 frames for %d packets of 20 ms", len(tss), packets)
+	}
+	for i := 1; i < len(tss); i++ {
+		if tss[i] != tss[i-1]+160 {
+			t.Fatalf("frame %d: timestamp %d after %d, want +160 (8 kHz, no jump at a switch)", i, tss[i], tss[i-1])
+		}
+	}
+	for i, pt := range pts {
+		want := uint8(0)
+		if i >= 50 && i < 100 {
+			want = 8
+		}
+		if pt != want {
+			t.Fatalf("frame %d: payload type %d, want %d", i, pt, want)
+		}
+	}
+	checkToneWindows(t, heard, 1600, 130)
+	if st := up.Stats(); st.Switches != 2 || st.Restarts != 0 || st.PLC != 0 || st.Frames != packets {
+		t.Errorf("Stats = %+v, want 2 switches, %d frames, no restart or concealment", st, packets)
+	}
+}
+
+// A browser leg in G.711 relays the trunk's bytes while both speak the
+// same codec and converts them while they do not. With 30 ms packets and
+// 20 ms frames every switch finds part of a frame queued, which must come
+// out in the new path unchanged: the output is compared sample by sample.
+func TestSetTrunkPassthroughTransitions(t *testing.T) {
+	const packet, frame, packets = 240, 160, 20
+	pass := "PCMU/8000 passthrough -> PCMU re-chunk, ptime 20ms"
+	tests := []struct {
+		name     string
+		up       bool
+		reencode bool
+		descs    []string // String after construction and after each switch
+	}{
+		{"downlink, browser PCMU", false, false, []string{pass, "PCMA/8000 decode -> PCMU encode, ptime 20ms", pass}},
+		{"downlink, browser PCMU, same codec re-encoded", false, true, []string{
+			"PCMU/8000 decode -> PCMU re-encode, ptime 20ms", "PCMA/8000 decode -> PCMU encode, ptime 20ms",
+			"PCMU/8000 decode -> PCMU re-encode, ptime 20ms",
+		}},
+		{"uplink, browser PCMU", true, false, []string{pass, "PCMU/8000 decode -> PCMA encode, ptime 20ms", pass}},
+		{"uplink, browser PCMU, same codec re-encoded", true, true, []string{
+			"PCMU/8000 decode -> PCMU re-encode, ptime 20ms", "PCMU/8000 decode -> PCMA encode, ptime 20ms",
+			"PCMU/8000 decode -> PCMU re-encode, ptime 20ms",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// The trunk's codec: PCMU, then PCMA from packet 7, PCMU again
+			// from packet 13 (each switch 10 ms into an output frame).
+			trunkAt := func(i int) Codec {
+				if i >= 7 && i < 13 {
+					return CodecPCMA
+				}
+				return CodecPCMU
+			}
+			var s g711Stream
+			var set func(Codec) error
+			var in []byte
+			if tc.up {
+				u := newSameCodecStream(t, true, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode)).(*Uplink)
+				s, set = u, u.SetOutput
+				in = encodeG711(CodecPCMU, toneAt(switchFreq, 8000, packets*packet, switchAmp))
+			} else {
+				d := newSameCodecStream(t, false, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode)).(*Downlink)
+				s, set = d, d.SetInput
+				pcm := toneAt(switchFreq, 8000, packets*packet, switchAmp)
+				for i := range packets {
+					in = append(in, encodeG711(trunkAt(i), pcm[i*packet:(i+1)*packet])...)
+				}
+			}
+			if got := s.String(); got != tc.descs[0] {
+				t.Errorf("String() = %q, want %q", got, tc.descs[0])
+			}
+			buf := make([]byte, s.MaxPayloadSize())
+			var outCodec []Codec // per output sample
+			var outBytes []byte
+			var tss []uint32
+			switches := 0
+			for i := range packets {
+				if i > 0 && trunkAt(i) != trunkAt(i-1) {
+					if err := set(trunkAt(i)); err != nil {
+						t.Fatal(err)
+					}
+					switches++
+					if got := s.String(); got != tc.descs[switches] {
+						t.Errorf("after switch %d: String() = %q, want %q", switches, got, tc.descs[switches])
+					}
+				}
+				if err := s.Push(uint16(i), uint32(packet*i), in[i*packet:(i+1)*packet]); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					n, ts, ok := s.Next(buf)
+					if !ok {
+						break
+					}
+					if n != frame {
+						t.Fatalf("frame of %d bytes, want %d", n, frame)
+					}
+					oc := CodecPCMU
+					if tc.up {
+						oc = trunkAt(i)
+					}
+					for range n {
+						outCodec = append(outCodec, oc)
+					}
+					outBytes = append(outBytes, buf[:n]...)
+					tss = append(tss, ts)
+				}
+			}
+			if len(outBytes) != len(in) {
+				t.Fatalf("%d samples out, %d in", len(outBytes), len(in))
+			}
+			for i, ts := range tss {
+				if ts != uint32(frame*i) {
+					t.Fatalf("frame %d: timestamp %d, want %d", i, ts, frame*i)
+				}
+			}
+			for k, b := range in {
+				inCodec := CodecPCMU
+				if !tc.up {
+					inCodec = trunkAt(k / packet)
+				}
+				want := canonical(inCodec, outCodec[k], b)
+				if got := decodeG711(outCodec[k], outBytes[k:k+1])[0]; got != want {
+					t.Fatalf("sample %d (%s in, %s out): decoded %d, want %d", k, inCodec.Name, outCodec[k].Name, got, want)
+				}
+			}
+			if st := s.Stats(); st.Switches != 2 || st.Silence != 0 || st.Restarts != 0 {
+				t.Errorf("Stats = %+v, want 2 switches, no silence or restart", st)
+			}
+		})
+	}
+}
+
+// Many trunks start a new RTP stream (new SSRC, sequence number and
+// timestamp) with the new codec. Its first packet follows the queued
+// audio directly: no restart, no timestamp jump, no silence, no packet
+// dropped as late. A packet lost at the switch in a continued stream is
+// concealed as usual.
+func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
+	tests := []struct {
+		name        string
+		seq         uint16 // of the first PCMA packet
+		ts          uint32
+		wantSilence int
+	}{
+		{"same stream continues", 110, 4000 + 160*10, 0},
+		{"new stream far ahead", 30000, 3_000_000_000, 0},
+		{"new stream far behind", 50, 10, 0},
+		{"new stream, sequence just behind", 105, 777, 0},
+		{"same stream, one packet lost at the switch", 111, 4000 + 160*11, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewDownlink(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			payloads, codecs, _ := trunkStream([]trunkSegment{{CodecPCMU, 10}, {CodecPCMA, 10}}, 160)
+			buf := make([]byte, d.MaxPayloadSize())
+			var tss []uint32
+			var heard []int16
+			for i, p := range payloads {
+				seq, ts := uint16(100+i), uint32(4000+160*i)
+				if i >= 10 {
+					seq, ts = tc.seq+uint16(i-10), tc.ts+uint32(160*(i-10))
+				}
+				if i == 10 {
+					if err := d.SetInput(codecs[i]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := d.Push(seq, ts, p); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					n, ots, ok := d.Next(buf)
+					if !ok {
+						break
+					}
+					tss = append(tss, ots)
+					heard = append(heard, decodeG711(CodecPCMU, buf[:n])...)
+				}
+			}
+			if want := len(payloads) + tc.wantSilence; len(tss) != want {
+				t.Fatalf("%d frames out, want %d", len(tss), want)
+			}
+			for i := 1; i < len(tss); i++ {
+				if tss[i] != tss[i-1]+160 {
+					t.Fatalf("frame %d: timestamp %d after %d: the output jumped", i, tss[i], tss[i-1])
+				}
+			}
+			st := d.Stats()
+			if st.Restarts != 0 || st.Late != 0 || st.Duplicates != 0 || st.Silence != tc.wantSilence || st.Packets != len(payloads) {
+				t.Errorf("Stats = %+v, want all %d packets decoded, %d concealed, no restart", st, len(payloads), tc.wantSilence)
+			}
+			// The concealed packet, if any, is the one frame of silence.
+			silent := 0
+			for i := 0; i+160 <= len(heard); i += 160 {
+				if rmsDB(heard[i:i+160]) < -60 {
+					silent++
+				}
+			}
+			if silent != tc.wantSilence {
+				t.Errorf("%d silent frames, want %d", silent, tc.wantSilence)
+			}
+		})
+	}
+}
+
+func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
+	bad := []Codec{
+		CodecOpus,
+		CodecTelephoneEvent8k,
+		{Name: "PCMU", ClockRate: 16000, Channels: 1, PayloadType: 0},
+		{Name: "PCMA", ClockRate: 8000, Channels: 2, PayloadType: 8},
+		{Name: "G722", ClockRate: 8000, Channels: 1, PayloadType: 9},
+	}
+	for _, c := range bad {
+		t.Run("downlink to "+c.String(), func(t *testing.T) {
+			d, err := NewDownlink(CodecPCMU, CodecOpus)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc := d.String()
+			if err := d.SetInput(c); !errors.Is(err, ErrUnsupportedCodec) {
+				t.Fatalf("SetInput(%s) = %v, want ErrUnsupportedCodec", c, err)
+			}
+			if d.Input() != CodecPCMU || d.String() != desc || d.Stats().Switches != 0 {
+				t.Fatalf("refused switch changed the Downlink: input %s, %q", d.Input(), d.String())
+			}
+			// Still decoding mu-law into Opus.
+			checkToneWindows(t, downlinkTone(t, d, CodecPCMU, 25), 1600, 10)
+		})
+		t.Run("uplink to "+c.String(), func(t *testing.T) {
+			u, err := NewUplink(CodecPCMA, CodecPCMU)
+			if err != nil {
+				t.Fatal(err)
+			}
+			desc := u.String()
+			if err := u.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
+				t.Fatalf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
+			}
+			if u.Output() != CodecPCMU || u.String() != desc || u.Stats().Switches != 0 {
+				t.Fatalf("refused switch changed the Uplink: output %s, %q", u.Output(), u.String())
+			}
+			pcm := toneAt(switchFreq, 8000, 160, switchAmp)
+			if err := u.Push(1, 0, encodeG711(CodecPCMA, pcm)); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, u.MaxPayloadSize())
+			n, _, ok := u.Next(buf)
+			if !ok {
+				t.Fatal("no frame after the refused switch")
+			}
+			for k, b := range buf[:n] {
+				if got, want := decodeG711(CodecPCMU, []byte{b})[0], canonical(CodecPCMA, CodecPCMU, encodeG711(CodecPCMA, pcm[k:k+1])[0]); got != want {
+					t.Fatalf("sample %d: %d, want %d (A-law to mu-law)", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+// downlinkTone pushes packets 20 ms packets of the switch tone in codec c
+// through d, continuing its numbering, and returns the Opus output
+// decoded at 8 kHz.
+func downlinkTone(t *testing.T, d *Downlink, c Codec, packets int) []int16 {
+	t.Helper()
+	dec, err := opus.NewDecoder(8000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads, _, _ := trunkStream([]trunkSegment{{c, packets}}, 160)
+	buf := make([]byte, d.MaxPayloadSize())
+	pcm := make([]int16, 960)
+	var heard []int16
+	for i, p := range payloads {
+		if err := d.Push(uint16(i), uint32(160*i), p); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n, _, ok := d.Next(buf)
+			if !ok {
+				break
+			}
+			m, err := dec.Decode(buf[:n], pcm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			heard = append(heard, pcm[:m]...)
+		}
+	}
+	return heard
+}
