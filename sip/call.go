@@ -55,7 +55,8 @@ const (
 	EventHold DialogEventKind = iota + 1
 	// EventResume means the trunk took the call off hold.
 	EventResume
-	// EventMediaChanged means the trunk changed its media address or codec; RTP already goes to the new address.
+	// EventMediaChanged means an offer/answer exchange changed the trunk's media address, codec
+	// or telephone-event payload type (RFC 3264 section 8.3); RTP already goes to the new address.
 	EventMediaChanged
 	// EventRefreshFailed means a session refresh we sent (RFC 4028 section 7.4) failed; Err says why.
 	EventRefreshFailed

@@ -228,7 +228,8 @@ func (c *Call) applyRemote(md MediaDescription) {
 	c.applyNegotiated(md, codec, tePT)
 }
 
-// applyNegotiated sets the new media and reports hold, resume or a changed address or codec.
+// applyNegotiated sets the new media and reports hold, resume or a changed address, codec or
+// telephone-event payload type.
 func (c *Call) applyNegotiated(md MediaDescription, codec Codec, tePT uint8) {
 	old, cur := c.setMedia(md, codec, tePT)
 	switch {
@@ -236,7 +237,7 @@ func (c *Call) applyNegotiated(md MediaDescription, codec Codec, tePT uint8) {
 		c.emit(DialogEvent{Kind: EventHold, Media: cur})
 	case !cur.Held && old.Held:
 		c.emit(DialogEvent{Kind: EventResume, Media: cur})
-	case !cur.Held && (cur.Remote.Addr != old.Remote.Addr || cur.Codec != old.Codec):
+	case !cur.Held && (cur.Remote.Addr != old.Remote.Addr || cur.Codec != old.Codec || cur.TelephoneEventPT != old.TelephoneEventPT):
 		c.emit(DialogEvent{Kind: EventMediaChanged, Media: cur})
 	}
 }

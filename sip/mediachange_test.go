@@ -1,0 +1,66 @@
+package sip
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// TestReinviteMediaChanged: a re-INVITE from the trunk that changes the codec or only the
+// telephone-event payload type is reported as EventMediaChanged with the new Media (RFC 3264
+// section 8.3.2), so that the media bridge follows it; one that changes nothing is not.
+func TestReinviteMediaChanged(t *testing.T) {
+	sdpWith := func(version int, rtpmap string) []byte {
+		return []byte(fmt.Sprintf("v=0\r\no=peer 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
+			"m=audio 40090 RTP/AVP %s\r\na=sendrecv\r\n", version, rtpmap))
+	}
+	tests := []struct {
+		name      string
+		media     string // the m= formats and their a= lines
+		wantEvent bool
+		codec     Codec
+		tePT      uint8
+	}{
+		{"nothing changed", "0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000", false, PCMU, 101},
+		{"codec", "8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000", true, PCMA, 101},
+		{"telephone-event payload type", "0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000", true, PCMU, 96},
+		{"telephone-event dropped", "0\r\na=rtpmap:0 PCMU/8000", true, PCMU, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			peer := newRawPeer(t)
+			env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
+			call, inv, ok := dialPeer(t, env, peer, 40090)
+			reinvite := peer.peerRequest(sipmsg.INVITE, inv, ok, 100, sdpWith(2, tc.media))
+			peer.sendTo(reinvite, env.addr)
+			answer := peer.expectResponse(200, sipmsg.INVITE, 5*time.Second)
+			peer.sendTo(peer.ackFor(reinvite, answer), env.addr)
+
+			select {
+			case ev := <-call.Events():
+				if !tc.wantEvent {
+					t.Fatalf("event %v for a re-INVITE that changed nothing", ev.Kind)
+				}
+				if ev.Kind != EventMediaChanged || !sameFormat(ev.Media.Codec, tc.codec) || ev.Media.TelephoneEventPT != tc.tePT {
+					t.Fatalf("event %v codec %s telephone-event %d, want media-changed %s %d", ev.Kind, ev.Media.Codec, ev.Media.TelephoneEventPT, tc.codec, tc.tePT)
+				}
+			case <-time.After(time.Second):
+				if tc.wantEvent {
+					t.Fatal("no media-changed event")
+				}
+			}
+			if m := call.Media(); !sameFormat(m.Codec, tc.codec) || m.TelephoneEventPT != tc.tePT {
+				t.Errorf("Media codec %s telephone-event %d, want %s %d", m.Codec, m.TelephoneEventPT, tc.codec, tc.tePT)
+			}
+			byeAnswered := peer.answerBye(env.addr)
+			if err := call.Hangup(t.Context()); err != nil {
+				t.Errorf("Hangup: %v", err)
+			}
+			if err := <-byeAnswered; err != nil {
+				t.Errorf("trunk got no BYE: %v", err)
+			}
+		})
+	}
+}
