@@ -84,13 +84,16 @@ type packetWriter interface {
 // uplink is the browser-to-trunk direction of a bridged call: RTP from the
 // browser's track (Opus, or G.711 passed through, and RFC 4733
 // telephone-events) to RTP towards the trunk (its G.711 codec and its
-// telephone-event payload type, 8 kHz clock). It belongs to the uplink
-// goroutine; handle neither allocates nor locks.
+// telephone-event payload type, 8 kHz clock), following the trunk when it
+// changes them mid-call. It belongs to the uplink goroutine; handle
+// neither allocates nor locks.
 type uplink struct {
 	in      rtp.Packet
 	tc      *transcode.Uplink
-	dtmf    []*transcode.DTMFMapper // one per browser telephone-event format; none: no telephone-event on one of the legs
+	dtmf    []*transcode.DTMFMapper // one per browser telephone-event format; none: the browser has no telephone-event
 	gen     *dtmfSender
+	media   *atomic.Pointer[trunkMedia] // the trunk's negotiated media, published by the session
+	applied *trunkMedia                 // the one this uplink sends
 	audioPT uint8
 	hdr     rtp.Header
 	evHdr   rtp.Header
@@ -107,22 +110,21 @@ type uplink struct {
 }
 
 // newUplink wires an uplink: tc transcodes the browser's audio payload type
-// audioPT into the trunk's G.711 codec trunk; dtmf (optional, one mapper per
+// audioPT into the trunk's G.711 codec; dtmf (optional, one mapper per
 // telephone-event format the browser negotiated) maps the browser's
-// telephone-events to the trunk's payload type trunkTEPT; gen
-// sends the digits asked for over signaling; ssrc is this call's random
-// SSRC towards the trunk (RFC 3550 section 8.1); while muted is set the
-// trunk receives G.711 silence instead of the browser's audio.
-func newUplink(tc *transcode.Uplink, audioPT uint8, trunk transcode.Codec, dtmf []*transcode.DTMFMapper, gen *dtmfSender,
-	trunkTEPT uint8, ssrc uint32, w rawWriter, c *legCounters, muted *atomic.Bool, epoch time.Time,
+// telephone-events to the trunk's payload type; gen sends the digits asked
+// for over signaling; media holds the trunk's negotiated codec and
+// telephone-event payload type (not nil), read again before every packet;
+// ssrc is this call's random SSRC towards the trunk (RFC 3550 section
+// 8.1); while muted is set the trunk receives G.711 silence instead of the
+// browser's audio.
+func newUplink(tc *transcode.Uplink, audioPT uint8, dtmf []*transcode.DTMFMapper, gen *dtmfSender,
+	media *atomic.Pointer[trunkMedia], ssrc uint32, w rawWriter, c *legCounters, muted *atomic.Bool, epoch time.Time,
 ) *uplink {
-	u := &uplink{tc: tc, dtmf: dtmf, gen: gen, audioPT: audioPT, w: w, c: c, muted: muted, marker: true, epoch: epoch}
-	u.silence = silencePCMU
-	if trunk.IsPCMA() {
-		u.silence = silencePCMA
-	}
-	u.hdr = rtp.Header{Version: 2, PayloadType: trunk.PayloadType, SSRC: ssrc, SequenceNumber: uint16(ssrc >> 7)}
-	u.evHdr = rtp.Header{Version: 2, PayloadType: trunkTEPT, SSRC: ssrc}
+	u := &uplink{tc: tc, dtmf: dtmf, gen: gen, media: media, audioPT: audioPT, w: w, c: c, muted: muted, marker: true, epoch: epoch}
+	u.hdr = rtp.Header{Version: 2, SSRC: ssrc, SequenceNumber: uint16(ssrc >> 7)}
+	u.evHdr = rtp.Header{Version: 2, SSRC: ssrc}
+	u.follow(media.Load())
 
 	return u
 }
@@ -131,8 +133,12 @@ func newUplink(tc *transcode.Uplink, audioPT uint8, trunk transcode.Codec, dtmf 
 // transcoded and sent as frames of the trunk's ptime, telephone-events are
 // mapped to the trunk's payload type, anything else is dropped. Send
 // errors of the trunk leg (no destination while the trunk holds the call)
-// are counted, not returned.
+// are counted, not returned. A change of the trunk's codec published since
+// the last packet takes effect first.
 func (u *uplink) handle(pkt []byte) {
+	if m := u.media.Load(); m != u.applied {
+		u.follow(m)
+	}
 	if err := u.in.Unmarshal(pkt); err != nil {
 		u.c.dropped.Add(1)
 
@@ -164,11 +170,15 @@ func (u *uplink) handle(pkt []byte) {
 
 // event maps a telephone-event packet of the browser (RFC 4733) onto the
 // trunk's stream with the mapper of its payload type; any other payload
-// type is dropped and counted.
+// type, and any event while the trunk has no telephone-event, is dropped
+// and counted.
 func (u *uplink) event() {
 	for _, m := range u.dtmf {
 		if u.in.PayloadType != m.InPayloadType() {
 			continue
+		}
+		if u.evHdr.PayloadType == 0 {
+			break
 		}
 		if u.muted.Load() {
 			return
@@ -245,12 +255,15 @@ func (u *uplink) send(h *rtp.Header, n int) {
 // downlink is the trunk-to-browser direction of a bridged call: G.711 RTP
 // from the trunk to the browser's codec (Opus at the 48 kHz RTP clock, RFC
 // 7587, or G.711 re-chunked), and the trunk's RFC 4733 telephone-events to
-// one DTMF digit per event for the signaling connection. It belongs to the
-// downlink goroutine; handle neither allocates nor locks (onDigit is
-// called once per key press, not per packet).
+// one DTMF digit per event for the signaling connection, following the
+// trunk when it changes its codec or telephone-event payload type
+// mid-call. It belongs to the downlink goroutine; handle neither allocates
+// nor locks (onDigit is called once per key press, not per packet).
 type downlink struct {
 	in      rtp.Packet
 	tc      *transcode.Downlink
+	media   *atomic.Pointer[trunkMedia] // the trunk's negotiated media, published by the session
+	applied *trunkMedia                 // the one this downlink reads
 	audioPT uint8
 	tePT    uint8
 	out     rtp.Packet
@@ -266,21 +279,28 @@ type downlink struct {
 	epoch   time.Time
 }
 
-// newDownlink wires a downlink: tc transcodes the trunk's payload type
-// audioPT into the browser's codec browserPT; tePT is the trunk's
-// telephone-event payload type (0: none); onDigit receives each DTMF digit.
-func newDownlink(tc *transcode.Downlink, audioPT, tePT, browserPT uint8, ssrc uint32, w packetWriter,
+// newDownlink wires a downlink: tc transcodes the trunk's audio into the
+// browser's codec browserPT; media holds the trunk's negotiated codec and
+// telephone-event payload type (not nil), read again before every packet;
+// onDigit receives each DTMF digit.
+func newDownlink(tc *transcode.Downlink, media *atomic.Pointer[trunkMedia], browserPT uint8, ssrc uint32, w packetWriter,
 	c *legCounters, onDigit func(rune), epoch time.Time,
 ) *downlink {
-	d := &downlink{tc: tc, audioPT: audioPT, tePT: tePT, w: w, c: c, onDigit: onDigit, epoch: epoch}
+	d := &downlink{tc: tc, media: media, w: w, c: c, onDigit: onDigit, epoch: epoch}
 	d.payload = make([]byte, tc.MaxPayloadSize())
 	d.out.Header = rtp.Header{Version: 2, PayloadType: browserPT, SSRC: ssrc, SequenceNumber: uint16(ssrc >> 9), Marker: true}
+	d.follow(media.Load())
 
 	return d
 }
 
-// handle processes one RTP packet read from the trunk.
+// handle processes one RTP packet read from the trunk. A change of the
+// trunk's codec published since the last packet takes effect first, so
+// that this packet is already read with it.
 func (d *downlink) handle(pkt []byte) {
+	if m := d.media.Load(); m != d.applied {
+		d.follow(m)
+	}
 	if err := d.in.Unmarshal(pkt); err != nil {
 		d.c.dropped.Add(1)
 

@@ -82,7 +82,16 @@ func newTestUplink(tb testing.TB, w rawWriter) (*uplink, *legCounters, *atomic.B
 	c := &legCounters{}
 	muted := &atomic.Bool{}
 
-	return newUplink(up, testOpusPT, transcode.CodecPCMU, mappers, newDTMFSender(), testTrunkTE, testTrunkSSRC, w, c, muted, time.Now()), c, muted
+	return newUplink(up, testOpusPT, mappers, newDTMFSender(), testTrunkMedia(transcode.CodecPCMU), testTrunkSSRC, w, c, muted, time.Now()), c, muted
+}
+
+// testTrunkMedia returns the trunk's negotiated media of the bridge tests:
+// codec with the trunk's telephone-event.
+func testTrunkMedia(codec transcode.Codec) *atomic.Pointer[trunkMedia] {
+	m := &atomic.Pointer[trunkMedia]{}
+	m.Store(&trunkMedia{codec: codec, tePT: testTrunkTE})
+
+	return m
 }
 
 // newTestDownlink builds the downlink of a PCMU trunk and an Opus browser.
@@ -94,7 +103,7 @@ func newTestDownlink(tb testing.TB, w packetWriter, onDigit func(rune)) (*downli
 	}
 	c := &legCounters{}
 
-	return newDownlink(down, testTrunkPCMU, testTrunkTE, testOpusPT, testBrowserSSR, w, c, onDigit, time.Now()), c
+	return newDownlink(down, testTrunkMedia(transcode.CodecPCMU), testOpusPT, testBrowserSSR, w, c, onDigit, time.Now()), c
 }
 
 // browserPackets marshals n Opus packets of a tone as the browser sends them.

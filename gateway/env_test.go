@@ -81,11 +81,23 @@ type env struct {
 // the gateway's Run must return.
 func newEnv(t *testing.T, tc testConfig) *env {
 	t.Helper()
-	logger, logs := testLogger(t)
 	gwPort := freeUDPPort(t)
 	trunk := newFakeTrunk(t, gwPort)
+	t.Cleanup(trunk.close) // after the gateway's shutdown
+	e := startGateway(t, tc, gwPort, int(trunk.addr.Port()))
+	e.trunk = trunk
+
+	return e
+}
+
+// startGateway starts a gateway listening for SIP on 127.0.0.1:gwPort
+// whose trunk "fake" is at 127.0.0.1:trunkPort; it stops at cleanup, and
+// its Run must return.
+func startGateway(t *testing.T, tc testConfig, gwPort, trunkPort int) *env {
+	t.Helper()
+	logger, logs := testLogger(t)
 	tc.sipListen = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(gwPort)).String()
-	tc.trunkPort = int(trunk.addr.Port())
+	tc.trunkPort = trunkPort
 	cfg := parseTestConfig(t, tc)
 	gw, err := New(cfg, logger)
 	if err != nil {
@@ -95,12 +107,9 @@ func newEnv(t *testing.T, tc testConfig) *env {
 		t.Fatalf("Listen: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, gw: gw, cfg: cfg, trunk: trunk, http: gw.HTTPAddr().String(), logs: logs, stop: cancel, done: make(chan error, 1)}
+	e := &env{t: t, gw: gw, cfg: cfg, http: gw.HTTPAddr().String(), logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { e.done <- gw.Run(ctx) }()
-	t.Cleanup(func() {
-		e.shutdown()
-		trunk.close()
-	})
+	t.Cleanup(e.shutdown)
 
 	return e
 }

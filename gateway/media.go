@@ -54,46 +54,74 @@ func describeMedia(browser browserMedia, trunk transcode.Codec, up *transcode.Up
 	return "browser " + browser.String() + ", trunk " + trunk.String() + "; up: " + up.String() + "; down: " + down.String()
 }
 
+// describeBridge sets the codecs of the call's log line to what the bridge
+// ran with at the end: the trunk's last negotiated codec and each
+// direction's last pipeline, after any codec change. It runs in finish,
+// once both media goroutines ended (their transcoders are then safe to
+// read).
+func (s *session) describeBridge() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.negotiated.Load(); m != nil && s.upTC != nil {
+		s.codecs = describeMedia(s.leg.media, m.codec, s.upTC, s.downTC)
+	}
+}
+
 // startMedia starts the bridge between the browser's PeerConnection and
 // the trunk call's RTP socket, once per session: on early media (183 with
 // SDP) or when the trunk answers. It builds the per-call transcoders and
-// starts the uplink and downlink goroutines. It does not block.
+// starts the uplink and downlink goroutines. Called again on a bridged
+// call (the 2xx after early media, or another 18x with SDP), it makes the
+// bridge follow the trunk's codec if that changed (followTrunk). It does
+// not block.
 func (s *session) startMedia(call *sip.Call) error {
+	s.mu.Lock()
+	bridged := s.bridged
+	s.mu.Unlock()
+	if bridged {
+		s.followTrunk(call.Media())
+
+		return nil
+	}
+
+	return s.bridge(call)
+}
+
+// bridge builds the transcoders and DTMF mappers of the call and starts
+// the two media goroutines, unless the session is bridged or ended.
+func (s *session) bridge(call *sip.Call) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.bridged || s.ctx.Err() != nil {
 		return nil
 	}
-	media := call.Media()
-	tc, err := trunkCodec(media.Codec)
+	media, err := newTrunkMedia(call.Media())
 	if err != nil {
 		return err
 	}
 	browser := s.leg.media
-	up, down, err := newTranscoders(browser.Audio, tc, s.g.cfg.Calls.TranscodeSameCodec, s.g.cfg.Calls.OpusComplexity)
+	up, down, err := newTranscoders(browser.Audio, media.codec, s.g.cfg.Calls.TranscodeSameCodec, s.g.cfg.Calls.OpusComplexity)
 	if err != nil {
 		return err
 	}
-	var mappers []*transcode.DTMFMapper
-	if media.TelephoneEventPT != 0 {
-		for _, ev := range browser.Events {
-			mapper, err := transcode.NewDTMFMapper(ev,
-				transcode.CodecTelephoneEvent8k.WithPayloadType(media.TelephoneEventPT), up)
-			if err != nil {
-				return fmt.Errorf("gateway: dtmf: %w", err)
-			}
-			mappers = append(mappers, mapper)
+	// One mapper per browser telephone-event format, even while the trunk
+	// has none: a re-INVITE may add it (the uplink drops events meanwhile).
+	mappers := make([]*transcode.DTMFMapper, 0, len(browser.Events))
+	for _, ev := range browser.Events {
+		mapper, err := transcode.NewDTMFMapper(ev, transcode.CodecTelephoneEvent8k.WithPayloadType(media.tePT), up)
+		if err != nil {
+			return fmt.Errorf("gateway: dtmf: %w", err)
 		}
+		mappers = append(mappers, mapper)
 	}
-	ssrc := randomUint32()
-	u := newUplink(up, browser.Audio.PayloadType, tc, mappers, s.dtmf, media.TelephoneEventPT,
-		ssrc, call.RTP(), &s.up, &s.browserH, s.epoch)
-	d := newDownlink(down, tc.PayloadType, media.TelephoneEventPT, browser.Audio.PayloadType, randomUint32(),
-		s.leg.local, &s.down, s.digit, s.epoch)
+	s.negotiated.Store(media)
+	u := newUplink(up, browser.Audio.PayloadType, mappers, s.dtmf, &s.negotiated, randomUint32(), call.RTP(), &s.up, &s.browserH, s.epoch)
+	d := newDownlink(down, &s.negotiated, browser.Audio.PayloadType, randomUint32(), s.leg.local, &s.down, s.digit, s.epoch)
 	s.bridged = true
 	s.rtp = call.RTP()
-	s.trunkTEPT = media.TelephoneEventPT
-	s.codecs = describeMedia(browser, tc, up, down)
+	s.trunkTEPT = media.tePT
+	s.upTC, s.downTC = up, down
+	s.codecs = describeMedia(browser, media.codec, up, down)
 	s.log.Debug("media bridged", "codecs", s.codecs)
 	s.bridgeWG.Add(2)
 	go s.runUplink(u)

@@ -27,6 +27,9 @@ type pcmuCall struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	pcm   []int16
+	// discontinuities counts packets that did not follow the previous one
+	// with the next sequence number and a timestamp 20 ms later.
+	discontinuities int
 }
 
 // dialPCMU places call id to number over b's signaling connection from a
@@ -86,7 +89,8 @@ func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
 	buf := make([]byte, mtu)
 	var p rtp.Packet
 	var pcm [mtu]int16
-	for {
+	var last rtp.Header
+	for i := 0; ; i++ {
 		n, _, err := tr.Read(buf)
 		if err != nil {
 			return
@@ -97,7 +101,11 @@ func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
 		k := transcode.DecodePCMU(pcm[:], p.Payload)
 		c.mu.Lock()
 		c.pcm = append(c.pcm, pcm[:k]...)
+		if i > 0 && (p.SequenceNumber != last.SequenceNumber+1 || p.Timestamp != last.Timestamp+160) {
+			c.discontinuities++
+		}
 		c.mu.Unlock()
+		last = p.Header
 	}
 }
 

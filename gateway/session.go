@@ -12,6 +12,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
+	"github.com/webtrunk/webtrunk/transcode"
 )
 
 // Timers of a session.
@@ -71,12 +72,18 @@ type session struct {
 	dtmf     *dtmfSender
 	up, down legCounters
 
+	// negotiated is the trunk's audio the bridge follows (trunkcodec.go):
+	// stored by the session under mu, loaded by the media goroutines.
+	negotiated atomic.Pointer[trunkMedia]
+
 	mu         sync.Mutex
 	call       *sip.Call
 	sipCallID  string
 	bridged    bool
 	rtp        *sip.RTPConn
 	codecs     string
+	upTC       *transcode.Uplink   // owned by the uplink goroutine until bridgeWG is done
+	downTC     *transcode.Downlink // owned by the downlink goroutine until bridgeWG is done
 	trunkTEPT  uint8
 	answeredAt time.Time
 	bridgeWG   sync.WaitGroup
@@ -193,18 +200,24 @@ func (s *session) supervise(call *sip.Call) {
 	}
 }
 
-// dialogEvent follows the trunk's hold and resume (RFC 3264 section 8.4).
+// dialogEvent follows the trunk's hold and resume (RFC 3264 section 8.4)
+// and any new codec or telephone-event payload type an offer/answer
+// exchange brought (RFC 3264 section 8.3.2), whichever side made the
+// offer.
 func (s *session) dialogEvent(ev sip.DialogEvent) {
 	switch ev.Kind {
 	case sip.EventHold:
 		s.trunkH.Store(true)
 		s.logger().Info("call held by the trunk")
+		s.followTrunk(ev.Media)
 	case sip.EventResume:
 		s.trunkH.Store(false)
 		s.mediaRef.Store(s.since())
 		s.logger().Info("call resumed by the trunk")
+		s.followTrunk(ev.Media)
 	case sip.EventMediaChanged:
 		s.logger().Info("trunk media changed", "remote", ev.Media.Remote.Addr.String(), "codec", ev.Media.Codec.String())
+		s.followTrunk(ev.Media)
 	case sip.EventRefreshFailed:
 		s.logger().Warn("session refresh failed", "error", ev.Err)
 	}
@@ -260,6 +273,7 @@ func (s *session) finish() {
 	}
 	s.bridgeWG.Wait()
 	s.holdWG.Wait()
+	s.describeBridge()
 	// Both legs are released: the call no longer counts against the
 	// user's or the gateway's limit, even for a browser that dials again
 	// the moment it reads its hangup.
