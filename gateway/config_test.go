@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -26,6 +27,10 @@ type testConfig struct {
 	sameCodec   bool   // calls.transcode_same_codec
 	// maxConcurrent is calls.max_concurrent, the gateway-wide call limit.
 	maxConcurrent int
+	// maxDuration, when set, replaces calls.max_duration after the
+	// configuration is parsed and validated, so that a test can use a limit
+	// below the one minute the configuration accepts.
+	maxDuration time.Duration
 }
 
 // parseTestConfig builds a complete configuration on loopback: one trunk
@@ -112,6 +117,9 @@ shutdown:
 	cfg, err := config.Parse([]byte(strings.TrimSpace(doc)+"\n"), nil)
 	if err != nil {
 		t.Fatalf("test config: %v", err)
+	}
+	if tc.maxDuration > 0 {
+		cfg.Calls.MaxDuration = tc.maxDuration
 	}
 
 	return cfg

@@ -1,0 +1,182 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+)
+
+// Limits of the calls.max_duration test.
+const (
+	// testMaxDuration is the call limit the test configures, far below the
+	// one minute the configuration accepts.
+	testMaxDuration = 1500 * time.Millisecond
+	// maxDurationEarly is how much sooner than testMaxDuration after the
+	// browser read connected its hangup may arrive: the timer starts right
+	// after connected is queued, before the browser has read it.
+	maxDurationEarly = 100 * time.Millisecond
+	// maxDurationLate is how much later than testMaxDuration the hangup may
+	// arrive: the BYE transaction and the delivery of the message.
+	maxDurationLate = 1500 * time.Millisecond
+	// maxDurationAudio is the audio, in 8 kHz samples, each side must have
+	// heard before the limit (half a second); its second half must be the
+	// other side's tone.
+	maxDurationAudio = secondOfAudio / 2
+)
+
+// connectedCall is a call up between the fake browser and the fake trunk.
+type connectedCall struct {
+	id      string
+	browser *browserCall
+	trunk   *trunkCall
+	// at is when the browser read its connected message.
+	at time.Time
+}
+
+// dialOutConnected has the browser dial a number the fake trunk answers.
+func dialOutConnected(t *testing.T, e *env, b *fakeBrowser) connectedCall {
+	t.Helper()
+	c := dialIn(t, b, "out1", "+15550123")
+	conn := expectProgress[signaling.Connected](t, b)
+	at := time.Now()
+	if conn.CallID != "out1" {
+		t.Fatalf("connected %+v, want out1", conn)
+	}
+
+	return connectedCall{id: "out1", browser: c, trunk: e.trunk.nextCall(t), at: at}
+}
+
+// dialInConnected has the fake trunk call alice's DID and the browser
+// accept it.
+func dialInConnected(t *testing.T, e *env, b *fakeBrowser) connectedCall {
+	t.Helper()
+	calls, errs := e.trunk.dial(context.Background(), "+15550100")
+	in := expect[signaling.Incoming](t, b)
+	c, sdp := b.offer(in.CallID)
+	b.send(signaling.Accept{CallID: in.CallID, SDP: sdp})
+	c.answered(t, expect[signaling.Answer](t, b))
+	conn := expect[signaling.Connected](t, b)
+	at := time.Now()
+	if conn.CallID != in.CallID {
+		t.Fatalf("connected %+v, want %s", conn, in.CallID)
+	}
+	select {
+	case tc := <-calls:
+		t.Cleanup(tc.close)
+
+		return connectedCall{id: in.CallID, browser: c, trunk: tc, at: at}
+	case err := <-errs:
+		t.Fatalf("trunk dial: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the trunk's call was not answered")
+	}
+
+	return connectedCall{}
+}
+
+// TestMaxDurationEndsCall: calls.max_duration ends an established call in
+// either direction at the limit, counted from the answer: the browser gets
+// hangup max_duration, the trunk a BYE that it answers 200 (RFC 3261
+// section 15.1), and the call's RTP ports are free again afterwards.
+//
+// It does not run in parallel with other tests, so that no other gateway
+// can take the RTP port the test checks is released.
+func TestMaxDurationEndsCall(t *testing.T) {
+	tests := []struct {
+		name    string
+		dir     string
+		connect func(*testing.T, *env, *fakeBrowser) connectedCall
+	}{
+		{"outbound", directionOutbound, dialOutConnected},
+		{"inbound", directionInbound, dialInConnected},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, testConfig{maxDuration: testMaxDuration})
+			b := newFakeBrowser(t, e)
+			b.login("alice")
+			call := tt.connect(t, e, b)
+			rtpAddr := call.trunk.call.Media().Remote // the gateway's side, as it offered or answered
+
+			// Audio flows both ways before the limit.
+			half := maxDurationAudio / 2
+			assertTone(t, waitAudio(t, call.trunk.heard, maxDurationAudio)[half:maxDurationAudio], 440, 1000)
+			assertTone(t, waitAudio(t, call.browser.heard, maxDurationAudio)[half:maxDurationAudio], 1000, 440)
+			if up := time.Since(call.at); up >= testMaxDuration {
+				t.Fatalf("audio took %v to reach both sides, longer than the call may last", up)
+			}
+
+			h := expect[signaling.HangupEvent](t, b)
+			after := time.Since(call.at)
+			if h.CallID != call.id || h.Reason != signaling.ReasonMaxDuration || h.SIPCode != 0 {
+				t.Fatalf("hangup %+v, want max_duration for %s without a SIP code", h, call.id)
+			}
+			if after < testMaxDuration-maxDurationEarly || after > testMaxDuration+maxDurationLate {
+				t.Errorf("hangup %v after connected, want about %v", after.Round(time.Millisecond), testMaxDuration)
+			}
+			waitBYE(t, call.trunk)
+			// The trunk heard the browser until the end, not just at the start:
+			// all of the call but its first half second.
+			if n, want := len(call.trunk.heard()), int((testMaxDuration-500*time.Millisecond).Seconds()*secondOfAudio); n < want {
+				t.Errorf("the trunk heard %d samples in a %v call, want at least %d", n, testMaxDuration, want)
+			}
+
+			line := endedLine(t, e)
+			for _, want := range []string{"reason=max_duration", "direction=" + tt.dir} {
+				if !strings.Contains(line, want) {
+					t.Errorf("call log line lacks %q:\n%s", want, line)
+				}
+			}
+			// The gateway's BYE got its 200: a failed or unanswered BYE is logged.
+			if logs := e.logs.String(); strings.Contains(logs, "sip BYE failed") || strings.Contains(logs, `msg=hangup `) {
+				t.Errorf("the gateway's BYE was not answered 200:\n%s", logs)
+			}
+			if got := callsTotal(t, e, tt.dir, signaling.ReasonMaxDuration); got != 1 {
+				t.Errorf("calls ended by max_duration: %v, want 1", got)
+			}
+			if got := testutilGauge(t, e, tt.dir); got != 0 {
+				t.Errorf("calls active %v after the call ended, want 0", got)
+			}
+			if n := e.gw.ua.ActiveCalls(); n != 0 {
+				t.Errorf("%d SIP dialogs left after the call ended", n)
+			}
+			assertUDPFree(t, rtpAddr.Addr, "RTP")
+			assertUDPFree(t, rtpAddr.RTCPAddr, "RTCP")
+		})
+	}
+}
+
+// callsTotal reads the ended-calls counter of a direction and reason.
+func callsTotal(t *testing.T, e *env, dir string, reason signaling.Reason) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := e.gw.Metrics().CallsTotal.WithLabelValues(dir, string(reason)).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+
+	return m.GetCounter().GetValue()
+}
+
+// assertUDPFree fails unless addr (a port the gateway used) can be bound
+// again on loopback.
+func assertUDPFree(t *testing.T, addr netip.AddrPort, what string) {
+	t.Helper()
+	if !addr.Addr().IsLoopback() || addr.Port() == 0 {
+		t.Fatalf("%s address %v is not a loopback port", what, addr)
+	}
+	var lc net.ListenConfig
+	c, err := lc.ListenPacket(context.Background(), "udp4", addr.String())
+	if err != nil {
+		t.Errorf("%s port %v still taken after the call ended: %v", what, addr, err)
+
+		return
+	}
+	_ = c.Close()
+}
