@@ -48,7 +48,7 @@ var (
 	// ErrCallFinalized is returned by IncomingCall methods after a final response was sent or the call ended.
 	ErrCallFinalized = errors.New("sip: incoming call already finalized")
 	// ErrAuthFailed wraps the StatusError of a challenge that could not be answered: no
-	// credentials, a realm other than Trunk.Realm, or a second challenge for the same credentials.
+	// credentials, a realm other than Trunk.Realm, a second challenge for the same credentials, or a 403 to a REGISTER carrying them.
 	ErrAuthFailed = errors.New("sip: authentication failed")
 	// ErrBadAnswer is returned by Dial when the 2xx carries no usable SDP answer; the call is
 	// acknowledged and ended with a BYE (RFC 3261 section 13.2.2.4).

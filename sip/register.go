@@ -47,8 +47,9 @@ type RegistrationState struct {
 	Failures int
 }
 
-// registration keeps one trunk registered: REGISTER with digest authentication, refresh at half
-// the granted lifetime, exponential back-off (Config.RegisterRetryMin..Max, or Retry-After) after
+// registration keeps one trunk registered: REGISTER with digest authentication (credentials of
+// the accepted challenge reused pre-emptively, RFC 3261 section 22.3), refresh at half the
+// granted lifetime, exponential back-off (Config.RegisterRetryMin..Max, or Retry-After) after
 // failures, and removal (Expires: 0) at shutdown.
 type registration struct {
 	ua      *UA
@@ -59,6 +60,7 @@ type registration struct {
 	mu   sync.Mutex
 	st   RegistrationState
 	cseq uint32
+	auth *regAuth // challenge for pre-emptive credentials, nil when none (register_auth.go)
 }
 
 func newRegistration(ua *UA, t *trunk) *registration {
@@ -154,8 +156,13 @@ func (r *registration) unregister() {
 	}
 }
 
-// exchange sends one REGISTER asking for expiry (0 removes the binding), answers one digest
-// challenge and one 423 Interval Too Brief, and returns the granted lifetime.
+// exchange sends one REGISTER asking for expiry (0 removes the binding) and returns the granted
+// lifetime. The REGISTER carries credentials from the challenge the registrar last accepted,
+// when there is one (RFC 3261 section 22.3); a 401/407 is answered once with sipgo's digest
+// (a second one only when it marks the nonce stale, RFC 7616 section 3.3), and one 423 Interval
+// Too Brief is answered with Min-Expires. Errors: ErrAuthFailed wrapping the *StatusError when
+// the challenge cannot be answered, credentials are challenged again or a REGISTER carrying
+// them gets 403; a *StatusError for other failure responses; the transaction's error otherwise.
 func (r *registration) exchange(expiry time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.ua.cfg.RegisterTimeout)
 	defer cancel()
@@ -166,15 +173,23 @@ func (r *registration) exchange(expiry time.Duration) (time.Duration, error) {
 	briefRetried := false
 	for attempt := 0; ; attempt++ {
 		req := r.build(b, expiry)
+		credentialed := r.authorize(req)
 		res, err := cl.Do(ctx, req)
 		if err != nil {
 			return 0, fmt.Errorf("sip: REGISTER: %w", err)
 		}
 		if res.StatusCode == 401 || res.StatusCode == 407 {
+			if credentialed {
+				// The nonce expired or the registrar does not take it twice: answer this challenge.
+				r.forgetAuth()
+				dropCredentials(req)
+				r.ua.log.Debug("sip registrar challenged cached credentials", "trunk", r.t.Name, "code", res.StatusCode)
+			}
 			auth := &challengeState{trunk: r.t}
 			if err := auth.check(res); err != nil {
 				return 0, err
 			}
+			challenge := res
 			res, err = cl.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: r.t.Username, Password: r.t.Password})
 			r.mu.Lock()
 			r.cseq = req.CSeq().SeqNo
@@ -182,12 +197,20 @@ func (r *registration) exchange(expiry time.Duration) (time.Duration, error) {
 			if err != nil {
 				return 0, fmt.Errorf("sip: REGISTER: %w", err)
 			}
+			credentialed = true
 			if res.StatusCode == 401 || res.StatusCode == 407 {
 				if chal := challengeOf(res); chal != nil && chal.Stale && attempt == 0 {
 					continue // RFC 2617 section 3.2.1: retry with the fresh nonce
 				}
 				return 0, fmt.Errorf("%w: credentials rejected: %w", ErrAuthFailed, statusErrorFrom(res))
 			}
+			if res.IsSuccess() || res.StatusCode == 423 {
+				r.remember(challenge) // accepted with nc=1: the next REGISTER reuses it
+			}
+		}
+		if res.StatusCode == 403 && credentialed {
+			r.forgetAuth()
+			return 0, fmt.Errorf("%w: credentials refused: %w", ErrAuthFailed, statusErrorFrom(res))
 		}
 		if res.StatusCode == 423 && !briefRetried {
 			// RFC 3261 section 10.3 step 7: ask again with at least Min-Expires.
