@@ -172,8 +172,8 @@ func (r *authRegistrar) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction)
 		}
 	}
 	var res *sipmsg.Response
-	switch {
-	case raw == "":
+	switch raw {
+	case "":
 		res = r.challenge(req, false)
 	default:
 		seen.header = credName
