@@ -41,6 +41,7 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	down := newDown(CodecPCMA, CodecOpus)
 	downLossy := newDown(CodecPCMU, CodecOpus)
 	downPass := newDown(CodecPCMU, CodecPCMU)
+	downPassLossy := newDown(CodecPCMA, CodecPCMA)
 	upSame := newUp(CodecPCMA, CodecPCMA, WithTranscodeSameCodec(true))
 	downSame := newDown(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(true))
 	mapper, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, CodecTelephoneEvent8k, upOpus)
@@ -53,7 +54,7 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	var pkt OpusPacket
 	var ev Event
 
-	var i, j, k, l, m, n, o, p, q int
+	var i, j, k, l, m, n, o, p, q, r int
 	tests := []struct {
 		name string
 		fn   func()
@@ -96,6 +97,11 @@ func TestNoAllocationPerPacket(t *testing.T) {
 			drain(downPass.Next)
 			n++
 		}},
+		{"downlink passthrough with loss", func() {
+			r += 1 + r%3 // lose 0, 1 or 2 packets each time
+			_ = downPassLossy.Push(uint16(r), uint32(r*160), g711)
+			drain(downPassLossy.Next)
+		}},
 		{"uplink same codec re-encoded", func() {
 			_ = upSame.Push(uint16(p), uint32(p*160), g711)
 			drain(upSame.Next)
@@ -137,11 +143,14 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	if s := upLossy.Stats(); s.FEC == 0 || s.PLC == 0 {
 		t.Errorf("lossy uplink did not exercise FEC and PLC: %+v", s)
 	}
-	if s := downLossy.Stats(); s.Silence == 0 {
-		t.Errorf("lossy downlink did not exercise silence fill: %+v", s)
+	if s := downLossy.Stats(); s.Concealed == 0 {
+		t.Errorf("lossy downlink did not exercise concealment: %+v", s)
 	}
-	if s := downSame.Stats(); s.Silence == 0 || s.Frames == 0 {
-		t.Errorf("re-encoding downlink did not exercise silence fill and output: %+v", s)
+	if s := downSame.Stats(); s.Concealed == 0 || s.Frames == 0 {
+		t.Errorf("re-encoding downlink did not exercise concealment and output: %+v", s)
+	}
+	if s := downPassLossy.Stats(); s.Concealed == 0 || s.Frames == 0 {
+		t.Errorf("lossy passthrough downlink did not exercise concealment and output: %+v", s)
 	}
 	if s := upSame.String(); s != "PCMA/8000 decode -> PCMA re-encode, ptime 20ms" {
 		t.Errorf("same-codec uplink is %q, not re-encoding", s)

@@ -26,13 +26,49 @@
 // the packet that ended it: the last lost frame comes from that packet's
 // in-band FEC when it carries some (OpusPacket.HasFEC reads the SILK LBRR
 // flag, RFC 6716 section 4.2.3), everything else from libopus packet loss
-// concealment. The Downlink fills trunk gaps with silence. So the output
-// keeps an unbroken cadence. A duplicate, or a packet older than the last
+// concealment. The Downlink conceals trunk gaps by pitch-period
+// repetition (below). So the output keeps an unbroken cadence. A duplicate, or a packet older than the last
 // one accepted, is dropped; a gap longer than the maximum gap (default
 // 100 ms, WithMaxGap) is not concealed but restarts the stream with a
 // timestamp jump; a sequence number far behind is taken as a restarted
 // sender only when the next packet confirms it (as in RFC 3550 appendix
 // A.1). Stats counts each case.
+//
+// # Concealment of trunk loss
+//
+// G.711 carries no redundancy and its decoder no state, so for G.711 input
+// (the Downlink, and an Uplink from a G.711 browser) the pipeline conceals
+// lost packets itself, by waveform substitution in the manner of ITU-T
+// G.711 Appendix I. It keeps the last 48.75 ms (390 samples) of the 8 kHz
+// audio it produced. At the start of a gap it takes the pitch period as
+// the lag of 40 to 120 samples (5 to 15 ms, 200 down to 66.7 Hz) at which
+// the last 20 ms of that history correlates best, normalised by the
+// energy at that lag, with the audio one lag earlier; it then repeats the
+// last period, cross-fading each wrap over a quarter period, widens the
+// repeated stretch to the last two periods after 10 ms and to three after
+// 20 ms (each widening cross-faded), and attenuates it by 20% per 10 ms
+// from 10 ms into the gap, to silence at 60 ms. The first packet after the
+// gap is cross-faded in from the continuing synthetic signal over a
+// quarter period plus 4 ms per 10 ms of gap beyond the first 10 ms (at
+// most 10 ms). Passthrough conceals the same way: the history is decoded
+// from the relayed bytes and the synthetic audio encoded to the trunk's
+// law. Only a gap before 35 ms of audio has arrived (at the start of the
+// stream or after a restart) is filled with silence. Stats.Concealed and
+// Stats.Silence count the two cases.
+//
+// Measured (TestConcealToneThroughGap, TestConcealSpeechRandomLoss,
+// TestConcealDownlinkToOpus): through a lost 20 ms packet a 1 kHz or
+// 300 Hz tone keeps its frequency and stays within 0.5 dB of its level
+// over the first 20 ms, then falls 20% per 10 ms as designed, with no
+// sample step larger than the tone's own. On espeak-ng speech with 5-10%
+// random loss the silence the losses add falls from 137-500 ms (silence
+// fill) to 17-68 ms, the longest such stretch from up to 40 ms to at most
+// 17.5 ms (a loss at a word's onset, with nothing to repeat), and the
+// band energies of the frames around the losses move from 10-30 dB to
+// 5-9 dB from the clean ones. The browser, through Opus, hears a 1 kHz tone
+// with single losses stay within 1.7 dB in every 20 ms window, where
+// silence fill dips by 11.6 dB. One concealed packet costs about 13 us
+// (BenchmarkG711Conceal, mostly the pitch search), once per gap.
 //
 // # Codec changes mid-call
 //
@@ -108,14 +144,17 @@
 //	BareOpus (decode + encode)      100091      0      0
 //	OpusEncode48k (one 20 ms frame) 106611      0      0
 //	OpusEncodeComplexity c=5         64623      0      0
-//	SameCodec/passthrough (PCMU)       312      0      0
-//	SameCodec/re-encode (PCMU)        1051      0      0
+//	SameCodec/passthrough (PCMU)       899      0      0
+//	SameCodec/re-encode (PCMU)        1210      0      0
+//	G711Conceal (one lost 20 ms)     13064      0      0
 //	Overhead: pipeline 79799 ns/frame, bare libopus 78496 ns/frame: +1.7%
 //
 // One call costs about 4.7 ms of CPU per second of audio in both
 // directions, about 0.5% of one core. Between equal G.711 codecs
-// (SameCodec: one 20 ms frame each way) re-encoding costs about 0.7 us
-// more per pair of frames than passthrough, about 40 us per second of call.
+// (SameCodec: one 20 ms frame each way) re-encoding costs about 0.3 us
+// more per pair of frames than passthrough, about 15 us per second of
+// call; both include decoding the trunk's audio into the concealment
+// history (about 0.6 us per 20 ms packet).
 //
 // # Telephone events
 //

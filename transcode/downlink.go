@@ -10,10 +10,12 @@ import "fmt"
 // decoded and re-encoded with WithTranscodeSameCodec).
 //
 // The Opus encoder runs at 8 kHz with the settings justified in the package
-// documentation. A gap in the trunk's stream is filled with silence so the
-// browser keeps a steady cadence; a gap longer than the maximum gap
-// restarts the stream with a timestamp jump. Duplicates and late packets
-// are dropped.
+// documentation. A gap in the trunk's stream (lost packets) is concealed
+// by repeating the last pitch period of the audio before it, fading to
+// silence by 60 ms (after ITU-T G.711 Appendix I, see the package
+// documentation), so the browser keeps a steady cadence and hears no
+// hole; a gap longer than the maximum gap restarts the stream with a
+// timestamp jump. Duplicates and late packets are dropped.
 //
 // A Downlink belongs to one goroutine: Push, Next and the other methods must
 // not be called concurrently. After construction no method allocates.
@@ -47,9 +49,10 @@ func NewDownlink(in, out Codec, opts ...Option) (*Downlink, error) {
 }
 
 // Push accepts the G.711 payload of one trunk RTP packet (one byte per
-// 8 kHz sample) with its sequence number and 8 kHz timestamp, fills any gap
-// before it with silence, and queues the audio for Next. Call Next until it
-// reports false after every Push. It returns an error wrapping
+// 8 kHz sample) with its sequence number and 8 kHz timestamp, conceals any
+// gap before it (with silence only when less than 35 ms of audio preceded
+// the gap), and queues the audio for Next. Call Next until it reports
+// false after every Push. It returns an error wrapping
 // ErrMalformedPacket for an empty payload or one longer than 120 ms.
 func (d *Downlink) Push(seq uint16, ts uint32, payload []byte) error {
 	return d.p.push(seq, ts, payload)

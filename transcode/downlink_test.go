@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -20,8 +21,8 @@ func TestDownlinkPtimesToOpus(t *testing.T) {
 		{"PCMU 10 ms", CodecPCMU, 10, nil, 15, Stats{Packets: 30, Frames: 15}},
 		{"PCMA 20 ms", CodecPCMA, 20, nil, 15, Stats{Packets: 15, Frames: 15}},
 		{"PCMU 30 ms", CodecPCMU, 30, nil, 15, Stats{Packets: 10, Frames: 15}},
-		{"PCMU 20 ms, two lost", CodecPCMU, 20, map[int]bool{3: true, 7: true}, 15, Stats{Packets: 13, Frames: 15, Silence: 2}},
-		{"PCMA 30 ms, one lost", CodecPCMA, 30, map[int]bool{4: true}, 15, Stats{Packets: 9, Frames: 15, Silence: 1}},
+		{"PCMU 20 ms, two lost", CodecPCMU, 20, map[int]bool{3: true, 7: true}, 15, Stats{Packets: 13, Frames: 15, Concealed: 2}},
+		{"PCMA 30 ms, one lost", CodecPCMA, 30, map[int]bool{4: true}, 15, Stats{Packets: 9, Frames: 15, Concealed: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,48 +86,84 @@ func TestDownlinkPtimesToOpus(t *testing.T) {
 }
 
 func TestDownlinkPassthrough(t *testing.T) {
-	pcm := toneAt(600, 8000, 480, 0.3)
-	src := make([]byte, 480)
-	EncodePCMU(src, pcm)
-	down, err := NewDownlink(CodecPCMU, CodecPCMU.WithPayloadType(0))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		lost  int // index of the lost 30 ms packet
+		stats Stats
+	}{
+		// 60 ms of audio before the gap: it is concealed.
+		{"3rd lost, concealed", 2, Stats{Packets: 3, Frames: 6, Concealed: 1}},
+		// Only 30 ms before the gap, too little to conceal from: silence.
+		{"2nd lost, silence", 1, Stats{Packets: 3, Frames: 6, Silence: 1}},
 	}
-	var got []byte
-	buf := make([]byte, down.MaxPayloadSize())
-	var tss []uint32
-	// 30 ms packets, the 3rd lost: re-chunked to 20 ms, the gap silent.
-	for i := 0; i < 4; i++ {
-		if i == 2 {
-			continue
-		}
-		if err := down.Push(uint16(i), uint32(i*240), src[i*240%480:i*240%480+240]); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			n, ts, ok := down.Next(buf)
-			if !ok {
-				break
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pcm := toneAt(600, 8000, 960, 0.3)
+			src := make([]byte, 960)
+			EncodePCMU(src, pcm)
+			down, err := NewDownlink(CodecPCMU, CodecPCMU.WithPayloadType(0))
+			if err != nil {
+				t.Fatal(err)
 			}
-			got = append(got, buf[:n]...)
-			tss = append(tss, ts)
-		}
-	}
-	if len(got) != 960 {
-		t.Fatalf("%d bytes out, want 960", len(got))
-	}
-	if string(got[:480]) != string(src) {
-		t.Error("first 60 ms not relayed byte for byte")
-	}
-	for i, b := range got[480:720] {
-		if b != 0xFF {
-			t.Fatalf("lost interval byte %d is %#x, want PCMU silence 0xFF", i, b)
-		}
-	}
-	for i, ts := range tss {
-		if ts != uint32(i*160) {
-			t.Fatalf("frame %d timestamp %d, want %d", i, ts, i*160)
-		}
+			var got []byte
+			buf := make([]byte, down.MaxPayloadSize())
+			var tss []uint32
+			// 30 ms packets, one lost: re-chunked to 20 ms.
+			for i := range 4 {
+				if i == tc.lost {
+					continue
+				}
+				if err := down.Push(uint16(i), uint32(i*240), src[i*240:i*240+240]); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					n, ts, ok := down.Next(buf)
+					if !ok {
+						break
+					}
+					got = append(got, buf[:n]...)
+					tss = append(tss, ts)
+				}
+			}
+			if len(got) != 960 {
+				t.Fatalf("%d bytes out, want 960", len(got))
+			}
+			gapAt := tc.lost * 240
+			if string(got[:gapAt]) != string(src[:gapAt]) {
+				t.Error("audio before the gap not relayed byte for byte")
+			}
+			// After the cross-fade back from the concealment (at most
+			// 10 ms), the packet after the gap is relayed byte for byte.
+			if after := gapAt + 240 + plcMaxReturn; string(got[after:]) != string(src[after:]) {
+				t.Error("audio after the gap not relayed byte for byte")
+			}
+			gap := got[gapAt : gapAt+240]
+			if tc.stats.Silence > 0 {
+				for i, b := range gap {
+					if b != 0xFF {
+						t.Fatalf("lost interval byte %d is %#x, want PCMU silence 0xFF", i, b)
+					}
+				}
+			} else {
+				heard := make([]int16, 240)
+				DecodePCMU(heard, gap)
+				if f := dominantFrequency(heard, 8000, 100, 3900); math.Abs(f-600) > 12 {
+					t.Errorf("concealed gap heard at %.1f Hz, want 600 Hz", f)
+				}
+				// 10 ms at full level, then attenuated by 20% per 10 ms.
+				if d := rmsDB(heard[:80]) - rmsDB(pcm[:80]); math.Abs(d) > 1 {
+					t.Errorf("first 10 ms of the gap %+.1f dB from the tone, want +-1 dB", d)
+				}
+			}
+			if st := down.Stats(); st != tc.stats {
+				t.Errorf("Stats = %+v, want %+v", st, tc.stats)
+			}
+			for i, ts := range tss {
+				if ts != uint32(i*160) {
+					t.Fatalf("frame %d timestamp %d, want %d", i, ts, i*160)
+				}
+			}
+		})
 	}
 }
 

@@ -28,8 +28,14 @@ type Stats struct {
 	// PLC is the number of lost Opus packets (or untransmitted intervals)
 	// filled by libopus packet loss concealment.
 	PLC int
-	// Silence is the number of lost G.711 packets filled with silence.
+	// Silence is the number of lost G.711 packets filled with silence:
+	// those lost before 35 ms of the stream (since its start or a restart)
+	// had been received, too little audio to conceal from.
 	Silence int
+	// Concealed is the number of lost G.711 packets synthesised by packet
+	// loss concealment from the audio before them (pitch-period repetition
+	// after ITU-T G.711 Appendix I, see the package documentation).
+	Concealed int
 	// Duplicates is the number of packets dropped because their sequence
 	// number was the last one accepted.
 	Duplicates int
@@ -69,7 +75,8 @@ type pipeline struct {
 	dec      *opus.Decoder
 	enc      *opus.Encoder
 	pkt      OpusPacket
-	lastCELT bool // the last Opus packet decoded was CELT-only
+	lastCELT bool     // the last Opus packet decoded was CELT-only
+	plc      *g711PLC // concealment of G.711 input, nil for Opus input
 
 	buf    []int16 // queue storage: buf[head:tail] is pending
 	head   int
@@ -118,6 +125,8 @@ func newPipeline(in, out Codec, trunkIn bool, s settings) (*pipeline, error) {
 		if p.dec, err = newOpusDecoder(); err != nil {
 			return nil, err
 		}
+	} else {
+		p.plc = new(g711PLC)
 	}
 	if out.IsOpus() {
 		if p.enc, err = newOpusEncoder(s); err != nil {
@@ -215,6 +224,9 @@ func (p *pipeline) restart(ts uint32, jump int64) {
 		return
 	}
 	p.stats.Restarts++
+	if p.plc != nil {
+		p.plc.reset()
+	}
 	// Finish the partial frame with silence so that no audio is lost and the
 	// queue holds whole frames only.
 	before := p.tsAt(p.tail)
@@ -251,12 +263,12 @@ func (p *pipeline) tsAt(i int) uint32 {
 }
 
 // conceal fills slots 8 kHz slots lost before the packet payload: Opus FEC
-// from payload and/or PLC, or silence for G.711 input.
+// from payload and/or PLC, or for G.711 input pitch-period repetition
+// (g711plc.go), or silence when too little audio preceded the gap.
 func (p *pipeline) conceal(slots, lost int, payload []byte) {
 	p.reserve(slots)
 	if p.dec == nil {
-		p.fill(slots)
-		p.stats.Silence += max(lost, 1)
+		p.concealG711(slots, lost)
 		return
 	}
 	// libopus conceals in multiples of 2.5 ms; a remainder (only from odd
@@ -287,6 +299,28 @@ func (p *pipeline) conceal(slots, lost int, payload []byte) {
 	p.tail += slots
 }
 
+// concealG711 fills slots slots lost from a G.711 input.
+func (p *pipeline) concealG711(slots, lost int) {
+	if !p.plc.ready() {
+		p.fill(slots)
+		p.plc.recordSilence(slots)
+		p.stats.Silence += max(lost, 1)
+		return
+	}
+	slots = min(slots, len(p.buf)-p.tail)
+	out := p.buf[p.tail : p.tail+slots : p.tail+slots]
+	p.plc.begin()
+	p.plc.synthesize(out)
+	if p.passthrough {
+		pcma := p.in.IsPCMA()
+		for i, v := range out {
+			out[i] = int16(encodeSample(v, pcma))
+		}
+	}
+	p.tail += slots
+	p.stats.Concealed += max(lost, 1)
+}
+
 // decode appends the decoded payload, dur slots long.
 func (p *pipeline) decode(payload []byte, dur int) error {
 	p.reserve(dur)
@@ -311,10 +345,16 @@ func (p *pipeline) decode(payload []byte, dur int) error {
 		for i, b := range payload {
 			out[i] = int16(b)
 		}
-	case p.in.IsPCMA():
-		DecodePCMA(out, payload)
+		p.plc.finishG711(out, p.in.IsPCMA())
+		p.plc.recordG711(out, p.in.IsPCMA())
 	default:
-		DecodePCMU(out, payload)
+		if p.in.IsPCMA() {
+			DecodePCMA(out, payload)
+		} else {
+			DecodePCMU(out, payload)
+		}
+		p.plc.finish(out)
+		p.plc.record(out)
 	}
 	p.tail += dur
 	return nil
