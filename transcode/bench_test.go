@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // Benchmarks of the media path. Compare Uplink+Downlink per frame with
@@ -17,8 +19,8 @@ import (
 func benchInputs(b *testing.B) ([][]byte, [][]byte) {
 	b.Helper()
 	pk := opusPackets(b, 50, 20)
-	pcm := toneAt(440, 8000, 50*160, 0.2)
-	for i, v := range toneAt(1230, 8000, 50*160, 0.1) {
+	pcm := testaudio.Sine(440, 8000, 50*160, 0.2)
+	for i, v := range testaudio.Sine(1230, 8000, 50*160, 0.1) {
 		pcm[i] += v
 	}
 	g := make([][]byte, 50)
@@ -29,46 +31,81 @@ func benchInputs(b *testing.B) ([][]byte, [][]byte) {
 	return pk, g
 }
 
-func BenchmarkUplink(b *testing.B) {
-	pk, _ := benchInputs(b)
+// mediaLeg is one direction of the media path: *Uplink or *Downlink.
+type mediaLeg interface {
+	Push(seq uint16, ts uint32, payload []byte) error
+	Next(dst []byte) (n int, ts uint32, ok bool)
+}
+
+// pushDrain pushes one packet into l and takes every frame it then has
+// ready into out (at least l's MaxPayloadSize bytes). It leaves out
+// b.Helper, whose cost per call would show in the passthrough figures.
+func pushDrain(b *testing.B, l mediaLeg, seq uint16, ts uint32, payload, out []byte) { //nolint:thelper // see above: timed code
+	if err := l.Push(seq, ts, payload); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		if _, _, ok := l.Next(out); !ok {
+			return
+		}
+	}
+}
+
+// benchLegs returns the uplink (browser Opus to trunk PCMU) and downlink
+// (trunk PCMU to browser Opus) of a call, with default settings.
+func benchLegs(b *testing.B) (*Uplink, *Downlink) {
+	b.Helper()
 	up, err := NewUplink(CodecOpus, CodecPCMU)
 	if err != nil {
 		b.Fatal(err)
 	}
+	down, err := NewDownlink(CodecPCMU, CodecOpus)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return up, down
+}
+
+// bareOpus returns a libopus decoder and an encoder set up as the
+// pipeline's, and g decoded to 8 kHz PCM frames for the encoder.
+func bareOpus(b *testing.B, g [][]byte) (*opus.Decoder, *opus.Encoder, [][]int16) {
+	b.Helper()
+	dec, err := newOpusDecoder()
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := newOpusEncoder(defaultSettings())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pcm := make([][]int16, len(g))
+	for i := range pcm {
+		pcm[i] = make([]int16, 160)
+		DecodePCMU(pcm[i], g[i])
+	}
+	return dec, enc, pcm
+}
+
+func BenchmarkUplink(b *testing.B) {
+	pk, _ := benchInputs(b)
+	up, _ := benchLegs(b)
 	out := make([]byte, up.MaxPayloadSize())
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if err := up.Push(uint16(i), uint32(i*960), pk[i%50]); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			if _, _, ok := up.Next(out); !ok {
-				break
-			}
-		}
+		pushDrain(b, up, uint16(i), uint32(i*960), pk[i%50], out)
 		i++
 	}
 }
 
 func BenchmarkDownlink(b *testing.B) {
 	_, g := benchInputs(b)
-	down, err := NewDownlink(CodecPCMU, CodecOpus)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, down := benchLegs(b)
 	out := make([]byte, down.MaxPayloadSize())
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if err := down.Push(uint16(i), uint32(i*160), g[i%50]); err != nil {
-			b.Fatal(err)
-		}
-		for {
-			if _, _, ok := down.Next(out); !ok {
-				break
-			}
-		}
+		pushDrain(b, down, uint16(i), uint32(i*160), g[i%50], out)
 		i++
 	}
 }
@@ -95,22 +132,8 @@ func BenchmarkSameCodec(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if err := up.Push(uint16(i), uint32(i*160), g[i%50]); err != nil {
-					b.Fatal(err)
-				}
-				for {
-					if _, _, ok := up.Next(out); !ok {
-						break
-					}
-				}
-				if err := down.Push(uint16(i), uint32(i*160), g[i%50]); err != nil {
-					b.Fatal(err)
-				}
-				for {
-					if _, _, ok := down.Next(out); !ok {
-						break
-					}
-				}
+				pushDrain(b, up, uint16(i), uint32(i*160), g[i%50], out)
+				pushDrain(b, down, uint16(i), uint32(i*160), g[i%50], out)
 				i++
 			}
 			if up.Stats().Frames == 0 || down.Stats().Frames == 0 {
@@ -123,35 +146,14 @@ func BenchmarkSameCodec(b *testing.B) {
 // BenchmarkCallSecond is one second of a call: 50 frames each way.
 func BenchmarkCallSecond(b *testing.B) {
 	pk, g := benchInputs(b)
-	up, err := NewUplink(CodecOpus, CodecPCMU)
-	if err != nil {
-		b.Fatal(err)
-	}
-	down, err := NewDownlink(CodecPCMU, CodecOpus)
-	if err != nil {
-		b.Fatal(err)
-	}
+	up, down := benchLegs(b)
 	out := make([]byte, 1500)
 	b.ReportAllocs()
 	var seq int
 	for b.Loop() {
 		for i := range 50 {
-			if err := up.Push(uint16(seq), uint32(seq*960), pk[i]); err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if _, _, ok := up.Next(out); !ok {
-					break
-				}
-			}
-			if err := down.Push(uint16(seq), uint32(seq*160), g[i]); err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if _, _, ok := down.Next(out); !ok {
-					break
-				}
-			}
+			pushDrain(b, up, uint16(seq), uint32(seq*960), pk[i], out)
+			pushDrain(b, down, uint16(seq), uint32(seq*160), g[i], out)
 			seq++
 		}
 	}
@@ -162,19 +164,7 @@ func BenchmarkCallSecond(b *testing.B) {
 // one 20 ms 8 kHz frame.
 func BenchmarkBareOpus(b *testing.B) {
 	pk, g := benchInputs(b)
-	dec, err := newOpusDecoder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := newOpusEncoder(defaultSettings())
-	if err != nil {
-		b.Fatal(err)
-	}
-	pcm := make([][]int16, 50)
-	for i := range pcm {
-		pcm[i] = make([]int16, 160)
-		DecodePCMU(pcm[i], g[i])
-	}
+	dec, enc, pcm := bareOpus(b, g)
 	dpcm := make([]int16, 160)
 	out := make([]byte, 1500)
 	b.ReportAllocs()
@@ -227,7 +217,7 @@ func BenchmarkOpusEncode48k(b *testing.B) {
 	_ = enc.SetComplexity(DefaultOpusComplexity)
 	_ = enc.SetInBandFEC(true)
 	_ = enc.SetPacketLossPerc(DefaultOpusExpectedLoss)
-	pcm := toneAt(440, 48000, 960, 0.2)
+	pcm := testaudio.Sine(440, 48000, 960, 0.2)
 	out := make([]byte, 1500)
 	for b.Loop() {
 		if _, err := enc.Encode(pcm, out); err != nil {

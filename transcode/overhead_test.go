@@ -11,27 +11,8 @@ import (
 func overheadRun(b *testing.B) (pipeline, bare float64) {
 	b.Helper()
 	pk, g := benchInputs(b)
-	up, err := NewUplink(CodecOpus, CodecPCMU)
-	if err != nil {
-		b.Fatal(err)
-	}
-	down, err := NewDownlink(CodecPCMU, CodecOpus)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dec, err := newOpusDecoder()
-	if err != nil {
-		b.Fatal(err)
-	}
-	enc, err := newOpusEncoder(defaultSettings())
-	if err != nil {
-		b.Fatal(err)
-	}
-	pcm := make([][]int16, 50)
-	for i := range pcm {
-		pcm[i] = make([]int16, 160)
-		DecodePCMU(pcm[i], g[i])
-	}
+	up, down := benchLegs(b)
+	dec, enc, pcm := bareOpus(b, g)
 	dpcm := make([]int16, 160)
 	out := make([]byte, 1500)
 	var tPipe, tBare time.Duration
@@ -40,22 +21,8 @@ func overheadRun(b *testing.B) (pipeline, bare float64) {
 	for b.Loop() {
 		i := n % 50
 		runPipe := func() {
-			if err := up.Push(uint16(n), uint32(n*960), pk[i]); err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if _, _, ok := up.Next(out); !ok {
-					break
-				}
-			}
-			if err := down.Push(uint16(n), uint32(n*160), g[i]); err != nil {
-				b.Fatal(err)
-			}
-			for {
-				if _, _, ok := down.Next(out); !ok {
-					break
-				}
-			}
+			pushDrain(b, up, uint16(n), uint32(n*960), pk[i], out)
+			pushDrain(b, down, uint16(n), uint32(n*160), g[i], out)
 		}
 		runBare := func() {
 			if _, err := dec.Decode(pk[i], dpcm); err != nil {
