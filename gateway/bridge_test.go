@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -127,11 +128,11 @@ func browserPackets(tb testing.TB, n int, freq float64) [][]byte {
 // trunkPackets marshals n PCMU packets of a tone as a trunk sends them.
 func trunkPackets(tb testing.TB, n int, freq float64) [][]byte {
 	tb.Helper()
-	tone := toneGen{freq: freq}
+	tone := testaudio.NewTone(freq, 8000, toneAmp)
 	var pcm [160]int16
 	out := make([][]byte, n)
 	for i := range out {
-		tone.fill(pcm[:])
+		tone.Fill(pcm[:])
 		payload := make([]byte, 160)
 		transcode.EncodePCMU(payload, pcm[:])
 		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: testTrunkPCMU, SequenceNumber: uint16(7 + i), Timestamp: uint32(5000 + 160*i), SSRC: 77}, Payload: payload}

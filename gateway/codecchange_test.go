@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
 )
@@ -17,26 +18,17 @@ import (
 // and the trunk must receive the new codec's payload type carrying the
 // browser's tone, with the RTP stream going on.
 
-// toneLevelDB is the level of toneGen's tone in dBFS: half full scale.
-var toneLevelDB = 20 * math.Log10(16000/math.Sqrt2/32768)
-
-// levelDB returns the RMS level of pcm in dBFS.
-func levelDB(pcm []int16) float64 {
-	var sum float64
-	for _, x := range pcm {
-		sum += float64(x) * float64(x)
-	}
-
-	return 10 * math.Log10(sum/float64(len(pcm))/(32768*32768)+1e-20)
-}
+// toneLevelDB is the level of the tests' tone in dBFS: toneAmp, about
+// half full scale.
+var toneLevelDB = testaudio.ToneLevelDBFS(toneAmp)
 
 // assertToneLevel fails unless pcm is the tone want (clearly above
-// notWant, as assertTone) at the level toneGen sends it, within 2 dB: a
+// notWant, as assertTone) at the level the tests send it, within 2 dB: a
 // codec decoded as the other G.711 law is neither.
 func assertToneLevel(t *testing.T, pcm []int16, want, notWant float64) {
 	t.Helper()
 	assertTone(t, pcm, want, notWant)
-	if l := levelDB(pcm); math.Abs(l-toneLevelDB) > 2 {
+	if l := testaudio.LevelDBFS(pcm); math.Abs(l-toneLevelDB) > 2 {
 		t.Fatalf("%v Hz tone at %.1f dBFS, sent at %.1f dBFS", want, l, toneLevelDB)
 	}
 }

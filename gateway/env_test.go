@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
 )
@@ -269,7 +270,7 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 	tc.wg.Add(2)
 	go func() { // sender
 		defer tc.wg.Done()
-		tone := toneGen{freq: 1000}
+		tone := testaudio.NewTone(1000, 8000, toneAmp)
 		var pcm [160]int16
 		var payload [172]byte
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -291,7 +292,7 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 					_, _ = conn.WriteRTP(payload[:n+4])
 				}
 			case <-tick.C:
-				tone.fill(pcm[:])
+				tone.Fill(pcm[:])
 				h.SequenceNumber++
 				h.Timestamp += 160
 				n, _ := h.MarshalTo(payload[:])

@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -112,7 +113,7 @@ func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
 // send plays the 440 Hz tone every 20 ms until the call is closed.
 func (c *pcmuCall) send() {
 	defer c.wg.Done()
-	tone := toneGen{freq: 440}
+	tone := testaudio.NewTone(440, 8000, toneAmp)
 	var pcm [160]int16
 	var payload [160]byte
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -124,7 +125,7 @@ func (c *pcmuCall) send() {
 			return
 		case <-tick.C:
 		}
-		tone.fill(pcm[:])
+		tone.Fill(pcm[:])
 		transcode.EncodePCMU(payload[:], pcm[:])
 		err := c.track.WriteRTP(&rtp.Packet{Header: h, Payload: payload[:]})
 		if err != nil && !errors.Is(err, io.ErrClosedPipe) {

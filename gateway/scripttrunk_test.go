@@ -12,6 +12,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
 )
@@ -306,7 +307,7 @@ func (m *scriptMedia) sendDigit(code uint8) {
 // send is the sender goroutine.
 func (m *scriptMedia) send() {
 	defer m.wg.Done()
-	tone := toneGen{freq: 1000}
+	tone := testaudio.NewTone(1000, 8000, toneAmp)
 	var pcm [160]int16
 	var buf [200]byte
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -317,7 +318,7 @@ func (m *scriptMedia) send() {
 			return
 		case <-tick.C:
 		}
-		tone.fill(pcm[:])
+		tone.Fill(pcm[:])
 		m.mu.Lock()
 		if !m.started {
 			m.mu.Unlock()

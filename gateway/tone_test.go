@@ -1,42 +1,17 @@
 package gateway
 
 import (
-	"math"
 	"testing"
 
 	"github.com/pion/rtp"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
-// toneGen generates a sine tone as 16-bit PCM at 8 kHz, continuing its
-// phase across calls.
-type toneGen struct {
-	freq  float64
-	phase float64
-}
-
-// fill writes the next len(dst) samples of the tone at half full scale.
-func (g *toneGen) fill(dst []int16) {
-	step := 2 * math.Pi * g.freq / 8000
-	for i := range dst {
-		dst[i] = int16(16000 * math.Sin(g.phase))
-		g.phase += step
-	}
-}
-
-// power returns the Goertzel power of freq in PCM at 8 kHz, normalised by
-// the signal's length.
-func power(pcm []int16, freq float64) float64 {
-	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2 float64
-	for _, x := range pcm {
-		s := float64(x) + coeff*s1 - s2
-		s2, s1 = s1, s
-	}
-
-	return (s1*s1 + s2*s2 - coeff*s1*s2) / float64(len(pcm))
-}
+// toneAmp is the peak amplitude of the tones the gateway tests send, as a
+// fraction of full scale: 16000 of 32767, about half.
+const toneAmp = 16000.0 / testaudio.FullScale
 
 // assertTone fails unless want clearly dominates notWant in pcm.
 func assertTone(t *testing.T, pcm []int16, want, notWant float64) {
@@ -44,7 +19,10 @@ func assertTone(t *testing.T, pcm []int16, want, notWant float64) {
 	if len(pcm) < 800 {
 		t.Fatalf("only %d samples heard", len(pcm))
 	}
-	pw, pn := power(pcm, want), power(pcm, notWant)
+	// Goertzel power without a window, per sample.
+	n := float64(len(pcm))
+	pw := testaudio.Power(pcm, 8000, want, testaudio.Rectangular) / n
+	pn := testaudio.Power(pcm, 8000, notWant, testaudio.Rectangular) / n
 	if pw < 100*pn || pw < 1e6 {
 		t.Fatalf("tone %v Hz not dominant: power %.3g, %v Hz power %.3g", want, pw, notWant, pn)
 	}
@@ -54,7 +32,7 @@ func assertTone(t *testing.T, pcm []int16, want, notWant float64) {
 // encoded through the gateway's own downlink transcoder.
 type opusSource struct {
 	tb   testing.TB
-	tone toneGen
+	tone *testaudio.Tone
 	dl   *transcode.Downlink
 	seq  uint16
 	ts   uint32
@@ -70,7 +48,7 @@ func newOpusSource(tb testing.TB, freq float64, pt uint8) *opusSource {
 		tb.Fatalf("NewDownlink: %v", err)
 	}
 
-	return &opusSource{tb: tb, tone: toneGen{freq: freq}, dl: dl, out: make([]byte, dl.MaxPayloadSize())}
+	return &opusSource{tb: tb, tone: testaudio.NewTone(freq, 8000, toneAmp), dl: dl, out: make([]byte, dl.MaxPayloadSize())}
 }
 
 // next returns the payload and 48 kHz timestamp of the next Opus packet.
@@ -80,7 +58,7 @@ func (s *opusSource) next() ([]byte, uint32) {
 		if n, ts, ok := s.dl.Next(s.out); ok {
 			return s.out[:n], ts
 		}
-		s.tone.fill(s.pcm[:])
+		s.tone.Fill(s.pcm[:])
 		transcode.EncodePCMU(s.ulaw[:], s.pcm[:])
 		s.seq++
 		s.ts += 160

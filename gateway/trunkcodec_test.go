@@ -5,6 +5,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -19,11 +20,11 @@ var trunkPCMA = &trunkMedia{codec: transcode.CodecPCMA, tePT: 96}
 // sends them, from sequence number seq and timestamp ts on.
 func g711Packets(tb testing.TB, c transcode.Codec, n int, seq uint16, ts uint32) [][]byte {
 	tb.Helper()
-	tone := toneGen{freq: 1000}
+	tone := testaudio.NewTone(1000, 8000, toneAmp)
 	var pcm [160]int16
 	out := make([][]byte, n)
 	for i := range out {
-		tone.fill(pcm[:])
+		tone.Fill(pcm[:])
 		payload := make([]byte, 160)
 		if c.IsPCMA() {
 			transcode.EncodePCMA(payload, pcm[:])

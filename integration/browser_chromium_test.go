@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // browserChromiumPath is where the Debian package chromium installs the
@@ -302,7 +304,7 @@ func (b *browserChrome) waitQuiet(timeout time.Duration) {
 		c, err := chromedp.Run(ctx, chromedp.Evaluate[browserCapture](browserCaptureJS, chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil && c.Rate > 0 {
-			if last = rms(c.Samples); last < maxQuietRMS {
+			if last = testaudio.RMS(c.Samples); last < maxQuietRMS {
 				return
 			}
 		}

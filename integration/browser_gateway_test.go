@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/webtrunk/webtrunk/config"
@@ -24,47 +22,6 @@ type browserGW struct {
 	logs    *lockedBuffer
 }
 
-var browserConfigTemplate = template.Must(template.New("config").Parse(`
-http:
-  listen: "127.0.0.1:0"
-sip:
-  listeners:
-    - transport: udp
-      listen: "127.0.0.1:0"
-  public_host: "127.0.0.1"
-  rtp:
-    port_min: {{.RTPMin}}
-    port_max: {{.RTPMax}}
-webrtc:
-  udp_listen: "{{.WebRTC}}"
-  public_ips: ["127.0.0.1"]
-trunks:
-  - name: peer
-    host: 127.0.0.1
-    port: {{.TrunkPort}}
-    transport: udp
-    caller_id: "+15550100"
-    allowed_sources: ["127.0.0.1"]
-auth:
-  users:
-    - id: {{.User}}
-      password_hash: "{{.Hash}}"
-      display_name: "Alice"
-default_dial_rules:
-  allow: ["+1*"]
-  deny: ["+1900*"]
-outbound:
-  - pattern: "+1*"
-    trunk: peer
-routes:
-  - did: "{{.DID}}"
-    user: {{.User}}
-log:
-  level: debug
-shutdown:
-  grace_period: 2s
-`))
-
 // browserStartGateway runs the gateway with its trunk at trunkAddr, user
 // userAlice (password testPassword) and DID didAlice routed to her. It is
 // stopped by t.Cleanup, which then checks that its ports were released.
@@ -76,17 +33,14 @@ func browserStartGateway(t *testing.T, trunkAddr netip.AddrPort) *browserGW {
 	}
 	rtpMin, rtpMax := reserveRTPRange(t)
 	webrtcPort := freeUDPPort(t)
-	var yaml bytes.Buffer
-	err = browserConfigTemplate.Execute(&yaml, map[string]any{
-		"RTPMin": rtpMin, "RTPMax": rtpMax, "WebRTC": webrtcPort.String(),
-		"TrunkPort": trunkAddr.Port(), "User": userAlice, "Hash": string(hash), "DID": didAlice,
-	})
+	yaml := gatewayConfig{
+		RTPMin: rtpMin, RTPMax: rtpMax, WebRTC: webrtcPort.String(),
+		Trunk: "peer", TrunkPort: trunkAddr.Port(),
+		Hash: string(hash), Alice: userAlice, DIDAlice: didAlice, Grace: "2s",
+	}.render(t)
+	cfg, err := config.Parse(yaml, func(string) (string, bool) { return "", false })
 	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(yaml.Bytes(), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("test configuration rejected: %v\n%s", err, yaml.String())
+		t.Fatalf("test configuration rejected: %v\n%s", err, yaml)
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

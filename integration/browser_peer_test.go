@@ -14,6 +14,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // Payload types of the fake browser's offer, numbered as Chromium numbers
@@ -213,7 +215,7 @@ func (b *browserPeer) send() {
 	if err != nil {
 		return
 	}
-	tone := newToneGen(b.toneHz, 48000)
+	tone := testaudio.NewTone(float64(b.toneHz), 48000, toneAmp)
 	pcm := make([]int16, 960)
 	payload := make([]byte, 1275)
 	var p rtp.Packet
@@ -228,7 +230,7 @@ func (b *browserPeer) send() {
 			return
 		case <-tick.C:
 		}
-		tone.fill(pcm)
+		tone.Fill(pcm)
 		if b.muted.Load() {
 			ts += 960
 			continue

@@ -168,6 +168,34 @@ func token(t *testing.T, key, user string, ttl time.Duration) string {
 	return s
 }
 
+// gatewayConfig is what the integration tests vary in the gateway's YAML
+// configuration. Every gateway under test listens on 127.0.0.1 only, has
+// one UDP trunk on 127.0.0.1 to which "+1*" (but not "+1900*") is dialled,
+// and user Alice with the DID routed to her; the optional parts are left
+// out when their field is zero.
+type gatewayConfig struct {
+	RTPMin, RTPMax int    // the trunk-side RTP port range
+	WebRTC         string // WebRTC UDP listen address, host:port
+	Trunk          string // the trunk's name
+	TrunkPort      uint16 // the trunk's SIP UDP port on 127.0.0.1
+	// TrunkUser and TrunkPass are the digest credentials the gateway
+	// answers the trunk's challenges with; no auth block when TrunkUser is
+	// empty.
+	TrunkUser, TrunkPass string
+	JWTKey               string // HS256 key of the token login; none when empty
+	Hash                 string // bcrypt hash of every user's password
+	Alice                string // Alice's user id
+	AliceMaxCalls        int    // Alice's concurrent call limit; the default when 0
+	DIDAlice             string // the DID routed to Alice
+	// Load is a second user without a call limit and DIDLoad the DID routed
+	// to it; neither when Load is empty.
+	Load, DIDLoad string
+	// Ring and Media are the ring and media timeouts (time.Duration
+	// strings); the defaults when Ring is empty.
+	Ring, Media string
+	Grace       string // shutdown grace period, a time.Duration string
+}
+
 var configTemplate = template.Must(template.New("config").Parse(`
 http:
   listen: "127.0.0.1:0"
@@ -180,50 +208,71 @@ sip:
     port_min: {{.RTPMin}}
     port_max: {{.RTPMax}}
 webrtc:
-  udp_listen: "127.0.0.1:0"
+  udp_listen: "{{.WebRTC}}"
   public_ips: ["127.0.0.1"]
 trunks:
-  - name: fake
+  - name: {{.Trunk}}
     host: 127.0.0.1
     port: {{.TrunkPort}}
     transport: udp
     caller_id: "+15550100"
     allowed_sources: ["127.0.0.1"]
-{{- if .TrunkAuth}}
+{{- if .TrunkUser}}
     auth:
       username: "{{.TrunkUser}}"
       password: "{{.TrunkPass}}"
 {{- end}}
 auth:
+{{- if .JWTKey}}
   jwt:
     hmac_key: "{{.JWTKey}}"
+{{- end}}
   users:
     - id: {{.Alice}}
       password_hash: "{{.Hash}}"
       display_name: "Alice"
-      max_calls: 4
+{{- if .AliceMaxCalls}}
+      max_calls: {{.AliceMaxCalls}}
+{{- end}}
+{{- if .Load}}
     - id: {{.Load}}
       password_hash: "{{.Hash}}"
       max_calls: 0
+{{- end}}
 default_dial_rules:
   allow: ["+1*"]
   deny: ["+1900*"]
 outbound:
   - pattern: "+1*"
-    trunk: fake
+    trunk: {{.Trunk}}
 routes:
   - did: "{{.DIDAlice}}"
     user: {{.Alice}}
-  - did: "{{.DIDNobody}}"
+{{- if .Load}}
+  - did: "{{.DIDLoad}}"
     user: {{.Load}}
+{{- end}}
+{{- if .Ring}}
 calls:
   ring_timeout: {{.Ring}}
   media_timeout: {{.Media}}
+{{- end}}
 log:
   level: debug
 shutdown:
   grace_period: {{.Grace}}
 `))
+
+// render returns c as YAML.
+func (c gatewayConfig) render(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := configTemplate.Execute(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+
+	return buf.Bytes()
+}
 
 // bcryptHash is the users' password hash, computed once per test binary at
 // the minimum cost so that tests stay fast.
@@ -245,20 +294,18 @@ func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
 	if media == 0 {
 		media = 30 * time.Second
 	}
-	var buf bytes.Buffer
-	err = configTemplate.Execute(&buf, map[string]any{
-		"RTPMin": e.rtpMin, "RTPMax": e.rtpMax,
-		"TrunkPort": e.trunk.addr.Port(), "TrunkAuth": opts.trunkPlan.challenge != 0,
-		"TrunkUser": trunkUser, "TrunkPass": trunkPass, "JWTKey": jwtKey,
-		"Alice": userAlice, "Load": userLoad, "Hash": string(hash),
-		"DIDAlice": didAlice, "DIDNobody": didNobody,
-		"Ring": ring.String(), "Media": media.String(), "Grace": opts.grace.String(),
-	})
-	if err != nil {
-		t.Fatal(err)
+	c := gatewayConfig{
+		RTPMin: e.rtpMin, RTPMax: e.rtpMax, WebRTC: "127.0.0.1:0",
+		Trunk: "fake", TrunkPort: e.trunk.addr.Port(), JWTKey: jwtKey,
+		Hash: string(hash), Alice: userAlice, AliceMaxCalls: 4, DIDAlice: didAlice,
+		Load: userLoad, DIDLoad: didNobody,
+		Ring: ring.String(), Media: media.String(), Grace: opts.grace.String(),
+	}
+	if opts.trunkPlan.challenge != 0 {
+		c.TrunkUser, c.TrunkPass = trunkUser, trunkPass
 	}
 
-	return buf.Bytes()
+	return c.render(t)
 }
 
 // rtpBlock is the size of each environment's trunk-side RTP port range: 32

@@ -3,6 +3,8 @@ package integration
 import (
 	"math"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // TestGoertzel checks the tone detector the audio assertions rest on: a
@@ -12,7 +14,7 @@ func TestGoertzel(t *testing.T) {
 	t.Parallel()
 	tone := func(freq, rate, n int) []int16 {
 		pcm := make([]int16, n)
-		newToneGen(freq, rate).fill(pcm)
+		testaudio.NewTone(float64(freq), rate, toneAmp).Fill(pcm)
 		return pcm
 	}
 	mix := func(a, b []int16) []int16 {
@@ -38,7 +40,7 @@ func TestGoertzel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := goertzel(tt.pcm, tt.rate, tt.freq)
+			got := testaudio.Share(tt.pcm, tt.rate, tt.freq, testaudio.Hann)
 			if math.IsNaN(got) || got < tt.minS || got > tt.maxS {
 				t.Fatalf("share at %v Hz = %.3f, want %.2f..%.2f", tt.freq, got, tt.minS, tt.maxS)
 			}

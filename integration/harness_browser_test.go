@@ -7,6 +7,8 @@ import (
 	"github.com/hraban/opus"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // TestFakeBrowserSelf connects the fake browser to a plain pion answerer
@@ -90,7 +92,7 @@ func TestFakeBrowserSelf(t *testing.T) {
 		if err != nil {
 			return
 		}
-		tone := newToneGen(trunkToneHz, 48000)
+		tone := testaudio.NewTone(trunkToneHz, 48000, toneAmp)
 		pcm, payload := make([]int16, 960), make([]byte, 1275)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
@@ -101,7 +103,7 @@ func TestFakeBrowserSelf(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			tone.fill(pcm)
+			tone.Fill(pcm)
 			n, err := enc.Encode(pcm, payload)
 			if err != nil {
 				return

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -109,7 +110,7 @@ func (e *rtpEndpoint) receive() {
 // send plays the trunk's tone every 20 ms until close.
 func (e *rtpEndpoint) send(remote netip.AddrPort, audioPT, eventPT uint8) {
 	defer e.wg.Done()
-	tone := newToneGen(trunkToneHz, 8000)
+	tone := testaudio.NewTone(trunkToneHz, 8000, toneAmp)
 	pcm := make([]int16, 160)
 	payload := make([]byte, 160)
 	out := make([]byte, 1500)
@@ -130,7 +131,7 @@ func (e *rtpEndpoint) send(remote netip.AddrPort, audioPT, eventPT uint8) {
 				ts += 160
 				continue
 			}
-			tone.fill(pcm)
+			tone.Fill(pcm)
 			if audioPT == ptPCMA {
 				transcode.EncodePCMA(payload, pcm)
 			} else {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -17,6 +16,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/zaf/g711"
 	"go.uber.org/goleak"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // testEnv is a served UA on 127.0.0.1 with its RTP port pool, torn down by t.Cleanup, which
@@ -176,14 +177,16 @@ func withTimers(t *testing.T, t1 time.Duration) {
 	t.Cleanup(func() { sipmsg.SetTimers(old1, old2, old4) })
 }
 
-// toneFrames returns n 20 ms PCMU frames (160 bytes) of a sine at freq Hz, amplitude 8000.
+// toneFrames returns n 20 ms PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
 func toneFrames(freq float64, n int) [][]byte {
+	tone := testaudio.NewTone(freq, 8000, 8000.0/testaudio.FullScale)
+	pcm := make([]int16, 160)
 	frames := make([][]byte, n)
 	for i := range frames {
+		tone.Fill(pcm)
 		f := make([]byte, 160)
-		for j := range f {
-			s := float64(i*160+j) / 8000
-			f[j] = g711.EncodeUlawFrame(int16(8000 * math.Sin(2*math.Pi*freq*s)))
+		for j, v := range pcm {
+			f[j] = g711.EncodeUlawFrame(v)
 		}
 		frames[i] = f
 	}
@@ -200,27 +203,6 @@ func toneFile(t *testing.T, path string, freq float64, seconds int) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// goertzelRatio returns the share of the signal's energy at freq Hz (8 kHz samples), 0..1;
-// a clean sine at freq gives about 1, silence or another tone about 0.
-func goertzelRatio(samples []int16, freq float64) float64 {
-	if len(samples) == 0 {
-		return 0
-	}
-	k := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2, energy float64
-	for _, x := range samples {
-		v := float64(x)
-		s0 := v + k*s1 - s2
-		s2, s1 = s1, s0
-		energy += v * v
-	}
-	power := s1*s1 + s2*s2 - k*s1*s2
-	if energy == 0 {
-		return 0
-	}
-	return 2 * power / (float64(len(samples)) * energy)
 }
 
 // sendTone writes frames as RTP (PT 0) on c, one every 20 ms, until done or ctx ends.
@@ -279,8 +261,8 @@ func assertTone(t *testing.T, samples []int16, freq float64) {
 	}
 	// Skip the first frames (start-up) and look at a steady window.
 	win := samples[len(samples)/4:]
-	got := goertzelRatio(win, freq)
-	off := goertzelRatio(win, freq*1.37)
+	got := testaudio.Share(win, 8000, freq, testaudio.Rectangular)
+	off := testaudio.Share(win, 8000, freq*1.37, testaudio.Rectangular)
 	if got < 0.5 || off > 0.1 {
 		t.Fatalf("tone at %.0f Hz: energy share %.2f (want >= 0.5), at %.0f Hz %.2f (want < 0.1)", freq, got, freq*1.37, off)
 	}
@@ -297,13 +279,13 @@ func TestGoertzelDetectsTone(t *testing.T) {
 		return s
 	}
 	tone := decode(toneFrames(1000, 20))
-	if r := goertzelRatio(tone, 1000); r < 0.8 {
+	if r := testaudio.Share(tone, 8000, 1000, testaudio.Rectangular); r < 0.8 {
 		t.Errorf("1000 Hz tone at 1000 Hz: %.2f, want >= 0.8", r)
 	}
-	if r := goertzelRatio(tone, 1370); r > 0.1 {
+	if r := testaudio.Share(tone, 8000, 1370, testaudio.Rectangular); r > 0.1 {
 		t.Errorf("1000 Hz tone at 1370 Hz: %.2f, want < 0.1", r)
 	}
-	if r := goertzelRatio(make([]int16, 1000), 1000); r != 0 {
+	if r := testaudio.Share(make([]int16, 1000), 8000, 1000, testaudio.Rectangular); r != 0 {
 		t.Errorf("silence: %.2f, want 0", r)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // The media path must not allocate per packet: every direction, with and
@@ -12,7 +14,7 @@ import (
 func TestNoAllocationPerPacket(t *testing.T) {
 	pk := opusPackets(t, 50, 20)
 	g711 := make([]byte, 160)
-	EncodePCMU(g711, toneAt(600, 8000, 160, 0.3))
+	EncodePCMU(g711, testaudio.Sine(600, 8000, 160, 0.3))
 	out := make([]byte, 1500)
 	drain := func(next func([]byte) (int, uint32, bool)) {
 		for {
@@ -160,8 +162,8 @@ func TestNoAllocationPerPacket(t *testing.T) {
 // Switching and the packets after it allocate nothing.
 func TestSetTrunkDoesNotAllocate(t *testing.T) {
 	pk := opusPackets(t, 50, 20)
-	ulaw := encodeG711(CodecPCMU, toneAt(600, 8000, 160, 0.3))
-	alaw := encodeG711(CodecPCMA, toneAt(600, 8000, 160, 0.3))
+	ulaw := encodeG711(CodecPCMU, testaudio.Sine(600, 8000, 160, 0.3))
+	alaw := encodeG711(CodecPCMA, testaudio.Sine(600, 8000, 160, 0.3))
 	out := make([]byte, 1500)
 	drain := func(next func([]byte) (int, uint32, bool)) {
 		for {

@@ -3,6 +3,8 @@ package transcode
 import (
 	"math"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // Audio proofs: what the browser says reaches the trunk and comes back at
@@ -25,9 +27,9 @@ func TestToneThroughUplinkAndDownlink(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			in := toneAt(tc.freq, browserRate, 2*browserRate, tc.amp)
+			in := testaudio.Sine(tc.freq, browserRate, 2*browserRate, tc.amp)
 			res := runChain(t, in, tc.trunk, nil)
-			wantDB := rmsDB(in)
+			wantDB := testaudio.LevelDBFS(in)
 			// Skip the codecs' start-up (200 ms) and compare 500 ms of steady state.
 			checks := []struct {
 				leg  string
@@ -43,7 +45,7 @@ func TestToneThroughUplinkAndDownlink(t *testing.T) {
 				if math.Abs(f-tc.freq) > 0.02*tc.freq {
 					t.Errorf("%s heard %.1f Hz, want %.0f Hz +-2%%", c.leg, f, tc.freq)
 				}
-				if l := rmsDB(c.x); math.Abs(l-wantDB) > 3 {
+				if l := testaudio.LevelDBFS(c.x); math.Abs(l-wantDB) > 3 {
 					t.Errorf("%s level %.1f dBFS, sent %.1f dBFS (+-3 dB)", c.leg, l, wantDB)
 				}
 				// Not heard as anything else: no other frequency comes within
@@ -58,7 +60,7 @@ func TestToneThroughUplinkAndDownlink(t *testing.T) {
 					t.Errorf("%s: %.0f Hz tone only %.1f dB above everything else", c.leg, tc.freq, rest)
 				}
 				t.Logf("%s: %.2f Hz, %.2f dBFS (sent %.2f), other components -%.1f dB, tone-to-rest %.1f dB",
-					c.leg, f, rmsDB(c.x), wantDB, other, rest)
+					c.leg, f, testaudio.LevelDBFS(c.x), wantDB, other, rest)
 			}
 		})
 	}
@@ -108,7 +110,7 @@ func TestSweepThroughUplinkAndDownlink(t *testing.T) {
 				if math.Abs(fo-fi) > 0.02*fi {
 					t.Errorf("at %.2fs: sent %.0f Hz, heard %.0f Hz", float64(start)/float64(leg.rate), fi, fo)
 				}
-				if d := rmsDB(out) - rmsDB(ref); math.Abs(d) > 3 {
+				if d := testaudio.LevelDBFS(out) - testaudio.LevelDBFS(ref); math.Abs(d) > 3 {
 					t.Errorf("at %.2fs (%.0f Hz): level off by %.1f dB", float64(start)/float64(leg.rate), fi, d)
 				}
 				checked++

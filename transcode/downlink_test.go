@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 func TestDownlinkPtimesToOpus(t *testing.T) {
@@ -34,7 +36,7 @@ func TestDownlinkPtimesToOpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pcm := toneAt(600, 8000, 2400, 0.3)
+			pcm := testaudio.Sine(600, 8000, 2400, 0.3)
 			payload := make([]byte, 2400)
 			if tc.in.IsPCMA() {
 				EncodePCMA(payload, pcm)
@@ -98,7 +100,7 @@ func TestDownlinkPassthrough(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			pcm := toneAt(600, 8000, 960, 0.3)
+			pcm := testaudio.Sine(600, 8000, 960, 0.3)
 			src := make([]byte, 960)
 			EncodePCMU(src, pcm)
 			down, err := NewDownlink(CodecPCMU, CodecPCMU.WithPayloadType(0))
@@ -151,7 +153,7 @@ func TestDownlinkPassthrough(t *testing.T) {
 					t.Errorf("concealed gap heard at %.1f Hz, want 600 Hz", f)
 				}
 				// 10 ms at full level, then attenuated by 20% per 10 ms.
-				if d := rmsDB(heard[:80]) - rmsDB(pcm[:80]); math.Abs(d) > 1 {
+				if d := testaudio.LevelDBFS(heard[:80]) - testaudio.LevelDBFS(pcm[:80]); math.Abs(d) > 1 {
 					t.Errorf("first 10 ms of the gap %+.1f dB from the tone, want +-1 dB", d)
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // Concealment of lost trunk packets: what the browser hears in place of a
@@ -80,7 +82,7 @@ func quietStretches(clean, lossy []int16) (total, longest int) {
 	const block = 20
 	run := 0
 	for i := 0; i+block <= len(clean) && i+block <= len(lossy); i += block {
-		lc, ll := rmsDB(clean[i:i+block]), rmsDB(lossy[i:i+block])
+		lc, ll := testaudio.LevelDBFS(clean[i:i+block]), testaudio.LevelDBFS(lossy[i:i+block])
 		if lc > -45 && ll < lc-20 {
 			run += block
 			total += block
@@ -114,7 +116,7 @@ func TestConcealToneThroughGap(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tone := toneAt(tc.freq, 8000, count*packet, amp)
+			tone := testaudio.Sine(tc.freq, 8000, count*packet, amp)
 			src := encodeG711(tc.codec, tone)
 			clean := decodeG711(tc.codec, src)
 			lose := func(i int) bool { return i >= gapAt && i < gapAt+tc.lost }
@@ -126,14 +128,14 @@ func TestConcealToneThroughGap(t *testing.T) {
 				t.Errorf("Stats = %+v, want %d concealed, none silent", st, tc.lost)
 			}
 			g0 := gapAt * packet
-			ref := rmsDB(clean[:g0])
+			ref := testaudio.LevelDBFS(clean[:g0])
 			// The first 20 ms of the gap: the same tone at the same level
 			// (the attenuation starts 10 ms in: about -1 dB over 20 ms).
 			first := heard[g0 : g0+160]
 			if f := dominantFrequency(first, 8000, 100, 3900); math.Abs(f-tc.freq) > 0.02*tc.freq {
 				t.Errorf("first 20 ms of the gap heard at %.1f Hz, want %.0f Hz +-2%%", f, tc.freq)
 			}
-			if d := rmsDB(first) - ref; d > 0.5 || d < -2 {
+			if d := testaudio.LevelDBFS(first) - ref; d > 0.5 || d < -2 {
 				t.Errorf("first 20 ms of the gap at %+.1f dB from the tone, want -2..+0.5 dB", d)
 			}
 			if r := toneToRestDB(first, 8000, tc.freq); r < 20 {
@@ -147,13 +149,13 @@ func TestConcealToneThroughGap(t *testing.T) {
 				if at+80 > (gapAt+tc.lost)*packet {
 					break
 				}
-				d := rmsDB(heard[at:at+80]) - ref
+				d := testaudio.LevelDBFS(heard[at:at+80]) - ref
 				if w := 20 * math.Log10(want); math.Abs(d-w) > 1.5 {
 					t.Errorf("gap %d-%d ms at %+.1f dB, want %+.1f dB", 20+10*k, 30+10*k, d, w)
 				}
 			}
 			if end := (gapAt + tc.lost) * packet; end-g0 > 480 {
-				if l := rmsDB(heard[g0+480 : end]); l > -70 {
+				if l := testaudio.LevelDBFS(heard[g0+480 : end]); l > -70 {
 					t.Errorf("gap after 60 ms at %.1f dBFS, want silence", l)
 				}
 			}
@@ -175,10 +177,10 @@ func TestConcealToneThroughGap(t *testing.T) {
 			}
 			// After the gap the tone is back in full within 10 ms.
 			back := (gapAt + tc.lost) * packet
-			if d := rmsDB(heard[back+80:back+160]) - ref; math.Abs(d) > 0.5 {
+			if d := testaudio.LevelDBFS(heard[back+80:back+160]) - ref; math.Abs(d) > 0.5 {
 				t.Errorf("10-20 ms after the gap at %+.1f dB from the tone", d)
 			}
-			t.Logf("gap first 20 ms %+.2f dB, largest step %d (tone %d)", rmsDB(first)-ref,
+			t.Logf("gap first 20 ms %+.2f dB, largest step %d (tone %d)", testaudio.LevelDBFS(first)-ref,
 				maxStep(heard[g0-packet:(gapAt+tc.lost+1)*packet]), maxStep(clean))
 		})
 	}
@@ -294,7 +296,7 @@ func TestConcealDownlinkToOpus(t *testing.T) {
 		count  = 100 // 2 s
 		freq   = 1000
 	)
-	tone := toneAt(freq, 8000, count*packet, 0.25)
+	tone := testaudio.Sine(freq, 8000, count*packet, 0.25)
 	src := encodeG711(CodecPCMA, tone)
 	// Single losses every 300 ms, clear of the encoder's start-up.
 	lose := func(i int) bool { return i >= 20 && i%15 == 5 }
@@ -310,14 +312,14 @@ func TestConcealDownlinkToOpus(t *testing.T) {
 	if st.Concealed != nLost {
 		t.Errorf("Stats = %+v, want %d concealed", st, nLost)
 	}
-	ref := rmsDB(clean[4000:])
+	ref := testaudio.LevelDBFS(clean[4000:])
 	// Every 20 ms of what the browser hears after the start-up is the
 	// tone within 3 dB, gaps included (Opus delays them by a few ms).
 	worst := func(x []int16) (float64, float64) {
 		low, far := 0.0, 0.0
 		for at := 3200; at+160 <= len(x); at += 40 {
 			w := x[at : at+160]
-			low = min(low, rmsDB(w)-ref)
+			low = min(low, testaudio.LevelDBFS(w)-ref)
 			far = max(far, math.Abs(dominantFrequency(w, 8000, 100, 3900)-freq))
 		}
 		return low, far
@@ -365,7 +367,7 @@ func TestG711PLCPitchAndJoins(t *testing.T) {
 		{"vowel 169 Hz (period 47.3)", harmonics(8000/47.3, 8, 1600), 47.3},
 		{"vowel 110 Hz (period 72.7)", harmonics(110, 10, 1600), 8000.0 / 110},
 		{"vowel 85 Hz (period 94.1)", harmonics(85, 12, 1600), 8000.0 / 85},
-		{"tone 300 Hz (period 26.7)", toneAt(300, 8000, 1600, 0.3), 8000.0 / 300},
+		{"tone 300 Hz (period 26.7)", testaudio.Sine(300, 8000, 1600, 0.3), 8000.0 / 300},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,7 +399,7 @@ func TestG711PLCPitchAndJoins(t *testing.T) {
 				t.Errorf("largest second difference %.0f around the gap, the signal's own %.0f", got, own)
 			}
 			// The first 10 ms of the gap are the signal's level.
-			if d := rmsDB(gap[:80]) - rmsDB(tc.signal[720:800]); math.Abs(d) > 1.5 {
+			if d := testaudio.LevelDBFS(gap[:80]) - testaudio.LevelDBFS(tc.signal[720:800]); math.Abs(d) > 1.5 {
 				t.Errorf("first 10 ms of the gap %+.1f dB from the signal", d)
 			}
 			t.Logf("period %d, curvature %.0f (signal %.0f)", c.period, maxCurvature(heard[640:]), own)

@@ -3,6 +3,8 @@ package transcode
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // lossPattern returns which of frames packets to drop for random loss at
@@ -41,7 +43,7 @@ func introducedQuiet(clean, lossy []int16, rate int) int {
 	block := rate / 400
 	var run, longest int
 	for i := 0; i+block <= len(clean) && i+block <= len(lossy); i += block {
-		lc, ll := rmsDB(clean[i:i+block]), rmsDB(lossy[i:i+block])
+		lc, ll := testaudio.LevelDBFS(clean[i:i+block]), testaudio.LevelDBFS(lossy[i:i+block])
 		if lc > -45 && ll < lc-20 {
 			run += block
 			longest = max(longest, run)
@@ -93,7 +95,7 @@ func TestUplinkRandomLossSpeech(t *testing.T) {
 func TestUplinkRandomLossTone(t *testing.T) {
 	t.Parallel()
 	const frames = 250 // 5 s
-	in := toneAt(1000, browserRate, frames*browserFrame, 0.25)
+	in := testaudio.Sine(1000, browserRate, frames*browserFrame, 0.25)
 	lost, nLost := lossPattern(frames, 0.10, 7)
 	res := runChain(t, in, CodecPCMA, func(i int) bool { return lost[i] })
 	checkCadence(t, res, frames)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 func TestOpusPacketParse(t *testing.T) {
@@ -92,7 +94,7 @@ func TestOpusPacketMatchesLibopus(t *testing.T) {
 					t.Fatal(err)
 				}
 				n := int(ms * 48)
-				pcm := toneAt(700, 48000, n, 0.3)
+				pcm := testaudio.Sine(700, 48000, n, 0.3)
 				buf := make([]byte, 1500)
 				out := make([]int16, 5760)
 				for range 5 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // Equal G.711 codecs on both legs: relayed by default, decoded and
@@ -84,7 +86,7 @@ func TestTranscodeSameCodecReencodesTone(t *testing.T) {
 			if got := s.String(); got != tc.desc {
 				t.Errorf("String() = %q, want %q", got, tc.desc)
 			}
-			pcm := toneAt(freq, 8000, count*packet, 0.3)
+			pcm := testaudio.Sine(freq, 8000, count*packet, 0.3)
 			src := encodeG711(tc.in, pcm)
 			var got []byte
 			var tss []uint32
@@ -128,7 +130,7 @@ func TestTranscodeSameCodecReencodesTone(t *testing.T) {
 			if f := dominantFrequency(gap, 8000, 100, 3900); math.Abs(f-freq) > 0.01*freq {
 				t.Errorf("concealed gap heard at %.1f Hz, want %.0f Hz +-1%%", f, freq)
 			}
-			if d := rmsDB(gap[:80]) - rmsDB(pcm[:80]); math.Abs(d) > 1 {
+			if d := testaudio.LevelDBFS(gap[:80]) - testaudio.LevelDBFS(pcm[:80]); math.Abs(d) > 1 {
 				t.Errorf("first 10 ms of the gap %+.1f dB from the tone, want +-1 dB", d)
 			}
 			after := (lost+1)*packet + plcMaxReturn

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // opusQuality encodes speech and a 1 kHz tone (8 kHz PCM) with the
@@ -47,7 +49,7 @@ func opusQuality(t *testing.T, s settings, speech []int16) (toneDB, specCorr, fe
 		}
 		return out, fec, packets
 	}
-	tone, _, _ := run(toneAt(1000, 8000, 8000, 0.25))
+	tone, _, _ := run(testaudio.Sine(1000, 8000, 8000, 0.25))
 	toneDB = toneToRestDB(tone[1600:], 8000, 1000)
 	out, fec, packets := run(speech)
 	envRef, envOut := energyEnvelopeDB(speech, 40), energyEnvelopeDB(out, 40)

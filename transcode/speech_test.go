@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // speechSample makes text into 16-bit mono PCM at rate Hz with espeak-ng
@@ -77,7 +79,7 @@ func spectrogramDB(x []int16, frames int) []float64 {
 		frame := x[f*160 : f*160+160]
 		for b := range bands {
 			freq := 300 * math.Pow(3400.0/300, float64(b)/(bands-1))
-			out = append(out, 10*math.Log10(goertzelPower(frame, 8000, freq)+1))
+			out = append(out, 10*math.Log10(testaudio.Power(frame, 8000, freq, testaudio.Hann)+1))
 		}
 	}
 	return out
@@ -122,7 +124,7 @@ func TestSpeechThroughUplinkAndDownlink(t *testing.T) {
 			if wrong > specCorr-0.2 {
 				t.Errorf("misaligned speech correlates %.3f, too close to %.3f: the measure does not discriminate", wrong, specCorr)
 			}
-			dl := rmsDB(leg.out[shift:shift+frames*160]) - rmsDB(ref[:frames*160])
+			dl := testaudio.LevelDBFS(leg.out[shift:shift+frames*160]) - testaudio.LevelDBFS(ref[:frames*160])
 			if math.Abs(dl) > 3 {
 				t.Errorf("speech level off by %.1f dB", dl)
 			}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // A trunk changing its G.711 codec mid-call (SetInput, SetOutput): the
@@ -34,7 +36,7 @@ func trunkStream(segments []trunkSegment, packet int) (payloads [][]byte, codecs
 	for _, s := range segments {
 		total += s.packets
 	}
-	pcm = toneAt(switchFreq, 8000, total*packet, switchAmp)
+	pcm = testaudio.Sine(switchFreq, 8000, total*packet, switchAmp)
 	i := 0
 	for _, s := range segments {
 		for range s.packets {
@@ -62,10 +64,10 @@ func canonical(from, to Codec, b byte) int16 {
 // returns what is wrong and the number of windows checked.
 func toneWindowProblems(pcm []int16, skip int) (problems []string, windows int) {
 	const window, hop = 320, 160
-	want := rmsDB(toneAt(switchFreq, 8000, 8000, switchAmp))
+	want := testaudio.LevelDBFS(testaudio.Sine(switchFreq, 8000, 8000, switchAmp))
 	for start := skip; start+window <= len(pcm); start += hop {
 		w := pcm[start : start+window]
-		if l := rmsDB(w); math.Abs(l-want) > 1.5 {
+		if l := testaudio.LevelDBFS(w); math.Abs(l-want) > 1.5 {
 			problems = append(problems, fmt.Sprintf("at %d ms: level %.1f dBFS, sent %.1f dBFS", start/8, l, want))
 		}
 		if r := toneToRestDB(w, 8000, switchFreq); r < 15 {
@@ -158,7 +160,7 @@ func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
 func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 	const packets = 150
 	enc := newBrowserEncoder(t)
-	tone := toneAt(switchFreq, browserRate, packets*browserFrame, switchAmp)
+	tone := testaudio.Sine(switchFreq, browserRate, packets*browserFrame, switchAmp)
 	up, err := NewUplink(CodecOpus.WithPayloadType(109), CodecPCMU)
 	if err != nil {
 		t.Fatal(err)
@@ -266,11 +268,11 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 			if tc.up {
 				u := newSameCodecStream(t, true, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode)).(*Uplink)
 				s, set = u, u.SetOutput
-				in = encodeG711(CodecPCMU, toneAt(switchFreq, 8000, packets*packet, switchAmp))
+				in = encodeG711(CodecPCMU, testaudio.Sine(switchFreq, 8000, packets*packet, switchAmp))
 			} else {
 				d := newSameCodecStream(t, false, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode)).(*Downlink)
 				s, set = d, d.SetInput
-				pcm := toneAt(switchFreq, 8000, packets*packet, switchAmp)
+				pcm := testaudio.Sine(switchFreq, 8000, packets*packet, switchAmp)
 				for i := range packets {
 					in = append(in, encodeG711(trunkAt(i), pcm[i*packet:(i+1)*packet])...)
 				}
@@ -405,7 +407,7 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 			// The concealed packet, if any, is not silence.
 			silent := 0
 			for i := 0; i+160 <= len(heard); i += 160 {
-				if rmsDB(heard[i:i+160]) < -60 {
+				if testaudio.LevelDBFS(heard[i:i+160]) < -60 {
 					silent++
 				}
 			}
@@ -452,7 +454,7 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 			if u.Output() != CodecPCMU || u.String() != desc || u.Stats().Switches != 0 {
 				t.Fatalf("refused switch changed the Uplink: output %s, %q", u.Output(), u.String())
 			}
-			pcm := toneAt(switchFreq, 8000, 160, switchAmp)
+			pcm := testaudio.Sine(switchFreq, 8000, 160, switchAmp)
 			if err := u.Push(1, 0, encodeG711(CodecPCMA, pcm)); err != nil {
 				t.Fatal(err)
 			}

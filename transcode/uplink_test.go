@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
 // opusPackets encodes n packets of ms milliseconds each of a 500 Hz tone
@@ -14,7 +16,7 @@ func opusPackets(tb testing.TB, n int, ms int) [][]byte {
 	// libopus picks the frame size from the input length.
 	enc := newBrowserEncoder(tb)
 	samples := ms * 48
-	pcm := toneAt(500, browserRate, n*samples, 0.3)
+	pcm := testaudio.Sine(500, browserRate, n*samples, 0.3)
 	out := make([][]byte, n)
 	buf := make([]byte, 1500)
 	for i := range out {
@@ -201,7 +203,7 @@ func TestUplinkRechunksPacketSizes(t *testing.T) {
 }
 
 func TestUplinkPassthroughAndConversion(t *testing.T) {
-	pcm := toneAt(800, 8000, 480, 0.3)
+	pcm := testaudio.Sine(800, 8000, 480, 0.3)
 	ulaw := make([]byte, 480)
 	EncodePCMU(ulaw, pcm)
 	alaw := make([]byte, 480)

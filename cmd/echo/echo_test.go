@@ -18,6 +18,7 @@ import (
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -218,30 +219,6 @@ func sendTone(conn *net.UDPConn, dst *net.UDPAddr, freq float64, ssrc uint32, st
 	}
 }
 
-// toneShare returns the share of pcm's power (8 kHz samples) at freq Hz,
-// near 1 for a pure tone at freq (Goertzel over a Hann window).
-func toneShare(pcm []int16, freq float64) float64 {
-	n := len(pcm)
-	if n < 2 {
-		return 0
-	}
-	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2, energy, sumW, sumW2 float64
-	for i, v := range pcm {
-		w := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n-1))
-		x := float64(v) * w
-		energy += x * x
-		sumW += w
-		sumW2 += w * w
-		s1, s2 = x+coeff*s1-s2, s1
-	}
-	if energy == 0 {
-		return 0
-	}
-
-	return (s1*s1 + s2*s2 - coeff*s1*s2) / energy * 2 * sumW2 / (sumW * sumW)
-}
-
 func TestEchoEndpointWithSipp(t *testing.T) {
 	const ourSSRC = 0x5eed1234
 	tests := []struct {
@@ -293,11 +270,11 @@ func TestEchoEndpointWithSipp(t *testing.T) {
 			// Skip the first 100 ms: the first packets of the echo may precede the answer.
 			pcm := h.pcm[min(800, len(h.pcm)):]
 			t.Logf("%d packets, %d samples; share at %v Hz %.3f, at %v Hz %.3f",
-				h.packets, len(pcm), tc.want, toneShare(pcm, tc.want), tc.other, toneShare(pcm, tc.other))
-			if share := toneShare(pcm, tc.want); share < 0.8 {
+				h.packets, len(pcm), tc.want, testaudio.Share(pcm, 8000, tc.want, testaudio.Hann), tc.other, testaudio.Share(pcm, 8000, tc.other, testaudio.Hann))
+			if share := testaudio.Share(pcm, 8000, tc.want, testaudio.Hann); share < 0.8 {
 				t.Errorf("share of %v Hz in what came back: %.2f, want >= 0.8", tc.want, share)
 			}
-			if share := toneShare(pcm, tc.other); share > 0.05 {
+			if share := testaudio.Share(pcm, 8000, tc.other, testaudio.Hann); share > 0.05 {
 				t.Errorf("share of %v Hz in what came back: %.2f, want <= 0.05", tc.other, share)
 			}
 		})
