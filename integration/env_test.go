@@ -45,6 +45,9 @@ type envOptions struct {
 	mediaTimeout time.Duration // calls.media_timeout (min 5s)
 	grace        time.Duration // shutdown.grace_period
 	trunkPlan    uasPlan       // how the fake trunk answers by default
+	// maxConcurrent is calls.max_concurrent, the gateway-wide call
+	// limit; 0 leaves it unlimited.
+	maxConcurrent int
 }
 
 // env is one in-process test environment: the real gateway on 127.0.0.1
@@ -193,7 +196,9 @@ type gatewayConfig struct {
 	// Ring and Media are the ring and media timeouts (time.Duration
 	// strings); the defaults when Ring is empty.
 	Ring, Media string
-	Grace       string // shutdown grace period, a time.Duration string
+	// MaxConcurrent is calls.max_concurrent; unlimited when 0.
+	MaxConcurrent int
+	Grace         string // shutdown grace period, a time.Duration string
 }
 
 var configTemplate = template.Must(template.New("config").Parse(`
@@ -252,10 +257,15 @@ routes:
   - did: "{{.DIDLoad}}"
     user: {{.Load}}
 {{- end}}
-{{- if .Ring}}
+{{- if or .Ring .MaxConcurrent}}
 calls:
+{{- if .Ring}}
   ring_timeout: {{.Ring}}
   media_timeout: {{.Media}}
+{{- end}}
+{{- if .MaxConcurrent}}
+  max_concurrent: {{.MaxConcurrent}}
+{{- end}}
 {{- end}}
 log:
   level: debug
@@ -299,7 +309,8 @@ func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
 		Trunk: "fake", TrunkPort: e.trunk.addr.Port(), JWTKey: jwtKey,
 		Hash: string(hash), Alice: userAlice, AliceMaxCalls: 4, DIDAlice: didAlice,
 		Load: userLoad, DIDLoad: didNobody,
-		Ring: ring.String(), Media: media.String(), Grace: opts.grace.String(),
+		Ring: ring.String(), Media: media.String(), MaxConcurrent: opts.maxConcurrent,
+		Grace: opts.grace.String(),
 	}
 	if opts.trunkPlan.challenge != 0 {
 		c.TrunkUser, c.TrunkPass = trunkUser, trunkPass

@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+)
+
+// TestCapacitySippCaller: with calls.max_concurrent 1 and one call up, a
+// real SIP caller (sipp, Debian package sip-tester) dialling a routed DID is
+// refused with 503 Service Unavailable and Retry-After 5 (RFC 3261 sections
+// 21.5.4 and 20.33), checked by the sipp scenario itself; its ACK ends the
+// INVITE server transaction, so the 503 is not retransmitted (sections
+// 17.1.1.3 and 17.2.1); no browser is rung and /readyz answers 503. Once the
+// first call has ended, the same caller gets through to the browser.
+func TestCapacitySippCaller(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{maxConcurrent: 1})
+	b := e.login(t, userAlice)
+	waitReadyz(t, e, http.StatusOK, "ready")
+
+	// The one call the gateway may carry: Alice calls out.
+	first := b.dialConnected(t, numberOK)
+	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
+
+	refused := sippStart(t, sippOptions{
+		scenario: "uac_capacity.xml", port: int(freeUDPPort(t).Port()), remote: e.sipAddr, service: didAlice,
+		mediaPort: sippEvenPort(t), echo: true,
+	})
+	refused.wait(t, 20*time.Second)
+	if n := sippReceived(t, refused, "SIP/2.0 503 "); n != 1 {
+		t.Errorf("sipp received %d 503 responses, want exactly 1 (a retransmission means the gateway did not match the ACK)", n)
+	}
+	b.ws.none(t, 500*time.Millisecond, "an incoming call while the gateway is full", isIncoming())
+	if n := len(e.trunk.received(sipmsg.INVITE)); n != 1 {
+		t.Errorf("trunk received %d INVITEs, want 1 (only the first call's)", n)
+	}
+	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
+	stillHearing(t, first.peer, first.trunk)
+
+	// The first call ends; its slot is free again.
+	b.ws.send(t, signaling.Hangup{CallID: first.id})
+	b.ws.expectHangup(t, first.id, signaling.ReasonLocalHangup, 0, stepTimeout)
+	first.trunk.waitEnded(t, endByeReceived, stepTimeout)
+	waitReadyz(t, e, http.StatusOK, "ready")
+
+	// The same caller now rings Alice, who answers; sipp hangs up 8 s
+	// after its ACK.
+	admitted := sippStart(t, sippOptions{
+		scenario: "uac_did.xml", port: int(freeUDPPort(t).Port()), remote: e.sipAddr, service: didAlice,
+		mediaPort: sippEvenPort(t), echo: true,
+	})
+	in := b.expectIncoming(t, didAlice)
+	if in.From != "+15551230000" {
+		t.Errorf("incoming from %q, want +15551230000", in.From)
+	}
+	peer := b.accept(t, in.CallID)
+	b.ws.expect(t, stepTimeout, "connected "+in.CallID, isConnected(in.CallID))
+	peer.waitConnected(t, stepTimeout)
+	waitTone(t, "browser (its tone echoed by sipp)", peer.heard, 0, browserToneHz, trunkToneHz)
+	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
+	b.ws.expectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0, 20*time.Second)
+	admitted.wait(t, stepTimeout)
+	waitReadyz(t, e, http.StatusOK, "ready")
+}
+
+// waitReadyz polls the gateway's GET /readyz until it answers status with a
+// body containing want, and fails the test after stepTimeout.
+func waitReadyz(t *testing.T, e *env, status int, want string) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(stepTimeout)
+	var last string
+	for {
+		code, body, err := getReadyz(client, e.httpURL+"/readyz")
+		if err == nil && code == status && strings.Contains(body, want) {
+			return
+		}
+		last = strings.TrimSpace(body)
+		if err != nil {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /readyz: %d %q, want %d %q within %v", code, last, status, want, stepTimeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// getReadyz returns the status code and body of one GET of url.
+func getReadyz(client *http.Client, url string) (int, string, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+
+	return resp.StatusCode, string(body), err
+}
+
+// sippReceived counts the messages in sipp's message trace that it received
+// and whose first line starts with startLine.
+func sippReceived(t *testing.T, p *sippProc, startLine string) int {
+	t.Helper()
+	trace, err := os.ReadFile(filepath.Join(p.dir, "messages.log"))
+	if err != nil {
+		t.Fatalf("sipp message trace: %v", err)
+	}
+	// sipp writes "----...---- <time>\nUDP message received [n] bytes :\n\n"
+	// before the message.
+	re := regexp.MustCompile(`(?m)message received \[\d+\] bytes :\s*\n\s*` + regexp.QuoteMeta(startLine))
+
+	return len(re.FindAllIndex(trace, -1))
+}
