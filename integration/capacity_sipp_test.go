@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -81,7 +82,7 @@ func waitReadyz(t *testing.T, e *env, status int, want string) {
 	deadline := time.Now().Add(stepTimeout)
 	var last string
 	for {
-		code, body, err := getReadyz(client, e.httpURL+"/readyz")
+		code, body, err := getReadyz(t.Context(), client, e.httpURL+"/readyz")
 		if err == nil && code == status && strings.Contains(body, want) {
 			return
 		}
@@ -97,8 +98,12 @@ func waitReadyz(t *testing.T, e *env, status int, want string) {
 }
 
 // getReadyz returns the status code and body of one GET of url.
-func getReadyz(client *http.Client, url string) (int, string, error) {
-	resp, err := client.Get(url)
+func getReadyz(ctx context.Context, client *http.Client, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
