@@ -157,10 +157,7 @@ func (c *wsConn) sendDTMF(m signaling.DTMF) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	pt := s.trunkTEPT
-	s.mu.Unlock()
-	if pt == 0 {
+	if m := s.negotiated.Load(); m == nil || m.tePT == 0 {
 		return &callError{Code: signaling.CodeOutOfOrder, Msg: "the trunk did not negotiate telephone-event"}
 	}
 	if err := s.dtmf.enqueue(m.Digits); err != nil {

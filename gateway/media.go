@@ -119,7 +119,6 @@ func (s *session) bridge(call *sip.Call) error {
 	d := newDownlink(down, &s.negotiated, browser.Audio.PayloadType, randomUint32(), s.leg.local, &s.down, s.digit, s.epoch)
 	s.bridged = true
 	s.rtp = call.RTP()
-	s.trunkTEPT = media.tePT
 	s.upTC, s.downTC = up, down
 	s.codecs = describeMedia(browser, media.codec, up, down)
 	s.log.Debug("media bridged", "codecs", s.codecs)

@@ -73,7 +73,9 @@ type session struct {
 	up, down legCounters
 
 	// negotiated is the trunk's audio the bridge follows (trunkcodec.go):
-	// stored by the session under mu, loaded by the media goroutines.
+	// stored by the session under mu, loaded by the media goroutines and
+	// by sendDTMF (whether the trunk has telephone-event); nil until the
+	// media is bridged.
 	negotiated atomic.Pointer[trunkMedia]
 
 	mu         sync.Mutex
@@ -84,7 +86,6 @@ type session struct {
 	codecs     string
 	upTC       *transcode.Uplink   // owned by the uplink goroutine until bridgeWG is done
 	downTC     *transcode.Downlink // owned by the downlink goroutine until bridgeWG is done
-	trunkTEPT  uint8
 	answeredAt time.Time
 	bridgeWG   sync.WaitGroup
 	iceTimer   *time.Timer

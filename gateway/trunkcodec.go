@@ -68,7 +68,6 @@ func (s *session) followTrunk(m sip.Media) {
 		return
 	}
 	s.negotiated.Store(next)
-	s.trunkTEPT = next.tePT
 	log := s.log
 	s.mu.Unlock()
 	log.Info("trunk codec changed", "old", cur.String(), "new", next.String())
