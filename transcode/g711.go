@@ -51,3 +51,20 @@ func DecodePCMA(dst []int16, payload []byte) int {
 	}
 	return n
 }
+
+// decodeSample decodes one G.711 byte, A-law when pcma, else mu-law.
+func decodeSample(b byte, pcma bool) int16 {
+	if pcma {
+		return g711.DecodeAlawFrame(b)
+	}
+	return g711.DecodeUlawFrame(b)
+}
+
+// encodeSample encodes one 16-bit sample to G.711, A-law when pcma, else
+// mu-law.
+func encodeSample(v int16, pcma bool) byte {
+	if pcma {
+		return g711.EncodeAlawFrame(v)
+	}
+	return g711.EncodeUlawFrame(v)
+}

@@ -1,7 +1,5 @@
 package transcode
 
-import "github.com/zaf/g711"
-
 // Packet loss concealment for G.711 input, after the method of ITU-T G.711
 // Appendix I (waveform substitution by pitch-period repetition). G.711 has
 // no decoder state to conceal from, so the concealer keeps its own history
@@ -265,21 +263,4 @@ func clamp16(v float32) int16 {
 	default:
 		return int16(v - 0.5)
 	}
-}
-
-// decodeSample decodes one G.711 byte, A-law when pcma, else mu-law.
-func decodeSample(b byte, pcma bool) int16 {
-	if pcma {
-		return g711.DecodeAlawFrame(b)
-	}
-	return g711.DecodeUlawFrame(b)
-}
-
-// encodeSample encodes one 16-bit sample to G.711, A-law when pcma, else
-// mu-law.
-func encodeSample(v int16, pcma bool) byte {
-	if pcma {
-		return g711.EncodeAlawFrame(v)
-	}
-	return g711.EncodeUlawFrame(v)
 }

@@ -1,10 +1,6 @@
 package transcode
 
-import (
-	"fmt"
-
-	"github.com/zaf/g711"
-)
+import "fmt"
 
 // A trunk may change the G.711 codec of a call after media started: the
 // 2xx answer of an INVITE selects another codec than the early media of
@@ -94,11 +90,7 @@ func (p *pipeline) switchTrunk(c Codec) error {
 func (p *pipeline) decodePending(c Codec) {
 	pcma := c.IsPCMA()
 	for i, v := range p.buf[p.head:p.tail] {
-		if pcma {
-			p.buf[p.head+i] = g711.DecodeAlawFrame(byte(v))
-		} else {
-			p.buf[p.head+i] = g711.DecodeUlawFrame(byte(v))
-		}
+		p.buf[p.head+i] = decodeSample(byte(v), pcma)
 	}
 }
 
@@ -107,10 +99,6 @@ func (p *pipeline) decodePending(c Codec) {
 func (p *pipeline) encodePending(c Codec) {
 	pcma := c.IsPCMA()
 	for i, v := range p.buf[p.head:p.tail] {
-		if pcma {
-			p.buf[p.head+i] = int16(g711.EncodeAlawFrame(v))
-		} else {
-			p.buf[p.head+i] = int16(g711.EncodeUlawFrame(v))
-		}
+		p.buf[p.head+i] = int16(encodeSample(v, pcma))
 	}
 }
