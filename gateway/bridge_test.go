@@ -128,14 +128,27 @@ func browserPackets(tb testing.TB, n int, freq float64) [][]byte {
 // trunkPackets marshals n PCMU packets of a tone as a trunk sends them.
 func trunkPackets(tb testing.TB, n int, freq float64) [][]byte {
 	tb.Helper()
+
+	return g711Packets(tb, transcode.CodecPCMU.WithPayloadType(testTrunkPCMU), n, freq, 7, 5000)
+}
+
+// g711Packets marshals n packets of a tone of freq Hz in codec c (its
+// payload type) as a trunk sends them, from sequence number seq and
+// timestamp ts on.
+func g711Packets(tb testing.TB, c transcode.Codec, n int, freq float64, seq uint16, ts uint32) [][]byte {
+	tb.Helper()
 	tone := testaudio.NewTone(freq, 8000, toneAmp)
 	var pcm [160]int16
 	out := make([][]byte, n)
 	for i := range out {
 		tone.Fill(pcm[:])
 		payload := make([]byte, 160)
-		transcode.EncodePCMU(payload, pcm[:])
-		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: testTrunkPCMU, SequenceNumber: uint16(7 + i), Timestamp: uint32(5000 + 160*i), SSRC: 77}, Payload: payload}
+		if c.IsPCMA() {
+			transcode.EncodePCMA(payload, pcm[:])
+		} else {
+			transcode.EncodePCMU(payload, pcm[:])
+		}
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: c.PayloadType, SequenceNumber: seq + uint16(i), Timestamp: ts + uint32(160*i), SSRC: 77}, Payload: payload}
 		b, err := p.Marshal()
 		if err != nil {
 			tb.Fatal(err)
@@ -329,6 +342,23 @@ func TestDownlinkReportsEachDigitOnce(t *testing.T) {
 	}
 }
 
+// allocsPerPacket returns the average allocations of handle per packet over
+// runs packets (testing.AllocsPerRun): packet i is next(i), re-marshalled
+// with sequence number i and timestamp step*i.
+func allocsPerPacket(runs int, step uint32, next func(i int) *rtp.Packet, handle func([]byte)) float64 {
+	buf := make([]byte, mtu)
+	i := 0
+
+	return testing.AllocsPerRun(runs, func() {
+		p := next(i)
+		p.SequenceNumber = uint16(i)
+		p.Timestamp = step * uint32(i)
+		n, _ := p.MarshalTo(buf)
+		handle(buf[:n])
+		i++
+	})
+}
+
 func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 	t.Run("uplink", func(t *testing.T) {
 		u, _, _ := newTestUplink(t, &trunkRecorder{})
@@ -338,16 +368,7 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 		for i, b := range pkts {
 			_ = hdr[i].Unmarshal(b)
 		}
-		i := 0
-		buf := make([]byte, mtu)
-		allocs := testing.AllocsPerRun(500, func() {
-			p := &hdr[i%len(hdr)]
-			p.SequenceNumber = uint16(i)
-			p.Timestamp = uint32(960 * i)
-			n, _ := p.MarshalTo(buf)
-			u.handle(buf[:n])
-			i++
-		})
+		allocs := allocsPerPacket(500, 960, func(i int) *rtp.Packet { return &hdr[i%len(hdr)] }, u.handle)
 		if allocs != 0 {
 			t.Errorf("uplink allocates %v times per packet", allocs)
 		}
@@ -357,15 +378,7 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 		pkts := trunkPackets(t, 1, 1000)
 		var p rtp.Packet
 		_ = p.Unmarshal(pkts[0])
-		buf := make([]byte, mtu)
-		i := 0
-		allocs := testing.AllocsPerRun(500, func() {
-			p.SequenceNumber = uint16(i)
-			p.Timestamp = uint32(160 * i)
-			n, _ := p.MarshalTo(buf)
-			d.handle(buf[:n])
-			i++
-		})
+		allocs := allocsPerPacket(500, 160, func(int) *rtp.Packet { return &p }, d.handle)
 		if allocs != 0 {
 			t.Errorf("downlink allocates %v times per packet", allocs)
 		}
@@ -378,15 +391,7 @@ func TestPerPacketPathsDoNotAllocate(t *testing.T) {
 		pkts := browserPackets(t, 1, 440)
 		var p rtp.Packet
 		_ = p.Unmarshal(pkts[0])
-		buf := make([]byte, mtu)
-		i := 0
-		allocs := testing.AllocsPerRun(300, func() {
-			p.SequenceNumber = uint16(i)
-			p.Timestamp = uint32(960 * i)
-			n, _ := p.MarshalTo(buf)
-			u.handle(buf[:n])
-			i++
-		})
+		allocs := allocsPerPacket(300, 960, func(int) *rtp.Packet { return &p }, u.handle)
 		if allocs != 0 {
 			t.Errorf("uplink with dtmf allocates %v times per packet", allocs)
 		}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -15,32 +14,6 @@ import (
 // trunkPCMA is the trunk's media after a change to A-law with
 // telephone-event on payload type 96.
 var trunkPCMA = &trunkMedia{codec: transcode.CodecPCMA, tePT: 96}
-
-// g711Packets marshals n packets of a 1 kHz tone in codec c as a trunk
-// sends them, from sequence number seq and timestamp ts on.
-func g711Packets(tb testing.TB, c transcode.Codec, n int, seq uint16, ts uint32) [][]byte {
-	tb.Helper()
-	tone := testaudio.NewTone(1000, 8000, toneAmp)
-	var pcm [160]int16
-	out := make([][]byte, n)
-	for i := range out {
-		tone.Fill(pcm[:])
-		payload := make([]byte, 160)
-		if c.IsPCMA() {
-			transcode.EncodePCMA(payload, pcm[:])
-		} else {
-			transcode.EncodePCMU(payload, pcm[:])
-		}
-		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: c.PayloadType, SequenceNumber: seq + uint16(i), Timestamp: ts + uint32(160*i), SSRC: 77}, Payload: payload}
-		b, err := p.Marshal()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[i] = b
-	}
-
-	return out
-}
 
 func TestUplinkFollowsTrunkCodec(t *testing.T) {
 	rec := &trunkRecorder{keep: true}
@@ -110,14 +83,14 @@ func TestDownlinkFollowsTrunkCodec(t *testing.T) {
 	rec := &browserRecorder{keep: true}
 	var digits []rune
 	d, c := newTestDownlink(t, rec, func(r rune) { digits = append(digits, r) })
-	for _, b := range g711Packets(t, transcode.CodecPCMU, 50, 7, 5000) {
+	for _, b := range g711Packets(t, transcode.CodecPCMU, 50, 1000, 7, 5000) {
 		d.handle(b)
 	}
 	d.media.Store(trunkPCMA)
 	// The trunk's new RTP stream starts elsewhere; a late packet of the
 	// old codec is not decoded as the new one.
-	d.handle(g711Packets(t, transcode.CodecPCMU, 1, 57, 5000+160*50)[0])
-	for _, b := range g711Packets(t, transcode.CodecPCMA, 50, 40000, 123456) {
+	d.handle(g711Packets(t, transcode.CodecPCMU, 1, 1000, 57, 5000+160*50)[0])
+	for _, b := range g711Packets(t, transcode.CodecPCMA, 50, 1000, 40000, 123456) {
 		d.handle(b)
 	}
 	if got := c.dropped.Load(); got != 1 {
@@ -158,18 +131,13 @@ func TestFollowDoesNotAllocate(t *testing.T) {
 		u, _, _ := newTestUplink(t, &trunkRecorder{})
 		var p rtp.Packet
 		_ = p.Unmarshal(browserPackets(t, 1, 440)[0])
-		buf := make([]byte, mtu)
-		i := 0
-		allocs := testing.AllocsPerRun(300, func() {
+		allocs := allocsPerPacket(300, 960, func(i int) *rtp.Packet {
 			if i%5 == 0 {
 				u.media.Store(media[i/5%2])
 			}
-			p.SequenceNumber = uint16(i)
-			p.Timestamp = uint32(960 * i)
-			n, _ := p.MarshalTo(buf)
-			u.handle(buf[:n])
-			i++
-		})
+
+			return &p
+		}, u.handle)
 		if allocs != 0 {
 			t.Errorf("uplink allocates %v times per packet across codec changes", allocs)
 		}
@@ -180,21 +148,16 @@ func TestFollowDoesNotAllocate(t *testing.T) {
 	t.Run("downlink", func(t *testing.T) {
 		d, _ := newTestDownlink(t, &browserRecorder{}, nil)
 		var p rtp.Packet
-		_ = p.Unmarshal(g711Packets(t, transcode.CodecPCMU, 1, 0, 0)[0])
-		buf := make([]byte, mtu)
-		i := 0
-		allocs := testing.AllocsPerRun(300, func() {
+		_ = p.Unmarshal(g711Packets(t, transcode.CodecPCMU, 1, 1000, 0, 0)[0])
+		allocs := allocsPerPacket(300, 160, func(i int) *rtp.Packet {
 			if i%5 == 0 {
 				m := media[i/5%2]
 				d.media.Store(m)
 				p.PayloadType = m.codec.PayloadType
 			}
-			p.SequenceNumber = uint16(i)
-			p.Timestamp = uint32(160 * i)
-			n, _ := p.MarshalTo(buf)
-			d.handle(buf[:n])
-			i++
-		})
+
+			return &p
+		}, d.handle)
 		if allocs != 0 {
 			t.Errorf("downlink allocates %v times per packet across codec changes", allocs)
 		}
