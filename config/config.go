@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Config is the whole configuration of one gateway process. Its YAML keys are
@@ -117,7 +119,7 @@ const (
 // SIPListener is one SIP socket.
 type SIPListener struct {
 	// Transport is udp, tcp or tls (RFC 3261 section 18). Default udp.
-	Transport Transport `yaml:"transport"`
+	Transport telephony.Transport `yaml:"transport"`
 	// Listen is the bind address as host:port; host is an IP literal, or
 	// empty for all interfaces; port 0 picks a free port.
 	Listen string `yaml:"listen"`
@@ -264,7 +266,7 @@ func Default() *Config {
 }
 
 // setDefaults gives a listener decoded from a list element its defaults.
-func (l *SIPListener) setDefaults() { l.Transport = TransportUDP }
+func (l *SIPListener) setDefaults() { l.Transport = telephony.TransportUDP }
 
 // SlogLevel returns Level as a log/slog level; an unknown level is
 // slog.LevelInfo (Validate rejects it).

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // unsetEnv removes an environment variable for the duration of the test.
@@ -37,14 +39,14 @@ func TestExampleLoads(t *testing.T) {
 	if got := cfg.HTTP.Listen; got != "127.0.0.1:8080" {
 		t.Errorf("http.listen = %q", got)
 	}
-	if l := cfg.SIP.Listeners; len(l) != 1 || l[0].Transport != TransportUDP || l[0].Listen != "127.0.0.1:5060" {
+	if l := cfg.SIP.Listeners; len(l) != 1 || l[0].Transport != telephony.TransportUDP || l[0].Listen != "127.0.0.1:5060" {
 		t.Errorf("sip.listeners = %+v", l)
 	}
 	if cfg.WebRTC.UDPListen != "127.0.0.1:50000" || !reflect.DeepEqual(cfg.WebRTC.PublicIPs, []netip.Addr{netip.MustParseAddr("127.0.0.1")}) {
 		t.Errorf("webrtc = %+v", cfg.WebRTC)
 	}
 	demo, ok := cfg.Trunk("demo")
-	if !ok || demo.Host != "127.0.0.1" || demo.Port != 5070 || demo.Transport != TransportUDP || demo.Register.Enabled {
+	if !ok || demo.Host != "127.0.0.1" || demo.Port != 5070 || demo.Transport != telephony.TransportUDP || demo.Register.Enabled {
 		t.Fatalf("trunk demo = %+v", demo)
 	}
 	user, ok := cfg.User("demo")
@@ -130,15 +132,15 @@ routes:
 		cfg.SIP.RTP != (PortRange{20000, 20999}) || cfg.SIP.RTP.Pairs() != 500 {
 		t.Errorf("sip = %+v", cfg.SIP)
 	}
-	if cfg.SIP.Listeners[0].Transport != TransportUDP {
+	if cfg.SIP.Listeners[0].Transport != telephony.TransportUDP {
 		t.Errorf("listener transport = %q", cfg.SIP.Listeners[0].Transport)
 	}
 	if cfg.WebRTC.UDPListen != "127.0.0.1:50000" || cfg.WebRTC.TCPListen != "" || len(cfg.WebRTC.ICEServers) != 0 {
 		t.Errorf("webrtc = %+v", cfg.WebRTC)
 	}
 	a, b, c := cfg.Trunks[0], cfg.Trunks[1], cfg.Trunks[2]
-	wantNumbering := Numbering{Format: FormatE164, NationalPrefix: "0", InternationalPrefix: "00"}
-	if a.Port != 5060 || a.Transport != TransportUDP || a.Register.Enabled || a.Register.Expiry != 300*time.Second ||
+	wantNumbering := telephony.NumberPlan{Format: telephony.FormatE164, NationalPrefix: "0", InternationalPrefix: "00"}
+	if a.Port != 5060 || a.Transport != telephony.TransportUDP || a.Register.Enabled || a.Register.Expiry != 300*time.Second ||
 		!reflect.DeepEqual(a.Codecs, []Codec{CodecPCMU, CodecPCMA}) || a.MaxCalls != 0 ||
 		!reflect.DeepEqual(a.Numbering, wantNumbering) ||
 		!reflect.DeepEqual(a.AllowedSources, []netip.Prefix{netip.MustParsePrefix("192.0.2.10/32")}) {

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // minHMACKeyLen is the shortest accepted HS256 key in bytes: a key of at
@@ -71,9 +73,9 @@ func (c *Config) validateSIP(p *problems) {
 	first := map[string]string{} // transport+listen -> path of first use
 	for i, l := range s.Listeners {
 		path := "sip.listeners[" + strconv.Itoa(i) + "]"
-		checkOneOf(p, path+".transport", l.Transport, TransportUDP, TransportTCP, TransportTLS)
+		checkOneOf(p, path+".transport", l.Transport, telephony.Transports[:]...)
 		checkListen(p, path+".listen", l.Listen, false)
-		if l.Transport == TransportTLS {
+		if l.Transport == telephony.TransportTLS {
 			checkTLS(p, path+".tls", l.TLS, true)
 		} else if l.TLS != (TLSFiles{}) {
 			p.add(path+".tls", "only allowed for transport tls")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestValidateProblems asserts the exact problems of invalid values and
@@ -296,7 +298,7 @@ func TestValidateAccepts(t *testing.T) {
 // valid from Default plus the required fields, and problems without lines.
 func TestValidateCodeBuilt(t *testing.T) {
 	c := Default()
-	c.SIP.Listeners = []SIPListener{{Transport: TransportUDP, Listen: "127.0.0.1:5060"}}
+	c.SIP.Listeners = []SIPListener{{Transport: telephony.TransportUDP, Listen: "127.0.0.1:5060"}}
 	c.SIP.PublicHost = "gw.example.net"
 	c.WebRTC.PublicIPs = []netip.Addr{netip.MustParseAddr("192.0.2.1")}
 	c.Auth.JWT.HMACKey = NewSecret(strings.Repeat("k", 32))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // validTrunkName reports whether s is 1 to 63 characters of a-z, 0-9, '_'
@@ -15,17 +17,6 @@ func validTrunkName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < 'a' || c > 'z') && !isDigit(c) && c != '_' && c != '-' {
-			return false
-		}
-	}
-	return true
-}
-
-// dialable reports whether s is digits, '*' and '#' only (the characters of
-// a telephone keypad).
-func dialable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) && s[i] != '*' && s[i] != '#' {
 			return false
 		}
 	}
@@ -56,13 +47,13 @@ func (c *Config) validateTrunks(p *problems) {
 		if t.Port < 1 || t.Port > 65535 {
 			p.add(path+".port", "must be from 1 to 65535")
 		}
-		switch t.Transport {
-		case TransportUDP, TransportTCP, TransportTLS:
+		switch {
+		case t.Transport.Valid():
 			if !c.hasListener(t.Transport) && len(c.SIP.Listeners) > 0 {
 				p.add(path+".transport", fmt.Sprintf("no entry of sip.listeners has transport %s", t.Transport))
 			}
 		default:
-			checkOneOf(p, path+".transport", t.Transport, TransportUDP, TransportTCP, TransportTLS)
+			checkOneOf(p, path+".transport", t.Transport, telephony.Transports[:]...)
 		}
 		if t.Auth.Username != "" && t.Auth.Password.IsZero() {
 			p.add(path+".auth.password", "required when username is set")
@@ -109,7 +100,7 @@ func (c *Config) validateTrunks(p *problems) {
 }
 
 // hasListener reports whether a SIP listener uses transport t.
-func (c *Config) hasListener(t Transport) bool {
+func (c *Config) hasListener(t telephony.Transport) bool {
 	for _, l := range c.SIP.Listeners {
 		if l.Transport == t {
 			return true
@@ -118,28 +109,9 @@ func (c *Config) hasListener(t Transport) bool {
 	return false
 }
 
-func validateNumbering(p *problems, path string, n *Numbering) {
-	checkOneOf(p, path+".format", n.Format, FormatE164, FormatE164NoPlus, FormatNational)
-	switch cc := n.CountryCode; {
-	case cc == "":
-		if n.Format == FormatNational {
-			p.add(path+".country_code", "required for format national")
-		}
-	case len(cc) > 3 || !allDigits(cc) || cc[0] == '0':
-		p.add(path+".country_code", fmt.Sprintf("%q is not a country calling code: 1 to 3 digits, not starting with 0", cc))
-	}
-	if n.NationalPrefix != "" && !allDigits(n.NationalPrefix) {
-		p.add(path+".national_prefix", "must be digits only")
-	}
-	if n.InternationalPrefix != "" && !allDigits(n.InternationalPrefix) {
-		p.add(path+".international_prefix", "must be digits only")
-	}
-	for i, s := range n.StripPrefixes {
-		if !allDigits(s) {
-			p.add(path+".strip_prefixes["+strconv.Itoa(i)+"]", "must be one or more digits")
-		}
-	}
-	if !dialable(n.AddPrefix) {
-		p.add(path+".add_prefix", "must be digits, * and # only")
+// validateNumbering reports the numbering plan's problems under path.
+func validateNumbering(p *problems, path string, n *telephony.NumberPlan) {
+	for _, pr := range n.Problems() {
+		p.add(path+"."+pr.Field, pr.Message)
 	}
 }

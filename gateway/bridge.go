@@ -196,12 +196,6 @@ func (u *uplink) event() {
 	u.c.dropped.Add(1)
 }
 
-// G.711 encodings of a zero sample (ITU-T G.711): what a held call sends.
-const (
-	silencePCMU = 0xff
-	silencePCMA = 0xd5
-)
-
 // frame sends one G.711 frame of n bytes, already in u.out after the
 // header, with its 8 kHz timestamp ts: as audio, or replaced by the
 // telephone-event packet the DTMF sender has due, or as silence while the

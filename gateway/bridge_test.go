@@ -9,6 +9,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Payload types of the tests: the browser's (Chromium's numbering) and the
@@ -65,16 +67,16 @@ func (r *browserRecorder) WriteRTP(p *rtp.Packet) error {
 // with telephone-event on both legs.
 func newTestUplink(tb testing.TB, w rawWriter) (*uplink, *legCounters, *atomic.Bool) {
 	tb.Helper()
-	up, err := transcode.NewUplink(transcode.CodecOpus.WithPayloadType(testOpusPT), transcode.CodecPCMU)
+	up, err := transcode.NewUplink(telephony.Opus.WithPayloadType(testOpusPT), telephony.PCMU)
 	if err != nil {
 		tb.Fatalf("NewUplink: %v", err)
 	}
 	var mappers []*transcode.DTMFMapper
-	for _, in := range []transcode.Codec{
+	for _, in := range []telephony.Codec{
 		{Name: "telephone-event", ClockRate: 48000, Channels: 1, PayloadType: testBrowserTE},
 		{Name: "telephone-event", ClockRate: 8000, Channels: 1, PayloadType: testBrowserTE8},
 	} {
-		mapper, err := transcode.NewDTMFMapper(in, transcode.CodecTelephoneEvent8k.WithPayloadType(testTrunkTE), up)
+		mapper, err := transcode.NewDTMFMapper(in, telephony.TelephoneEvent8k.WithPayloadType(testTrunkTE), up)
 		if err != nil {
 			tb.Fatalf("NewDTMFMapper: %v", err)
 		}
@@ -83,12 +85,12 @@ func newTestUplink(tb testing.TB, w rawWriter) (*uplink, *legCounters, *atomic.B
 	c := &legCounters{}
 	muted := &atomic.Bool{}
 
-	return newUplink(up, testOpusPT, mappers, newDTMFSender(), testTrunkMedia(transcode.CodecPCMU), testTrunkSSRC, w, c, muted, time.Now()), c, muted
+	return newUplink(up, testOpusPT, mappers, newDTMFSender(), testTrunkMedia(telephony.PCMU), testTrunkSSRC, w, c, muted, time.Now()), c, muted
 }
 
 // testTrunkMedia returns the trunk's negotiated media of the bridge tests:
 // codec with the trunk's telephone-event.
-func testTrunkMedia(codec transcode.Codec) *atomic.Pointer[trunkMedia] {
+func testTrunkMedia(codec telephony.Codec) *atomic.Pointer[trunkMedia] {
 	m := &atomic.Pointer[trunkMedia]{}
 	m.Store(&trunkMedia{codec: codec, tePT: testTrunkTE})
 
@@ -98,13 +100,13 @@ func testTrunkMedia(codec transcode.Codec) *atomic.Pointer[trunkMedia] {
 // newTestDownlink builds the downlink of a PCMU trunk and an Opus browser.
 func newTestDownlink(tb testing.TB, w packetWriter, onDigit func(rune)) (*downlink, *legCounters) {
 	tb.Helper()
-	down, err := transcode.NewDownlink(transcode.CodecPCMU, transcode.CodecOpus.WithPayloadType(testOpusPT))
+	down, err := transcode.NewDownlink(telephony.PCMU, telephony.Opus.WithPayloadType(testOpusPT))
 	if err != nil {
 		tb.Fatalf("NewDownlink: %v", err)
 	}
 	c := &legCounters{}
 
-	return newDownlink(down, testTrunkMedia(transcode.CodecPCMU), testOpusPT, testBrowserSSR, w, c, onDigit, time.Now()), c
+	return newDownlink(down, testTrunkMedia(telephony.PCMU), testOpusPT, testBrowserSSR, w, c, onDigit, time.Now()), c
 }
 
 // browserPackets marshals n Opus packets of a tone as the browser sends them.
@@ -129,13 +131,13 @@ func browserPackets(tb testing.TB, n int, freq float64) [][]byte {
 func trunkPackets(tb testing.TB, n int, freq float64) [][]byte {
 	tb.Helper()
 
-	return g711Packets(tb, transcode.CodecPCMU.WithPayloadType(testTrunkPCMU), n, freq, 7, 5000)
+	return g711Packets(tb, telephony.PCMU.WithPayloadType(testTrunkPCMU), n, freq, 7, 5000)
 }
 
 // g711Packets marshals n packets of a tone of freq Hz in codec c (its
 // payload type) as a trunk sends them, from sequence number seq and
 // timestamp ts on.
-func g711Packets(tb testing.TB, c transcode.Codec, n int, freq float64, seq uint16, ts uint32) [][]byte {
+func g711Packets(tb testing.TB, c telephony.Codec, n int, freq float64, seq uint16, ts uint32) [][]byte {
 	tb.Helper()
 	tone := testaudio.NewTone(freq, 8000, toneAmp)
 	var pcm [160]int16
@@ -229,7 +231,7 @@ func TestUplinkSendsSilenceOnHold(t *testing.T) {
 	}
 	for i, p := range rec.packets {
 		for _, x := range p.Payload {
-			if x != silencePCMU {
+			if x != transcode.SilencePCMU {
 				t.Fatalf("packet %d carries audio %#x while held", i, x)
 			}
 		}

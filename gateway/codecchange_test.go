@@ -9,8 +9,9 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
-	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // The trunk changes the G.711 codec of a call while media flows: the
@@ -121,7 +122,7 @@ func TestTrunkCodecChangeAfterEarlyMedia(t *testing.T) {
 	b.login("alice")
 	c := b.dial("c1", "5550123")
 	call := st.acceptInvite(t)
-	call.respond(t, 183, "Session Progress", sip.PCMU)
+	call.respond(t, 183, "Session Progress", telephony.PCMU)
 	expectProgress[signaling.Progress](t, b)
 
 	// Early media flows both ways in PCMU.
@@ -130,7 +131,7 @@ func TestTrunkCodecChangeAfterEarlyMedia(t *testing.T) {
 	assertToneLevel(t, audio(pk, 0)[secondOfAudio:], 440, 1000)
 
 	mark := len(c.heard())
-	call.respond(t, 200, "OK", sip.PCMA)
+	call.respond(t, 200, "OK", telephony.PCMA)
 	expectProgress[signaling.Connected](t, b)
 
 	// The browser hears the tone the trunk now sends in A-law.
@@ -156,7 +157,7 @@ func TestTrunkCodecChangeAfterEarlyMedia(t *testing.T) {
 // telephone-event payload type it offers, and whether it then sends from a
 // new RTP stream.
 type reinviteStep struct {
-	codec     sip.Codec
+	codec     telephony.Codec
 	tePT      uint8
 	newStream bool
 	digit     string // sent each way after the change
@@ -175,7 +176,7 @@ func TestTrunkCodecChangeByReinvite(t *testing.T) {
 	}{
 		{
 			name:  "opus browser, PCMU to PCMA from a new RTP stream with a new telephone-event payload type",
-			steps: []reinviteStep{{sip.PCMA, 96, true, "5"}},
+			steps: []reinviteStep{{telephony.PCMA, 96, true, "5"}},
 			changes: [][2]string{
 				{"PCMU/8000 pt 0, telephone-event pt 101", "PCMA/8000 pt 8, telephone-event pt 96"},
 			},
@@ -183,14 +184,14 @@ func TestTrunkCodecChangeByReinvite(t *testing.T) {
 		},
 		{
 			name:    "opus browser, only the telephone-event payload type changes",
-			steps:   []reinviteStep{{sip.PCMU, 96, false, "1"}},
+			steps:   []reinviteStep{{telephony.PCMU, 96, false, "1"}},
 			changes: [][2]string{{"PCMU/8000 pt 0, telephone-event pt 101", "PCMU/8000 pt 0, telephone-event pt 96"}},
 			ended:   []string{"trunk PCMU/8000 pt 0", "-> PCMU encode", "down: PCMU/8000 decode -> opus"},
 		},
 		{
 			name:  "PCMU browser, passthrough to transcoding and back",
 			pcmu:  true,
-			steps: []reinviteStep{{sip.PCMA, 101, false, "3"}, {sip.PCMU, 101, true, "9"}},
+			steps: []reinviteStep{{telephony.PCMA, 101, false, "3"}, {telephony.PCMU, 101, true, "9"}},
 			changes: [][2]string{
 				{"PCMU/8000 pt 0, telephone-event pt 101", "PCMA/8000 pt 8, telephone-event pt 101"},
 				{"PCMA/8000 pt 8, telephone-event pt 101", "PCMU/8000 pt 0, telephone-event pt 101"},
@@ -213,11 +214,11 @@ func TestTrunkCodecChangeByReinvite(t *testing.T) {
 				heard, jumped = c.heard, func() bool { s := c.stats(); return s.Restarts+s.Late+s.Duplicates > 0 }
 			}
 			call := st.acceptInvite(t)
-			call.respond(t, 200, "OK", sip.PCMU)
+			call.respond(t, 200, "OK", telephony.PCMU)
 			expectProgress[signaling.Connected](t, b)
 			assertToneLevel(t, waitAudio(t, heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
 
-			pt := sip.PCMU.PayloadType
+			pt := telephony.PCMU.PayloadType
 			for i, step := range tt.steps {
 				mark, before := len(heard()), len(call.media.packets())
 				answer := call.reinvite(t, step.codec, step.tePT, step.newStream)

@@ -16,6 +16,8 @@ import (
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // lockedBuffer is a log sink shared by goroutines; its content is printed
@@ -176,7 +178,7 @@ func newFakeTrunk(t *testing.T, gwPort int) *fakeTrunk {
 	}
 	port := freeUDPPort(t)
 	ua, err := sip.NewUA(sip.Config{
-		Listeners:            []sip.Listener{{Transport: sip.TransportUDP, Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String()}},
+		Listeners:            []sip.Listener{{Transport: telephony.TransportUDP, Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String()}},
 		RTPPorts:             pool,
 		RejectUnknownSources: true,
 		SessionExpires:       -1,
@@ -191,7 +193,7 @@ func newFakeTrunk(t *testing.T, gwPort int) *fakeTrunk {
 	if err := ua.Listen(); err != nil {
 		t.Fatalf("fake trunk listen: %v", err)
 	}
-	addr, _ := ua.ListenAddr(sip.TransportUDP)
+	addr, _ := ua.ListenAddr(telephony.TransportUDP)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fakeTrunk{t: t, ua: ua, addr: addr, cancel: cancel, done: make(chan struct{}), calls: make(chan *trunkCall, 32), ringing: make(chan *sip.IncomingCall, 32)}
 	go func() {
@@ -296,7 +298,7 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 				h.SequenceNumber++
 				h.Timestamp += 160
 				n, _ := h.MarshalTo(payload[:])
-				if m.Codec.Name == sip.PCMA.Name {
+				if m.Codec.Name == telephony.PCMA.Name {
 					transcode.EncodePCMA(payload[n:], pcm[:])
 				} else {
 					transcode.EncodePCMU(payload[n:], pcm[:])
@@ -323,7 +325,7 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 			switch p.PayloadType {
 			case m.Codec.PayloadType:
 				var k int
-				if m.Codec.Name == sip.PCMA.Name {
+				if m.Codec.Name == telephony.PCMA.Name {
 					k = transcode.DecodePCMA(tmp[:], p.Payload)
 				} else {
 					k = transcode.DecodePCMU(tmp[:], p.Payload)

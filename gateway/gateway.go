@@ -28,6 +28,8 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/gateway/webrtcapi"
 	"github.com/webtrunk/webtrunk/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // ErrClosed is returned by Listen and Run on a gateway that has already run
@@ -210,8 +212,8 @@ func (g *Gateway) HTTPAddr() net.Addr {
 
 // SIPAddr is the bound address of the SIP listener of transport t ("udp",
 // "tcp" or "tls"), and false before Listen or when there is none.
-func (g *Gateway) SIPAddr(t config.Transport) (netip.AddrPort, bool) {
-	return g.ua.ListenAddr(sip.Transport(t))
+func (g *Gateway) SIPAddr(t telephony.Transport) (netip.AddrPort, bool) {
+	return g.ua.ListenAddr(t)
 }
 
 // WebRTCAddr is the bound WebRTC UDP address, the zero value before Listen.

@@ -8,18 +8,20 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // trunkCodec converts the trunk's negotiated codec to the transcoder's
 // description of it, with the trunk's payload type.
-func trunkCodec(c sip.Codec) (transcode.Codec, error) {
+func trunkCodec(c telephony.Codec) (telephony.Codec, error) {
 	switch c.Name {
-	case sip.PCMU.Name:
-		return transcode.CodecPCMU.WithPayloadType(c.PayloadType), nil
-	case sip.PCMA.Name:
-		return transcode.CodecPCMA.WithPayloadType(c.PayloadType), nil
+	case telephony.PCMU.Name:
+		return telephony.PCMU.WithPayloadType(c.PayloadType), nil
+	case telephony.PCMA.Name:
+		return telephony.PCMA.WithPayloadType(c.PayloadType), nil
 	default:
-		return transcode.Codec{}, fmt.Errorf("%w: trunk codec %s", transcode.ErrUnsupportedCodec, c)
+		return telephony.Codec{}, fmt.Errorf("%w: trunk codec %s", transcode.ErrUnsupportedCodec, c)
 	}
 }
 
@@ -31,7 +33,7 @@ func trunkCodec(c sip.Codec) (transcode.Codec, error) {
 // nothing when the codecs differ. complexity (calls.opus_complexity) is
 // the Opus encoder's, used when the browser's codec is Opus. Errors wrap
 // transcode.ErrUnsupportedCodec or transcode.ErrInvalidOption.
-func newTranscoders(browser, trunk transcode.Codec, reencode bool, complexity int) (*transcode.Uplink, *transcode.Downlink, error) {
+func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int) (*transcode.Uplink, *transcode.Downlink, error) {
 	same := transcode.WithTranscodeSameCodec(reencode)
 	up, err := transcode.NewUplink(browser, trunk, same)
 	if err != nil {
@@ -50,7 +52,7 @@ func newTranscoders(browser, trunk transcode.Codec, reencode bool, complexity in
 // passed through or decoded and encoded, for example "browser PCMU/8000
 // pt 0, trunk PCMU/8000 pt 0; up: PCMU/8000 decode -> PCMU re-encode,
 // ptime 20ms; down: PCMU/8000 decode -> PCMU re-encode, ptime 20ms".
-func describeMedia(browser browserMedia, trunk transcode.Codec, up *transcode.Uplink, down *transcode.Downlink) string {
+func describeMedia(browser browserMedia, trunk telephony.Codec, up *transcode.Uplink, down *transcode.Downlink) string {
 	return "browser " + browser.String() + ", trunk " + trunk.String() + "; up: " + up.String() + "; down: " + down.String()
 }
 
@@ -108,7 +110,7 @@ func (s *session) bridge(call *sip.Call) error {
 	// has none: a re-INVITE may add it (the uplink drops events meanwhile).
 	mappers := make([]*transcode.DTMFMapper, 0, len(browser.Events))
 	for _, ev := range browser.Events {
-		mapper, err := transcode.NewDTMFMapper(ev, transcode.CodecTelephoneEvent8k.WithPayloadType(media.tePT), up)
+		mapper, err := transcode.NewDTMFMapper(ev, telephony.TelephoneEvent8k.WithPayloadType(media.tePT), up)
 		if err != nil {
 			return fmt.Errorf("gateway: dtmf: %w", err)
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestTranscodersTakeOpusComplexity: calls.opus_complexity reaches the
@@ -13,18 +15,18 @@ import (
 func TestTranscodersTakeOpusComplexity(t *testing.T) {
 	tests := []struct {
 		name       string
-		browser    transcode.Codec
+		browser    telephony.Codec
 		complexity int
 		wantErr    error
 	}{
-		{"opus lowest", transcode.CodecOpus, 0, nil},
-		{"opus highest", transcode.CodecOpus, 10, nil},
-		{"opus out of range", transcode.CodecOpus, 11, transcode.ErrInvalidOption},
-		{"opus negative", transcode.CodecOpus, -1, transcode.ErrInvalidOption},
+		{"opus lowest", telephony.Opus, 0, nil},
+		{"opus highest", telephony.Opus, 10, nil},
+		{"opus out of range", telephony.Opus, 11, transcode.ErrInvalidOption},
+		{"opus negative", telephony.Opus, -1, transcode.ErrInvalidOption},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			up, down, err := newTranscoders(tt.browser, transcode.CodecPCMU, false, tt.complexity)
+			up, down, err := newTranscoders(tt.browser, telephony.PCMU, false, tt.complexity)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("newTranscoders(complexity %d) error = %v, want %v", tt.complexity, err, tt.wantErr)
 			}

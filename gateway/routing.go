@@ -6,7 +6,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Errors of outbound routing, wrapped in a *callError with the protocol
@@ -37,7 +38,7 @@ const (
 type outboundPlan struct {
 	rule  *config.OutboundRule
 	trunk *config.Trunk
-	plan  sip.NumberPlan
+	plan  telephony.NumberPlan
 }
 
 // router picks the trunk of a dialled number and checks the user's dial
@@ -55,11 +56,7 @@ func newRouter(cfg *config.Config) (*router, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: outbound rule names unknown trunk %s", ErrNoRoute, rule.Trunk)
 		}
-		plan, err := numberPlan(t.Numbering)
-		if err != nil {
-			return nil, err
-		}
-		r.rules = append(r.rules, outboundPlan{rule: rule, trunk: t, plan: plan})
+		r.rules = append(r.rules, outboundPlan{rule: rule, trunk: t, plan: t.Numbering})
 	}
 
 	return r, nil
@@ -76,7 +73,7 @@ type route struct {
 }
 
 // Route normalises dialled (as the user typed it) with each outbound rule's
-// trunk numbering plan in order (sip.NumberPlan.ToE164) and takes the first
+// trunk numbering plan in order (telephony.NumberPlan.ToE164) and takes the first
 // rule whose pattern matches the E.164 result; rules then must allow that
 // number (config.DialRules.Allows). It returns a *callError with code
 // invalid_number when no plan can read the number, forbidden_number
@@ -105,13 +102,13 @@ func (r *router) Route(dialled string, rules *config.DialRules) (route, string, 
 		return route{Trunk: op.trunk.Name, E164: e164, DefaultCallerID: op.trunk.CallerID}, "", nil
 	}
 	if first == "" {
-		if e, err := (sip.NumberPlan{}).ToE164(dialled); err == nil {
+		if e, err := (telephony.NumberPlan{}).ToE164(dialled); err == nil {
 			first = e
 		}
 	}
 	if first == "" {
 		return route{}, deniedInvalidNumber, &callError{Code: signaling.CodeInvalidNumber,
-			Msg: "to: not a dialable number", Err: sip.ErrInvalidNumber}
+			Msg: "to: not a dialable number", Err: telephony.ErrInvalidNumber}
 	}
 	if rules == nil || !rules.Allows(first) {
 		return route{}, deniedDialRules, &callError{Code: signaling.CodeForbiddenNumber,

@@ -15,6 +15,8 @@ import (
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // scriptTrunk is a SIP trunk on 127.0.0.1 that the test drives message by
@@ -141,11 +143,11 @@ func (st *scriptTrunk) acceptInvite(t *testing.T) *scriptCall {
 
 // answerSDP is our SDP answer to the gateway's offer with codec and the
 // offer's telephone-event.
-func (c *scriptCall) answerSDP(t *testing.T, codec sip.Codec) []byte {
+func (c *scriptCall) answerSDP(t *testing.T, codec telephony.Codec) []byte {
 	t.Helper()
 	c.sdpV++
 	body, err := sip.BuildAnswer(c.offer, sip.SDPParams{
-		Addr: c.media.addr, SessionID: 4242, SessionVersion: c.sdpV, Codecs: []sip.Codec{codec},
+		Addr: c.media.addr, SessionID: 4242, SessionVersion: c.sdpV, Codecs: []telephony.Codec{codec},
 		TelephoneEventPT: 101, PtimeMs: 20, Direction: sip.SendRecv, UserAgent: "script-trunk",
 	})
 	if err != nil {
@@ -158,7 +160,7 @@ func (c *scriptCall) answerSDP(t *testing.T, codec sip.Codec) []byte {
 // respond answers the gateway's INVITE with code (183 or 200) and an SDP
 // answer selecting codec, then sends the tone in codec. A 200 waits for
 // the gateway's ACK.
-func (c *scriptCall) respond(t *testing.T, code int, reason string, codec sip.Codec) {
+func (c *scriptCall) respond(t *testing.T, code int, reason string, codec telephony.Codec) {
 	t.Helper()
 	res := sipmsg.NewResponseFromRequest(c.inv, code, reason, c.answerSDP(t, codec))
 	res.To().Params.Add("tag", c.toTag)
@@ -187,11 +189,11 @@ func (c *scriptCall) contact() *sipmsg.ContactHeader {
 // then sends the tone in codec, from a new RTP stream (new SSRC, sequence
 // number and timestamp) when newStream is set. It returns the gateway's
 // answer.
-func (c *scriptCall) reinvite(t *testing.T, codec sip.Codec, tePT uint8, newStream bool) sip.MediaDescription {
+func (c *scriptCall) reinvite(t *testing.T, codec telephony.Codec, tePT uint8, newStream bool) sip.MediaDescription {
 	t.Helper()
 	c.sdpV++
 	offer, err := sip.BuildOffer(sip.SDPParams{
-		Addr: c.media.addr, SessionID: 4242, SessionVersion: c.sdpV, Codecs: []sip.Codec{codec},
+		Addr: c.media.addr, SessionID: 4242, SessionVersion: c.sdpV, Codecs: []telephony.Codec{codec},
 		TelephoneEventPT: tePT, PtimeMs: 20, Direction: sip.SendRecv, UserAgent: "script-trunk",
 	})
 	if err != nil {
@@ -257,7 +259,7 @@ type scriptMedia struct {
 	wg   sync.WaitGroup
 
 	mu       sync.Mutex
-	codec    sip.Codec
+	codec    telephony.Codec
 	tePT     uint8
 	hdr      rtp.Header
 	started  bool
@@ -286,7 +288,7 @@ func newScriptMedia(t *testing.T, dst netip.AddrPort) *scriptMedia {
 // set makes the sender use codec and telephone-event payload type tePT
 // from its next packet on; newStream starts a new SSRC, sequence number
 // and timestamp, as trunks often do with a new codec.
-func (m *scriptMedia) set(codec sip.Codec, tePT uint8, newStream bool) {
+func (m *scriptMedia) set(codec telephony.Codec, tePT uint8, newStream bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.codec, m.tePT, m.started = codec, tePT, true
@@ -330,7 +332,7 @@ func (m *scriptMedia) send() {
 		h.Timestamp += 160
 		h.SequenceNumber++
 		n, _ := h.MarshalTo(buf[:])
-		if m.codec.Name == sip.PCMA.Name {
+		if m.codec.Name == telephony.PCMA.Name {
 			transcode.EncodePCMA(buf[n:], pcm[:])
 		} else {
 			transcode.EncodePCMU(buf[n:], pcm[:])
@@ -394,7 +396,7 @@ func audio(packets []rtp.Packet, pt uint8) []int16 {
 			continue
 		}
 		var n int
-		if pt == sip.PCMA.PayloadType {
+		if pt == telephony.PCMA.PayloadType {
 			n = transcode.DecodePCMA(tmp, p.Payload)
 		} else {
 			n = transcode.DecodePCMU(tmp, p.Payload)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // toneAmp is the peak amplitude of the tones the gateway tests send, as a
@@ -43,7 +45,7 @@ type opusSource struct {
 
 func newOpusSource(tb testing.TB, freq float64, pt uint8) *opusSource {
 	tb.Helper()
-	dl, err := transcode.NewDownlink(transcode.CodecPCMU, transcode.CodecOpus.WithPayloadType(pt))
+	dl, err := transcode.NewDownlink(telephony.PCMU, telephony.Opus.WithPayloadType(pt))
 	if err != nil {
 		tb.Fatalf("NewDownlink: %v", err)
 	}
@@ -78,7 +80,7 @@ type opusSink struct {
 
 func newOpusSink(tb testing.TB, pt uint8) *opusSink {
 	tb.Helper()
-	ul, err := transcode.NewUplink(transcode.CodecOpus.WithPayloadType(pt), transcode.CodecPCMU)
+	ul, err := transcode.NewUplink(telephony.Opus.WithPayloadType(pt), telephony.PCMU)
 	if err != nil {
 		tb.Fatalf("NewUplink: %v", err)
 	}

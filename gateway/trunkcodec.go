@@ -5,6 +5,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // trunkMedia is the trunk's negotiated audio of a bridged call, as both
@@ -17,7 +19,7 @@ import (
 type trunkMedia struct {
 	// codec is the trunk's G.711 codec with the payload type it
 	// negotiated.
-	codec transcode.Codec
+	codec telephony.Codec
 	// tePT is the trunk's telephone-event/8000 payload type (RFC 4733),
 	// 0 when it negotiated none.
 	tePT uint8
@@ -85,12 +87,12 @@ func (u *uplink) follow(m *trunkMedia) {
 	_ = u.tc.SetOutput(m.codec)
 	out := u.tc.Output()
 	u.hdr.PayloadType = out.PayloadType
-	u.silence = silencePCMU
+	u.silence = transcode.SilencePCMU
 	if out.IsPCMA() {
-		u.silence = silencePCMA
+		u.silence = transcode.SilencePCMA
 	}
 	u.evHdr.PayloadType = m.tePT
-	te := transcode.CodecTelephoneEvent8k.WithPayloadType(m.tePT)
+	te := telephony.TelephoneEvent8k.WithPayloadType(m.tePT)
 	for _, mapper := range u.dtmf {
 		_ = mapper.SetOutput(te)
 	}

@@ -6,6 +6,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // The bridge goroutines follow a trunk codec the session publishes, at the
@@ -13,7 +15,7 @@ import (
 
 // trunkPCMA is the trunk's media after a change to A-law with
 // telephone-event on payload type 96.
-var trunkPCMA = &trunkMedia{codec: transcode.CodecPCMA, tePT: 96}
+var trunkPCMA = &trunkMedia{codec: telephony.PCMA, tePT: 96}
 
 func TestUplinkFollowsTrunkCodec(t *testing.T) {
 	rec := &trunkRecorder{keep: true}
@@ -72,8 +74,8 @@ func TestUplinkFollowsTrunkCodec(t *testing.T) {
 	}
 	for _, p := range rec.packets[held:] {
 		for _, x := range p.Payload {
-			if x != silencePCMA {
-				t.Fatalf("held call sends %#x, want A-law silence %#x", x, silencePCMA)
+			if x != transcode.SilencePCMA {
+				t.Fatalf("held call sends %#x, want A-law silence %#x", x, transcode.SilencePCMA)
 			}
 		}
 	}
@@ -83,14 +85,14 @@ func TestDownlinkFollowsTrunkCodec(t *testing.T) {
 	rec := &browserRecorder{keep: true}
 	var digits []rune
 	d, c := newTestDownlink(t, rec, func(r rune) { digits = append(digits, r) })
-	for _, b := range g711Packets(t, transcode.CodecPCMU, 50, 1000, 7, 5000) {
+	for _, b := range g711Packets(t, telephony.PCMU, 50, 1000, 7, 5000) {
 		d.handle(b)
 	}
 	d.media.Store(trunkPCMA)
 	// The trunk's new RTP stream starts elsewhere; a late packet of the
 	// old codec is not decoded as the new one.
-	d.handle(g711Packets(t, transcode.CodecPCMU, 1, 1000, 57, 5000+160*50)[0])
-	for _, b := range g711Packets(t, transcode.CodecPCMA, 50, 1000, 40000, 123456) {
+	d.handle(g711Packets(t, telephony.PCMU, 1, 1000, 57, 5000+160*50)[0])
+	for _, b := range g711Packets(t, telephony.PCMA, 50, 1000, 40000, 123456) {
 		d.handle(b)
 	}
 	if got := c.dropped.Load(); got != 1 {
@@ -126,7 +128,7 @@ func TestDownlinkFollowsTrunkCodec(t *testing.T) {
 // Following a change costs no allocation either: the bridge picks it up
 // in the packet path.
 func TestFollowDoesNotAllocate(t *testing.T) {
-	media := [2]*trunkMedia{{codec: transcode.CodecPCMU, tePT: testTrunkTE}, trunkPCMA}
+	media := [2]*trunkMedia{{codec: telephony.PCMU, tePT: testTrunkTE}, trunkPCMA}
 	t.Run("uplink", func(t *testing.T) {
 		u, _, _ := newTestUplink(t, &trunkRecorder{})
 		var p rtp.Packet
@@ -148,7 +150,7 @@ func TestFollowDoesNotAllocate(t *testing.T) {
 	t.Run("downlink", func(t *testing.T) {
 		d, _ := newTestDownlink(t, &browserRecorder{}, nil)
 		var p rtp.Packet
-		_ = p.Unmarshal(g711Packets(t, transcode.CodecPCMU, 1, 1000, 0, 0)[0])
+		_ = p.Unmarshal(g711Packets(t, telephony.PCMU, 1, 1000, 0, 0)[0])
 		allocs := allocsPerPacket(300, 160, func(i int) *rtp.Packet {
 			if i%5 == 0 {
 				m := media[i/5%2]

@@ -11,6 +11,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // errNoSIPListener is returned by sipConfig for a configuration without a
@@ -34,7 +36,7 @@ func sipConfig(cfg *config.Config, logger *slog.Logger) (sip.Config, error) {
 		RingTimeout:          maxRingTimeout(cfg),
 	}
 	for i, l := range cfg.SIP.Listeners {
-		sl := sip.Listener{Transport: sip.Transport(l.Transport), Addr: l.Listen}
+		sl := sip.Listener{Transport: l.Transport, Addr: l.Listen}
 		if l.TLS.Enabled() {
 			cert, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile)
 			if err != nil {
@@ -100,27 +102,23 @@ func maxRingTimeout(cfg *config.Config) (d time.Duration) {
 
 // sipTrunk converts one configured trunk.
 func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
-	plan, err := numberPlan(t.Numbering)
-	if err != nil {
-		return sip.Trunk{}, fmt.Errorf("gateway: trunk %s: %w", t.Name, err)
-	}
 	st := sip.Trunk{
 		Name:           t.Name,
 		Host:           t.Host,
 		Port:           t.Port,
-		Transport:      sip.Transport(t.Transport),
+		Transport:      t.Transport,
 		Username:       t.Auth.Username,
 		Password:       t.Auth.Password.Reveal(),
 		Realm:          t.Auth.Realm,
 		Register:       t.Register.Enabled,
 		RegisterExpiry: t.Register.Expiry,
 		CallerID:       t.CallerID,
-		Numbering:      plan,
+		Numbering:      t.Numbering,
 		AllowedSources: t.AllowedSources,
 		MaxCalls:       t.MaxCalls,
 	}
 	for _, c := range t.Codecs {
-		sc, ok := sip.CodecByName(string(c))
+		sc, ok := telephony.G711ByName(string(c))
 		if !ok {
 			return sip.Trunk{}, fmt.Errorf("gateway: trunk %s: %w: %s", t.Name, sip.ErrNoCommonCodec, c)
 		}
@@ -128,25 +126,4 @@ func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
 	}
 
 	return st, nil
-}
-
-// numberPlan converts a trunk's numbering section.
-func numberPlan(n config.Numbering) (sip.NumberPlan, error) {
-	format := sip.FormatE164
-	if n.Format != "" {
-		f, err := sip.ParseNumberFormat(string(n.Format))
-		if err != nil {
-			return sip.NumberPlan{}, err
-		}
-		format = f
-	}
-
-	return sip.NumberPlan{
-		Format:              format,
-		CountryCode:         n.CountryCode,
-		NationalPrefix:      n.NationalPrefix,
-		InternationalPrefix: n.InternationalPrefix,
-		StripPrefixes:       n.StripPrefixes,
-		AddPrefix:           n.AddPrefix,
-	}, nil
 }

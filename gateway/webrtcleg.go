@@ -15,7 +15,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/gateway/webrtcapi"
-	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // gatherTimeout bounds the wait for the local candidates of an answer; an
@@ -39,9 +40,9 @@ var (
 // Both are kept because a browser may send its digits with either: Chromium
 // sends telephone-event/8000 alongside Opus/48000 when both are negotiated.
 type browserMedia struct {
-	Audio  transcode.Codec
-	Event  transcode.Codec
-	Events []transcode.Codec
+	Audio  telephony.Codec
+	Event  telephony.Codec
+	Events []telephony.Codec
 }
 
 // parseOffer reads the browser's SDP offer (RFC 4566, parsed with
@@ -61,7 +62,7 @@ func parseOffer(offer string) (browserMedia, error) {
 		}
 		maps := rtpmaps(md)
 		var bm browserMedia
-		var events []transcode.Codec
+		var events []telephony.Codec
 		for _, f := range md.MediaName.Formats {
 			pt64, err := strconv.ParseUint(f, 10, 7)
 			if err != nil {
@@ -79,13 +80,13 @@ func parseOffer(offer string) (browserMedia, error) {
 			}
 			switch {
 			case strings.EqualFold(name, "opus") && clock == 48000 && bm.Audio.Name == "":
-				bm.Audio = transcode.CodecOpus.WithPayloadType(pt)
+				bm.Audio = telephony.Opus.WithPayloadType(pt)
 			case strings.EqualFold(name, "PCMU") && clock == 8000 && bm.Audio.Name == "":
-				bm.Audio = transcode.CodecPCMU.WithPayloadType(pt)
+				bm.Audio = telephony.PCMU.WithPayloadType(pt)
 			case strings.EqualFold(name, "PCMA") && clock == 8000 && bm.Audio.Name == "":
-				bm.Audio = transcode.CodecPCMA.WithPayloadType(pt)
+				bm.Audio = telephony.PCMA.WithPayloadType(pt)
 			case strings.EqualFold(name, "telephone-event") && (clock == 8000 || clock == 48000):
-				events = append(events, transcode.Codec{Name: "telephone-event", ClockRate: clock, Channels: 1, PayloadType: pt})
+				events = append(events, telephony.Codec{Name: "telephone-event", ClockRate: clock, Channels: 1, PayloadType: pt})
 			}
 		}
 		if bm.Audio.Name == "" {
@@ -141,7 +142,7 @@ func rtpmaps(md *sdp.MediaDescription) map[uint8]rtpmap {
 
 // capability returns the pion codec capability the gateway registered for
 // the browser's audio codec, so that the local track binds to it.
-func capability(c transcode.Codec) (webrtc.RTPCodecCapability, bool) {
+func capability(c telephony.Codec) (webrtc.RTPCodecCapability, bool) {
 	for _, p := range webrtcapi.Codecs() {
 		if strings.EqualFold(p.MimeType, "audio/"+c.Name) && int(p.ClockRate) == c.ClockRate {
 			return p.RTPCodecCapability, true

@@ -6,7 +6,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // offerSDP builds a browser offer with one media section m (the m= line
@@ -26,26 +27,26 @@ func TestParseOffer(t *testing.T) {
 	chromium := offerSDP("audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126",
 		"a=rtpmap:111 opus/48000/2", "a=rtpmap:63 red/48000/2", "a=rtpmap:9 G722/8000", "a=rtpmap:0 PCMU/8000",
 		"a=rtpmap:8 PCMA/8000", "a=rtpmap:13 CN/8000", "a=rtpmap:110 telephone-event/48000", "a=rtpmap:126 telephone-event/8000")
-	te := func(clock int, pt uint8) transcode.Codec {
-		return transcode.Codec{Name: "telephone-event", ClockRate: clock, Channels: 1, PayloadType: pt}
+	te := func(clock int, pt uint8) telephony.Codec {
+		return telephony.Codec{Name: "telephone-event", ClockRate: clock, Channels: 1, PayloadType: pt}
 	}
 	tests := []struct {
 		name      string
 		sdp       string
-		wantAudio transcode.Codec
-		wantEvent transcode.Codec
+		wantAudio telephony.Codec
+		wantEvent telephony.Codec
 		wantCode  signaling.Code
 	}{
-		{"chromium", chromium, transcode.CodecOpus.WithPayloadType(111), te(48000, 110), ""},
+		{"chromium", chromium, telephony.Opus.WithPayloadType(111), te(48000, 110), ""},
 		{"g711 only", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 8 0 101", "a=rtpmap:101 telephone-event/8000"),
-			transcode.CodecPCMA.WithPayloadType(8), te(8000, 101), ""},
+			telephony.PCMA.WithPayloadType(8), te(8000, 101), ""},
 		{"opus with 8k events only", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 96 97", "a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/8000"),
-			transcode.CodecOpus.WithPayloadType(96), te(8000, 97), ""},
-		{"no dtmf", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 0"), transcode.CodecPCMU.WithPayloadType(0), transcode.Codec{}, ""},
-		{"unknown codecs", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 9", "a=rtpmap:9 G722/8000"), transcode.Codec{}, transcode.Codec{}, signaling.CodeNoCommonCodec},
-		{"video only", offerSDP("video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000"), transcode.Codec{}, transcode.Codec{}, signaling.CodeNoCommonCodec},
-		{"rejected audio", offerSDP("audio 0 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2"), transcode.Codec{}, transcode.Codec{}, signaling.CodeNoCommonCodec},
-		{"garbage", "hello", transcode.Codec{}, transcode.Codec{}, signaling.CodeBadRequest},
+			telephony.Opus.WithPayloadType(96), te(8000, 97), ""},
+		{"no dtmf", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 0"), telephony.PCMU.WithPayloadType(0), telephony.Codec{}, ""},
+		{"unknown codecs", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 9", "a=rtpmap:9 G722/8000"), telephony.Codec{}, telephony.Codec{}, signaling.CodeNoCommonCodec},
+		{"video only", offerSDP("video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000"), telephony.Codec{}, telephony.Codec{}, signaling.CodeNoCommonCodec},
+		{"rejected audio", offerSDP("audio 0 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2"), telephony.Codec{}, telephony.Codec{}, signaling.CodeNoCommonCodec},
+		{"garbage", "hello", telephony.Codec{}, telephony.Codec{}, signaling.CodeBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // browserGW is the real gateway, in-process on 127.0.0.1, with one trunk
@@ -51,7 +53,7 @@ func browserStartGateway(t *testing.T, trunkAddr netip.AddrPort) *browserGW {
 	if err := gw.Listen(); err != nil {
 		t.Fatalf("gateway.Listen: %v", err)
 	}
-	sipAddr, ok := gw.SIPAddr(config.TransportUDP)
+	sipAddr, ok := gw.SIPAddr(telephony.TransportUDP)
 	if !ok {
 		t.Fatal("gateway has no SIP UDP listener after Listen")
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Accounts and numbers of the test environment. Numbers are in the
@@ -103,7 +105,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.gw = gw
 	e.httpURL = "http://" + gw.HTTPAddr().String()
 	t.Cleanup(func() { _ = gw.Close() }) // releases the sockets if Run never started
-	sipAddr, ok := gw.SIPAddr(config.TransportUDP)
+	sipAddr, ok := gw.SIPAddr(telephony.TransportUDP)
 	if !ok || sipAddr.Port() == 0 {
 		t.Fatalf("gateway SIP UDP address after Listen: %v, %v", sipAddr, ok)
 	}

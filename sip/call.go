@@ -11,6 +11,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // CallDirection says who placed a call.
@@ -34,7 +36,7 @@ func (d CallDirection) String() string {
 // Media is the media state of a call as negotiated by offer/answer (RFC 3264).
 type Media struct {
 	// Codec is the audio codec in use, with the payload type the trunk uses for it.
-	Codec Codec
+	Codec telephony.Codec
 	// TelephoneEventPT is the payload type of telephone-event/8000 (RFC 4733); 0 when not negotiated.
 	TelephoneEventPT uint8
 	// Remote is the trunk's current media description (address, direction, ptime).
@@ -103,7 +105,7 @@ type Call struct {
 	log   *slog.Logger
 	id    string
 	dir   CallDirection
-	tp    Transport // of the dialog's requests
+	tp    telephony.Transport // of the dialog's requests
 	rtp   *RTPConn
 
 	callID   string
@@ -296,7 +298,7 @@ func (c *Call) emit(ev DialogEvent) {
 
 // setMedia applies a negotiated description: the RTP socket sends to the new address unless
 // the trunk holds with c=0.0.0.0 (RFC 3264 section 8.4), which keeps the previous one.
-func (c *Call) setMedia(md MediaDescription, codec Codec, tePT uint8) (old, cur Media) {
+func (c *Call) setMedia(md MediaDescription, codec telephony.Codec, tePT uint8) (old, cur Media) {
 	c.mu.Lock()
 	old = c.media
 	held := md.OnHold() || !md.Addr.Addr().IsValid()
@@ -357,7 +359,7 @@ func (c *Call) respond2xx(tx sipmsg.ServerTransaction, res *sipmsg.Response, cse
 	defer retransmit.Stop()
 	deadline := time.NewTimer(64 * t1)
 	defer deadline.Stop()
-	unreliable := transportOf(res) == TransportUDP
+	unreliable := transportOf(res) == telephony.TransportUDP
 	for {
 		select {
 		case ack, ok := <-acks:

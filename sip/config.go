@@ -9,38 +9,26 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-)
 
-// Transport is a SIP transport protocol (RFC 3261 section 18).
-type Transport string
-
-// Transports this user agent listens on and dials.
-const (
-	TransportUDP Transport = "udp"
-	TransportTCP Transport = "tcp"
-	TransportTLS Transport = "tls"
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // sipgoNetwork returns the transport name as sipgo writes it in Via ("UDP", "TCP", "TLS").
-func (t Transport) sipgoNetwork() string {
+func sipgoNetwork(t telephony.Transport) string {
 	switch t {
-	case TransportTCP:
+	case telephony.TransportTCP:
 		return "TCP"
-	case TransportTLS:
+	case telephony.TransportTLS:
 		return "TLS"
 	default:
 		return "UDP"
 	}
 }
 
-func (t Transport) valid() bool {
-	return t == TransportUDP || t == TransportTCP || t == TransportTLS
-}
-
 // Listener is one socket the user agent receives SIP on.
 type Listener struct {
 	// Transport is udp, tcp or tls.
-	Transport Transport
+	Transport telephony.Transport
 	// Addr is the bind address host:port; port 0 picks a free port (see UA.ListenAddr).
 	Addr string
 	// TLS is the server configuration (certificate) for a tls listener; required for tls.
@@ -58,7 +46,7 @@ type Trunk struct {
 	// Port is the trunk's SIP port; 0 = 5060 (5061 for tls).
 	Port int
 	// Transport is how requests are sent to the trunk; "" = udp. A listener of the same transport is required.
-	Transport Transport
+	Transport telephony.Transport
 	// Username and Password answer digest challenges (RFC 3261 section 22, RFC 2617) and are the
 	// registration's user. Password is never logged.
 	Username, Password string
@@ -71,9 +59,9 @@ type Trunk struct {
 	// CallerID is the default caller number (E.164) placed in From for outbound calls.
 	CallerID string
 	// Numbering rewrites numbers between E.164 and the trunk's format.
-	Numbering NumberPlan
-	// Codecs is the order of preference for offers and answers; empty = PCMU, PCMA.
-	Codecs []Codec
+	Numbering telephony.NumberPlan
+	// Codecs is the order of preference for offers and answers; empty = telephony.PCMU, telephony.PCMA.
+	Codecs []telephony.Codec
 	// AllowedSources are the networks INVITEs and OPTIONS for this trunk may come from; empty = Host
 	// when it is an IP address (a trunk given by name accepts no inbound requests unless set).
 	// An inbound call belongs to the first trunk, in configuration order, that allows its source.
@@ -149,11 +137,11 @@ func (c Config) withDefaults() Config {
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
 		if t.Transport == "" {
-			t.Transport = TransportUDP
+			t.Transport = telephony.TransportUDP
 		}
 		if t.Port == 0 {
 			t.Port = 5060
-			if t.Transport == TransportTLS {
+			if t.Transport == telephony.TransportTLS {
 				t.Port = 5061
 			}
 		}
@@ -161,7 +149,7 @@ func (c Config) withDefaults() Config {
 			t.RegisterExpiry = time.Hour
 		}
 		if len(t.Codecs) == 0 {
-			t.Codecs = []Codec{PCMU, PCMA}
+			t.Codecs = []telephony.Codec{telephony.PCMU, telephony.PCMA}
 		}
 		if len(t.AllowedSources) == 0 {
 			if ip, err := netip.ParseAddr(t.Host); err == nil {
@@ -178,9 +166,9 @@ func (c Config) validate() error {
 	if len(c.Listeners) == 0 {
 		errs = append(errs, fmt.Errorf("%w: no listeners", ErrInvalidConfig))
 	}
-	seen := map[Transport]bool{}
+	seen := map[telephony.Transport]bool{}
 	for i, l := range c.Listeners {
-		if !l.Transport.valid() {
+		if !l.Transport.Valid() {
 			errs = append(errs, fmt.Errorf("%w: listeners[%d]: unknown transport %q", ErrInvalidConfig, i, l.Transport))
 		}
 		if seen[l.Transport] {
@@ -190,7 +178,7 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
 			errs = append(errs, fmt.Errorf("%w: listeners[%d]: addr: %w", ErrInvalidConfig, i, err))
 		}
-		if l.Transport == TransportTLS && l.TLS == nil {
+		if l.Transport == telephony.TransportTLS && l.TLS == nil {
 			errs = append(errs, fmt.Errorf("%w: listeners[%d]: tls listener without TLS config", ErrInvalidConfig, i))
 		}
 	}
@@ -212,7 +200,7 @@ func (c Config) validate() error {
 		if t.Host == "" {
 			errs = append(errs, fmt.Errorf("%w: %s: empty host", ErrInvalidConfig, p))
 		}
-		if !t.Transport.valid() {
+		if !t.Transport.Valid() {
 			errs = append(errs, fmt.Errorf("%w: %s: unknown transport %q", ErrInvalidConfig, p, t.Transport))
 		} else if !seen[t.Transport] {
 			errs = append(errs, fmt.Errorf("%w: %s: %w (%s)", ErrInvalidConfig, p, ErrNoTransport, t.Transport))

@@ -10,14 +10,17 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // DialRequest describes an outbound call.
 type DialRequest struct {
 	// Trunk is the name of the trunk to call through.
 	Trunk string
-	// To is the dialled number; it is normalised to E.164 with the trunk's NumberPlan (ToE164)
-	// and written in the trunk's format (ForTrunk) in the Request-URI and To.
+	// To is the called number in E.164 ("+" and 7 to 15 digits), as the gateway's routing
+	// normalised it (telephony.NumberPlan.ToE164); it is written in the trunk's format (ForTrunk)
+	// in the Request-URI and To. Any other value fails with ErrInvalidNumber.
 	To string
 	// From is the caller ID (E.164); "" = Trunk.CallerID. It is formatted for the trunk like To.
 	From string
@@ -54,7 +57,7 @@ type Progress struct {
 // acknowledged and ended with a BYE. Dial then returns context.Cause(ctx) or the Hangup cause.
 // sipgo's dialog client ends an attempt after 11 responses (provisional ones included).
 // A final failure response is returned as *StatusError (for example Code 486). Other errors:
-// ErrUnknownTrunk, ErrTooManyCalls, ErrNotServing, ErrShuttingDown, ErrInvalidNumber,
+// ErrUnknownTrunk, ErrTooManyCalls, ErrNotServing, ErrShuttingDown, telephony.ErrInvalidNumber,
 // ErrNoPorts, ErrBadAnswer.
 func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	if ua.draining.Load() {
@@ -68,10 +71,10 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	e164, err := t.Numbering.ToE164(r.To)
-	if err != nil {
-		return nil, err
+	if !telephony.IsE164(r.To) {
+		return nil, fmt.Errorf("%w: %q is not E.164", telephony.ErrInvalidNumber, r.To)
 	}
+	e164 := r.To
 	caller := r.From
 	if caller == "" {
 		caller = t.CallerID
@@ -144,7 +147,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 		return nil, fmt.Errorf("sip: send ACK: %w", err)
 	}
 	md, err := ParseSDP(res.Body())
-	var codec Codec
+	var codec telephony.Codec
 	var tePT uint8
 	if err == nil {
 		codec, tePT, err = Negotiate(md, t.Codecs)
@@ -172,12 +175,12 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 // buildInvite builds the initial INVITE (RFC 3261 section 13.2.1) for trunk t.
 func (ua *UA) buildInvite(t *trunk, b *boundListener, display, callerUser, calleeUser string, offer []byte) *sipmsg.Request {
 	target := sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host, Port: t.Port}
-	if t.Transport != TransportUDP {
+	if t.Transport != telephony.TransportUDP {
 		target.UriParams = sipmsg.NewParams()
 		target.UriParams.Add("transport", string(t.Transport))
 	}
 	inv := sipmsg.NewRequest(sipmsg.INVITE, target)
-	inv.SetTransport(t.Transport.sipgoNetwork())
+	inv.SetTransport(sipgoNetwork(t.Transport))
 	from := &sipmsg.FromHeader{DisplayName: display, Address: sipmsg.Uri{Scheme: "sip", User: callerUser, Host: t.Host}, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", newID())
 	inv.AppendHeader(from)
@@ -213,7 +216,7 @@ func (c *Call) onDialResponse(res *sipmsg.Response, onProgress func(Progress), a
 		if len(res.Body()) > 0 {
 			md, err := ParseSDP(res.Body())
 			if err == nil {
-				var codec Codec
+				var codec telephony.Codec
 				var tePT uint8
 				if codec, tePT, err = Negotiate(md, c.trunk.Codecs); err == nil {
 					c.setMedia(md, codec, tePT)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // sippTrunk is a trunk pointing at a sipp UAS.
@@ -36,7 +38,7 @@ func TestDialEchoAudio(t *testing.T) {
 	var mu sync.Mutex
 	var progress []int
 	call, err := env.ua.Dial(ctx, DialRequest{
-		Trunk: "carrier", To: "+44 20 7946 0018", DisplayName: "Webtrunk Test",
+		Trunk: "carrier", To: "+442079460018", DisplayName: "Webtrunk Test",
 		OnProgress: func(p Progress) {
 			mu.Lock()
 			progress = append(progress, p.StatusCode)
@@ -46,7 +48,7 @@ func TestDialEchoAudio(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Dial: %v\n%s", err, s.output())
 	}
-	if got := call.Media().Codec; got != PCMU {
+	if got := call.Media().Codec; got != telephony.PCMU {
 		t.Errorf("negotiated codec %v, want PCMU", got)
 	}
 	if got := call.Media().TelephoneEventPT; got != 101 {
@@ -115,8 +117,8 @@ func TestDialDigestAuth(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Dial: %v\n%s", err, s.output())
 			}
-			if got := call.Media().Codec; got != PCMA {
-				t.Errorf("codec %v, want PCMA (the only one answered)", got)
+			if got := call.Media().Codec; got != telephony.PCMA {
+				t.Errorf("codec %v, want telephony.PCMA (the only one answered)", got)
 			}
 			if err := call.Hangup(ctx); err != nil {
 				t.Fatalf("Hangup: %v", err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // checkCSeq enforces RFC 3261 section 12.2.2: a request inside the dialog with a CSeq lower than
@@ -230,7 +232,7 @@ func (c *Call) applyRemote(md MediaDescription) {
 
 // applyNegotiated sets the new media and reports hold, resume or a changed address, codec or
 // telephone-event payload type.
-func (c *Call) applyNegotiated(md MediaDescription, codec Codec, tePT uint8) {
+func (c *Call) applyNegotiated(md MediaDescription, codec telephony.Codec, tePT uint8) {
 	old, cur := c.setMedia(md, codec, tePT)
 	switch {
 	case cur.Held && !old.Held:

@@ -18,6 +18,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // testEnv is a served UA on 127.0.0.1 with its RTP port pool, torn down by t.Cleanup, which
@@ -69,7 +71,7 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 	tb.Helper()
 	t := tb
 	if len(cfg.Listeners) == 0 {
-		cfg.Listeners = []Listener{{Transport: TransportUDP, Addr: "127.0.0.1:0"}}
+		cfg.Listeners = []Listener{{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"}}
 	}
 	if cfg.RTPPorts == nil {
 		cfg.RTPPorts = uaPortPool(t)
@@ -88,7 +90,7 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 		t.Fatalf("Listen: %v", err)
 	}
 	env := &testEnv{ua: ua, pool: cfg.RTPPorts, incoming: make(chan *IncomingCall, 4)}
-	env.addr, _ = ua.ListenAddr(TransportUDP)
+	env.addr, _ = ua.ListenAddr(telephony.TransportUDP)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
@@ -177,7 +179,7 @@ func withTimers(t *testing.T, t1 time.Duration) {
 	t.Cleanup(func() { sipmsg.SetTimers(old1, old2, old4) })
 }
 
-// toneFrames returns n 20 ms PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
+// toneFrames returns n 20 ms telephony.PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
 func toneFrames(freq float64, n int) [][]byte {
 	tone := testaudio.NewTone(freq, 8000, 8000.0/testaudio.FullScale)
 	pcm := make([]int16, 160)
@@ -193,7 +195,7 @@ func toneFrames(freq float64, n int) [][]byte {
 	return frames
 }
 
-// toneFile writes n seconds of a PCMU sine as a headerless file (sipp's rtp_stream format).
+// toneFile writes n seconds of a telephony.PCMU sine as a headerless file (sipp's rtp_stream format).
 func toneFile(t *testing.T, path string, freq float64, seconds int) {
 	t.Helper()
 	var b []byte
@@ -231,7 +233,7 @@ func sendTone(ctx context.Context, c *RTPConn, frames [][]byte) error {
 	return nil
 }
 
-// receiveAudio reads PCMU RTP from c for up to d and returns the decoded samples.
+// receiveAudio reads telephony.PCMU RTP from c for up to d and returns the decoded samples.
 func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
 	var out []int16
 	buf := make([]byte, 1500)

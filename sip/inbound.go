@@ -11,6 +11,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // IncomingCall is an inbound INVITE from a trunk that has been accepted for routing: its source
@@ -25,7 +27,7 @@ type IncomingCall struct {
 	offer MediaDescription
 	// lateOffer: the INVITE had no SDP; Answer offers and reads the answer from the ACK.
 	lateOffer bool
-	codec     Codec
+	codec     telephony.Codec
 	tePT      uint8
 	timer     sessionTimer
 	log       *slog.Logger
@@ -62,7 +64,7 @@ func (ic *IncomingCall) CallID() string { return ic.call.callID }
 // Codec returns the codec that the answer will select (first of the trunk's order offered, RFC
 // 3264 section 6.1); the zero Codec for a late offer (INVITE without SDP), where the trunk picks
 // from our offer in its ACK and Call.Media tells the outcome.
-func (ic *IncomingCall) Codec() Codec { return ic.codec }
+func (ic *IncomingCall) Codec() telephony.Codec { return ic.codec }
 
 // Done is closed when the incoming call stops ringing: answered, rejected, cancelled by the
 // trunk (CANCEL, RFC 3261 section 9.2), timed out, or ended by shutdown. Cause says which.
@@ -321,7 +323,7 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 		return nil, reject(err)
 	}
 	var offer MediaDescription
-	var codec Codec
+	var codec telephony.Codec
 	var tePT uint8
 	lateOffer := len(body) == 0 // we offer in the 2xx, the answer comes in the ACK (RFC 3261 section 13.2.1)
 	if !lateOffer {

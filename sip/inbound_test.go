@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // inboundTrunk accepts INVITEs from 127.0.0.1 (sipp) and reads numbers as E.164 without "+".
 func inboundTrunk() Trunk {
-	return Trunk{Name: "carrier", Host: "127.0.0.1", Numbering: NumberPlan{Format: FormatE164NoPlus}}
+	return Trunk{Name: "carrier", Host: "127.0.0.1", Numbering: telephony.NumberPlan{Format: telephony.FormatE164NoPlus}}
 }
 
 func nextIncoming(t *testing.T, env *testEnv, s *sipp) *IncomingCall {
@@ -37,8 +39,8 @@ func TestInboundCallAudio(t *testing.T) {
 	if ic.From() != "+15551230000" || ic.To() != "+15557654321" || ic.Trunk() != "carrier" {
 		t.Errorf("incoming from %q to %q trunk %q, want +15551230000 -> +15557654321 on carrier", ic.From(), ic.To(), ic.Trunk())
 	}
-	if ic.Codec() != PCMU {
-		t.Errorf("codec %v, want PCMU (first of our order among PCMA, PCMU offered)", ic.Codec())
+	if ic.Codec() != telephony.PCMU {
+		t.Errorf("codec %v, want telephony.PCMU (first of our order among telephony.PCMA, telephony.PCMU offered)", ic.Codec())
 	}
 	if err := ic.Ring(); err != nil {
 		t.Fatalf("Ring: %v", err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestDialCancelSendsCancel: cancelling Dial's context while the trunk rings sends CANCEL
@@ -107,9 +109,9 @@ func TestShutdownHangsUp(t *testing.T) {
 func TestDialOverTCP(t *testing.T) {
 	s := startSipp(t, sippOptions{scenario: "uas_echo.xml", echo: true, extra: []string{"-t", "t1"}})
 	tr := sippTrunk(s)
-	tr.Transport = TransportTCP
+	tr.Transport = telephony.TransportTCP
 	env := startUA(t, Config{
-		Listeners: []Listener{{Transport: TransportTCP, Addr: "127.0.0.1:0"}},
+		Listeners: []Listener{{Transport: telephony.TransportTCP, Addr: "127.0.0.1:0"}},
 		Trunks:    []Trunk{tr},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -134,7 +136,7 @@ func TestDialOverTCP(t *testing.T) {
 		t.Fatalf("Hangup: %v", err)
 	}
 	s.wait(10 * time.Second)
-	tcpAddr, _ := env.ua.ListenAddr(TransportTCP)
+	tcpAddr, _ := env.ua.ListenAddr(telephony.TransportTCP)
 	inv := s.mustReceive("INVITE ")
 	if via := inv.header("Via"); !strings.HasPrefix(via, "SIP/2.0/TCP "+tcpAddr.String()) {
 		t.Errorf("Via %q, want SIP/2.0/TCP %s", via, tcpAddr)

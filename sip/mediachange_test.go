@@ -6,6 +6,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestReinviteMediaChanged: a re-INVITE from the trunk that changes the codec or only the
@@ -20,13 +22,13 @@ func TestReinviteMediaChanged(t *testing.T) {
 		name      string
 		media     string // the m= formats and their a= lines
 		wantEvent bool
-		codec     Codec
+		codec     telephony.Codec
 		tePT      uint8
 	}{
-		{"nothing changed", "0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000", false, PCMU, 101},
-		{"codec", "8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000", true, PCMA, 101},
-		{"telephone-event payload type", "0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000", true, PCMU, 96},
-		{"telephone-event dropped", "0\r\na=rtpmap:0 PCMU/8000", true, PCMU, 0},
+		{"nothing changed", "0 101\r\na=rtpmap:0 telephony.PCMU/8000\r\na=rtpmap:101 telephone-event/8000", false, telephony.PCMU, 101},
+		{"codec", "8 101\r\na=rtpmap:8 telephony.PCMA/8000\r\na=rtpmap:101 telephone-event/8000", true, telephony.PCMA, 101},
+		{"telephone-event payload type", "0 96\r\na=rtpmap:0 telephony.PCMU/8000\r\na=rtpmap:96 telephone-event/8000", true, telephony.PCMU, 96},
+		{"telephone-event dropped", "0\r\na=rtpmap:0 telephony.PCMU/8000", true, telephony.PCMU, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +45,7 @@ func TestReinviteMediaChanged(t *testing.T) {
 				if !tc.wantEvent {
 					t.Fatalf("event %v for a re-INVITE that changed nothing", ev.Kind)
 				}
-				if ev.Kind != EventMediaChanged || !sameFormat(ev.Media.Codec, tc.codec) || ev.Media.TelephoneEventPT != tc.tePT {
+				if ev.Kind != EventMediaChanged || !ev.Media.Codec.SameFormat(tc.codec) || ev.Media.TelephoneEventPT != tc.tePT {
 					t.Fatalf("event %v codec %s telephone-event %d, want media-changed %s %d", ev.Kind, ev.Media.Codec, ev.Media.TelephoneEventPT, tc.codec, tc.tePT)
 				}
 			case <-time.After(time.Second):
@@ -51,7 +53,7 @@ func TestReinviteMediaChanged(t *testing.T) {
 					t.Fatal("no media-changed event")
 				}
 			}
-			if m := call.Media(); !sameFormat(m.Codec, tc.codec) || m.TelephoneEventPT != tc.tePT {
+			if m := call.Media(); !m.Codec.SameFormat(tc.codec) || m.TelephoneEventPT != tc.tePT {
 				t.Errorf("Media codec %s telephone-event %d, want %s %d", m.Codec, m.TelephoneEventPT, tc.codec, tc.tePT)
 			}
 			byeAnswered := peer.answerBye(env.addr)

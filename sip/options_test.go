@@ -17,6 +17,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 func optionsText(transport string, from netip.AddrPort, to string, branch string) string {
@@ -78,12 +80,12 @@ func TestTLSListener(t *testing.T) {
 	cert, roots := selfSigned(t)
 	env := startUA(t, Config{
 		Listeners: []Listener{
-			{Transport: TransportUDP, Addr: "127.0.0.1:0"},
-			{Transport: TransportTLS, Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}},
+			{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"},
+			{Transport: telephony.TransportTLS, Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}},
 		},
 		Trunks: []Trunk{inboundTrunk()},
 	})
-	addr, ok := env.ua.ListenAddr(TransportTLS)
+	addr, ok := env.ua.ListenAddr(telephony.TransportTLS)
 	if !ok {
 		t.Fatal("no TLS listener")
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestDialCancelCrossedBy200: we cancel a ringing call, but the trunk's 200 OK crosses our
@@ -183,8 +185,8 @@ func TestInboundLateOffer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("200 has no SDP offer: %v\n%s", err, ok.Body())
 			}
-			if len(offer.Codecs) != 2 || offer.Codecs[0] != PCMU || offer.Codecs[1] != PCMA {
-				t.Errorf("offer codecs %v, want PCMU, PCMA", offer.Codecs)
+			if len(offer.Codecs) != 2 || offer.Codecs[0] != telephony.PCMU || offer.Codecs[1] != telephony.PCMA {
+				t.Errorf("offer codecs %v, want telephony.PCMU, PCMA", offer.Codecs)
 			}
 			msg, _ := sipmsg.ParseMessage([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
 			ack := peer.ackFor(msg.(*sipmsg.Request), ok)
@@ -206,8 +208,8 @@ func TestInboundLateOffer(t *testing.T) {
 				t.Fatalf("Answer: %v", r.err)
 			}
 			m := r.call.Media()
-			if m.Codec != PCMA || m.Remote.Addr.Port() != 40040 || r.call.RTP().RemoteAddr().Port() != 40040 {
-				t.Errorf("media %+v, RTP to %v; want PCMA to port 40040", m, r.call.RTP().RemoteAddr())
+			if m.Codec != telephony.PCMA || m.Remote.Addr.Port() != 40040 || r.call.RTP().RemoteAddr().Port() != 40040 {
+				t.Errorf("media %+v, RTP to %v; want telephony.PCMA to port 40040", m, r.call.RTP().RemoteAddr())
 			}
 			byeAnswered := peer.answerBye(env.addr)
 			if err := r.call.Hangup(context.Background()); err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // RegistrationStatus is the state of a trunk registration.
@@ -231,12 +233,12 @@ func (r *registration) exchange(expiry time.Duration) (time.Duration, error) {
 func (r *registration) build(b *boundListener, expiry time.Duration) *sipmsg.Request {
 	t := r.t
 	registrar := sipmsg.Uri{Scheme: "sip", Host: t.Host, Port: t.Port}
-	if t.Transport != TransportUDP {
+	if t.Transport != telephony.TransportUDP {
 		registrar.UriParams = sipmsg.NewParams()
 		registrar.UriParams.Add("transport", string(t.Transport))
 	}
 	req := sipmsg.NewRequest(sipmsg.REGISTER, registrar)
-	req.SetTransport(t.Transport.sipgoNetwork())
+	req.SetTransport(sipgoNetwork(t.Transport))
 	aor := sipmsg.Uri{Scheme: "sip", User: t.Username, Host: t.Host}
 	from := &sipmsg.FromHeader{Address: aor, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", r.fromTag)

@@ -9,6 +9,8 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // newRequest starts a request inside the call's dialog towards the remote target (RFC 3261
@@ -19,9 +21,9 @@ func (c *Call) newRequest(method sipmsg.RequestMethod) *sipmsg.Request {
 	target := *c.target.Clone()
 	c.mu.Unlock()
 	req := sipmsg.NewRequest(method, target)
-	req.SetTransport(c.transport().sipgoNetwork())
+	req.SetTransport(sipgoNetwork(c.transport()))
 	c.ua.mu.Lock()
-	if b := c.ua.listeners[c.transport()]; b != nil && b.transport == TransportUDP {
+	if b := c.ua.listeners[c.transport()]; b != nil && b.transport == telephony.TransportUDP {
 		req.Laddr = sipmsg.Addr{IP: b.local.Addr().AsSlice(), Port: int(b.local.Port())}
 	}
 	c.ua.mu.Unlock()
@@ -31,7 +33,7 @@ func (c *Call) newRequest(method sipmsg.RequestMethod) *sipmsg.Request {
 	return req
 }
 
-func (c *Call) transport() Transport { return c.tp }
+func (c *Call) transport() telephony.Transport { return c.tp }
 
 // sendBye sends a BYE and waits for its final response (RFC 3261 section 15.1.1).
 func (c *Call) sendBye(ctx context.Context, reason error) error {

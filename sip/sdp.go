@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 var (
@@ -115,7 +117,7 @@ type MediaDescription struct {
 	// the order of the m= line (the peer's preference), each with the
 	// payload type the peer uses for it. Formats we do not know are left
 	// out, and a format listed twice is kept at its first position.
-	Codecs []Codec
+	Codecs []telephony.Codec
 	// TelephoneEventPT is the payload type of telephone-event/8000
 	// (RFC 4733 section 7.1.1), or 0 when the peer does not offer it.
 	TelephoneEventPT uint8
@@ -145,7 +147,7 @@ func (m MediaDescription) OnHold() bool {
 // an answer and returns its first audio stream that uses plain RTP (proto
 // RTP/AVP or RTP/AVPF) and has a non-zero port; other m= lines are ignored.
 //
-// Static payload types 0 (PCMU) and 8 (PCMA) are recognised without an
+// Static payload types 0 (telephony.PCMU) and 8 (telephony.PCMA) are recognised without an
 // a=rtpmap line; other formats need one. Both IPv4 (c=IN IP4) and IPv6
 // (c=IN IP6) are accepted; a hostname or a multicast address is not.
 //
@@ -253,12 +255,12 @@ func connectionAddr(conn *sdp.ConnectionInformation) (netip.Addr, error) {
 // one m= line, in its order, and the payload type of telephone-event/8000.
 // Payload type names come from the rtpmap attributes of that m= line only,
 // with the static assignments of RFC 3551 for the rest.
-func mediaFormats(media *sdp.MediaDescription) ([]Codec, uint8, error) {
+func mediaFormats(media *sdp.MediaDescription) ([]telephony.Codec, uint8, error) {
 	// pion maps the formats of every m= line in a session: give it one.
 	names := (&sdp.SessionDescription{MediaDescriptions: []*sdp.MediaDescription{media}}).GetCodecMap()
 
 	var (
-		codecs []Codec
+		codecs []telephony.Codec
 		tePT   uint8
 	)
 	for _, f := range media.MediaName.Formats {
@@ -276,14 +278,14 @@ func mediaFormats(media *sdp.MediaDescription) ([]Codec, uint8, error) {
 		if named.EncodingParameters != "" && named.EncodingParameters != "1" {
 			continue // more than one channel
 		}
-		c := Codec{Name: named.Name, PayloadType: uint8(pt), ClockRate: int(named.ClockRate)}
+		c := telephony.Codec{Name: named.Name, PayloadType: uint8(pt), ClockRate: int(named.ClockRate), Channels: 1}
 		if strings.EqualFold(c.Name, telephoneEvent) {
 			if c.ClockRate == 8000 && tePT == 0 && pt != 0 {
 				tePT = uint8(pt)
 			}
 			continue
 		}
-		known, ok := CodecByName(c.Name)
+		known, ok := telephony.G711ByName(c.Name)
 		if !ok || known.ClockRate != c.ClockRate || hasFormat(codecs, c) {
 			continue
 		}
@@ -303,9 +305,9 @@ func isReservedPT(pt uint8) bool { return pt >= 72 && pt <= 76 }
 const maxClockRate = 1 << 30
 
 // hasFormat reports whether codecs already lists c's payload format.
-func hasFormat(codecs []Codec, c Codec) bool {
+func hasFormat(codecs []telephony.Codec, c telephony.Codec) bool {
 	for _, have := range codecs {
-		if sameFormat(have, c) {
+		if have.SameFormat(c) {
 			return true
 		}
 	}
@@ -365,15 +367,15 @@ func rtcpAddr(media *sdp.MediaDescription, rtp netip.AddrPort, mux bool) (netip.
 // offer's telephone-event/8000 payload type, 0 when not offered.
 //
 // It returns ErrNoCommonCodec when no codec of ours is in the offer.
-func Negotiate(offer MediaDescription, ours []Codec) (codec Codec, telEventPT uint8, err error) {
+func Negotiate(offer MediaDescription, ours []telephony.Codec) (codec telephony.Codec, telEventPT uint8, err error) {
 	for _, want := range ours {
 		for _, have := range offer.Codecs {
-			if sameFormat(want, have) {
+			if want.SameFormat(have) {
 				return have, offer.TelephoneEventPT, nil
 			}
 		}
 	}
-	return Codec{}, 0, ErrNoCommonCodec
+	return telephony.Codec{}, 0, ErrNoCommonCodec
 }
 
 // SDPParams describes our side of an audio stream for BuildOffer and
@@ -391,7 +393,7 @@ type SDPParams struct {
 	// Codecs are the codecs we accept, most preferred first. An offer
 	// lists them all in this order with their payload types; an answer
 	// chooses one of them (see Negotiate).
-	Codecs []Codec
+	Codecs []telephony.Codec
 	// TelephoneEventPT is the payload type to offer telephone-event/8000
 	// with (RFC 4733), 0 for none. In an answer any non-zero value means
 	// "we accept telephone-event", and the offer's payload type is used.
@@ -415,7 +417,7 @@ const telephoneEventEvents = "0-16"
 // not 0 and p.Direction. Lines end with CRLF.
 //
 // It returns an error wrapping ErrSDPParams when p has no valid address,
-// no codec, a codec other than PCMU/PCMA, a payload type above 127 or in
+// no codec, a codec other than telephony.PCMU/telephony.PCMA, a payload type above 127 or in
 // 72-76 (reserved so RTP and RTCP can share a port, RFC 5761 section 4),
 // or a payload type used twice.
 func BuildOffer(p SDPParams) ([]byte, error) {
@@ -449,11 +451,11 @@ func BuildAnswer(offer MediaDescription, p SDPParams) ([]byte, error) {
 		theirs = directionOf(theirs.Sends(), false)
 	}
 	dir := directionOf(theirs.Receives() && p.Direction.Sends(), theirs.Sends() && p.Direction.Receives())
-	return buildSDP(p, []Codec{codec}, tePT, dir)
+	return buildSDP(p, []telephony.Codec{codec}, tePT, dir)
 }
 
 // buildSDP marshals a session with one audio stream.
-func buildSDP(p SDPParams, codecs []Codec, tePT uint8, dir Direction) ([]byte, error) {
+func buildSDP(p SDPParams, codecs []telephony.Codec, tePT uint8, dir Direction) ([]byte, error) {
 	if !p.Addr.IsValid() || p.Addr.Port() == 0 || p.Addr.Addr().Zone() != "" {
 		return nil, fmt.Errorf("%w: address %v", ErrSDPParams, p.Addr)
 	}
@@ -488,7 +490,7 @@ func buildSDP(p SDPParams, codecs []Codec, tePT uint8, dir Direction) ([]byte, e
 		return nil
 	}
 	for _, c := range codecs {
-		known, ok := CodecByName(c.Name)
+		known, ok := telephony.G711ByName(c.Name)
 		if !ok || known.ClockRate != c.ClockRate {
 			return nil, fmt.Errorf("%w: unsupported codec %v", ErrSDPParams, c)
 		}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 func TestBuildOfferRoundTrip(t *testing.T) {
@@ -14,36 +16,36 @@ func TestBuildOfferRoundTrip(t *testing.T) {
 		want MediaDescription
 	}{
 		{
-			name: "ipv4 PCMU PCMA telephone-event ptime 20",
+			name: "ipv4 telephony.PCMU telephony.PCMA telephone-event ptime 20",
 			p: SDPParams{
 				Addr: netip.MustParseAddrPort("192.0.2.50:10000"), SessionID: 42, SessionVersion: 1,
-				Codecs: []Codec{PCMU, PCMA}, TelephoneEventPT: 101, PtimeMs: 20, UserAgent: "Webtrunk",
+				Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA}, TelephoneEventPT: 101, PtimeMs: 20, UserAgent: "Webtrunk",
 			},
 			want: MediaDescription{
-				Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []Codec{PCMU, PCMA},
+				Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA},
 				TelephoneEventPT: 101, PtimeMs: 20, Direction: SendRecv,
 				RTCPAddr: netip.MustParseAddrPort("192.0.2.50:10001"),
 			},
 		},
 		{
-			name: "ipv6 PCMA only, no telephone-event, sendonly hold",
+			name: "ipv6 telephony.PCMA only, no telephone-event, sendonly hold",
 			p: SDPParams{
 				Addr: netip.MustParseAddrPort("[2001:db8::50]:10002"), SessionID: 7, SessionVersion: 3,
-				Codecs: []Codec{PCMA}, Direction: SendOnly,
+				Codecs: []telephony.Codec{telephony.PCMA}, Direction: SendOnly,
 			},
 			want: MediaDescription{
-				Addr: netip.MustParseAddrPort("[2001:db8::50]:10002"), Codecs: []Codec{PCMA},
+				Addr: netip.MustParseAddrPort("[2001:db8::50]:10002"), Codecs: []telephony.Codec{telephony.PCMA},
 				Direction: SendOnly, RTCPAddr: netip.MustParseAddrPort("[2001:db8::50]:10003"),
 			},
 		},
 		{
 			name: "old-style hold address, telephone-event 96, v4-mapped address written as IPv4",
 			p: SDPParams{
-				Addr: netip.MustParseAddrPort("[::ffff:0.0.0.0]:10004"), Codecs: []Codec{PCMA, PCMU},
+				Addr: netip.MustParseAddrPort("[::ffff:0.0.0.0]:10004"), Codecs: []telephony.Codec{telephony.PCMA, telephony.PCMU},
 				TelephoneEventPT: 96, Direction: Inactive,
 			},
 			want: MediaDescription{
-				Addr: netip.MustParseAddrPort("0.0.0.0:10004"), Codecs: []Codec{PCMA, PCMU},
+				Addr: netip.MustParseAddrPort("0.0.0.0:10004"), Codecs: []telephony.Codec{telephony.PCMA, telephony.PCMU},
 				TelephoneEventPT: 96, Direction: Inactive, RTCPAddr: netip.MustParseAddrPort("0.0.0.0:10005"),
 			},
 		},
@@ -66,7 +68,7 @@ func TestBuildOfferRoundTrip(t *testing.T) {
 func TestBuildOfferText(t *testing.T) {
 	body, err := BuildOffer(SDPParams{
 		Addr: netip.MustParseAddrPort("192.0.2.50:10000"), SessionID: 42, SessionVersion: 1,
-		Codecs: []Codec{PCMU, PCMA}, TelephoneEventPT: 101, PtimeMs: 20, UserAgent: "Webtrunk",
+		Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA}, TelephoneEventPT: 101, PtimeMs: 20, UserAgent: "Webtrunk",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +80,8 @@ func TestBuildOfferText(t *testing.T) {
 		"c=IN IP4 192.0.2.50",
 		"t=0 0",
 		"m=audio 10000 RTP/AVP 0 8 101",
-		"a=rtpmap:0 PCMU/8000",
-		"a=rtpmap:8 PCMA/8000",
+		"a=rtpmap:0 telephony.PCMU/8000",
+		"a=rtpmap:8 telephony.PCMA/8000",
 		"a=rtpmap:101 telephone-event/8000",
 		"a=fmtp:101 0-16",
 		"a=ptime:20",
@@ -91,7 +93,7 @@ func TestBuildOfferText(t *testing.T) {
 }
 
 func TestBuildOfferErrors(t *testing.T) {
-	ok := SDPParams{Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []Codec{PCMU}, TelephoneEventPT: 101}
+	ok := SDPParams{Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []telephony.Codec{telephony.PCMU}, TelephoneEventPT: 101}
 	tests := []struct {
 		name   string
 		change func(p *SDPParams)
@@ -99,10 +101,15 @@ func TestBuildOfferErrors(t *testing.T) {
 		{"no codec", func(p *SDPParams) { p.Codecs = nil }},
 		{"no address", func(p *SDPParams) { p.Addr = netip.AddrPort{} }},
 		{"port 0", func(p *SDPParams) { p.Addr = netip.MustParseAddrPort("192.0.2.50:0") }},
-		{"unknown codec", func(p *SDPParams) { p.Codecs = []Codec{{Name: "G729", PayloadType: 18, ClockRate: 8000}} }},
-		{"wrong clock rate", func(p *SDPParams) { p.Codecs = []Codec{{Name: "PCMU", PayloadType: 0, ClockRate: 16000}} }},
-		{"payload type used twice", func(p *SDPParams) { p.Codecs = []Codec{PCMA, {Name: "PCMU", PayloadType: 8, ClockRate: 8000}} }},
-		{"telephone-event on a codec's payload type", func(p *SDPParams) { p.Codecs = []Codec{PCMU, PCMA}; p.TelephoneEventPT = 8 }},
+		{"unknown codec", func(p *SDPParams) { p.Codecs = []telephony.Codec{{Name: "G729", PayloadType: 18, ClockRate: 8000}} }},
+		{"wrong clock rate", func(p *SDPParams) { p.Codecs = []telephony.Codec{{Name: "PCMU", PayloadType: 0, ClockRate: 16000}} }},
+		{"payload type used twice", func(p *SDPParams) {
+			p.Codecs = []telephony.Codec{telephony.PCMA, {Name: "PCMU", PayloadType: 8, ClockRate: 8000}}
+		}},
+		{"telephone-event on a codec's payload type", func(p *SDPParams) {
+			p.Codecs = []telephony.Codec{telephony.PCMU, telephony.PCMA}
+			p.TelephoneEventPT = 8
+		}},
 		{"payload type above 127", func(p *SDPParams) { p.TelephoneEventPT = 200 }},
 		{"payload type reserved for RTCP", func(p *SDPParams) { p.TelephoneEventPT = 72 }},
 		{"invalid direction", func(p *SDPParams) { p.Direction = Direction(9) }},
@@ -126,12 +133,12 @@ func TestBuildOfferErrors(t *testing.T) {
 func TestBuildAnswer(t *testing.T) {
 	ours := SDPParams{
 		Addr: netip.MustParseAddrPort("192.0.2.50:10000"), SessionID: 9, SessionVersion: 9,
-		Codecs: []Codec{PCMU, PCMA}, TelephoneEventPT: 101, PtimeMs: 20,
+		Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA}, TelephoneEventPT: 101, PtimeMs: 20,
 	}
 	offerWith := func(c, dir string) MediaDescription {
 		t.Helper()
 		m, err := ParseSDP(sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.9", "s=-", "c=IN IP4 "+c, "t=0 0",
-			"m=audio 7078 RTP/AVP 8 97 96", "a=rtpmap:97 PCMU/8000", "a=rtpmap:96 telephone-event/8000", "a="+dir))
+			"m=audio 7078 RTP/AVP 8 97 96", "a=rtpmap:97 telephony.PCMU/8000", "a=rtpmap:96 telephone-event/8000", "a="+dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +176,7 @@ func TestBuildAnswer(t *testing.T) {
 				t.Fatalf("ParseSDP of our answer: %v\n%s", err, body)
 			}
 			want := MediaDescription{
-				Addr: ours.Addr, Codecs: []Codec{{Name: "PCMU", PayloadType: 97, ClockRate: 8000}},
+				Addr: ours.Addr, Codecs: []telephony.Codec{{Name: "PCMU", PayloadType: 97, ClockRate: 8000}},
 				TelephoneEventPT: 96, PtimeMs: 20, Direction: tt.wantDir,
 				RTCPAddr: netip.MustParseAddrPort("192.0.2.50:10001"),
 			}
@@ -187,7 +194,7 @@ func TestBuildAnswerNoCommonCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := BuildAnswer(offer, SDPParams{Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []Codec{PCMU, PCMA}, TelephoneEventPT: 101})
+	body, err := BuildAnswer(offer, SDPParams{Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA}, TelephoneEventPT: 101})
 	if !errors.Is(err, ErrNoCommonCodec) || body != nil {
 		t.Errorf("BuildAnswer = %q, %v; want ErrNoCommonCodec", body, err)
 	}
@@ -199,11 +206,11 @@ func TestBuildAnswerNoCommonCodec(t *testing.T) {
 func FuzzParseSDP(f *testing.F) {
 	for _, seed := range [][]byte{carrierOffer, asteriskOffer, freeswitchOffer, ipv6Offer, nil,
 		sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 1 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=inactive", "a=rtcp:65535"),
-		sdpLines("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "t=0 0", "m=audio 65535 RTP/AVPF 127", "c=IN IP6 ::1", "a=rtpmap:127 PCMA/8000", "a=rtcp-mux"),
+		sdpLines("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "t=0 0", "m=audio 65535 RTP/AVPF 127", "c=IN IP6 ::1", "a=rtpmap:127 telephony.PCMA/8000", "a=rtcp-mux"),
 	} {
 		f.Add(seed)
 	}
-	ours := SDPParams{Addr: netip.MustParseAddrPort("127.0.0.1:10000"), Codecs: []Codec{PCMU, PCMA}, TelephoneEventPT: 101, PtimeMs: 20}
+	ours := SDPParams{Addr: netip.MustParseAddrPort("127.0.0.1:10000"), Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA}, TelephoneEventPT: 101, PtimeMs: 20}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseSDP(body)
 		if err != nil {
@@ -222,7 +229,7 @@ func FuzzParseSDP(f *testing.F) {
 			t.Fatalf("direction %v ptime %d", m.Direction, m.PtimeMs)
 		}
 		for i, c := range m.Codecs {
-			known, ok := CodecByName(c.Name)
+			known, ok := telephony.G711ByName(c.Name)
 			if !ok || known.Name != c.Name || c.ClockRate != known.ClockRate || c.PayloadType > 127 ||
 				(m.TelephoneEventPT != 0 && c.PayloadType == m.TelephoneEventPT) || hasFormat(m.Codecs[:i], c) {
 				t.Fatalf("codec %d: %v in %v (telephone-event %d)", i, c, m.Codecs, m.TelephoneEventPT)
@@ -243,7 +250,7 @@ func FuzzParseSDP(f *testing.F) {
 			t.Fatalf("our answer does not parse: %v\n%s", err, answer)
 		}
 		want, te, _ := Negotiate(m, ours.Codecs)
-		if len(back.Codecs) != 1 || !sameFormat(back.Codecs[0], want) || back.Codecs[0].PayloadType != want.PayloadType || back.TelephoneEventPT != te {
+		if len(back.Codecs) != 1 || !back.Codecs[0].SameFormat(want) || back.Codecs[0].PayloadType != want.PayloadType || back.TelephoneEventPT != te {
 			t.Fatalf("answer %v te %d, negotiated %v te %d", back.Codecs, back.TelephoneEventPT, want, te)
 		}
 	})
@@ -253,7 +260,7 @@ func FuzzParseSDP(f *testing.F) {
 // name cannot add lines to the SDP.
 func TestBuildOfferUserAgentInjection(t *testing.T) {
 	body, err := BuildOffer(SDPParams{
-		Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []Codec{PCMU},
+		Addr: netip.MustParseAddrPort("192.0.2.50:10000"), Codecs: []telephony.Codec{telephony.PCMU},
 		UserAgent: "Webtrunk\r\na=inactive",
 	})
 	if err != nil {

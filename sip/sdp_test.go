@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // sdpLines joins lines with CRLF as SIP peers send them.
@@ -22,8 +24,8 @@ var carrierOffer = sdpLines(
 	"c=IN IP4 203.0.113.10",
 	"t=0 0",
 	"m=audio 20000 RTP/AVP 8 0 18 101",
-	"a=rtpmap:8 PCMA/8000",
-	"a=rtpmap:0 PCMU/8000",
+	"a=rtpmap:8 telephony.PCMA/8000",
+	"a=rtpmap:0 telephony.PCMU/8000",
 	"a=rtpmap:18 G729/8000",
 	"a=fmtp:18 annexb=no",
 	"a=rtpmap:101 telephone-event/8000",
@@ -34,7 +36,7 @@ var carrierOffer = sdpLines(
 )
 
 // asteriskOffer resembles an Asterisk PBX: static types without a=rtpmap
-// for PCMA, GSM, ptime 20 and a large maxptime.
+// for telephony.PCMA, GSM, ptime 20 and a large maxptime.
 var asteriskOffer = sdpLines(
 	"v=0",
 	"o=- 1672531200 1672531201 IN IP4 192.0.2.20",
@@ -42,7 +44,7 @@ var asteriskOffer = sdpLines(
 	"c=IN IP4 192.0.2.20",
 	"t=0 0",
 	"m=audio 10078 RTP/AVP 0 8 3 101",
-	"a=rtpmap:0 PCMU/8000",
+	"a=rtpmap:0 telephony.PCMU/8000",
 	"a=rtpmap:3 GSM/8000",
 	"a=rtpmap:101 telephone-event/8000",
 	"a=fmtp:101 0-16",
@@ -63,8 +65,8 @@ var freeswitchOffer = sdpLines(
 	"a=rtpmap:102 opus/48000/2",
 	"a=fmtp:102 useinbandfec=1; maxplaybackrate=16000",
 	"a=rtpmap:9 G722/8000",
-	"a=rtpmap:0 PCMU/8000",
-	"a=rtpmap:8 PCMA/8000",
+	"a=rtpmap:0 telephony.PCMU/8000",
+	"a=rtpmap:8 telephony.PCMA/8000",
 	"a=rtpmap:96 telephone-event/8000",
 	"a=fmtp:96 0-16",
 	"a=rtpmap:13 CN/8000",
@@ -101,7 +103,7 @@ func TestParseSDP(t *testing.T) {
 			body: carrierOffer,
 			want: MediaDescription{
 				Addr:             netip.MustParseAddrPort("203.0.113.10:20000"),
-				Codecs:           []Codec{PCMA, PCMU},
+				Codecs:           []telephony.Codec{telephony.PCMA, telephony.PCMU},
 				TelephoneEventPT: 101,
 				PtimeMs:          20,
 				Direction:        SendRecv,
@@ -113,7 +115,7 @@ func TestParseSDP(t *testing.T) {
 			body: asteriskOffer,
 			want: MediaDescription{
 				Addr:             netip.MustParseAddrPort("192.0.2.20:10078"),
-				Codecs:           []Codec{PCMU, PCMA},
+				Codecs:           []telephony.Codec{telephony.PCMU, telephony.PCMA},
 				TelephoneEventPT: 101,
 				PtimeMs:          20,
 				Direction:        SendRecv,
@@ -125,7 +127,7 @@ func TestParseSDP(t *testing.T) {
 			body: freeswitchOffer,
 			want: MediaDescription{
 				Addr:             netip.MustParseAddrPort("198.51.100.7:16384"),
-				Codecs:           []Codec{PCMU, PCMA},
+				Codecs:           []telephony.Codec{telephony.PCMU, telephony.PCMA},
 				TelephoneEventPT: 96,
 				PtimeMs:          30,
 				Direction:        SendRecv,
@@ -137,7 +139,7 @@ func TestParseSDP(t *testing.T) {
 			body: ipv6Offer,
 			want: MediaDescription{
 				Addr:             netip.MustParseAddrPort("[2001:db8::2]:30002"),
-				Codecs:           []Codec{{Name: "PCMU", PayloadType: 97, ClockRate: 8000}},
+				Codecs:           []telephony.Codec{telephony.PCMU.WithPayloadType(97)},
 				TelephoneEventPT: 98,
 				Direction:        RecvOnly,
 				RTCPMux:          true,
@@ -154,7 +156,7 @@ func TestParseSDP(t *testing.T) {
 			),
 			want: MediaDescription{
 				Addr:      netip.MustParseAddrPort("192.0.2.3:40002"),
-				Codecs:    []Codec{PCMA},
+				Codecs:    []telephony.Codec{telephony.PCMA},
 				Direction: SendRecv,
 				RTCPAddr:  netip.MustParseAddrPort("192.0.2.3:40009"),
 			},
@@ -168,7 +170,7 @@ func TestParseSDP(t *testing.T) {
 			),
 			want: MediaDescription{
 				Addr:      netip.MustParseAddrPort("192.0.2.1:5004"),
-				Codecs:    []Codec{PCMU},
+				Codecs:    []telephony.Codec{telephony.PCMU},
 				Direction: SendOnly,
 				RTCPAddr:  netip.MustParseAddrPort("192.0.2.1:5005"),
 			},
@@ -182,21 +184,21 @@ func TestParseSDP(t *testing.T) {
 			),
 			want: MediaDescription{
 				Addr:      netip.MustParseAddrPort("192.0.2.1:5004"),
-				Codecs:    []Codec{PCMA},
+				Codecs:    []telephony.Codec{telephony.PCMA},
 				PtimeMs:   40,
 				Direction: SendRecv,
 				RTCPAddr:  netip.MustParseAddrPort("192.0.2.1:5005"),
 			},
 		},
 		{
-			name: "codec listed twice and stereo PCMU are kept once, mono",
+			name: "codec listed twice and stereo telephony.PCMU are kept once, mono",
 			body: sdpLines(
 				"v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0",
-				"m=audio 5004 RTP/AVP 110 0 111", "a=rtpmap:110 PCMU/8000/2", "a=rtpmap:111 PCMU/8000",
+				"m=audio 5004 RTP/AVP 110 0 111", "a=rtpmap:110 telephony.PCMU/8000/2", "a=rtpmap:111 telephony.PCMU/8000",
 			),
 			want: MediaDescription{
 				Addr:      netip.MustParseAddrPort("192.0.2.1:5004"),
-				Codecs:    []Codec{PCMU},
+				Codecs:    []telephony.Codec{telephony.PCMU},
 				Direction: SendRecv,
 				RTCPAddr:  netip.MustParseAddrPort("192.0.2.1:5005"),
 			},
@@ -218,7 +220,7 @@ func TestParseSDP(t *testing.T) {
 			body: []byte("v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 5004 RTP/AVP 0\n"),
 			want: MediaDescription{
 				Addr:      netip.MustParseAddrPort("192.0.2.1:5004"),
-				Codecs:    []Codec{PCMU},
+				Codecs:    []telephony.Codec{telephony.PCMU},
 				Direction: SendRecv,
 				RTCPAddr:  netip.MustParseAddrPort("192.0.2.1:5005"),
 			},
@@ -292,7 +294,7 @@ func TestParseSDPHold(t *testing.T) {
 			if m.Direction != tt.wantDir || m.OnHold() != tt.wantHold {
 				t.Errorf("Direction %v OnHold %v, want %v %v", m.Direction, m.OnHold(), tt.wantDir, tt.wantHold)
 			}
-			if m.Addr.Port() != 7078 || !slices.Equal(m.Codecs, []Codec{PCMU}) || m.TelephoneEventPT != 101 {
+			if m.Addr.Port() != 7078 || !slices.Equal(m.Codecs, []telephony.Codec{telephony.PCMU}) || m.TelephoneEventPT != 101 {
 				t.Errorf("stream lost on hold: %+v", m)
 			}
 		})
@@ -340,24 +342,24 @@ func TestParseSDPErrors(t *testing.T) {
 }
 
 func TestNegotiate(t *testing.T) {
-	dynPCMU := Codec{Name: "PCMU", PayloadType: 97, ClockRate: 8000}
+	dynPCMU := telephony.PCMU.WithPayloadType(97)
 	tests := []struct {
 		name    string
-		offered []Codec
+		offered []telephony.Codec
 		te      uint8
-		ours    []Codec
-		want    Codec
+		ours    []telephony.Codec
+		want    telephony.Codec
 		wantTE  uint8
 		wantErr error
 	}{
-		{"our order wins over the offer's", []Codec{PCMA, PCMU}, 101, []Codec{PCMU, PCMA}, PCMU, 101, nil},
-		{"offer order irrelevant the other way", []Codec{PCMU, PCMA}, 0, []Codec{PCMA, PCMU}, PCMA, 0, nil},
-		{"only common codec", []Codec{PCMA}, 96, []Codec{PCMU, PCMA}, PCMA, 96, nil},
-		{"offer's dynamic payload type kept", []Codec{dynPCMU}, 0, []Codec{PCMA, PCMU}, dynPCMU, 0, nil},
-		{"name case-insensitive", []Codec{{Name: "pcma", PayloadType: 8, ClockRate: 8000}}, 0, []Codec{PCMA}, Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, 0, nil},
-		{"nothing in common", []Codec{PCMU}, 101, []Codec{PCMA}, Codec{}, 0, ErrNoCommonCodec},
-		{"empty offer", nil, 101, []Codec{PCMU, PCMA}, Codec{}, 0, ErrNoCommonCodec},
-		{"no codecs of ours", []Codec{PCMU}, 0, nil, Codec{}, 0, ErrNoCommonCodec},
+		{"our order wins over the offer's", []telephony.Codec{telephony.PCMA, telephony.PCMU}, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMU, 101, nil},
+		{"offer order irrelevant the other way", []telephony.Codec{telephony.PCMU, telephony.PCMA}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, telephony.PCMA, 0, nil},
+		{"only common codec", []telephony.Codec{telephony.PCMA}, 96, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMA, 96, nil},
+		{"offer's dynamic payload type kept", []telephony.Codec{dynPCMU}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, dynPCMU, 0, nil},
+		{"name case-insensitive", []telephony.Codec{{Name: "pcma", PayloadType: 8, ClockRate: 8000}}, 0, []telephony.Codec{telephony.PCMA}, telephony.Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, 0, nil},
+		{"nothing in common", []telephony.Codec{telephony.PCMU}, 101, []telephony.Codec{telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
+		{"empty offer", nil, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
+		{"no codecs of ours", []telephony.Codec{telephony.PCMU}, 0, nil, telephony.Codec{}, 0, ErrNoCommonCodec},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -370,16 +372,16 @@ func TestNegotiate(t *testing.T) {
 }
 
 func TestNegotiateRealOffers(t *testing.T) {
-	ours := []Codec{PCMU, PCMA}
+	ours := []telephony.Codec{telephony.PCMU, telephony.PCMA}
 	for _, tt := range []struct {
 		name   string
 		body   []byte
-		want   Codec
+		want   telephony.Codec
 		wantTE uint8
 	}{
-		{"carrier prefers PCMA, we PCMU", carrierOffer, PCMU, 101},
-		{"freeswitch telephone-event 96", freeswitchOffer, PCMU, 96},
-		{"ipv6 dynamic PCMU", ipv6Offer, Codec{Name: "PCMU", PayloadType: 97, ClockRate: 8000}, 98},
+		{"carrier prefers telephony.PCMA, we PCMU", carrierOffer, telephony.PCMU, 101},
+		{"freeswitch telephone-event 96", freeswitchOffer, telephony.PCMU, 96},
+		{"ipv6 dynamic PCMU", ipv6Offer, telephony.PCMU.WithPayloadType(97), 98},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			offer, err := ParseSDP(tt.body)
@@ -421,25 +423,25 @@ func TestDirectionString(t *testing.T) {
 func TestCodecByName(t *testing.T) {
 	tests := []struct {
 		name   string
-		want   Codec
+		want   telephony.Codec
 		wantOK bool
 	}{
-		{"PCMU", PCMU, true},
-		{"pcmu", PCMU, true},
-		{"PcMa", PCMA, true},
-		{"G729", Codec{}, false},
-		{"", Codec{}, false},
-		{"PCMU/8000", Codec{}, false},
+		{"PCMU", telephony.PCMU, true},
+		{"pcmu", telephony.PCMU, true},
+		{"PcMa", telephony.PCMA, true},
+		{"G729", telephony.Codec{}, false},
+		{"", telephony.Codec{}, false},
+		{"PCMU/8000", telephony.Codec{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := CodecByName(tt.name)
+			got, ok := telephony.G711ByName(tt.name)
 			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("CodecByName(%q) = %v, %v; want %v, %v", tt.name, got, ok, tt.want, tt.wantOK)
+				t.Errorf("telephony.G711ByName(%q) = %v, %v; want %v, %v", tt.name, got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}
-	if s := PCMA.String(); s != "PCMA/8000 (pt 8)" {
+	if s := telephony.PCMA.String(); s != "PCMA/8000 pt 8" {
 		t.Errorf("PCMA.String() = %q", s)
 	}
 }

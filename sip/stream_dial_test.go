@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // streamPeer is a trunk's end of one TCP or TLS connection from the user agent; a reader
@@ -118,23 +120,23 @@ func acceptOne(t *testing.T, ln net.Listener, d time.Duration) net.Conn {
 // TLS verified with Config.ClientTLS), the trunk's final answer reaches Dial, and the user agent
 // closes the connection when it stops.
 func TestDialOverStream(t *testing.T) {
-	for _, tp := range []Transport{TransportTCP, TransportTLS} {
+	for _, tp := range []telephony.Transport{telephony.TransportTCP, telephony.TransportTLS} {
 		t.Run(string(tp), func(t *testing.T) {
 			serverTLS, clientTLS := streamTLS(t)
 			ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp4", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tp == TransportTLS {
+			if tp == telephony.TransportTLS {
 				ln = tls.NewListener(ln, serverTLS)
 			}
 			defer ln.Close()
 			listener := Listener{Transport: tp, Addr: "127.0.0.1:0"}
-			if tp == TransportTLS {
+			if tp == telephony.TransportTLS {
 				listener.TLS = serverTLS
 			}
 			env := startUA(t, Config{
-				Listeners: []Listener{{Transport: TransportUDP, Addr: "127.0.0.1:0"}, listener},
+				Listeners: []Listener{{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"}, listener},
 				ClientTLS: clientTLS,
 				Trunks:    []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Transport: tp}},
 			})
@@ -184,11 +186,11 @@ func TestShutdownClosesPendingTLSDial(t *testing.T) {
 	defer ln.Close()
 	env := startUA(t, Config{
 		Listeners: []Listener{
-			{Transport: TransportUDP, Addr: "127.0.0.1:0"},
-			{Transport: TransportTLS, Addr: "127.0.0.1:0", TLS: serverTLS},
+			{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"},
+			{Transport: telephony.TransportTLS, Addr: "127.0.0.1:0", TLS: serverTLS},
 		},
 		ClientTLS: clientTLS,
-		Trunks:    []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Transport: TransportTLS}},
+		Trunks:    []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Transport: telephony.TransportTLS}},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

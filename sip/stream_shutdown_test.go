@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // viaListener is the port a stream trunk names in the Via of its requests. RFC 3261 section
@@ -146,9 +148,9 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 	serverTLS, clientTLS := streamTLS(t)
 	env := startUA(t, Config{
 		Listeners: []Listener{
-			{Transport: TransportUDP, Addr: "127.0.0.1:0"},
-			{Transport: TransportTCP, Addr: "127.0.0.1:0"},
-			{Transport: TransportTLS, Addr: "127.0.0.1:0", TLS: serverTLS},
+			{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"},
+			{Transport: telephony.TransportTCP, Addr: "127.0.0.1:0"},
+			{Transport: telephony.TransportTLS, Addr: "127.0.0.1:0", TLS: serverTLS},
 		},
 		Trunks: []Trunk{inboundTrunk()},
 	})
@@ -156,8 +158,8 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 		connsPerTransport = 4
 		window            = 16 // requests in flight per connection
 	)
-	vias := map[Transport]*viaListener{TransportTCP: newViaListener(t), TransportTLS: newViaListener(t)}
-	floods := map[Transport][]*floodConn{}
+	vias := map[telephony.Transport]*viaListener{telephony.TransportTCP: newViaListener(t), telephony.TransportTLS: newViaListener(t)}
+	floods := map[telephony.Transport][]*floodConn{}
 	var once sync.Once
 	// finish stops the trunks; registered after startUA, so it runs before its leak check.
 	finish := func() {
@@ -174,7 +176,7 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 	}
 	t.Cleanup(finish)
 
-	for _, tp := range []Transport{TransportTCP, TransportTLS} {
+	for _, tp := range []telephony.Transport{telephony.TransportTCP, telephony.TransportTLS} {
 		addr, ok := env.ua.ListenAddr(tp)
 		if !ok {
 			t.Fatalf("no %s listener", tp)
@@ -182,7 +184,7 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 		for i := range connsPerTransport {
 			var conn net.Conn
 			var err error
-			if tp == TransportTLS {
+			if tp == telephony.TransportTLS {
 				conn, err = (&tls.Dialer{Config: clientTLS}).DialContext(t.Context(), "tcp", addr.String())
 			} else {
 				conn, err = (&net.Dialer{}).DialContext(t.Context(), "tcp", addr.String())
@@ -193,7 +195,7 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 			floods[tp] = append(floods[tp], startFloodConn(conn, strings.ToUpper(string(tp)), vias[tp].addr(), addr, i, window))
 		}
 	}
-	answered := func(tp Transport) int {
+	answered := func(tp telephony.Transport) int {
 		n := 0
 		for _, f := range floods[tp] {
 			n += int(f.ok.Load())
@@ -201,10 +203,10 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 		return n
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for (answered(TransportTCP) < 200 || answered(TransportTLS) < 200) && time.Now().Before(deadline) {
+	for (answered(telephony.TransportTCP) < 200 || answered(telephony.TransportTLS) < 200) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if overTCP, overTLS := answered(TransportTCP), answered(TransportTLS); overTCP < 200 || overTLS < 200 {
+	if overTCP, overTLS := answered(telephony.TransportTCP), answered(telephony.TransportTLS); overTCP < 200 || overTLS < 200 {
 		t.Fatalf("OPTIONS answered within 5 s: %d over TCP, %d over TLS; want at least 200 each before shutting down", overTCP, overTLS)
 	}
 

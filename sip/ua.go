@@ -16,6 +16,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // UA is the trunk-side SIP user agent (RFC 3261 section 8): it listens on the configured
@@ -39,8 +41,8 @@ type UA struct {
 	handler  func(*IncomingCall)
 
 	mu        sync.Mutex
-	listeners map[Transport]*boundListener
-	clients   map[Transport]*sipgo.Client
+	listeners map[telephony.Transport]*boundListener
+	clients   map[telephony.Transport]*sipgo.Client
 	dialogs   map[string]*Call
 	incoming  map[*IncomingCall]struct{}
 	serving   bool
@@ -60,7 +62,7 @@ type trunk struct {
 
 // boundListener is a bound SIP socket.
 type boundListener struct {
-	transport  Transport
+	transport  telephony.Transport
 	local      netip.AddrPort
 	publicPort int
 	closer     io.Closer
@@ -105,8 +107,8 @@ func NewUA(cfg Config) (*UA, error) {
 		srv:       srv,
 		inflow:    newInflow(),
 		gate:      gate,
-		listeners: map[Transport]*boundListener{},
-		clients:   map[Transport]*sipgo.Client{},
+		listeners: map[telephony.Transport]*boundListener{},
+		clients:   map[telephony.Transport]*sipgo.Client{},
 		dialogs:   map[string]*Call{},
 		incoming:  map[*IncomingCall]struct{}{},
 		stop:      make(chan struct{}),
@@ -138,7 +140,7 @@ func (ua *UA) Listen() error {
 	if len(ua.listeners) > 0 {
 		return nil
 	}
-	bound := map[Transport]*boundListener{}
+	bound := map[telephony.Transport]*boundListener{}
 	closeAll := func() {
 		for _, b := range bound {
 			_ = b.closer.Close()
@@ -169,7 +171,7 @@ func (ua *UA) Listen() error {
 			sipgo.WithClientNAT(),
 			sipgo.WithClientLogger(ua.log),
 		}
-		if tp == TransportUDP {
+		if tp == telephony.TransportUDP {
 			// Send from the listening socket so that responses and requests of the trunk reach it (RFC 3581).
 			opts = append(opts, sipgo.WithClientConnectionAddr(b.local.String()))
 		}
@@ -187,7 +189,7 @@ func (ua *UA) Listen() error {
 func (ua *UA) bind(l Listener) (*boundListener, error) {
 	b := &boundListener{transport: l.Transport}
 	switch l.Transport {
-	case TransportUDP:
+	case telephony.TransportUDP:
 		addr, err := net.ResolveUDPAddr("udp", l.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("sip: listen %s %s: %w", l.Transport, l.Addr, err)
@@ -204,11 +206,11 @@ func (ua *UA) bind(l Listener) (*boundListener, error) {
 		gated := &gatedPacketConn{PacketConn: conn, in: ua.inflow, local: conn.LocalAddr().String()}
 		b.closer = gated
 		b.serve = func() error { return ua.srv.ServeUDP(gated) }
-	case TransportTCP, TransportTLS:
+	case telephony.TransportTCP, telephony.TransportTLS:
 		var ln net.Listener
 		var err error
 		ln, err = (&net.ListenConfig{}).Listen(context.Background(), "tcp", l.Addr)
-		if err == nil && l.Transport == TransportTLS {
+		if err == nil && l.Transport == telephony.TransportTLS {
 			ln = tls.NewListener(ln, l.TLS)
 		}
 		if err != nil {
@@ -216,7 +218,7 @@ func (ua *UA) bind(l Listener) (*boundListener, error) {
 		}
 		b.local = ln.Addr().(*net.TCPAddr).AddrPort()
 		b.closer = ln
-		if l.Transport == TransportTLS {
+		if l.Transport == telephony.TransportTLS {
 			b.serve = func() error { return ua.srv.ServeTLS(ln) }
 		} else {
 			b.serve = func() error { return ua.srv.ServeTCP(ln) }
@@ -231,7 +233,7 @@ func (ua *UA) bind(l Listener) (*boundListener, error) {
 }
 
 // ListenAddr returns the bound address of the listener for transport t, and false when there is none (yet).
-func (ua *UA) ListenAddr(t Transport) (netip.AddrPort, bool) {
+func (ua *UA) ListenAddr(t telephony.Transport) (netip.AddrPort, bool) {
 	ua.mu.Lock()
 	defer ua.mu.Unlock()
 	b, ok := ua.listeners[t]
@@ -310,7 +312,7 @@ func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 func (ua *UA) awaitUDPListeners(listeners []*boundListener) {
 	pool := ua.sua.TransportLayer().Pool("udp")
 	for _, b := range listeners {
-		if b.transport != TransportUDP {
+		if b.transport != telephony.TransportUDP {
 			continue
 		}
 		key := b.closer.(net.PacketConn).LocalAddr().String()
@@ -417,7 +419,7 @@ func (t *trunk) reserve() bool {
 func (t *trunk) release() { t.calls.Add(-1) }
 
 // client returns the sipgo client and listener for transport tp.
-func (ua *UA) client(tp Transport) (*sipgo.Client, *boundListener, error) {
+func (ua *UA) client(tp telephony.Transport) (*sipgo.Client, *boundListener, error) {
 	ua.mu.Lock()
 	defer ua.mu.Unlock()
 	if !ua.serving {
@@ -433,7 +435,7 @@ func (ua *UA) client(tp Transport) (*sipgo.Client, *boundListener, error) {
 // contact returns our Contact header for transport tp with the given user part.
 func (ua *UA) contact(user string, b *boundListener) sipmsg.ContactHeader {
 	uri := sipmsg.Uri{Scheme: "sip", User: user, Host: ua.cfg.PublicHost, Port: b.publicPort}
-	if b.transport != TransportUDP {
+	if b.transport != telephony.TransportUDP {
 		uri.UriParams = sipmsg.NewParams()
 		uri.UriParams.Add("transport", string(b.transport))
 	}
@@ -441,7 +443,7 @@ func (ua *UA) contact(user string, b *boundListener) sipmsg.ContactHeader {
 }
 
 // dialogUA returns the sipgo dialog helper for the transport a request arrived on.
-func (ua *UA) dialogUA(tp Transport, user string) (*sipgo.DialogUA, error) {
+func (ua *UA) dialogUA(tp telephony.Transport, user string) (*sipgo.DialogUA, error) {
 	c, b, err := ua.client(tp)
 	if err != nil {
 		return nil, err
@@ -460,14 +462,14 @@ func (ua *UA) mediaAddr(local netip.AddrPort) netip.AddrPort {
 	return local
 }
 
-func transportOf(m sipmsg.Message) Transport {
+func transportOf(m sipmsg.Message) telephony.Transport {
 	switch sipmsg.NetworkToLower(m.Transport()) {
 	case "tcp":
-		return TransportTCP
+		return telephony.TransportTCP
 	case "tls":
-		return TransportTLS
+		return telephony.TransportTLS
 	default:
-		return TransportUDP
+		return telephony.TransportUDP
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // The media path must not allocate per packet: every direction, with and
@@ -23,30 +25,30 @@ func TestNoAllocationPerPacket(t *testing.T) {
 			}
 		}
 	}
-	newUp := func(in, o Codec, opts ...Option) *Uplink {
+	newUp := func(in, o telephony.Codec, opts ...Option) *Uplink {
 		u, err := NewUplink(in, o, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u
 	}
-	newDown := func(in, o Codec, opts ...Option) *Downlink {
+	newDown := func(in, o telephony.Codec, opts ...Option) *Downlink {
 		d, err := NewDownlink(in, o, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
-	upOpus := newUp(CodecOpus, CodecPCMU)
-	upLossy := newUp(CodecOpus, CodecPCMA)
-	upPass := newUp(CodecPCMU, CodecPCMU)
-	down := newDown(CodecPCMA, CodecOpus)
-	downLossy := newDown(CodecPCMU, CodecOpus)
-	downPass := newDown(CodecPCMU, CodecPCMU)
-	downPassLossy := newDown(CodecPCMA, CodecPCMA)
-	upSame := newUp(CodecPCMA, CodecPCMA, WithTranscodeSameCodec(true))
-	downSame := newDown(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(true))
-	mapper, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, CodecTelephoneEvent8k, upOpus)
+	upOpus := newUp(telephony.Opus, telephony.PCMU)
+	upLossy := newUp(telephony.Opus, telephony.PCMA)
+	upPass := newUp(telephony.PCMU, telephony.PCMU)
+	down := newDown(telephony.PCMA, telephony.Opus)
+	downLossy := newDown(telephony.PCMU, telephony.Opus)
+	downPass := newDown(telephony.PCMU, telephony.PCMU)
+	downPassLossy := newDown(telephony.PCMA, telephony.PCMA)
+	upSame := newUp(telephony.PCMA, telephony.PCMA, WithTranscodeSameCodec(true))
+	downSame := newDown(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
+	mapper, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, telephony.TelephoneEvent8k, upOpus)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +164,8 @@ func TestNoAllocationPerPacket(t *testing.T) {
 // Switching and the packets after it allocate nothing.
 func TestSetTrunkDoesNotAllocate(t *testing.T) {
 	pk := opusPackets(t, 50, 20)
-	ulaw := encodeG711(CodecPCMU, testaudio.Sine(600, 8000, 160, 0.3))
-	alaw := encodeG711(CodecPCMA, testaudio.Sine(600, 8000, 160, 0.3))
+	ulaw := encodeG711(telephony.PCMU, testaudio.Sine(600, 8000, 160, 0.3))
+	alaw := encodeG711(telephony.PCMA, testaudio.Sine(600, 8000, 160, 0.3))
 	out := make([]byte, 1500)
 	drain := func(next func([]byte) (int, uint32, bool)) {
 		for {
@@ -172,29 +174,29 @@ func TestSetTrunkDoesNotAllocate(t *testing.T) {
 			}
 		}
 	}
-	codec := func(i int) (Codec, []byte) {
+	codec := func(i int) (telephony.Codec, []byte) {
 		if i/7%2 == 1 {
-			return CodecPCMA, alaw
+			return telephony.PCMA, alaw
 		}
-		return CodecPCMU, ulaw
+		return telephony.PCMU, ulaw
 	}
-	upOpus, err := NewUplink(CodecOpus, CodecPCMU)
+	upOpus, err := NewUplink(telephony.Opus, telephony.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}
-	upPass, err := NewUplink(CodecPCMU, CodecPCMU)
+	upPass, err := NewUplink(telephony.PCMU, telephony.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}
-	downOpus, err := NewDownlink(CodecPCMU, CodecOpus)
+	downOpus, err := NewDownlink(telephony.PCMU, telephony.Opus)
 	if err != nil {
 		t.Fatal(err)
 	}
-	downPass, err := NewDownlink(CodecPCMU, CodecPCMU)
+	downPass, err := NewDownlink(telephony.PCMU, telephony.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapper, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}, CodecTelephoneEvent8k, upOpus)
+	mapper, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}, telephony.TelephoneEvent8k, upOpus)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +234,7 @@ func TestSetTrunkDoesNotAllocate(t *testing.T) {
 			l++
 		}},
 		{"DTMF mapper payload type", func() {
-			_ = mapper.SetOutput(CodecTelephoneEvent8k.WithPayloadType(uint8(96 + m%2)))
+			_ = mapper.SetOutput(telephony.TelephoneEvent8k.WithPayloadType(uint8(96 + m%2)))
 			m++
 		}},
 	}

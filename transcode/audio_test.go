@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Audio proofs: what the browser says reaches the trunk and comes back at
@@ -13,16 +15,16 @@ import (
 func TestToneThroughUplinkAndDownlink(t *testing.T) {
 	tests := []struct {
 		name  string
-		trunk Codec
+		trunk telephony.Codec
 		freq  float64
 		amp   float64
 	}{
-		{"1 kHz PCMU", CodecPCMU, 1000, 0.25},
-		{"1 kHz PCMA", CodecPCMA, 1000, 0.25},
-		{"440 Hz PCMU", CodecPCMU, 440, 0.5},
-		{"440 Hz PCMA quiet", CodecPCMA, 440, 0.05},
-		{"300 Hz PCMU", CodecPCMU, 300, 0.25},
-		{"3 kHz PCMA", CodecPCMA, 3000, 0.25},
+		{"1 kHz PCMU", telephony.PCMU, 1000, 0.25},
+		{"1 kHz PCMA", telephony.PCMA, 1000, 0.25},
+		{"440 Hz PCMU", telephony.PCMU, 440, 0.5},
+		{"440 Hz PCMA quiet", telephony.PCMA, 440, 0.05},
+		{"300 Hz PCMU", telephony.PCMU, 300, 0.25},
+		{"3 kHz PCMA", telephony.PCMA, 3000, 0.25},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,7 +85,7 @@ func TestSweepThroughUplinkAndDownlink(t *testing.T) {
 		window  = 0.05 // seconds per analysis window
 	)
 	in := logSweep(300, 3400, browserRate, seconds*browserRate, 0.25)
-	res := runChain(t, in, CodecPCMU, nil)
+	res := runChain(t, in, telephony.PCMU, nil)
 	legs := []struct {
 		name string
 		ref  []int16

@@ -7,6 +7,8 @@ import (
 	"github.com/hraban/opus"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Benchmarks of the media path. Compare Uplink+Downlink per frame with
@@ -55,11 +57,11 @@ func pushDrain(b *testing.B, l mediaLeg, seq uint16, ts uint32, payload, out []b
 // (trunk PCMU to browser Opus) of a call, with default settings.
 func benchLegs(b *testing.B) (*Uplink, *Downlink) {
 	b.Helper()
-	up, err := NewUplink(CodecOpus, CodecPCMU)
+	up, err := NewUplink(telephony.Opus, telephony.PCMU)
 	if err != nil {
 		b.Fatal(err)
 	}
-	down, err := NewDownlink(CodecPCMU, CodecOpus)
+	down, err := NewDownlink(telephony.PCMU, telephony.Opus)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,11 +122,11 @@ func BenchmarkSameCodec(b *testing.B) {
 		on   bool
 	}{{"passthrough", false}, {"re-encode", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			up, err := NewUplink(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(bc.on))
+			up, err := NewUplink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(bc.on))
 			if err != nil {
 				b.Fatal(err)
 			}
-			down, err := NewDownlink(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(bc.on))
+			down, err := NewDownlink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(bc.on))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // The chain harness plays the browser on one side and the trunk on the
@@ -50,14 +52,14 @@ type chainResult struct {
 // runChain sends in (48 kHz PCM, whole 20 ms frames) through the browser
 // encoder, the Uplink (dropping the packets for which lose returns true),
 // then back through the Downlink and a browser decoder.
-func runChain(t *testing.T, in []int16, trunk Codec, lose func(i int) bool) chainResult {
+func runChain(t *testing.T, in []int16, trunk telephony.Codec, lose func(i int) bool) chainResult {
 	t.Helper()
 	enc := newBrowserEncoder(t)
-	up, err := NewUplink(CodecOpus, trunk)
+	up, err := NewUplink(telephony.Opus, trunk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	down, err := NewDownlink(trunk, CodecOpus)
+	down, err := NewDownlink(trunk, telephony.Opus)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package transcode
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/webtrunk/webtrunk/telephony"
+)
 
 // Downlink transcodes the trunk-to-browser direction of one call: G.711 RTP
 // payloads in (PCMU or PCMA, RFC 3551, 8 kHz clock, any ptime up to 120
@@ -24,13 +28,13 @@ type Downlink struct {
 }
 
 // NewDownlink returns a Downlink from the trunk codec in (PCMU or PCMA) to
-// the browser codec out (CodecOpus with its negotiated payload type, or
+// the browser codec out (telephony.Opus with its negotiated payload type, or
 // PCMU or PCMA). It returns an error wrapping ErrUnsupportedCodec for other
 // codecs, ErrInvalidOption for an out-of-range option, or the libopus
 // error when the encoder cannot be set up. Options: WithPtime, WithMaxGap,
 // WithOpusBitrate, WithOpusComplexity, WithOpusExpectedLoss,
 // WithTranscodeSameCodec.
-func NewDownlink(in, out Codec, opts ...Option) (*Downlink, error) {
+func NewDownlink(in, out telephony.Codec, opts ...Option) (*Downlink, error) {
 	if !in.IsG711() {
 		return nil, fmt.Errorf("%w: downlink input %s is not G.711", ErrUnsupportedCodec, in)
 	}
@@ -92,11 +96,11 @@ func (d *Downlink) MaxPayloadSize() int { return d.p.maxPayload() }
 // nothing. It returns an error wrapping ErrUnsupportedCodec, and leaves
 // the Downlink as it was, when in is not G.711 at 8000 Hz. It does not
 // allocate unless it fails.
-func (d *Downlink) SetInput(in Codec) error { return d.p.switchTrunk(in) }
+func (d *Downlink) SetInput(in telephony.Codec) error { return d.p.switchTrunk(in) }
 
 // Input returns the trunk codec the Downlink decodes, with its payload
 // type: the one given to NewDownlink or the last SetInput.
-func (d *Downlink) Input() Codec { return d.p.in }
+func (d *Downlink) Input() telephony.Codec { return d.p.in }
 
 // MapTimestamp converts an 8 kHz input RTP timestamp, close to the last
 // accepted packet, to the output clock on the output timeline.

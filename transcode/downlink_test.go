@@ -9,26 +9,28 @@ import (
 	"github.com/hraban/opus"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 func TestDownlinkPtimesToOpus(t *testing.T) {
 	tests := []struct {
 		name   string
-		in     Codec
+		in     telephony.Codec
 		ms     int // input ptime
 		lose   map[int]bool
 		frames int // output frames for 300 ms of input
 		stats  Stats
 	}{
-		{"PCMU 10 ms", CodecPCMU, 10, nil, 15, Stats{Packets: 30, Frames: 15}},
-		{"PCMA 20 ms", CodecPCMA, 20, nil, 15, Stats{Packets: 15, Frames: 15}},
-		{"PCMU 30 ms", CodecPCMU, 30, nil, 15, Stats{Packets: 10, Frames: 15}},
-		{"PCMU 20 ms, two lost", CodecPCMU, 20, map[int]bool{3: true, 7: true}, 15, Stats{Packets: 13, Frames: 15, Concealed: 2}},
-		{"PCMA 30 ms, one lost", CodecPCMA, 30, map[int]bool{4: true}, 15, Stats{Packets: 9, Frames: 15, Concealed: 1}},
+		{"PCMU 10 ms", telephony.PCMU, 10, nil, 15, Stats{Packets: 30, Frames: 15}},
+		{"PCMA 20 ms", telephony.PCMA, 20, nil, 15, Stats{Packets: 15, Frames: 15}},
+		{"PCMU 30 ms", telephony.PCMU, 30, nil, 15, Stats{Packets: 10, Frames: 15}},
+		{"PCMU 20 ms, two lost", telephony.PCMU, 20, map[int]bool{3: true, 7: true}, 15, Stats{Packets: 13, Frames: 15, Concealed: 2}},
+		{"PCMA 30 ms, one lost", telephony.PCMA, 30, map[int]bool{4: true}, 15, Stats{Packets: 9, Frames: 15, Concealed: 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			down, err := NewDownlink(tc.in, CodecOpus.WithPayloadType(109))
+			down, err := NewDownlink(tc.in, telephony.Opus.WithPayloadType(109))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +105,7 @@ func TestDownlinkPassthrough(t *testing.T) {
 			pcm := testaudio.Sine(600, 8000, 960, 0.3)
 			src := make([]byte, 960)
 			EncodePCMU(src, pcm)
-			down, err := NewDownlink(CodecPCMU, CodecPCMU.WithPayloadType(0))
+			down, err := NewDownlink(telephony.PCMU, telephony.PCMU.WithPayloadType(0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +172,7 @@ func TestDownlinkPassthrough(t *testing.T) {
 }
 
 func TestDownlinkRejects(t *testing.T) {
-	down, err := NewDownlink(CodecPCMA, CodecOpus)
+	down, err := NewDownlink(telephony.PCMA, telephony.Opus)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,15 +188,15 @@ func TestDownlinkRejects(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		in, out Codec
+		in, out telephony.Codec
 		opts    []Option
 		err     error
 	}{
-		{"Opus from trunk", CodecOpus, CodecOpus, nil, ErrUnsupportedCodec},
-		{"Opus ptime 30", CodecPCMU, CodecOpus, []Option{WithPtime(30 * time.Millisecond)}, ErrInvalidOption},
-		{"bitrate", CodecPCMU, CodecOpus, []Option{WithOpusBitrate(1000)}, ErrInvalidOption},
-		{"complexity", CodecPCMU, CodecOpus, []Option{WithOpusComplexity(11)}, ErrInvalidOption},
-		{"loss", CodecPCMU, CodecOpus, []Option{WithOpusExpectedLoss(-1)}, ErrInvalidOption},
+		{"Opus from trunk", telephony.Opus, telephony.Opus, nil, ErrUnsupportedCodec},
+		{"Opus ptime 30", telephony.PCMU, telephony.Opus, []Option{WithPtime(30 * time.Millisecond)}, ErrInvalidOption},
+		{"bitrate", telephony.PCMU, telephony.Opus, []Option{WithOpusBitrate(1000)}, ErrInvalidOption},
+		{"complexity", telephony.PCMU, telephony.Opus, []Option{WithOpusComplexity(11)}, ErrInvalidOption},
+		{"loss", telephony.PCMU, telephony.Opus, []Option{WithOpusExpectedLoss(-1)}, ErrInvalidOption},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := NewDownlink(tc.in, tc.out, tc.opts...); !errors.Is(err, tc.err) {
@@ -205,7 +207,7 @@ func TestDownlinkRejects(t *testing.T) {
 }
 
 func TestDownlinkString(t *testing.T) {
-	down, err := NewDownlink(CodecPCMU, CodecOpus)
+	down, err := NewDownlink(telephony.PCMU, telephony.Opus)
 	if err != nil {
 		t.Fatal(err)
 	}

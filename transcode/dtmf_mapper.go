@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/pion/rtp"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TimestampMapper converts an RTP timestamp of an input stream to the clock
@@ -36,7 +38,7 @@ type DTMFStats struct {
 // A DTMFMapper belongs to one goroutine, normally the one that runs the
 // Uplink or Downlink of the same direction. Map does not allocate.
 type DTMFMapper struct {
-	in, out  Codec
+	in, out  telephony.Codec
 	timeline TimestampMapper
 
 	based   bool
@@ -56,8 +58,8 @@ type DTMFMapper struct {
 // the Uplink or Downlink of the same direction); when nil the mapper scales
 // timestamps itself. It returns an error wrapping ErrUnsupportedCodec when
 // either codec is not telephone-event at a supported rate.
-func NewDTMFMapper(in, out Codec, timeline TimestampMapper) (*DTMFMapper, error) {
-	for _, c := range []Codec{in, out} {
+func NewDTMFMapper(in, out telephony.Codec, timeline TimestampMapper) (*DTMFMapper, error) {
+	for _, c := range []telephony.Codec{in, out} {
 		if !c.IsTelephoneEvent() || (c.ClockRate != 8000 && c.ClockRate != 48000) {
 			return nil, fmt.Errorf("%w: %s is not telephone-event at 8000 or 48000 Hz", ErrUnsupportedCodec, c)
 		}
@@ -81,7 +83,7 @@ func (m *DTMFMapper) InPayloadType() uint8 { return m.in.PayloadType }
 // when out is not telephone-event at the current output clock rate (event
 // timestamps and durations cannot change clock mid-call). It does not
 // allocate unless it fails.
-func (m *DTMFMapper) SetOutput(out Codec) error {
+func (m *DTMFMapper) SetOutput(out telephony.Codec) error {
 	if !out.IsTelephoneEvent() || out.ClockRate != m.out.ClockRate {
 		return fmt.Errorf("%w: %s is not telephone-event at %d Hz", ErrUnsupportedCodec, out, m.out.ClockRate)
 	}
@@ -93,7 +95,7 @@ func (m *DTMFMapper) SetOutput(out Codec) error {
 }
 
 // Output returns the output leg's telephone-event codec.
-func (m *DTMFMapper) Output() Codec { return m.out }
+func (m *DTMFMapper) Output() telephony.Codec { return m.out }
 
 // Map converts the telephone-event packet in into the output leg: it sets
 // out's PayloadType, Timestamp and Marker (set on the first packet of each

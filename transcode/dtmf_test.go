@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 func TestEventRoundTrip(t *testing.T) {
@@ -92,9 +94,9 @@ func eventPacket(tb testing.TB, pt uint8, ts uint32, marker bool, ev Event) *rtp
 }
 
 func TestDTMFMapper(t *testing.T) {
-	browser48 := Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}
-	browser8 := CodecTelephoneEvent8k.WithPayloadType(110)
-	trunk := CodecTelephoneEvent8k
+	browser48 := telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}
+	browser8 := telephony.TelephoneEvent8k.WithPayloadType(110)
+	trunk := telephony.TelephoneEvent8k
 	// A digit '7' of 100 ms: start, two updates, three end packets.
 	type pkt struct {
 		dur    uint16
@@ -104,7 +106,7 @@ func TestDTMFMapper(t *testing.T) {
 	seq := []pkt{{0, false, true}, {1, false, false}, {2, false, false}, {3, true, false}, {3, true, false}, {3, true, false}}
 	tests := []struct {
 		name      string
-		in        Codec
+		in        telephony.Codec
 		step      uint16 // input duration per unit
 		startIn   uint32
 		wantStart uint32
@@ -159,8 +161,8 @@ type fixedTimeline struct{ offset uint32 }
 func (f fixedTimeline) MapTimestamp(ts uint32) uint32 { return ts/6 + f.offset }
 
 func TestDTMFMapperTimelineAndErrors(t *testing.T) {
-	in := Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}
-	m, err := NewDTMFMapper(in, CodecTelephoneEvent8k, fixedTimeline{offset: 1000})
+	in := telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}
+	m, err := NewDTMFMapper(in, telephony.TelephoneEvent8k, fixedTimeline{offset: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +188,7 @@ func TestDTMFMapperTimelineAndErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewDTMFMapper(CodecPCMU, CodecTelephoneEvent8k, nil); !errors.Is(err, ErrUnsupportedCodec) {
+	if _, err := NewDTMFMapper(telephony.PCMU, telephony.TelephoneEvent8k, nil); !errors.Is(err, ErrUnsupportedCodec) {
 		t.Errorf("PCMU accepted as telephone-event: %v", err)
 	}
 }
@@ -194,7 +196,7 @@ func TestDTMFMapperTimelineAndErrors(t *testing.T) {
 // TestDTMFMapperWithUplink lines events up with the uplink's audio frames.
 func TestDTMFMapperWithUplink(t *testing.T) {
 	pk := opusPackets(t, 3, 20)
-	up, err := NewUplink(CodecOpus, CodecPCMU)
+	up, err := NewUplink(telephony.Opus, telephony.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func TestDTMFMapperWithUplink(t *testing.T) {
 			audioTS = append(audioTS, ts)
 		}
 	}
-	m, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, CodecTelephoneEvent8k, up)
+	m, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, telephony.TelephoneEvent8k, up)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,8 +230,8 @@ func TestDTMFMapperWithUplink(t *testing.T) {
 
 // A trunk's re-INVITE may move telephone-event to another payload type.
 func TestDTMFMapperSetOutput(t *testing.T) {
-	browser := Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}
-	m, err := NewDTMFMapper(browser, CodecTelephoneEvent8k, nil)
+	browser := telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}
+	m, err := NewDTMFMapper(browser, telephony.TelephoneEvent8k, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,15 +241,15 @@ func TestDTMFMapperSetOutput(t *testing.T) {
 	dst := make([]byte, 4)
 	for i := range out {
 		if i == 1 {
-			for _, c := range []Codec{CodecPCMU, {Name: "telephone-event", ClockRate: 48000, PayloadType: 96}} {
+			for _, c := range []telephony.Codec{telephony.PCMU, {Name: "telephone-event", ClockRate: 48000, PayloadType: 96}} {
 				if err := m.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
 					t.Errorf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
 				}
 			}
-			if m.Output() != CodecTelephoneEvent8k {
+			if m.Output() != telephony.TelephoneEvent8k {
 				t.Fatalf("refused SetOutput changed the output to %s", m.Output())
 			}
-			if err := m.SetOutput(CodecTelephoneEvent8k.WithPayloadType(96)); err != nil {
+			if err := m.SetOutput(telephony.TelephoneEvent8k.WithPayloadType(96)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Fuzz targets for every parser that reads bytes from the network.
@@ -51,7 +53,7 @@ func FuzzUplinkPush(f *testing.F) {
 	f.Add(uint16(1), uint32(960), pk[0], uint16(2), uint32(1920), pk[1])
 	f.Add(uint16(1), uint32(0), []byte{3 << 3}, uint16(9), uint32(99999), []byte{16<<3 | 3, 0x80 | 2, 1, 5, 5})
 	f.Fuzz(func(t *testing.T, s1 uint16, t1 uint32, p1 []byte, s2 uint16, t2 uint32, p2 []byte) {
-		up, err := NewUplink(CodecOpus, CodecPCMA)
+		up, err := NewUplink(telephony.Opus, telephony.PCMA)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +83,7 @@ func FuzzUplinkPush(f *testing.F) {
 func FuzzDownlinkPush(f *testing.F) {
 	f.Add(uint16(1), uint32(160), make([]byte, 160), uint16(2), uint32(320), make([]byte, 80))
 	f.Fuzz(func(t *testing.T, s1 uint16, t1 uint32, p1 []byte, s2 uint16, t2 uint32, p2 []byte) {
-		down, err := NewDownlink(CodecPCMU, CodecOpus)
+		down, err := NewDownlink(telephony.PCMU, telephony.Opus)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +133,7 @@ func FuzzTelephoneEvent(f *testing.F) {
 				t.Fatalf("round trip % x -> % x", b[:4], out)
 			}
 		}
-		m, err := NewDTMFMapper(Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, CodecTelephoneEvent8k, nil)
+		m, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, telephony.TelephoneEvent8k, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

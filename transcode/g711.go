@@ -2,6 +2,13 @@ package transcode
 
 import "github.com/zaf/g711"
 
+// G.711 encodings of a zero sample (ITU-T G.711 tables 1 and 2): the byte a
+// silent PCMU or PCMA payload is made of.
+const (
+	SilencePCMU byte = 0xFF
+	SilencePCMA byte = 0xD5
+)
+
 // EncodePCMU encodes 16-bit linear PCM samples at 8000 Hz into G.711 mu-law
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does

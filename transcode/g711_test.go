@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // The reference below is built from the text of ITU-T G.711 (Tables 1 and
@@ -183,8 +185,8 @@ func TestG711Spot(t *testing.T) {
 		{"PCMA 0x2A decodes -32256", int(refDecodeALaw(0x2A)), -32256},
 		{"PCMU max encodes 0x80", int(refEncodeMuLaw(math.MaxInt16)), 0x80},
 		{"PCMA min encodes 0x2A", int(refEncodeALaw(math.MinInt16)), 0x2A},
-		{"silence byte PCMU", int(CodecPCMU.silenceByte()), int(refEncodeMuLaw(0))},
-		{"silence byte PCMA", int(CodecPCMA.silenceByte()), int(refEncodeALaw(0))},
+		{"silence byte PCMU", int(silenceByte(telephony.PCMU)), int(refEncodeMuLaw(0))},
+		{"silence byte PCMA", int(silenceByte(telephony.PCMA)), int(refEncodeALaw(0))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

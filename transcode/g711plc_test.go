@@ -7,6 +7,8 @@ import (
 	"github.com/hraban/opus"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Concealment of lost trunk packets: what the browser hears in place of a
@@ -17,7 +19,7 @@ import (
 // decoded at 8 kHz) with the Downlink's Stats. Packets for which lose is
 // true are not sent; with silenceFill they are sent as G.711 silence
 // instead, which is what a Downlink without concealment produced for them.
-func downlinkRun(t *testing.T, in, out Codec, src []byte, packet int, lose func(int) bool, silenceFill bool) ([]int16, Stats) {
+func downlinkRun(t *testing.T, in, out telephony.Codec, src []byte, packet int, lose func(int) bool, silenceFill bool) ([]int16, Stats) {
 	t.Helper()
 	d, err := NewDownlink(in, out, WithTranscodeSameCodec(true))
 	if err != nil {
@@ -31,7 +33,7 @@ func downlinkRun(t *testing.T, in, out Codec, src []byte, packet int, lose func(
 	}
 	silence := make([]byte, packet)
 	for i := range silence {
-		silence[i] = in.silenceByte()
+		silence[i] = silenceByte(in)
 	}
 	buf := make([]byte, d.MaxPayloadSize())
 	pcm := make([]int16, 960)
@@ -103,15 +105,15 @@ func TestConcealToneThroughGap(t *testing.T) {
 	)
 	tests := []struct {
 		name  string
-		codec Codec
+		codec telephony.Codec
 		freq  float64
 		lost  int // consecutive packets lost from gapAt
 	}{
-		{"1 kHz PCMU, one lost", CodecPCMU, 1000, 1},
-		{"1 kHz PCMA, two lost", CodecPCMA, 1000, 2},
-		{"300 Hz PCMU, one lost", CodecPCMU, 300, 1},
-		{"300 Hz PCMA, two lost", CodecPCMA, 300, 2},
-		{"440 Hz PCMU, four lost", CodecPCMU, 440, 4},
+		{"1 kHz PCMU, one lost", telephony.PCMU, 1000, 1},
+		{"1 kHz PCMA, two lost", telephony.PCMA, 1000, 2},
+		{"300 Hz PCMU, one lost", telephony.PCMU, 300, 1},
+		{"300 Hz PCMA, two lost", telephony.PCMA, 300, 2},
+		{"440 Hz PCMU, four lost", telephony.PCMU, 440, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,21 +225,21 @@ func TestConcealSpeechRandomLoss(t *testing.T) {
 	frames := len(pcm) / packet
 	tests := []struct {
 		name string
-		out  Codec
+		out  telephony.Codec
 		rate float64
 		seed uint64
 	}{
-		{"PCMU 5%", CodecPCMU, 0.05, 11},
-		{"PCMA 10%", CodecPCMA, 0.10, 12},
-		{"Opus 5%", CodecOpus, 0.05, 13},
-		{"Opus 10%", CodecOpus, 0.10, 14},
+		{"PCMU 5%", telephony.PCMU, 0.05, 11},
+		{"PCMA 10%", telephony.PCMA, 0.10, 12},
+		{"Opus 5%", telephony.Opus, 0.05, 13},
+		{"Opus 10%", telephony.Opus, 0.10, 14},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			in := CodecPCMU
+			in := telephony.PCMU
 			if tc.out.IsPCMA() {
-				in = CodecPCMA
+				in = telephony.PCMA
 			}
 			src := encodeG711(in, pcm)
 			lost, nLost := lossPattern(frames, tc.rate, tc.seed)
@@ -297,12 +299,12 @@ func TestConcealDownlinkToOpus(t *testing.T) {
 		freq   = 1000
 	)
 	tone := testaudio.Sine(freq, 8000, count*packet, 0.25)
-	src := encodeG711(CodecPCMA, tone)
+	src := encodeG711(telephony.PCMA, tone)
 	// Single losses every 300 ms, clear of the encoder's start-up.
 	lose := func(i int) bool { return i >= 20 && i%15 == 5 }
-	clean, _ := downlinkRun(t, CodecPCMA, CodecOpus, src, packet, nil, false)
-	plc, st := downlinkRun(t, CodecPCMA, CodecOpus, src, packet, lose, false)
-	silent, _ := downlinkRun(t, CodecPCMA, CodecOpus, src, packet, lose, true)
+	clean, _ := downlinkRun(t, telephony.PCMA, telephony.Opus, src, packet, nil, false)
+	plc, st := downlinkRun(t, telephony.PCMA, telephony.Opus, src, packet, lose, false)
+	silent, _ := downlinkRun(t, telephony.PCMA, telephony.Opus, src, packet, lose, true)
 	var nLost int
 	for i := range count {
 		if lose(i) {

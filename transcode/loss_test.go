@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // lossPattern returns which of frames packets to drop for random loss at
@@ -60,11 +62,11 @@ func TestUplinkRandomLossSpeech(t *testing.T) {
 		"Seven, eight, nine. The quick brown fox jumps over the lazy dog.", browserRate)
 	in = append(in, make([]int16, browserFrame-len(in)%browserFrame)...)
 	frames := len(in) / browserFrame
-	clean := runChain(t, in, CodecPCMU, nil)
+	clean := runChain(t, in, telephony.PCMU, nil)
 	for _, seed := range []uint64{1, 2, 3, 4} {
 		t.Run("10% loss seed "+string(rune('0'+seed)), func(t *testing.T) {
 			lost, nLost := lossPattern(frames, 0.10, seed)
-			res := runChain(t, in, CodecPCMU, func(i int) bool { return lost[i] })
+			res := runChain(t, in, telephony.PCMU, func(i int) bool { return lost[i] })
 			checkCadence(t, res, frames)
 			if got := res.up.FEC + res.up.PLC; got != nLost {
 				t.Errorf("FEC %d + PLC %d = %d concealed, %d lost", res.up.FEC, res.up.PLC, got, nLost)
@@ -97,7 +99,7 @@ func TestUplinkRandomLossTone(t *testing.T) {
 	const frames = 250 // 5 s
 	in := testaudio.Sine(1000, browserRate, frames*browserFrame, 0.25)
 	lost, nLost := lossPattern(frames, 0.10, 7)
-	res := runChain(t, in, CodecPCMA, func(i int) bool { return lost[i] })
+	res := runChain(t, in, telephony.PCMA, func(i int) bool { return lost[i] })
 	checkCadence(t, res, frames)
 	if got := res.up.FEC + res.up.PLC; got != nLost {
 		t.Errorf("FEC %d + PLC %d = %d concealed, %d lost", res.up.FEC, res.up.PLC, got, nLost)

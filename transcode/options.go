@@ -3,6 +3,8 @@ package transcode
 import (
 	"fmt"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Defaults of the transcoder options. The Opus values are the ones
@@ -81,7 +83,7 @@ func WithOpusExpectedLoss(percent int) Option { return func(s *settings) { s.los
 // "decode -> ... re-encode").
 func WithTranscodeSameCodec(on bool) Option { return func(s *settings) { s.reencode = on } }
 
-func (s *settings) validate(out Codec) error {
+func (s *settings) validate(out telephony.Codec) error {
 	ms := s.ptime.Milliseconds()
 	if s.ptime != time.Duration(ms)*time.Millisecond {
 		return fmt.Errorf("%w: ptime %v is not whole milliseconds", ErrInvalidOption, s.ptime)

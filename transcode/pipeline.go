@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hraban/opus"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 const (
@@ -64,7 +66,7 @@ type Stats struct {
 // encoded. In passthrough mode (equal G.711 formats, unless
 // WithTranscodeSameCodec) a slot holds the G.711 byte itself.
 type pipeline struct {
-	in, out     Codec
+	in, out     telephony.Codec
 	passthrough bool
 	inRatio     uint32 // input clock ticks per 8 kHz slot
 	outRatio    uint32 // output clock ticks per 8 kHz slot
@@ -99,7 +101,7 @@ type pipeline struct {
 
 // newPipeline builds the engine from in to out; trunkIn says which side is
 // the trunk's G.711, the one that SetInput or SetOutput may switch.
-func newPipeline(in, out Codec, trunkIn bool, s settings) (*pipeline, error) {
+func newPipeline(in, out telephony.Codec, trunkIn bool, s settings) (*pipeline, error) {
 	if err := s.validate(out); err != nil {
 		return nil, err
 	}
@@ -118,7 +120,7 @@ func newPipeline(in, out Codec, trunkIn bool, s settings) (*pipeline, error) {
 	p.buf = make([]int16, maxPacketSlots+maxGap+3*p.frame+maxPacketSlots)
 	p.passthrough = relays(in, out, s.reencode)
 	if p.passthrough {
-		p.silence = int16(in.silenceByte())
+		p.silence = int16(silenceByte(in))
 	}
 	var err error
 	if in.IsOpus() {
@@ -140,12 +142,12 @@ func newPipeline(in, out Codec, trunkIn bool, s settings) (*pipeline, error) {
 
 // relays reports whether a pipeline from in to out passes the G.711 bytes
 // through (only re-chunked) rather than decoding and encoding them.
-func relays(in, out Codec, reencode bool) bool {
+func relays(in, out telephony.Codec, reencode bool) bool {
 	return in.IsG711() && out.IsG711() && in.SameFormat(out) && !reencode
 }
 
 // describe is the String of a pipeline from in to out with settings s.
-func describe(in, out Codec, s settings) string {
+func describe(in, out telephony.Codec, s settings) string {
 	ptime := fmt.Sprintf("ptime %dms", s.ptime.Milliseconds())
 	inName, outName := in.Name+"/"+fmt.Sprint(in.ClockRate), out.Name
 	if relays(in, out, s.reencode) {

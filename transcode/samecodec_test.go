@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Equal G.711 codecs on both legs: relayed by default, decoded and
@@ -22,7 +24,7 @@ type g711Stream interface {
 
 // newSameCodecStream builds the Uplink (up true) or Downlink between in
 // and out with opts.
-func newSameCodecStream(t *testing.T, up bool, in, out Codec, opts ...Option) g711Stream {
+func newSameCodecStream(t *testing.T, up bool, in, out telephony.Codec, opts ...Option) g711Stream {
 	t.Helper()
 	if up {
 		u, err := NewUplink(in, out, opts...)
@@ -39,7 +41,7 @@ func newSameCodecStream(t *testing.T, up bool, in, out Codec, opts ...Option) g7
 }
 
 // encodeG711 encodes pcm in codec c.
-func encodeG711(c Codec, pcm []int16) []byte {
+func encodeG711(c telephony.Codec, pcm []int16) []byte {
 	b := make([]byte, len(pcm))
 	if c.IsPCMA() {
 		EncodePCMA(b, pcm)
@@ -50,7 +52,7 @@ func encodeG711(c Codec, pcm []int16) []byte {
 }
 
 // decodeG711 decodes b in codec c.
-func decodeG711(c Codec, b []byte) []int16 {
+func decodeG711(c telephony.Codec, b []byte) []int16 {
 	pcm := make([]int16, len(b))
 	if c.IsPCMA() {
 		DecodePCMA(pcm, b)
@@ -72,13 +74,13 @@ func TestTranscodeSameCodecReencodesTone(t *testing.T) {
 	tests := []struct {
 		name    string
 		up      bool
-		in, out Codec
+		in, out telephony.Codec
 		desc    string
 	}{
-		{"uplink PCMU", true, CodecPCMU, CodecPCMU, "PCMU/8000 decode -> PCMU re-encode, ptime 20ms"},
-		{"uplink PCMA", true, CodecPCMA, CodecPCMA, "PCMA/8000 decode -> PCMA re-encode, ptime 20ms"},
-		{"downlink PCMU", false, CodecPCMU, CodecPCMU, "PCMU/8000 decode -> PCMU re-encode, ptime 20ms"},
-		{"downlink PCMA, own payload type", false, CodecPCMA.WithPayloadType(8), CodecPCMA.WithPayloadType(8), "PCMA/8000 decode -> PCMA re-encode, ptime 20ms"},
+		{"uplink PCMU", true, telephony.PCMU, telephony.PCMU, "PCMU/8000 decode -> PCMU re-encode, ptime 20ms"},
+		{"uplink PCMA", true, telephony.PCMA, telephony.PCMA, "PCMA/8000 decode -> PCMA re-encode, ptime 20ms"},
+		{"downlink PCMU", false, telephony.PCMU, telephony.PCMU, "PCMU/8000 decode -> PCMU re-encode, ptime 20ms"},
+		{"downlink PCMA, own payload type", false, telephony.PCMA.WithPayloadType(8), telephony.PCMA.WithPayloadType(8), "PCMA/8000 decode -> PCMA re-encode, ptime 20ms"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +169,7 @@ func TestTranscodeSameCodecDecodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newSameCodecStream(t, tc.up, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode))
+			s := newSameCodecStream(t, tc.up, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(tc.reencode))
 			if got := s.String(); got != tc.desc {
 				t.Errorf("String() = %q, want %q", got, tc.desc)
 			}
@@ -199,12 +201,12 @@ func TestTranscodeSameCodecOtherPaths(t *testing.T) {
 	tests := []struct {
 		name    string
 		up      bool
-		in, out Codec
+		in, out telephony.Codec
 	}{
-		{"uplink Opus to PCMU", true, CodecOpus, CodecPCMU},
-		{"uplink PCMU to PCMA", true, CodecPCMU, CodecPCMA},
-		{"downlink PCMA to Opus", false, CodecPCMA, CodecOpus},
-		{"downlink PCMA to PCMU", false, CodecPCMA, CodecPCMU},
+		{"uplink Opus to PCMU", true, telephony.Opus, telephony.PCMU},
+		{"uplink PCMU to PCMA", true, telephony.PCMU, telephony.PCMA},
+		{"downlink PCMA to Opus", false, telephony.PCMA, telephony.Opus},
+		{"downlink PCMA to PCMU", false, telephony.PCMA, telephony.PCMU},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

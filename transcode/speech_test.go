@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // speechSample makes text into 16-bit mono PCM at rate Hz with espeak-ng
@@ -91,7 +93,7 @@ func TestSpeechThroughUplinkAndDownlink(t *testing.T) {
 	in48 := speechSample(t, text, browserRate)
 	ref := speechSample(t, text, 8000) // band-limited reference for 8 kHz legs
 	in48 = append(in48, make([]int16, browserFrame-len(in48)%browserFrame+browserFrame*10)...)
-	res := runChain(t, in48, CodecPCMA, nil)
+	res := runChain(t, in48, telephony.PCMA, nil)
 
 	legs := []struct {
 		name string

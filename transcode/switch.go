@@ -1,6 +1,10 @@
 package transcode
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/webtrunk/webtrunk/telephony"
+)
 
 // A trunk may change the G.711 codec of a call after media started: the
 // 2xx answer of an INVITE selects another codec than the early media of
@@ -12,7 +16,7 @@ import "fmt"
 // encoder or decoder, and only the conversion of the trunk side changes.
 
 // g711Index numbers the G.711 formats for pipeline.descs: 0 PCMU, 1 PCMA.
-func g711Index(c Codec) int {
+func g711Index(c telephony.Codec) int {
 	if c.IsPCMA() {
 		return 1
 	}
@@ -23,7 +27,7 @@ func g711Index(c Codec) int {
 // format of the trunk side, so that a switch sets String without
 // allocating. The current format keeps the codec's own spelling.
 func (p *pipeline) describeSwitches(s settings) {
-	for i, c := range [2]Codec{CodecPCMU, CodecPCMA} {
+	for i, c := range [2]telephony.Codec{telephony.PCMU, telephony.PCMA} {
 		in, out := p.in, p.out
 		if p.trunkIn {
 			in = c
@@ -38,7 +42,7 @@ func (p *pipeline) describeSwitches(s settings) {
 }
 
 // trunk returns the codec of the trunk side.
-func (p *pipeline) trunk() Codec {
+func (p *pipeline) trunk() telephony.Codec {
 	if p.trunkIn {
 		return p.in
 	}
@@ -52,7 +56,7 @@ func (p *pipeline) trunk() Codec {
 // may start a new RTP numbering (sequenceTracker.resync). It returns an
 // error wrapping ErrUnsupportedCodec, and changes nothing, when c is not
 // G.711 at 8000 Hz. It does not allocate unless it fails.
-func (p *pipeline) switchTrunk(c Codec) error {
+func (p *pipeline) switchTrunk(c telephony.Codec) error {
 	if !c.IsG711() {
 		return fmt.Errorf("%w: trunk codec %s is not G.711 at 8000 Hz", ErrUnsupportedCodec, c)
 	}
@@ -75,7 +79,7 @@ func (p *pipeline) switchTrunk(c Codec) error {
 	p.in, p.out, p.passthrough = in, out, pass
 	p.silence = 0
 	if pass {
-		p.silence = int16(in.silenceByte())
+		p.silence = int16(silenceByte(in))
 	}
 	p.desc = p.descs[g711Index(c)]
 	if p.trunkIn && p.track.started {
@@ -87,7 +91,7 @@ func (p *pipeline) switchTrunk(c Codec) error {
 
 // decodePending turns the pending slots of a passthrough queue, G.711
 // bytes of format c, into 8 kHz PCM.
-func (p *pipeline) decodePending(c Codec) {
+func (p *pipeline) decodePending(c telephony.Codec) {
 	pcma := c.IsPCMA()
 	for i, v := range p.buf[p.head:p.tail] {
 		p.buf[p.head+i] = decodeSample(byte(v), pcma)
@@ -96,7 +100,7 @@ func (p *pipeline) decodePending(c Codec) {
 
 // encodePending turns the pending slots, 8 kHz PCM, into G.711 bytes of
 // format c for a passthrough queue.
-func (p *pipeline) encodePending(c Codec) {
+func (p *pipeline) encodePending(c telephony.Codec) {
 	pcma := c.IsPCMA()
 	for i, v := range p.buf[p.head:p.tail] {
 		p.buf[p.head+i] = int16(encodeSample(v, pcma))

@@ -9,6 +9,8 @@ import (
 	"github.com/hraban/opus"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // A trunk changing its G.711 codec mid-call (SetInput, SetOutput): the
@@ -23,7 +25,7 @@ const (
 
 // trunkSegment is a run of trunk packets in one codec.
 type trunkSegment struct {
-	codec   Codec
+	codec   telephony.Codec
 	packets int
 }
 
@@ -31,7 +33,7 @@ type trunkSegment struct {
 // each segment in its codec: the tone's phase runs on across segments, as
 // a trunk that switches codec between two packets sends it. It returns the
 // payloads, the codec of each, and the tone as 8 kHz PCM.
-func trunkStream(segments []trunkSegment, packet int) (payloads [][]byte, codecs []Codec, pcm []int16) {
+func trunkStream(segments []trunkSegment, packet int) (payloads [][]byte, codecs []telephony.Codec, pcm []int16) {
 	total := 0
 	for _, s := range segments {
 		total += s.packets
@@ -52,7 +54,7 @@ func trunkStream(segments []trunkSegment, packet int) (payloads [][]byte, codecs
 // from after it went through a converter to format to: decode, encode in
 // to, decode. Passthrough gives the same value (G.711 decoding is exact on
 // its own codes), so one expectation serves both paths.
-func canonical(from, to Codec, b byte) int16 {
+func canonical(from, to telephony.Codec, b byte) int16 {
 	v := decodeG711(from, []byte{b})
 	return decodeG711(to, encodeG711(to, v))[0]
 }
@@ -92,11 +94,11 @@ func checkToneWindows(t *testing.T, pcm []int16, skip, minWindows int) {
 }
 
 func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
-	segments := []trunkSegment{{CodecPCMU, 50}, {CodecPCMA, 50}, {CodecPCMU, 50}}
+	segments := []trunkSegment{{telephony.PCMU, 50}, {telephony.PCMA, 50}, {telephony.PCMU, 50}}
 	payloads, codecs, _ := trunkStream(segments, 160)
 	run := func(t *testing.T, follow bool) (heard []int16, tss []uint32, d *Downlink) {
 		t.Helper()
-		d, err := NewDownlink(CodecPCMU, CodecOpus)
+		d, err := NewDownlink(telephony.PCMU, telephony.Opus)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,8 +147,8 @@ func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
 	if st := d.Stats(); st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}
-	if got := d.Input(); got != CodecPCMU {
-		t.Errorf("Input() = %s, want %s", got, CodecPCMU)
+	if got := d.Input(); got != telephony.PCMU {
+		t.Errorf("Input() = %s, want %s", got, telephony.PCMU)
 	}
 
 	// The same stream without following the switch is what the browser
@@ -161,12 +163,12 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 	const packets = 150
 	enc := newBrowserEncoder(t)
 	tone := testaudio.Sine(switchFreq, browserRate, packets*browserFrame, switchAmp)
-	up, err := NewUplink(CodecOpus.WithPayloadType(109), CodecPCMU)
+	up, err := NewUplink(telephony.Opus.WithPayloadType(109), telephony.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The trunk moves to A-law with payload type 8, then back.
-	plan := map[int]Codec{50: CodecPCMA, 100: CodecPCMU}
+	plan := map[int]telephony.Codec{50: telephony.PCMA, 100: telephony.PCMU}
 	descs := map[string]string{
 		"PCMU": "opus/48000 decode@8k (FEC, PLC) -> PCMU encode, ptime 20ms",
 		"PCMA": "opus/48000 decode@8k (FEC, PLC) -> PCMA encode, ptime 20ms",
@@ -256,21 +258,21 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The trunk's codec: PCMU, then PCMA from packet 7, PCMU again
 			// from packet 13 (each switch 10 ms into an output frame).
-			trunkAt := func(i int) Codec {
+			trunkAt := func(i int) telephony.Codec {
 				if i >= 7 && i < 13 {
-					return CodecPCMA
+					return telephony.PCMA
 				}
-				return CodecPCMU
+				return telephony.PCMU
 			}
 			var s g711Stream
-			var set func(Codec) error
+			var set func(telephony.Codec) error
 			var in []byte
 			if tc.up {
-				u := newSameCodecStream(t, true, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode)).(*Uplink)
+				u := newSameCodecStream(t, true, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(tc.reencode)).(*Uplink)
 				s, set = u, u.SetOutput
-				in = encodeG711(CodecPCMU, testaudio.Sine(switchFreq, 8000, packets*packet, switchAmp))
+				in = encodeG711(telephony.PCMU, testaudio.Sine(switchFreq, 8000, packets*packet, switchAmp))
 			} else {
-				d := newSameCodecStream(t, false, CodecPCMU, CodecPCMU, WithTranscodeSameCodec(tc.reencode)).(*Downlink)
+				d := newSameCodecStream(t, false, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(tc.reencode)).(*Downlink)
 				s, set = d, d.SetInput
 				pcm := testaudio.Sine(switchFreq, 8000, packets*packet, switchAmp)
 				for i := range packets {
@@ -281,7 +283,7 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 				t.Errorf("String() = %q, want %q", got, tc.descs[0])
 			}
 			buf := make([]byte, s.MaxPayloadSize())
-			var outCodec []Codec // per output sample
+			var outCodec []telephony.Codec // per output sample
 			var outBytes []byte
 			var tss []uint32
 			switches := 0
@@ -306,7 +308,7 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 					if n != frame {
 						t.Fatalf("frame of %d bytes, want %d", n, frame)
 					}
-					oc := CodecPCMU
+					oc := telephony.PCMU
 					if tc.up {
 						oc = trunkAt(i)
 					}
@@ -326,7 +328,7 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 				}
 			}
 			for k, b := range in {
-				inCodec := CodecPCMU
+				inCodec := telephony.PCMU
 				if !tc.up {
 					inCodec = trunkAt(k / packet)
 				}
@@ -362,11 +364,11 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := NewDownlink(CodecPCMU, CodecPCMU, WithTranscodeSameCodec(true))
+			d, err := NewDownlink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
 			if err != nil {
 				t.Fatal(err)
 			}
-			payloads, codecs, _ := trunkStream([]trunkSegment{{CodecPCMU, 10}, {CodecPCMA, 10}}, 160)
+			payloads, codecs, _ := trunkStream([]trunkSegment{{telephony.PCMU, 10}, {telephony.PCMA, 10}}, 160)
 			buf := make([]byte, d.MaxPayloadSize())
 			var tss []uint32
 			var heard []int16
@@ -389,7 +391,7 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 						break
 					}
 					tss = append(tss, ots)
-					heard = append(heard, decodeG711(CodecPCMU, buf[:n])...)
+					heard = append(heard, decodeG711(telephony.PCMU, buf[:n])...)
 				}
 			}
 			if want := len(payloads) + tc.lost; len(tss) != want {
@@ -419,16 +421,16 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 }
 
 func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
-	bad := []Codec{
-		CodecOpus,
-		CodecTelephoneEvent8k,
+	bad := []telephony.Codec{
+		telephony.Opus,
+		telephony.TelephoneEvent8k,
 		{Name: "PCMU", ClockRate: 16000, Channels: 1, PayloadType: 0},
 		{Name: "PCMA", ClockRate: 8000, Channels: 2, PayloadType: 8},
 		{Name: "G722", ClockRate: 8000, Channels: 1, PayloadType: 9},
 	}
 	for _, c := range bad {
 		t.Run("downlink to "+c.String(), func(t *testing.T) {
-			d, err := NewDownlink(CodecPCMU, CodecOpus)
+			d, err := NewDownlink(telephony.PCMU, telephony.Opus)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -436,14 +438,14 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 			if err := d.SetInput(c); !errors.Is(err, ErrUnsupportedCodec) {
 				t.Fatalf("SetInput(%s) = %v, want ErrUnsupportedCodec", c, err)
 			}
-			if d.Input() != CodecPCMU || d.String() != desc || d.Stats().Switches != 0 {
+			if d.Input() != telephony.PCMU || d.String() != desc || d.Stats().Switches != 0 {
 				t.Fatalf("refused switch changed the Downlink: input %s, %q", d.Input(), d.String())
 			}
 			// Still decoding mu-law into Opus.
-			checkToneWindows(t, downlinkTone(t, d, CodecPCMU, 25), 1600, 10)
+			checkToneWindows(t, downlinkTone(t, d, telephony.PCMU, 25), 1600, 10)
 		})
 		t.Run("uplink to "+c.String(), func(t *testing.T) {
-			u, err := NewUplink(CodecPCMA, CodecPCMU)
+			u, err := NewUplink(telephony.PCMA, telephony.PCMU)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -451,11 +453,11 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 			if err := u.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
 				t.Fatalf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
 			}
-			if u.Output() != CodecPCMU || u.String() != desc || u.Stats().Switches != 0 {
+			if u.Output() != telephony.PCMU || u.String() != desc || u.Stats().Switches != 0 {
 				t.Fatalf("refused switch changed the Uplink: output %s, %q", u.Output(), u.String())
 			}
 			pcm := testaudio.Sine(switchFreq, 8000, 160, switchAmp)
-			if err := u.Push(1, 0, encodeG711(CodecPCMA, pcm)); err != nil {
+			if err := u.Push(1, 0, encodeG711(telephony.PCMA, pcm)); err != nil {
 				t.Fatal(err)
 			}
 			buf := make([]byte, u.MaxPayloadSize())
@@ -464,7 +466,7 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 				t.Fatal("no frame after the refused switch")
 			}
 			for k, b := range buf[:n] {
-				if got, want := decodeG711(CodecPCMU, []byte{b})[0], canonical(CodecPCMA, CodecPCMU, encodeG711(CodecPCMA, pcm[k:k+1])[0]); got != want {
+				if got, want := decodeG711(telephony.PCMU, []byte{b})[0], canonical(telephony.PCMA, telephony.PCMU, encodeG711(telephony.PCMA, pcm[k:k+1])[0]); got != want {
 					t.Fatalf("sample %d: %d, want %d (A-law to mu-law)", k, got, want)
 				}
 			}
@@ -475,7 +477,7 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 // downlinkTone pushes packets 20 ms packets of the switch tone in codec c
 // through d, continuing its numbering, and returns the Opus output
 // decoded at 8 kHz.
-func downlinkTone(t *testing.T, d *Downlink, c Codec, packets int) []int16 {
+func downlinkTone(t *testing.T, d *Downlink, c telephony.Codec, packets int) []int16 {
 	t.Helper()
 	dec, err := opus.NewDecoder(8000, 1)
 	if err != nil {

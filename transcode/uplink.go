@@ -1,6 +1,10 @@
 package transcode
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/webtrunk/webtrunk/telephony"
+)
 
 // Uplink transcodes the browser-to-trunk direction of one call: RTP
 // payloads of the browser's codec in (Opus, RFC 7587, 48 kHz RTP clock),
@@ -22,12 +26,12 @@ type Uplink struct {
 	p *pipeline
 }
 
-// NewUplink returns an Uplink from the browser codec in (CodecOpus, or PCMU
+// NewUplink returns an Uplink from the browser codec in (telephony.Opus, or PCMU
 // or PCMA with any payload type) to the trunk codec out (PCMU or PCMA). It
 // returns an error wrapping ErrUnsupportedCodec for other codecs and
 // ErrInvalidOption for an out-of-range option. Options: WithPtime (output
 // ptime, default 20 ms), WithMaxGap and WithTranscodeSameCodec.
-func NewUplink(in, out Codec, opts ...Option) (*Uplink, error) {
+func NewUplink(in, out telephony.Codec, opts ...Option) (*Uplink, error) {
 	if !out.IsG711() {
 		return nil, fmt.Errorf("%w: uplink output %s is not G.711", ErrUnsupportedCodec, out)
 	}
@@ -88,11 +92,11 @@ func (u *Uplink) MaxPayloadSize() int { return u.p.maxPayload() }
 // nothing. It returns an error wrapping ErrUnsupportedCodec, and leaves
 // the Uplink as it was, when out is not G.711 at 8000 Hz. It does not
 // allocate unless it fails.
-func (u *Uplink) SetOutput(out Codec) error { return u.p.switchTrunk(out) }
+func (u *Uplink) SetOutput(out telephony.Codec) error { return u.p.switchTrunk(out) }
 
 // Output returns the trunk codec the Uplink encodes to, with its payload
 // type: the one given to NewUplink or the last SetOutput.
-func (u *Uplink) Output() Codec { return u.p.out }
+func (u *Uplink) Output() telephony.Codec { return u.p.out }
 
 // MapTimestamp converts an RTP timestamp of the input clock, close to the
 // last accepted packet, to the output clock on the output timeline, so that

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // opusPackets encodes n packets of ms milliseconds each of a 500 Hz tone
@@ -114,7 +116,7 @@ func TestUplinkSequencing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			up, err := NewUplink(CodecOpus, CodecPCMU)
+			up, err := NewUplink(telephony.Opus, telephony.PCMU)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +177,7 @@ func TestUplinkRechunksPacketSizes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pk := opusPackets(t, 12, tc.ms)
-			up, err := NewUplink(CodecOpus, CodecPCMA, WithPtime(tc.ptime))
+			up, err := NewUplink(telephony.Opus, telephony.PCMA, WithPtime(tc.ptime))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,13 +212,13 @@ func TestUplinkPassthroughAndConversion(t *testing.T) {
 	EncodePCMA(alaw, pcm)
 	tests := []struct {
 		name     string
-		in, out  Codec
+		in, out  telephony.Codec
 		want     []byte
 		describe string
 	}{
-		{"PCMU relayed untouched", CodecPCMU, CodecPCMU, ulaw, "passthrough"},
-		{"PCMA relayed untouched", CodecPCMA.WithPayloadType(8), CodecPCMA, alaw, "passthrough"},
-		{"PCMU converted to PCMA", CodecPCMU, CodecPCMA, alaw, "decode"},
+		{"PCMU relayed untouched", telephony.PCMU, telephony.PCMU, ulaw, "passthrough"},
+		{"PCMA relayed untouched", telephony.PCMA.WithPayloadType(8), telephony.PCMA, alaw, "passthrough"},
+		{"PCMU converted to PCMA", telephony.PCMU, telephony.PCMA, alaw, "decode"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,15 +258,15 @@ func TestUplinkPassthroughAndConversion(t *testing.T) {
 func TestNewUplinkRejects(t *testing.T) {
 	tests := []struct {
 		name    string
-		in, out Codec
+		in, out telephony.Codec
 		opts    []Option
 		err     error
 	}{
-		{"Opus to trunk", CodecOpus, CodecOpus, nil, ErrUnsupportedCodec},
-		{"unknown input", Codec{Name: "G722", ClockRate: 8000}, CodecPCMU, nil, ErrUnsupportedCodec},
-		{"ptime 25 ms", CodecOpus, CodecPCMU, []Option{WithPtime(25 * time.Millisecond)}, ErrInvalidOption},
-		{"ptime 70 ms", CodecOpus, CodecPCMU, []Option{WithPtime(70 * time.Millisecond)}, ErrInvalidOption},
-		{"max gap 5 ms", CodecOpus, CodecPCMU, []Option{WithMaxGap(5 * time.Millisecond)}, ErrInvalidOption},
+		{"Opus to trunk", telephony.Opus, telephony.Opus, nil, ErrUnsupportedCodec},
+		{"unknown input", telephony.Codec{Name: "G722", ClockRate: 8000}, telephony.PCMU, nil, ErrUnsupportedCodec},
+		{"ptime 25 ms", telephony.Opus, telephony.PCMU, []Option{WithPtime(25 * time.Millisecond)}, ErrInvalidOption},
+		{"ptime 70 ms", telephony.Opus, telephony.PCMU, []Option{WithPtime(70 * time.Millisecond)}, ErrInvalidOption},
+		{"max gap 5 ms", telephony.Opus, telephony.PCMU, []Option{WithMaxGap(5 * time.Millisecond)}, ErrInvalidOption},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,7 +278,7 @@ func TestNewUplinkRejects(t *testing.T) {
 }
 
 func TestUplinkString(t *testing.T) {
-	up, err := NewUplink(CodecOpus, CodecPCMU)
+	up, err := NewUplink(telephony.Opus, telephony.PCMU)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Tone parameters of the tone number: a 1 kHz sine at -10 dBFS, in 20 ms
@@ -203,7 +205,7 @@ func playTone(call *sip.Call) {
 		pcm[i] = int16(toneAmplitude * math.Sin(2*math.Pi*toneHz*float64(i)/sampleRate))
 	}
 	payload := make([]byte, frameSamples)
-	if media.Codec.Name == sip.PCMA.Name {
+	if media.Codec.Name == telephony.PCMA.Name {
 		transcode.EncodePCMA(payload, pcm)
 	} else {
 		transcode.EncodePCMU(payload, pcm)

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 func main() {
@@ -91,7 +93,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- neti
 
 		return 1
 	}
-	addr, _ := ep.ua.ListenAddr(sip.TransportUDP)
+	addr, _ := ep.ua.ListenAddr(telephony.TransportUDP)
 	logger.Info("echo endpoint listening", "sip", addr.String(), "tone_number", *toneNumber,
 		"echo", "every other number")
 	if ready != nil {
@@ -141,7 +143,7 @@ func uaConfig(listen, gatewayAddr, allow, ports string) (sip.Config, error) {
 	}
 
 	return sip.Config{
-		Listeners:            []sip.Listener{{Transport: sip.TransportUDP, Addr: bind.String()}},
+		Listeners:            []sip.Listener{{Transport: telephony.TransportUDP, Addr: bind.String()}},
 		UserAgent:            "Webtrunk echo",
 		RejectUnknownSources: true,
 		RTPPorts:             pool,

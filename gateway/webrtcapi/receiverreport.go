@@ -9,6 +9,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
+
+	"github.com/webtrunk/webtrunk/rtpstream"
 )
 
 // DefaultRTCPReportInterval is how often RTCP sender and receiver reports
@@ -18,34 +20,19 @@ import (
 // session, about 100 bytes/s each way.
 const DefaultRTCPReportInterval = time.Second
 
-// Constants of the sequence number tracking of RFC 3550 appendix A.1.
-const (
-	// maxDropout is the largest forward jump in sequence number (packets)
-	// still taken as loss rather than as a restarted source.
-	maxDropout = 3000
-	// maxMisorder is the largest backward jump (packets) still taken as a
-	// late packet rather than as a restarted source.
-	maxMisorder = 100
-	// seqMod is the sequence number space, 2^16.
-	seqMod = 1 << 16
-)
-
 // RTP and RTCP wire constants (RFC 3550 sections 5.1, 6.4.1, 6.4.2).
 const (
-	rtpHeaderLen      = 12
-	rtcpHeaderLen     = 4
-	rtcpTypeSR        = 200
-	senderReportLen   = 28 // header, sender SSRC and the 20-byte sender info
-	maxReportBlocks   = 31 // the 5-bit reception report count
-	rtcpVersion       = 2
-	rtpVersionBits    = 0xc0
-	rtpVersion2Bits   = rtcpVersion << 6
-	lostMax           = 0x7fffff // cumulative lost: 24-bit signed
-	lostMin           = -0x800000
-	lostMask          = 0xffffff
-	dlsrUnitsPerSec   = 1 << 16 // DLSR is in 1/65536 s
-	jitterShift       = 4       // jitter is kept scaled by 16 (RFC 3550 A.8)
-	jitterRoundOffset = 1 << (jitterShift - 1)
+	rtcpHeaderLen   = 4
+	rtcpTypeSR      = 200
+	senderReportLen = 28 // header, sender SSRC and the 20-byte sender info
+	maxReportBlocks = 31 // the 5-bit reception report count
+	rtcpVersion     = 2
+	rtpVersionBits  = 0xc0
+	rtpVersion2Bits = rtcpVersion << 6
+	lostMax         = 0x7fffff // cumulative lost: 24-bit signed
+	lostMin         = -0x800000
+	lostMask        = 0xffffff
+	dlsrUnitsPerSec = 1 << 16 // DLSR is in 1/65536 s
 )
 
 // receiverReportFactory makes one [receiverReports] interceptor per
@@ -112,7 +99,8 @@ func (r *receiverReports) BindRTCPWriter(writer interceptor.RTCPWriter) intercep
 // BindRemoteStream tracks one incoming RTP stream. The returned reader
 // updates the stream's counters from each packet's header bytes.
 func (r *receiverReports) BindRemoteStream(info *interceptor.StreamInfo, reader interceptor.RTPReader) interceptor.RTPReader {
-	s := &rrStream{ssrc: info.SSRC, clockRate: int64(info.ClockRate), epoch: r.now()}
+	s := &rrStream{ssrc: info.SSRC, epoch: r.now()}
+	s.rx.SetClockRate(int(info.ClockRate))
 	r.mu.Lock()
 	r.streams[info.SSRC] = s
 	r.mu.Unlock()
@@ -224,100 +212,31 @@ func (r *receiverReports) reports(now time.Time) []*rtcp.ReceiverReport {
 	return out
 }
 
-// rrStream is the reception state of one incoming SSRC, kept as RFC 3550
-// appendix A.1 (sequence numbers), A.3 (loss) and A.8 (jitter) describe.
-// Its mutex is held for a few dozen instructions per packet.
+// rrStream is the reception state of one incoming SSRC (an
+// rtpstream.Receiver, RFC 3550 appendix A.1, A.3 and A.8) and the last
+// sender report of that SSRC. Its mutex is held for a few dozen
+// instructions per packet.
 type rrStream struct {
-	ssrc      uint32
-	clockRate int64     // RTP clock, Hz
-	epoch     time.Time // origin of the arrival clock
+	ssrc  uint32
+	epoch time.Time // origin of the arrival clock
 
-	mu            sync.Mutex
-	started       bool
-	maxSeq        uint16 // highest sequence number seen
-	cycles        uint32 // sequence number wraps, times 2^16
-	baseSeq       uint32 // first sequence number
-	badSeq        uint32 // the packet after a large jump, to detect a restart
-	received      uint32 // packets received
-	expectedPrior uint32 // expected packets at the last report
-	receivedPrior uint32 // received packets at the last report
-	transit       int32  // relative transit time of the last packet, RTP units
-	jitter        int64  // interarrival jitter, RTP units times 16
-	lsr           uint32 // middle 32 bits of the last SR's NTP time
-	lsrAt         time.Time
+	mu    sync.Mutex
+	rx    rtpstream.Receiver
+	lsr   uint32 // middle 32 bits of the last SR's NTP time
+	lsrAt time.Time
 }
 
 // receive accounts for one RTP packet (b is the whole packet) arrived at
 // now. Packets too short or not of version 2 are ignored.
 func (s *rrStream) receive(b []byte, now time.Time) {
-	if len(b) < rtpHeaderLen || b[0]&rtpVersionBits != rtpVersion2Bits {
+	if len(b) < rtpstream.HeaderSize || b[0]&rtpVersionBits != rtpVersion2Bits {
 		return
 	}
 	seq := binary.BigEndian.Uint16(b[2:4])
 	ts := binary.BigEndian.Uint32(b[4:8])
-	// Arrival time in RTP clock units; split so it does not overflow.
-	d := now.Sub(s.epoch)
-	sec, frac := int64(d/time.Second), int64(d%time.Second)
-	arrival := uint32(sec*s.clockRate + frac*s.clockRate/int64(time.Second)) //nolint:gosec // RTP time wraps at 2^32 by design
-	transit := int32(arrival - ts)                                           //nolint:gosec // difference of wrapping clocks
-
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.started {
-		s.started = true
-		s.restart(seq)
-		s.transit = transit
-
-		return
-	}
-	if !s.updateSeq(seq) {
-		return
-	}
-	delta := int64(transit - s.transit)
-	s.transit = transit
-	if delta < 0 {
-		delta = -delta
-	}
-	s.jitter += delta - (s.jitter+jitterRoundOffset)>>jitterShift
-}
-
-// restart starts counting afresh at seq (init_seq of RFC 3550 A.1).
-func (s *rrStream) restart(seq uint16) {
-	s.baseSeq = uint32(seq)
-	s.maxSeq = seq
-	s.badSeq = seqMod + 1 // never equal to a 16-bit sequence number
-	s.cycles = 0
-	s.received = 1
-	s.expectedPrior = 0
-	s.receivedPrior = 0
-}
-
-// updateSeq is update_seq of RFC 3550 A.1 without the probation: it
-// reports whether the packet counts.
-func (s *rrStream) updateSeq(seq uint16) bool {
-	switch delta := seq - s.maxSeq; {
-	case delta < maxDropout:
-		if seq < s.maxSeq {
-			s.cycles += seqMod
-		}
-		s.maxSeq = seq
-	case delta <= seqMod-maxMisorder:
-		// A very large jump: the source restarted if the next packet
-		// follows on, otherwise this one is ignored.
-		if uint32(seq) != s.badSeq {
-			s.badSeq = (uint32(seq) + 1) & (seqMod - 1)
-
-			return false
-		}
-		s.restart(seq)
-
-		return true
-	default:
-		// A duplicate or a late packet.
-	}
-	s.received++
-
-	return true
+	s.rx.Update(seq, ts, now.Sub(s.epoch))
+	s.mu.Unlock()
 }
 
 // senderReport records an SR of this stream arrived at now.
@@ -333,19 +252,12 @@ func (s *rrStream) senderReport(lsr uint32, now time.Time) {
 func (s *rrStream) report(now time.Time) (rtcp.ReceptionReport, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.started {
+	st := s.rx.Stats()
+	if st.Expected == 0 {
 		return rtcp.ReceptionReport{}, false
 	}
-	extMax := s.cycles + uint32(s.maxSeq)
-	expected := extMax - s.baseSeq + 1
-	lost := min(max(int64(expected)-int64(s.received), lostMin), lostMax)
-	expectedInterval := expected - s.expectedPrior
-	receivedInterval := s.received - s.receivedPrior
-	s.expectedPrior, s.receivedPrior = expected, s.received
-	var fraction uint8
-	if lostInterval := int64(expectedInterval) - int64(receivedInterval); expectedInterval > 0 && lostInterval > 0 {
-		fraction = uint8(lostInterval << 8 / int64(expectedInterval)) //nolint:gosec // lostInterval <= expectedInterval, so below 256
-	}
+	lost := min(max(st.Lost, lostMin), lostMax)
+	fraction := s.rx.Interval()
 	var dlsr uint32
 	if !s.lsrAt.IsZero() {
 		d := now.Sub(s.lsrAt)
@@ -357,8 +269,8 @@ func (s *rrStream) report(now time.Time) (rtcp.ReceptionReport, bool) {
 		SSRC:               s.ssrc,
 		FractionLost:       fraction,
 		TotalLost:          uint32(lost) & lostMask, //nolint:gosec // 24-bit two's complement
-		LastSequenceNumber: extMax,
-		Jitter:             uint32(s.jitter >> jitterShift), //nolint:gosec // jitter is non-negative
+		LastSequenceNumber: st.ExtendedHighest,
+		Jitter:             st.Jitter,
 		LastSenderReport:   s.lsr,
 		Delay:              dlsr,
 	}, true

@@ -8,12 +8,14 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
+
+	"github.com/webtrunk/webtrunk/rtpstream"
 )
 
 // rtpBytes is a minimal RTP packet (RFC 3550 section 5.1) with the given
 // sequence number and timestamp and a 3-byte payload.
 func rtpBytes(seq uint16, ts uint32) []byte {
-	b := make([]byte, rtpHeaderLen+3)
+	b := make([]byte, rtpstream.HeaderSize+3)
 	b[0] = 0x80
 	b[1] = byte(PayloadTypeOpus)
 	binary.BigEndian.PutUint16(b[2:4], seq)
@@ -83,7 +85,8 @@ func TestReceiverStreamReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			epoch := time.Now()
-			s := &rrStream{ssrc: 0x5eed, clockRate: 48000, epoch: epoch}
+			s := &rrStream{ssrc: 0x5eed, epoch: epoch}
+			s.rx.SetClockRate(48000)
 			if _, ok := s.report(epoch); ok {
 				t.Fatal("report before the first packet")
 			}
@@ -113,7 +116,8 @@ func TestReceiverStreamReport(t *testing.T) {
 // (RFC 3550 section 6.4.1), and that DLSR counts from the SR's arrival.
 func TestReceiverStreamIntervals(t *testing.T) {
 	epoch := time.Now()
-	s := &rrStream{ssrc: 1, clockRate: 48000, epoch: epoch}
+	s := &rrStream{ssrc: 1, epoch: epoch}
+	s.rx.SetClockRate(48000)
 	feed := func(packets []arrival) {
 		for _, p := range packets {
 			s.receive(rtpBytes(p.seq, p.ts), epoch.Add(p.at))

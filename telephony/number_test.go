@@ -1,4 +1,4 @@
-package sip
+package telephony
 
 import (
 	"errors"
@@ -176,16 +176,16 @@ func TestNumberPlanValidate(t *testing.T) {
 		{"uk", ukPlan, nil},
 		{"nanp", nanpPlan, nil},
 		{"zero", NumberPlan{}, nil},
-		{"bad format", NumberPlan{Format: NumberFormat(5)}, []string{"format NumberFormat(5)"}},
-		{"country code with plus", NumberPlan{CountryCode: "+44"}, []string{"country code"}},
-		{"country code too long", NumberPlan{CountryCode: "4444"}, []string{"country code"}},
-		{"national without country", NumberPlan{Format: FormatNational}, []string{"national format needs a country code"}},
+		{"bad format", NumberPlan{Format: "international"}, []string{"format: \"international\" is not one of"}},
+		{"country code with plus", NumberPlan{CountryCode: "+44"}, []string{"country_code"}},
+		{"country code too long", NumberPlan{CountryCode: "4444"}, []string{"country_code"}},
+		{"national without country", NumberPlan{Format: FormatNational}, []string{"country_code: required for format national"}},
 		{
 			"every problem at once",
 			NumberPlan{CountryCode: "0", NationalPrefix: "x", InternationalPrefix: "0 0", AddPrefix: "+", StripPrefixes: []string{""}},
-			[]string{"country code", "national prefix", "international prefix", "added prefix", "strip prefix"},
+			[]string{"country_code", "national_prefix", "international_prefix", "add_prefix", "strip_prefixes[0]"},
 		},
-		{"same prefixes", NumberPlan{CountryCode: "44", NationalPrefix: "0", InternationalPrefix: "0"}, []string{"both"}},
+		{"same prefixes", NumberPlan{CountryCode: "44", NationalPrefix: "0", InternationalPrefix: "0"}, []string{"both \"0\""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,7 +210,7 @@ func TestNumberPlanValidate(t *testing.T) {
 
 func TestParseNumberFormat(t *testing.T) {
 	for _, f := range []NumberFormat{FormatE164, FormatE164NoPlus, FormatNational} {
-		for _, s := range []string{f.String(), strings.ToUpper(f.String())} {
+		for _, s := range []string{string(f), strings.ToUpper(string(f))} {
 			got, err := ParseNumberFormat(s)
 			if err != nil || got != f {
 				t.Errorf("ParseNumberFormat(%q) = %v, %v; want %v", s, got, err, f)

@@ -1,4 +1,4 @@
-package sip
+package telephony
 
 import (
 	"errors"
@@ -11,81 +11,85 @@ import (
 // cannot be turned into an E.164 number (ITU-T E.164): characters other
 // than digits, visual separators and a leading "+", fewer than 7 or more
 // than 15 digits, or a leading 0 in the country code.
-var ErrInvalidNumber = errors.New("sip: invalid telephone number")
+var ErrInvalidNumber = errors.New("telephony: invalid telephone number")
 
 // ErrNumberPlan is wrapped by NumberPlan.Validate for a plan that cannot
 // rewrite numbers.
-var ErrNumberPlan = errors.New("sip: invalid number plan")
+var ErrNumberPlan = errors.New("telephony: invalid number plan")
 
 // NumberFormat is how a trunk writes telephone numbers in the user part of
-// Request-URI, To and From.
-type NumberFormat int
+// Request-URI, To and From, named as in configuration files.
+type NumberFormat string
 
 const (
 	// FormatE164 is "+" and the full international number, "+442079460000"
-	// (RFC 3966 global number). It is the zero value.
-	FormatE164 NumberFormat = iota
+	// (RFC 3966 global number). The empty NumberFormat means the same.
+	FormatE164 NumberFormat = "e164"
 	// FormatE164NoPlus is the full international number without the "+",
 	// "442079460000", as many carriers expect.
-	FormatE164NoPlus
+	FormatE164NoPlus NumberFormat = "e164_no_plus"
 	// FormatNational is the national number with the national prefix,
 	// "02079460000"; numbers of other countries get the international
 	// prefix, "0033123456789".
-	FormatNational
+	FormatNational NumberFormat = "national"
 )
 
-// String returns the name ParseNumberFormat accepts: "e164",
-// "e164_no_plus" or "national".
-func (f NumberFormat) String() string {
-	switch f {
-	case FormatE164:
-		return "e164"
-	case FormatE164NoPlus:
-		return "e164_no_plus"
-	case FormatNational:
-		return "national"
-	default:
-		return "NumberFormat(" + strconv.Itoa(int(f)) + ")"
-	}
-}
+// NumberFormats lists the valid formats.
+var NumberFormats = [...]NumberFormat{FormatE164, FormatE164NoPlus, FormatNational}
 
-// ParseNumberFormat returns the NumberFormat named s (see String), case
-// insensitively. It returns an error wrapping ErrNumberPlan for any other
-// name.
-func ParseNumberFormat(s string) (NumberFormat, error) {
-	for _, f := range [...]NumberFormat{FormatE164, FormatE164NoPlus, FormatNational} {
-		if strings.EqualFold(s, f.String()) {
-			return f, nil
+// Valid reports whether f is one of NumberFormats or empty (E.164).
+func (f NumberFormat) Valid() bool {
+	if f == "" {
+		return true
+	}
+	for _, v := range NumberFormats {
+		if f == v {
+			return true
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown number format %q", ErrNumberPlan, s)
+	return false
+}
+
+// ParseNumberFormat returns the NumberFormat named s ("e164",
+// "e164_no_plus", "national"), case-insensitively. It returns an error
+// wrapping ErrNumberPlan for any other name.
+func ParseNumberFormat(s string) (NumberFormat, error) {
+	f := NumberFormat(strings.ToLower(s))
+	if s == "" || !f.Valid() {
+		return "", fmt.Errorf("%w: unknown number format %q", ErrNumberPlan, s)
+	}
+	return f, nil
 }
 
 // NumberPlan is the numbering of one trunk: how numbers dialled by users
 // (ToE164) and numbers received from the trunk (FromTrunk) become E.164,
-// and how E.164 numbers are written towards the trunk (ForTrunk). The zero value accepts only numbers that
-// start with "+" and writes E.164.
+// and how E.164 numbers are written towards the trunk (ForTrunk). The zero
+// value accepts only numbers that start with "+" and writes E.164. The
+// yaml names are those of a trunk's numbering section in the
+// configuration file.
 type NumberPlan struct {
 	// Format is how the trunk writes numbers. It also decides what a bare
 	// number (no "+", no prefix) from the trunk means to FromTrunk:
 	// international digits for FormatE164NoPlus, a national number
 	// otherwise.
-	Format NumberFormat
+	Format NumberFormat `yaml:"format"`
 	// CountryCode is the country calling code of the trunk's country
-	// without "+", "44" for the United Kingdom (ITU-T E.164 annex).
-	CountryCode string
+	// without "+", "44" for the United Kingdom (ITU-T E.164 annex): 1 to 3
+	// digits, not starting with 0. Required for FormatNational.
+	CountryCode string `yaml:"country_code"`
 	// NationalPrefix is the trunk prefix dialled before national numbers,
 	// "0" in the United Kingdom; empty when the country has none.
-	NationalPrefix string
+	NationalPrefix string `yaml:"national_prefix"`
 	// InternationalPrefix is dialled before an international number,
 	// "00" in most of Europe, "011" in North America.
-	InternationalPrefix string
+	InternationalPrefix string `yaml:"international_prefix"`
 	// StripPrefixes are removed from the start of a dialled number before
 	// anything else, the first one that matches: an outside-line "9".
-	StripPrefixes []string
+	StripPrefixes []string `yaml:"strip_prefixes"`
 	// AddPrefix is put in front of every number sent to the trunk, a
-	// routing or technical prefix some carriers require.
-	AddPrefix string
+	// routing or technical prefix some carriers require: digits, '*' and
+	// '#'.
+	AddPrefix string `yaml:"add_prefix"`
 }
 
 // maxE164Digits is the longest international number (ITU-T E.164 section 6).
@@ -97,40 +101,75 @@ const maxE164Digits = 15
 // or a typing error.
 const minE164Digits = 7
 
-// Validate reports every problem of the plan at once, joined in one error
-// (errors.Join) each part of which wraps ErrNumberPlan: a format out of range, a country code that is not 1-3
-// digits not starting with 0, prefixes that are not digits, or a national
-// prefix equal to the international one.
-func (p NumberPlan) Validate() error {
-	var errs []error
-	if p.Format < FormatE164 || p.Format > FormatNational {
-		errs = append(errs, fmt.Errorf("%w: format %v unknown", ErrNumberPlan, p.Format))
+// PlanProblem is one reason a NumberPlan cannot rewrite numbers: the yaml
+// name of the field at fault (with an index for a list element,
+// "strip_prefixes[1]") and what is wrong with it.
+type PlanProblem struct {
+	Field   string
+	Message string
+}
+
+// Problems lists every problem of the plan, in field order: a format that
+// is not one of NumberFormats, a country code that is not 1-3 digits not
+// starting with 0 (or is missing for FormatNational), prefixes that are
+// not digits, a national prefix equal to the international one, an added
+// prefix with characters other than digits, '*' and '#'. It returns nil
+// for a usable plan.
+func (p NumberPlan) Problems() []PlanProblem {
+	var out []PlanProblem
+	add := func(field, msg string) { out = append(out, PlanProblem{Field: field, Message: msg}) }
+	if !p.Format.Valid() {
+		add("format", fmt.Sprintf("%q is not one of e164, e164_no_plus, national", string(p.Format)))
 	}
-	if p.CountryCode != "" && (len(p.CountryCode) > 3 || !allDigits(p.CountryCode) || p.CountryCode[0] == '0') {
-		errs = append(errs, fmt.Errorf("%w: country code %q is not 1-3 digits", ErrNumberPlan, p.CountryCode))
-	}
-	if p.Format == FormatNational && p.CountryCode == "" {
-		errs = append(errs, fmt.Errorf("%w: national format needs a country code", ErrNumberPlan))
-	}
-	prefixes := [...]struct{ name, value string }{
-		{"national prefix", p.NationalPrefix},
-		{"international prefix", p.InternationalPrefix},
-		{"added prefix", p.AddPrefix},
-	}
-	for _, pr := range prefixes {
-		if pr.value != "" && !allDigits(pr.value) {
-			errs = append(errs, fmt.Errorf("%w: %s %q is not digits", ErrNumberPlan, pr.name, pr.value))
+	switch cc := p.CountryCode; {
+	case cc == "":
+		if p.Format == FormatNational {
+			add("country_code", "required for format national")
 		}
+	case len(cc) > 3 || !allDigits(cc) || cc[0] == '0':
+		add("country_code", fmt.Sprintf("%q is not a country calling code: 1 to 3 digits, not starting with 0", cc))
+	}
+	if p.NationalPrefix != "" && !allDigits(p.NationalPrefix) {
+		add("national_prefix", "must be digits only")
+	}
+	if p.InternationalPrefix != "" && !allDigits(p.InternationalPrefix) {
+		add("international_prefix", "must be digits only")
 	}
 	if p.NationalPrefix != "" && p.NationalPrefix == p.InternationalPrefix {
-		errs = append(errs, fmt.Errorf("%w: national and international prefix are both %q", ErrNumberPlan, p.NationalPrefix))
+		add("international_prefix", fmt.Sprintf("must differ from national_prefix (both %q)", p.NationalPrefix))
 	}
-	for _, s := range p.StripPrefixes {
-		if s == "" || !allDigits(s) {
-			errs = append(errs, fmt.Errorf("%w: strip prefix %q is not digits", ErrNumberPlan, s))
+	for i, s := range p.StripPrefixes {
+		if !allDigits(s) {
+			add("strip_prefixes["+strconv.Itoa(i)+"]", "must be one or more digits")
 		}
 	}
+	if !Dialable(p.AddPrefix) {
+		add("add_prefix", "must be digits, * and # only")
+	}
+	return out
+}
+
+// Validate reports every problem of Problems at once, joined in one error
+// (errors.Join) each part of which wraps ErrNumberPlan and names its
+// field.
+func (p NumberPlan) Validate() error {
+	var errs []error
+	for _, pr := range p.Problems() {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrNumberPlan, pr.Field, pr.Message))
+	}
 	return errors.Join(errs...)
+}
+
+// Dialable reports whether s holds only what a keypad sends: digits, '*'
+// and '#' (the empty string is dialable).
+func Dialable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && c != '*' && c != '#' {
+			return false
+		}
+	}
+	return true
 }
 
 // ToE164 turns a number as a user dialled it into an E.164 number with
@@ -205,6 +244,13 @@ func (p NumberPlan) normalize(number string, strip, bareIsInternational bool) (s
 		return "", fmt.Errorf("%w: %q: country code starts with 0", ErrInvalidNumber, number)
 	}
 	return "+" + digits, nil
+}
+
+// IsE164 reports whether s is an E.164 number as ToE164 returns it: "+"
+// and 7 to 15 digits, the first of them not 0.
+func IsE164(s string) bool {
+	digits, ok := strings.CutPrefix(s, "+")
+	return ok && allDigits(digits) && len(digits) >= minE164Digits && len(digits) <= maxE164Digits && digits[0] != '0'
 }
 
 // ForTrunk writes an E.164 number (as ToE164 returns it; a missing "+" is
