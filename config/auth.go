@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
+)
 
 // AuthConfig configures how browsers authenticate before any call. At least
 // one of JWT.HMACKey and Users must be set.
@@ -69,7 +73,7 @@ type DialRules struct {
 // Allows reports whether e164 is a valid E.164 number that matches an Allow
 // pattern and no Deny pattern. It does not allocate.
 func (r *DialRules) Allows(e164 string) bool {
-	if r == nil || !IsE164(e164) {
+	if r == nil || !telephony.IsE164(e164) {
 		return false
 	}
 	allowed := false

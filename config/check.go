@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // Field checks shared by the validation of several sections. Each records
@@ -184,7 +186,7 @@ func fmtDuration(d time.Duration) string {
 
 // checkE164 checks an optional E.164 number.
 func checkE164(p *problems, path, s string) {
-	if s != "" && !IsE164(s) {
+	if s != "" && !telephony.IsE164(s) {
 		p.add(path, fmt.Sprintf("%q is not an E.164 number: write + and 2 to 15 digits, such as +442071234567", s))
 	}
 }

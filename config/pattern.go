@@ -4,26 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
-
-// maxE164Digits is the longest E.164 number, country code included
-// (ITU-T E.164 section 6).
-const maxE164Digits = 15
-
-// IsE164 reports whether s is an E.164 number in the form "+" followed by
-// 2 to 15 digits, the first of them not zero (ITU-T E.164; regular
-// expression ^\+[1-9][0-9]{1,14}$). It does not allocate.
-func IsE164(s string) bool {
-	if len(s) < 3 || len(s) > 1+maxE164Digits || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // ErrPattern is wrapped by every error of [ParseNumberPattern].
 var ErrPattern = errors.New("config: invalid number pattern")
@@ -52,7 +35,7 @@ const anyDigit digitSet = 1<<10 - 1
 // nothing.
 type NumberPattern struct {
 	text string
-	pos  [maxE164Digits]digitSet
+	pos  [telephony.MaxE164Digits]digitSet
 	n    int  // positions used in pos
 	tail bool // ends with *
 }
@@ -95,8 +78,8 @@ func ParseNumberPattern(s string) (NumberPattern, error) {
 		default:
 			return fail(i, "unexpected %q; use digits, X, [set] or a final *", c)
 		}
-		if p.n == maxE164Digits {
-			return fail(i, "longer than the %d digits of an E.164 number", maxE164Digits)
+		if p.n == telephony.MaxE164Digits {
+			return fail(i, "longer than the %d digits of an E.164 number", telephony.MaxE164Digits)
 		}
 		if p.n == 0 && set == 1 {
 			return fail(i, "E.164 country codes do not start with 0")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // validUserID reports whether s is 1 to 128 characters of A-Z, a-z, 0-9,
@@ -98,7 +100,7 @@ func (c *Config) validateRouting(p *problems) {
 		switch {
 		case r.DID == "":
 			p.add(path+".did", "required")
-		case !IsE164(r.DID):
+		case !telephony.IsE164(r.DID):
 			checkE164(p, path+".did", r.DID)
 		case dids[r.DID] != "":
 			p.add(path+".did", fmt.Sprintf("%s is already routed by %s", r.DID, dids[r.DID]))

@@ -92,14 +92,15 @@ type NumberPlan struct {
 	AddPrefix string `yaml:"add_prefix"`
 }
 
-// maxE164Digits is the longest international number (ITU-T E.164 section 6).
-const maxE164Digits = 15
+// MaxE164Digits is the longest international number, country code
+// included (ITU-T E.164 section 6).
+const MaxE164Digits = 15
 
-// minE164Digits is the shortest number accepted: international numbers in
+// MinE164Digits is the shortest number accepted: international numbers in
 // service have at least 7 digits (a 3-digit country code and a 4-digit
 // subscriber number, as in +683 xxxx); anything shorter is a service code
 // or a typing error.
-const minE164Digits = 7
+const MinE164Digits = 7
 
 // PlanProblem is one reason a NumberPlan cannot rewrite numbers: the yaml
 // name of the field at fault (with an index for a list element,
@@ -236,10 +237,10 @@ func (p NumberPlan) normalize(number string, strip, bareIsInternational bool) (s
 	switch {
 	case !allDigits(digits):
 		return "", fmt.Errorf("%w: %q is not a telephone number", ErrInvalidNumber, number)
-	case len(digits) < minE164Digits:
+	case len(digits) < MinE164Digits:
 		return "", fmt.Errorf("%w: %q is too short", ErrInvalidNumber, number)
-	case len(digits) > maxE164Digits:
-		return "", fmt.Errorf("%w: %q has more than %d digits", ErrInvalidNumber, number, maxE164Digits)
+	case len(digits) > MaxE164Digits:
+		return "", fmt.Errorf("%w: %q has more than %d digits", ErrInvalidNumber, number, MaxE164Digits)
 	case digits[0] == '0':
 		return "", fmt.Errorf("%w: %q: country code starts with 0", ErrInvalidNumber, number)
 	}
@@ -250,7 +251,7 @@ func (p NumberPlan) normalize(number string, strip, bareIsInternational bool) (s
 // and 7 to 15 digits, the first of them not 0.
 func IsE164(s string) bool {
 	digits, ok := strings.CutPrefix(s, "+")
-	return ok && allDigits(digits) && len(digits) >= minE164Digits && len(digits) <= maxE164Digits && digits[0] != '0'
+	return ok && allDigits(digits) && len(digits) >= MinE164Digits && len(digits) <= MaxE164Digits && digits[0] != '0'
 }
 
 // ForTrunk writes an E.164 number (as ToE164 returns it; a missing "+" is

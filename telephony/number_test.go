@@ -251,7 +251,7 @@ func FuzzToE164(f *testing.F) {
 				continue
 			}
 			digits := strings.TrimPrefix(got, "+")
-			if len(got) != len(digits)+1 || !allDigits(digits) || len(digits) < minE164Digits || len(digits) > maxE164Digits || digits[0] == '0' {
+			if len(got) != len(digits)+1 || !allDigits(digits) || len(digits) < MinE164Digits || len(digits) > MaxE164Digits || digits[0] == '0' {
 				t.Fatalf("ToE164(%q) = %q, not E.164", dialled, got)
 			}
 			if again, err := plan.ToE164(got); err != nil || again != got {
@@ -259,4 +259,34 @@ func FuzzToE164(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestIsE164(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"+442071234567", true},
+		{"+15550100", true},
+		{"+1234567", true},
+		{"+123456", false}, // 6 digits: a service code, not a number in service
+		{"+123456789012345", true},
+		{"+1234567890123456", false}, // 16 digits
+		{"+1", false},
+		{"+", false},
+		{"", false},
+		{"442071234567", false},
+		{"+0442071234567", false},
+		{"+44 20 7123 4567", false},
+		{"+44-20", false},
+		{"++44", false},
+		{"+4420712345a7", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := IsE164(tt.in); got != tt.want {
+				t.Errorf("IsE164(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
 }

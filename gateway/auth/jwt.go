@@ -8,7 +8,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // maxTokenLen bounds the tokens Token parses, in bytes.
@@ -45,7 +45,7 @@ func (c *tokenClaims) Validate() error {
 		return claimError("sub must be 1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -")
 	case len(c.Name) > 128 || !printable(c.Name):
 		return claimError("name must be at most 128 bytes of printable ASCII")
-	case c.CallerID != "" && !config.IsE164(c.CallerID):
+	case c.CallerID != "" && !telephony.IsE164(c.CallerID):
 		return claimError("caller_id must be an E.164 number")
 	case c.MaxCalls != nil && (*c.MaxCalls < 0 || *c.MaxCalls > maxTokenMaxCalls):
 		return claimError("max_calls must be from 0 to " + strconv.Itoa(maxTokenMaxCalls))
