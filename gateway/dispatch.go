@@ -73,7 +73,11 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 	if err != nil {
 		c.g.metrics.AuthFailures.WithLabelValues(authFailureLabel(err)).Inc()
 		c.log.Info("authentication failed", "reason", authFailureLabel(err))
-		c.send(signaling.ErrorReply{Code: signaling.CodeUnauthorized, Message: auth.ClientReason(err), Ref: a.Ref})
+		code := signaling.CodeUnauthorized
+		if errors.Is(err, auth.ErrTryLater) {
+			code = signaling.CodeTryLater
+		}
+		c.send(signaling.ErrorReply{Code: code, Message: auth.ClientReason(err), Ref: a.Ref})
 
 		return
 	}
@@ -97,6 +101,8 @@ func authFailureLabel(err error) string {
 		return "invalid_token"
 	case errors.Is(err, auth.ErrRateLimited):
 		return "rate_limited"
+	case errors.Is(err, auth.ErrTryLater):
+		return "try_later"
 	case errors.Is(err, auth.ErrMethodDisabled):
 		return "method_disabled"
 	default:

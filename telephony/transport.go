@@ -1,10 +1,5 @@
 package telephony
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Transport is a SIP transport protocol (RFC 3261 section 18), written in
 // lower case as in configuration files: "udp", "tcp" or "tls".
 type Transport string
@@ -31,16 +26,6 @@ func (t Transport) Valid() bool {
 		}
 	}
 	return false
-}
-
-// ParseTransport returns the Transport named s, case-insensitively
-// ("UDP", "tls"). It returns an error for any other name.
-func ParseTransport(s string) (Transport, error) {
-	t := Transport(strings.ToLower(s))
-	if !t.Valid() {
-		return "", fmt.Errorf("telephony: unknown transport %q", s)
-	}
-	return t, nil
 }
 
 // DefaultPort returns the well-known SIP port of the transport: 5061 for

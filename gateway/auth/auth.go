@@ -1,8 +1,20 @@
 // Package auth authenticates the browsers of Webtrunk's signaling protocol:
 // users configured with a bcrypt password hash, and users whose own backend
-// issued them an HS256 JSON Web Token (RFC 7519). Failed attempts are rate
-// limited per client address. Credentials and tokens are never logged and
-// never appear in returned errors.
+// issued them an HS256 JSON Web Token (RFC 7519). Credentials and tokens are
+// never logged and never appear in returned errors.
+//
+// Password guessing is limited on three levels, each spent before the
+// check so that parallel attempts cannot outrun it: a token bucket per
+// (address, user) pair, a larger one per address over all users (credential
+// stuffing), and an exponential back-off per user over all addresses
+// (distributed guessing). A guesser therefore locks out its own pair, not
+// the right password of the other users behind its address. At most one
+// password check per address and per user is in flight at a time, and the
+// bcrypt comparisons run in a bounded number of slots with a bounded,
+// prioritised queue: checks from addresses that logged in successfully
+// recently go first, then those from addresses without failures, and a
+// flood beyond the queue is refused with ErrTryLater instead of delaying
+// everyone. Token logins never wait for bcrypt.
 package auth
 
 import (
@@ -16,6 +28,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/time/rate"
 
 	"github.com/webtrunk/webtrunk/config"
 )
@@ -33,8 +46,14 @@ var (
 	// (exp, sub, iss, aud).
 	ErrInvalidToken = errors.New("auth: invalid token")
 	// ErrRateLimited: too many failed attempts came from the client's
-	// address; the attempt was refused without checking it.
+	// address, for the user from that address, or for the user from
+	// anywhere; the attempt was refused without checking it.
 	ErrRateLimited = errors.New("auth: too many failed attempts")
+	// ErrTryLater: the password could not be checked now: another check
+	// for the same address or user is in flight, or the server is busy
+	// with other checks. Nothing was spent; the client may retry after a
+	// short wait.
+	ErrTryLater = errors.New("auth: busy, try again later")
 	// ErrMethodDisabled: the configuration does not enable the method
 	// asked for: passwords without configured users, tokens without a key.
 	ErrMethodDisabled = errors.New("auth: authentication method not enabled")
@@ -57,6 +76,8 @@ func ClientReason(err error) string {
 		return "token expired"
 	case errors.Is(err, ErrRateLimited):
 		return "too many failed attempts, try again later"
+	case errors.Is(err, ErrTryLater):
+		return "busy, try again in a moment"
 	case errors.Is(err, ErrInvalidToken):
 		return "invalid token"
 	case errors.Is(err, ErrMethodDisabled):
@@ -109,11 +130,22 @@ type Authenticator struct {
 	jwtParser *jwt.Parser
 	jwtKey    []byte
 
+	// pairs limits failed passwords per (address, user) pair, limiter
+	// per address over all users and all methods.
+	pairs   *table[pairKey]
 	limiter *Limiter
-	now     func() time.Time
-	// bcryptSlots bounds concurrent bcrypt comparisons, so that a flood
-	// of logins cannot take every CPU from the calls' media goroutines.
-	bcryptSlots chan struct{}
+	guard   *guard
+	// gate bounds concurrent bcrypt comparisons and their queue, so that
+	// a flood of logins cannot take every CPU from the calls' media
+	// goroutines nor delay every other login.
+	gate *gate
+	now  func() time.Time
+}
+
+// pairKey is an (address, user) pair of the per-pair limiter.
+type pairKey struct {
+	addr netip.Prefix
+	user string
 }
 
 // Option adjusts an Authenticator.
@@ -123,6 +155,14 @@ type options struct {
 	now     func() time.Time
 	leeway  time.Duration
 	limiter *Limiter
+	pair    struct {
+		limit rate.Limit
+		burst int
+	}
+	userFree               int
+	userMaxDelay           time.Duration
+	slots, reserved, queue int
+	maxWait                time.Duration
 }
 
 // WithClock replaces time.Now, for tests of expiry and rate limiting.
@@ -132,9 +172,34 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // (RFC 7519 section 4.1.4). Default 30s.
 func WithLeeway(d time.Duration) Option { return func(o *options) { o.leeway = d } }
 
-// WithLimiter replaces the default limiter of failed attempts
-// (NewLimiter(DefaultFailureRate, DefaultFailureBurst, DefaultLimiterSize)).
+// WithLimiter replaces the default limiter of failed attempts per address
+// over all users and methods (NewLimiter(DefaultAddressFailureRate,
+// DefaultAddressFailureBurst, DefaultLimiterSize)).
 func WithLimiter(l *Limiter) Option { return func(o *options) { o.limiter = l } }
+
+// WithPairLimit sets the failed passwords one (address, user) pair may
+// make in a row (burst) and how fast it regains them (limit per second).
+// Default DefaultFailureBurst and DefaultFailureRate.
+func WithPairLimit(limit rate.Limit, burst int) Option {
+	return func(o *options) { o.pair.limit, o.pair.burst = limit, burst }
+}
+
+// WithUserBackoff sets the per-user back-off: free failed passwords in a
+// row from any addresses, then a wait of one second doubling per further
+// failure up to maxDelay. Default DefaultUserFreeFailures and
+// DefaultUserMaxDelay.
+func WithUserBackoff(free int, maxDelay time.Duration) Option {
+	return func(o *options) { o.userFree, o.userMaxDelay = free, maxDelay }
+}
+
+// WithBcryptQueue sets how many bcrypt comparisons run at once (slots,
+// default half the CPUs, at least one), how many more only checks from
+// known-good addresses may run (reserved, default 1), how many checks may
+// wait for a slot (queue, default 8 per slot) and for how long at most
+// (maxWait, default 2 s) before they are refused with ErrTryLater.
+func WithBcryptQueue(slots, reserved, queue int, maxWait time.Duration) Option {
+	return func(o *options) { o.slots, o.reserved, o.queue, o.maxWait = slots, reserved, queue, maxWait }
+}
 
 // New builds an Authenticator from a loaded configuration: its auth.users
 // (with their bcrypt hashes), auth.jwt (key, issuer, audience) and
@@ -146,19 +211,28 @@ func New(cfg *config.Config, opts ...Option) (*Authenticator, error) {
 	if cfg == nil {
 		return nil, errors.New("auth: nil config") //nolint:err113 // programming error, not matched by callers
 	}
-	o := options{now: time.Now, leeway: 30 * time.Second}
+	slots := max(1, runtime.GOMAXPROCS(0)/2)
+	o := options{
+		now: time.Now, leeway: 30 * time.Second,
+		userFree: DefaultUserFreeFailures, userMaxDelay: DefaultUserMaxDelay,
+		slots: slots, reserved: 1, queue: 8 * slots, maxWait: 2 * time.Second,
+	}
+	o.pair.limit, o.pair.burst = DefaultFailureRate, DefaultFailureBurst
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.limiter == nil {
-		o.limiter = NewLimiter(DefaultFailureRate, DefaultFailureBurst, DefaultLimiterSize)
+		o.limiter = NewLimiter(DefaultAddressFailureRate, DefaultAddressFailureBurst, DefaultLimiterSize)
 	}
+	pairs := newTable[pairKey](o.pair.limit, o.pair.burst, DefaultLimiterSize)
 	a := &Authenticator{
 		users:        make(map[string]user, len(cfg.Auth.Users)),
 		defaultRules: &cfg.DefaultDialRules,
+		pairs:        &pairs,
 		limiter:      o.limiter,
+		guard:        newGuard(o.userFree, o.userMaxDelay, DefaultLimiterSize),
+		gate:         newGate(o.slots, o.reserved, o.queue, o.maxWait),
 		now:          o.now,
-		bcryptSlots:  make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
 	}
 	cost := bcrypt.MinCost
 	for i := range cfg.Auth.Users {
@@ -207,18 +281,51 @@ func New(cfg *config.Config, opts ...Option) (*Authenticator, error) {
 // Password authenticates a configured user by password for a client at
 // remote (its IP address; the port is ignored). It returns the user's
 // Identity, or an error matching [ErrBadCredentials] (unknown user or wrong
-// password, indistinguishable also in timing), [ErrRateLimited] or
-// [ErrMethodDisabled] (no users configured). A failure counts against
-// remote's allowance of failed attempts. It takes as long as one bcrypt
-// comparison (tens of milliseconds at the default cost); at most half the
-// CPUs compare at once, and further callers wait their turn.
+// password, indistinguishable also in timing), [ErrRateLimited] (no failed
+// attempt left for the pair, the address or the user), [ErrTryLater] (a
+// check for the same address or user is in flight, or the bcrypt queue has
+// no room) or [ErrMethodDisabled] (no users configured).
+//
+// The attempt is charged to the pair and the address before the
+// comparison and refunded when it succeeds. It takes as long as one bcrypt
+// comparison (tens of milliseconds at the default cost) plus its wait for
+// a slot, bounded by the queue's maximum wait.
 func (a *Authenticator) Password(remote netip.Addr, userID, password string) (Identity, error) {
 	if len(a.users) == 0 {
 		return Identity{}, ErrMethodDisabled
 	}
 	now := a.now()
-	if !a.limiter.Allowed(remote, now) {
+	addr := keyOf(remote)
+	if !a.guard.begin(addr, userID) {
+		return Identity{}, ErrTryLater
+	}
+	defer a.guard.end(addr, userID)
+	if a.guard.delay(userID, now) > 0 {
 		return Identity{}, ErrRateLimited
+	}
+	prio := prioritySuspect
+	switch {
+	case a.guard.isKnownGood(addr, now):
+		prio = priorityKnownGood
+	case a.limiter.Full(remote, now) && a.pairs.full(pairKey{addr, userID}, now):
+		prio = priorityClean
+	}
+	pairRes, ok := a.pairs.reserve(pairKey{addr, userID}, now)
+	if !ok {
+		return Identity{}, ErrRateLimited
+	}
+	addrRes, ok := a.limiter.Reserve(remote, now)
+	if !ok {
+		pairRes.Refund()
+
+		return Identity{}, ErrRateLimited
+	}
+	slot, err := a.gate.acquire(prio)
+	if err != nil {
+		pairRes.Refund()
+		addrRes.Refund()
+
+		return Identity{}, err
 	}
 	u, known := a.users[userID]
 	hash := u.hash
@@ -227,14 +334,16 @@ func (a *Authenticator) Password(remote netip.Addr, userID, password string) (Id
 	}
 	// The comparison runs whether or not the user exists, so the time
 	// taken does not reveal which users exist.
-	a.bcryptSlots <- struct{}{}
-	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
-	<-a.bcryptSlots
+	err = bcrypt.CompareHashAndPassword(hash, []byte(password))
+	slot.release()
 	if err != nil || !known || len(password) > maxPasswordLen {
-		a.limiter.Failed(remote, now)
+		a.guard.failed(userID, now)
 
 		return Identity{}, ErrBadCredentials
 	}
+	pairRes.Refund()
+	addrRes.Refund()
+	a.guard.succeeded(addr, userID, now)
 
 	return u.identity, nil
 }
@@ -253,22 +362,24 @@ func (a *Authenticator) Password(remote netip.Addr, userID, password string) (Id
 // configuration's default_dial_rules.
 //
 // Errors match [ErrExpired], [ErrInvalidToken], [ErrRateLimited] or
-// [ErrMethodDisabled] (no key configured). A failure counts against remote's
-// allowance of failed attempts.
+// [ErrMethodDisabled] (no key configured). The attempt is charged to
+// remote's allowance of failed attempts before the check and refunded when
+// it succeeds. A token is never compared with bcrypt, so token logins do
+// not wait behind password checks.
 func (a *Authenticator) Token(remote netip.Addr, token string) (Identity, error) {
 	if a.jwtParser == nil {
 		return Identity{}, ErrMethodDisabled
 	}
 	now := a.now()
-	if !a.limiter.Allowed(remote, now) {
+	res, ok := a.limiter.Reserve(remote, now)
+	if !ok {
 		return Identity{}, ErrRateLimited
 	}
 	claims, err := a.parse(token)
 	if err != nil {
-		a.limiter.Failed(remote, now)
-
 		return Identity{}, err
 	}
+	res.Refund()
 	if u, ok := a.users[claims.Subject]; ok {
 		return u.identity, nil
 	}

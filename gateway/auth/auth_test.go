@@ -61,6 +61,15 @@ func testConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
+// unlimited are the options of an Authenticator that never refuses for
+// failed attempts, for tests of something else.
+func unlimited() []Option {
+	return []Option{
+		WithLimiter(NewLimiter(rate.Inf, 1, 16)), WithPairLimit(rate.Inf, 1),
+		WithUserBackoff(1<<20, time.Hour),
+	}
+}
+
 // clock is a settable time source.
 type clock struct{ t time.Time }
 
@@ -138,7 +147,7 @@ func TestPasswordTimingHidesUsers(t *testing.T) {
 		{ID: "alice", PasswordHash: hash(t, "pw", 9)},
 		{ID: "bob", PasswordHash: hash(t, "pw", bcrypt.MinCost)},
 	}
-	a, err := New(cfg, WithLimiter(NewLimiter(rate.Inf, 1, 16)))
+	a, err := New(cfg, unlimited()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,22 +163,35 @@ func BenchmarkLimiterAllowed(b *testing.B) {
 	}
 }
 
-// TestPasswordConcurrent logs in from many goroutines at once, right and
-// wrong, through the bounded bcrypt slots: every call returns its own
-// result and no slot is lost.
+// TestPasswordConcurrent logs in from many goroutines and addresses at
+// once, right and wrong, through the bounded bcrypt slots: every call
+// returns its own result and no slot is lost.
 func TestPasswordConcurrent(t *testing.T) {
 	cfg := testConfig(t)
-	a, _ := newAuth(t, cfg, WithLimiter(NewLimiter(rate.Inf, 1, 16)))
+	a, _ := newAuth(t, cfg, append(unlimited(), WithBcryptQueue(2, 1, 64, time.Minute))...)
 	errs := make(chan error, 32)
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Go(func() {
-			password, want := "correct horse", error(nil)
+			user, password, want := "alice", "correct horse", error(nil)
 			if i%2 == 1 {
-				password, want = "wrong", ErrBadCredentials
+				user, password, want = "bob", "wrong", ErrBadCredentials
 			}
-			if _, err := a.Password(client, "alice", password); !errors.Is(err, want) {
-				errs <- err
+			// Each goroutine is its own address and retries while another
+			// check of the same user is in flight.
+			remote := netip.AddrFrom4([4]byte{10, 9, 0, byte(i)})
+			for {
+				_, err := a.Password(remote, user, password)
+				if errors.Is(err, ErrTryLater) {
+					time.Sleep(time.Millisecond)
+
+					continue
+				}
+				if !errors.Is(err, want) {
+					errs <- err
+				}
+
+				return
 			}
 		})
 	}
@@ -187,7 +200,7 @@ func TestPasswordConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Errorf("concurrent login: %v", err)
 	}
-	if n := len(a.bcryptSlots); n != 0 {
-		t.Fatalf("%d bcrypt slots still taken", n)
+	if q := a.gate.queued(); q != 0 || a.gate.free != 2 || a.gate.reserved != 1 {
+		t.Fatalf("gate: %d waiting, %d+%d slots free, want 0 and 2+1", q, a.gate.free, a.gate.reserved)
 	}
 }

@@ -50,6 +50,11 @@ const (
 	CodeOverCapacity Code = "over_capacity"
 	// CodeInternal: an unexpected server-side failure.
 	CodeInternal Code = "internal"
+	// CodeTryLater: the password could not be checked now (another login
+	// from the same address or for the same user is being checked, or the
+	// gateway is busy checking others); nothing was counted against the
+	// client, which may send the same auth again after a short wait.
+	CodeTryLater Code = "try_later"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -61,7 +66,7 @@ var allCodes = [...]Code{
 	CodeOutOfOrder, CodeForbiddenNumber, CodeInvalidNumber, CodeTooManyCalls,
 	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
-	CodeInternal,
+	CodeInternal, CodeTryLater,
 }
 
 // Valid reports whether c is a code of protocol version 1.

@@ -30,6 +30,7 @@ export const ErrorCode = Object.freeze({
   SHUTTING_DOWN: "shutting_down",
   OVER_CAPACITY: "over_capacity",
   INTERNAL: "internal",
+  TRY_LATER: "try_later",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -60,6 +61,7 @@ const ERROR_TEXT = {
   shutting_down: "The gateway is restarting. Try again in a minute.",
   over_capacity: "The service is busy. Try again in a few seconds.",
   internal: "The gateway had an internal problem.",
+  try_later: "The gateway is busy signing in others. Try again in a moment.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",

@@ -23,6 +23,13 @@ export {
 } from "./webtrunk-core.js";
 
 /**
+ * MAX_BUSY_RETRIES is how many times connect sends its credentials again
+ * when the gateway answers try_later (busy checking other logins), waiting
+ * a little longer each time, before it gives up with that error.
+ */
+const MAX_BUSY_RETRIES = 8;
+
+/**
  * @typedef {object} DeviceOptions
  * @property {string} [url] WebSocket URL; default ws(s)://<page host>/ws
  * @property {string} [token] JWT issued by your backend (HS256, sub = user id)
@@ -181,6 +188,7 @@ export class Device extends Emitter {
     const url = this.#opts.url || defaultURL();
     return new Promise((resolve, reject) => {
       let settled = false;
+      let busyRetries = 0;
       const ws = new WebSocket(url);
       this.#ws = ws;
       const fail = (err) => {
@@ -189,7 +197,7 @@ export class Device extends Emitter {
           reject(err);
         }
       };
-      ws.onopen = () => {
+      const sendAuth = () => {
         const auth = { type: "auth", version: PROTOCOL_VERSION };
         if (this.#opts.token) {
           auth.token = this.#opts.token;
@@ -199,6 +207,7 @@ export class Device extends Emitter {
         }
         ws.send(JSON.stringify(auth));
       };
+      ws.onopen = sendAuth;
       ws.onmessage = (ev) => {
         let msg;
         try {
@@ -211,6 +220,17 @@ export class Device extends Emitter {
           settled = true;
           this.#registered(msg);
           resolve({ user: this.#user, maxCalls: this.#maxCalls });
+          return;
+        }
+        if (!settled && msg.type === "error" && msg.code === ErrorCode.TRY_LATER && busyRetries < MAX_BUSY_RETRIES) {
+          // The gateway is busy checking other logins: nothing was counted
+          // against us, so ask again on the same connection shortly.
+          busyRetries++;
+          setTimeout(() => {
+            if (this.#ws === ws && ws.readyState === WebSocket.OPEN) {
+              sendAuth();
+            }
+          }, 250 * busyRetries * (0.5 + Math.random()));
           return;
         }
         if (!settled && msg.type === "error") {
