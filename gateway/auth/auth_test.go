@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,21 +26,21 @@ var (
 	epoch  = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 )
 
-func mustPattern(t *testing.T, s string) config.NumberPattern {
-	t.Helper()
+func mustPattern(tb testing.TB, s string) config.NumberPattern {
+	tb.Helper()
 	p, err := config.ParseNumberPattern(s)
 	if err != nil {
-		t.Fatalf("ParseNumberPattern(%q): %v", s, err)
+		tb.Fatalf("ParseNumberPattern(%q): %v", s, err)
 	}
 
 	return p
 }
 
-func hash(t *testing.T, password string, cost int) config.Secret {
-	t.Helper()
+func hash(tb testing.TB, password string, cost int) config.Secret {
+	tb.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
-		t.Fatalf("bcrypt: %v", err)
+		tb.Fatalf("bcrypt: %v", err)
 	}
 
 	return config.NewSecret(string(h))
@@ -44,17 +48,17 @@ func hash(t *testing.T, password string, cost int) config.Secret {
 
 // testConfig has two users, alice with her own dial rules and bob with the
 // defaults, and JWT authentication with issuer and audience checks.
-func testConfig(t *testing.T) *config.Config {
-	t.Helper()
+func testConfig(tb testing.TB) *config.Config {
+	tb.Helper()
 	cfg := config.Default()
-	cfg.DefaultDialRules = config.DialRules{Allow: []config.NumberPattern{mustPattern(t, "+44*")}}
+	cfg.DefaultDialRules = config.DialRules{Allow: []config.NumberPattern{mustPattern(tb, "+44*")}}
 	cfg.Auth.Users = []config.User{
 		{
-			ID: "alice", PasswordHash: hash(t, "correct horse", bcrypt.MinCost),
+			ID: "alice", PasswordHash: hash(tb, "correct horse", bcrypt.MinCost),
 			DisplayName: "Alice", CallerID: "+442079460001", MaxCalls: 3,
-			DialRules: &config.DialRules{Allow: []config.NumberPattern{mustPattern(t, "+1*")}},
+			DialRules: &config.DialRules{Allow: []config.NumberPattern{mustPattern(tb, "+1*")}},
 		},
-		{ID: "bob", PasswordHash: hash(t, "battery staple", bcrypt.MinCost), MaxCalls: 0},
+		{ID: "bob", PasswordHash: hash(tb, "battery staple", bcrypt.MinCost), MaxCalls: 0},
 	}
 	cfg.Auth.JWT = config.JWTConfig{HMACKey: config.NewSecret(testKey), Issuer: "https://app.example", Audience: "webtrunk"}
 
@@ -75,12 +79,12 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newAuth(t *testing.T, cfg *config.Config, opts ...Option) (*Authenticator, *clock) {
-	t.Helper()
+func newAuth(tb testing.TB, cfg *config.Config, opts ...Option) (*Authenticator, *clock) {
+	tb.Helper()
 	c := &clock{t: epoch}
 	a, err := New(cfg, append([]Option{WithClock(c.now)}, opts...)...)
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		tb.Fatalf("New: %v", err)
 	}
 
 	return a, c
@@ -238,6 +242,30 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.Claims) st
 	return s
 }
 
+// validRaw is the JSON text of valid claims for sub, with extra members
+// appended as they are (duplicates included).
+func validRaw(sub string, extra ...string) string {
+	members := []string{
+		`"sub":"` + sub + `"`, `"iss":"https://app.example"`, `"aud":"webtrunk"`,
+		`"exp":` + strconv.FormatInt(epoch.Add(time.Hour).Unix(), 10),
+	}
+
+	return "{" + strings.Join(append(members, extra...), ",") + "}"
+}
+
+// signRaw signs header and claims given as JSON text with HS256 and the test
+// key, without re-encoding them, so that tests can send what an encoder
+// would not produce.
+func signRaw(tb testing.TB, header, claims string) string {
+	tb.Helper()
+	enc := base64.RawURLEncoding
+	input := enc.EncodeToString([]byte(header)) + "." + enc.EncodeToString([]byte(claims))
+	mac := hmac.New(sha256.New, []byte(testKey))
+	mac.Write([]byte(input))
+
+	return input + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
 func TestToken(t *testing.T) {
 	cfg := testConfig(t)
 	valid := func() jwt.MapClaims {
@@ -294,6 +322,13 @@ func TestToken(t *testing.T) {
 		{"garbage", "not-a-token", ErrInvalidToken, ""},
 		{"empty", "", ErrInvalidToken, ""},
 		{"too long", hs256(with("name", strings.Repeat("n", maxTokenLen))), ErrInvalidToken, ""},
+		{"valid raw", signRaw(t, `{"alg":"HS256","typ":"JWT"}`, validRaw("carol")), nil, "carol"},
+		{"duplicate sub", signRaw(t, `{"alg":"HS256","typ":"JWT"}`, validRaw("carol", `"sub":"alice"`)), ErrInvalidToken, ""},
+		{"duplicate exp", signRaw(t, `{"alg":"HS256","typ":"JWT"}`, validRaw("carol", `"exp":1`)), ErrInvalidToken, ""},
+		{"crit header", signRaw(t, `{"alg":"HS256","typ":"JWT","crit":["b64"],"b64":false}`, validRaw("carol")), ErrInvalidToken, ""},
+		{"duplicate alg", signRaw(t, `{"alg":"none","alg":"HS256"}`, validRaw("carol")), ErrInvalidToken, ""},
+		{"exp as a string", signRaw(t, `{"alg":"HS256"}`, strings.Replace(validRaw("carol"), `"exp":`+strconv.FormatInt(epoch.Add(time.Hour).Unix(), 10), `"exp":"`+strconv.FormatInt(epoch.Add(time.Hour).Unix(), 10)+`"`, 1)), ErrInvalidToken, ""},
+		{"claims not an object", signRaw(t, `{"alg":"HS256"}`, `["sub","carol"]`), ErrInvalidToken, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

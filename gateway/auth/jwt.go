@@ -1,10 +1,15 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -79,6 +84,9 @@ func newParser(issuer, audience string, leeway time.Duration, now func() time.Ti
 func (a *Authenticator) parse(token string) (*tokenClaims, error) {
 	if len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
+	}
+	if err := checkShape(token); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var claims tokenClaims
 	_, err := a.jwtParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
@@ -157,4 +165,61 @@ func printable(s string) bool {
 	}
 
 	return true
+}
+
+// Shape errors of a token, found before its signature is checked.
+var (
+	errTokenSegments  = claimError("malformed: not three base64url segments")
+	errTokenJSON      = claimError("malformed: header or claims are not one JSON object with unique member names")
+	errTokenCrit      = claimError("header: crit names extensions this server does not understand")
+	errTokenClaimType = claimError("a registered claim has the wrong JSON type")
+)
+
+// checkShape reads the header and claims of a compact JWS (RFC 7515
+// section 7.1) more strictly than the jwt package does: each must be one
+// JSON object whose member names are unique (RFC 7515 section 4 and RFC
+// 7519 section 4 allow a parser to reject duplicates, and accepting the
+// last one would let two parsers see different claims); a header with
+// "crit" is refused, since no extension is understood here (RFC 7515
+// section 4.1.11); exp, nbf and iat must be JSON numbers (RFC 7519 section
+// 2 NumericDate, not strings holding numbers), sub, iss, name and
+// caller_id strings, aud a string or an array of strings, max_calls a
+// number.
+func checkShape(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errTokenSegments
+	}
+	var header, claims map[string]jsontext.Value
+	for i, dst := range []*map[string]jsontext.Value{&header, &claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			return errTokenSegments
+		}
+		if err := json.Unmarshal(raw, dst); err != nil || *dst == nil {
+			return errTokenJSON
+		}
+	}
+	if _, ok := header["crit"]; ok {
+		return errTokenCrit
+	}
+	for name, v := range claims {
+		kind := v.Kind()
+		var ok bool
+		switch name {
+		case "exp", "nbf", "iat", "max_calls":
+			ok = kind == '0'
+		case "sub", "iss", "name", "caller_id", "jti":
+			ok = kind == '"'
+		case "aud":
+			ok = kind == '"' || kind == '['
+		default:
+			ok = true
+		}
+		if !ok {
+			return errTokenClaimType
+		}
+	}
+
+	return nil
 }
