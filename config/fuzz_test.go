@@ -14,7 +14,10 @@ func FuzzParse(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(string(example))
+	// The example without its comments: the same keys in a tenth of the
+	// bytes, so that the fuzzer spends its time on structure, not on
+	// scanning prose.
+	f.Add(stripComments(string(example)))
 	f.Add(baseYAML)
 	f.Add("")
 	f.Add("- a\n- b\n")
@@ -40,4 +43,17 @@ func FuzzParse(f *testing.F) {
 		_ = cfg.String()
 		_ = cfg.Warnings()
 	})
+}
+
+// stripComments drops the comment and blank lines of a YAML document.
+func stripComments(doc string) string {
+	var b strings.Builder
+	for line := range strings.Lines(doc) {
+		if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		b.WriteString(line)
+	}
+
+	return b.String()
 }
