@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
 
@@ -53,7 +54,7 @@ func newScriptEnv(t *testing.T, tc testConfig) (*env, *scriptTrunk) {
 		st.wg.Wait()
 	})
 
-	return startGateway(t, tc, freeUDPPort(t), int(st.addr.Port())), st
+	return startGateway(t, tc, int(st.addr.Port())), st
 }
 
 // read answers BYEs with 200 OK and queues everything else, until the
@@ -309,7 +310,7 @@ func (m *scriptMedia) sendDigit(code uint8) {
 // send is the sender goroutine.
 func (m *scriptMedia) send() {
 	defer m.wg.Done()
-	tone := testaudio.NewTone(1000, 8000, toneAmp)
+	tone := testaudio.NewTone(1000, 8000, testcodec.ToneAmp)
 	var pcm [160]int16
 	var buf [200]byte
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -384,46 +385,6 @@ func (m *scriptMedia) packets() []rtp.Packet {
 	defer m.mu.Unlock()
 
 	return append([]rtp.Packet(nil), m.received...)
-}
-
-// audio decodes the G.711 payloads of payload type pt (0 PCMU, 8 PCMA)
-// among packets.
-func audio(packets []rtp.Packet, pt uint8) []int16 {
-	var pcm []int16
-	tmp := make([]int16, 1500)
-	for _, p := range packets {
-		if p.PayloadType != pt {
-			continue
-		}
-		var n int
-		if pt == telephony.PCMA.PayloadType {
-			n = transcode.DecodePCMA(tmp, p.Payload)
-		} else {
-			n = transcode.DecodePCMU(tmp, p.Payload)
-		}
-		pcm = append(pcm, tmp[:n]...)
-	}
-
-	return pcm
-}
-
-// digitsOf returns the DTMF digits of the telephone-events of payload
-// type pt among packets, one per event (its first end packet).
-func digitsOf(packets []rtp.Packet, pt uint8) string {
-	var out []rune
-	var last uint32
-	for _, p := range packets {
-		var ev transcode.Event
-		if p.PayloadType != pt || ev.Unmarshal(p.Payload) != nil || !ev.End || (len(out) > 0 && p.Timestamp == last) {
-			continue
-		}
-		last = p.Timestamp
-		if r, ok := transcode.DigitForEvent(ev.Code); ok {
-			out = append(out, r)
-		}
-	}
-
-	return string(out)
 }
 
 // waitPackets waits until accept holds for the packets received so far.
