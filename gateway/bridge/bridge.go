@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -185,15 +186,25 @@ func (b *Bridge) Run(ctx context.Context) error {
 	return errors.Join(errs[:]...)
 }
 
-// readEnd classifies the read error err of a direction's source leg: nil
-// when it is the end of the call (the bridge or the leg's owner closed
-// the leg), else err named with the direction.
-func (b *Bridge) readEnd(dir string, err error) error {
-	if b.closing.Load() || errors.Is(err, net.ErrClosed) {
-		return nil
+// relay is the loop of direction dir: it reads the source leg src into
+// buf and hands each packet to handle, retrying reads that time out
+// (os.ErrDeadlineExceeded), until src fails. A failure is the end of the
+// call, and nil, once the bridge has closed the legs or when the leg's
+// owner closed it (net.ErrClosed); any other is returned, named with the
+// direction.
+func (b *Bridge) relay(dir string, src Leg, buf []byte, handle func([]byte)) error {
+	for {
+		n, err := src.ReadRTP(buf)
+		switch {
+		case err == nil:
+			handle(buf[:n])
+		case errors.Is(err, os.ErrDeadlineExceeded):
+		case b.closing.Load() || errors.Is(err, net.ErrClosed):
+			return nil
+		default:
+			return fmt.Errorf("bridge: %s: %w", dir, err)
+		}
 	}
-
-	return fmt.Errorf("bridge: %s: %w", dir, err)
 }
 
 // SetMuted mutes the uplink (on) or unmutes it: while muted the trunk

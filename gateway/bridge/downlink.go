@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"errors"
-	"os"
 	"time"
 
 	"github.com/pion/rtp"
@@ -59,19 +57,7 @@ func newDownlink(b *Bridge, tc *transcode.Downlink, browser telephony.Codec, onD
 }
 
 // run relays the trunk's packets until its leg is closed or fails.
-func (d *downlink) run() error {
-	for {
-		n, err := d.b.trunk.ReadRTP(d.buf[:])
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-
-			return d.b.readEnd("downlink", err)
-		}
-		d.handle(d.buf[:n])
-	}
-}
+func (d *downlink) run() error { return d.b.relay("downlink", d.b.trunk, d.buf[:], d.handle) }
 
 // handle processes one RTP packet read from the trunk. A change of the
 // trunk's media published since the last packet takes effect first, so

@@ -3,8 +3,6 @@ package bridge
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
-	"os"
 	"time"
 
 	"github.com/pion/rtp"
@@ -53,19 +51,7 @@ func newUplink(b *Bridge, tc *transcode.Uplink, browser telephony.Codec, dtmf []
 }
 
 // run relays the browser's packets until its leg is closed or fails.
-func (u *uplink) run() error {
-	for {
-		n, err := u.b.browser.ReadRTP(u.buf[:])
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-
-			return u.b.readEnd("uplink", err)
-		}
-		u.handle(u.buf[:n])
-	}
-}
+func (u *uplink) run() error { return u.b.relay("uplink", u.b.browser, u.buf[:], u.handle) }
 
 // handle processes one RTP packet read from the browser: audio is
 // transcoded and sent as frames of the trunk's ptime, telephone-events

@@ -1,6 +1,7 @@
 package browserleg
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -15,15 +16,38 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/browser"
 )
 
+// connectLeg has api answer the offer of peer, the browser, with a Leg and
+// waits until both ends are connected. The caller closes the leg.
+func connectLeg(t *testing.T, api *API, peer *webrtc.PeerConnection) browser.Leg {
+	t.Helper()
+	connected, failed := connectedSignal(peer)
+	leg, answerSDP, err := api.NewLeg(offer(t, peer).SDP, func() { t.Log("ICE or DTLS failed") })
+	if err != nil {
+		t.Fatalf("NewLeg: %v", err)
+	}
+	if err := peer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
+		t.Fatalf("browser SetRemoteDescription: %v", err)
+	}
+	select {
+	case <-connected:
+	case s := <-failed:
+		t.Fatalf("browser connection %s", s)
+	case <-time.After(15 * time.Second):
+		t.Fatal("browser never connected")
+	}
+	waitClosed(t, leg.Connected(), "the leg's connected signal")
+
+	return leg
+}
+
 // TestLegCarriesRTPBytes: a Leg answers a browser's offer, reaches
-// connected, passes the browser's packets to ReadRTP byte for byte and
+// connected, passes the browser's packets to ReadRTP whole and in order,
 // sends what WriteRTP is given with the negotiated payload type; Close
 // ends a blocked ReadRTP with ErrClosed.
 func TestLegCarriesRTPBytes(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)})
 	defer func() { _ = api.Close() }()
-
 	peer := newBrowser(t)
 	defer func() { _ = peer.Close() }()
 	browserTrack := opusTrack(t, "browser")
@@ -32,57 +56,34 @@ func TestLegCarriesRTPBytes(t *testing.T) {
 	}
 	fromGateway := make(chan rtp.Packet, 64)
 	peer.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromGateway) })
-	browserConnected, browserFailed := connectedSignal(peer)
-	o := offer(t, peer)
-
-	leg, answerSDP, err := api.NewLeg(o.SDP, func() { t.Log("ICE or DTLS failed") })
-	if err != nil {
-		t.Fatalf("NewLeg: %v", err)
-	}
+	leg := connectLeg(t, api, peer)
+	defer func() { _ = leg.Close() }()
 	if m := leg.Media(); m.Audio.Name != "opus" || m.Audio.PayloadType != 111 || len(m.Events) != 2 {
 		t.Errorf("Media = %v (events %v), want opus pt 111 and two telephone-events", m, m.Events)
 	}
-	if err := peer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
-		t.Fatalf("browser SetRemoteDescription: %v", err)
-	}
-	select {
-	case <-browserConnected:
-	case s := <-browserFailed:
-		t.Fatalf("browser connection %s", s)
-	case <-time.After(15 * time.Second):
-		t.Fatal("browser never connected")
-	}
-	waitClosed(t, leg.Connected(), "the leg's connected signal")
 
 	// Browser to gateway: ReadRTP returns whole packets into our buffer.
-	stop := make(chan struct{})
-	sent := make(chan struct{})
+	fromBrowser := make(chan rtp.Packet, 64)
+	readDone := make(chan error, 1)
 	go func() {
-		defer close(sent)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for seq := uint16(0); ; seq++ {
-			_ = browserTrack.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 960}, Payload: []byte{0xf8, 0xff, byte(seq)}})
-			select {
-			case <-stop:
+		buf := make([]byte, 1500)
+		for {
+			n, err := leg.ReadRTP(buf)
+			if err != nil {
+				readDone <- err
+
 				return
-			case <-tick.C:
+			}
+			var p rtp.Packet
+			if err := p.Unmarshal(bytes.Clone(buf[:n])); err == nil {
+				select {
+				case fromBrowser <- p:
+				default:
+				}
 			}
 		}
 	}()
-	buf := make([]byte, 1500)
-	for i := range 5 {
-		n, err := leg.ReadRTP(buf)
-		if err != nil {
-			t.Fatalf("ReadRTP %d: %v", i, err)
-		}
-		var p rtp.Packet
-		if err := p.Unmarshal(buf[:n]); err != nil || p.PayloadType != 111 || len(p.Payload) != 3 || p.Payload[0] != 0xf8 {
-			t.Fatalf("ReadRTP %d: %v, pt %d payload %x", i, err, p.PayloadType, p.Payload)
-		}
-	}
-	close(stop)
-	<-sent
+	exchange(t, browserTrack, fromBrowser, 0x5a)
 
 	// Gateway to browser: the packet's bytes go out with the answer's
 	// payload type.
@@ -108,12 +109,7 @@ func TestLegCarriesRTPBytes(t *testing.T) {
 		}
 	}
 
-	// Close ends a reader that waits.
-	readErr := make(chan error, 1)
-	go func() {
-		_, err := leg.ReadRTP(buf)
-		readErr <- err
-	}()
+	// Close ends the reader.
 	if err := leg.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
@@ -121,7 +117,7 @@ func TestLegCarriesRTPBytes(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	select {
-	case err := <-readErr:
+	case err := <-readDone:
 		if !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {
 			t.Errorf("ReadRTP after Close = %v, want ErrClosed", err)
 		}

@@ -173,22 +173,8 @@ func TestLegMediaAllocs(t *testing.T) {
 			}
 		}
 	})
-	browserConnected, browserFailed := connectedSignal(browser)
-	leg, answerSDP, err := api.NewLeg(offer(t, browser).SDP, func() {})
-	if err != nil {
-		t.Fatal(err)
-	}
+	leg := connectLeg(t, api, browser)
 	defer func() { _ = leg.Close() }()
-	if err := browser.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-browserConnected:
-	case s := <-browserFailed:
-		t.Fatalf("browser connection %s", s)
-	case <-time.After(15 * time.Second):
-		t.Fatal("browser never connected")
-	}
 
 	seq := uint16(0)
 	payload := make([]byte, 80)
@@ -241,7 +227,7 @@ func TestLegMediaAllocs(t *testing.T) {
 		return done
 	}
 	warm := sendAsync(warmup)
-	err = relay(warmup)
+	err := relay(warmup)
 	<-warm
 	if err != nil {
 		t.Fatal(err)
