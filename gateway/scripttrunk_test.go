@@ -266,6 +266,7 @@ type scriptMedia struct {
 	started  bool
 	digits   []uint8
 	received []rtp.Packet
+	changed  chan struct{} // closed and replaced at each packet received
 }
 
 // newScriptMedia opens an RTP socket sending to dst, the gateway's media
@@ -276,7 +277,7 @@ func newScriptMedia(t *testing.T, dst netip.AddrPort) *scriptMedia {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &scriptMedia{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), dst: dst, stop: make(chan struct{})} //nolint:forcetypeassert // a UDP socket
+	m := &scriptMedia{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), dst: dst, stop: make(chan struct{}), changed: make(chan struct{})} //nolint:forcetypeassert // a UDP socket
 	m.hdr = rtp.Header{Version: 2, SSRC: 0x5c0de, SequenceNumber: 3000, Timestamp: 77000}
 	m.wg.Add(2)
 	go m.send()
@@ -375,6 +376,8 @@ func (m *scriptMedia) receive() {
 		}
 		m.mu.Lock()
 		m.received = append(m.received, p)
+		close(m.changed)
+		m.changed = make(chan struct{})
 		m.mu.Unlock()
 	}
 }
@@ -387,19 +390,24 @@ func (m *scriptMedia) packets() []rtp.Packet {
 	return append([]rtp.Packet(nil), m.received...)
 }
 
-// waitPackets waits until accept holds for the packets received so far.
+// waitPackets waits until accept holds for the packets received so far,
+// checking again at each packet that arrives.
 func (m *scriptMedia) waitPackets(t *testing.T, what string, accept func([]rtp.Packet) bool) []rtp.Packet {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.NewTimer(waitTimeout)
+	defer timeout.Stop()
 	for {
-		p := m.packets()
+		m.mu.Lock()
+		p, changed := append([]rtp.Packet(nil), m.received...), m.changed
+		m.mu.Unlock()
 		if accept(p) {
 			return p
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-timeout.C:
 			t.Fatalf("the trunk did not receive %s (%d packets)", what, len(p))
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
