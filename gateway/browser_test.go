@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 )
 
 // fakeBrowser is a signaling WebSocket client with pion PeerConnections
@@ -41,8 +42,9 @@ type browserCall struct {
 	track *webrtc.TrackLocalStaticRTP
 	stop  chan struct{}
 	wg    sync.WaitGroup
-	mu    sync.Mutex
-	sink  *opusSink
+	ear   *ear
+	mu    sync.Mutex // guards sink
+	sink  *testcodec.OpusSink
 }
 
 // newFakeBrowser connects to the gateway's /ws.
@@ -191,11 +193,12 @@ func (b *fakeBrowser) offer(id string) (*browserCall, string) {
 	if _, err := pc.AddTrack(track); err != nil {
 		b.t.Fatal(err)
 	}
-	c := &browserCall{id: id, pc: pc, track: track, stop: make(chan struct{}), sink: newOpusSink(b.t, 111)}
+	c := &browserCall{id: id, pc: pc, track: track, stop: make(chan struct{}), ear: newEar(), sink: testcodec.NewOpusSink(b.t, 111)}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
+			defer c.ear.end()
 			buf := make([]byte, 1500)
 			var p rtp.Packet
 			for {
@@ -203,11 +206,15 @@ func (b *fakeBrowser) offer(id string) (*browserCall, string) {
 				if err != nil {
 					return
 				}
-				if p.Unmarshal(buf[:n]) == nil {
-					c.mu.Lock()
-					c.sink.push(&p)
-					c.mu.Unlock()
+				if p.Unmarshal(buf[:n]) != nil {
+					continue
 				}
+				c.mu.Lock()
+				before := len(c.sink.PCM())
+				c.sink.Push(&p)
+				decoded := c.sink.PCM()[before:]
+				c.mu.Unlock()
+				c.ear.hear(decoded)
 			}
 		}()
 	})
@@ -236,7 +243,7 @@ func (c *browserCall) answered(t *testing.T, a signaling.Answer) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		src := newOpusSource(t, 440, 111)
+		src := testcodec.NewOpusSource(t, 440, 111)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for seq := uint16(0); ; seq++ {
@@ -245,21 +252,16 @@ func (c *browserCall) answered(t *testing.T, a signaling.Answer) {
 				return
 			case <-tick.C:
 			}
-			payload, ts := src.next()
+			payload, ts := src.Next()
+			if payload == nil {
+				return
+			}
 			err := c.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts}, Payload: payload})
 			if err != nil && !errors.Is(err, io.ErrClosedPipe) {
 				return
 			}
 		}
 	}()
-}
-
-// heard returns the audio the browser decoded so far (8 kHz).
-func (c *browserCall) heard() []int16 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
-	return append([]int16(nil), c.sink.pcm...)
 }
 
 func (c *browserCall) close() {
@@ -284,19 +286,4 @@ func (b *fakeBrowser) dial(id, to string) *browserCall {
 	c.answered(b.t, a)
 
 	return c
-}
-
-// waitAudio waits until at least samples of audio were heard.
-func waitAudio(t *testing.T, heard func() []int16, samples int) []int16 {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if pcm := heard(); len(pcm) >= samples {
-			return pcm
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("heard only %d samples, want %d", len(heard()), samples)
-
-	return nil
 }

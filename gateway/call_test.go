@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -31,8 +32,8 @@ func TestOutboundCallAudioDTMFAndHangup(t *testing.T) {
 	expectProgress[signaling.Connected](t, b)
 
 	// Each side hears the other's tone, not its own.
-	assertTone(t, waitAudio(t, tc.heard, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
-	assertTone(t, waitAudio(t, c.heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+	testcodec.AssertTone(t, waitAudio(t, tc.ear, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
+	testcodec.AssertTone(t, waitAudio(t, c.ear, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
 
 	// DTMF both ways.
 	b.send(signaling.DTMF{CallID: "c1", Digits: "5#"})
@@ -40,29 +41,14 @@ func TestOutboundCallAudioDTMFAndHangup(t *testing.T) {
 	if d := expect[signaling.DTMFEvent](t, b); d.Digit != "7" || d.CallID != "c1" {
 		t.Errorf("dtmf %+v, want 7 on c1", d)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for tc.heardDigits() != "5#" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if got := tc.heardDigits(); got != "5#" {
-		t.Errorf("trunk heard digits %q, want 5#", got)
-	}
+	waitDigits(t, tc.ear, "5#")
 
-	// Hold: the trunk hears silence; resume: the tone again.
-	held := func(on bool) []int16 {
-		t.Helper()
-		if on {
-			b.send(signaling.Hold{CallID: "c1"})
-		} else {
-			b.send(signaling.Resume{CallID: "c1"})
-		}
-		b.send(signaling.Ping{Ref: "sync"})
-		expect[signaling.Pong](t, b)
-		from := len(tc.heard()) + secondOfAudio/5
-
-		return waitAudio(t, tc.heard, from+secondOfAudio/2)[from:]
-	}
-	for i, x := range held(true) {
+	// Hold: the trunk hears silence; resume: the tone again. Each is
+	// measured over half a second of packets from the first one that
+	// changed, however late they arrive.
+	b.send(signaling.Hold{CallID: "c1"})
+	held := waitChange(t, tc.ear, "silence", len(tc.ear.heard()), secondOfAudio/2, silent)
+	for i, x := range held {
 		if x > 100 || x < -100 {
 			t.Fatalf("trunk hears sample %d = %d while held", i, x)
 		}
@@ -72,8 +58,11 @@ func TestOutboundCallAudioDTMFAndHangup(t *testing.T) {
 	if m := tc.call.Media(); !m.Held || m.Remote.Direction != sip.SendOnly {
 		t.Errorf("trunk media while held: Held %v, gateway's direction %v; want true, sendonly", m.Held, m.Remote.Direction)
 	}
-	assertTone(t, held(false), 440, 1000)
+	b.send(signaling.Resume{CallID: "c1"})
+	mark := len(tc.ear.heard())
 	trunkEvent(t, tc, sip.EventResume)
+	resumed := waitChange(t, tc.ear, "the tone after resume", mark, secondOfAudio/2, func(frame []int16) bool { return !silent(frame) })
+	testcodec.AssertTone(t, resumed, 440, 1000)
 	if m := tc.call.Media(); m.Held || m.Remote.Direction != sip.SendRecv {
 		t.Errorf("trunk media after resume: Held %v, gateway's direction %v; want false, sendrecv", m.Held, m.Remote.Direction)
 	}
@@ -255,8 +244,8 @@ func TestInboundCallAnsweredElsewhere(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the trunk's call was not answered")
 	}
-	assertTone(t, waitAudio(t, tc.heard, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
-	assertTone(t, waitAudio(t, c.heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+	testcodec.AssertTone(t, waitAudio(t, tc.ear, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
+	testcodec.AssertTone(t, waitAudio(t, c.ear, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
 
 	// Late accept from the other tab.
 	b2.send(signaling.Accept{CallID: in1.CallID, SDP: sdp})
@@ -316,12 +305,15 @@ func TestInboundRejectAndCancel(t *testing.T) {
 }
 
 func TestShutdownDrainsThenHangsUp(t *testing.T) {
-	e := newEnv(t, testConfig{grace: "2s"})
+	const grace = 2 * time.Second
+	e := newEnv(t, testConfig{grace: grace.String()})
 	b := newFakeBrowser(t, e)
 	b.login("alice")
 	b.dial("c1", "+15550123")
 	tc := e.trunk.nextCall(t)
 	expectProgress[signaling.Connected](t, b)
+	heardBefore := len(tc.ear.heard())
+	drainAt := time.Now()
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -341,21 +333,22 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	if r := expect[signaling.ErrorReply](t, b); r.Code != signaling.CodeShuttingDown {
 		t.Errorf("dial while draining: %+v, want shutting_down", r)
 	}
-	before := len(tc.heard())
-	waitAudio(t, tc.heard, before+secondOfAudio/2)
-	select {
-	case <-tc.call.Done():
-		t.Fatal("the call ended before the grace period")
-	default:
-	}
 	// Grace over: the call is hung up and the socket closed with 1001.
 	if h := expect[signaling.HangupEvent](t, b); h.Reason != signaling.ReasonShutdown {
 		t.Fatalf("hangup %+v, want shutdown", h)
+	}
+	if d := time.Since(drainAt); d < grace {
+		t.Errorf("the call was hung up %v after the drain began, within the %v grace period", d.Round(time.Millisecond), grace)
 	}
 	if st := b.closeStatus(); st != websocket.StatusGoingAway {
 		t.Errorf("close status %v, want 1001", st)
 	}
 	waitBYE(t, tc)
+	// The call went on while the gateway drained: the trunk heard the
+	// browser for at least a quarter of the grace period.
+	if n := len(tc.ear.heard()) - heardBefore; n < secondOfAudio/2 {
+		t.Errorf("the trunk heard %d samples while the gateway drained, want at least %d", n, secondOfAudio/2)
+	}
 	select {
 	case <-stopped:
 	case <-time.After(10 * time.Second):
@@ -388,10 +381,10 @@ func TestConcurrentCalls(t *testing.T) {
 		trunkCalls = append(trunkCalls, e.trunk.nextCall(t))
 	}
 	for _, l := range legs {
-		assertTone(t, waitAudio(t, l.c.heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+		testcodec.AssertTone(t, waitAudio(t, l.c.ear, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
 	}
 	for _, tc := range trunkCalls {
-		assertTone(t, waitAudio(t, tc.heard, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
+		testcodec.AssertTone(t, waitAudio(t, tc.ear, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
 	}
 	if got := testutilGauge(t, e, directionOutbound); got != float64(len(legs)) {
 		t.Errorf("calls active %v, want %d", got, len(legs))

@@ -1,14 +1,13 @@
 package gateway
 
 import (
-	"math"
 	"strings"
 	"testing"
 
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 	"github.com/webtrunk/webtrunk/transcode"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -18,21 +17,6 @@ import (
 // browser must go on hearing the trunk's tone at its frequency and level,
 // and the trunk must receive the new codec's payload type carrying the
 // browser's tone, with the RTP stream going on.
-
-// toneLevelDB is the level of the tests' tone in dBFS: toneAmp, about
-// half full scale.
-var toneLevelDB = testaudio.ToneLevelDBFS(toneAmp)
-
-// assertToneLevel fails unless pcm is the tone want (clearly above
-// notWant, as assertTone) at the level the tests send it, within 2 dB: a
-// codec decoded as the other G.711 law is neither.
-func assertToneLevel(t *testing.T, pcm []int16, want, notWant float64) {
-	t.Helper()
-	assertTone(t, pcm, want, notWant)
-	if l := testaudio.LevelDBFS(pcm); math.Abs(l-toneLevelDB) > 2 {
-		t.Fatalf("%v Hz tone at %.1f dBFS, sent at %.1f dBFS", want, l, toneLevelDB)
-	}
-}
 
 // checkSwitch fails unless the packets the trunk received from index from
 // on change from audio payload type oldPT to newPT once, within one RTP
@@ -97,7 +81,7 @@ func (c *browserCall) stats() transcode.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 
-	return c.sink.ul.Stats()
+	return c.sink.Stats()
 }
 
 // checkEnded hangs call id up from the browser and fails unless the
@@ -126,21 +110,21 @@ func TestTrunkCodecChangeAfterEarlyMedia(t *testing.T) {
 	expectProgress[signaling.Progress](t, b)
 
 	// Early media flows both ways in PCMU.
-	assertToneLevel(t, waitAudio(t, c.heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
-	pk := call.media.waitPackets(t, "2 s of PCMU", func(p []rtp.Packet) bool { return len(audio(p, 0)) >= 2*secondOfAudio })
-	assertToneLevel(t, audio(pk, 0)[secondOfAudio:], 440, 1000)
+	testcodec.AssertToneLevel(t, waitAudio(t, c.ear, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+	pk := call.media.waitPackets(t, "2 s of PCMU", func(p []rtp.Packet) bool { return len(testcodec.G711Audio(p, telephony.PCMU)) >= 2*secondOfAudio })
+	testcodec.AssertToneLevel(t, testcodec.G711Audio(pk, telephony.PCMU)[secondOfAudio:], 440, 1000)
 
-	mark := len(c.heard())
+	mark := len(c.ear.heard())
 	call.respond(t, 200, "OK", telephony.PCMA)
 	expectProgress[signaling.Connected](t, b)
 
 	// The browser hears the tone the trunk now sends in A-law.
-	heard := waitAudio(t, c.heard, mark+2*secondOfAudio)
-	assertToneLevel(t, heard[mark+secondOfAudio:], 1000, 440)
+	heard := waitAudio(t, c.ear, mark+2*secondOfAudio)
+	testcodec.AssertToneLevel(t, heard[mark+secondOfAudio:], 1000, 440)
 	// The trunk receives payload type 8 whose A-law carries the browser's
 	// tone, in the same RTP stream.
-	pk = call.media.waitPackets(t, "1.5 s of PCMA", func(p []rtp.Packet) bool { return len(audio(p, 8)) >= 3*secondOfAudio/2 })
-	assertToneLevel(t, audio(pk, 8)[secondOfAudio/2:], 440, 1000)
+	pk = call.media.waitPackets(t, "1.5 s of PCMA", func(p []rtp.Packet) bool { return len(testcodec.G711Audio(p, telephony.PCMA)) >= 3*secondOfAudio/2 })
+	testcodec.AssertToneLevel(t, testcodec.G711Audio(pk, telephony.PCMA)[secondOfAudio/2:], 440, 1000)
 	checkSwitch(t, pk, 0, 0, 8)
 	if s := c.stats(); s.Restarts != 0 || s.Late != 0 || s.Duplicates != 0 {
 		t.Errorf("the browser's stream jumped: %+v", s)
@@ -204,34 +188,34 @@ func TestTrunkCodecChangeByReinvite(t *testing.T) {
 			e, st := newScriptEnv(t, testConfig{})
 			b := newFakeBrowser(t, e)
 			b.login("alice")
-			var heard func() []int16
+			var heard *ear
 			var jumped func() bool
 			if tt.pcmu {
 				pc := dialPCMU(t, b, "c1", "5550123")
-				heard, jumped = pc.heard, func() bool { return pc.jumps() > 0 }
+				heard, jumped = pc.ear, func() bool { return pc.jumps() > 0 }
 			} else {
 				c := b.dial("c1", "5550123")
-				heard, jumped = c.heard, func() bool { s := c.stats(); return s.Restarts+s.Late+s.Duplicates > 0 }
+				heard, jumped = c.ear, func() bool { s := c.stats(); return s.Restarts+s.Late+s.Duplicates > 0 }
 			}
 			call := st.acceptInvite(t)
 			call.respond(t, 200, "OK", telephony.PCMU)
 			expectProgress[signaling.Connected](t, b)
-			assertToneLevel(t, waitAudio(t, heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+			testcodec.AssertToneLevel(t, waitAudio(t, heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
 
 			pt := telephony.PCMU.PayloadType
 			for i, step := range tt.steps {
-				mark, before := len(heard()), len(call.media.packets())
+				mark, before := len(heard.heard()), len(call.media.packets())
 				answer := call.reinvite(t, step.codec, step.tePT, step.newStream)
 				if len(answer.Codecs) != 1 || answer.Codecs[0].PayloadType != step.codec.PayloadType || answer.TelephoneEventPT != step.tePT {
 					t.Fatalf("step %d: the gateway answered %v with telephone-event %d", i, answer.Codecs, answer.TelephoneEventPT)
 				}
 				h := waitAudio(t, heard, mark+2*secondOfAudio)
-				assertToneLevel(t, h[mark+secondOfAudio:], 1000, 440)
+				testcodec.AssertToneLevel(t, h[mark+secondOfAudio:], 1000, 440)
 				newPT := step.codec.PayloadType
 				pk := call.media.waitPackets(t, "1.5 s of "+step.codec.Name, func(p []rtp.Packet) bool {
-					return len(audio(p[before:], newPT)) >= 3*secondOfAudio/2
+					return len(testcodec.G711Audio(p[before:], step.codec)) >= 3*secondOfAudio/2
 				})
-				assertToneLevel(t, audio(pk[before:], newPT)[secondOfAudio/2:], 440, 1000)
+				testcodec.AssertToneLevel(t, testcodec.G711Audio(pk[before:], step.codec)[secondOfAudio/2:], 440, 1000)
 				if newPT != pt {
 					checkSwitch(t, pk, before, pt, newPT)
 				}
@@ -241,7 +225,7 @@ func TestTrunkCodecChangeByReinvite(t *testing.T) {
 				// the re-INVITE.
 				sent := len(call.media.packets())
 				b.send(signaling.DTMF{CallID: "c1", Digits: step.digit})
-				call.media.waitPackets(t, "digit "+step.digit, func(p []rtp.Packet) bool { return digitsOf(p[sent:], step.tePT) == step.digit })
+				call.media.waitPackets(t, "digit "+step.digit, func(p []rtp.Packet) bool { return testcodec.Digits(p[sent:], step.tePT) == step.digit })
 				call.media.sendDigit(7)
 				if d := expect[signaling.DTMFEvent](t, b); d.Digit != "7" {
 					t.Errorf("step %d: browser got digit %q, want 7", i, d.Digit)

@@ -16,8 +16,7 @@ const testPassword = "correct horse"
 
 // testConfig is the knobs of a test configuration.
 type testConfig struct {
-	sipListen   string // gateway SIP listener, host:port
-	trunkPort   int    // the fake trunk's SIP port
+	trunkPort   int // the fake trunk's SIP port
 	maxCalls    int
 	ringTimeout string
 	grace       string
@@ -43,9 +42,6 @@ func parseTestConfig(t *testing.T, tc testConfig) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tc.sipListen == "" {
-		tc.sipListen = "127.0.0.1:0"
-	}
 	if tc.trunkPort == 0 {
 		tc.trunkPort = 5070
 	}
@@ -64,7 +60,7 @@ http:
 sip:
   listeners:
     - transport: udp
-      listen: %q
+      listen: "127.0.0.1:0"
   public_host: "127.0.0.1"
   rtp: {port_min: 31000, port_max: 31999}
 webrtc:
@@ -112,7 +108,7 @@ calls:
   max_concurrent: %d
 shutdown:
   grace_period: %s
-%s`, tc.sipListen, tc.trunkPort, tc.register, string(hash), tc.maxCalls, string(hash), tc.ringTimeout, tc.dialRing, tc.sameCodec,
+%s`, tc.trunkPort, tc.register, string(hash), tc.maxCalls, string(hash), tc.ringTimeout, tc.dialRing, tc.sameCodec,
 		tc.maxConcurrent, tc.grace, tc.extra)
 	cfg, err := config.Parse([]byte(strings.TrimSpace(doc)+"\n"), nil)
 	if err != nil {

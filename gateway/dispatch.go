@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 )
 
@@ -141,7 +142,7 @@ func (c *wsConn) candidate(m signaling.Candidate) error {
 		return nil // end of candidates
 	}
 
-	return s.leg.addCandidate(m.Candidate)
+	return s.addCandidate(m.Candidate)
 }
 
 // connected returns the connected call id, or the error to answer.
@@ -163,12 +164,22 @@ func (c *wsConn) sendDTMF(m signaling.DTMF) error {
 	if err != nil {
 		return err
 	}
-	if m := s.negotiated.Load(); m == nil || m.tePT == 0 {
-		return &callError{Code: signaling.CodeOutOfOrder, Msg: "the trunk did not negotiate telephone-event"}
+	s.mu.Lock()
+	b := s.bridge
+	s.mu.Unlock()
+	if b == nil {
+		return errNoTelephoneEvent
 	}
-	if err := s.dtmf.enqueue(m.Digits); err != nil {
+	if err := b.SendDTMF(m.Digits); err != nil {
+		if errors.Is(err, bridge.ErrNoTelephoneEvent) {
+			return errNoTelephoneEvent
+		}
+
 		return &callError{Code: signaling.CodeBadRequest, Msg: "digits: " + err.Error(), Err: err}
 	}
 
 	return nil
 }
+
+// errNoTelephoneEvent answers dtmf while the trunk has no telephone-event.
+var errNoTelephoneEvent = &callError{Code: signaling.CodeOutOfOrder, Msg: "the trunk did not negotiate telephone-event"}

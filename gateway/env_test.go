@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -13,7 +12,9 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/browserleg"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
 
@@ -54,19 +55,6 @@ func testLogger(t *testing.T) (*slog.Logger, *lockedBuffer) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})), w
 }
 
-// freeUDPPort returns a UDP port that was free on 127.0.0.1 a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	var lc net.ListenConfig
-	c, err := lc.ListenPacket(context.Background(), "udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
-	return c.LocalAddr().(*net.UDPAddr).Port //nolint:forcetypeassert // a UDP socket
-}
-
 // env is a running gateway and a fake trunk wired to each other on
 // loopback.
 type env struct {
@@ -75,42 +63,48 @@ type env struct {
 	cfg   *config.Config
 	trunk *fakeTrunk
 	http  string
+	sip   netip.AddrPort // the gateway's SIP UDP address
 	logs  *lockedBuffer
 	stop  context.CancelFunc
 	done  chan error
 }
 
 // newEnv starts a gateway and a fake trunk; both stop at cleanup, and
-// the gateway's Run must return.
+// the gateway's Run must return. Every socket is bound on port 0 before
+// its address is handed on: the fake trunk's first, then the gateway's,
+// then the fake trunk's user agent that calls the gateway.
 func newEnv(t *testing.T, tc testConfig) *env {
 	t.Helper()
-	gwPort := freeUDPPort(t)
-	trunk := newFakeTrunk(t, gwPort)
+	trunk := newFakeTrunk(t)
 	t.Cleanup(trunk.close) // after the gateway's shutdown
-	e := startGateway(t, tc, gwPort, int(trunk.addr.Port()))
+	e := startGateway(t, tc, int(trunk.addr.Port()))
+	trunk.connect(e.sip)
 	e.trunk = trunk
 
 	return e
 }
 
-// startGateway starts a gateway listening for SIP on 127.0.0.1:gwPort
-// whose trunk "fake" is at 127.0.0.1:trunkPort; it stops at cleanup, and
-// its Run must return.
-func startGateway(t *testing.T, tc testConfig, gwPort, trunkPort int) *env {
+// startGateway starts a gateway listening for SIP on a port of its own
+// choice on 127.0.0.1 (e.sip) whose trunk "fake" is at
+// 127.0.0.1:trunkPort; it stops at cleanup, and its Run must return.
+func startGateway(t *testing.T, tc testConfig, trunkPort int) *env {
 	t.Helper()
 	logger, logs := testLogger(t)
-	tc.sipListen = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(gwPort)).String()
 	tc.trunkPort = trunkPort
 	cfg := parseTestConfig(t, tc)
-	gw, err := New(cfg, logger)
+	gw, err := New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	if err := gw.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
+	sipAddr, ok := gw.SIPAddr(telephony.TransportUDP)
+	if !ok {
+		t.Fatal("no SIP address after Listen")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, gw: gw, cfg: cfg, http: gw.HTTPAddr().String(), logs: logs, stop: cancel, done: make(chan error, 1)}
+	e := &env{t: t, gw: gw, cfg: cfg, http: gw.HTTPAddr().String(), sip: sipAddr, logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { e.done <- gw.Run(ctx) }()
 	t.Cleanup(e.shutdown)
 
@@ -143,13 +137,20 @@ const (
 
 // fakeTrunk is a SIP endpoint built on the project's own user agent: it
 // answers the gateway's INVITEs (or refuses them), plays a 1 kHz tone and
-// records what it hears, and can call the gateway.
+// records what it hears, and can call the gateway. One user agent listens
+// for the gateway's calls, on a port bound before the gateway is
+// configured with it; a second one, made by connect once the gateway has
+// bound its own port, places calls to the gateway (the gateway knows its
+// trunk by source address, not port).
 type fakeTrunk struct {
-	t      *testing.T
-	ua     *sip.UA
-	addr   netip.AddrPort
-	cancel context.CancelFunc
-	done   chan struct{}
+	t       *testing.T
+	pool    *sip.PortPool
+	ua      *sip.UA
+	addr    netip.AddrPort
+	dialer  *sip.UA
+	ctx     context.Context //nolint:containedctx // the user agents' lifetime
+	cancel  context.CancelFunc
+	serving sync.WaitGroup
 
 	mu      sync.Mutex
 	mode    trunkMode
@@ -162,46 +163,63 @@ type fakeTrunk struct {
 // trunkCall is one call on the fake trunk with its media.
 type trunkCall struct {
 	call   *sip.Call
-	mu     sync.Mutex
-	pcm    []int16
-	digits []rune
+	ear    *ear
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	sendEv chan uint8
 }
 
-func newFakeTrunk(t *testing.T, gwPort int) *fakeTrunk {
+// newFakeTrunk starts the fake trunk's listening user agent on a port of
+// its own choice on 127.0.0.1 (f.addr).
+func newFakeTrunk(t *testing.T) *fakeTrunk {
 	t.Helper()
 	pool, err := sip.NewPortPool(netip.MustParseAddr("127.0.0.1"), 32000, 32999)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freeUDPPort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fakeTrunk{t: t, pool: pool, ctx: ctx, cancel: cancel, calls: make(chan *trunkCall, 32), ringing: make(chan *sip.IncomingCall, 32)}
+	// This user agent never calls the gateway: its trunk's port is unused.
+	f.ua = f.startUA(netip.AddrPort{}, f.incoming)
+	f.addr, _ = f.ua.ListenAddr(telephony.TransportUDP)
+
+	return f
+}
+
+// connect starts the user agent that calls the gateway at gw.
+func (f *fakeTrunk) connect(gw netip.AddrPort) {
+	f.t.Helper()
+	f.dialer = f.startUA(gw, func(ic *sip.IncomingCall) { _ = ic.Reject(403, "Forbidden") })
+}
+
+// startUA starts a user agent on 127.0.0.1, port 0, whose one trunk "gw"
+// is the gateway at gw, serving inbound calls with handle until the fake
+// trunk closes.
+func (f *fakeTrunk) startUA(gw netip.AddrPort, handle func(*sip.IncomingCall)) *sip.UA {
+	f.t.Helper()
 	ua, err := sip.NewUA(sip.Config{
-		Listeners:            []sip.Listener{{Transport: telephony.TransportUDP, Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)).String()}},
-		RTPPorts:             pool,
+		Listeners:            []sip.Listener{{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"}},
+		RTPPorts:             f.pool,
 		RejectUnknownSources: true,
 		SessionExpires:       -1,
 		Trunks: []sip.Trunk{{
-			Name: "gw", Host: "127.0.0.1", Port: gwPort,
+			Name: "gw", Host: "127.0.0.1", Port: int(gw.Port()),
 			AllowedSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		}},
 	})
 	if err != nil {
-		t.Fatalf("fake trunk: %v", err)
+		f.t.Fatalf("fake trunk: %v", err)
 	}
 	if err := ua.Listen(); err != nil {
-		t.Fatalf("fake trunk listen: %v", err)
+		f.t.Fatalf("fake trunk listen: %v", err)
 	}
-	addr, _ := ua.ListenAddr(telephony.TransportUDP)
-	ctx, cancel := context.WithCancel(context.Background())
-	f := &fakeTrunk{t: t, ua: ua, addr: addr, cancel: cancel, done: make(chan struct{}), calls: make(chan *trunkCall, 32), ringing: make(chan *sip.IncomingCall, 32)}
+	f.serving.Add(1)
 	go func() {
-		defer close(f.done)
-		_ = ua.Serve(ctx, f.incoming)
+		defer f.serving.Done()
+		_ = ua.Serve(f.ctx, handle)
 	}()
 
-	return f
+	return ua
 }
 
 func (f *fakeTrunk) setMode(m trunkMode) {
@@ -252,7 +270,7 @@ func (f *fakeTrunk) dial(ctx context.Context, did string) (<-chan *trunkCall, <-
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		call, err := f.ua.Dial(ctx, sip.DialRequest{Trunk: "gw", To: did, From: "+15551230000", DisplayName: "Bob"})
+		call, err := f.dialer.Dial(ctx, sip.DialRequest{Trunk: "gw", To: did, From: "+15551230000", DisplayName: "Bob"})
 		if err != nil {
 			errc <- err
 
@@ -266,13 +284,13 @@ func (f *fakeTrunk) dial(ctx context.Context, did string) (<-chan *trunkCall, <-
 
 // startMedia plays a 1 kHz tone to the gateway and records what it hears.
 func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
-	tc := &trunkCall{call: call, stop: make(chan struct{}), sendEv: make(chan uint8, 4)}
+	tc := &trunkCall{call: call, ear: newEar(), stop: make(chan struct{}), sendEv: make(chan uint8, 4)}
 	m := call.Media()
 	conn := call.RTP()
 	tc.wg.Add(2)
 	go func() { // sender
 		defer tc.wg.Done()
-		tone := testaudio.NewTone(1000, 8000, toneAmp)
+		tone := testaudio.NewTone(1000, 8000, testcodec.ToneAmp)
 		var pcm [160]int16
 		var payload [172]byte
 		tick := time.NewTicker(20 * time.Millisecond)
@@ -309,6 +327,7 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 	}()
 	go func() { // receiver
 		defer tc.wg.Done()
+		defer tc.ear.end()
 		buf := make([]byte, 1500)
 		var p rtp.Packet
 		var tmp [1500]int16
@@ -321,7 +340,6 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 			if p.Unmarshal(buf[:n]) != nil {
 				continue
 			}
-			tc.mu.Lock()
 			switch p.PayloadType {
 			case m.Codec.PayloadType:
 				var k int
@@ -330,37 +348,20 @@ func (f *fakeTrunk) startMedia(call *sip.Call) *trunkCall {
 				} else {
 					k = transcode.DecodePCMU(tmp[:], p.Payload)
 				}
-				tc.pcm = append(tc.pcm, tmp[:k]...)
+				tc.ear.hear(tmp[:k])
 			case m.TelephoneEventPT:
 				var ev transcode.Event
 				if ev.Unmarshal(p.Payload) == nil && ev.End && p.Timestamp != lastEv {
 					lastEv = p.Timestamp
 					if r, ok := transcode.DigitForEvent(ev.Code); ok {
-						tc.digits = append(tc.digits, r)
+						tc.ear.hearDigit(r)
 					}
 				}
 			}
-			tc.mu.Unlock()
 		}
 	}()
 
 	return tc
-}
-
-// heard returns a copy of the audio the trunk received so far.
-func (tc *trunkCall) heard() []int16 {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-
-	return append([]int16(nil), tc.pcm...)
-}
-
-// heardDigits returns the DTMF digits the trunk received so far.
-func (tc *trunkCall) heardDigits() string {
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-
-	return string(tc.digits)
 }
 
 // hangup sends BYE and stops the media.
@@ -398,7 +399,7 @@ func (f *fakeTrunk) nextCall(t *testing.T) *trunkCall {
 
 func (f *fakeTrunk) close() {
 	f.cancel()
-	<-f.done
+	f.serving.Wait()
 	f.wg.Wait()
 	for {
 		select {

@@ -1,7 +1,9 @@
-// Package gateway is Webtrunk's call control: it serves the browser side
-// (WebSocket signaling, WebRTC), drives the trunk side through package sip,
-// bridges the media of each call through package transcode, and exposes
-// health, readiness and Prometheus metrics over HTTP.
+// Package gateway is Webtrunk's call control: it serves the browsers'
+// WebSocket signaling, answers their WebRTC through a browser.Stack (package
+// browserleg, handed in by the caller, so that call control links no
+// WebRTC library), drives the trunk side through package sip, bridges the
+// media of each call through package bridge, and exposes health,
+// readiness and Prometheus metrics over HTTP.
 //
 // A Gateway is built in phases: New validates and allocates without side
 // effects, Listen binds every socket (so a port in use is reported before
@@ -25,8 +27,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/gateway/webrtcapi"
 	"github.com/webtrunk/webtrunk/sip"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -59,10 +61,12 @@ type Gateway struct {
 	// (nanoseconds; iceConnectTimeout, shortened by tests).
 	iceTimeout atomic.Int64
 	iceServers []signaling.ICEServer
+	// listenWebRTC binds the browsers' WebRTC stack in Listen.
+	listenWebRTC browser.Listen
 
 	mu       sync.Mutex
 	httpLn   net.Listener
-	rtc      *webrtcapi.API
+	rtc      browser.Stack
 	started  bool
 	closed   bool
 	draining atomic.Bool
@@ -80,12 +84,13 @@ type Gateway struct {
 
 // New checks cfg and prepares a gateway. It binds no socket and starts no
 // goroutine. cfg must have been loaded with config.Load (defaults applied and
-// validated); logger may be nil to discard logs. It returns an error when
-// the authentication settings, a TLS certificate of a SIP listener, the RTP
-// port range or a trunk cannot be used.
-func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
-	if cfg == nil {
-		return nil, errors.New("gateway: nil config") //nolint:err113 // programming error, not matched by callers
+// validated); logger may be nil to discard logs; webrtc binds the browsers'
+// WebRTC stack when the gateway listens (browserleg.ListenConfig). It
+// returns an error when the authentication settings, a TLS certificate of
+// a SIP listener, the RTP port range or a trunk cannot be used.
+func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gateway, error) {
+	if cfg == nil || webrtc == nil {
+		return nil, errors.New("gateway: nil config or webrtc stack") //nolint:err113 // programming error, not matched by callers
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -107,26 +112,21 @@ func New(cfg *config.Config, logger *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{
-		cfg:       cfg,
-		log:       logger,
-		metrics:   NewMetrics(),
-		auth:      authn,
-		ua:        ua,
-		router:    rt,
-		hub:       newHub(),
-		sessions:  newSessionSet(),
-		admission: newAdmission(cfg.Calls.MaxConcurrent),
+		cfg:     cfg,
+		log:     logger,
+		metrics: NewMetrics(),
+		auth:    authn,
+		ua:      ua,
+		router:  rt,
+		hub:     newHub(),
+		// The WebRTC stack is bound by Listen.
+		listenWebRTC: webrtc,
+		sessions:     newSessionSet(),
+		admission:    newAdmission(cfg.Calls.MaxConcurrent),
 		// Each WebSocket upgrade spends one token of its address.
 		connLimit: auth.NewLimiter(connRate, connBurst, auth.DefaultLimiterSize),
 	}
-	for _, s := range cfg.WebRTC.ICEServers {
-		g.iceServers = append(g.iceServers, signaling.ICEServer{
-			URLs: s.URLs, Username: s.Username, Credential: s.Credential.Reveal(),
-		})
-	}
-	if g.iceServers == nil {
-		g.iceServers = []signaling.ICEServer{}
-	}
+	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
@@ -163,10 +163,6 @@ func (g *Gateway) Listen() error {
 	if g.httpLn != nil {
 		return nil
 	}
-	settings, err := webrtcapi.SettingsFromConfig(g.cfg.WebRTC)
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", g.cfg.HTTP.Listen)
 	if err != nil {
@@ -181,7 +177,7 @@ func (g *Gateway) Listen() error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
-	rtc, err := webrtcapi.Listen(settings, g.log.With("component", "webrtc"))
+	rtc, err := g.listenWebRTC(g.cfg.WebRTC, g.log.With("component", "webrtc"))
 	if err != nil {
 		_ = ln.Close()
 

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/webtrunk/webtrunk/gateway/browserleg"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
 )
@@ -52,7 +53,7 @@ func TestMediaTimeoutHangsUpBothLegs(t *testing.T) {
 	b.dial("c1", "+15550123")
 	tc := e.trunk.nextCall(t)
 	expectProgress[signaling.Connected](t, b)
-	waitAudio(t, tc.heard, secondOfAudio)
+	waitAudio(t, tc.ear, secondOfAudio)
 	// The trunk goes silent: its media stops, its signaling stays.
 	close(tc.stop)
 	h := expect[signaling.HangupEvent](t, b)
@@ -102,7 +103,7 @@ func TestBadInputLeavesCallAlone(t *testing.T) {
 	c := b.dial("c1", "+15550123")
 	tc := e.trunk.nextCall(t)
 	expectProgress[signaling.Connected](t, b)
-	waitAudio(t, c.heard, secondOfAudio/2)
+	waitAudio(t, c.ear, secondOfAudio/2)
 
 	_, offer := b.offer("v1")
 	noAudio := strings.ReplaceAll(offer, "m=audio", "m=video")
@@ -136,10 +137,10 @@ func TestBadInputLeavesCallAlone(t *testing.T) {
 			t.Fatalf("reply %+v, want no_common_codec", r)
 		}
 	})
-	before := len(c.heard())
-	beforeTrunk := len(tc.heard())
-	waitAudio(t, c.heard, before+secondOfAudio/2)
-	waitAudio(t, tc.heard, beforeTrunk+secondOfAudio/2)
+	before := len(c.ear.heard())
+	beforeTrunk := len(tc.ear.heard())
+	waitAudio(t, c.ear, before+secondOfAudio/2)
+	waitAudio(t, tc.ear, beforeTrunk+secondOfAudio/2)
 }
 
 func TestHTTPEndpoints(t *testing.T) {
@@ -235,7 +236,7 @@ func TestCloseReleasesSockets(t *testing.T) {
 	t.Parallel()
 	logger, _ := testLogger(t)
 	cfg := parseTestConfig(t, testConfig{})
-	gw, err := New(cfg, logger)
+	gw, err := New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func (s *session) requestHold(on bool, ref string) {
 	h := &s.hold
 	h.want, h.ref = on, ref
 	h.seq++
-	s.browserH.Store(h.want || h.have)
+	s.muteLocked(h.want || h.have)
 	if h.running || h.want == h.have || s.call == nil || s.ctx.Err() != nil {
 		return
 	}
@@ -65,7 +65,7 @@ func (s *session) runHold(call *sip.Call) {
 		want, ref, seq := h.want, h.ref, h.seq
 		if want == h.have || s.ctx.Err() != nil {
 			h.running = false
-			s.browserH.Store(h.want || h.have)
+			s.muteLocked(h.want || h.have)
 			s.mu.Unlock()
 
 			return
@@ -80,7 +80,7 @@ func (s *session) runHold(call *sip.Call) {
 		s.mu.Lock()
 		if err == nil {
 			h.have = want
-			s.browserH.Store(h.want || h.have)
+			s.muteLocked(h.want || h.have)
 			s.mu.Unlock()
 			s.logger().Info("trunk hold", "held", want)
 
@@ -89,7 +89,7 @@ func (s *session) runHold(call *sip.Call) {
 		if h.seq == seq {
 			// The browser asked nothing since: the call keeps its state.
 			h.want = h.have
-			s.browserH.Store(h.have)
+			s.muteLocked(h.have)
 		}
 		s.mu.Unlock()
 		if s.ctx.Err() != nil || errors.Is(err, sip.ErrCallEnded) {

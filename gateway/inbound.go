@@ -295,7 +295,7 @@ func (c *wsConn) accept(id auth.Identity, m signaling.Accept) error {
 	s.from, s.to, s.trunk, s.ic = in.ic.From(), in.ic.To(), in.ic.Trunk(), in.ic
 	s.epoch = in.start
 	s.setSIPCallID(in.ic.CallID())
-	leg, answer, err := newWebRTCLeg(g.rtc, m.SDP, func() { s.end(errICEFailed) })
+	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {
 		s.cancel(err)
 		g.hub.release(id.UserID)
@@ -311,7 +311,7 @@ func (c *wsConn) accept(id auth.Identity, m signaling.Accept) error {
 	if !g.startSession(s) {
 		c.removeCall(s.id, s)
 		s.cancel(errShutdown)
-		leg.close()
+		_ = leg.Close()
 		g.hub.release(id.UserID)
 		undo()
 
@@ -335,7 +335,7 @@ func (c *wsConn) accept(id auth.Identity, m signaling.Accept) error {
 		o.removeOffer(in.id, in)
 		o.send(signaling.HangupEvent{CallID: in.id, Reason: signaling.ReasonAnsweredElsewhere})
 	}
-	s.logger().Info("inbound call accepted", "browser_codec", leg.media.String())
+	s.logger().Info("inbound call accepted", "browser_codec", leg.Media().String())
 	go s.runInbound()
 
 	return nil

@@ -1,84 +1,21 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
-	"os"
+	"context"
 
+	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
-	"github.com/webtrunk/webtrunk/transcode"
-
-	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// trunkCodec converts the trunk's negotiated codec to the transcoder's
-// description of it, with the trunk's payload type.
-func trunkCodec(c telephony.Codec) (telephony.Codec, error) {
-	switch c.Name {
-	case telephony.PCMU.Name:
-		return telephony.PCMU.WithPayloadType(c.PayloadType), nil
-	case telephony.PCMA.Name:
-		return telephony.PCMA.WithPayloadType(c.PayloadType), nil
-	default:
-		return telephony.Codec{}, fmt.Errorf("%w: trunk codec %s", transcode.ErrUnsupportedCodec, c)
-	}
-}
-
-// newTranscoders builds the two transcoders of a call: the uplink from the
-// browser's audio codec to the trunk's G.711 codec trunk, and the downlink
-// back. When both legs negotiated the same G.711 format, reencode
-// (calls.transcode_same_codec) decides between relaying the payloads
-// re-chunked (false) and decoding and re-encoding them (true); it changes
-// nothing when the codecs differ. complexity (calls.opus_complexity) is
-// the Opus encoder's, used when the browser's codec is Opus. Errors wrap
-// transcode.ErrUnsupportedCodec or transcode.ErrInvalidOption.
-func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int) (*transcode.Uplink, *transcode.Downlink, error) {
-	same := transcode.WithTranscodeSameCodec(reencode)
-	up, err := transcode.NewUplink(browser, trunk, same)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: uplink: %w", err)
-	}
-	down, err := transcode.NewDownlink(trunk, browser, same, transcode.WithOpusComplexity(complexity))
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: downlink: %w", err)
-	}
-
-	return up, down, nil
-}
-
-// describeMedia is the codecs attribute of a call's log lines: both legs'
-// codecs and each direction's pipeline, which says whether the audio is
-// passed through or decoded and encoded, for example "browser PCMU/8000
-// pt 0, trunk PCMU/8000 pt 0; up: PCMU/8000 decode -> PCMU re-encode,
-// ptime 20ms; down: PCMU/8000 decode -> PCMU re-encode, ptime 20ms".
-func describeMedia(browser browserMedia, trunk telephony.Codec, up *transcode.Uplink, down *transcode.Downlink) string {
-	return "browser " + browser.String() + ", trunk " + trunk.String() + "; up: " + up.String() + "; down: " + down.String()
-}
-
-// describeBridge sets the codecs of the call's log line to what the bridge
-// ran with at the end: the trunk's last negotiated codec and each
-// direction's last pipeline, after any codec change. It runs in finish,
-// once both media goroutines ended (their transcoders are then safe to
-// read).
-func (s *session) describeBridge() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m := s.negotiated.Load(); m != nil && s.upTC != nil {
-		s.codecs = describeMedia(s.leg.media, m.codec, s.upTC, s.downTC)
-	}
-}
-
-// startMedia starts the bridge between the browser's PeerConnection and
-// the trunk call's RTP socket, once per session: on early media (183 with
-// SDP) or when the trunk answers. It builds the per-call transcoders and
-// starts the uplink and downlink goroutines. Called again on a bridged
-// call (the 2xx after early media, or another 18x with SDP), it makes the
-// bridge follow the trunk's codec if that changed (followTrunk). It does
-// not block.
+// startMedia starts the bridge between the browser's leg and the trunk
+// call's RTP socket, once per session: on early media (183 with SDP) or
+// when the trunk answers. Called again on a bridged call (the 2xx after
+// early media, or another 18x with SDP), it makes the bridge follow the
+// trunk's codec if that changed (followTrunk). It does not block.
 func (s *session) startMedia(call *sip.Call) error {
 	s.mu.Lock()
-	bridged := s.bridged
+	bridged := s.bridge != nil
 	s.mu.Unlock()
 	if bridged {
 		s.followTrunk(call.Media())
@@ -86,82 +23,120 @@ func (s *session) startMedia(call *sip.Call) error {
 		return nil
 	}
 
-	return s.bridge(call)
+	return s.startBridge(call)
 }
 
-// bridge builds the transcoders and DTMF mappers of the call and starts
-// the two media goroutines, unless the session is bridged or ended.
-func (s *session) bridge(call *sip.Call) error {
+// startBridge builds the call's bridge and starts its goroutine, unless
+// the session is bridged or ended. The bridge runs until finish has
+// closed both legs.
+func (s *session) startBridge(call *sip.Call) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.bridged || s.ctx.Err() != nil {
+	if s.bridge != nil || s.ctx.Err() != nil {
 		return nil
 	}
-	media, err := newTrunkMedia(call.Media())
+	browser, trunk := s.leg.Media(), call.Media()
+	b, err := bridge.New(bridge.Config{
+		Browser:            s.leg,
+		Trunk:              call.RTP(),
+		BrowserCodec:       browser.Audio,
+		BrowserEvents:      browser.Events,
+		TrunkMedia:         bridge.TrunkMedia{Codec: trunk.Codec, EventPT: trunk.TelephoneEventPT},
+		TranscodeSameCodec: s.g.cfg.Calls.TranscodeSameCodec,
+		OpusComplexity:     s.g.cfg.Calls.OpusComplexity,
+		OnDigit:            s.digit,
+		Epoch:              s.epoch,
+	})
 	if err != nil {
 		return err
 	}
-	browser := s.leg.media
-	up, down, err := newTranscoders(browser.Audio, media.codec, s.g.cfg.Calls.TranscodeSameCodec, s.g.cfg.Calls.OpusComplexity)
-	if err != nil {
-		return err
-	}
-	// One mapper per browser telephone-event format, even while the trunk
-	// has none: a re-INVITE may add it (the uplink drops events meanwhile).
-	mappers := make([]*transcode.DTMFMapper, 0, len(browser.Events))
-	for _, ev := range browser.Events {
-		mapper, err := transcode.NewDTMFMapper(ev, telephony.TelephoneEvent8k.WithPayloadType(media.tePT), up)
-		if err != nil {
-			return fmt.Errorf("gateway: dtmf: %w", err)
-		}
-		mappers = append(mappers, mapper)
-	}
-	s.negotiated.Store(media)
-	u := newUplink(up, browser.Audio.PayloadType, mappers, s.dtmf, &s.negotiated, randomUint32(), call.RTP(), &s.up, &s.browserH, s.epoch)
-	d := newDownlink(down, &s.negotiated, browser.Audio.PayloadType, randomUint32(), s.leg.local, &s.down, s.digit, s.epoch)
-	s.bridged = true
+	b.SetMuted(s.hold.want || s.hold.have)
+	s.bridge = b
 	s.rtp = call.RTP()
-	s.upTC, s.downTC = up, down
-	s.codecs = describeMedia(browser, media.codec, up, down)
+	s.codecs = s.describeMediaLocked()
 	s.log.Debug("media bridged", "codecs", s.codecs)
-	s.bridgeWG.Add(2)
-	go s.runUplink(u)
-	go s.runDownlink(d, call.RTP())
+	ctx, stop := context.WithCancel(context.WithoutCancel(s.ctx))
+	s.stopBridge = stop
+	s.bridgeWG.Add(1)
+	go s.runBridge(ctx, b)
 
 	return nil
 }
 
-// runUplink is the uplink goroutine: it waits for the browser's track and
-// relays its packets to the trunk until the PeerConnection closes.
-func (s *session) runUplink(u *uplink) {
+// runBridge is the bridge's goroutine. The bridge's loops end without
+// error when finish closes the legs; anything else is logged.
+func (s *session) runBridge(ctx context.Context, b *bridge.Bridge) {
 	defer s.bridgeWG.Done()
-	tr := s.leg.waitTrack(s.ctx)
-	if tr == nil {
-		return
-	}
-	for {
-		n, _, err := tr.Read(u.buf[:])
-		if err != nil {
-			return
-		}
-		u.handle(u.buf[:n])
+	if err := b.Run(ctx); err != nil {
+		s.logger().Debug("media bridge", "error", err)
 	}
 }
 
-// runDownlink is the downlink goroutine: it relays the trunk's packets to
-// the browser until the call's RTP socket closes.
-func (s *session) runDownlink(d *downlink, conn *sip.RTPConn) {
-	defer s.bridgeWG.Done()
-	for {
-		n, err := conn.ReadRTP(d.buf[:])
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
+// followTrunk hands the trunk's current negotiated media to a bridged
+// call's bridge: after the 2xx of a call whose early media started on a
+// 183, and on each dialog event of an established call. The bridge's two
+// directions apply a change at their next packet (bridge.FollowTrunk); it
+// is logged once. A codec the bridge cannot carry (not G.711) is logged
+// and ignored: the bridge keeps the previous one.
+func (s *session) followTrunk(m sip.Media) {
+	s.mu.Lock()
+	b, log := s.bridge, s.log
+	s.mu.Unlock()
+	if b == nil {
+		return
+	}
+	old, cur, err := b.FollowTrunk(bridge.TrunkMedia{Codec: m.Codec, EventPT: m.TelephoneEventPT})
+	if err != nil {
+		log.Warn("trunk codec change ignored", "error", err)
 
-			return
-		}
-		d.handle(d.buf[:n])
+		return
+	}
+	if old != cur {
+		log.Info("trunk codec changed", "old", old.String(), "new", cur.String())
+	}
+}
+
+// describeMediaLocked is the codecs attribute of a call's log lines: both
+// legs' codecs and each direction's pipeline, which says whether the audio
+// is passed through or decoded and encoded, for example "browser
+// PCMU/8000 pt 0, trunk PCMU/8000 pt 0; up: PCMU/8000 decode -> PCMU
+// re-encode, ptime 20ms; down: PCMU/8000 decode -> PCMU re-encode, ptime
+// 20ms". s.mu is held and the bridge is not running (before Run, or after
+// it returned).
+func (s *session) describeMediaLocked() string {
+	return "browser " + s.leg.Media().String() + ", trunk " + s.bridge.TrunkMedia().Codec.String() + "; " + s.bridge.String()
+}
+
+// describeBridge sets the codecs of the call's log line to what the bridge
+// ran with at the end: the trunk's last negotiated codec and each
+// direction's last pipeline, after any codec change. It runs in finish,
+// once the bridge has returned.
+func (s *session) describeBridge() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bridge != nil {
+		s.codecs = s.describeMediaLocked()
+	}
+}
+
+// mediaStats returns the counters of both directions (zero before the
+// bridge starts).
+func (s *session) mediaStats() (up, down bridge.Stats) {
+	s.mu.Lock()
+	b := s.bridge
+	s.mu.Unlock()
+	if b == nil {
+		return bridge.Stats{}, bridge.Stats{}
+	}
+
+	return b.Uplink(), b.Downlink()
+}
+
+// muteLocked mutes the uplink while the browser holds the call (see
+// hold.go); s.mu is held.
+func (s *session) muteLocked(on bool) {
+	if s.bridge != nil {
+		s.bridge.SetMuted(on)
 	}
 }
 

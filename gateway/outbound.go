@@ -60,7 +60,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	s := g.newSession(c, m.ID, directionOutbound, id)
 	s.slot = slot
 	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
-	leg, answer, err := newWebRTCLeg(g.rtc, m.SDP, func() { s.end(errICEFailed) })
+	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {
 		s.cancel(err)
 		release()
@@ -70,7 +70,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	s.attach(leg)
 	if !c.addCall(s) {
 		s.cancel(errLocalHangup)
-		leg.close()
+		_ = leg.Close()
 		release()
 
 		return &callError{Code: signaling.CodeOutOfOrder, Msg: "id: already in use"}
@@ -78,13 +78,13 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	if !g.startSession(s) {
 		c.removeCall(s.id, s)
 		s.cancel(errShutdown)
-		leg.close()
+		_ = leg.Close()
 		release()
 
 		return &callError{Code: signaling.CodeShuttingDown, Msg: "the gateway is shutting down"}
 	}
 	c.send(signaling.Answer{CallID: m.ID, SDP: answer})
-	s.logger().Info("dialling", "to", rt.E164, "trunk", rt.Trunk, "browser_codec", leg.media.String())
+	s.logger().Info("dialling", "to", rt.E164, "trunk", rt.Trunk, "browser_codec", leg.Media().String())
 	go s.runOutbound(rt)
 
 	return nil

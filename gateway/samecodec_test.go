@@ -16,6 +16,8 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
+	"github.com/webtrunk/webtrunk/rtpstream"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -26,8 +28,8 @@ type pcmuCall struct {
 	track *webrtc.TrackLocalStaticRTP
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	ear   *ear
 	mu    sync.Mutex
-	pcm   []int16
 	// discontinuities counts packets that did not follow the previous one
 	// with the next sequence number and a timestamp 20 ms later.
 	discontinuities int
@@ -52,7 +54,7 @@ func dialPCMU(t *testing.T, b *fakeBrowser, id, to string) *pcmuCall {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &pcmuCall{pc: pc, stop: make(chan struct{})}
+	c := &pcmuCall{pc: pc, stop: make(chan struct{}), ear: newEar()}
 	t.Cleanup(c.close)
 	if c.track, err = webrtc.NewTrackLocalStaticRTP(pcmu, "audio", "browser"); err != nil {
 		t.Fatal(err)
@@ -87,9 +89,10 @@ func dialPCMU(t *testing.T, b *fakeBrowser, id, to string) *pcmuCall {
 // receive decodes the gateway's PCMU packets until the track ends.
 func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
 	defer c.wg.Done()
-	buf := make([]byte, mtu)
+	defer c.ear.end()
+	buf := make([]byte, rtpstream.MaxPacketSize)
 	var p rtp.Packet
-	var pcm [mtu]int16
+	var pcm [rtpstream.MaxPacketSize]int16
 	var last rtp.Header
 	for i := 0; ; i++ {
 		n, _, err := tr.Read(buf)
@@ -100,8 +103,8 @@ func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
 			continue
 		}
 		k := transcode.DecodePCMU(pcm[:], p.Payload)
+		c.ear.hear(pcm[:k])
 		c.mu.Lock()
-		c.pcm = append(c.pcm, pcm[:k]...)
 		if i > 0 && (p.SequenceNumber != last.SequenceNumber+1 || p.Timestamp != last.Timestamp+160) {
 			c.discontinuities++
 		}
@@ -113,7 +116,7 @@ func (c *pcmuCall) receive(tr *webrtc.TrackRemote) {
 // send plays the 440 Hz tone every 20 ms until the call is closed.
 func (c *pcmuCall) send() {
 	defer c.wg.Done()
-	tone := testaudio.NewTone(440, 8000, toneAmp)
+	tone := testaudio.NewTone(440, 8000, testcodec.ToneAmp)
 	var pcm [160]int16
 	var payload [160]byte
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -134,14 +137,6 @@ func (c *pcmuCall) send() {
 		h.SequenceNumber++
 		h.Timestamp += 160
 	}
-}
-
-// heard returns a copy of the audio the browser received so far.
-func (c *pcmuCall) heard() []int16 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
-	return append([]int16(nil), c.pcm...)
 }
 
 func (c *pcmuCall) close() {
@@ -196,8 +191,8 @@ func TestSameCodecPCMUBrowser(t *testing.T) {
 			tc := e.trunk.nextCall(t)
 			expectProgress[signaling.Connected](t, b)
 
-			assertTone(t, waitAudio(t, tc.heard, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
-			assertTone(t, waitAudio(t, c.heard, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
+			testcodec.AssertTone(t, waitAudio(t, tc.ear, 2*secondOfAudio)[secondOfAudio:], 440, 1000)
+			testcodec.AssertTone(t, waitAudio(t, c.ear, 2*secondOfAudio)[secondOfAudio:], 1000, 440)
 
 			b.send(signaling.Hangup{CallID: "p1"})
 			expect[signaling.HangupEvent](t, b)

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 	"github.com/webtrunk/webtrunk/sip"
 	"github.com/webtrunk/webtrunk/transcode"
 
@@ -53,7 +54,7 @@ func newScriptEnv(t *testing.T, tc testConfig) (*env, *scriptTrunk) {
 		st.wg.Wait()
 	})
 
-	return startGateway(t, tc, freeUDPPort(t), int(st.addr.Port())), st
+	return startGateway(t, tc, int(st.addr.Port())), st
 }
 
 // read answers BYEs with 200 OK and queues everything else, until the
@@ -265,6 +266,7 @@ type scriptMedia struct {
 	started  bool
 	digits   []uint8
 	received []rtp.Packet
+	changed  chan struct{} // closed and replaced at each packet received
 }
 
 // newScriptMedia opens an RTP socket sending to dst, the gateway's media
@@ -275,7 +277,7 @@ func newScriptMedia(t *testing.T, dst netip.AddrPort) *scriptMedia {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &scriptMedia{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), dst: dst, stop: make(chan struct{})} //nolint:forcetypeassert // a UDP socket
+	m := &scriptMedia{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), dst: dst, stop: make(chan struct{}), changed: make(chan struct{})} //nolint:forcetypeassert // a UDP socket
 	m.hdr = rtp.Header{Version: 2, SSRC: 0x5c0de, SequenceNumber: 3000, Timestamp: 77000}
 	m.wg.Add(2)
 	go m.send()
@@ -309,7 +311,7 @@ func (m *scriptMedia) sendDigit(code uint8) {
 // send is the sender goroutine.
 func (m *scriptMedia) send() {
 	defer m.wg.Done()
-	tone := testaudio.NewTone(1000, 8000, toneAmp)
+	tone := testaudio.NewTone(1000, 8000, testcodec.ToneAmp)
 	var pcm [160]int16
 	var buf [200]byte
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -374,6 +376,8 @@ func (m *scriptMedia) receive() {
 		}
 		m.mu.Lock()
 		m.received = append(m.received, p)
+		close(m.changed)
+		m.changed = make(chan struct{})
 		m.mu.Unlock()
 	}
 }
@@ -386,59 +390,24 @@ func (m *scriptMedia) packets() []rtp.Packet {
 	return append([]rtp.Packet(nil), m.received...)
 }
 
-// audio decodes the G.711 payloads of payload type pt (0 PCMU, 8 PCMA)
-// among packets.
-func audio(packets []rtp.Packet, pt uint8) []int16 {
-	var pcm []int16
-	tmp := make([]int16, 1500)
-	for _, p := range packets {
-		if p.PayloadType != pt {
-			continue
-		}
-		var n int
-		if pt == telephony.PCMA.PayloadType {
-			n = transcode.DecodePCMA(tmp, p.Payload)
-		} else {
-			n = transcode.DecodePCMU(tmp, p.Payload)
-		}
-		pcm = append(pcm, tmp[:n]...)
-	}
-
-	return pcm
-}
-
-// digitsOf returns the DTMF digits of the telephone-events of payload
-// type pt among packets, one per event (its first end packet).
-func digitsOf(packets []rtp.Packet, pt uint8) string {
-	var out []rune
-	var last uint32
-	for _, p := range packets {
-		var ev transcode.Event
-		if p.PayloadType != pt || ev.Unmarshal(p.Payload) != nil || !ev.End || (len(out) > 0 && p.Timestamp == last) {
-			continue
-		}
-		last = p.Timestamp
-		if r, ok := transcode.DigitForEvent(ev.Code); ok {
-			out = append(out, r)
-		}
-	}
-
-	return string(out)
-}
-
-// waitPackets waits until accept holds for the packets received so far.
+// waitPackets waits until accept holds for the packets received so far,
+// checking again at each packet that arrives.
 func (m *scriptMedia) waitPackets(t *testing.T, what string, accept func([]rtp.Packet) bool) []rtp.Packet {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.NewTimer(waitTimeout)
+	defer timeout.Stop()
 	for {
-		p := m.packets()
+		m.mu.Lock()
+		p, changed := append([]rtp.Packet(nil), m.received...), m.changed
+		m.mu.Unlock()
 		if accept(p) {
 			return p
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-timeout.C:
 			t.Fatalf("the trunk did not receive %s (%d packets)", what, len(p))
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -2,17 +2,16 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/bridge"
+	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
-	"github.com/webtrunk/webtrunk/transcode"
 )
 
 // Timers of a session.
@@ -41,12 +40,12 @@ const (
 	stateConnected                  // answered, media bridged
 )
 
-// session is one call: the browser's PeerConnection, the trunk's sip.Call,
-// the media bridge between them, and the signaling connection that owns
-// the call. It ends exactly once, as a context cancelled with a cause;
-// whatever the cause, finish ends both legs (BYE, CANCEL or a final
-// response as the state requires), releases everything and sends the
-// browser its hangup message.
+// session is one call: the browser's leg, the trunk's sip.Call, the media
+// bridge between them, and the signaling connection that owns the call.
+// It ends exactly once, as a context cancelled with a cause; whatever the
+// cause, finish ends both legs (BYE, CANCEL or a final response as the
+// state requires), releases everything and sends the browser its hangup
+// message.
 type session struct {
 	g      *Gateway
 	id     string
@@ -59,33 +58,26 @@ type session struct {
 	epoch  time.Time
 
 	from, to, trunk string
-	leg             *webrtcLeg
+	leg             browser.Leg
 	ic              *sip.IncomingCall // inbound calls only
 	// slot is the call's place in the gateway's admission count, set before
 	// the session goroutine starts and released by finish.
 	slot *callSlot
 
 	state    atomic.Int32
-	browserH atomic.Bool // the browser put the call on hold: uplink muted (see hold.go)
 	trunkH   atomic.Bool // the trunk put the call on hold
 	mediaRef atomic.Int64
-	dtmf     *dtmfSender
-	up, down legCounters
 
-	// negotiated is the trunk's audio the bridge follows (trunkcodec.go):
-	// stored by the session under mu, loaded by the media goroutines and
-	// by sendDTMF (whether the trunk has telephone-event); nil until the
-	// media is bridged.
-	negotiated atomic.Pointer[trunkMedia]
-
-	mu         sync.Mutex
-	call       *sip.Call
-	sipCallID  string
-	bridged    bool
+	mu        sync.Mutex
+	call      *sip.Call
+	sipCallID string
+	// bridge carries the media between the legs once started (media.go);
+	// rtp is its trunk leg, the call's RTP socket, and stopBridge ends
+	// its Run.
+	bridge     *bridge.Bridge
 	rtp        *sip.RTPConn
+	stopBridge context.CancelFunc
 	codecs     string
-	upTC       *transcode.Uplink   // owned by the uplink goroutine until bridgeWG is done
-	downTC     *transcode.Downlink // owned by the downlink goroutine until bridgeWG is done
 	answeredAt time.Time
 	bridgeWG   sync.WaitGroup
 	iceTimer   *time.Timer
@@ -98,7 +90,7 @@ func (g *Gateway) newSession(c *wsConn, id, dir string, user auth.Identity) *ses
 	ctx, cancel := context.WithCancelCause(g.callCtx)
 	s := &session{
 		g: g, id: id, dir: dir, user: user, conn: c, ctx: ctx, cancel: cancel,
-		epoch: time.Now(), dtmf: newDTMFSender(),
+		epoch: time.Now(),
 	}
 	s.log = g.log.With("call_id", id, "user", user.UserID, "direction", dir)
 
@@ -114,12 +106,12 @@ func (s *session) since() int64 { return int64(time.Since(s.epoch)) }
 
 // attach sets the browser leg and arms the ICE timer: a browser that has
 // not connected within iceConnectTimeout ends the call with ice_failed.
-func (s *session) attach(leg *webrtcLeg) {
+func (s *session) attach(leg browser.Leg) {
 	s.leg = leg
 	s.mu.Lock()
 	s.iceTimer = time.AfterFunc(time.Duration(s.g.iceTimeout.Load()), func() {
 		select {
-		case <-leg.connected:
+		case <-leg.Connected():
 		default:
 			s.end(errICEFailed)
 		}
@@ -233,8 +225,9 @@ func (s *session) mediaTimedOut(now int64) bool {
 	}
 	limit := int64(s.g.cfg.Calls.MediaTimeout)
 	ref := s.mediaRef.Load()
-	for _, c := range []*legCounters{&s.up, &s.down} {
-		last := max(c.lastPacket.Load(), ref)
+	up, down := s.mediaStats()
+	for _, st := range []bridge.Stats{up, down} {
+		last := max(int64(st.LastPacket), ref)
 		if now-last > limit {
 			return true
 		}
@@ -250,7 +243,7 @@ func (s *session) finish() {
 	<-s.ctx.Done()
 	cause := causeOf(context.Cause(s.ctx))
 	s.mu.Lock()
-	call, rtpConn, ic := s.call, s.rtp, s.ic
+	call, rtpConn, ic, stopBridge := s.call, s.rtp, s.ic, s.stopBridge
 	if s.iceTimer != nil {
 		s.iceTimer.Stop()
 	}
@@ -270,7 +263,10 @@ func (s *session) finish() {
 		_ = rtpConn.Close()
 	}
 	if s.leg != nil {
-		s.leg.close()
+		_ = s.leg.Close()
+	}
+	if stopBridge != nil {
+		stopBridge()
 	}
 	s.bridgeWG.Wait()
 	s.holdWG.Wait()
@@ -304,13 +300,14 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 	m := s.g.metrics
 	m.CallsActive.WithLabelValues(s.dir).Dec()
 	m.CallsTotal.WithLabelValues(s.dir, string(cause.Reason)).Inc()
+	up, down := s.mediaStats()
 	for _, l := range []struct {
 		name string
-		c    *legCounters
-	}{{mediaUplink, &s.up}, {mediaDownlink, &s.down}} {
-		m.Packets.WithLabelValues(l.name).Add(float64(l.c.received.Load()))
-		m.PacketsLost.WithLabelValues(l.name).Add(float64(l.c.lost.Load()))
-		m.TranscodeSeconds.WithLabelValues(l.name).Add(time.Duration(l.c.transcodeNanos.Load()).Seconds())
+		st   bridge.Stats
+	}{{mediaUplink, up}, {mediaDownlink, down}} {
+		m.Packets.WithLabelValues(l.name).Add(float64(l.st.Received))
+		m.PacketsLost.WithLabelValues(l.name).Add(float64(l.st.Lost))
+		m.TranscodeSeconds.WithLabelValues(l.name).Add(l.st.Transcode.Seconds())
 	}
 	var foreign uint64
 	if rtpConn != nil {
@@ -328,10 +325,10 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 	attrs := []any{
 		"from", s.from, "to", s.to, "trunk", s.trunk, "codecs", codecs,
 		"setup", setup.Round(time.Millisecond), "talk", talk.Round(time.Millisecond),
-		"uplink_packets", s.up.received.Load(), "uplink_sent", s.up.sent.Load(), "uplink_lost", s.up.lost.Load(),
-		"uplink_dropped", s.up.dropped.Load(),
-		"downlink_packets", s.down.received.Load(), "downlink_sent", s.down.sent.Load(), "downlink_lost", s.down.lost.Load(),
-		"downlink_dropped", s.down.dropped.Load(), "downlink_foreign", foreign,
+		"uplink_packets", up.Received, "uplink_sent", up.Sent, "uplink_lost", up.Lost,
+		"uplink_dropped", up.Dropped,
+		"downlink_packets", down.Received, "downlink_sent", down.Sent, "downlink_lost", down.Lost,
+		"downlink_dropped", down.Dropped, "downlink_foreign", foreign,
 		"reason", string(cause.Reason),
 	}
 	if cause.SIPCode != 0 {
@@ -341,13 +338,4 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 		attrs = append(attrs, "cause", cause.Err.Error())
 	}
 	log.Info("call ended", attrs...)
-}
-
-// randomUint32 returns a random 32-bit value from crypto/rand, for SSRCs
-// (RFC 3550 section 8.1) and call ids.
-func randomUint32() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-
-	return binary.BigEndian.Uint32(b[:])
 }

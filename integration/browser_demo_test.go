@@ -14,6 +14,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
+	"github.com/webtrunk/webtrunk/gateway/browserleg"
 )
 
 // TestBrowserDemoSetup is the README's "Try it": the gateway on
@@ -33,7 +34,7 @@ func TestBrowserDemoSetup(t *testing.T) {
 		t.Fatalf("config/example.yaml: %v", err)
 	}
 	logs := &lockedBuffer{}
-	gw, err := gateway.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	gw, err := gateway.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), browserleg.ListenConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
+	"github.com/webtrunk/webtrunk/gateway/browserleg"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -46,7 +47,7 @@ func browserStartGateway(t *testing.T, trunkAddr netip.AddrPort) *browserGW {
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	gw, err := gateway.New(cfg, logger)
+	gw, err := gateway.New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
+	"github.com/webtrunk/webtrunk/gateway/browserleg"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -95,7 +96,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		t.Fatalf("test configuration rejected: %v\n%s", err, yaml)
 	}
 	e.cfg = cfg
-	gw, err := gateway.New(cfg, logger.With("component", "gateway"))
+	gw, err := gateway.New(cfg, logger.With("component", "gateway"), browserleg.ListenConfig)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}

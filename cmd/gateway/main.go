@@ -29,6 +29,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
+	"github.com/webtrunk/webtrunk/gateway/browserleg"
 )
 
 func main() {
@@ -94,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stop()
 	}()
 
-	gw, err := gateway.New(cfg, logger)
+	gw, err := gateway.New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		logger.Error("gateway set-up failed", "error", err)
 

@@ -1,4 +1,4 @@
-package webrtcapi
+package browserleg
 
 import (
 	"errors"
@@ -26,7 +26,7 @@ const (
 )
 
 // ErrSettings is wrapped by every error of [Settings.Validate].
-var ErrSettings = errors.New("webrtcapi: invalid settings")
+var ErrSettings = errors.New("browserleg: invalid settings")
 
 // Settings describe the browser-facing WebRTC transport of one process.
 // The gateway is an ICE-lite agent (RFC 8445 section 2.5): it announces host

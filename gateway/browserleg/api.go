@@ -1,9 +1,4 @@
-// Package webrtcapi builds the one pion webrtc.API of a Webtrunk process:
-// an ICE-lite agent (RFC 8445 section 2.5) whose sessions all share one UDP
-// port (and optionally one ICE-TCP port, RFC 6544), announcing only the
-// configured addresses, with a MediaEngine that knows only the audio codecs
-// the gateway bridges and only the RTCP interceptors audio needs.
-package webrtcapi
+package browserleg
 
 import (
 	"errors"
@@ -16,6 +11,9 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/browser"
 )
 
 // tcpReadBuffer is how many ICE-TCP packets are queued per connection.
@@ -45,8 +43,10 @@ type API struct {
 	closeErr  error
 }
 
-// ErrClosed is returned by NewPeerConnection after Close.
-var ErrClosed = errors.New("webrtcapi: closed")
+// ErrClosed is returned by NewPeerConnection and NewLeg after the API's
+// Close, and by Leg.ReadRTP after the leg's Close. It matches
+// net.ErrClosed.
+var ErrClosed = fmt.Errorf("browserleg: closed: %w", net.ErrClosed)
 
 // Listen validates s, binds the UDP port (and the ICE-TCP listener when
 // configured) and builds the API. It returns an error wrapping
@@ -85,7 +85,7 @@ func Listen(s Settings, logger *slog.Logger) (*API, error) {
 		if err != nil {
 			_ = a.udpMux.Close()
 
-			return nil, fmt.Errorf("webrtcapi: ice-tcp listen %s: %w", s.TCPListen, err)
+			return nil, fmt.Errorf("browserleg: ice-tcp listen %s: %w", s.TCPListen, err)
 		}
 		a.tcpAddr = ln.Addr().(*net.TCPAddr).AddrPort() //nolint:forcetypeassert // a TCP listener has a TCP address
 		a.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), ln, tcpReadBuffer)
@@ -99,6 +99,24 @@ func Listen(s Settings, logger *slog.Logger) (*API, error) {
 
 	return a, nil
 }
+
+// ListenConfig is the browser.Listen of the package: it converts the
+// webrtc section of the configuration (SettingsFromConfig) and binds an
+// API with it (Listen). Errors are those of either.
+func ListenConfig(c config.WebRTCConfig, logger *slog.Logger) (browser.Stack, error) {
+	s, err := SettingsFromConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	a, err := Listen(s, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	return a, nil
+}
+
+var _ browser.Listen = ListenConfig
 
 // settingEngine configures ICE-lite, the announced addresses and filters,
 // no mDNS (RFC 8445 candidates are plain IP addresses), the ICE timers and
@@ -141,7 +159,7 @@ func listenUDP(s Settings, lf LoggerFactory) (ice.UDPMux, netip.AddrPort, error)
 	if !s.UDPListen.Addr().IsUnspecified() {
 		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(s.UDPListen))
 		if err != nil {
-			return nil, netip.AddrPort{}, fmt.Errorf("webrtcapi: udp listen %s: %w", s.UDPListen, err)
+			return nil, netip.AddrPort{}, fmt.Errorf("browserleg: udp listen %s: %w", s.UDPListen, err)
 		}
 		// Best effort: with a smaller buffer the port still works.
 		_ = conn.SetReadBuffer(udpReadBuffer)
@@ -163,12 +181,12 @@ func listenUDP(s Settings, lf LoggerFactory) (ice.UDPMux, netip.AddrPort, error)
 		ice.UDPMuxFromPortWithReadBufferSize(udpReadBuffer),
 	)
 	if err != nil {
-		return nil, netip.AddrPort{}, fmt.Errorf("webrtcapi: udp listen %s: %w", s.UDPListen, err)
+		return nil, netip.AddrPort{}, fmt.Errorf("browserleg: udp listen %s: %w", s.UDPListen, err)
 	}
 	if len(mux.GetListenAddresses()) == 0 {
 		_ = mux.Close()
 
-		return nil, netip.AddrPort{}, fmt.Errorf("webrtcapi: udp listen %s: %w", s.UDPListen, errNoAddress)
+		return nil, netip.AddrPort{}, fmt.Errorf("browserleg: udp listen %s: %w", s.UDPListen, errNoAddress)
 	}
 
 	return mux, s.UDPListen, nil
@@ -190,7 +208,7 @@ func (a *API) NewPeerConnection() (*webrtc.PeerConnection, error) {
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("webrtcapi: new peer connection: %w", err)
+		return nil, fmt.Errorf("browserleg: new peer connection: %w", err)
 	}
 
 	return pc, nil

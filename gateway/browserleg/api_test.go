@@ -1,4 +1,4 @@
-package webrtcapi
+package browserleg
 
 import (
 	"errors"
@@ -324,25 +324,11 @@ func TestListenPortInUse(t *testing.T) {
 	}
 	defer func() { _ = ln.Close() }()
 	busyTCP := ln.Addr().(*net.TCPAddr).AddrPort() //nolint:forcetypeassert // TCP listener
-	free := freeUDPPort(t)
-	if _, err := Listen(Settings{UDPListen: free, TCPListen: busyTCP}, testLogger(t)); err == nil {
+	sockets := socketCount(t)
+	if _, err := Listen(Settings{UDPListen: netip.AddrPortFrom(loopback, 0), TCPListen: busyTCP}, testLogger(t)); err == nil {
 		t.Fatal("Listen with a busy ICE-TCP port succeeded")
 	}
-	c2, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(free))
-	if err != nil {
-		t.Fatalf("UDP port kept after a failed Listen: %v", err)
+	if n := socketCount(t); n != sockets {
+		t.Fatalf("a failed Listen left %d sockets open, want its UDP socket closed", n-sockets)
 	}
-	_ = c2.Close()
-}
-
-func freeUDPPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := c.LocalAddr().(*net.UDPAddr).AddrPort() //nolint:forcetypeassert // UDP socket
-	_ = c.Close()
-
-	return ap
 }

@@ -1,12 +1,11 @@
-package gateway
+package browserleg
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/webtrunk/webtrunk/gateway/signaling"
-
+	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -35,26 +34,26 @@ func TestParseOffer(t *testing.T) {
 		sdp       string
 		wantAudio telephony.Codec
 		wantEvent telephony.Codec
-		wantCode  signaling.Code
+		wantErr   error
 	}{
-		{"chromium", chromium, telephony.Opus.WithPayloadType(111), te(48000, 110), ""},
+		{"chromium", chromium, telephony.Opus.WithPayloadType(111), te(48000, 110), nil},
 		{"g711 only", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 8 0 101", "a=rtpmap:101 telephone-event/8000"),
-			telephony.PCMA.WithPayloadType(8), te(8000, 101), ""},
+			telephony.PCMA.WithPayloadType(8), te(8000, 101), nil},
 		{"opus with 8k events only", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 96 97", "a=rtpmap:96 opus/48000/2", "a=rtpmap:97 telephone-event/8000"),
-			telephony.Opus.WithPayloadType(96), te(8000, 97), ""},
-		{"no dtmf", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 0"), telephony.PCMU.WithPayloadType(0), telephony.Codec{}, ""},
-		{"unknown codecs", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 9", "a=rtpmap:9 G722/8000"), telephony.Codec{}, telephony.Codec{}, signaling.CodeNoCommonCodec},
-		{"video only", offerSDP("video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000"), telephony.Codec{}, telephony.Codec{}, signaling.CodeNoCommonCodec},
-		{"rejected audio", offerSDP("audio 0 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2"), telephony.Codec{}, telephony.Codec{}, signaling.CodeNoCommonCodec},
-		{"garbage", "hello", telephony.Codec{}, telephony.Codec{}, signaling.CodeBadRequest},
+			telephony.Opus.WithPayloadType(96), te(8000, 97), nil},
+		{"no dtmf", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 0"), telephony.PCMU.WithPayloadType(0), telephony.Codec{}, nil},
+		{"unknown codecs", offerSDP("audio 9 UDP/TLS/RTP/SAVPF 9", "a=rtpmap:9 G722/8000"), telephony.Codec{}, telephony.Codec{}, browser.ErrNoCommonCodec},
+		{"video only", offerSDP("video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000"), telephony.Codec{}, telephony.Codec{}, browser.ErrNoCommonCodec},
+		{"rejected audio", offerSDP("audio 0 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2"), telephony.Codec{}, telephony.Codec{}, browser.ErrNoCommonCodec},
+		{"garbage", "hello", telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bm, err := parseOffer(tt.sdp)
-			if tt.wantCode != "" {
-				var ce *callError
-				if !errors.As(err, &ce) || ce.Code != tt.wantCode {
-					t.Fatalf("parseOffer error %v, want %s", err, tt.wantCode)
+			if tt.wantErr != nil {
+				var le *browser.Error
+				if !errors.As(err, &le) || !errors.Is(err, tt.wantErr) || !strings.HasPrefix(le.Detail, "sdp: ") {
+					t.Fatalf("parseOffer error %v, want %v with an sdp: detail", err, tt.wantErr)
 				}
 
 				return

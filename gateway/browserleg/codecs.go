@@ -1,4 +1,4 @@
-package webrtcapi
+package browserleg
 
 import (
 	"fmt"
@@ -75,7 +75,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	for _, c := range Codecs() {
 		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			return nil, fmt.Errorf("webrtcapi: register %s/%d: %w", c.MimeType, c.ClockRate, err)
+			return nil, fmt.Errorf("browserleg: register %s/%d: %w", c.MimeType, c.ClockRate, err)
 		}
 	}
 
@@ -91,7 +91,7 @@ func newMediaEngine() (*webrtc.MediaEngine, error) {
 func newInterceptors(interval time.Duration, lf logging.LoggerFactory) (*interceptor.Registry, error) {
 	sender, err := report.NewSenderInterceptor(report.SenderInterval(interval), report.WithSenderLoggerFactory(lf))
 	if err != nil {
-		return nil, fmt.Errorf("webrtcapi: rtcp sender reports: %w", err)
+		return nil, fmt.Errorf("browserleg: rtcp sender reports: %w", err)
 	}
 	r := &interceptor.Registry{}
 	r.Add(&receiverReportFactory{interval: interval, now: time.Now, logger: lf})

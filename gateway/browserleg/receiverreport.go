@@ -1,4 +1,4 @@
-package webrtcapi
+package browserleg
 
 import (
 	"crypto/rand"

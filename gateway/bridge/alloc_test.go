@@ -1,0 +1,181 @@
+package bridge
+
+import (
+	"testing"
+
+	"github.com/pion/rtp"
+
+	"github.com/webtrunk/webtrunk/internal/testcodec"
+	"github.com/webtrunk/webtrunk/rtpstream"
+	"github.com/webtrunk/webtrunk/telephony"
+)
+
+// discard is a Leg that swallows what is written and is never read: the
+// bridge's packet path measured alone.
+type discard struct{}
+
+func (discard) ReadRTP([]byte) (int, error)    { select {} }
+func (discard) WriteRTP(b []byte) (int, error) { return len(b), nil }
+func (discard) Close() error                   { return nil }
+
+// newMeasured builds a bridge of testConfig between two discard legs,
+// for calling its directions' handle directly.
+func newMeasured(tb testing.TB) *Bridge {
+	tb.Helper()
+	cfg := testConfig()
+	cfg.Browser, cfg.Trunk = discard{}, discard{}
+	b, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+
+	return b
+}
+
+// allocsPerPacket returns the average allocations of handle per packet over
+// runs packets (testing.AllocsPerRun): packet i is next(i), re-marshalled
+// with sequence number i and timestamp step*i.
+func allocsPerPacket(runs int, step uint32, next func(i int) *rtp.Packet, handle func([]byte)) float64 {
+	buf := make([]byte, rtpstream.MaxPacketSize)
+	i := 0
+
+	return testing.AllocsPerRun(runs, func() {
+		p := next(i)
+		p.SequenceNumber = uint16(i)
+		p.Timestamp = step * uint32(i)
+		n, _ := p.MarshalTo(buf)
+		handle(buf[:n])
+		i++
+	})
+}
+
+// parsed unmarshals raw packets.
+func parsed(tb testing.TB, raw [][]byte) []rtp.Packet {
+	tb.Helper()
+	out := make([]rtp.Packet, len(raw))
+	for i, b := range raw {
+		if err := out[i].Unmarshal(b); err != nil {
+			tb.Fatal(err)
+		}
+	}
+
+	return out
+}
+
+func TestPerPacketPathsDoNotAllocate(t *testing.T) {
+	t.Run("uplink", func(t *testing.T) {
+		b := newMeasured(t)
+		pkts := parsed(t, browserPackets(t, 200, 440))
+		allocs := allocsPerPacket(500, 960, func(i int) *rtp.Packet { return &pkts[i%len(pkts)] }, b.up.handle)
+		if allocs != 0 {
+			t.Errorf("uplink allocates %v times per packet", allocs)
+		}
+	})
+	t.Run("downlink", func(t *testing.T) {
+		b := newMeasured(t)
+		p := parsed(t, trunkPackets(t, 1, 1000))[0]
+		allocs := allocsPerPacket(500, 160, func(int) *rtp.Packet { return &p }, b.down.handle)
+		if allocs != 0 {
+			t.Errorf("downlink allocates %v times per packet", allocs)
+		}
+	})
+	t.Run("dtmf", func(t *testing.T) {
+		b := newMeasured(t)
+		if err := b.SendDTMF("123456789*#0ABCD123456789*#0ABCD"); err != nil {
+			t.Fatal(err)
+		}
+		p := parsed(t, browserPackets(t, 1, 440))[0]
+		allocs := allocsPerPacket(300, 960, func(int) *rtp.Packet { return &p }, b.up.handle)
+		if allocs != 0 {
+			t.Errorf("uplink with dtmf allocates %v times per packet", allocs)
+		}
+	})
+	t.Run("muted", func(t *testing.T) {
+		b := newMeasured(t)
+		b.SetMuted(true)
+		p := parsed(t, browserPackets(t, 1, 440))[0]
+		allocs := allocsPerPacket(300, 960, func(int) *rtp.Packet { return &p }, b.up.handle)
+		if allocs != 0 {
+			t.Errorf("a muted uplink allocates %v times per packet", allocs)
+		}
+	})
+}
+
+// Following a change of the trunk's media costs no allocation either:
+// each direction picks it up in the packet path. The values are published
+// the way FollowTrunk does, from storage allocated up front.
+func TestFollowDoesNotAllocate(t *testing.T) {
+	media := [2]TrunkMedia{{Codec: telephony.PCMU, EventPT: testTrunkTE}, {Codec: telephony.PCMA, EventPT: 96}}
+	t.Run("uplink", func(t *testing.T) {
+		b := newMeasured(t)
+		p := parsed(t, browserPackets(t, 1, 440))[0]
+		allocs := allocsPerPacket(300, 960, func(i int) *rtp.Packet {
+			if i%5 == 0 {
+				b.media.Store(&media[i/5%2])
+			}
+
+			return &p
+		}, b.up.handle)
+		if allocs != 0 {
+			t.Errorf("uplink allocates %v times per packet across codec changes", allocs)
+		}
+		if st := b.up.tc.Stats(); st.Switches < 50 {
+			t.Errorf("uplink switched %d times, want 60", st.Switches)
+		}
+	})
+	t.Run("downlink", func(t *testing.T) {
+		b := newMeasured(t)
+		p := parsed(t, testcodec.G711Packets(t, telephony.PCMU, 1, 1000, 0, 0))[0]
+		allocs := allocsPerPacket(300, 160, func(i int) *rtp.Packet {
+			if i%5 == 0 {
+				m := &media[i/5%2]
+				b.media.Store(m)
+				p.PayloadType = m.Codec.PayloadType
+			}
+
+			return &p
+		}, b.down.handle)
+		if allocs != 0 {
+			t.Errorf("downlink allocates %v times per packet across codec changes", allocs)
+		}
+		if st := b.down.tc.Stats(); st.Switches < 50 || st.Frames < 250 {
+			t.Errorf("downlink stats %+v, want 60 switches and every frame", st)
+		}
+	})
+}
+
+// BenchmarkUplinkPacket measures one browser packet of a bridged call: RTP
+// parse, RFC 3550 accounting, Opus decode at 8 kHz, PCMU encode, RTP
+// header and write.
+func BenchmarkUplinkPacket(b *testing.B) {
+	br := newMeasured(b)
+	pkts := parsed(b, browserPackets(b, 250, 440))
+	buf := make([]byte, rtpstream.MaxPacketSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p := &pkts[i%len(pkts)]
+		p.SequenceNumber = uint16(i)
+		p.Timestamp = uint32(960 * i)
+		n, _ := p.MarshalTo(buf)
+		br.up.handle(buf[:n])
+	}
+}
+
+// BenchmarkDownlinkPacket measures one trunk packet of a bridged call: RTP
+// parse, RFC 3550 accounting, PCMU decode, Opus encode at 8 kHz, RTP
+// header and write.
+func BenchmarkDownlinkPacket(b *testing.B) {
+	br := newMeasured(b)
+	pkts := parsed(b, trunkPackets(b, 250, 1000))
+	buf := make([]byte, rtpstream.MaxPacketSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p := &pkts[i%len(pkts)]
+		p.SequenceNumber = uint16(i)
+		p.Timestamp = uint32(160 * i)
+		n, _ := p.MarshalTo(buf)
+		br.down.handle(buf[:n])
+	}
+}
