@@ -118,7 +118,7 @@ func TestDialDigestAuth(t *testing.T) {
 				t.Fatalf("Dial: %v\n%s", err, s.output())
 			}
 			if got := call.Media().Codec; got != telephony.PCMA {
-				t.Errorf("codec %v, want telephony.PCMA (the only one answered)", got)
+				t.Errorf("codec %v, want PCMA (the only one answered)", got)
 			}
 			if err := call.Hangup(ctx); err != nil {
 				t.Fatalf("Hangup: %v", err)

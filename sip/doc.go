@@ -1,5 +1,5 @@
 // Package sip is Webtrunk's trunk side: a SIP user agent (RFC 3261) on sipgo that registers to
-// carriers and PBXs, places and receives calls with plain RTP/AVP audio (telephony.PCMU, telephony.PCMA and
+// carriers and PBXs, places and receives calls with plain RTP/AVP audio (PCMU, PCMA and
 // telephone-event, offer/answer per RFC 3264), and keeps them up with re-INVITEs and session
 // timers (RFC 4028).
 //

@@ -179,7 +179,7 @@ func withTimers(t *testing.T, t1 time.Duration) {
 	t.Cleanup(func() { sipmsg.SetTimers(old1, old2, old4) })
 }
 
-// toneFrames returns n 20 ms telephony.PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
+// toneFrames returns n 20 ms PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
 func toneFrames(freq float64, n int) [][]byte {
 	tone := testaudio.NewTone(freq, 8000, 8000.0/testaudio.FullScale)
 	pcm := make([]int16, 160)
@@ -195,7 +195,7 @@ func toneFrames(freq float64, n int) [][]byte {
 	return frames
 }
 
-// toneFile writes n seconds of a telephony.PCMU sine as a headerless file (sipp's rtp_stream format).
+// toneFile writes n seconds of a PCMU sine as a headerless file (sipp's rtp_stream format).
 func toneFile(t *testing.T, path string, freq float64, seconds int) {
 	t.Helper()
 	var b []byte
@@ -233,7 +233,7 @@ func sendTone(ctx context.Context, c *RTPConn, frames [][]byte) error {
 	return nil
 }
 
-// receiveAudio reads telephony.PCMU RTP from c for up to d and returns the decoded samples.
+// receiveAudio reads PCMU RTP from c for up to d and returns the decoded samples.
 func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
 	var out []int16
 	buf := make([]byte, 1500)

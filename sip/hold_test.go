@@ -12,7 +12,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 )
 
-// dialPeer places an outbound call to peer, which answers with a telephony.PCMU sendrecv SDP; it returns
+// dialPeer places an outbound call to peer, which answers with a PCMU sendrecv SDP; it returns
 // the call and the INVITE and 200 that set up the dialog.
 func dialPeer(t *testing.T, env *testEnv, peer *rawPeer, rtpPort int) (*Call, *sipmsg.Request, *sipmsg.Response) {
 	t.Helper()

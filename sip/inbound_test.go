@@ -40,7 +40,7 @@ func TestInboundCallAudio(t *testing.T) {
 		t.Errorf("incoming from %q to %q trunk %q, want +15551230000 -> +15557654321 on carrier", ic.From(), ic.To(), ic.Trunk())
 	}
 	if ic.Codec() != telephony.PCMU {
-		t.Errorf("codec %v, want telephony.PCMU (first of our order among telephony.PCMA, telephony.PCMU offered)", ic.Codec())
+		t.Errorf("codec %v, want PCMU (first of our order among PCMA, PCMU offered)", ic.Codec())
 	}
 	if err := ic.Ring(); err != nil {
 		t.Fatalf("Ring: %v", err)

@@ -25,10 +25,10 @@ func TestReinviteMediaChanged(t *testing.T) {
 		codec     telephony.Codec
 		tePT      uint8
 	}{
-		{"nothing changed", "0 101\r\na=rtpmap:0 telephony.PCMU/8000\r\na=rtpmap:101 telephone-event/8000", false, telephony.PCMU, 101},
-		{"codec", "8 101\r\na=rtpmap:8 telephony.PCMA/8000\r\na=rtpmap:101 telephone-event/8000", true, telephony.PCMA, 101},
-		{"telephone-event payload type", "0 96\r\na=rtpmap:0 telephony.PCMU/8000\r\na=rtpmap:96 telephone-event/8000", true, telephony.PCMU, 96},
-		{"telephone-event dropped", "0\r\na=rtpmap:0 telephony.PCMU/8000", true, telephony.PCMU, 0},
+		{"nothing changed", "0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000", false, telephony.PCMU, 101},
+		{"codec", "8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000", true, telephony.PCMA, 101},
+		{"telephone-event payload type", "0 96\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:96 telephone-event/8000", true, telephony.PCMU, 96},
+		{"telephone-event dropped", "0\r\na=rtpmap:0 PCMU/8000", true, telephony.PCMU, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -165,10 +165,10 @@ func (p *rawPeer) reply(req *sipmsg.Request, code int, reason string, body []byt
 	return res
 }
 
-// peerSDP is a telephony.PCMU offer/answer of the peer with RTP at port.
+// peerSDP is a PCMU offer/answer of the peer with RTP at port.
 func peerSDP(port int, dir string) []byte {
 	return []byte(fmt.Sprintf("v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"+
-		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 telephony.PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n", port, dir))
+		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n", port, dir))
 }
 
 // inviteText is an INVITE from the peer to us with the given branch, in wire format.

@@ -186,7 +186,7 @@ func TestInboundLateOffer(t *testing.T) {
 				t.Fatalf("200 has no SDP offer: %v\n%s", err, ok.Body())
 			}
 			if len(offer.Codecs) != 2 || offer.Codecs[0] != telephony.PCMU || offer.Codecs[1] != telephony.PCMA {
-				t.Errorf("offer codecs %v, want telephony.PCMU, PCMA", offer.Codecs)
+				t.Errorf("offer codecs %v, want PCMU, PCMA", offer.Codecs)
 			}
 			msg, _ := sipmsg.ParseMessage([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
 			ack := peer.ackFor(msg.(*sipmsg.Request), ok)
@@ -209,7 +209,7 @@ func TestInboundLateOffer(t *testing.T) {
 			}
 			m := r.call.Media()
 			if m.Codec != telephony.PCMA || m.Remote.Addr.Port() != 40040 || r.call.RTP().RemoteAddr().Port() != 40040 {
-				t.Errorf("media %+v, RTP to %v; want telephony.PCMA to port 40040", m, r.call.RTP().RemoteAddr())
+				t.Errorf("media %+v, RTP to %v; want PCMA to port 40040", m, r.call.RTP().RemoteAddr())
 			}
 			byeAnswered := peer.answerBye(env.addr)
 			if err := r.call.Hangup(context.Background()); err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// BenchmarkWriteRTP measures sending one 20 ms telephony.PCMU packet (172 bytes) to
+// BenchmarkWriteRTP measures sending one 20 ms PCMU packet (172 bytes) to
 // the peer, which drains its socket so nothing is dropped for a full buffer.
 func BenchmarkWriteRTP(b *testing.B) {
 	pool, err := NewPortPool(loopback, testPortBase(1), testPortBase(1)+1)
@@ -33,7 +33,7 @@ func BenchmarkWriteRTP(b *testing.B) {
 	}
 }
 
-// BenchmarkReadRTP measures receiving one 20 ms telephony.PCMU packet through the
+// BenchmarkReadRTP measures receiving one 20 ms PCMU packet through the
 // source filter; the peer's send is part of each iteration.
 func BenchmarkReadRTP(b *testing.B) {
 	pool, err := NewPortPool(loopback, testPortBase(1), testPortBase(1)+1)

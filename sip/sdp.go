@@ -147,7 +147,7 @@ func (m MediaDescription) OnHold() bool {
 // an answer and returns its first audio stream that uses plain RTP (proto
 // RTP/AVP or RTP/AVPF) and has a non-zero port; other m= lines are ignored.
 //
-// Static payload types 0 (telephony.PCMU) and 8 (telephony.PCMA) are recognised without an
+// Static payload types 0 (PCMU) and 8 (PCMA) are recognised without an
 // a=rtpmap line; other formats need one. Both IPv4 (c=IN IP4) and IPv6
 // (c=IN IP6) are accepted; a hostname or a multicast address is not.
 //
@@ -417,7 +417,7 @@ const telephoneEventEvents = "0-16"
 // not 0 and p.Direction. Lines end with CRLF.
 //
 // It returns an error wrapping ErrSDPParams when p has no valid address,
-// no codec, a codec other than telephony.PCMU/telephony.PCMA, a payload type above 127 or in
+// no codec, a codec other than PCMU/PCMA, a payload type above 127 or in
 // 72-76 (reserved so RTP and RTCP can share a port, RFC 5761 section 4),
 // or a payload type used twice.
 func BuildOffer(p SDPParams) ([]byte, error) {
