@@ -2,69 +2,24 @@ package sip
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 
-	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
-
-	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// checkCSeq enforces RFC 3261 section 12.2.2: a request inside the dialog with a CSeq lower than
-// the last one from the peer is answered 500. It returns false after responding.
-func (c *Call) checkCSeq(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
-	cseq := req.CSeq()
-	if cseq == nil {
-		c.ua.respond(tx, req, 400, "Bad Request")
-		return false
-	}
-	c.mu.Lock()
-	stale := c.remoteCSeq != 0 && cseq.SeqNo <= c.remoteCSeq
-	if !stale {
-		c.remoteCSeq = cseq.SeqNo
-	}
-	c.mu.Unlock()
-	if stale {
-		c.ua.respond(tx, req, 500, "Server Internal Error", sipmsg.NewHeader("Retry-After", "1"))
-		return false
-	}
-	return true
-}
+// The requests of the trunk inside an established dialog: BYE, ACK, re-INVITE and UPDATE.
 
-// onAck delivers an ACK to whoever waits for it: a re-INVITE answer of ours, or sipgo's
-// server session for the initial 2xx (which then confirms the dialog).
+// onAck hands an ACK to the dialog, which routes it to the 2xx it acknowledges.
 func (c *Call) onAck(req *sipmsg.Request) {
-	cseq := req.CSeq()
-	if cseq == nil {
-		return
-	}
-	c.mu.Lock()
-	ch, ok := c.ackWaits[cseq.SeqNo]
-	if ok {
-		delete(c.ackWaits, cseq.SeqNo)
-	}
-	c.mu.Unlock()
-	if ok {
-		ch <- req
-		return
-	}
-	if s, isServer := c.dlg.(*sipgo.DialogServerSession); isServer {
-		c.mu.Lock()
-		if c.ackBody == nil {
-			c.ackBody = req.Body()
-		}
-		c.mu.Unlock()
-		if err := s.ReadAck(req, nil); err != nil {
-			c.log.Debug("sip ACK ignored", "error", err)
-		}
+	if err := c.dialog.onAck(req); err != nil {
+		c.log.Debug("sip ACK ignored", "error", err)
 	}
 }
 
 // onBye answers a BYE from the trunk with 200 (RFC 3261 section 15.1.2) and ends the call.
 func (c *Call) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if err := c.dlg.ReadBye(req, tx); err != nil {
+	if err := c.dialog.readBye(req, tx); err != nil {
 		c.log.Debug("sip BYE answered by hand", "error", err)
 		c.ua.respond(tx, req, 200, "OK")
 	}
@@ -80,15 +35,15 @@ func (c *Call) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // session timer, and an INVITE without an offer gets our current SDP as an offer whose answer
 // arrives in the ACK. A failed re-INVITE leaves the session unchanged (RFC 3261 section 14.2).
 func (c *Call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !c.checkCSeq(req, tx) {
+	if !c.dialog.acceptCSeq(req, tx) {
 		return
 	}
-	if !c.tryAcquireReinvite() {
+	if !c.dialog.tryAcquireInvite() {
 		// Our own re-INVITE is pending: glare (RFC 3261 section 14.2).
 		c.ua.respond(tx, req, 491, "Request Pending")
 		return
 	}
-	defer c.releaseReinvite()
+	defer c.dialog.releaseInvite()
 	timer, err := c.ua.negotiateSessionTimer(req)
 	if err != nil {
 		c.rejectWith(tx, req, err)
@@ -99,27 +54,18 @@ func (c *Call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.rejectWith(tx, req, err)
 		return
 	}
-	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
-	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
-	c.addCommonHeaders(res)
-	ct := c.ua.contactFor(req)
-	res.AppendHeader(&ct)
-	timer.addHeaders(res)
-	cseq := req.CSeq().SeqNo
-	ack, err := c.respond2xx(tx, res, cseq, c.ackWait(cseq))
+	ack, err := c.dialog.respond2xx(tx, c.ok(req, body, timer))
 	if err != nil {
 		if errors.Is(err, ErrAckTimeout) {
 			c.log.Warn("sip re-INVITE 2xx not acknowledged", "error", err)
-			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-			defer cancel()
-			_ = c.hangup(ctx, ErrAckTimeout)
+			c.abort(ErrAckTimeout)
 		}
 		return
 	}
 	if !offered {
 		// We made the offer in the 2xx; the answer is in the ACK (RFC 3264 section 4).
 		if md, err := ParseSDP(ack.Body()); err == nil {
-			applyAnswer = func() { c.applyRemote(md) }
+			applyAnswer = func() { c.applyAnswer(md) }
 		} else {
 			c.log.Warn("sip ACK without usable SDP answer", "error", err)
 		}
@@ -127,17 +73,13 @@ func (c *Call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if applyAnswer != nil {
 		applyAnswer()
 	}
-	if ct := req.Contact(); ct != nil {
-		c.mu.Lock()
-		c.target = *ct.Address.Clone()
-		c.mu.Unlock()
-	}
+	c.dialog.retarget(req.Contact())
 	c.restartTimer(timer)
 }
 
 // onUpdate handles UPDATE (RFC 3311), used by trunks for session refreshes and media changes.
 func (c *Call) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !c.checkCSeq(req, tx) {
+	if !c.dialog.acceptCSeq(req, tx) {
 		return
 	}
 	timer, err := c.ua.negotiateSessionTimer(req)
@@ -148,12 +90,12 @@ func (c *Call) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	var body []byte
 	var apply func()
 	if len(req.Body()) > 0 {
-		if !c.tryAcquireReinvite() {
+		if !c.dialog.tryAcquireInvite() {
 			// An offer of ours is outstanding in a re-INVITE (RFC 3311 section 5.2).
 			c.ua.respond(tx, req, 491, "Request Pending")
 			return
 		}
-		defer c.releaseReinvite()
+		defer c.dialog.releaseInvite()
 		var offered bool
 		body, offered, apply, err = c.answerOffer(req)
 		if err != nil || !offered {
@@ -161,15 +103,7 @@ func (c *Call) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
-	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
-	if body != nil {
-		res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
-	}
-	c.addCommonHeaders(res)
-	ct := c.ua.contactFor(req)
-	res.AppendHeader(&ct)
-	timer.addHeaders(res)
-	if err := tx.Respond(res); err != nil {
+	if err := tx.Respond(c.ok(req, body, timer)); err != nil {
 		c.log.Debug("sip UPDATE response failed", "error", err)
 		return
 	}
@@ -179,15 +113,27 @@ func (c *Call) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	c.restartTimer(timer)
 }
 
+// ok builds the 200 to a request of the trunk inside the dialog, with our SDP when body is set,
+// our Contact for the transport it came over and the negotiated session timer.
+func (c *Call) ok(req *sipmsg.Request, body []byte, timer sessionTimer) *sipmsg.Response {
+	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
+	if body != nil {
+		res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	}
+	c.ua.addCommonHeaders(res)
+	ct := c.ua.contactFor(req)
+	res.AppendHeader(&ct)
+	timer.addHeaders(res)
+	return res
+}
+
 // answerOffer builds our SDP for a re-INVITE or UPDATE. With an offer in req it negotiates an
 // answer (offered is true) and returns apply, which installs the new remote media after the
 // transaction succeeded; without a body it returns our current SDP as a new offer.
 func (c *Call) answerOffer(req *sipmsg.Request) (body []byte, offered bool, apply func(), err error) {
 	raw := req.Body()
 	if len(raw) == 0 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		offer, err := c.reofferLocked(c.media.LocalHold)
+		offer, err := c.media.currentOffer()
 		return offer, false, nil, err
 	}
 	if ct := headerValue(req, "Content-Type"); ct != "" && !isSDPType(ct) {
@@ -197,51 +143,25 @@ func (c *Call) answerOffer(req *sipmsg.Request) (body []byte, offered bool, appl
 	if err != nil {
 		return nil, true, nil, err
 	}
-	codec, tePT, err := Negotiate(md, c.trunk.Codecs)
+	codec, tePT, err := c.media.negotiate(md)
 	if err != nil {
 		return nil, true, nil, err
 	}
-	c.mu.Lock()
-	p := c.sdpParams()
-	answer, err := BuildAnswer(md, p)
-	if err == nil && !sameSDP(answer, c.lastSDP) && c.lastSDP != nil {
-		// A changed description needs a higher o= version (RFC 3264 section 8).
-		c.sdpVersion++
-		p.SessionVersion = c.sdpVersion
-		answer, err = BuildAnswer(md, p)
-	}
-	if err == nil {
-		c.lastSDP = answer
-	}
-	c.mu.Unlock()
+	answer, err := c.media.reanswer(md)
 	if err != nil {
 		return nil, true, nil, err
 	}
-	return answer, true, func() { c.applyNegotiated(md, codec, tePT) }, nil
+	return answer, true, func() { c.reportMediaChange(c.media.apply(md, codec, tePT)) }, nil
 }
 
-// applyRemote installs an answer to our offer.
-func (c *Call) applyRemote(md MediaDescription) {
-	codec, tePT, err := Negotiate(md, c.trunk.Codecs)
+// applyAnswer installs the trunk's answer to an offer of ours and reports what changed.
+func (c *Call) applyAnswer(md MediaDescription) {
+	old, cur, err := c.media.applyAnswer(md)
 	if err != nil {
 		c.log.Warn("sip answer without common codec", "error", err)
 		return
 	}
-	c.applyNegotiated(md, codec, tePT)
-}
-
-// applyNegotiated sets the new media and reports hold, resume or a changed address, codec or
-// telephone-event payload type.
-func (c *Call) applyNegotiated(md MediaDescription, codec telephony.Codec, tePT uint8) {
-	old, cur := c.setMedia(md, codec, tePT)
-	switch {
-	case cur.Held && !old.Held:
-		c.emit(DialogEvent{Kind: EventHold, Media: cur})
-	case !cur.Held && old.Held:
-		c.emit(DialogEvent{Kind: EventResume, Media: cur})
-	case !cur.Held && (cur.Remote.Addr != old.Remote.Addr || cur.Codec != old.Codec || cur.TelephoneEventPT != old.TelephoneEventPT):
-		c.emit(DialogEvent{Kind: EventMediaChanged, Media: cur})
-	}
+	c.reportMediaChange(old, cur)
 }
 
 // rejectWith answers a failed in-dialog offer with the status the error maps to.
@@ -250,13 +170,18 @@ func (c *Call) rejectWith(tx sipmsg.ServerTransaction, req *sipmsg.Request, err 
 		err = &StatusError{Code: 400, Reason: "Bad Request"}
 	}
 	code, reason := statusFor(err)
+	c.ua.respond(tx, req, code, reason, c.ua.rejectionHeaders(err)...)
+}
+
+// rejectionHeaders explains a refusal: Min-SE for a session interval below ours (RFC 4028
+// section 6) and a Warning with err's text.
+func (ua *UA) rejectionHeaders(err error) []sipmsg.Header {
 	var extra []sipmsg.Header
 	var tooSmall *intervalTooSmallError
 	if errors.As(err, &tooSmall) {
 		extra = append(extra, sipmsg.NewHeader("Min-SE", itoa(int(tooSmall.minSE.Seconds()))))
 	}
-	extra = append(extra, warning(c.ua.cfg.PublicHost, err))
-	c.ua.respond(tx, req, code, reason, extra...)
+	return append(extra, warning(ua.cfg.PublicHost, err))
 }
 
 // warning builds a Warning header (RFC 3261 section 20.43, code 399 miscellaneous) explaining err.
@@ -264,51 +189,4 @@ func warning(host string, err error) sipmsg.Header {
 	text := err.Error()
 	text = string(bytes.ReplaceAll([]byte(text), []byte(`"`), []byte("'")))
 	return sipmsg.NewHeader("Warning", fmt.Sprintf("399 %s \"%s\"", host, text))
-}
-
-func (c *Call) addCommonHeaders(m sipmsg.Message) {
-	switch m.(type) {
-	case *sipmsg.Response:
-		m.AppendHeader(sipmsg.NewHeader("Server", c.ua.cfg.UserAgent))
-	default:
-		m.AppendHeader(sipmsg.NewHeader("User-Agent", c.ua.cfg.UserAgent))
-	}
-	m.AppendHeader(sipmsg.NewHeader("Allow", allowMethods))
-	m.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
-}
-
-// contactFor returns our Contact for the transport req arrived on.
-func (ua *UA) contactFor(req *sipmsg.Request) sipmsg.ContactHeader {
-	tp := transportOf(req)
-	ua.mu.Lock()
-	b := ua.listeners[tp]
-	ua.mu.Unlock()
-	user := ""
-	if to := req.To(); to != nil {
-		user = to.Address.User
-	}
-	if b == nil {
-		return sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: user, Host: ua.cfg.PublicHost}}
-	}
-	return ua.contact(user, b)
-}
-
-// sameSDP compares two descriptions ignoring the o= line, whose version is what changes.
-func sameSDP(a, b []byte) bool {
-	strip := func(s []byte) []byte {
-		var out []byte
-		for _, line := range bytes.Split(s, []byte("\n")) {
-			if bytes.HasPrefix(line, []byte("o=")) {
-				continue
-			}
-			out = append(out, line...)
-		}
-		return out
-	}
-	return bytes.Equal(strip(a), strip(b))
-}
-
-func isSDPType(ct string) bool {
-	mt, _, _ := bytes.Cut([]byte(ct), []byte(";"))
-	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/sdp"))
 }
