@@ -57,9 +57,10 @@ type Progress struct {
 // ErrUnknownTrunk, ErrTooManyCalls, ErrNotServing, ErrShuttingDown, telephony.ErrInvalidNumber,
 // ErrNoPorts, ErrBadAnswer.
 func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
-	if ua.draining.Load() {
+	if ua.draining.Load() || !ua.enterDial() {
 		return nil, ErrShuttingDown
 	}
+	defer ua.dials.Done()
 	t := ua.trunkByName(r.Trunk)
 	if t == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTrunk, r.Trunk)

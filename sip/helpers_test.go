@@ -25,11 +25,12 @@ import (
 // testEnv is a served UA on 127.0.0.1 with its RTP port pool, torn down by t.Cleanup, which
 // then asserts that every RTP port is back in the pool and no goroutine is left.
 type testEnv struct {
-	ua       *UA
-	pool     *PortPool
-	incoming chan *IncomingCall
-	addr     netip.AddrPort // the UDP listener
-	shutdown func()         // cancels Serve and checks it returned; idempotent
+	ua        *UA
+	pool      *PortPool
+	incoming  chan *IncomingCall
+	addr      netip.AddrPort // the UDP listener
+	serveDone chan struct{}  // closed when Serve has returned
+	shutdown  func()         // cancels Serve and checks it returned; idempotent
 }
 
 // testLogger writes the user agent's logs through t.Log, shown for failing tests.
@@ -89,12 +90,13 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 	if err := ua.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
-	env := &testEnv{ua: ua, pool: cfg.RTPPorts, incoming: make(chan *IncomingCall, 4)}
+	env := &testEnv{ua: ua, pool: cfg.RTPPorts, incoming: make(chan *IncomingCall, 4), serveDone: make(chan struct{})}
 	env.addr, _ = ua.ListenAddr(telephony.TransportUDP)
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
+	var serveErr error
 	go func() {
-		served <- ua.Serve(ctx, func(ic *IncomingCall) {
+		defer close(env.serveDone)
+		serveErr = ua.Serve(ctx, func(ic *IncomingCall) {
 			if len(handler) > 0 {
 				handler[0](ic)
 				return
@@ -104,17 +106,17 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 	}()
 	select {
 	case <-ua.started:
-	case err := <-served:
-		t.Fatalf("Serve: %v", err)
+	case <-env.serveDone:
+		t.Fatalf("Serve: %v", serveErr)
 	}
 	var once sync.Once
 	env.shutdown = func() {
 		once.Do(func() {
 			cancel()
 			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("Serve: %v", err)
+			case <-env.serveDone:
+				if serveErr != nil {
+					t.Errorf("Serve: %v", serveErr)
 				}
 			case <-time.After(20 * time.Second):
 				t.Errorf("Serve did not return within 20 s of cancellation")

@@ -244,14 +244,6 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if err != nil {
 		return
 	}
-	ua.mu.Lock()
-	ua.incoming[ic] = struct{}{}
-	ua.mu.Unlock()
-	defer func() {
-		ua.mu.Lock()
-		delete(ua.incoming, ic)
-		ua.mu.Unlock()
-	}()
 	ic.log.Info("sip incoming call", "from", ic.From(), "to", ic.To())
 	ua.handler(ic)
 

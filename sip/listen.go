@@ -14,10 +14,14 @@ import (
 
 // Listen binds every configured listener. It is optional: Serve calls it when it has not been
 // called. Calling it first lets a caller learn ports chosen by the system (ListenAddr) before
-// serving. It returns the first bind error, with every socket bound so far closed again.
+// serving. It returns the first bind error, with every socket bound so far closed again, and
+// ErrClosed after Close.
 func (ua *UA) Listen() error {
 	ua.mu.Lock()
 	defer ua.mu.Unlock()
+	if ua.closed {
+		return ErrClosed
+	}
 	if len(ua.listeners) > 0 {
 		return nil
 	}

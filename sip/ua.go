@@ -20,8 +20,9 @@ import (
 // the function given to Serve. It is built on sipgo's transport, transaction and dialog layers.
 //
 // Lifecycle: NewUA allocates; Listen binds the sockets (Serve calls it when needed); Serve runs
-// until its context is cancelled, then hangs up every call, un-registers, closes the sockets and
-// returns once every goroutine it started has ended. A UA serves once.
+// until its context is cancelled or Close is called, then hangs up every call, un-registers,
+// closes the sockets and returns once every goroutine it started has ended. A UA serves once.
+// Close releases everything, whether Serve ran or not.
 type UA struct {
 	cfg    Config
 	log    *slog.Logger
@@ -39,13 +40,17 @@ type UA struct {
 	listeners map[telephony.Transport]*boundListener
 	clients   map[telephony.Transport]*sipgo.Client
 	dialogs   map[string]*Call
-	incoming  map[*IncomingCall]struct{}
 	serving   bool
-	quit      bool          // no new tracked goroutines (see enter)
-	stop      chan struct{} // closed when Serve's context is done
+	quit      bool          // no new tracked goroutines or dials (see enter)
+	stop      chan struct{} // closed when the shutdown begins
 	started   chan struct{} // closed when Serve accepts requests and Dial works
+	closed    bool          // Close was called
+	closing   chan struct{} // closed by the first Close
+	serveDone chan struct{} // set when Serve owns the shutdown; closed when it returns
+	released  chan struct{} // closed when Close has released a UA that never served
 
-	wg sync.WaitGroup // goroutines of calls and request handlers, see enter
+	wg    sync.WaitGroup // goroutines of calls and request handlers, see enter
+	dials sync.WaitGroup // Dial calls in progress, see enterDial
 }
 
 // trunk is a configured trunk with its live counters.
@@ -105,9 +110,10 @@ func NewUA(cfg Config) (*UA, error) {
 		listeners: map[telephony.Transport]*boundListener{},
 		clients:   map[telephony.Transport]*sipgo.Client{},
 		dialogs:   map[string]*Call{},
-		incoming:  map[*IncomingCall]struct{}{},
 		stop:      make(chan struct{}),
 		started:   make(chan struct{}),
+		closing:   make(chan struct{}),
+		released:  make(chan struct{}),
 	}
 	for _, t := range cfg.Trunks {
 		tr := &trunk{Trunk: t}
