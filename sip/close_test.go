@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -114,7 +113,7 @@ func TestCloseWithoutServe(t *testing.T) {
 func TestCloseWhileServing(t *testing.T) {
 	peer := newRawPeer(t)
 	listeners := allListeners(t)
-	env := startUA(t, Config{Listeners: listeners, Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
+	env := startUA(t, Config{Listeners: listeners, Trunks: []Trunk{peer.trunk()}})
 	addrs := boundAddrs(t, env.ua, listeners)
 	call, _, _ := dialPeer(t, env, peer, 40060)
 	pending := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654322"})
@@ -178,20 +177,4 @@ func TestCloseAfterServe(t *testing.T) {
 		t.Fatal("Close after Serve returned did not return")
 	}
 	assertFreed(t, map[telephony.Transport]netip.AddrPort{telephony.TransportUDP: env.addr})
-}
-
-// dialResult is what an asynchronous Dial returned.
-type dialResult struct {
-	call *Call
-	err  error
-}
-
-// dialAsync runs Dial in a goroutine; the channel receives its result.
-func dialAsync(ctx context.Context, env *testEnv, r DialRequest) <-chan dialResult {
-	dialed := make(chan dialResult, 1)
-	go func() {
-		c, err := env.ua.Dial(ctx, r)
-		dialed <- dialResult{c, err}
-	}()
-	return dialed
 }

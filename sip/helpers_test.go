@@ -134,9 +134,52 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
 			// so is an in-process registrar serving the test.
-			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.startRegistrar.func1"))
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.serveRegister.func1"))
 	})
 	return env
+}
+
+// callResult is what an asynchronous Dial or Answer returned.
+type callResult struct {
+	call *Call
+	err  error
+}
+
+// dialAsync runs Dial in a goroutine; the channel receives its result.
+func dialAsync(ctx context.Context, env *testEnv, r DialRequest) <-chan callResult {
+	dialed := make(chan callResult, 1)
+	go func() {
+		c, err := env.ua.Dial(ctx, r)
+		dialed <- callResult{c, err}
+	}()
+	return dialed
+}
+
+// answerAsync runs Answer in a goroutine; the channel receives its result.
+func answerAsync(ctx context.Context, ic *IncomingCall) <-chan callResult {
+	answered := make(chan callResult, 1)
+	go func() {
+		c, err := ic.Answer(ctx)
+		answered <- callResult{c, err}
+	}()
+	return answered
+}
+
+// awaitIncoming returns the next call handed to the Serve handler; after 10 s it fails the test
+// with what diagnose adds (a peer's log), when given.
+func awaitIncoming(t *testing.T, env *testEnv, diagnose ...func() string) *IncomingCall {
+	t.Helper()
+	select {
+	case ic := <-env.incoming:
+		return ic
+	case <-time.After(10 * time.Second):
+		more := ""
+		for _, d := range diagnose {
+			more += "\n" + d()
+		}
+		t.Fatalf("no incoming call within 10 s%s", more)
+		return nil
+	}
 }
 
 // freePort returns a UDP port on 127.0.0.1 that was free a moment ago (for peers that need a

@@ -35,6 +35,19 @@ type registerSeen struct {
 func startRegistrar(t *testing.T, script ...int) *registrar {
 	t.Helper()
 	r := &registrar{script: script}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = conn.LocalAddr().(*net.UDPAddr)
+	serveRegister(t, conn, r.handle)
+	return r
+}
+
+// serveRegister runs a sipgo server on conn that passes every REGISTER to handle (its transaction
+// layer absorbs retransmissions) until the end of the test, which closes conn.
+func serveRegister(t *testing.T, conn *net.UDPConn, handle sipgo.RequestHandler) {
+	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(testLogger(t))),
 		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(testLogger(t))))
 	if err != nil {
@@ -44,12 +57,7 @@ func startRegistrar(t *testing.T, script ...int) *registrar {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.OnRegister(r.handle)
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = conn.LocalAddr().(*net.UDPAddr)
+	srv.OnRegister(handle)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -60,7 +68,6 @@ func startRegistrar(t *testing.T, script ...int) *registrar {
 		ua.Close()
 		<-done
 	})
-	return r
 }
 
 func (r *registrar) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction) {

@@ -341,61 +341,6 @@ func TestParseSDPErrors(t *testing.T) {
 	}
 }
 
-func TestNegotiate(t *testing.T) {
-	dynPCMU := telephony.PCMU.WithPayloadType(97)
-	tests := []struct {
-		name    string
-		offered []telephony.Codec
-		te      uint8
-		ours    []telephony.Codec
-		want    telephony.Codec
-		wantTE  uint8
-		wantErr error
-	}{
-		{"our order wins over the offer's", []telephony.Codec{telephony.PCMA, telephony.PCMU}, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMU, 101, nil},
-		{"offer order irrelevant the other way", []telephony.Codec{telephony.PCMU, telephony.PCMA}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, telephony.PCMA, 0, nil},
-		{"only common codec", []telephony.Codec{telephony.PCMA}, 96, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMA, 96, nil},
-		{"offer's dynamic payload type kept", []telephony.Codec{dynPCMU}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, dynPCMU, 0, nil},
-		{"name case-insensitive", []telephony.Codec{{Name: "pcma", PayloadType: 8, ClockRate: 8000}}, 0, []telephony.Codec{telephony.PCMA}, telephony.Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, 0, nil},
-		{"nothing in common", []telephony.Codec{telephony.PCMU}, 101, []telephony.Codec{telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
-		{"empty offer", nil, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
-		{"no codecs of ours", []telephony.Codec{telephony.PCMU}, 0, nil, telephony.Codec{}, 0, ErrNoCommonCodec},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, te, err := Negotiate(MediaDescription{Codecs: tt.offered, TelephoneEventPT: tt.te}, tt.ours)
-			if !errors.Is(err, tt.wantErr) || c != tt.want || te != tt.wantTE {
-				t.Errorf("Negotiate = %v, %d, %v; want %v, %d, %v", c, te, err, tt.want, tt.wantTE, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestNegotiateRealOffers(t *testing.T) {
-	ours := []telephony.Codec{telephony.PCMU, telephony.PCMA}
-	for _, tt := range []struct {
-		name   string
-		body   []byte
-		want   telephony.Codec
-		wantTE uint8
-	}{
-		{"carrier prefers PCMA, we PCMU", carrierOffer, telephony.PCMU, 101},
-		{"freeswitch telephone-event 96", freeswitchOffer, telephony.PCMU, 96},
-		{"ipv6 dynamic PCMU", ipv6Offer, telephony.PCMU.WithPayloadType(97), 98},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			offer, err := ParseSDP(tt.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, te, err := Negotiate(offer, ours)
-			if err != nil || c != tt.want || te != tt.wantTE {
-				t.Errorf("Negotiate = %v, %d, %v; want %v, %d", c, te, err, tt.want, tt.wantTE)
-			}
-		})
-	}
-}
-
 func TestParseSDPTruncated(t *testing.T) {
 	full := string(sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0", "m=audio 5004 RTP/AVP 0"))
 	// Every cut before the end of the t= line is malformed; after it the
