@@ -32,6 +32,16 @@ func (t sessionTimer) addHeaders(res *sipmsg.Response) {
 	}
 }
 
+// due is how long after the last refresh the call's monitor acts: it sends a refresh at half the
+// interval when we are the refresher, and otherwise ends the session at the interval minus
+// min(32 s, interval/3) without a refresh (RFC 4028 section 10).
+func (t sessionTimer) due() time.Duration {
+	if t.refresher == Local {
+		return t.interval / 2
+	}
+	return t.interval - min(32*time.Second, t.interval/3)
+}
+
 // addRequestHeaders writes Session-Expires and Min-SE into a re-INVITE of ours that refreshes the
 // session (RFC 4028 section 7.4), keeping the refresher role; nothing without a session timer.
 func (t sessionTimer) addRequestHeaders(req *sipmsg.Request, minSE time.Duration) {
@@ -190,11 +200,7 @@ func (c *Call) monitor() {
 		var fire <-chan time.Time
 		tm.Stop()
 		if st.interval > 0 {
-			d := st.interval - min(32*time.Second, st.interval/3)
-			if st.refresher == Local {
-				d = st.interval / 2
-			}
-			tm.Reset(time.Until(st.since.Add(d)))
+			tm.Reset(time.Until(st.since.Add(st.due())))
 			fire = tm.C
 		}
 		select {

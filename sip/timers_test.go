@@ -32,9 +32,11 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	}
 
 	re := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	// The timer starts when the 2xx arrives, after answeredAt, and never fires early.
-	if d := time.Since(answeredAt); d < time.Second || d > 1800*time.Millisecond {
-		t.Errorf("refresh after %v, want about half of 2 s", d)
+	// The timer starts when the 2xx arrives, after answeredAt, and never fires early; the
+	// refresh must come before the session expires. TestSessionTimerDue checks the schedule
+	// exactly.
+	if d := time.Since(answeredAt); d < time.Second || d >= 2*time.Second {
+		t.Errorf("refresh after %v, want half of 2 s", d)
 	}
 	if se := headerValue(re, "Session-Expires"); se != "2;refresher=uac" {
 		t.Errorf("refresh Session-Expires %q, want 2;refresher=uac", se)
@@ -63,21 +65,23 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	peer.acceptHangup(r.call, env.addr)
 }
 
-// TestSessionTimerExpires: an inbound call with a 3 s session refreshed by the trunk
-// (refresher=uac). One refresh keeps it up; without the next, we end it with a BYE 3 s minus
-// min(32 s, 3 s/3) after the refresh (RFC 4028 section 10). In-dialog OPTIONS are answered
-// meanwhile.
+// TestSessionTimerExpires: an inbound call with a 6 s session refreshed by the trunk
+// (refresher=uac). One refresh keeps it up; without the next, we end it with a BYE 6 s minus
+// min(32 s, 6 s/3) after the refresh (RFC 4028 section 10). In-dialog OPTIONS are answered
+// meanwhile. The trunk refreshes a third into the session: a loaded machine has two seconds to
+// handle the refresh before the session would expire, and a BYE that ignored the refresh would
+// come two seconds early.
 func TestSessionTimerExpires(t *testing.T) {
 	peer := newRawPeer(t)
 	env := startUAWith(t, Config{Trunks: []Trunk{inboundTrunk()}}, func(ua *UA) { ua.cfg.MinSE = time.Second })
 	sdp := peerSDP(40012, "sendrecv")
 	text := peer.inviteText(env.addr, "z9hG4bK-st-1", "session-timer@test", sdp)
-	text = strings.Replace(text, "Max-Forwards: 70\n", "Max-Forwards: 70\nSupported: timer\nSession-Expires: 3\n", 1)
+	text = strings.Replace(text, "Max-Forwards: 70\n", "Max-Forwards: 70\nSupported: timer\nSession-Expires: 6\n", 1)
 	inv := peer.sendRaw(text, env.addr)
 	answered := answerAsync(t.Context(), awaitIncoming(t, env))
 	ok := peer.expectResponse(inv, 200, 5*time.Second)
-	if se := headerValue(ok, "Session-Expires"); se != "3;refresher=uac" || !hasOptionTag(ok, "Require", "timer") {
-		t.Errorf("200 Session-Expires %q Require %q, want 3;refresher=uac and timer", se, headerValue(ok, "Require"))
+	if se := headerValue(ok, "Session-Expires"); se != "6;refresher=uac" || !hasOptionTag(ok, "Require", "timer") {
+		t.Errorf("200 Session-Expires %q Require %q, want 6;refresher=uac and timer", se, headerValue(ok, "Require"))
 	}
 	ackedAt := time.Now() // the session starts when the ACK arrives, after this
 	peer.sendTo(peer.ackFor(inv, ok), env.addr)
@@ -92,25 +96,24 @@ func TestSessionTimerExpires(t *testing.T) {
 		t.Errorf("in-dialog OPTIONS answer lacks Allow: %q", headerValue(res, "Allow"))
 	}
 
-	// The trunk refreshes in the middle of the session, a second before it would expire.
-	time.Sleep(time.Until(ackedAt.Add(900 * time.Millisecond)))
+	time.Sleep(time.Until(ackedAt.Add(2 * time.Second)))
 	refresh := peer.inDialog(sipmsg.INVITE, inv, ok, 9, sdp)
-	refresh.AppendHeader(sipmsg.NewHeader("Session-Expires", "3;refresher=uac"))
+	refresh.AppendHeader(sipmsg.NewHeader("Session-Expires", "6;refresher=uac"))
 	refresh.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
 	refreshedAt := time.Now()
 	peer.sendTo(refresh, env.addr)
 	ok2 := peer.expectResponse(refresh, 200, 5*time.Second)
-	if se := headerValue(ok2, "Session-Expires"); se != "3;refresher=uac" {
-		t.Errorf("refresh answer Session-Expires %q, want 3;refresher=uac", se)
+	if se := headerValue(ok2, "Session-Expires"); se != "6;refresher=uac" {
+		t.Errorf("refresh answer Session-Expires %q, want 6;refresher=uac", se)
 	}
 	peer.sendTo(peer.ackFor(refresh, ok2), env.addr)
 
-	bye := peer.expectRequest(sipmsg.BYE, 5*time.Second)
+	bye := peer.expectRequest(sipmsg.BYE, 10*time.Second)
 	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
-	// The refresh restarted the timer: without it the session would have ended about 1.1 s
-	// after the refresh.
-	if d := time.Since(refreshedAt); d < 2*time.Second {
-		t.Errorf("BYE %v after the refresh, want 2 s (3 s minus 1 s) or a little more", d)
+	// The refresh restarted the timer, which never fires early; without the restart the BYE
+	// would come about 2 s after the refresh.
+	if d := time.Since(refreshedAt); d < 4*time.Second {
+		t.Errorf("BYE %v after the refresh, want 4 s (6 s minus 2 s) or a little more", d)
 	}
 	select {
 	case <-r.call.Done():
@@ -151,4 +154,25 @@ func TestDialRetriesAfter422(t *testing.T) {
 		t.Fatalf("Dial after 422: %v", r.err)
 	}
 	peer.acceptHangup(r.call, env.addr)
+}
+
+// TestSessionTimerDue: the refresher refreshes at half the session interval; the other side
+// ends the session at the interval minus min(32 s, interval/3) (RFC 4028 section 10).
+func TestSessionTimerDue(t *testing.T) {
+	for _, tc := range []struct {
+		interval  time.Duration
+		refresher Party
+		want      time.Duration
+	}{
+		{2 * time.Second, Local, time.Second},
+		{1800 * time.Second, Local, 900 * time.Second},
+		{2 * time.Second, Remote, 2*time.Second - 2*time.Second/3},
+		{90 * time.Second, Remote, 60 * time.Second},
+		{1800 * time.Second, Remote, 1768 * time.Second},
+	} {
+		st := sessionTimer{interval: tc.interval, refresher: tc.refresher}
+		if got := st.due(); got != tc.want {
+			t.Errorf("interval %v refresher %v: due %v, want %v", tc.interval, tc.refresher, got, tc.want)
+		}
+	}
 }
