@@ -151,28 +151,23 @@ func (ua *UA) awaitUDPListeners(listeners []*boundListener) {
 
 // enter registers a goroutine the UA waits for before Serve returns; false once Serve is
 // shutting down, in which case the caller must not start it.
-func (ua *UA) enter() bool {
-	ua.mu.Lock()
-	defer ua.mu.Unlock()
-	if ua.quit {
-		return false
-	}
-	ua.wg.Add(1)
-	return true
-}
+func (ua *UA) enter() bool { return ua.track(&ua.wg) }
 
 // leave ends a goroutine registered by enter.
 func (ua *UA) leave() { ua.wg.Done() }
 
 // enterDial registers a Dial call, which the shutdown waits for once the transport is closed
 // (which ends its transactions); false once the shutdown has begun.
-func (ua *UA) enterDial() bool {
+func (ua *UA) enterDial() bool { return ua.track(&ua.dials) }
+
+// track adds one to wg unless the shutdown has begun.
+func (ua *UA) track(wg *sync.WaitGroup) bool {
 	ua.mu.Lock()
 	defer ua.mu.Unlock()
 	if ua.quit {
 		return false
 	}
-	ua.dials.Add(1)
+	wg.Add(1)
 	return true
 }
 
