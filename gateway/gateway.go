@@ -241,11 +241,7 @@ func (g *Gateway) Close() error {
 	}
 	_ = g.httpLn.Close()
 	_ = g.rtc.Close()
-	// The user agent's sockets are released by Serve; run it on a
-	// cancelled context so that it closes what Listen bound.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = g.ua.Serve(ctx, func(ic *sip.IncomingCall) { _ = ic.Reject(503, "Service Unavailable") })
+	_ = g.ua.Close()
 
 	return nil
 }

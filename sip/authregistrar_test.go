@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 )
@@ -114,26 +113,7 @@ func serveRegistrar(t *testing.T, conn *net.UDPConn, pol authPolicy) *authRegist
 	t.Helper()
 	r := &authRegistrar{pol: pol, addr: conn.LocalAddr().(*net.UDPAddr),
 		uses: map[string]int{}, lastNC: map[string]int{}, cnonces: map[string]bool{}}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(testLogger(t))),
-		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(testLogger(t))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.OnRegister(r.handle)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.ServeUDP(conn)
-	}()
-	t.Cleanup(func() {
-		conn.Close()
-		ua.Close()
-		<-done
-	})
+	serveRegister(t, conn, r.handle)
 	return r
 }
 

@@ -5,12 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -33,128 +32,51 @@ func (d CallDirection) String() string {
 	return "outbound"
 }
 
-// Media is the media state of a call as negotiated by offer/answer (RFC 3264).
-type Media struct {
-	// Codec is the audio codec in use, with the payload type the trunk uses for it.
-	Codec telephony.Codec
-	// TelephoneEventPT is the payload type of telephone-event/8000 (RFC 4733); 0 when not negotiated.
-	TelephoneEventPT uint8
-	// Remote is the trunk's current media description (address, direction, ptime).
-	Remote MediaDescription
-	// Held is true while the trunk does not receive media: it put the call on hold (a=sendonly,
-	// a=inactive or c=0.0.0.0 in its offer), or answered our offer with a=sendonly or a=inactive.
-	Held bool
-	// LocalHold is true while we hold the trunk: Hold succeeded and Resume has not
-	// (RFC 3264 section 8.4).
-	LocalHold bool
-}
-
-// DialogEventKind is the kind of a DialogEvent.
-type DialogEventKind int
-
-const (
-	// EventHold means the trunk put the call on hold with a re-INVITE (RFC 3264 section 8.4).
-	EventHold DialogEventKind = iota + 1
-	// EventResume means the trunk took the call off hold.
-	EventResume
-	// EventMediaChanged means an offer/answer exchange changed the trunk's media address, codec
-	// or telephone-event payload type (RFC 3264 section 8.3); RTP already goes to the new address.
-	EventMediaChanged
-	// EventRefreshFailed means a session refresh we sent (RFC 4028 section 7.4) failed; Err says why.
-	EventRefreshFailed
-)
-
-// String returns the event kind's name.
-func (k DialogEventKind) String() string {
-	switch k {
-	case EventHold:
-		return "hold"
-	case EventResume:
-		return "resume"
-	case EventMediaChanged:
-		return "media-changed"
-	case EventRefreshFailed:
-		return "refresh-failed"
-	default:
-		return "unknown"
-	}
-}
-
-// DialogEvent reports a change inside an established call.
-type DialogEvent struct {
-	Kind DialogEventKind
-	// Media is the call's media state after the change.
-	Media Media
-	// Err is set for EventRefreshFailed.
-	Err error
-}
-
-// dialogSession is what a Call needs from sipgo's client or server dialog session.
-type dialogSession interface {
-	TransactionRequest(ctx context.Context, req *sipmsg.Request) (sipmsg.ClientTransaction, error)
-	WriteRequest(req *sipmsg.Request) error
-	WriteBye(ctx context.Context, bye *sipmsg.Request) error
-	ReadBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) error
-}
-
 // Call is one call with a trunk, in either direction, from INVITE to BYE. Its RTP socket is
 // closed and its ports returned to the pool when it ends. All methods are safe for concurrent use.
 type Call struct {
+	// A Call is the facade of three parts, and keeps the lifecycle that joins them: its SIP
+	// dialog (identifiers, remote target, CSeq, in-dialog requests and ACKs), its media session
+	// (SDP versions, offer/answer, hold, RTP socket) and its session timer (RFC 4028).
 	ua    *UA
 	trunk *trunk
 	log   *slog.Logger
 	id    string
 	dir   CallDirection
-	tp    telephony.Transport // of the dialog's requests
-	rtp   *RTPConn
 
-	callID   string
 	from, to string
 
-	// set once the dialog is established
-	key string
-	dlg dialogSession
+	dialog *dialog
+	media  *mediaSession
+	timer  *timerState
 
 	mu          sync.Mutex
-	media       Media
-	sdpSession  uint64
-	sdpVersion  uint64
-	lastSDP     []byte
-	target      sipmsg.Uri
-	remoteCSeq  uint32
-	ackWaits    map[uint32]chan *sipmsg.Request
-	timer       sessionTimer
 	setupCancel context.CancelCauseFunc
 	answered    bool
 	byeSent     bool
-	ackBody     []byte // body of the ACK of an inbound INVITE (the answer to a late offer)
 	err         error
 
-	events       chan DialogEvent
-	timerKick    chan struct{}
-	reinviteSlot chan struct{} // holds a token while an INVITE transaction of the dialog runs
-	done         chan struct{}
-	endOnce      sync.Once
-	dropped      atomic.Int64
+	events  chan DialogEvent
+	dropped atomic.Int64
+	done    chan struct{}
+	endOnce sync.Once
 }
 
-func newCall(ua *UA, t *trunk, dir CallDirection, rtp *RTPConn) *Call {
+// newCall builds the call of a trunk t whose requests go over tp and whose media uses rtp.
+func newCall(ua *UA, t *trunk, dir CallDirection, tp telephony.Transport, rtp *RTPConn) *Call {
 	id := newID()
+	done := make(chan struct{})
 	return &Call{
-		ua:           ua,
-		trunk:        t,
-		id:           id,
-		dir:          dir,
-		tp:           t.Transport,
-		rtp:          rtp,
-		log:          ua.log.With("call", id, "trunk", t.Name, "direction", dir.String()),
-		sdpSession:   randUint64() >> 2,
-		sdpVersion:   1,
-		ackWaits:     map[uint32]chan *sipmsg.Request{},
-		events:       make(chan DialogEvent, 16),
-		timerKick:    make(chan struct{}, 1),
-		reinviteSlot: make(chan struct{}, 1),
-		done:         make(chan struct{}),
+		ua:     ua,
+		trunk:  t,
+		id:     id,
+		dir:    dir,
+		log:    ua.log.With("call", id, "trunk", t.Name, "direction", dir.String()),
+		dialog: newDialog(ua, tp, t.Username, dir == Outbound, done),
+		media:  newMediaSession(rtp, ua.mediaAddr(rtp.LocalAddr()), t.Codecs, ua.cfg.UserAgent),
+		timer:  newTimerState(),
+		events: make(chan DialogEvent, 16),
+		done:   done,
 	}
 }
 
@@ -162,7 +84,7 @@ func newCall(ua *UA, t *trunk, dir CallDirection, rtp *RTPConn) *Call {
 func (c *Call) ID() string { return c.id }
 
 // CallID returns the SIP Call-ID of the call's dialog.
-func (c *Call) CallID() string { return c.callID }
+func (c *Call) CallID() string { return c.dialog.callID }
 
 // Trunk returns the name of the trunk the call is on.
 func (c *Call) Trunk() string { return c.trunk.Name }
@@ -178,15 +100,11 @@ func (c *Call) From() string { return c.from }
 func (c *Call) To() string { return c.to }
 
 // Media returns a snapshot of the negotiated media.
-func (c *Call) Media() Media {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.media
-}
+func (c *Call) Media() Media { return c.media.snapshot() }
 
 // RTP returns the call's RTP socket. Its remote address follows the SDP of the trunk (including
 // early media and re-INVITEs); it is closed when the call ends.
-func (c *Call) RTP() *RTPConn { return c.rtp }
+func (c *Call) RTP() *RTPConn { return c.media.rtp }
 
 // Events returns hold/resume/media changes and session refresh failures. The channel holds 16
 // events; when nobody reads, newer events are dropped. It is never closed: select on Done too.
@@ -203,6 +121,17 @@ func (c *Call) Err() error {
 	return c.err
 }
 
+// endedError is the error of an operation that found the call ended: ErrCallEnded wrapping Err.
+func (c *Call) endedError() error { return fmt.Errorf("%w: %w", ErrCallEnded, c.Err()) }
+
+// callError turns the dialog's errDialogEnded into endedError; other errors pass unchanged.
+func (c *Call) callError(err error) error {
+	if errors.Is(err, errDialogEnded) {
+		return c.endedError()
+	}
+	return err
+}
+
 // Hangup ends the call: BYE for an established call (RFC 3261 section 15), CANCEL while an
 // outbound call is still being set up (Dial then returns the *HangupError). ctx bounds waiting
 // for the BYE's response; the call's resources are released either way. Hanging up an ended
@@ -210,6 +139,32 @@ func (c *Call) Err() error {
 func (c *Call) Hangup(ctx context.Context) error {
 	return c.hangup(ctx, &HangupError{By: Local})
 }
+
+// Hold puts the trunk on hold (RFC 3264 section 8.4): a re-INVITE inside the dialog whose
+// offer is our current description with the same o= session id, the o= version one higher and
+// a=sendonly, or a=inactive while the trunk holds us (RFC 6337 section 5.3). The trunk's answer
+// (normally a=recvonly, or a=inactive) becomes the call's Media, with LocalHold set. The RTP
+// socket stays open; what to send meanwhile is the caller's choice (a=sendonly allows media,
+// silence or music).
+//
+// Only one re-INVITE is in progress per dialog in either direction (RFC 3261 section 14.1):
+// Hold waits for a pending session refresh or a re-INVITE from the trunk to finish. A 491
+// Request Pending (the trunk's re-INVITE crossed ours) is retried after the random delay of RFC
+// 3261 section 14.1 (2.1 to 4 s when we placed the call, up to 2 s otherwise), up to 4 attempts.
+// A digest challenge (401/407) is answered once with the trunk's credentials, and a 422 with a
+// larger session interval (RFC 4028 section 7.4). ctx bounds these waits; once sent, a
+// re-INVITE runs until its final response or Timer B (64*T1), and is not cancelled.
+//
+// Holding a held call returns nil without sending anything. Errors: *StatusError when the trunk
+// refused (the session stays as it was, RFC 3261 section 14.1); ErrNoResponse, and
+// *StatusError 408 or 481, after which the call is ended with a BYE and cause ErrDialogLost;
+// ErrNotEstablished; ErrCallEnded; context.Cause(ctx).
+func (c *Call) Hold(ctx context.Context) error { return c.setHold(ctx, true) }
+
+// Resume takes the trunk off hold: a re-INVITE like Hold's with a=sendrecv, or a=recvonly while
+// the trunk holds us (RFC 6337 section 5.3); the answer clears Media.LocalHold. Resuming a call
+// that is not held returns nil without sending anything. It waits, retries and fails like Hold.
+func (c *Call) Resume(ctx context.Context) error { return c.setHold(ctx, false) }
 
 // hangup sends one BYE (concurrent callers wait for the first) and ends the call with cause.
 func (c *Call) hangup(ctx context.Context, cause error) error {
@@ -237,7 +192,7 @@ func (c *Call) hangup(ctx context.Context, cause error) error {
 		}
 		return nil
 	}
-	err := c.sendBye(ctx, cause)
+	err := c.dialog.sendBye(ctx, cause)
 	if err != nil {
 		c.log.Warn("sip BYE failed", "error", err)
 	}
@@ -245,20 +200,40 @@ func (c *Call) hangup(ctx context.Context, cause error) error {
 	return err
 }
 
+// abort hangs up on the user agent's own initiative (a failed refresh, a lost ACK, shutdown),
+// waiting at most Config.HangupTimeout for the BYE's response.
+func (c *Call) abort(cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
+	defer cancel()
+	_ = c.hangup(ctx, cause)
+}
+
+// markAnswered records that the call has a 2xx: from now on it ends with a BYE.
+func (c *Call) markAnswered() {
+	c.mu.Lock()
+	c.answered = true
+	c.setupCancel = nil
+	c.mu.Unlock()
+}
+
+// isAnswered reports whether the call is established (or being acknowledged).
+func (c *Call) isAnswered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.answered
+}
+
 // end releases everything the call owns; the first cause wins.
 func (c *Call) end(cause error) {
 	c.endOnce.Do(func() {
 		c.mu.Lock()
 		c.err = cause
-		for cseq, ch := range c.ackWaits {
-			close(ch)
-			delete(c.ackWaits, cseq)
-		}
 		c.mu.Unlock()
-		if c.key != "" {
-			c.ua.removeDialog(c.key, c)
+		c.dialog.closeAckWaits()
+		if c.dialog.key != "" {
+			c.ua.removeDialog(c.dialog.key, c)
 		}
-		if err := c.rtp.Close(); err != nil {
+		if err := c.media.close(); err != nil {
 			c.log.Debug("rtp close", "error", err)
 		}
 		c.trunk.release()
@@ -270,115 +245,17 @@ func (c *Call) end(cause error) {
 	})
 }
 
-// establish registers the dialog and starts the call's session-timer goroutine. It returns
+// establish starts the call's session-timer goroutine once the dialog is confirmed. It returns
 // false (after hanging up) when the user agent is shutting down.
 func (c *Call) establish() bool {
-	c.mu.Lock()
-	c.answered = true
-	c.setupCancel = nil
-	c.mu.Unlock()
+	c.markAnswered()
 	if !c.ua.enter() {
-		ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-		defer cancel()
-		_ = c.hangup(ctx, ErrShuttingDown)
+		c.abort(ErrShuttingDown)
 		return false
 	}
 	go c.monitor()
 	c.log.Info("sip call established", "codec", c.Media().Codec.Name)
 	return true
-}
-
-func (c *Call) emit(ev DialogEvent) {
-	select {
-	case c.events <- ev:
-	default:
-		c.dropped.Add(1)
-	}
-}
-
-// setMedia applies a negotiated description: the RTP socket sends to the new address unless
-// the trunk holds with c=0.0.0.0 (RFC 3264 section 8.4), which keeps the previous one.
-func (c *Call) setMedia(md MediaDescription, codec telephony.Codec, tePT uint8) (old, cur Media) {
-	c.mu.Lock()
-	old = c.media
-	held := md.OnHold() || !md.Addr.Addr().IsValid()
-	c.media = Media{Codec: codec, TelephoneEventPT: tePT, Remote: md, Held: held, LocalHold: old.LocalHold}
-	cur = c.media
-	c.mu.Unlock()
-	if a := md.Addr.Addr(); a.IsValid() && !a.IsUnspecified() && md.Addr.Port() != 0 {
-		c.rtp.SetRemote(md.Addr, md.RTCPAddr)
-	}
-	return old, cur
-}
-
-// sdpParams returns the parameters of our SDP for the call; the caller holds c.mu. While we
-// hold the trunk we only send (RFC 6337 section 5.3), so answers to its offers say so.
-func (c *Call) sdpParams() SDPParams {
-	dir := SendRecv
-	if c.media.LocalHold {
-		dir = SendOnly
-	}
-	return SDPParams{
-		Addr:             c.ua.mediaAddr(c.rtp.LocalAddr()),
-		SessionID:        c.sdpSession,
-		SessionVersion:   c.sdpVersion,
-		Codecs:           c.trunk.Codecs,
-		TelephoneEventPT: telephoneEventPT,
-		PtimeMs:          20,
-		Direction:        dir,
-		UserAgent:        c.ua.cfg.UserAgent,
-	}
-}
-
-// telephoneEventPT is the dynamic payload type offered for telephone-event/8000 (RFC 4733).
-const telephoneEventPT = 101
-
-// ackWait returns a channel that receives the ACK for our 2xx to the INVITE with CSeq cseq.
-func (c *Call) ackWait(cseq uint32) chan *sipmsg.Request {
-	ch := make(chan *sipmsg.Request, 1)
-	c.mu.Lock()
-	c.ackWaits[cseq] = ch
-	c.mu.Unlock()
-	return ch
-}
-
-// respond2xx sends a 2xx to an INVITE inside the dialog and retransmits it over UDP, starting
-// at T1 and doubling up to T2, until the ACK arrives or 64*T1 passed (RFC 3261 section 13.3.1.4).
-func (c *Call) respond2xx(tx sipmsg.ServerTransaction, res *sipmsg.Response, cseq uint32, acks chan *sipmsg.Request) (*sipmsg.Request, error) {
-	defer func() {
-		c.mu.Lock()
-		delete(c.ackWaits, cseq)
-		c.mu.Unlock()
-	}()
-	if err := tx.Respond(res); err != nil {
-		return nil, err
-	}
-	t1, t2 := sipmsg.T1, sipmsg.T2
-	interval := t1
-	retransmit := time.NewTimer(interval)
-	defer retransmit.Stop()
-	deadline := time.NewTimer(64 * t1)
-	defer deadline.Stop()
-	unreliable := transportOf(res) == telephony.TransportUDP
-	for {
-		select {
-		case ack, ok := <-acks:
-			if !ok {
-				return nil, c.Err()
-			}
-			return ack, nil
-		case <-retransmit.C:
-			if unreliable {
-				if err := tx.Respond(res); err != nil {
-					return nil, err
-				}
-			}
-			interval = min(2*interval, t2)
-			retransmit.Reset(interval)
-		case <-deadline.C:
-			return nil, ErrAckTimeout
-		}
-	}
 }
 
 func newID() string {

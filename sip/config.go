@@ -60,7 +60,7 @@ type Trunk struct {
 	CallerID string
 	// Numbering rewrites numbers between E.164 and the trunk's format.
 	Numbering telephony.NumberPlan
-	// Codecs is the order of preference for offers and answers; empty = telephony.PCMU, telephony.PCMA.
+	// Codecs is the order of preference for offers and answers; empty = PCMU, PCMA.
 	Codecs []telephony.Codec
 	// AllowedSources are the networks INVITEs and OPTIONS for this trunk may come from; empty = Host
 	// when it is an IP address (a trunk given by name accepts no inbound requests unless set).

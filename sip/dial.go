@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -60,9 +57,10 @@ type Progress struct {
 // ErrUnknownTrunk, ErrTooManyCalls, ErrNotServing, ErrShuttingDown, telephony.ErrInvalidNumber,
 // ErrNoPorts, ErrBadAnswer.
 func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
-	if ua.draining.Load() {
+	if ua.draining.Load() || !ua.enterDial() {
 		return nil, ErrShuttingDown
 	}
+	defer ua.dials.Done()
 	t := ua.trunkByName(r.Trunk)
 	if t == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTrunk, r.Trunk)
@@ -95,15 +93,14 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 		t.release()
 		return nil, err
 	}
-	c := newCall(ua, t, Outbound, rtp)
+	c := newCall(ua, t, Outbound, t.Transport, rtp)
 	c.from, c.to = caller, e164
 	setupCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	c.mu.Lock()
 	c.setupCancel = cancel
-	offer, err := BuildOffer(c.sdpParams())
-	c.lastSDP = offer
 	c.mu.Unlock()
+	offer, err := c.media.offer()
 	if err != nil {
 		c.end(err)
 		return nil, err
@@ -111,9 +108,9 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 
 	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, t.Numbering.ForTrunk(e164), offer)
 	contact := *inv.Contact()
-	c.callID = inv.CallID().Value()
-	c.target = *inv.Recipient.Clone() // until a 2xx names the trunk's Contact
-	c.log = c.log.With("call_id", c.callID)
+	c.dialog.callID = inv.CallID().Value()
+	c.dialog.setTarget(&inv.Recipient) // until a 2xx names the trunk's Contact
+	c.log = c.log.With("call_id", c.dialog.callID)
 	dua := &sipgo.DialogUA{Client: cl, ContactHDR: contact}
 	c.log.Info("sip dialing", "to", e164)
 	var sess *sipgo.DialogClientSession
@@ -123,7 +120,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 			c.end(err)
 			return nil, fmt.Errorf("sip: send INVITE: %w", err)
 		}
-		c.dlg = sess
+		c.dialog.sess = sess
 		auth := &challengeState{trunk: t}
 		err = sess.WaitAnswer(setupCtx, sipgo.AnswerOptions{
 			Username: t.Username,
@@ -147,25 +144,16 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 		return nil, fmt.Errorf("sip: send ACK: %w", err)
 	}
 	md, err := ParseSDP(res.Body())
-	var codec telephony.Codec
-	var tePT uint8
 	if err == nil {
-		codec, tePT, err = Negotiate(md, t.Codecs)
+		_, _, err = c.media.applyAnswer(md)
 	}
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrBadAnswer, err)
-		c.mu.Lock()
-		c.answered = true
-		c.mu.Unlock()
-		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), ua.cfg.HangupTimeout)
-		defer hcancel()
-		_ = c.hangup(hctx, err)
+		c.markAnswered()
+		c.abort(err)
 		return nil, err
 	}
-	c.setMedia(md, codec, tePT)
-	c.mu.Lock()
-	c.timer = timerFromResponse(res)
-	c.mu.Unlock()
+	c.timer.set(timerFromResponse(res))
 	if !c.establish() {
 		return nil, ErrShuttingDown
 	}
@@ -216,10 +204,7 @@ func (c *Call) onDialResponse(res *sipmsg.Response, onProgress func(Progress), a
 		if len(res.Body()) > 0 {
 			md, err := ParseSDP(res.Body())
 			if err == nil {
-				var codec telephony.Codec
-				var tePT uint8
-				if codec, tePT, err = Negotiate(md, c.trunk.Codecs); err == nil {
-					c.setMedia(md, codec, tePT)
+				if _, _, err = c.media.applyAnswer(md); err == nil {
 					p.EarlyMedia = true
 				}
 			}
@@ -238,14 +223,10 @@ func (c *Call) onDialResponse(res *sipmsg.Response, onProgress func(Progress), a
 		if from != nil && to != nil {
 			local, _ := from.Params.Get("tag")
 			remote, _ := to.Params.Get("tag")
-			c.key = dialogKey(c.callID, local, remote)
-			c.ua.addDialog(c.key, c)
+			c.dialog.key = dialogKey(c.dialog.callID, local, remote)
+			c.ua.addDialog(c.dialog.key, c)
 		}
-		if ct := res.Contact(); ct != nil {
-			c.mu.Lock()
-			c.target = *ct.Address.Clone()
-			c.mu.Unlock()
-		}
+		c.dialog.retarget(res.Contact())
 		return nil
 	case res.StatusCode == 401 || res.StatusCode == 407:
 		return auth.check(res)
@@ -263,15 +244,11 @@ func (c *Call) dialFailed(setupCtx context.Context, sess *sipgo.DialogClientSess
 	if setupCtx.Err() != nil {
 		if res := sess.InviteResponse; res != nil && res.IsSuccess() {
 			c.log.Info("sip 2xx crossed CANCEL: ACK and BYE")
-			if ct := res.Contact(); ct != nil {
-				c.mu.Lock()
-				c.target = *ct.Address.Clone()
-				c.mu.Unlock()
-			}
+			c.dialog.retarget(res.Contact())
 			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
 			defer cancel()
 			if aerr := sess.Ack(ctx); aerr == nil {
-				if berr := c.sendBye(ctx, nil); berr != nil {
+				if berr := c.dialog.sendBye(ctx, nil); berr != nil {
 					c.log.Warn("sip BYE after crossed 2xx failed", "error", berr)
 				}
 			}
@@ -282,45 +259,6 @@ func (c *Call) dialFailed(setupCtx context.Context, sess *sipgo.DialogClientSess
 	return err
 }
 
-// challengeState enforces the digest policy of one INVITE: credentials go only to the
-// configured realm, and only one challenge is answered unless a later one marks the nonce
-// stale (RFC 2617 section 3.2.1).
-type challengeState struct {
-	trunk    *trunk
-	answered int
-	nonce    string
-}
-
-func (a *challengeState) check(res *sipmsg.Response) error {
-	name := "WWW-Authenticate"
-	if res.StatusCode == 407 {
-		name = "Proxy-Authenticate"
-	}
-	fail := func(why string) error {
-		return fmt.Errorf("%w: %s: %w", ErrAuthFailed, why, statusErrorFrom(res))
-	}
-	h := res.GetHeader(name)
-	if h == nil {
-		return fail("no " + name + " header")
-	}
-	if a.trunk.Password == "" {
-		return fail("no credentials configured")
-	}
-	chal, err := digest.ParseChallenge(h.Value())
-	if err != nil {
-		return fail("unparsable challenge")
-	}
-	if a.trunk.Realm != "" && chal.Realm != a.trunk.Realm {
-		return fail(fmt.Sprintf("realm %q is not the configured one", chal.Realm))
-	}
-	if a.answered > 0 && (!chal.Stale || chal.Nonce == a.nonce) {
-		return fail("credentials rejected")
-	}
-	a.answered++
-	a.nonce = chal.Nonce
-	return nil
-}
-
 // intervalRetry returns the INVITE to send again after a 422 Session Interval Too Small (RFC
 // 4028 section 7.4): same dialog identifiers, next CSeq, Session-Expires raised to the Min-SE
 // the trunk asked for. It returns nil for any other outcome.
@@ -329,17 +267,17 @@ func intervalRetry(inv *sipmsg.Request, err error) *sipmsg.Request {
 	if !errors.As(err, &dr) || dr.Res.StatusCode != 422 {
 		return nil
 	}
-	v, _, _ := strings.Cut(headerValue(dr.Res, "Min-SE"), ";")
-	n, perr := strconv.Atoi(strings.TrimSpace(v))
-	if perr != nil || n <= 0 {
+	minSE := parseMinSE(headerValue(dr.Res, "Min-SE"))
+	if minSE == 0 {
 		return nil
 	}
+	n := itoa(int(minSE.Seconds()))
 	retry := inv.Clone()
 	retry.RemoveHeader("Via")
 	retry.RemoveHeader("Session-Expires")
 	retry.RemoveHeader("Min-SE")
-	retry.AppendHeader(sipmsg.NewHeader("Session-Expires", strconv.Itoa(n)))
-	retry.AppendHeader(sipmsg.NewHeader("Min-SE", strconv.Itoa(n)))
+	retry.AppendHeader(sipmsg.NewHeader("Session-Expires", n))
+	retry.AppendHeader(sipmsg.NewHeader("Min-SE", n))
 	retry.CSeq().SeqNo++
 	return retry
 }

@@ -27,27 +27,41 @@ func sippTrunk(s *sipp) Trunk {
 	}
 }
 
+// sippDial places r (to +15557654321 through trunk "carrier" unless it says otherwise) towards
+// sipp s and fails the test, with sipp's log, unless the call is established. The context it
+// returns bounds the test's further SIP exchanges (20 s).
+func sippDial(t *testing.T, s *sipp, env *testEnv, r DialRequest) (*Call, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	if r.Trunk == "" {
+		r.Trunk = "carrier"
+	}
+	if r.To == "" {
+		r.To = "+15557654321"
+	}
+	call, err := env.ua.Dial(ctx, r)
+	if err != nil {
+		t.Fatalf("Dial: %v\n%s", err, s.output())
+	}
+	return call, ctx
+}
+
 // TestDialEchoAudio calls a sipp UAS that answers and echoes RTP: the tone we send comes back,
 // and the wire shows our offer, caller ID and BYE.
 func TestDialEchoAudio(t *testing.T) {
 	s := startSipp(t, sippOptions{scenario: "uas_echo.xml", echo: true})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-
 	var mu sync.Mutex
 	var progress []int
-	call, err := env.ua.Dial(ctx, DialRequest{
-		Trunk: "carrier", To: "+442079460018", DisplayName: "Webtrunk Test",
+	call, ctx := sippDial(t, s, env, DialRequest{
+		To: "+442079460018", DisplayName: "Webtrunk Test",
 		OnProgress: func(p Progress) {
 			mu.Lock()
 			progress = append(progress, p.StatusCode)
 			mu.Unlock()
 		},
 	})
-	if err != nil {
-		t.Fatalf("Dial: %v\n%s", err, s.output())
-	}
 	if got := call.Media().Codec; got != telephony.PCMU {
 		t.Errorf("negotiated codec %v, want PCMU", got)
 	}
@@ -111,14 +125,9 @@ func TestDialDigestAuth(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			s := startSipp(t, sippOptions{scenario: tc.scenario, echo: true})
 			env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			call, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-			if err != nil {
-				t.Fatalf("Dial: %v\n%s", err, s.output())
-			}
+			call, ctx := sippDial(t, s, env, DialRequest{})
 			if got := call.Media().Codec; got != telephony.PCMA {
-				t.Errorf("codec %v, want telephony.PCMA (the only one answered)", got)
+				t.Errorf("codec %v, want PCMA (the only one answered)", got)
 			}
 			if err := call.Hangup(ctx); err != nil {
 				t.Fatalf("Hangup: %v", err)
@@ -195,28 +204,21 @@ func TestDialBusy(t *testing.T) {
 func TestDialEarlyMedia(t *testing.T) {
 	s := startSipp(t, sippOptions{scenario: "uas_early183.xml", echo: true})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-
 	early := make(chan []int16, 1)
-	call, err := env.ua.Dial(ctx, DialRequest{
-		Trunk: "carrier", To: "+15557654321",
+	call, ctx := sippDial(t, s, env, DialRequest{
 		OnProgress: func(p Progress) {
 			if p.StatusCode != 183 || !p.EarlyMedia || p.Call == nil {
 				return
 			}
 			// Early media flows before Dial returns: send a tone and listen to the echo.
 			go func() {
-				sendCtx, stop := context.WithCancel(ctx)
+				sendCtx, stop := context.WithCancel(t.Context())
 				defer stop()
 				go func() { _ = sendTone(sendCtx, p.Call.RTP(), toneFrames(700, 75)) }()
 				early <- receiveAudio(p.Call.RTP(), 1500*time.Millisecond, 6400)
 			}()
 		},
 	})
-	if err != nil {
-		t.Fatalf("Dial: %v\n%s", err, s.output())
-	}
 	select {
 	case samples := <-early:
 		assertTone(t, samples, 700)
@@ -233,12 +235,7 @@ func TestDialEarlyMedia(t *testing.T) {
 func TestDialRemoteHangup(t *testing.T) {
 	s := startSipp(t, sippOptions{scenario: "uas_bye.xml"})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	call, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-	if err != nil {
-		t.Fatalf("Dial: %v\n%s", err, s.output())
-	}
+	call, ctx := sippDial(t, s, env, DialRequest{})
 	select {
 	case <-call.Done():
 	case <-ctx.Done():

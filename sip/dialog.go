@@ -1,10 +1,11 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -12,303 +13,218 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// checkCSeq enforces RFC 3261 section 12.2.2: a request inside the dialog with a CSeq lower than
+// dialogSession is what a dialog needs from sipgo's client or server dialog session, which
+// keeps the Call-ID, the tags, the route set and our CSeq (RFC 3261 section 12.2.1.1).
+type dialogSession interface {
+	TransactionRequest(ctx context.Context, req *sipmsg.Request) (sipmsg.ClientTransaction, error)
+	WriteRequest(req *sipmsg.Request) error
+	WriteBye(ctx context.Context, bye *sipmsg.Request) error
+	ReadBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) error
+}
+
+// errDialogEnded is returned by dialog operations that were waiting when the call ended.
+var errDialogEnded = errors.New("sip: dialog ended")
+
+// dialog is the SIP dialog of a call (RFC 3261 section 12): its identifiers, the remote target
+// and the peer's CSeq, requests built inside it, and the routing of ACKs to the 2xx responses
+// they acknowledge. Our side of the CSeq, the tags and the route set are kept by sipgo's
+// session. It knows nothing of SDP. All methods are safe for concurrent use once sess is set.
+type dialog struct {
+	ua          *UA
+	tp          telephony.Transport // of the dialog's requests
+	contactUser string              // user part of our Contact in requests we send
+	ownsCallID  bool                // we sent the INVITE that created the dialog
+	done        <-chan struct{}     // closed when the call has ended
+	inviteSlot  chan struct{}       // holds a token while an INVITE transaction of the dialog runs
+
+	// set while the dialog is created, before it is used concurrently
+	callID string
+	key    string        // Call-ID and tags: the key of the UA's dialog table, once established
+	sess   dialogSession // sipgo's session, once the INVITE went out or came in
+
+	mu         sync.Mutex
+	target     sipmsg.Uri // remote target: the peer's Contact (RFC 3261 section 12.1)
+	remoteCSeq uint32     // highest CSeq of the peer's requests; 0 before the first
+	ackWaits   map[uint32]chan *sipmsg.Request
+	ackBody    []byte // body of the ACK of an inbound INVITE (the answer to a late offer)
+}
+
+func newDialog(ua *UA, tp telephony.Transport, contactUser string, ownsCallID bool, done <-chan struct{}) *dialog {
+	return &dialog{
+		ua: ua, tp: tp, contactUser: contactUser, ownsCallID: ownsCallID, done: done,
+		inviteSlot: make(chan struct{}, 1),
+		ackWaits:   map[uint32]chan *sipmsg.Request{},
+	}
+}
+
+// setTarget sets the remote target.
+func (d *dialog) setTarget(uri *sipmsg.Uri) {
+	d.mu.Lock()
+	d.target = *uri.Clone()
+	d.mu.Unlock()
+}
+
+// retarget follows the peer's Contact in a 2xx or a target refresh request as the new remote
+// target (RFC 3261 section 12.2.1.2 and 12.2.2); without a Contact the target stays.
+func (d *dialog) retarget(ct *sipmsg.ContactHeader) {
+	if ct != nil {
+		d.setTarget(&ct.Address)
+	}
+}
+
+// setRemoteCSeq records the CSeq of the request that created the dialog (RFC 3261 section 12.1.1).
+func (d *dialog) setRemoteCSeq(n uint32) {
+	d.mu.Lock()
+	d.remoteCSeq = n
+	d.mu.Unlock()
+}
+
+// acceptCSeq enforces RFC 3261 section 12.2.2: a request inside the dialog with a CSeq lower than
 // the last one from the peer is answered 500. It returns false after responding.
-func (c *Call) checkCSeq(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+func (d *dialog) acceptCSeq(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	cseq := req.CSeq()
 	if cseq == nil {
-		c.ua.respond(tx, req, 400, "Bad Request")
+		d.ua.respond(tx, req, 400, "Bad Request")
 		return false
 	}
-	c.mu.Lock()
-	stale := c.remoteCSeq != 0 && cseq.SeqNo <= c.remoteCSeq
+	d.mu.Lock()
+	stale := d.remoteCSeq != 0 && cseq.SeqNo <= d.remoteCSeq
 	if !stale {
-		c.remoteCSeq = cseq.SeqNo
+		d.remoteCSeq = cseq.SeqNo
 	}
-	c.mu.Unlock()
+	d.mu.Unlock()
 	if stale {
-		c.ua.respond(tx, req, 500, "Server Internal Error", sipmsg.NewHeader("Retry-After", "1"))
+		d.ua.respond(tx, req, 500, "Server Internal Error", sipmsg.NewHeader("Retry-After", "1"))
 		return false
 	}
 	return true
 }
 
-// onAck delivers an ACK to whoever waits for it: a re-INVITE answer of ours, or sipgo's
-// server session for the initial 2xx (which then confirms the dialog).
-func (c *Call) onAck(req *sipmsg.Request) {
+// newRequest starts a request inside the dialog towards the remote target (RFC 3261 section
+// 12.2.1.1); sipgo's session adds From, To, Call-ID, CSeq, Route and Via. Over UDP it is sent
+// from the listening socket, like every request of this user agent.
+func (d *dialog) newRequest(method sipmsg.RequestMethod) *sipmsg.Request {
+	d.mu.Lock()
+	target := *d.target.Clone()
+	d.mu.Unlock()
+	req := sipmsg.NewRequest(method, target)
+	req.SetTransport(sipgoNetwork(d.tp))
+	if b := d.ua.listener(d.tp); b != nil && b.transport == telephony.TransportUDP {
+		req.Laddr = sipmsg.Addr{IP: b.local.Addr().AsSlice(), Port: int(b.local.Port())}
+	}
+	if method != sipmsg.ACK {
+		d.ua.addCommonHeaders(req)
+	}
+	return req
+}
+
+// contact is our Contact for requests of the dialog.
+func (d *dialog) contact() sipmsg.ContactHeader { return d.ua.contactOn(d.tp, d.contactUser) }
+
+// sendBye sends a BYE, with a Reason header (RFC 3326) when reason is a *StatusError, and waits
+// for its final response (RFC 3261 section 15.1.1).
+func (d *dialog) sendBye(ctx context.Context, reason error) error {
+	bye := d.newRequest(sipmsg.BYE)
+	var se *StatusError
+	if errors.As(reason, &se) && se.Code > 0 {
+		bye.AppendHeader(sipmsg.NewHeader("Reason", fmt.Sprintf("SIP;cause=%d;text=%q", se.Code, se.Reason)))
+	}
+	return d.sess.WriteBye(ctx, bye)
+}
+
+// readBye answers a BYE of the peer through sipgo's session (RFC 3261 section 15.1.2).
+func (d *dialog) readBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) error {
+	return d.sess.ReadBye(req, tx)
+}
+
+// onAck delivers an ACK to whoever waits for it: respond2xx for a 2xx to the peer's re-INVITE,
+// or sipgo's server session for the initial 2xx (which then confirms the dialog), whose body is
+// kept as the answer to a late offer. It returns sipgo's error for an ACK it refused.
+func (d *dialog) onAck(req *sipmsg.Request) error {
 	cseq := req.CSeq()
 	if cseq == nil {
-		return
+		return nil
 	}
-	c.mu.Lock()
-	ch, ok := c.ackWaits[cseq.SeqNo]
+	d.mu.Lock()
+	ch, ok := d.ackWaits[cseq.SeqNo]
 	if ok {
-		delete(c.ackWaits, cseq.SeqNo)
+		delete(d.ackWaits, cseq.SeqNo)
 	}
-	c.mu.Unlock()
+	d.mu.Unlock()
 	if ok {
 		ch <- req
-		return
+		return nil
 	}
-	if s, isServer := c.dlg.(*sipgo.DialogServerSession); isServer {
-		c.mu.Lock()
-		if c.ackBody == nil {
-			c.ackBody = req.Body()
-		}
-		c.mu.Unlock()
-		if err := s.ReadAck(req, nil); err != nil {
-			c.log.Debug("sip ACK ignored", "error", err)
-		}
+	s, isServer := d.sess.(*sipgo.DialogServerSession)
+	if !isServer {
+		return nil
+	}
+	d.mu.Lock()
+	if d.ackBody == nil {
+		d.ackBody = req.Body()
+	}
+	d.mu.Unlock()
+	return s.ReadAck(req, nil)
+}
+
+// lateAnswer returns the body of the ACK to the initial 2xx of an inbound call.
+func (d *dialog) lateAnswer() []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ackBody
+}
+
+// closeAckWaits ends every wait for an ACK: the call has ended.
+func (d *dialog) closeAckWaits() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for cseq, ch := range d.ackWaits {
+		close(ch)
+		delete(d.ackWaits, cseq)
 	}
 }
 
-// onBye answers a BYE from the trunk with 200 (RFC 3261 section 15.1.2) and ends the call.
-func (c *Call) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if err := c.dlg.ReadBye(req, tx); err != nil {
-		c.log.Debug("sip BYE answered by hand", "error", err)
-		c.ua.respond(tx, req, 200, "OK")
-	}
-	cause := &HangupError{By: Remote}
-	if v := headerValue(req, "Reason"); v != "" {
-		cause.Protocol, cause.Cause, cause.Text = parseReason(v)
-	}
-	c.end(cause)
-}
-
-// onReinvite handles a re-INVITE from the trunk (RFC 3261 section 14.2): a new offer (hold,
-// resume, new address) is answered and applied, a session refresh (RFC 4028) restarts the
-// session timer, and an INVITE without an offer gets our current SDP as an offer whose answer
-// arrives in the ACK. A failed re-INVITE leaves the session unchanged (RFC 3261 section 14.2).
-func (c *Call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !c.checkCSeq(req, tx) {
-		return
-	}
-	if !c.tryAcquireReinvite() {
-		// Our own re-INVITE is pending: glare (RFC 3261 section 14.2).
-		c.ua.respond(tx, req, 491, "Request Pending")
-		return
-	}
-	defer c.releaseReinvite()
-	timer, err := c.ua.negotiateSessionTimer(req)
-	if err != nil {
-		c.rejectWith(tx, req, err)
-		return
-	}
-	body, offered, applyAnswer, err := c.answerOffer(req)
-	if err != nil {
-		c.rejectWith(tx, req, err)
-		return
-	}
-	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
-	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
-	c.addCommonHeaders(res)
-	ct := c.ua.contactFor(req)
-	res.AppendHeader(&ct)
-	timer.addHeaders(res)
-	cseq := req.CSeq().SeqNo
-	ack, err := c.respond2xx(tx, res, cseq, c.ackWait(cseq))
-	if err != nil {
-		if errors.Is(err, ErrAckTimeout) {
-			c.log.Warn("sip re-INVITE 2xx not acknowledged", "error", err)
-			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-			defer cancel()
-			_ = c.hangup(ctx, ErrAckTimeout)
-		}
-		return
-	}
-	if !offered {
-		// We made the offer in the 2xx; the answer is in the ACK (RFC 3264 section 4).
-		if md, err := ParseSDP(ack.Body()); err == nil {
-			applyAnswer = func() { c.applyRemote(md) }
-		} else {
-			c.log.Warn("sip ACK without usable SDP answer", "error", err)
-		}
-	}
-	if applyAnswer != nil {
-		applyAnswer()
-	}
-	if ct := req.Contact(); ct != nil {
-		c.mu.Lock()
-		c.target = *ct.Address.Clone()
-		c.mu.Unlock()
-	}
-	c.restartTimer(timer)
-}
-
-// onUpdate handles UPDATE (RFC 3311), used by trunks for session refreshes and media changes.
-func (c *Call) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if !c.checkCSeq(req, tx) {
-		return
-	}
-	timer, err := c.ua.negotiateSessionTimer(req)
-	if err != nil {
-		c.rejectWith(tx, req, err)
-		return
-	}
-	var body []byte
-	var apply func()
-	if len(req.Body()) > 0 {
-		if !c.tryAcquireReinvite() {
-			// An offer of ours is outstanding in a re-INVITE (RFC 3311 section 5.2).
-			c.ua.respond(tx, req, 491, "Request Pending")
-			return
-		}
-		defer c.releaseReinvite()
-		var offered bool
-		body, offered, apply, err = c.answerOffer(req)
-		if err != nil || !offered {
-			c.rejectWith(tx, req, err)
-			return
-		}
-	}
-	res := sipmsg.NewResponseFromRequest(req, 200, "OK", body)
-	if body != nil {
-		res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
-	}
-	c.addCommonHeaders(res)
-	ct := c.ua.contactFor(req)
-	res.AppendHeader(&ct)
-	timer.addHeaders(res)
+// respond2xx sends a 2xx to an INVITE of the peer inside the dialog and retransmits it over UDP,
+// starting at T1 and doubling up to T2, until the ACK arrives, which it returns, or 64*T1 passed
+// (ErrAckTimeout, RFC 3261 section 13.3.1.4). It returns errDialogEnded when the call ended first.
+func (d *dialog) respond2xx(tx sipmsg.ServerTransaction, res *sipmsg.Response) (*sipmsg.Request, error) {
+	cseq := res.CSeq().SeqNo
+	acks := make(chan *sipmsg.Request, 1)
+	d.mu.Lock()
+	d.ackWaits[cseq] = acks
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.ackWaits, cseq)
+		d.mu.Unlock()
+	}()
 	if err := tx.Respond(res); err != nil {
-		c.log.Debug("sip UPDATE response failed", "error", err)
-		return
+		return nil, err
 	}
-	if apply != nil {
-		apply()
-	}
-	c.restartTimer(timer)
-}
-
-// answerOffer builds our SDP for a re-INVITE or UPDATE. With an offer in req it negotiates an
-// answer (offered is true) and returns apply, which installs the new remote media after the
-// transaction succeeded; without a body it returns our current SDP as a new offer.
-func (c *Call) answerOffer(req *sipmsg.Request) (body []byte, offered bool, apply func(), err error) {
-	raw := req.Body()
-	if len(raw) == 0 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		offer, err := c.reofferLocked(c.media.LocalHold)
-		return offer, false, nil, err
-	}
-	if ct := headerValue(req, "Content-Type"); ct != "" && !isSDPType(ct) {
-		return nil, true, nil, ErrUnsupportedBody
-	}
-	md, err := ParseSDP(raw)
-	if err != nil {
-		return nil, true, nil, err
-	}
-	codec, tePT, err := Negotiate(md, c.trunk.Codecs)
-	if err != nil {
-		return nil, true, nil, err
-	}
-	c.mu.Lock()
-	p := c.sdpParams()
-	answer, err := BuildAnswer(md, p)
-	if err == nil && !sameSDP(answer, c.lastSDP) && c.lastSDP != nil {
-		// A changed description needs a higher o= version (RFC 3264 section 8).
-		c.sdpVersion++
-		p.SessionVersion = c.sdpVersion
-		answer, err = BuildAnswer(md, p)
-	}
-	if err == nil {
-		c.lastSDP = answer
-	}
-	c.mu.Unlock()
-	if err != nil {
-		return nil, true, nil, err
-	}
-	return answer, true, func() { c.applyNegotiated(md, codec, tePT) }, nil
-}
-
-// applyRemote installs an answer to our offer.
-func (c *Call) applyRemote(md MediaDescription) {
-	codec, tePT, err := Negotiate(md, c.trunk.Codecs)
-	if err != nil {
-		c.log.Warn("sip answer without common codec", "error", err)
-		return
-	}
-	c.applyNegotiated(md, codec, tePT)
-}
-
-// applyNegotiated sets the new media and reports hold, resume or a changed address, codec or
-// telephone-event payload type.
-func (c *Call) applyNegotiated(md MediaDescription, codec telephony.Codec, tePT uint8) {
-	old, cur := c.setMedia(md, codec, tePT)
-	switch {
-	case cur.Held && !old.Held:
-		c.emit(DialogEvent{Kind: EventHold, Media: cur})
-	case !cur.Held && old.Held:
-		c.emit(DialogEvent{Kind: EventResume, Media: cur})
-	case !cur.Held && (cur.Remote.Addr != old.Remote.Addr || cur.Codec != old.Codec || cur.TelephoneEventPT != old.TelephoneEventPT):
-		c.emit(DialogEvent{Kind: EventMediaChanged, Media: cur})
-	}
-}
-
-// rejectWith answers a failed in-dialog offer with the status the error maps to.
-func (c *Call) rejectWith(tx sipmsg.ServerTransaction, req *sipmsg.Request, err error) {
-	if err == nil {
-		err = &StatusError{Code: 400, Reason: "Bad Request"}
-	}
-	code, reason := statusFor(err)
-	var extra []sipmsg.Header
-	var tooSmall *intervalTooSmallError
-	if errors.As(err, &tooSmall) {
-		extra = append(extra, sipmsg.NewHeader("Min-SE", itoa(int(tooSmall.minSE.Seconds()))))
-	}
-	extra = append(extra, warning(c.ua.cfg.PublicHost, err))
-	c.ua.respond(tx, req, code, reason, extra...)
-}
-
-// warning builds a Warning header (RFC 3261 section 20.43, code 399 miscellaneous) explaining err.
-func warning(host string, err error) sipmsg.Header {
-	text := err.Error()
-	text = string(bytes.ReplaceAll([]byte(text), []byte(`"`), []byte("'")))
-	return sipmsg.NewHeader("Warning", fmt.Sprintf("399 %s \"%s\"", host, text))
-}
-
-func (c *Call) addCommonHeaders(m sipmsg.Message) {
-	switch m.(type) {
-	case *sipmsg.Response:
-		m.AppendHeader(sipmsg.NewHeader("Server", c.ua.cfg.UserAgent))
-	default:
-		m.AppendHeader(sipmsg.NewHeader("User-Agent", c.ua.cfg.UserAgent))
-	}
-	m.AppendHeader(sipmsg.NewHeader("Allow", allowMethods))
-	m.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
-}
-
-// contactFor returns our Contact for the transport req arrived on.
-func (ua *UA) contactFor(req *sipmsg.Request) sipmsg.ContactHeader {
-	tp := transportOf(req)
-	ua.mu.Lock()
-	b := ua.listeners[tp]
-	ua.mu.Unlock()
-	user := ""
-	if to := req.To(); to != nil {
-		user = to.Address.User
-	}
-	if b == nil {
-		return sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: user, Host: ua.cfg.PublicHost}}
-	}
-	return ua.contact(user, b)
-}
-
-// sameSDP compares two descriptions ignoring the o= line, whose version is what changes.
-func sameSDP(a, b []byte) bool {
-	strip := func(s []byte) []byte {
-		var out []byte
-		for _, line := range bytes.Split(s, []byte("\n")) {
-			if bytes.HasPrefix(line, []byte("o=")) {
-				continue
+	t1, t2 := sipmsg.T1, sipmsg.T2
+	interval := t1
+	retransmit := time.NewTimer(interval)
+	defer retransmit.Stop()
+	deadline := time.NewTimer(64 * t1)
+	defer deadline.Stop()
+	unreliable := transportOf(res) == telephony.TransportUDP
+	for {
+		select {
+		case ack, ok := <-acks:
+			if !ok {
+				return nil, errDialogEnded
 			}
-			out = append(out, line...)
+			return ack, nil
+		case <-retransmit.C:
+			if unreliable {
+				if err := tx.Respond(res); err != nil {
+					return nil, err
+				}
+			}
+			interval = min(2*interval, t2)
+			retransmit.Reset(interval)
+		case <-deadline.C:
+			return nil, ErrAckTimeout
 		}
-		return out
 	}
-	return bytes.Equal(strip(a), strip(b))
-}
-
-func isSDPType(ct string) bool {
-	mt, _, _ := bytes.Cut([]byte(ct), []byte(";"))
-	return bytes.EqualFold(bytes.TrimSpace(mt), []byte("application/sdp"))
 }

@@ -81,12 +81,12 @@ func TestShutdownDuringRequestFlood(t *testing.T) {
 		defer mu.Unlock()
 		return ok
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // a bound for a loaded machine, not a speed requirement
 	for received() < 200 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if got := received(); got < 200 {
-		t.Fatalf("%d OPTIONS answered within 5 s, want at least 200 before shutting down", got)
+		t.Fatalf("%d OPTIONS answered within 20 s, want at least 200 before shutting down", got)
 	}
 
 	env.shutdown() // while the trunks keep sending

@@ -15,6 +15,8 @@ var (
 	ErrInvalidConfig = errors.New("sip: invalid config")
 	// ErrServeState is returned by Serve when called twice or without a handler.
 	ErrServeState = errors.New("sip: Serve misuse")
+	// ErrClosed is returned by Listen and Serve once UA.Close has been called.
+	ErrClosed = errors.New("sip: user agent closed")
 	// ErrBadRequest is the reason an INVITE or in-dialog request that lacks a required header or
 	// carries an unreadable one is answered 400 (RFC 3261 section 8.2.2).
 	ErrBadRequest = errors.New("sip: malformed request")
@@ -29,8 +31,8 @@ var (
 	ErrTooManyCalls = errors.New("sip: too many calls on trunk")
 	// ErrNotServing is returned by Dial before Serve has bound its listeners or after it returned.
 	ErrNotServing = errors.New("sip: user agent is not serving")
-	// ErrShuttingDown is the cause of calls ended because Serve's context was cancelled; new
-	// inbound INVITEs are answered 503 and Dial returns it while the user agent drains.
+	// ErrShuttingDown is the cause of calls ended because Serve's context was cancelled or Close
+	// was called; new inbound INVITEs are answered 503 and Dial returns it from then on.
 	ErrShuttingDown = errors.New("sip: user agent shutting down")
 	// ErrNoTransport is returned when a trunk uses a transport that has no listener.
 	ErrNoTransport = errors.New("sip: no listener for the trunk's transport")

@@ -25,11 +25,12 @@ import (
 // testEnv is a served UA on 127.0.0.1 with its RTP port pool, torn down by t.Cleanup, which
 // then asserts that every RTP port is back in the pool and no goroutine is left.
 type testEnv struct {
-	ua       *UA
-	pool     *PortPool
-	incoming chan *IncomingCall
-	addr     netip.AddrPort // the UDP listener
-	shutdown func()         // cancels Serve and checks it returned; idempotent
+	ua        *UA
+	pool      *PortPool
+	incoming  chan *IncomingCall
+	addr      netip.AddrPort // the UDP listener
+	serveDone chan struct{}  // closed when Serve has returned
+	shutdown  func()         // cancels Serve and checks it returned; idempotent
 }
 
 // testLogger writes the user agent's logs through t.Log, shown for failing tests.
@@ -89,12 +90,13 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 	if err := ua.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
 	}
-	env := &testEnv{ua: ua, pool: cfg.RTPPorts, incoming: make(chan *IncomingCall, 4)}
+	env := &testEnv{ua: ua, pool: cfg.RTPPorts, incoming: make(chan *IncomingCall, 4), serveDone: make(chan struct{})}
 	env.addr, _ = ua.ListenAddr(telephony.TransportUDP)
 	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
+	var serveErr error
 	go func() {
-		served <- ua.Serve(ctx, func(ic *IncomingCall) {
+		defer close(env.serveDone)
+		serveErr = ua.Serve(ctx, func(ic *IncomingCall) {
 			if len(handler) > 0 {
 				handler[0](ic)
 				return
@@ -104,17 +106,17 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 	}()
 	select {
 	case <-ua.started:
-	case err := <-served:
-		t.Fatalf("Serve: %v", err)
+	case <-env.serveDone:
+		t.Fatalf("Serve: %v", serveErr)
 	}
 	var once sync.Once
 	env.shutdown = func() {
 		once.Do(func() {
 			cancel()
 			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("Serve: %v", err)
+			case <-env.serveDone:
+				if serveErr != nil {
+					t.Errorf("Serve: %v", serveErr)
 				}
 			case <-time.After(20 * time.Second):
 				t.Errorf("Serve did not return within 20 s of cancellation")
@@ -132,9 +134,52 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
 			// so is an in-process registrar serving the test.
-			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.startRegistrar.func1"))
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.serveRegister.func1"))
 	})
 	return env
+}
+
+// callResult is what an asynchronous Dial or Answer returned.
+type callResult struct {
+	call *Call
+	err  error
+}
+
+// dialAsync runs Dial in a goroutine; the channel receives its result.
+func dialAsync(ctx context.Context, env *testEnv, r DialRequest) <-chan callResult {
+	dialed := make(chan callResult, 1)
+	go func() {
+		c, err := env.ua.Dial(ctx, r)
+		dialed <- callResult{c, err}
+	}()
+	return dialed
+}
+
+// answerAsync runs Answer in a goroutine; the channel receives its result.
+func answerAsync(ctx context.Context, ic *IncomingCall) <-chan callResult {
+	answered := make(chan callResult, 1)
+	go func() {
+		c, err := ic.Answer(ctx)
+		answered <- callResult{c, err}
+	}()
+	return answered
+}
+
+// awaitIncoming returns the next call handed to the Serve handler; after 10 s it fails the test
+// with what diagnose adds (a peer's log), when given.
+func awaitIncoming(t *testing.T, env *testEnv, diagnose ...func() string) *IncomingCall {
+	t.Helper()
+	select {
+	case ic := <-env.incoming:
+		return ic
+	case <-time.After(10 * time.Second):
+		more := ""
+		for _, d := range diagnose {
+			more += "\n" + d()
+		}
+		t.Fatalf("no incoming call within 10 s%s", more)
+		return nil
+	}
 }
 
 // freePort returns a UDP port on 127.0.0.1 that was free a moment ago (for peers that need a
@@ -179,7 +224,7 @@ func withTimers(t *testing.T, t1 time.Duration) {
 	t.Cleanup(func() { sipmsg.SetTimers(old1, old2, old4) })
 }
 
-// toneFrames returns n 20 ms telephony.PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
+// toneFrames returns n 20 ms PCMU frames (160 bytes) of a sine at freq Hz, peak 8000 of 32767.
 func toneFrames(freq float64, n int) [][]byte {
 	tone := testaudio.NewTone(freq, 8000, 8000.0/testaudio.FullScale)
 	pcm := make([]int16, 160)
@@ -195,7 +240,7 @@ func toneFrames(freq float64, n int) [][]byte {
 	return frames
 }
 
-// toneFile writes n seconds of a telephony.PCMU sine as a headerless file (sipp's rtp_stream format).
+// toneFile writes n seconds of a PCMU sine as a headerless file (sipp's rtp_stream format).
 func toneFile(t *testing.T, path string, freq float64, seconds int) {
 	t.Helper()
 	var b []byte
@@ -233,7 +278,7 @@ func sendTone(ctx context.Context, c *RTPConn, frames [][]byte) error {
 	return nil
 }
 
-// receiveAudio reads telephony.PCMU RTP from c for up to d and returns the decoded samples.
+// receiveAudio reads PCMU RTP from c for up to d and returns the decoded samples.
 func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
 	var out []int16
 	buf := make([]byte, 1500)

@@ -59,7 +59,7 @@ func (ic *IncomingCall) To() string { return ic.call.to }
 func (ic *IncomingCall) Trunk() string { return ic.call.trunk.Name }
 
 // CallID returns the SIP Call-ID.
-func (ic *IncomingCall) CallID() string { return ic.call.callID }
+func (ic *IncomingCall) CallID() string { return ic.call.dialog.callID }
 
 // Codec returns the codec that the answer will select (first of the trunk's order offered, RFC
 // 3264 section 6.1); the zero Codec for a late offer (INVITE without SDP), where the trunk picks
@@ -148,33 +148,28 @@ func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
 	}
 	defer ic.close()
 	c := ic.call
-	c.mu.Lock()
 	var answer []byte
 	var err error
 	if ic.lateOffer {
-		answer, err = BuildOffer(c.sdpParams())
+		answer, err = c.media.offer()
 	} else {
-		answer, err = BuildAnswer(ic.offer, c.sdpParams())
+		answer, err = c.media.answer(ic.offer)
 	}
-	c.lastSDP = answer
-	c.timer = ic.timer
-	c.mu.Unlock()
+	c.timer.set(ic.timer)
 	if err != nil {
 		ic.failAnswer(err)
 		return nil, err
 	}
 	if !ic.lateOffer {
-		c.setMedia(ic.offer, ic.codec, ic.tePT)
+		c.media.apply(ic.offer, ic.codec, ic.tePT)
 	}
 	res := sipmsg.NewResponseFromRequest(ic.sess.InviteRequest, 200, "OK", answer)
 	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
-	c.addCommonHeaders(res)
+	c.ua.addCommonHeaders(res)
 	ic.timer.addHeaders(res)
 
-	c.mu.Lock()
-	c.answered = true // before the 2xx: a BYE racing the ACK must find an answered call
-	c.mu.Unlock()
-	c.ua.addDialog(c.key, c)
+	c.markAnswered() // before the 2xx: a BYE racing the ACK must find an answered call
+	c.ua.addDialog(c.dialog.key, c)
 	err = ic.sess.WriteResponse(res)
 	select {
 	case <-c.done:
@@ -191,17 +186,13 @@ func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
 			return nil, ErrCanceled
 		}
 		ic.log.Warn("sip 2xx not acknowledged, sending BYE", "error", err)
-		hctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-		defer cancel()
-		_ = c.hangup(hctx, ErrAckTimeout)
+		c.abort(ErrAckTimeout)
 		return nil, ErrAckTimeout
 	}
 	if ic.lateOffer {
 		if err := c.applyAckAnswer(); err != nil {
 			ic.log.Warn("sip late offer not answered in ACK, sending BYE", "error", err)
-			hctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-			defer cancel()
-			_ = c.hangup(hctx, err)
+			c.abort(err)
 			return nil, err
 		}
 	}
@@ -253,14 +244,6 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if err != nil {
 		return
 	}
-	ua.mu.Lock()
-	ua.incoming[ic] = struct{}{}
-	ua.mu.Unlock()
-	defer func() {
-		ua.mu.Lock()
-		delete(ua.incoming, ic)
-		ua.mu.Unlock()
-	}()
 	ic.log.Info("sip incoming call", "from", ic.From(), "to", ic.To())
 	ua.handler(ic)
 
@@ -295,11 +278,7 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransaction) (*IncomingCall, error) {
 	reject := func(err error) error {
 		code, reason := statusFor(err)
-		extra := []sipmsg.Header{warning(ua.cfg.PublicHost, err)}
-		var small *intervalTooSmallError
-		if errors.As(err, &small) {
-			extra = append(extra, sipmsg.NewHeader("Min-SE", itoa(int(small.minSE.Seconds()))))
-		}
+		extra := ua.rejectionHeaders(err)
 		if code == 415 {
 			extra = append(extra, sipmsg.NewHeader("Accept", "application/sdp"))
 		}
@@ -342,15 +321,14 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 		t.release()
 		return nil, reject(err)
 	}
-	c := newCall(ua, t, Inbound, rtp)
-	c.tp = transportOf(req)
+	c := newCall(ua, t, Inbound, transportOf(req), rtp)
 	sess, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		c.end(err)
 		return nil, reject(&StatusError{Code: 400, Reason: "Bad Request", Err: err})
 	}
-	c.dlg = sess
-	c.callID = req.CallID().Value()
+	c.dialog.sess = sess
+	c.dialog.callID = req.CallID().Value()
 	c.from = userNumber(t, req.From().Address.User)
 	user := req.Recipient.User
 	if user == "" {
@@ -359,10 +337,10 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 	c.to = userNumber(t, user)
 	local, _ := sess.InviteRequest.To().Params.Get("tag")
 	remote, _ := req.From().Params.Get("tag")
-	c.key = dialogKey(c.callID, local, remote)
-	c.target = *req.Contact().Address.Clone()
-	c.remoteCSeq = req.CSeq().SeqNo
-	c.log = c.log.With("call_id", c.callID)
+	c.dialog.key = dialogKey(c.dialog.callID, local, remote)
+	c.dialog.setTarget(&req.Contact().Address)
+	c.dialog.setRemoteCSeq(req.CSeq().SeqNo)
+	c.log = c.log.With("call_id", c.dialog.callID)
 	if err := sess.Respond(100, "Trying", nil); err != nil {
 		c.end(err)
 		return nil, err
@@ -384,17 +362,12 @@ func userNumber(t *trunk, user string) string {
 
 // applyAckAnswer installs the SDP answer the ACK carried for our offer in the 2xx.
 func (c *Call) applyAckAnswer() error {
-	c.mu.Lock()
-	body := c.ackBody
-	c.mu.Unlock()
-	md, err := ParseSDP(body)
+	md, err := ParseSDP(c.dialog.lateAnswer())
+	if err == nil {
+		_, _, err = c.media.applyAnswer(md)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrNoAnswerInAck, err)
 	}
-	codec, tePT, err := Negotiate(md, c.trunk.Codecs)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoAnswerInAck, err)
-	}
-	c.setMedia(md, codec, tePT)
 	return nil
 }

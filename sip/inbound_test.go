@@ -15,17 +15,6 @@ func inboundTrunk() Trunk {
 	return Trunk{Name: "carrier", Host: "127.0.0.1", Numbering: telephony.NumberPlan{Format: telephony.FormatE164NoPlus}}
 }
 
-func nextIncoming(t *testing.T, env *testEnv, s *sipp) *IncomingCall {
-	t.Helper()
-	select {
-	case ic := <-env.incoming:
-		return ic
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no incoming call\n%s", s.output())
-		return nil
-	}
-}
-
 // TestInboundCallAudio: a sipp trunk calls a DID, we ring and answer, hear its tone, and it hangs up.
 func TestInboundCallAudio(t *testing.T) {
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
@@ -35,12 +24,12 @@ func TestInboundCallAudio(t *testing.T) {
 		service:  "15557654321",
 		files:    map[string]func(string){"tone.ul": func(p string) { toneFile(t, p, 440, 3) }},
 	})
-	ic := nextIncoming(t, env, s)
+	ic := awaitIncoming(t, env, s.output)
 	if ic.From() != "+15551230000" || ic.To() != "+15557654321" || ic.Trunk() != "carrier" {
 		t.Errorf("incoming from %q to %q trunk %q, want +15551230000 -> +15557654321 on carrier", ic.From(), ic.To(), ic.Trunk())
 	}
 	if ic.Codec() != telephony.PCMU {
-		t.Errorf("codec %v, want telephony.PCMU (first of our order among telephony.PCMA, telephony.PCMU offered)", ic.Codec())
+		t.Errorf("codec %v, want PCMU (first of our order among PCMA, PCMU offered)", ic.Codec())
 	}
 	if err := ic.Ring(); err != nil {
 		t.Fatalf("Ring: %v", err)
@@ -93,7 +82,7 @@ trying:
 func TestInboundCancel(t *testing.T) {
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
 	s := startSipp(t, sippOptions{scenario: "uac_cancel.xml", remote: env.addr.String(), service: "15557654321"})
-	ic := nextIncoming(t, env, s)
+	ic := awaitIncoming(t, env, s.output)
 	if err := ic.Ring(); err != nil {
 		t.Fatalf("Ring: %v", err)
 	}
@@ -128,7 +117,7 @@ func TestInboundCancel(t *testing.T) {
 func TestInboundHoldReinvite(t *testing.T) {
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
 	s := startSipp(t, sippOptions{scenario: "uac_hold.xml", remote: env.addr.String(), service: "15557654321"})
-	ic := nextIncoming(t, env, s)
+	ic := awaitIncoming(t, env, s.output)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	call, err := ic.Answer(ctx)

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	sipmsg "github.com/emiago/sipgo/sip"
-
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -36,8 +34,8 @@ func optionsText(transport string, from netip.AddrPort, to string, branch string
 func TestOptionsKeepalive(t *testing.T) {
 	peer := newRawPeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
-	peer.sendRaw(strings.ReplaceAll(optionsText("UDP", peer.addr, env.addr.String(), "z9hG4bK-opt-1"), "\r\n", "\n"), env.addr)
-	res := peer.expectResponse(200, sipmsg.OPTIONS, 5*time.Second)
+	probe := peer.sendRaw(strings.ReplaceAll(optionsText("UDP", peer.addr, env.addr.String(), "z9hG4bK-opt-1"), "\r\n", "\n"), env.addr)
+	res := peer.expectResponse(probe, 200, 5*time.Second)
 	if !strings.Contains(headerValue(res, "Allow"), "INVITE") || headerValue(res, "Accept") != "application/sdp" {
 		t.Errorf("OPTIONS answer Allow %q Accept %q", headerValue(res, "Allow"), headerValue(res, "Accept"))
 	}

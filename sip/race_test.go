@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,17 +15,10 @@ import (
 // CANCEL. RFC 3261 section 9.1 and 15: the 200 must be acknowledged and the call ended with BYE.
 func TestDialCancelCrossedBy200(t *testing.T) {
 	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
+	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	errc := make(chan error, 1)
-	go func() {
-		call, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-		if call != nil {
-			err = errors.New("Dial returned a call")
-		}
-		errc <- err
-	}()
+	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 
 	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
 	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
@@ -55,9 +47,9 @@ func TestDialCancelCrossedBy200(t *testing.T) {
 	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
 
 	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Dial error %v, want context.Canceled", err)
+	case r := <-dialed:
+		if r.call != nil || !errors.Is(r.err, context.Canceled) {
+			t.Errorf("Dial returned call %v and error %v, want no call and context.Canceled", r.call, r.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Dial did not return")
@@ -73,12 +65,12 @@ func TestInboundRetransmittedInvite(t *testing.T) {
 	peer := newRawPeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
 	text := peer.inviteText(env.addr, "z9hG4bK-retrans-1", "retrans-call@test", peerSDP(40002, "sendrecv"))
+	inv := peer.sendRaw(text, env.addr)
+	peer.expectResponse(inv, 100, 5*time.Second)
 	peer.sendRaw(text, env.addr)
-	peer.expectResponse(100, sipmsg.INVITE, 5*time.Second)
-	peer.sendRaw(text, env.addr)
-	peer.expectResponse(100, sipmsg.INVITE, 5*time.Second)
+	peer.expectResponse(inv, 100, 5*time.Second)
 
-	ic := <-env.incoming
+	ic := awaitIncoming(t, env)
 	select {
 	case dup := <-env.incoming:
 		t.Fatalf("retransmitted INVITE became a second call %s", dup.CallID())
@@ -87,23 +79,16 @@ func TestInboundRetransmittedInvite(t *testing.T) {
 	if err := ic.Reject(486, "Busy Here"); err != nil {
 		t.Fatalf("Reject: %v", err)
 	}
-	busy := peer.expectResponse(486, sipmsg.INVITE, 5*time.Second)
+	busy := peer.expectResponse(inv, 486, 5*time.Second)
 	// A late copy of the INVITE gets the 486 again (RFC 3261 section 17.2.1), not a new call.
 	peer.sendRaw(text, env.addr)
-	peer.expectResponse(486, sipmsg.INVITE, 5*time.Second)
+	peer.expectResponse(inv, 486, 5*time.Second)
 	select {
 	case dup := <-env.incoming:
 		t.Fatalf("late INVITE copy became a call %s", dup.CallID())
 	case <-time.After(300 * time.Millisecond):
 	}
-	ack := sipmsg.NewRequest(sipmsg.ACK, sipmsg.Uri{Scheme: "sip", User: "15557654321", Host: "127.0.0.1", Port: int(env.addr.Port())})
-	for _, h := range []string{"Via", "From", "Call-ID"} {
-		ack.AppendHeader(busy.GetHeader(h))
-	}
-	ack.AppendHeader(busy.To())
-	ack.AppendHeader(&sipmsg.CSeqHeader{SeqNo: 7, MethodName: sipmsg.ACK})
-	ack.SetBody(nil)
-	peer.sendTo(ack, env.addr)
+	peer.sendTo(peer.ackFailure(inv, busy), env.addr)
 	var se *StatusError
 	if !errors.As(ic.Cause(), &se) || se.Code != 486 {
 		t.Errorf("Cause() = %v, want StatusError 486", ic.Cause())
@@ -117,12 +102,7 @@ func TestInboundLostAck(t *testing.T) {
 	peer := newRawPeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
 	peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-lostack-1", "lostack-call@test", peerSDP(40004, "sendrecv")), env.addr)
-	ic := <-env.incoming
-	answered := make(chan error, 1)
-	go func() {
-		_, err := ic.Answer(context.Background())
-		answered <- err
-	}()
+	answered := answerAsync(t.Context(), awaitIncoming(t, env))
 	oks := 0
 	deadline := time.Now().Add(10 * time.Second)
 	var bye *sipmsg.Request
@@ -146,9 +126,9 @@ func TestInboundLostAck(t *testing.T) {
 		t.Errorf("200 OK sent %d times, want retransmissions until the ACK timeout (>= 3)", oks)
 	}
 	select {
-	case err := <-answered:
-		if !errors.Is(err, ErrAckTimeout) {
-			t.Errorf("Answer error %v, want ErrAckTimeout", err)
+	case r := <-answered:
+		if !errors.Is(r.err, ErrAckTimeout) {
+			t.Errorf("Answer error %v, want ErrAckTimeout", r.err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Answer did not return")
@@ -168,28 +148,17 @@ func TestInboundLateOffer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			peer := newRawPeer(t)
 			env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
-			text := peer.inviteText(env.addr, "z9hG4bK-late-1", "late-offer@test", nil)
-			peer.sendRaw(text, env.addr)
-			ic := <-env.incoming
-			type result struct {
-				call *Call
-				err  error
-			}
-			answered := make(chan result, 1)
-			go func() {
-				c, err := ic.Answer(context.Background())
-				answered <- result{c, err}
-			}()
-			ok := peer.expectResponse(200, sipmsg.INVITE, 5*time.Second)
+			inv := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-late-1", "late-offer@test", nil), env.addr)
+			answered := answerAsync(t.Context(), awaitIncoming(t, env))
+			ok := peer.expectResponse(inv, 200, 5*time.Second)
 			offer, err := ParseSDP(ok.Body())
 			if err != nil {
 				t.Fatalf("200 has no SDP offer: %v\n%s", err, ok.Body())
 			}
 			if len(offer.Codecs) != 2 || offer.Codecs[0] != telephony.PCMU || offer.Codecs[1] != telephony.PCMA {
-				t.Errorf("offer codecs %v, want telephony.PCMU, PCMA", offer.Codecs)
+				t.Errorf("offer codecs %v, want PCMU, PCMA", offer.Codecs)
 			}
-			msg, _ := sipmsg.ParseMessage([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
-			ack := peer.ackFor(msg.(*sipmsg.Request), ok)
+			ack := peer.ackFor(inv, ok)
 			if tc.answer != nil {
 				ack.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
 				ack.SetBody(tc.answer)
@@ -209,15 +178,9 @@ func TestInboundLateOffer(t *testing.T) {
 			}
 			m := r.call.Media()
 			if m.Codec != telephony.PCMA || m.Remote.Addr.Port() != 40040 || r.call.RTP().RemoteAddr().Port() != 40040 {
-				t.Errorf("media %+v, RTP to %v; want telephony.PCMA to port 40040", m, r.call.RTP().RemoteAddr())
+				t.Errorf("media %+v, RTP to %v; want PCMA to port 40040", m, r.call.RTP().RemoteAddr())
 			}
-			byeAnswered := peer.answerBye(env.addr)
-			if err := r.call.Hangup(context.Background()); err != nil {
-				t.Errorf("Hangup: %v", err)
-			}
-			if err := <-byeAnswered; err != nil {
-				t.Errorf("trunk got no BYE: %v", err)
-			}
+			peer.acceptHangup(r.call, env.addr)
 		})
 	}
 }

@@ -3,11 +3,8 @@ package sip
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"testing"
 	"time"
-
-	sipmsg "github.com/emiago/sipgo/sip"
 )
 
 // TestRejectRetryAfter: a rejected INVITE carries Retry-After in whole seconds, rounded up
@@ -32,7 +29,7 @@ func TestRejectRetryAfter(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			callID := fmt.Sprintf("retry-after-%d@test", i)
-			peer.sendRaw(peer.inviteText(env.addr, fmt.Sprintf("z9hG4bK-retry-%d", i), callID, peerSDP(40010+2*i, "sendrecv")), env.addr)
+			inv := peer.sendRaw(peer.inviteText(env.addr, fmt.Sprintf("z9hG4bK-retry-%d", i), callID, peerSDP(40010+2*i, "sendrecv")), env.addr)
 			ic := awaitIncoming(t, env)
 			var err error
 			if tt.plain {
@@ -43,7 +40,7 @@ func TestRejectRetryAfter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reject: %v", err)
 			}
-			res := peer.expectResponse(tt.code, sipmsg.INVITE, 5*time.Second)
+			res := peer.expectResponse(inv, tt.code, 5*time.Second)
 			if got := res.CallID().Value(); got != callID {
 				t.Fatalf("response for Call-ID %q, want %q", got, callID)
 			}
@@ -56,7 +53,7 @@ func TestRejectRetryAfter(t *testing.T) {
 			case tt.want != "" && h.Value() != tt.want:
 				t.Errorf("Retry-After %q, want %q", h.Value(), tt.want)
 			}
-			peer.sendTo(ackForFailure(env.addr, res), env.addr)
+			peer.sendTo(peer.ackFailure(inv, res), env.addr)
 			var se *StatusError
 			if !errors.As(ic.Cause(), &se) || se.Code != tt.code {
 				t.Errorf("Cause() = %v, want StatusError %d", ic.Cause(), tt.code)
@@ -67,7 +64,7 @@ func TestRejectRetryAfter(t *testing.T) {
 		})
 	}
 	t.Run("bad status code", func(t *testing.T) {
-		peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-retry-bad", "retry-after-bad@test", peerSDP(40030, "sendrecv")), env.addr)
+		inv := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-retry-bad", "retry-after-bad@test", peerSDP(40030, "sendrecv")), env.addr)
 		ic := awaitIncoming(t, env)
 		if err := ic.RejectRetryAfter(200, "OK", time.Second); !errors.Is(err, ErrBadStatus) {
 			t.Errorf("RejectRetryAfter(200): %v, want ErrBadStatus", err)
@@ -76,32 +73,7 @@ func TestRejectRetryAfter(t *testing.T) {
 		if err := ic.RejectRetryAfter(503, "Service Unavailable", time.Second); err != nil {
 			t.Fatalf("reject: %v", err)
 		}
-		res := peer.expectResponse(503, sipmsg.INVITE, 5*time.Second)
-		peer.sendTo(ackForFailure(env.addr, res), env.addr)
+		res := peer.expectResponse(inv, 503, 5*time.Second)
+		peer.sendTo(peer.ackFailure(inv, res), env.addr)
 	})
-}
-
-// ackForFailure builds the ACK of a non-2xx final response to the peer's INVITE, which belongs
-// to the INVITE's transaction (RFC 3261 section 17.1.1.3).
-func ackForFailure(gw netip.AddrPort, res *sipmsg.Response) *sipmsg.Request {
-	ack := sipmsg.NewRequest(sipmsg.ACK, sipmsg.Uri{Scheme: "sip", User: "15557654321", Host: gw.Addr().String(), Port: int(gw.Port())})
-	for _, h := range []string{"Via", "From", "Call-ID"} {
-		ack.AppendHeader(res.GetHeader(h))
-	}
-	ack.AppendHeader(res.To())
-	ack.AppendHeader(&sipmsg.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sipmsg.ACK})
-	ack.SetBody(nil)
-	return ack
-}
-
-// awaitIncoming returns the next call handed to the Serve handler.
-func awaitIncoming(t *testing.T, env *testEnv) *IncomingCall {
-	t.Helper()
-	select {
-	case ic := <-env.incoming:
-		return ic
-	case <-time.After(5 * time.Second):
-		t.Fatal("no incoming call")
-		return nil
-	}
 }

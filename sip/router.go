@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"net"
+	"net/netip"
 	"strings"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -80,17 +82,22 @@ func (ua *UA) acceptSource(req *sipmsg.Request, tx sipmsg.ServerTransaction) *tr
 	return nil
 }
 
-func (ua *UA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if _, inDialog := inDialogKey(req); inDialog {
-		c := ua.lookupDialog(req)
-		if c == nil {
-			ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
-			return
-		}
-		c.onReinvite(req, tx)
-		return
+// dialogOrReject returns the call of the dialog req belongs to, or nil after answering 481
+// (RFC 3261 section 12.2.2).
+func (ua *UA) dialogOrReject(req *sipmsg.Request, tx sipmsg.ServerTransaction) *Call {
+	c := ua.lookupDialog(req)
+	if c == nil {
+		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	}
-	ua.onNewInvite(req, tx)
+	return c
+}
+
+func (ua *UA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if _, inDialog := inDialogKey(req); !inDialog {
+		ua.onNewInvite(req, tx)
+	} else if c := ua.dialogOrReject(req, tx); c != nil {
+		c.onReinvite(req, tx)
+	}
 }
 
 func (ua *UA) onAck(req *sipmsg.Request, _ sipmsg.ServerTransaction) {
@@ -100,12 +107,9 @@ func (ua *UA) onAck(req *sipmsg.Request, _ sipmsg.ServerTransaction) {
 }
 
 func (ua *UA) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	c := ua.lookupDialog(req)
-	if c == nil {
-		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
-		return
+	if c := ua.dialogOrReject(req, tx); c != nil {
+		c.onBye(req, tx)
 	}
-	c.onBye(req, tx)
 }
 
 // onCancel sees only CANCELs that match no INVITE transaction (sipgo answers the others with
@@ -117,8 +121,7 @@ func (ua *UA) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // onOptions answers keepalive probes (RFC 3261 section 11) from trunks and inside dialogs.
 func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if _, inDialog := inDialogKey(req); inDialog {
-		if ua.lookupDialog(req) == nil {
-			ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		if ua.dialogOrReject(req, tx) == nil {
 			return
 		}
 	} else if ua.acceptSource(req, tx) == nil {
@@ -135,12 +138,9 @@ func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 func (ua *UA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	c := ua.lookupDialog(req)
-	if c == nil {
-		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
-		return
+	if c := ua.dialogOrReject(req, tx); c != nil {
+		c.onUpdate(req, tx)
 	}
-	c.onUpdate(req, tx)
 }
 
 // onNoRoute answers methods this user agent does not implement with 405 and Allow (RFC 3261 section 21.4.6).
@@ -169,4 +169,29 @@ func hasOptionTag(m interface{ GetHeaders(string) []sipmsg.Header }, header, tag
 		}
 	}
 	return false
+}
+
+func sourceAddr(req *sipmsg.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		host, _, _ := net.SplitHostPort(req.Source())
+		ip, _ := netip.ParseAddr(host)
+		return ip.Unmap()
+	}
+	return ap.Addr().Unmap()
+}
+
+// trunkForSource returns the first trunk whose AllowedSources contain ip.
+func (ua *UA) trunkForSource(ip netip.Addr) *trunk {
+	if !ip.IsValid() {
+		return nil
+	}
+	for _, t := range ua.trunks {
+		for _, p := range t.AllowedSources {
+			if p.Contains(ip) {
+				return t
+			}
+		}
+	}
+	return nil
 }

@@ -4,154 +4,10 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
 	"time"
 )
-
-var loopback = netip.MustParseAddr("127.0.0.1")
-
-// testPortBase returns the first port of a range of n pairs for this test
-// process, below the Linux ephemeral range so port-0 sockets of other tests
-// rarely land in it, and varied by process so parallel packages differ.
-func testPortBase(n int) int {
-	return 20000 + (os.Getpid()%500)*(2*n+2)%9000
-}
-
-// newTestPool returns a pool of n pairs on 127.0.0.1 and checks at the end
-// of the test that every conn was closed.
-func newTestPool(t *testing.T, n int) *PortPool {
-	t.Helper()
-	base := testPortBase(n)
-	p, err := NewPortPool(loopback, base, base+2*n-1)
-	if err != nil {
-		t.Fatalf("NewPortPool: %v", err)
-	}
-	if p.Size() != n {
-		t.Fatalf("Size = %d, want %d", p.Size(), n)
-	}
-	t.Cleanup(func() {
-		if n := p.InUse(); n != 0 {
-			t.Errorf("%d RTP conns still open at the end of the test", n)
-		}
-	})
-	return p
-}
-
-// listen takes a conn from p and closes it at the end of the test.
-func listen(t *testing.T, p *PortPool) *RTPConn {
-	t.Helper()
-	c, err := p.Listen()
-	if err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// newPeer binds a UDP socket on 127.0.0.1 standing for the trunk's media.
-func newPeer(tb testing.TB) *net.UDPConn {
-	tb.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// addrOf returns the local address of a peer socket.
-func addrOf(c *net.UDPConn) netip.AddrPort {
-	return c.LocalAddr().(*net.UDPAddr).AddrPort()
-}
-
-// rtpPacket returns a minimal RTP packet (RFC 3550 section 5.1) with
-// payload type pt, sequence number seq and a 160-byte payload.
-func rtpPacket(pt uint8, seq uint16) []byte {
-	b := make([]byte, rtpHeaderLen+160)
-	b[0] = 0x80
-	b[1] = pt & 0x7f
-	b[2], b[3] = byte(seq>>8), byte(seq)
-	b[8], b[9], b[10], b[11] = 0xde, 0xad, 0xbe, 0xef
-	for i := rtpHeaderLen; i < len(b); i++ {
-		b[i] = byte(seq) + byte(i)
-	}
-	return b
-}
-
-// receiverReport is an RTCP receiver report without report blocks
-// (RFC 3550 section 6.4.2).
-var receiverReport = []byte{0x80, 201, 0, 1, 0xde, 0xad, 0xbe, 0xef}
-
-// send writes b from peer to dst.
-func send(t *testing.T, peer *net.UDPConn, b []byte, dst netip.AddrPort) {
-	t.Helper()
-	if _, err := peer.WriteToUDPAddrPort(b, dst); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readSeq reads one RTP packet from c within a second and returns its
-// sequence number.
-func readSeq(t *testing.T, c *RTPConn) uint16 {
-	t.Helper()
-	buf := make([]byte, 1500)
-	if err := c.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	n, err := c.ReadRTP(buf)
-	if err != nil {
-		t.Fatalf("ReadRTP: %v", err)
-	}
-	if n != rtpHeaderLen+160 {
-		t.Fatalf("ReadRTP returned %d bytes", n)
-	}
-	return uint16(buf[2])<<8 | uint16(buf[3])
-}
-
-// expectNoRTP checks that ReadRTP delivers nothing for 100 ms.
-func expectNoRTP(t *testing.T, c *RTPConn) {
-	t.Helper()
-	if err := c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	n, err := c.ReadRTP(make([]byte, 1500))
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("ReadRTP = %d, %v; want a timeout", n, err)
-	}
-}
-
-// peerReceives checks that peer gets the packet with sequence seq, from
-// the RTP port of c, within a second.
-func peerReceives(t *testing.T, peer *net.UDPConn, c *RTPConn, seq uint16) {
-	t.Helper()
-	buf := make([]byte, 1500)
-	if err := peer.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	n, src, err := peer.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		t.Fatalf("peer %v got nothing: %v", addrOf(peer), err)
-	}
-	if got := uint16(buf[2])<<8 | uint16(buf[3]); n < rtpHeaderLen || got != seq {
-		t.Fatalf("peer got %d bytes, seq %d; want seq %d", n, got, seq)
-	}
-	if src != c.LocalAddr() {
-		t.Fatalf("packet came from %v, want our RTP port %v (symmetric RTP)", src, c.LocalAddr())
-	}
-}
-
-// peerReceivesNothing checks that nothing reaches peer for 100 ms.
-func peerReceivesNothing(t *testing.T, peer *net.UDPConn) {
-	t.Helper()
-	if err := peer.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	if n, src, err := peer.ReadFromUDPAddrPort(make([]byte, 1500)); err == nil {
-		t.Fatalf("peer %v got %d bytes from %v", addrOf(peer), n, src)
-	}
-}
 
 func TestRTPConnSourceFiltering(t *testing.T) {
 	pool := newTestPool(t, 2)
@@ -413,10 +269,7 @@ func TestRTPConnCloseUnblocksRead(t *testing.T) {
 // an echoing peer, with a re-INVITE in the middle, under the race detector.
 func TestRTPConnConcurrentEcho(t *testing.T) {
 	const packets = 500
-	pool := newTestPool(t, 1)
-	c := listen(t, pool)
-	peer := newPeer(t)
-	c.SetRemote(addrOf(peer), netip.AddrPort{})
+	c, peer := connected(t)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
@@ -488,28 +341,16 @@ func TestRTPConnConcurrentEcho(t *testing.T) {
 }
 
 func TestRTPConnNoAllocs(t *testing.T) {
-	pool := newTestPool(t, 1)
-	c := listen(t, pool)
-	peer := newPeer(t)
-	c.SetRemote(addrOf(peer), netip.AddrPort{})
+	c, peer := connected(t)
 	pkt := rtpPacket(0, 1)
 	buf := make([]byte, 1500)
-	peerBuf := make([]byte, 1500)
-	local := c.LocalAddr()
-
 	writes := testing.AllocsPerRun(200, func() {
-		if _, err := c.WriteRTP(pkt); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := peer.ReadFromUDPAddrPort(peerBuf); err != nil {
+		if err := sendOut(c, peer, pkt, buf); err != nil {
 			t.Fatal(err)
 		}
 	})
 	reads := testing.AllocsPerRun(200, func() {
-		if _, err := peer.WriteToUDPAddrPort(pkt, local); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.ReadRTP(buf); err != nil {
+		if err := receiveIn(c, peer, pkt, buf); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -519,10 +360,7 @@ func TestRTPConnNoAllocs(t *testing.T) {
 }
 
 func TestRTPConnDropsTruncated(t *testing.T) {
-	pool := newTestPool(t, 1)
-	c := listen(t, pool)
-	peer := newPeer(t)
-	c.SetRemote(addrOf(peer), netip.AddrPort{})
+	c, peer := connected(t)
 	big := append(rtpPacket(0, 1), make([]byte, 100)...)
 	send(t, peer, big, c.LocalAddr())
 	send(t, peer, rtpPacket(0, 2), c.LocalAddr())

@@ -16,7 +16,7 @@ func TestBuildOfferRoundTrip(t *testing.T) {
 		want MediaDescription
 	}{
 		{
-			name: "ipv4 telephony.PCMU telephony.PCMA telephone-event ptime 20",
+			name: "ipv4 PCMU PCMA telephone-event ptime 20",
 			p: SDPParams{
 				Addr: netip.MustParseAddrPort("192.0.2.50:10000"), SessionID: 42, SessionVersion: 1,
 				Codecs: []telephony.Codec{telephony.PCMU, telephony.PCMA}, TelephoneEventPT: 101, PtimeMs: 20, UserAgent: "Webtrunk",
@@ -28,7 +28,7 @@ func TestBuildOfferRoundTrip(t *testing.T) {
 			},
 		},
 		{
-			name: "ipv6 telephony.PCMA only, no telephone-event, sendonly hold",
+			name: "ipv6 PCMA only, no telephone-event, sendonly hold",
 			p: SDPParams{
 				Addr: netip.MustParseAddrPort("[2001:db8::50]:10002"), SessionID: 7, SessionVersion: 3,
 				Codecs: []telephony.Codec{telephony.PCMA}, Direction: SendOnly,
@@ -80,8 +80,8 @@ func TestBuildOfferText(t *testing.T) {
 		"c=IN IP4 192.0.2.50",
 		"t=0 0",
 		"m=audio 10000 RTP/AVP 0 8 101",
-		"a=rtpmap:0 telephony.PCMU/8000",
-		"a=rtpmap:8 telephony.PCMA/8000",
+		"a=rtpmap:0 PCMU/8000",
+		"a=rtpmap:8 PCMA/8000",
 		"a=rtpmap:101 telephone-event/8000",
 		"a=fmtp:101 0-16",
 		"a=ptime:20",
@@ -138,7 +138,7 @@ func TestBuildAnswer(t *testing.T) {
 	offerWith := func(c, dir string) MediaDescription {
 		t.Helper()
 		m, err := ParseSDP(sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.9", "s=-", "c=IN IP4 "+c, "t=0 0",
-			"m=audio 7078 RTP/AVP 8 97 96", "a=rtpmap:97 telephony.PCMU/8000", "a=rtpmap:96 telephone-event/8000", "a="+dir))
+			"m=audio 7078 RTP/AVP 8 97 96", "a=rtpmap:97 PCMU/8000", "a=rtpmap:96 telephone-event/8000", "a="+dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestBuildAnswer(t *testing.T) {
 				t.Fatalf("ParseSDP of our answer: %v\n%s", err, body)
 			}
 			want := MediaDescription{
-				Addr: ours.Addr, Codecs: []telephony.Codec{{Name: "PCMU", PayloadType: 97, ClockRate: 8000}},
+				Addr: ours.Addr, Codecs: []telephony.Codec{telephony.PCMU.WithPayloadType(97)},
 				TelephoneEventPT: 96, PtimeMs: 20, Direction: tt.wantDir,
 				RTCPAddr: netip.MustParseAddrPort("192.0.2.50:10001"),
 			}
@@ -206,7 +206,7 @@ func TestBuildAnswerNoCommonCodec(t *testing.T) {
 func FuzzParseSDP(f *testing.F) {
 	for _, seed := range [][]byte{carrierOffer, asteriskOffer, freeswitchOffer, ipv6Offer, nil,
 		sdpLines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 1 RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=inactive", "a=rtcp:65535"),
-		sdpLines("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "t=0 0", "m=audio 65535 RTP/AVPF 127", "c=IN IP6 ::1", "a=rtpmap:127 telephony.PCMA/8000", "a=rtcp-mux"),
+		sdpLines("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "t=0 0", "m=audio 65535 RTP/AVPF 127", "c=IN IP6 ::1", "a=rtpmap:127 PCMA/8000", "a=rtcp-mux"),
 	} {
 		f.Add(seed)
 	}
@@ -272,5 +272,60 @@ func TestBuildOfferUserAgentInjection(t *testing.T) {
 	}
 	if m.Direction != SendRecv || strings.Contains(string(body), "inactive") || !strings.Contains(string(body), "\r\ns=-\r\n") {
 		t.Errorf("user agent leaked into the SDP:\n%s", body)
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	dynPCMU := telephony.PCMU.WithPayloadType(97)
+	tests := []struct {
+		name    string
+		offered []telephony.Codec
+		te      uint8
+		ours    []telephony.Codec
+		want    telephony.Codec
+		wantTE  uint8
+		wantErr error
+	}{
+		{"our order wins over the offer's", []telephony.Codec{telephony.PCMA, telephony.PCMU}, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMU, 101, nil},
+		{"offer order irrelevant the other way", []telephony.Codec{telephony.PCMU, telephony.PCMA}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, telephony.PCMA, 0, nil},
+		{"only common codec", []telephony.Codec{telephony.PCMA}, 96, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMA, 96, nil},
+		{"offer's dynamic payload type kept", []telephony.Codec{dynPCMU}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, dynPCMU, 0, nil},
+		{"name case-insensitive", []telephony.Codec{{Name: "pcma", PayloadType: 8, ClockRate: 8000}}, 0, []telephony.Codec{telephony.PCMA}, telephony.Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, 0, nil},
+		{"nothing in common", []telephony.Codec{telephony.PCMU}, 101, []telephony.Codec{telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
+		{"empty offer", nil, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
+		{"no codecs of ours", []telephony.Codec{telephony.PCMU}, 0, nil, telephony.Codec{}, 0, ErrNoCommonCodec},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, te, err := Negotiate(MediaDescription{Codecs: tt.offered, TelephoneEventPT: tt.te}, tt.ours)
+			if !errors.Is(err, tt.wantErr) || c != tt.want || te != tt.wantTE {
+				t.Errorf("Negotiate = %v, %d, %v; want %v, %d, %v", c, te, err, tt.want, tt.wantTE, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestNegotiateRealOffers(t *testing.T) {
+	ours := []telephony.Codec{telephony.PCMU, telephony.PCMA}
+	for _, tt := range []struct {
+		name   string
+		body   []byte
+		want   telephony.Codec
+		wantTE uint8
+	}{
+		{"carrier prefers PCMA, we PCMU", carrierOffer, telephony.PCMU, 101},
+		{"freeswitch telephone-event 96", freeswitchOffer, telephony.PCMU, 96},
+		{"ipv6 dynamic PCMU", ipv6Offer, telephony.PCMU.WithPayloadType(97), 98},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			offer, err := ParseSDP(tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, te, err := Negotiate(offer, ours)
+			if err != nil || c != tt.want || te != tt.wantTE {
+				t.Errorf("Negotiate = %v, %d, %v; want %v, %d", c, te, err, tt.want, tt.wantTE)
+			}
+		})
 	}
 }

@@ -24,8 +24,8 @@ var carrierOffer = sdpLines(
 	"c=IN IP4 203.0.113.10",
 	"t=0 0",
 	"m=audio 20000 RTP/AVP 8 0 18 101",
-	"a=rtpmap:8 telephony.PCMA/8000",
-	"a=rtpmap:0 telephony.PCMU/8000",
+	"a=rtpmap:8 PCMA/8000",
+	"a=rtpmap:0 PCMU/8000",
 	"a=rtpmap:18 G729/8000",
 	"a=fmtp:18 annexb=no",
 	"a=rtpmap:101 telephone-event/8000",
@@ -36,7 +36,7 @@ var carrierOffer = sdpLines(
 )
 
 // asteriskOffer resembles an Asterisk PBX: static types without a=rtpmap
-// for telephony.PCMA, GSM, ptime 20 and a large maxptime.
+// for PCMA, GSM, ptime 20 and a large maxptime.
 var asteriskOffer = sdpLines(
 	"v=0",
 	"o=- 1672531200 1672531201 IN IP4 192.0.2.20",
@@ -44,7 +44,7 @@ var asteriskOffer = sdpLines(
 	"c=IN IP4 192.0.2.20",
 	"t=0 0",
 	"m=audio 10078 RTP/AVP 0 8 3 101",
-	"a=rtpmap:0 telephony.PCMU/8000",
+	"a=rtpmap:0 PCMU/8000",
 	"a=rtpmap:3 GSM/8000",
 	"a=rtpmap:101 telephone-event/8000",
 	"a=fmtp:101 0-16",
@@ -65,8 +65,8 @@ var freeswitchOffer = sdpLines(
 	"a=rtpmap:102 opus/48000/2",
 	"a=fmtp:102 useinbandfec=1; maxplaybackrate=16000",
 	"a=rtpmap:9 G722/8000",
-	"a=rtpmap:0 telephony.PCMU/8000",
-	"a=rtpmap:8 telephony.PCMA/8000",
+	"a=rtpmap:0 PCMU/8000",
+	"a=rtpmap:8 PCMA/8000",
 	"a=rtpmap:96 telephone-event/8000",
 	"a=fmtp:96 0-16",
 	"a=rtpmap:13 CN/8000",
@@ -191,10 +191,10 @@ func TestParseSDP(t *testing.T) {
 			},
 		},
 		{
-			name: "codec listed twice and stereo telephony.PCMU are kept once, mono",
+			name: "codec listed twice and stereo PCMU are kept once, mono",
 			body: sdpLines(
 				"v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0",
-				"m=audio 5004 RTP/AVP 110 0 111", "a=rtpmap:110 telephony.PCMU/8000/2", "a=rtpmap:111 telephony.PCMU/8000",
+				"m=audio 5004 RTP/AVP 110 0 111", "a=rtpmap:110 PCMU/8000/2", "a=rtpmap:111 PCMU/8000",
 			),
 			want: MediaDescription{
 				Addr:      netip.MustParseAddrPort("192.0.2.1:5004"),
@@ -336,61 +336,6 @@ func TestParseSDPErrors(t *testing.T) {
 			m, err := ParseSDP(tt.body)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("ParseSDP = %+v, %v; want error %v", m, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestNegotiate(t *testing.T) {
-	dynPCMU := telephony.PCMU.WithPayloadType(97)
-	tests := []struct {
-		name    string
-		offered []telephony.Codec
-		te      uint8
-		ours    []telephony.Codec
-		want    telephony.Codec
-		wantTE  uint8
-		wantErr error
-	}{
-		{"our order wins over the offer's", []telephony.Codec{telephony.PCMA, telephony.PCMU}, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMU, 101, nil},
-		{"offer order irrelevant the other way", []telephony.Codec{telephony.PCMU, telephony.PCMA}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, telephony.PCMA, 0, nil},
-		{"only common codec", []telephony.Codec{telephony.PCMA}, 96, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.PCMA, 96, nil},
-		{"offer's dynamic payload type kept", []telephony.Codec{dynPCMU}, 0, []telephony.Codec{telephony.PCMA, telephony.PCMU}, dynPCMU, 0, nil},
-		{"name case-insensitive", []telephony.Codec{{Name: "pcma", PayloadType: 8, ClockRate: 8000}}, 0, []telephony.Codec{telephony.PCMA}, telephony.Codec{Name: "pcma", PayloadType: 8, ClockRate: 8000}, 0, nil},
-		{"nothing in common", []telephony.Codec{telephony.PCMU}, 101, []telephony.Codec{telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
-		{"empty offer", nil, 101, []telephony.Codec{telephony.PCMU, telephony.PCMA}, telephony.Codec{}, 0, ErrNoCommonCodec},
-		{"no codecs of ours", []telephony.Codec{telephony.PCMU}, 0, nil, telephony.Codec{}, 0, ErrNoCommonCodec},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, te, err := Negotiate(MediaDescription{Codecs: tt.offered, TelephoneEventPT: tt.te}, tt.ours)
-			if !errors.Is(err, tt.wantErr) || c != tt.want || te != tt.wantTE {
-				t.Errorf("Negotiate = %v, %d, %v; want %v, %d, %v", c, te, err, tt.want, tt.wantTE, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestNegotiateRealOffers(t *testing.T) {
-	ours := []telephony.Codec{telephony.PCMU, telephony.PCMA}
-	for _, tt := range []struct {
-		name   string
-		body   []byte
-		want   telephony.Codec
-		wantTE uint8
-	}{
-		{"carrier prefers telephony.PCMA, we PCMU", carrierOffer, telephony.PCMU, 101},
-		{"freeswitch telephone-event 96", freeswitchOffer, telephony.PCMU, 96},
-		{"ipv6 dynamic PCMU", ipv6Offer, telephony.PCMU.WithPayloadType(97), 98},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			offer, err := ParseSDP(tt.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, te, err := Negotiate(offer, ours)
-			if err != nil || c != tt.want || te != tt.wantTE {
-				t.Errorf("Negotiate = %v, %d, %v; want %v, %d", c, te, err, tt.want, tt.wantTE)
 			}
 		})
 	}

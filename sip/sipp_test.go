@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,7 +114,41 @@ func startSipp(t *testing.T, o sippOptions) *sipp {
 		cancel()
 		<-s.done
 	})
+	s.awaitBound(slices.Contains(o.extra, "t1") || slices.Contains(o.extra, "l1"))
 	return s
+}
+
+// awaitBound waits until sipp has bound its SIP port, as a listening TCP socket when tcp is set,
+// or has exited; the kernel's socket tables (/proc/net/udp and tcp) show when. It fails the test
+// after 10 s.
+func (s *sipp) awaitBound(tcp bool) {
+	s.t.Helper()
+	table, state := "/proc/net/udp", ""
+	if tcp {
+		table, state = "/proc/net/tcp", "0A" // TCP_LISTEN
+	}
+	port := fmt.Sprintf(":%04X", s.port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text, err := os.ReadFile(table)
+		if err != nil {
+			s.t.Fatalf("read %s: %v", table, err)
+		}
+		for _, line := range strings.Split(string(text), "\n")[1:] {
+			// sl local_address rem_address st ...
+			if f := strings.Fields(line); len(f) > 3 && strings.HasSuffix(f[1], port) && (state == "" || f[3] == state) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("sipp did not bind port %d within 10 s\n%s", s.port, s.output())
+		}
+		select {
+		case <-s.done:
+			return // its failure shows in wait
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // wait waits for sipp to end and fails the test, with sipp's output and error log, unless it
@@ -185,16 +220,27 @@ func (s *sipp) messages() []sippMessage {
 	return out
 }
 
-// received returns the messages sipp received (those we sent) whose first line starts with prefix.
+// received returns the messages sipp received (those we sent) whose first line starts with
+// prefix, each once: a retransmission over UDP (the same first line, Via branch and CSeq,
+// RFC 3261 section 17) is left out.
 func (s *sipp) received(prefix string) []sippMessage {
 	var out []sippMessage
+	seen := map[string]bool{}
 	for _, m := range s.messages() {
-		if !m.sent && strings.HasPrefix(m.firstLine(), prefix) {
+		if m.sent || !strings.HasPrefix(m.firstLine(), prefix) {
+			continue
+		}
+		key := m.firstLine() + "|" + viaBranch.FindString(m.header("Via")) + "|" + m.header("CSeq")
+		if !seen[key] {
+			seen[key] = true
 			out = append(out, m)
 		}
 	}
 	return out
 }
+
+// viaBranch matches the branch parameter of a Via header.
+var viaBranch = regexp.MustCompile(`branch=[^;,\s]+`)
 
 // mustReceive fails unless sipp received at least one message starting with prefix, and returns the first.
 func (s *sipp) mustReceive(prefix string) sippMessage {

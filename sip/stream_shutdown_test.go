@@ -202,12 +202,12 @@ func TestShutdownDuringStreamFlood(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // a bound for a loaded machine, not a speed requirement
 	for (answered(telephony.TransportTCP) < 200 || answered(telephony.TransportTLS) < 200) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if overTCP, overTLS := answered(telephony.TransportTCP), answered(telephony.TransportTLS); overTCP < 200 || overTLS < 200 {
-		t.Fatalf("OPTIONS answered within 5 s: %d over TCP, %d over TLS; want at least 200 each before shutting down", overTCP, overTLS)
+		t.Fatalf("OPTIONS answered within 20 s: %d over TCP, %d over TLS; want at least 200 each before shutting down", overTCP, overTLS)
 	}
 
 	for _, v := range vias {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -28,6 +29,63 @@ func (t sessionTimer) addHeaders(res *sipmsg.Response) {
 	res.AppendHeader(sipmsg.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=%s", int(t.interval.Seconds()), t.param)))
 	if t.param == "uac" {
 		res.AppendHeader(sipmsg.NewHeader("Require", "timer"))
+	}
+}
+
+// due is how long after the last refresh the call's monitor acts: it sends a refresh at half the
+// interval when we are the refresher, and otherwise ends the session at the interval minus
+// min(32 s, interval/3) without a refresh (RFC 4028 section 10).
+func (t sessionTimer) due() time.Duration {
+	if t.refresher == Local {
+		return t.interval / 2
+	}
+	return t.interval - min(32*time.Second, t.interval/3)
+}
+
+// addRequestHeaders writes Session-Expires and Min-SE into a re-INVITE of ours that refreshes the
+// session (RFC 4028 section 7.4), keeping the refresher role; nothing without a session timer.
+func (t sessionTimer) addRequestHeaders(req *sipmsg.Request, minSE time.Duration) {
+	if t.interval <= 0 {
+		return
+	}
+	refresher := "uac"
+	if t.refresher == Remote {
+		refresher = "uas"
+	}
+	req.AppendHeader(sipmsg.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=%s", int(t.interval.Seconds()), refresher)))
+	req.AppendHeader(sipmsg.NewHeader("Min-SE", itoa(int(minSE.Seconds()))))
+}
+
+// timerState is a call's current session timer; kick wakes the call's monitor when it changes.
+type timerState struct {
+	mu   sync.Mutex
+	cur  sessionTimer
+	kick chan struct{}
+}
+
+func newTimerState() *timerState { return &timerState{kick: make(chan struct{}, 1)} }
+
+// get returns the current session timer.
+func (s *timerState) get() sessionTimer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+
+// set installs t as it is, without waking the monitor.
+func (s *timerState) set(t sessionTimer) {
+	s.mu.Lock()
+	s.cur = t
+	s.mu.Unlock()
+}
+
+// restart installs t as refreshed now and wakes the monitor.
+func (s *timerState) restart(t sessionTimer) {
+	t.since = time.Now()
+	s.set(t)
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -63,6 +121,15 @@ func sessionExpiresHeader(m interface{ GetHeader(string) sipmsg.Header }) string
 		return v
 	}
 	return headerValue(m, "x") // compact form
+}
+
+// parseMinSE reads a Min-SE value in seconds (RFC 4028 section 5); 0 when absent or unreadable.
+func parseMinSE(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(strings.Split(v, ";")[0]))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }
 
 // negotiateSessionTimer decides the session timer for a request we answer as UAS (the initial
@@ -119,16 +186,7 @@ func timerFromResponse(res *sipmsg.Response) sessionTimer {
 }
 
 // restartTimer installs t as the current session timer and wakes the monitor.
-func (c *Call) restartTimer(t sessionTimer) {
-	t.since = time.Now()
-	c.mu.Lock()
-	c.timer = t
-	c.mu.Unlock()
-	select {
-	case c.timerKick <- struct{}{}:
-	default:
-	}
-}
+func (c *Call) restartTimer(t sessionTimer) { c.timer.restart(t) }
 
 // monitor is the call's goroutine: it sends session refreshes when we are the refresher
 // (at half the interval, RFC 4028 section 10) and ends the call with a BYE when the trunk
@@ -138,32 +196,24 @@ func (c *Call) monitor() {
 	tm := time.NewTimer(time.Hour)
 	defer tm.Stop()
 	for {
-		c.mu.Lock()
-		st := c.timer
-		c.mu.Unlock()
+		st := c.timer.get()
 		var fire <-chan time.Time
 		tm.Stop()
 		if st.interval > 0 {
-			d := st.interval - min(32*time.Second, st.interval/3)
-			if st.refresher == Local {
-				d = st.interval / 2
-			}
-			tm.Reset(time.Until(st.since.Add(d)))
+			tm.Reset(time.Until(st.since.Add(st.due())))
 			fire = tm.C
 		}
 		select {
 		case <-c.done:
 			return
-		case <-c.timerKick:
+		case <-c.timer.kick:
 		case <-fire:
 			if st.refresher == Local {
 				c.refresh(st)
 				continue
 			}
 			c.log.Warn("sip session expired without refresh", "interval", st.interval)
-			ctx, cancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-			_ = c.hangup(ctx, ErrSessionExpired)
-			cancel()
+			c.abort(ErrSessionExpired)
 		}
 	}
 }
@@ -177,26 +227,19 @@ func (c *Call) refresh(st sessionTimer) {
 	retryLater := func(err error) {
 		c.emit(DialogEvent{Kind: EventRefreshFailed, Media: c.Media(), Err: err})
 		st.since = st.since.Add(st.interval / 4)
-		c.mu.Lock()
-		c.timer = st
-		c.mu.Unlock()
+		c.timer.set(st)
 	}
-	if !c.tryAcquireReinvite() {
+	if !c.dialog.tryAcquireInvite() {
 		retryLater(ErrRequestPending)
 		return
 	}
-	c.mu.Lock()
-	hold := c.media.LocalHold
-	c.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, lost, err := c.renegotiate(ctx, hold, st)
+	_, lost, err := c.renegotiate(ctx, c.media.localHold(), st)
 	switch {
 	case lost:
 		c.log.Warn("sip session refresh failed, ending call", "error", err)
-		hctx, hcancel := context.WithTimeout(context.Background(), c.ua.cfg.HangupTimeout)
-		defer hcancel()
-		_ = c.hangup(hctx, fmt.Errorf("%w: refresh failed: %w", ErrSessionExpired, err))
+		c.abort(fmt.Errorf("%w: refresh failed: %w", ErrSessionExpired, err))
 	case errors.Is(err, ErrCallEnded):
 	case err != nil:
 		c.log.Warn("sip session refresh failed", "error", err)

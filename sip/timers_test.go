@@ -2,7 +2,6 @@ package sip
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -15,18 +14,8 @@ import (
 // 2 s session; we send a re-INVITE with the unchanged SDP after half of it and ACK its 2xx.
 func TestSessionTimerWeRefresh(t *testing.T) {
 	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	type result struct {
-		call *Call
-		err  error
-	}
-	dialed := make(chan result, 1)
-	go func() {
-		c, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-		dialed <- result{c, err}
-	}()
+	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
 	if !hasOptionTag(inv, "Supported", "timer") || headerValue(inv, "Session-Expires") != "1800" {
 		t.Errorf("INVITE Supported %q Session-Expires %q, want timer and 1800", headerValue(inv, "Supported"), headerValue(inv, "Session-Expires"))
@@ -43,8 +32,11 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	}
 
 	re := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	if d := time.Since(answeredAt); d < 800*time.Millisecond || d > 1800*time.Millisecond {
-		t.Errorf("refresh after %v, want about half of 2 s", d)
+	// The timer starts when the 2xx arrives, after answeredAt, and never fires early; the
+	// refresh must come before the session expires. TestSessionTimerDue checks the schedule
+	// exactly.
+	if d := time.Since(answeredAt); d < time.Second || d >= 2*time.Second {
+		t.Errorf("refresh after %v, want half of 2 s", d)
 	}
 	if se := headerValue(re, "Session-Expires"); se != "2;refresher=uac" {
 		t.Errorf("refresh Session-Expires %q, want 2;refresher=uac", se)
@@ -58,10 +50,8 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	if tag, _ := re.To().Params.Get("tag"); tag != "peertag" {
 		t.Errorf("refresh To tag %q, want peertag", tag)
 	}
-	ok2 := sipmsg.NewResponseFromRequest(re, 200, "OK", peerSDP(40010, "sendrecv"))
-	ok2.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	ok2 := peer.reply(re, 200, "OK", peerSDP(40010, "sendrecv"))
 	ok2.AppendHeader(sipmsg.NewHeader("Session-Expires", "2;refresher=uac"))
-	ok2.AppendHeader(&sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "peer", Host: "127.0.0.1", Port: int(peer.addr.Port())}})
 	peer.sendTo(ok2, env.addr)
 	ack := peer.expectRequest(sipmsg.ACK, 5*time.Second)
 	if ack.CSeq().SeqNo != re.CSeq().SeqNo {
@@ -72,76 +62,66 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 		t.Fatalf("call ended after the refresh: %v", r.call.Err())
 	default:
 	}
-	byeAnswered := peer.answerBye(env.addr)
-	if err := r.call.Hangup(ctx); err != nil {
-		t.Errorf("Hangup: %v", err)
-	}
-	if err := <-byeAnswered; err != nil {
-		t.Errorf("trunk got no BYE: %v", err)
-	}
+	peer.acceptHangup(r.call, env.addr)
 }
 
-// TestSessionTimerExpires: an inbound call with a 2 s session refreshed by the trunk
-// (refresher=uac). One refresh keeps it up; without the next, we end it with a BYE
-// (RFC 4028 section 10). In-dialog OPTIONS are answered meanwhile.
+// TestSessionTimerExpires: an inbound call with a 6 s session refreshed by the trunk
+// (refresher=uac). One refresh keeps it up; without the next, we end it with a BYE 6 s minus
+// min(32 s, 6 s/3) after the refresh (RFC 4028 section 10). In-dialog OPTIONS are answered
+// meanwhile. The trunk refreshes a third into the session: a loaded machine has two seconds to
+// handle the refresh before the session would expire, and a BYE that ignored the refresh would
+// come two seconds early.
 func TestSessionTimerExpires(t *testing.T) {
 	peer := newRawPeer(t)
 	env := startUAWith(t, Config{Trunks: []Trunk{inboundTrunk()}}, func(ua *UA) { ua.cfg.MinSE = time.Second })
 	sdp := peerSDP(40012, "sendrecv")
 	text := peer.inviteText(env.addr, "z9hG4bK-st-1", "session-timer@test", sdp)
-	text = strings.Replace(text, "Max-Forwards: 70\n", "Max-Forwards: 70\nSupported: timer\nSession-Expires: 2\n", 1)
-	peer.sendRaw(text, env.addr)
-	ic := <-env.incoming
-	answered := make(chan *Call, 1)
-	go func() {
-		c, err := ic.Answer(context.Background())
-		if err != nil {
-			c = nil
-		}
-		answered <- c
-	}()
-	ok := peer.expectResponse(200, sipmsg.INVITE, 5*time.Second)
-	if se := headerValue(ok, "Session-Expires"); se != "2;refresher=uac" || !hasOptionTag(ok, "Require", "timer") {
-		t.Errorf("200 Session-Expires %q Require %q, want 2;refresher=uac and timer", se, headerValue(ok, "Require"))
+	text = strings.Replace(text, "Max-Forwards: 70\n", "Max-Forwards: 70\nSupported: timer\nSession-Expires: 6\n", 1)
+	inv := peer.sendRaw(text, env.addr)
+	answered := answerAsync(t.Context(), awaitIncoming(t, env))
+	ok := peer.expectResponse(inv, 200, 5*time.Second)
+	if se := headerValue(ok, "Session-Expires"); se != "6;refresher=uac" || !hasOptionTag(ok, "Require", "timer") {
+		t.Errorf("200 Session-Expires %q Require %q, want 6;refresher=uac and timer", se, headerValue(ok, "Require"))
 	}
-	msg, _ := sipmsg.ParseMessage([]byte(strings.ReplaceAll(text, "\n", "\r\n")))
-	inv := msg.(*sipmsg.Request)
+	ackedAt := time.Now() // the session starts when the ACK arrives, after this
 	peer.sendTo(peer.ackFor(inv, ok), env.addr)
-	call := <-answered
-	if call == nil {
-		t.Fatal("Answer failed")
+	r := <-answered
+	if r.err != nil {
+		t.Fatalf("Answer: %v", r.err)
 	}
 
-	peer.sendTo(peer.inDialog(sipmsg.OPTIONS, inv, ok, 8, nil), env.addr)
-	if res := peer.expectResponse(200, sipmsg.OPTIONS, 5*time.Second); !strings.Contains(headerValue(res, "Allow"), "INVITE") {
+	options := peer.inDialog(sipmsg.OPTIONS, inv, ok, 8, nil)
+	peer.sendTo(options, env.addr)
+	if res := peer.expectResponse(options, 200, 5*time.Second); !strings.Contains(headerValue(res, "Allow"), "INVITE") {
 		t.Errorf("in-dialog OPTIONS answer lacks Allow: %q", headerValue(res, "Allow"))
 	}
 
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(time.Until(ackedAt.Add(2 * time.Second)))
 	refresh := peer.inDialog(sipmsg.INVITE, inv, ok, 9, sdp)
-	refresh.AppendHeader(sipmsg.NewHeader("Session-Expires", "2;refresher=uac"))
+	refresh.AppendHeader(sipmsg.NewHeader("Session-Expires", "6;refresher=uac"))
 	refresh.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
 	refreshedAt := time.Now()
 	peer.sendTo(refresh, env.addr)
-	ok2 := peer.expectResponse(200, sipmsg.INVITE, 5*time.Second)
-	if ok2.CSeq().SeqNo != 9 || headerValue(ok2, "Session-Expires") != "2;refresher=uac" {
-		t.Errorf("refresh answer CSeq %d Session-Expires %q", ok2.CSeq().SeqNo, headerValue(ok2, "Session-Expires"))
+	ok2 := peer.expectResponse(refresh, 200, 5*time.Second)
+	if se := headerValue(ok2, "Session-Expires"); se != "6;refresher=uac" {
+		t.Errorf("refresh answer Session-Expires %q, want 6;refresher=uac", se)
 	}
 	peer.sendTo(peer.ackFor(refresh, ok2), env.addr)
 
-	bye := peer.expectRequest(sipmsg.BYE, 5*time.Second)
+	bye := peer.expectRequest(sipmsg.BYE, 10*time.Second)
 	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
-	// 2 s minus min(32 s, 2 s/3) after the refresh.
-	if d := time.Since(refreshedAt); d < 1200*time.Millisecond {
-		t.Errorf("BYE %v after the refresh, want about 1.33 s", d)
+	// The refresh restarted the timer, which never fires early; without the restart the BYE
+	// would come about 2 s after the refresh.
+	if d := time.Since(refreshedAt); d < 4*time.Second {
+		t.Errorf("BYE %v after the refresh, want 4 s (6 s minus 2 s) or a little more", d)
 	}
 	select {
-	case <-call.Done():
+	case <-r.call.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("call not ended")
 	}
-	if !errors.Is(call.Err(), ErrSessionExpired) {
-		t.Errorf("call.Err() = %v, want ErrSessionExpired", call.Err())
+	if !errors.Is(r.call.Err(), ErrSessionExpired) {
+		t.Errorf("call.Err() = %v, want ErrSessionExpired", r.call.Err())
 	}
 }
 
@@ -149,18 +129,8 @@ func TestSessionTimerExpires(t *testing.T) {
 // again, in the same dialog with the next CSeq, asking for the trunk's minimum.
 func TestDialRetriesAfter422(t *testing.T) {
 	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{{Name: "carrier", Host: "127.0.0.1", Port: int(peer.addr.Port())}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	type result struct {
-		call *Call
-		err  error
-	}
-	dialed := make(chan result, 1)
-	go func() {
-		c, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-		dialed <- result{c, err}
-	}()
+	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 	first := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
 	tooSmall := sipmsg.NewResponseFromRequest(first, 422, "Session Interval Too Small", nil)
 	tooSmall.AppendHeader(sipmsg.NewHeader("Min-SE", "3600"))
@@ -183,11 +153,26 @@ func TestDialRetriesAfter422(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("Dial after 422: %v", r.err)
 	}
-	byeAnswered := peer.answerBye(env.addr)
-	if err := r.call.Hangup(ctx); err != nil {
-		t.Errorf("Hangup: %v", err)
-	}
-	if err := <-byeAnswered; err != nil {
-		t.Errorf("trunk got no BYE: %v", err)
+	peer.acceptHangup(r.call, env.addr)
+}
+
+// TestSessionTimerDue: the refresher refreshes at half the session interval; the other side
+// ends the session at the interval minus min(32 s, interval/3) (RFC 4028 section 10).
+func TestSessionTimerDue(t *testing.T) {
+	for _, tc := range []struct {
+		interval  time.Duration
+		refresher Party
+		want      time.Duration
+	}{
+		{2 * time.Second, Local, time.Second},
+		{1800 * time.Second, Local, 900 * time.Second},
+		{2 * time.Second, Remote, 2*time.Second - 2*time.Second/3},
+		{90 * time.Second, Remote, 60 * time.Second},
+		{1800 * time.Second, Remote, 1768 * time.Second},
+	} {
+		st := sessionTimer{interval: tc.interval, refresher: tc.refresher}
+		if got := st.due(); got != tc.want {
+			t.Errorf("interval %v refresher %v: due %v, want %v", tc.interval, tc.refresher, got, tc.want)
+		}
 	}
 }

@@ -1,0 +1,63 @@
+package sip
+
+// DialogEventKind is the kind of a DialogEvent.
+type DialogEventKind int
+
+const (
+	// EventHold means the trunk put the call on hold with a re-INVITE (RFC 3264 section 8.4).
+	EventHold DialogEventKind = iota + 1
+	// EventResume means the trunk took the call off hold.
+	EventResume
+	// EventMediaChanged means an offer/answer exchange changed the trunk's media address, codec
+	// or telephone-event payload type (RFC 3264 section 8.3); RTP already goes to the new address.
+	EventMediaChanged
+	// EventRefreshFailed means a session refresh we sent (RFC 4028 section 7.4) failed; Err says why.
+	EventRefreshFailed
+)
+
+// String returns the event kind's name.
+func (k DialogEventKind) String() string {
+	switch k {
+	case EventHold:
+		return "hold"
+	case EventResume:
+		return "resume"
+	case EventMediaChanged:
+		return "media-changed"
+	case EventRefreshFailed:
+		return "refresh-failed"
+	default:
+		return "unknown"
+	}
+}
+
+// DialogEvent reports a change inside an established call.
+type DialogEvent struct {
+	Kind DialogEventKind
+	// Media is the call's media state after the change.
+	Media Media
+	// Err is set for EventRefreshFailed.
+	Err error
+}
+
+// emit queues ev for Events, or counts it as dropped when the queue is full.
+func (c *Call) emit(ev DialogEvent) {
+	select {
+	case c.events <- ev:
+	default:
+		c.dropped.Add(1)
+	}
+}
+
+// reportMediaChange emits hold, resume, or a changed address, codec or telephone-event payload
+// type of the trunk, comparing the media before and after an offer/answer exchange.
+func (c *Call) reportMediaChange(old, cur Media) {
+	switch {
+	case cur.Held && !old.Held:
+		c.emit(DialogEvent{Kind: EventHold, Media: cur})
+	case !cur.Held && old.Held:
+		c.emit(DialogEvent{Kind: EventResume, Media: cur})
+	case !cur.Held && (cur.Remote.Addr != old.Remote.Addr || cur.Codec != old.Codec || cur.TelephoneEventPT != old.TelephoneEventPT):
+		c.emit(DialogEvent{Kind: EventMediaChanged, Media: cur})
+	}
+}

@@ -1,0 +1,200 @@
+package sip
+
+import (
+	"net/netip"
+	"sync"
+
+	"github.com/webtrunk/webtrunk/telephony"
+)
+
+// Media is the media state of a call as negotiated by offer/answer (RFC 3264).
+type Media struct {
+	// Codec is the audio codec in use, with the payload type the trunk uses for it.
+	Codec telephony.Codec
+	// TelephoneEventPT is the payload type of telephone-event/8000 (RFC 4733); 0 when not negotiated.
+	TelephoneEventPT uint8
+	// Remote is the trunk's current media description (address, direction, ptime).
+	Remote MediaDescription
+	// Held is true while the trunk does not receive media: it put the call on hold (a=sendonly,
+	// a=inactive or c=0.0.0.0 in its offer), or answered our offer with a=sendonly or a=inactive.
+	Held bool
+	// LocalHold is true while we hold the trunk: Hold succeeded and Resume has not
+	// (RFC 3264 section 8.4).
+	LocalHold bool
+}
+
+// telephoneEventPT is the dynamic payload type offered for telephone-event/8000 (RFC 4733).
+const telephoneEventPT = 101
+
+// mediaSession is the offer/answer side of a call (RFC 3264): our SDP origin (session id and
+// version), the last description we sent, the negotiated codec and telephone-event payload
+// type, the hold state of both parties, and the RTP socket that follows the trunk's address.
+// It knows nothing of SIP messages. All methods are safe for concurrent use.
+type mediaSession struct {
+	rtp    *RTPConn
+	params SDPParams // ours: address, session id, codecs; version and direction set per use
+
+	mu      sync.Mutex
+	media   Media
+	version uint64 // o= version of the last description we sent
+	lastSDP []byte // the last description we sent; nil before the first
+}
+
+// newMediaSession starts the media of a call on rtp, advertised at addr (RFC 4566 section 5.7),
+// offering codecs in that order of preference; the o= session id is random.
+func newMediaSession(rtp *RTPConn, addr netip.AddrPort, codecs []telephony.Codec, userAgent string) *mediaSession {
+	return &mediaSession{
+		rtp: rtp,
+		params: SDPParams{
+			Addr:             addr,
+			SessionID:        randUint64() >> 2,
+			Codecs:           codecs,
+			TelephoneEventPT: telephoneEventPT,
+			PtimeMs:          20,
+			UserAgent:        userAgent,
+		},
+		version: 1,
+	}
+}
+
+// snapshot returns the negotiated media.
+func (s *mediaSession) snapshot() Media {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.media
+}
+
+// localHold reports whether we hold the trunk.
+func (s *mediaSession) localHold() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.media.LocalHold
+}
+
+// setLocalHold records that the trunk accepted our hold or resume.
+func (s *mediaSession) setLocalHold(hold bool) {
+	s.mu.Lock()
+	s.media.LocalHold = hold
+	s.mu.Unlock()
+}
+
+// paramsLocked returns our SDP parameters at the current version; the caller holds s.mu. While
+// we hold the trunk we only send (RFC 6337 section 5.3), so answers to its offers say so.
+func (s *mediaSession) paramsLocked() SDPParams {
+	p := s.params
+	p.SessionVersion = s.version
+	if s.media.LocalHold {
+		p.Direction = SendOnly
+	}
+	return p
+}
+
+// offer builds the first offer of the dialog (RFC 3264 section 5): in our INVITE, or in the 2xx
+// to an INVITE without SDP. It becomes the last description sent.
+func (s *mediaSession) offer() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, err := BuildOffer(s.paramsLocked())
+	s.lastSDP = body
+	return body, err
+}
+
+// answer builds the first answer of the dialog to the trunk's offer in its INVITE (RFC 3264
+// section 6). It becomes the last description sent.
+func (s *mediaSession) answer(offer MediaDescription) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, err := BuildAnswer(offer, s.paramsLocked())
+	s.lastSDP = body
+	return body, err
+}
+
+// reanswer answers a new offer inside the dialog: the o= version goes one up when the answer
+// differs from the last description we sent (RFC 3264 section 8). It becomes the last
+// description sent; the offer is not applied (see apply).
+func (s *mediaSession) reanswer(offer MediaDescription) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.paramsLocked()
+	answer, err := BuildAnswer(offer, p)
+	if err == nil && s.lastSDP != nil && !sameSDP(answer, s.lastSDP) {
+		s.version++
+		p.SessionVersion = s.version
+		answer, err = BuildAnswer(offer, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.lastSDP = answer
+	return answer, nil
+}
+
+// reoffer returns our description for a new offer inside the dialog: the last one we sent with
+// the direction that hold and the trunk's own hold give (RFC 6337 section 5.3: we send unless
+// the trunk refuses to receive, we receive unless we hold), the same o= session id, and the o=
+// version one higher when anything changed (RFC 3264 section 8). It becomes the last
+// description sent.
+func (s *mediaSession) reoffer(hold bool) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reofferLocked(hold)
+}
+
+// currentOffer is reoffer with the hold state we are in: our description unchanged, for an
+// INVITE or UPDATE of the trunk without an offer.
+func (s *mediaSession) currentOffer() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reofferLocked(s.media.LocalHold)
+}
+
+func (s *mediaSession) reofferLocked(hold bool) ([]byte, error) {
+	dir := directionOf(!s.media.Held, !hold)
+	body, err := withDirection(s.lastSDP, dir, s.version)
+	if err != nil {
+		return nil, err
+	}
+	if !sameSDP(body, s.lastSDP) {
+		s.version++
+		if body, err = withDirection(s.lastSDP, dir, s.version); err != nil {
+			return nil, err
+		}
+	}
+	s.lastSDP = body
+	return body, nil
+}
+
+// negotiate picks the codec and telephone-event payload type of a trunk's description from our
+// codecs (RFC 3264 section 6.1); ErrNoCommonCodec when none matches.
+func (s *mediaSession) negotiate(md MediaDescription) (telephony.Codec, uint8, error) {
+	return Negotiate(md, s.params.Codecs)
+}
+
+// apply installs a negotiated description of the trunk and returns the media before and after.
+// The RTP socket sends to the new address unless the trunk holds with c=0.0.0.0 (RFC 3264
+// section 8.4), which keeps the previous one. Our hold state is kept.
+func (s *mediaSession) apply(md MediaDescription, codec telephony.Codec, tePT uint8) (old, cur Media) {
+	s.mu.Lock()
+	old = s.media
+	held := md.OnHold() || !md.Addr.Addr().IsValid()
+	s.media = Media{Codec: codec, TelephoneEventPT: tePT, Remote: md, Held: held, LocalHold: old.LocalHold}
+	cur = s.media
+	s.mu.Unlock()
+	if a := md.Addr.Addr(); a.IsValid() && !a.IsUnspecified() && md.Addr.Port() != 0 {
+		s.rtp.SetRemote(md.Addr, md.RTCPAddr)
+	}
+	return old, cur
+}
+
+// applyAnswer negotiates and applies the trunk's answer to an offer of ours.
+func (s *mediaSession) applyAnswer(md MediaDescription) (old, cur Media, err error) {
+	codec, tePT, err := s.negotiate(md)
+	if err != nil {
+		return Media{}, Media{}, err
+	}
+	old, cur = s.apply(md, codec, tePT)
+	return old, cur, nil
+}
+
+// close closes the RTP socket, which returns its ports to the pool.
+func (s *mediaSession) close() error { return s.rtp.Close() }
