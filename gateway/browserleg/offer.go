@@ -15,7 +15,9 @@ import (
 // first active audio section lists first, with the offer's payload types.
 // Its telephone-event is the one at the audio's clock rate, else the other.
 // Errors are *browser.Error: ErrBadOffer for an SDP that does not parse,
-// ErrNoCommonCodec for no active audio section or no codec in common.
+// ICE credentials outside RFC 8839 section 5.4, or an audio section that
+// does not send and receive; ErrNoCommonCodec for no active audio section
+// or no codec in common.
 func parseOffer(offer string) (browser.Media, error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
@@ -25,11 +27,76 @@ func parseOffer(offer string) (browser.Media, error) {
 		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
 			continue
 		}
+		if detail := checkAudioSection(&sd, md); detail != "" {
+			return browser.Media{}, &browser.Error{Kind: browser.ErrBadOffer, Detail: "sdp: " + detail}
+		}
 
 		return audioMedia(md)
 	}
 
 	return browser.Media{}, &browser.Error{Kind: browser.ErrNoCommonCodec, Detail: "sdp: the offer has no active audio section"}
+}
+
+// ICE credential lengths of RFC 8839 section 5.4: ice-ufrag 4 to 256
+// ice-chars, ice-pwd 22 to 256.
+const (
+	minUfragLen = 4
+	minPwdLen   = 22
+	maxICELen   = 256
+)
+
+// checkAudioSection checks what an offer for a call must have beyond
+// parsing: ICE credentials of the lengths and characters RFC 8839 section
+// 5.4 allows (at media level, or at session level as Firefox writes them),
+// and an audio direction that sends and receives (a=inactive or
+// a=recvonly offers no call, RFC 3264 section 6.1). It returns what is
+// wrong, or "".
+func checkAudioSection(sd *sdp.SessionDescription, md *sdp.MediaDescription) string {
+	for _, c := range []struct {
+		key      string
+		min      int
+		required bool
+	}{{"ice-ufrag", minUfragLen, true}, {"ice-pwd", minPwdLen, true}} {
+		v, ok := md.Attribute(c.key)
+		if !ok {
+			v, ok = sd.Attribute(c.key)
+		}
+		switch {
+		case !ok:
+			return "a=" + c.key + " missing"
+		case len(v) < c.min || len(v) > maxICELen || !iceChars(v):
+			return "a=" + c.key + " must be " + strconv.Itoa(c.min) + " to 256 characters of A-Z a-z 0-9 + / (RFC 8839 section 5.4)"
+		}
+	}
+	dir := "sendrecv"
+	for _, attrs := range [][]sdp.Attribute{sd.Attributes, md.Attributes} {
+		for _, a := range attrs {
+			switch a.Key {
+			case "sendrecv", "sendonly", "recvonly", "inactive":
+				dir = a.Key
+			}
+		}
+	}
+	if dir == "inactive" || dir == "recvonly" {
+		return "the audio section is " + dir + ": a call needs a=sendrecv"
+	}
+
+	return ""
+}
+
+// iceChars reports whether s has only ice-chars (RFC 8839 section 5.4:
+// ALPHA, DIGIT, "+" and "/").
+func iceChars(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '+', c == '/':
+		default:
+			return false
+		}
+	}
+
+	return true
 }
 
 // audioMedia picks the codecs of an active audio section.

@@ -22,6 +22,15 @@ func offerSDP(m string, attrs ...string) string {
 	return strings.Join(lines, "\r\n") + "\r\n"
 }
 
+// sessionLevelICE moves an offer's ICE credentials to the session level,
+// where Firefox writes them.
+func sessionLevelICE(offer string) string {
+	offer = strings.Replace(offer, "a=ice-ufrag:abcd\r\n", "", 1)
+	offer = strings.Replace(offer, "a=ice-pwd:0123456789012345678901\r\n", "", 1)
+
+	return strings.Replace(offer, "t=0 0", "t=0 0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901", 1)
+}
+
 func TestParseOffer(t *testing.T) {
 	chromium := offerSDP("audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126",
 		"a=rtpmap:111 opus/48000/2", "a=rtpmap:63 red/48000/2", "a=rtpmap:9 G722/8000", "a=rtpmap:0 PCMU/8000",
@@ -46,6 +55,15 @@ func TestParseOffer(t *testing.T) {
 		{"video only", offerSDP("video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000"), telephony.Codec{}, telephony.Codec{}, browser.ErrNoCommonCodec},
 		{"rejected audio", offerSDP("audio 0 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2"), telephony.Codec{}, telephony.Codec{}, browser.ErrNoCommonCodec},
 		{"garbage", "hello", telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"1-character ufrag", strings.Replace(chromium, "a=ice-ufrag:abcd", "a=ice-ufrag:a", 1), telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"short password", strings.Replace(chromium, "a=ice-pwd:0123456789012345678901", "a=ice-pwd:0123", 1), telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"ufrag with a space", strings.Replace(chromium, "a=ice-ufrag:abcd", "a=ice-ufrag:ab cd", 1), telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"no ufrag", strings.Replace(chromium, "a=ice-ufrag:abcd\r\n", "", 1), telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"ICE credentials at session level", sessionLevelICE(chromium), telephony.Opus.WithPayloadType(111), te(48000, 110), nil},
+		{"inactive", strings.Replace(chromium, "a=sendrecv", "a=inactive", 1), telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"recvonly", strings.Replace(chromium, "a=sendrecv", "a=recvonly", 1), telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
+		{"session-level inactive", strings.Replace(strings.Replace(chromium, "a=sendrecv\r\n", "", 1), "t=0 0", "t=0 0\r\na=inactive", 1),
+			telephony.Codec{}, telephony.Codec{}, browser.ErrBadOffer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,4 +87,34 @@ func TestParseOffer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseOffer feeds arbitrary and mutated offers to parseOffer: it must
+// never panic, must fail only with a *browser.Error of a documented kind,
+// and what it accepts must name a codec the gateway speaks.
+func FuzzParseOffer(f *testing.F) {
+	f.Add(offerSDP("audio 9 UDP/TLS/RTP/SAVPF 111 110", "a=rtpmap:111 opus/48000/2", "a=rtpmap:110 telephone-event/48000"))
+	f.Add(offerSDP("audio 9 UDP/TLS/RTP/SAVPF 0 8"))
+	f.Add(offerSDP("video 9 UDP/TLS/RTP/SAVPF 96"))
+	f.Add("v=0\r\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, offer string) {
+		m, err := parseOffer(offer)
+		if err != nil {
+			var le *browser.Error
+			if !errors.As(err, &le) || (!errors.Is(err, browser.ErrBadOffer) && !errors.Is(err, browser.ErrNoCommonCodec)) {
+				t.Fatalf("undocumented error %v", err)
+			}
+
+			return
+		}
+		if !m.Audio.IsOpus() && !m.Audio.IsG711() {
+			t.Fatalf("accepted audio %v", m.Audio)
+		}
+		for _, e := range m.Events {
+			if !e.IsTelephoneEvent() {
+				t.Fatalf("accepted event %v", e)
+			}
+		}
+	})
 }
