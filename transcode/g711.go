@@ -13,48 +13,52 @@ const (
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does
 // not allocate.
-func EncodePCMU(dst []byte, pcm []int16) int {
-	n := min(len(dst), len(pcm))
-	dst, pcm = dst[:n], pcm[:n]
-	for i, s := range pcm {
-		dst[i] = g711.EncodeUlawFrame(s)
-	}
-	return n
-}
+func EncodePCMU(dst []byte, pcm []int16) int { return encodeFrame(dst, pcm, false) }
 
 // DecodePCMU decodes a G.711 mu-law payload into 16-bit linear PCM samples
 // at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
 // returns that count. It does not allocate.
-func DecodePCMU(dst []int16, payload []byte) int {
-	n := min(len(dst), len(payload))
-	dst, payload = dst[:n], payload[:n]
-	for i, b := range payload {
-		dst[i] = g711.DecodeUlawFrame(b)
-	}
-	return n
-}
+func DecodePCMU(dst []int16, payload []byte) int { return decodeFrame(dst, payload, false) }
 
 // EncodePCMA encodes 16-bit linear PCM samples at 8000 Hz into G.711 A-law
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does
 // not allocate.
-func EncodePCMA(dst []byte, pcm []int16) int {
-	n := min(len(dst), len(pcm))
-	dst, pcm = dst[:n], pcm[:n]
-	for i, s := range pcm {
-		dst[i] = g711.EncodeAlawFrame(s)
-	}
-	return n
-}
+func EncodePCMA(dst []byte, pcm []int16) int { return encodeFrame(dst, pcm, true) }
 
 // DecodePCMA decodes a G.711 A-law payload into 16-bit linear PCM samples
 // at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
 // returns that count. It does not allocate.
-func DecodePCMA(dst []int16, payload []byte) int {
+func DecodePCMA(dst []int16, payload []byte) int { return decodeFrame(dst, payload, true) }
+
+// encodeFrame is EncodePCMA when pcma, else EncodePCMU.
+func encodeFrame(dst []byte, pcm []int16, pcma bool) int {
+	n := min(len(dst), len(pcm))
+	dst, pcm = dst[:n], pcm[:n]
+	if pcma {
+		for i, s := range pcm {
+			dst[i] = g711.EncodeAlawFrame(s)
+		}
+	} else {
+		for i, s := range pcm {
+			dst[i] = g711.EncodeUlawFrame(s)
+		}
+	}
+	return n
+}
+
+// decodeFrame is DecodePCMA when pcma, else DecodePCMU.
+func decodeFrame(dst []int16, payload []byte, pcma bool) int {
 	n := min(len(dst), len(payload))
 	dst, payload = dst[:n], payload[:n]
-	for i, b := range payload {
-		dst[i] = g711.DecodeAlawFrame(b)
+	if pcma {
+		for i, b := range payload {
+			dst[i] = g711.DecodeAlawFrame(b)
+		}
+	} else {
+		for i, b := range payload {
+			dst[i] = g711.DecodeUlawFrame(b)
+		}
 	}
 	return n
 }
@@ -74,4 +78,19 @@ func encodeSample(v int16, pcma bool) byte {
 		return g711.EncodeAlawFrame(v)
 	}
 	return g711.EncodeUlawFrame(v)
+}
+
+// codesToPCM decodes G.711 codes held as slots (A-law when pcma, else
+// mu-law) into PCM in dst, which may be codes itself.
+func codesToPCM(dst, codes []int16, pcma bool) {
+	for i, v := range codes {
+		dst[i] = decodeSample(byte(v), pcma)
+	}
+}
+
+// pcmToCodes encodes PCM slots in place into G.711 codes held as slots.
+func pcmToCodes(slots []int16, pcma bool) {
+	for i, v := range slots {
+		slots[i] = int16(encodeSample(v, pcma))
+	}
 }

@@ -101,10 +101,7 @@ func (c *g711PLC) recordG711(slots []int16, pcma bool) {
 	}
 	n := len(slots)
 	copy(c.hist[:], c.hist[n:])
-	dst := c.hist[plcHistory-n:]
-	for i, b := range slots {
-		dst[i] = decodeSample(byte(b), pcma)
-	}
+	codesToPCM(c.hist[plcHistory-n:], slots, pcma)
 	c.valid = min(c.valid+n, plcHistory)
 }
 
