@@ -239,13 +239,10 @@ func (c *g711PLC) finishG711(slots []int16, pcma bool) {
 	if !c.active {
 		return
 	}
-	c.active = false
-	l := min(c.returnLength(), len(slots))
-	for i := range l {
-		w := float32(i+1) / float32(l+1)
-		v := clamp16((1-w)*c.sample() + w*float32(decodeSample(byte(slots[i]), pcma)))
-		slots[i] = int16(encodeSample(v, pcma))
-	}
+	faded := slots[:min(c.returnLength(), len(slots))]
+	codesToPCM(faded, faded, pcma)
+	c.finish(faded)
+	pcmToCodes(faded, pcma)
 }
 
 // clamp16 rounds v to the nearest 16-bit sample, saturating.

@@ -33,8 +33,13 @@ type pipeline struct {
 	relaying bool      // the current chain is passthrough
 }
 
-// newPipeline builds the stages from in to out with settings s.
-func newPipeline(in, out telephony.Codec, trunkIn bool, s settings) (*pipeline, error) {
+// newPipeline builds the stages from in to out with the default settings
+// changed by opts.
+func newPipeline(in, out telephony.Codec, trunkIn bool, opts []Option) (*pipeline, error) {
+	s := defaultSettings()
+	for _, o := range opts {
+		o(&s)
+	}
 	if err := s.validate(out); err != nil {
 		return nil, err
 	}
