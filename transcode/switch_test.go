@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
-
-	"github.com/hraban/opus"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 
@@ -98,16 +97,8 @@ func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
 	payloads, codecs, _ := trunkStream(segments, 160)
 	run := func(t *testing.T, follow bool) (heard []int16, tss []uint32, d *Downlink) {
 		t.Helper()
-		d, err := NewDownlink(telephony.PCMU, telephony.Opus)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec, err := opus.NewDecoder(8000, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, d.MaxPayloadSize())
-		pcm := make([]int16, 960)
+		d = mustDownlink(t, telephony.PCMU, telephony.Opus)
+		ear := newListener(t)
 		for i, p := range payloads {
 			if follow && codecs[i] != d.Input() {
 				if err := d.SetInput(codecs[i]); err != nil {
@@ -117,18 +108,8 @@ func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
 			if err := d.Push(uint16(100+i), uint32(4000+160*i), p); err != nil {
 				t.Fatal(err)
 			}
-			for {
-				n, ts, ok := d.Next(buf)
-				if !ok {
-					break
-				}
-				m, err := dec.Decode(buf[:n], pcm)
-				if err != nil {
-					t.Fatal(err)
-				}
-				heard = append(heard, pcm[:m]...)
-				tss = append(tss, ts)
-			}
+			h, ts := ear.drain(t, telephony.Opus, d.Next, d.MaxPayloadSize())
+			heard, tss = append(heard, h...), append(tss, ts...)
 		}
 		return heard, tss, d
 	}
@@ -163,10 +144,7 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 	const packets = 150
 	enc := newBrowserEncoder(t)
 	tone := testaudio.Sine(switchFreq, browserRate, packets*browserFrame, switchAmp)
-	up, err := NewUplink(telephony.Opus.WithPayloadType(109), telephony.PCMU)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up := mustUplink(t, telephony.Opus.WithPayloadType(109), telephony.PCMU)
 	// The trunk moves to A-law with payload type 8, then back.
 	plan := map[int]telephony.Codec{50: telephony.PCMA, 100: telephony.PCMU}
 	descs := map[string]string{
@@ -174,8 +152,6 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 		"PCMA": "opus/48000 decode@8k (FEC, PLC) -> PCMA encode, ptime 20ms",
 	}
 	pkt := make([]byte, 1500)
-	buf := make([]byte, up.MaxPayloadSize())
-	pcm := make([]int16, 160)
 	var heard []int16
 	var tss []uint32
 	var pts []uint8
@@ -195,15 +171,10 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 		if err := up.Push(uint16(60000+i), uint32(90000+browserFrame*i), pkt[:n]); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			gn, ts, ok := up.Next(buf)
-			if !ok {
-				break
-			}
+		for _, f := range drainFrames(up.Next, up.MaxPayloadSize()) {
 			out := up.Output()
-			m := copy(pcm, decodeG711(out, buf[:gn]))
-			heard = append(heard, pcm[:m]...)
-			tss = append(tss, ts)
+			heard = append(heard, decodeG711(out, f.payload)...)
+			tss = append(tss, f.ts)
 			pts = append(pts, out.PayloadType)
 		}
 	}
@@ -282,7 +253,6 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 			if got := s.String(); got != tc.descs[0] {
 				t.Errorf("String() = %q, want %q", got, tc.descs[0])
 			}
-			buf := make([]byte, s.MaxPayloadSize())
 			var outCodec []telephony.Codec // per output sample
 			var outBytes []byte
 			var tss []uint32
@@ -300,23 +270,14 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 				if err := s.Push(uint16(i), uint32(packet*i), in[i*packet:(i+1)*packet]); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ts, ok := s.Next(buf)
-					if !ok {
-						break
-					}
-					if n != frame {
-						t.Fatalf("frame of %d bytes, want %d", n, frame)
-					}
-					oc := telephony.PCMU
-					if tc.up {
-						oc = trunkAt(i)
-					}
-					for range n {
-						outCodec = append(outCodec, oc)
-					}
-					outBytes = append(outBytes, buf[:n]...)
-					tss = append(tss, ts)
+				oc := telephony.PCMU
+				if tc.up {
+					oc = trunkAt(i)
+				}
+				for _, f := range drainWhole(t, s.Next, frame) {
+					outCodec = append(outCodec, slices.Repeat([]telephony.Codec{oc}, frame)...)
+					outBytes = append(outBytes, f.payload...)
+					tss = append(tss, f.ts)
 				}
 			}
 			if len(outBytes) != len(in) {
@@ -364,10 +325,7 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := NewDownlink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := mustDownlink(t, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
 			payloads, codecs, _ := trunkStream([]trunkSegment{{telephony.PCMU, 10}, {telephony.PCMA, 10}}, 160)
 			buf := make([]byte, d.MaxPayloadSize())
 			var tss []uint32
@@ -430,10 +388,7 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 	}
 	for _, c := range bad {
 		t.Run("downlink to "+c.String(), func(t *testing.T) {
-			d, err := NewDownlink(telephony.PCMU, telephony.Opus)
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := mustDownlink(t, telephony.PCMU, telephony.Opus)
 			desc := d.String()
 			if err := d.SetInput(c); !errors.Is(err, ErrUnsupportedCodec) {
 				t.Fatalf("SetInput(%s) = %v, want ErrUnsupportedCodec", c, err)
@@ -445,10 +400,7 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 			checkToneWindows(t, downlinkTone(t, d, telephony.PCMU, 25), 1600, 10)
 		})
 		t.Run("uplink to "+c.String(), func(t *testing.T) {
-			u, err := NewUplink(telephony.PCMA, telephony.PCMU)
-			if err != nil {
-				t.Fatal(err)
-			}
+			u := mustUplink(t, telephony.PCMA, telephony.PCMU)
 			desc := u.String()
 			if err := u.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
 				t.Fatalf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
@@ -479,29 +431,15 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 // decoded at 8 kHz.
 func downlinkTone(t *testing.T, d *Downlink, c telephony.Codec, packets int) []int16 {
 	t.Helper()
-	dec, err := opus.NewDecoder(8000, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ear := newListener(t)
 	payloads, _, _ := trunkStream([]trunkSegment{{c, packets}}, 160)
-	buf := make([]byte, d.MaxPayloadSize())
-	pcm := make([]int16, 960)
 	var heard []int16
 	for i, p := range payloads {
 		if err := d.Push(uint16(i), uint32(160*i), p); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			n, _, ok := d.Next(buf)
-			if !ok {
-				break
-			}
-			m, err := dec.Decode(buf[:n], pcm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			heard = append(heard, pcm[:m]...)
-		}
+		h, _ := ear.drain(t, telephony.Opus, d.Next, d.MaxPayloadSize())
+		heard = append(heard, h...)
 	}
 	return heard
 }
