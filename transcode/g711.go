@@ -13,54 +13,66 @@ const (
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does
 // not allocate.
-func EncodePCMU(dst []byte, pcm []int16) int { return encodeFrame(dst, pcm, false) }
+func EncodePCMU(dst []byte, pcm []int16) int {
+	n := min(len(dst), len(pcm))
+	dst, pcm = dst[:n], pcm[:n]
+	for i, s := range pcm {
+		dst[i] = g711.EncodeUlawFrame(s)
+	}
+	return n
+}
 
 // DecodePCMU decodes a G.711 mu-law payload into 16-bit linear PCM samples
 // at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
 // returns that count. It does not allocate.
-func DecodePCMU(dst []int16, payload []byte) int { return decodeFrame(dst, payload, false) }
+func DecodePCMU(dst []int16, payload []byte) int {
+	n := min(len(dst), len(payload))
+	dst, payload = dst[:n], payload[:n]
+	for i, b := range payload {
+		dst[i] = g711.DecodeUlawFrame(b)
+	}
+	return n
+}
 
 // EncodePCMA encodes 16-bit linear PCM samples at 8000 Hz into G.711 A-law
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does
 // not allocate.
-func EncodePCMA(dst []byte, pcm []int16) int { return encodeFrame(dst, pcm, true) }
-
-// DecodePCMA decodes a G.711 A-law payload into 16-bit linear PCM samples
-// at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
-// returns that count. It does not allocate.
-func DecodePCMA(dst []int16, payload []byte) int { return decodeFrame(dst, payload, true) }
-
-// encodeFrame is EncodePCMA when pcma, else EncodePCMU.
-func encodeFrame(dst []byte, pcm []int16, pcma bool) int {
+func EncodePCMA(dst []byte, pcm []int16) int {
 	n := min(len(dst), len(pcm))
 	dst, pcm = dst[:n], pcm[:n]
-	if pcma {
-		for i, s := range pcm {
-			dst[i] = g711.EncodeAlawFrame(s)
-		}
-	} else {
-		for i, s := range pcm {
-			dst[i] = g711.EncodeUlawFrame(s)
-		}
+	for i, s := range pcm {
+		dst[i] = g711.EncodeAlawFrame(s)
 	}
 	return n
 }
 
-// decodeFrame is DecodePCMA when pcma, else DecodePCMU.
-func decodeFrame(dst []int16, payload []byte, pcma bool) int {
+// DecodePCMA decodes a G.711 A-law payload into 16-bit linear PCM samples
+// at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
+// returns that count. It does not allocate.
+func DecodePCMA(dst []int16, payload []byte) int {
 	n := min(len(dst), len(payload))
 	dst, payload = dst[:n], payload[:n]
-	if pcma {
-		for i, b := range payload {
-			dst[i] = g711.DecodeAlawFrame(b)
-		}
-	} else {
-		for i, b := range payload {
-			dst[i] = g711.DecodeUlawFrame(b)
-		}
+	for i, b := range payload {
+		dst[i] = g711.DecodeAlawFrame(b)
 	}
 	return n
+}
+
+// encodeFrame is EncodePCMA when pcma, else EncodePCMU.
+func encodeFrame(dst []byte, pcm []int16, pcma bool) int {
+	if pcma {
+		return EncodePCMA(dst, pcm)
+	}
+	return EncodePCMU(dst, pcm)
+}
+
+// decodeFrame is DecodePCMA when pcma, else DecodePCMU.
+func decodeFrame(dst []int16, payload []byte, pcma bool) int {
+	if pcma {
+		return DecodePCMA(dst, payload)
+	}
+	return DecodePCMU(dst, payload)
 }
 
 // decodeSample decodes one G.711 byte, A-law when pcma, else mu-law.
