@@ -14,7 +14,7 @@ import (
 // Benchmarks of the media path. Compare Uplink+Downlink per frame with
 // BareOpus (libopus decode of one 20 ms frame at 8 kHz plus encode of one
 // 20 ms frame at 8 kHz, no pipeline): the difference is this package's
-// overhead. Results and the command are in doc.go.
+// overhead. The figures and the commands are in docs/performance.md.
 
 // benchInputs returns 50 browser Opus packets and 50 G.711 frames of
 // speech-like content (a tone mix), generated once.
