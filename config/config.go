@@ -207,9 +207,9 @@ type CallsConfig struct {
 	// OpusComplexity is the complexity of the Opus encoder that encodes
 	// the trunk's audio for browsers (libopus OPUS_SET_COMPLEXITY, 0 to
 	// 10). The encoder is most of a transcoded call's CPU: lower values
-	// cost less per call and lose some quality, and 0 and 1 send no
-	// in-band FEC (RFC 7587 section 3.3); the measurements are in the
-	// transcode package documentation. Default 5.
+	// cost less per call and lose some quality, and 0 sends no in-band
+	// FEC (RFC 7587 section 3.3); the measurements are in
+	// docs/performance.md. Default 5.
 	OpusComplexity int `yaml:"opus_complexity"`
 }
 

@@ -125,17 +125,11 @@ func (r *Receiver) Update(seq uint16, ts uint32, arrival time.Duration) (a Arriv
 	clock := r.rate()
 	at := uint32(sec*clock + frac*clock/int64(time.Second)) //nolint:gosec // RTP time wraps at 2^32 by design
 	transit := int32(at - ts)                               //nolint:gosec // difference of wrapping clocks
-	if !r.started {
-		r.started = true
-		r.restart(seq)
-		r.transit = transit
-		return First, 0
-	}
-	a, gap = r.updateSeq(seq)
+	a, gap = r.UpdateSequence(seq)
 	switch a {
 	case Jump, Duplicate:
 		return a, gap
-	case Restart:
+	case First, Restart:
 		r.transit = transit
 		return a, gap
 	}
@@ -147,6 +141,26 @@ func (r *Receiver) Update(seq uint16, ts uint32, arrival time.Duration) (a Arriv
 	r.jitter += delta - (r.jitter+jitterRoundOffset)>>jitterShift
 	return a, gap
 }
+
+// UpdateSequence is Update by sequence number alone, for a receiver that
+// keeps no arrival times (a transcoder classifying the packets it is
+// given): it says how the packet relates to the stream and counts it
+// exactly as Update does, but leaves the jitter estimate untouched. A
+// stream should be fed through one of the two only.
+func (r *Receiver) UpdateSequence(seq uint16) (a Arrival, gap uint16) {
+	if !r.started {
+		r.started = true
+		r.restart(seq)
+		return First, 0
+	}
+	return r.updateSeq(seq)
+}
+
+// Reset forgets the stream, keeping only the clock rate: the next packet
+// is First again and every count starts afresh. It is for a stream that
+// was replaced by another whose numbering is unrelated, for example a new
+// SSRC (RFC 3550 section 8.2) opened by a sender that changed codec.
+func (r *Receiver) Reset() { *r = Receiver{clockRate: r.clockRate} }
 
 // restart starts counting afresh at seq (init_seq of RFC 3550 A.1).
 func (r *Receiver) restart(seq uint16) {

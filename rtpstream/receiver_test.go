@@ -30,20 +30,66 @@ func TestReceiverArrivals(t *testing.T) {
 		{"far behind is a jump", []uint16{1000, 1001, 500}, []Arrival{First, InOrder, Jump}, []uint16{0, 0, 0}, 2, 2, 0},
 		{"largest dropout is loss", []uint16{0, MaxDropout - 1}, []Arrival{First, InOrder}, []uint16{0, MaxDropout - 2}, 2, MaxDropout, MaxDropout - 2},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Receiver
-			for i, seq := range tt.seqs {
-				a, gap := r.Update(seq, uint32(seq)*160, time.Duration(i)*ptime)
-				if a != tt.want[i] || gap != tt.gaps[i] {
-					t.Errorf("packet %d (seq %d): %v gap %d, want %v gap %d", i, seq, a, gap, tt.want[i], tt.gaps[i])
+	// Update and UpdateSequence classify and count alike.
+	updates := []struct {
+		name   string
+		update func(r *Receiver, i int, seq uint16) (Arrival, uint16)
+	}{
+		{"Update", func(r *Receiver, i int, seq uint16) (Arrival, uint16) {
+			return r.Update(seq, uint32(seq)*160, time.Duration(i)*ptime)
+		}},
+		{"UpdateSequence", func(r *Receiver, _ int, seq uint16) (Arrival, uint16) { return r.UpdateSequence(seq) }},
+	}
+	for _, u := range updates {
+		for _, tt := range tests {
+			t.Run(u.name+"/"+tt.name, func(t *testing.T) {
+				var r Receiver
+				for i, seq := range tt.seqs {
+					a, gap := u.update(&r, i, seq)
+					if a != tt.want[i] || gap != tt.gaps[i] {
+						t.Errorf("packet %d (seq %d): %v gap %d, want %v gap %d", i, seq, a, gap, tt.want[i], tt.gaps[i])
+					}
 				}
-			}
-			st := r.Stats()
-			if st.Received != tt.received || st.Expected != tt.expected || st.Lost != tt.lost {
-				t.Errorf("received %d expected %d lost %d, want %d %d %d", st.Received, st.Expected, st.Lost, tt.received, tt.expected, tt.lost)
-			}
-		})
+				st := r.Stats()
+				if st.Received != tt.received || st.Expected != tt.expected || st.Lost != tt.lost {
+					t.Errorf("received %d expected %d lost %d, want %d %d %d", st.Received, st.Expected, st.Lost, tt.received, tt.expected, tt.lost)
+				}
+			})
+		}
+	}
+}
+
+func TestReceiverUpdateSequenceLeavesJitter(t *testing.T) {
+	var r Receiver
+	for i := range 100 {
+		// Timestamps and arrival times play no part: jitter stays 0.
+		r.UpdateSequence(uint16(i))
+	}
+	if st := r.Stats(); st.Jitter != 0 || st.Received != 100 || st.Lost != 0 {
+		t.Errorf("Stats = %+v, want 100 received, none lost, no jitter", st)
+	}
+}
+
+func TestReceiverReset(t *testing.T) {
+	var r Receiver
+	r.SetClockRate(48000)
+	for i, seq := range []uint16{10, 11, 14, 40000} { // a loss, then a pending jump
+		r.Update(seq, uint32(seq)*960, time.Duration(i)*ptime+time.Duration(i%2)*time.Millisecond)
+	}
+	r.Reset()
+	if st := r.Stats(); st != (Stats{}) {
+		t.Errorf("Stats after Reset = %+v, want zero", st)
+	}
+	// The pending jump is forgotten: 40001 starts a stream, it does not
+	// confirm a restart.
+	if a, gap := r.Update(40001, 0, 0); a != First || gap != 0 {
+		t.Errorf("first packet after Reset: %v gap %d, want first", a, gap)
+	}
+	if a, _ := r.Update(40002, 960, ptime); a != InOrder {
+		t.Errorf("second packet after Reset: %v, want in-order", a)
+	}
+	if r.rate() != 48000 {
+		t.Errorf("clock rate after Reset = %d, want 48000 kept", r.rate())
 	}
 }
 
@@ -128,6 +174,16 @@ func TestReceiverUpdateDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Update allocates %v times per packet", allocs)
+	}
+	allocs = testing.AllocsPerRun(1000, func() {
+		r.UpdateSequence(seq)
+		seq += 7
+		if seq%64 == 0 {
+			r.Reset()
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("UpdateSequence and Reset allocate %v times per packet", allocs)
 	}
 }
 

@@ -18,36 +18,16 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	g711 := make([]byte, 160)
 	EncodePCMU(g711, testaudio.Sine(600, 8000, 160, 0.3))
 	out := make([]byte, 1500)
-	drain := func(next func([]byte) (int, uint32, bool)) {
-		for {
-			if _, _, ok := next(out); !ok {
-				return
-			}
-		}
-	}
-	newUp := func(in, o telephony.Codec, opts ...Option) *Uplink {
-		u, err := NewUplink(in, o, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
-	newDown := func(in, o telephony.Codec, opts ...Option) *Downlink {
-		d, err := NewDownlink(in, o, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	upOpus := newUp(telephony.Opus, telephony.PCMU)
-	upLossy := newUp(telephony.Opus, telephony.PCMA)
-	upPass := newUp(telephony.PCMU, telephony.PCMU)
-	down := newDown(telephony.PCMA, telephony.Opus)
-	downLossy := newDown(telephony.PCMU, telephony.Opus)
-	downPass := newDown(telephony.PCMU, telephony.PCMU)
-	downPassLossy := newDown(telephony.PCMA, telephony.PCMA)
-	upSame := newUp(telephony.PCMA, telephony.PCMA, WithTranscodeSameCodec(true))
-	downSame := newDown(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
+	drain := func(next func([]byte) (int, uint32, bool)) { discardFrames(next, out) }
+	upOpus := mustUplink(t, telephony.Opus, telephony.PCMU)
+	upLossy := mustUplink(t, telephony.Opus, telephony.PCMA)
+	upPass := mustUplink(t, telephony.PCMU, telephony.PCMU)
+	down := mustDownlink(t, telephony.PCMA, telephony.Opus)
+	downLossy := mustDownlink(t, telephony.PCMU, telephony.Opus)
+	downPass := mustDownlink(t, telephony.PCMU, telephony.PCMU)
+	downPassLossy := mustDownlink(t, telephony.PCMA, telephony.PCMA)
+	upSame := mustUplink(t, telephony.PCMA, telephony.PCMA, WithTranscodeSameCodec(true))
+	downSame := mustDownlink(t, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
 	mapper, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, telephony.TelephoneEvent8k, upOpus)
 	if err != nil {
 		t.Fatal(err)
@@ -167,35 +147,17 @@ func TestSetTrunkDoesNotAllocate(t *testing.T) {
 	ulaw := encodeG711(telephony.PCMU, testaudio.Sine(600, 8000, 160, 0.3))
 	alaw := encodeG711(telephony.PCMA, testaudio.Sine(600, 8000, 160, 0.3))
 	out := make([]byte, 1500)
-	drain := func(next func([]byte) (int, uint32, bool)) {
-		for {
-			if _, _, ok := next(out); !ok {
-				return
-			}
-		}
-	}
+	drain := func(next func([]byte) (int, uint32, bool)) { discardFrames(next, out) }
 	codec := func(i int) (telephony.Codec, []byte) {
 		if i/7%2 == 1 {
 			return telephony.PCMA, alaw
 		}
 		return telephony.PCMU, ulaw
 	}
-	upOpus, err := NewUplink(telephony.Opus, telephony.PCMU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	upPass, err := NewUplink(telephony.PCMU, telephony.PCMU)
-	if err != nil {
-		t.Fatal(err)
-	}
-	downOpus, err := NewDownlink(telephony.PCMU, telephony.Opus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	downPass, err := NewDownlink(telephony.PCMU, telephony.PCMU)
-	if err != nil {
-		t.Fatal(err)
-	}
+	upOpus := mustUplink(t, telephony.Opus, telephony.PCMU)
+	upPass := mustUplink(t, telephony.PCMU, telephony.PCMU)
+	downOpus := mustDownlink(t, telephony.PCMU, telephony.Opus)
+	downPass := mustDownlink(t, telephony.PCMU, telephony.PCMU)
 	mapper, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 110}, telephony.TelephoneEvent8k, upOpus)
 	if err != nil {
 		t.Fatal(err)

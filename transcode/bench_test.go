@@ -14,7 +14,7 @@ import (
 // Benchmarks of the media path. Compare Uplink+Downlink per frame with
 // BareOpus (libopus decode of one 20 ms frame at 8 kHz plus encode of one
 // 20 ms frame at 8 kHz, no pipeline): the difference is this package's
-// overhead. Results and the command are in doc.go.
+// overhead. The figures and the commands are in docs/performance.md.
 
 // benchInputs returns 50 browser Opus packets and 50 G.711 frames of
 // speech-like content (a tone mix), generated once.
@@ -37,6 +37,7 @@ func benchInputs(b *testing.B) ([][]byte, [][]byte) {
 type mediaLeg interface {
 	Push(seq uint16, ts uint32, payload []byte) error
 	Next(dst []byte) (n int, ts uint32, ok bool)
+	MaxPayloadSize() int
 }
 
 // pushDrain pushes one packet into l and takes every frame it then has
@@ -46,25 +47,15 @@ func pushDrain(b *testing.B, l mediaLeg, seq uint16, ts uint32, payload, out []b
 	if err := l.Push(seq, ts, payload); err != nil {
 		b.Fatal(err)
 	}
-	for {
-		if _, _, ok := l.Next(out); !ok {
-			return
-		}
-	}
+	discardFrames(l.Next, out)
 }
 
 // benchLegs returns the uplink (browser Opus to trunk PCMU) and downlink
 // (trunk PCMU to browser Opus) of a call, with default settings.
 func benchLegs(b *testing.B) (*Uplink, *Downlink) {
 	b.Helper()
-	up, err := NewUplink(telephony.Opus, telephony.PCMU)
-	if err != nil {
-		b.Fatal(err)
-	}
-	down, err := NewDownlink(telephony.PCMU, telephony.Opus)
-	if err != nil {
-		b.Fatal(err)
-	}
+	up := mustUplink(b, telephony.Opus, telephony.PCMU)
+	down := mustDownlink(b, telephony.PCMU, telephony.Opus)
 	return up, down
 }
 
@@ -88,28 +79,29 @@ func bareOpus(b *testing.B, g [][]byte) (*opus.Decoder, *opus.Encoder, [][]int16
 	return dec, enc, pcm
 }
 
-func BenchmarkUplink(b *testing.B) {
-	pk, _ := benchInputs(b)
-	up, _ := benchLegs(b)
-	out := make([]byte, up.MaxPayloadSize())
+// benchLeg pushes one of payloads (20 ms each, ticks input clock ticks)
+// per iteration into l and drains it.
+func benchLeg(b *testing.B, l mediaLeg, payloads [][]byte, ticks int) {
+	b.Helper()
+	out := make([]byte, l.MaxPayloadSize())
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		pushDrain(b, up, uint16(i), uint32(i*960), pk[i%50], out)
+		pushDrain(b, l, uint16(i), uint32(i*ticks), payloads[i%len(payloads)], out)
 		i++
 	}
+}
+
+func BenchmarkUplink(b *testing.B) {
+	pk, _ := benchInputs(b)
+	up, _ := benchLegs(b)
+	benchLeg(b, up, pk, 960)
 }
 
 func BenchmarkDownlink(b *testing.B) {
 	_, g := benchInputs(b)
 	_, down := benchLegs(b)
-	out := make([]byte, down.MaxPayloadSize())
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		pushDrain(b, down, uint16(i), uint32(i*160), g[i%50], out)
-		i++
-	}
+	benchLeg(b, down, g, 160)
 }
 
 // BenchmarkSameCodec is one 20 ms PCMU frame each way between legs that
@@ -122,14 +114,8 @@ func BenchmarkSameCodec(b *testing.B) {
 		on   bool
 	}{{"passthrough", false}, {"re-encode", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			up, err := NewUplink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(bc.on))
-			if err != nil {
-				b.Fatal(err)
-			}
-			down, err := NewDownlink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(bc.on))
-			if err != nil {
-				b.Fatal(err)
-			}
+			up := mustUplink(b, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(bc.on))
+			down := mustDownlink(b, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(bc.on))
 			out := make([]byte, 1500)
 			b.ReportAllocs()
 			i := 0

@@ -55,14 +55,8 @@ type chainResult struct {
 func runChain(t *testing.T, in []int16, trunk telephony.Codec, lose func(i int) bool) chainResult {
 	t.Helper()
 	enc := newBrowserEncoder(t)
-	up, err := NewUplink(telephony.Opus, trunk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	down, err := NewDownlink(trunk, telephony.Opus)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up := mustUplink(t, telephony.Opus, trunk)
+	down := mustDownlink(t, trunk, telephony.Opus)
 	dec, err := opus.NewDecoder(browserRate, 1)
 	if err != nil {
 		t.Fatal(err)

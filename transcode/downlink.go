@@ -41,11 +41,7 @@ func NewDownlink(in, out telephony.Codec, opts ...Option) (*Downlink, error) {
 	if !out.IsOpus() && !out.IsG711() {
 		return nil, fmt.Errorf("%w: downlink output %s", ErrUnsupportedCodec, out)
 	}
-	s := defaultSettings()
-	for _, o := range opts {
-		o(&s)
-	}
-	p, err := newPipeline(in, out, true, s)
+	p, err := newPipeline(in, out, true, opts)
 	if err != nil {
 		return nil, err
 	}

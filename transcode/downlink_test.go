@@ -30,10 +30,7 @@ func TestDownlinkPtimesToOpus(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			down, err := NewDownlink(tc.in, telephony.Opus.WithPayloadType(109))
-			if err != nil {
-				t.Fatal(err)
-			}
+			down := mustDownlink(t, tc.in, telephony.Opus.WithPayloadType(109))
 			dec, err := opus.NewDecoder(48000, 1)
 			if err != nil {
 				t.Fatal(err)
@@ -105,10 +102,7 @@ func TestDownlinkPassthrough(t *testing.T) {
 			pcm := testaudio.Sine(600, 8000, 960, 0.3)
 			src := make([]byte, 960)
 			EncodePCMU(src, pcm)
-			down, err := NewDownlink(telephony.PCMU, telephony.PCMU.WithPayloadType(0))
-			if err != nil {
-				t.Fatal(err)
-			}
+			down := mustDownlink(t, telephony.PCMU, telephony.PCMU.WithPayloadType(0))
 			var got []byte
 			buf := make([]byte, down.MaxPayloadSize())
 			var tss []uint32
@@ -172,10 +166,7 @@ func TestDownlinkPassthrough(t *testing.T) {
 }
 
 func TestDownlinkRejects(t *testing.T) {
-	down, err := NewDownlink(telephony.PCMA, telephony.Opus)
-	if err != nil {
-		t.Fatal(err)
-	}
+	down := mustDownlink(t, telephony.PCMA, telephony.Opus)
 	for _, tc := range []struct {
 		name    string
 		payload []byte
@@ -203,16 +194,5 @@ func TestDownlinkRejects(t *testing.T) {
 				t.Errorf("error %v, want %v", err, tc.err)
 			}
 		})
-	}
-}
-
-func TestDownlinkString(t *testing.T) {
-	down, err := NewDownlink(telephony.PCMU, telephony.Opus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "PCMU/8000 decode -> opus encode@8k (VOIP, 24000 bit/s, complexity 5, FEC for 10% loss, no DTX), ptime 20ms"
-	if got := down.String(); got != want {
-		t.Errorf("String() = %q, want %q", got, want)
 	}
 }

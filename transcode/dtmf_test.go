@@ -196,10 +196,7 @@ func TestDTMFMapperTimelineAndErrors(t *testing.T) {
 // TestDTMFMapperWithUplink lines events up with the uplink's audio frames.
 func TestDTMFMapperWithUplink(t *testing.T) {
 	pk := opusPackets(t, 3, 20)
-	up, err := NewUplink(telephony.Opus, telephony.PCMU)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up := mustUplink(t, telephony.Opus, telephony.PCMU)
 	buf := make([]byte, up.MaxPayloadSize())
 	var audioTS []uint32
 	for i, p := range pk {

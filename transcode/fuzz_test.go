@@ -53,11 +53,7 @@ func FuzzUplinkPush(f *testing.F) {
 	f.Add(uint16(1), uint32(960), pk[0], uint16(2), uint32(1920), pk[1])
 	f.Add(uint16(1), uint32(0), []byte{3 << 3}, uint16(9), uint32(99999), []byte{16<<3 | 3, 0x80 | 2, 1, 5, 5})
 	f.Fuzz(func(t *testing.T, s1 uint16, t1 uint32, p1 []byte, s2 uint16, t2 uint32, p2 []byte) {
-		up, err := NewUplink(telephony.Opus, telephony.PCMA)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]byte, up.MaxPayloadSize())
+		up := mustUplink(t, telephony.Opus, telephony.PCMA)
 		for _, in := range []struct {
 			s uint16
 			t uint32
@@ -66,15 +62,7 @@ func FuzzUplinkPush(f *testing.F) {
 			if err := up.Push(in.s, in.t, in.p); err != nil && !errors.Is(err, ErrMalformedPacket) {
 				t.Fatalf("unexpected error %v", err)
 			}
-			for {
-				n, _, ok := up.Next(out)
-				if !ok {
-					break
-				}
-				if n != 160 {
-					t.Fatalf("frame of %d bytes", n)
-				}
-			}
+			drainWhole(t, up.Next, 160)
 		}
 	})
 }
@@ -83,11 +71,7 @@ func FuzzUplinkPush(f *testing.F) {
 func FuzzDownlinkPush(f *testing.F) {
 	f.Add(uint16(1), uint32(160), make([]byte, 160), uint16(2), uint32(320), make([]byte, 80))
 	f.Fuzz(func(t *testing.T, s1 uint16, t1 uint32, p1 []byte, s2 uint16, t2 uint32, p2 []byte) {
-		down, err := NewDownlink(telephony.PCMU, telephony.Opus)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]byte, down.MaxPayloadSize())
+		down := mustDownlink(t, telephony.PCMU, telephony.Opus)
 		for _, in := range []struct {
 			s uint16
 			t uint32
@@ -96,13 +80,9 @@ func FuzzDownlinkPush(f *testing.F) {
 			if err := down.Push(in.s, in.t, in.p); err != nil && !errors.Is(err, ErrMalformedPacket) {
 				t.Fatalf("unexpected error %v", err)
 			}
-			for {
-				n, _, ok := down.Next(out)
-				if !ok {
-					break
-				}
+			for _, f := range drainFrames(down.Next, down.MaxPayloadSize()) {
 				var p OpusPacket
-				if err := p.Parse(out[:n]); err != nil {
+				if err := p.Parse(f.payload); err != nil {
 					t.Fatalf("downlink produced a malformed Opus packet: %v", err)
 				}
 			}

@@ -59,6 +59,22 @@ func DecodePCMA(dst []int16, payload []byte) int {
 	return n
 }
 
+// encodeFrame is EncodePCMA when pcma, else EncodePCMU.
+func encodeFrame(dst []byte, pcm []int16, pcma bool) int {
+	if pcma {
+		return EncodePCMA(dst, pcm)
+	}
+	return EncodePCMU(dst, pcm)
+}
+
+// decodeFrame is DecodePCMA when pcma, else DecodePCMU.
+func decodeFrame(dst []int16, payload []byte, pcma bool) int {
+	if pcma {
+		return DecodePCMA(dst, payload)
+	}
+	return DecodePCMU(dst, payload)
+}
+
 // decodeSample decodes one G.711 byte, A-law when pcma, else mu-law.
 func decodeSample(b byte, pcma bool) int16 {
 	if pcma {
@@ -74,4 +90,19 @@ func encodeSample(v int16, pcma bool) byte {
 		return g711.EncodeAlawFrame(v)
 	}
 	return g711.EncodeUlawFrame(v)
+}
+
+// codesToPCM decodes G.711 codes held as slots (A-law when pcma, else
+// mu-law) into PCM in dst, which may be codes itself.
+func codesToPCM(dst, codes []int16, pcma bool) {
+	for i, v := range codes {
+		dst[i] = decodeSample(byte(v), pcma)
+	}
+}
+
+// pcmToCodes encodes PCM slots in place into G.711 codes held as slots.
+func pcmToCodes(slots []int16, pcma bool) {
+	for i, v := range slots {
+		slots[i] = int16(encodeSample(v, pcma))
+	}
 }

@@ -101,10 +101,7 @@ func (c *g711PLC) recordG711(slots []int16, pcma bool) {
 	}
 	n := len(slots)
 	copy(c.hist[:], c.hist[n:])
-	dst := c.hist[plcHistory-n:]
-	for i, b := range slots {
-		dst[i] = decodeSample(byte(b), pcma)
-	}
+	codesToPCM(c.hist[plcHistory-n:], slots, pcma)
 	c.valid = min(c.valid+n, plcHistory)
 }
 
@@ -242,13 +239,10 @@ func (c *g711PLC) finishG711(slots []int16, pcma bool) {
 	if !c.active {
 		return
 	}
-	c.active = false
-	l := min(c.returnLength(), len(slots))
-	for i := range l {
-		w := float32(i+1) / float32(l+1)
-		v := clamp16((1-w)*c.sample() + w*float32(decodeSample(byte(slots[i]), pcma)))
-		slots[i] = int16(encodeSample(v, pcma))
-	}
+	faded := slots[:min(c.returnLength(), len(slots))]
+	codesToPCM(faded, faded, pcma)
+	c.finish(faded)
+	pcmToCodes(faded, pcma)
 }
 
 // clamp16 rounds v to the nearest 16-bit sample, saturating.

@@ -4,8 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/hraban/opus"
-
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -21,22 +19,12 @@ import (
 // instead, which is what a Downlink without concealment produced for them.
 func downlinkRun(t *testing.T, in, out telephony.Codec, src []byte, packet int, lose func(int) bool, silenceFill bool) ([]int16, Stats) {
 	t.Helper()
-	d, err := NewDownlink(in, out, WithTranscodeSameCodec(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dec *opus.Decoder
-	if out.IsOpus() {
-		if dec, err = opus.NewDecoder(8000, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
+	d := mustDownlink(t, in, out, WithTranscodeSameCodec(true))
+	ear := newListener(t)
 	silence := make([]byte, packet)
 	for i := range silence {
 		silence[i] = silenceByte(in)
 	}
-	buf := make([]byte, d.MaxPayloadSize())
-	pcm := make([]int16, 960)
 	var heard []int16
 	for i := 0; (i+1)*packet <= len(src); i++ {
 		payload := src[i*packet : (i+1)*packet]
@@ -49,21 +37,8 @@ func downlinkRun(t *testing.T, in, out telephony.Codec, src []byte, packet int, 
 		if err := d.Push(uint16(1000+i), uint32(90000+i*packet), payload); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			n, _, ok := d.Next(buf)
-			if !ok {
-				break
-			}
-			if dec == nil {
-				heard = append(heard, decodeG711(out, buf[:n])...)
-				continue
-			}
-			m, err := dec.Decode(buf[:n], pcm)
-			if err != nil {
-				t.Fatalf("browser decode: %v", err)
-			}
-			heard = append(heard, pcm[:m]...)
-		}
+		h, _ := ear.drain(t, out, d.Next, d.MaxPayloadSize())
+		heard = append(heard, h...)
 	}
 	return heard, d.Stats()
 }

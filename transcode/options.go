@@ -7,8 +7,8 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// Defaults of the transcoder options. The Opus values are the ones
-// justified by measurement in the package documentation.
+// Defaults of the transcoder options. The package documentation says why
+// the Opus values are these; docs/performance.md has the measurements.
 const (
 	// DefaultPtime is the output packet duration: 20 ms, the usual ptime of
 	// G.711 trunks (RFC 3551 section 4.5) and of WebRTC Opus.

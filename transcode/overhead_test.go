@@ -33,21 +33,16 @@ func overheadRun(b *testing.B) (pipeline, bare float64) {
 			}
 		}
 		// Alternate which runs first so neither always meets a cold cache.
-		if n%2 == 0 {
-			t0 := time.Now()
-			runPipe()
-			t1 := time.Now()
-			runBare()
-			tPipe += t1.Sub(t0)
-			tBare += time.Since(t1)
-		} else {
-			t0 := time.Now()
-			runBare()
-			t1 := time.Now()
-			runPipe()
-			tBare += t1.Sub(t0)
-			tPipe += time.Since(t1)
+		first, second, tFirst, tSecond := runPipe, runBare, &tPipe, &tBare
+		if n%2 == 1 {
+			first, second, tFirst, tSecond = runBare, runPipe, &tBare, &tPipe
 		}
+		t0 := time.Now()
+		first()
+		t1 := time.Now()
+		second()
+		*tFirst += t1.Sub(t0)
+		*tSecond += time.Since(t1)
 		n++
 	}
 	pipeline = float64(tPipe.Nanoseconds()) / float64(n)

@@ -27,38 +27,24 @@ type g711Stream interface {
 func newSameCodecStream(t *testing.T, up bool, in, out telephony.Codec, opts ...Option) g711Stream {
 	t.Helper()
 	if up {
-		u, err := NewUplink(in, out, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := mustUplink(t, in, out, opts...)
 		return u
 	}
-	d, err := NewDownlink(in, out, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustDownlink(t, in, out, opts...)
 	return d
 }
 
 // encodeG711 encodes pcm in codec c.
 func encodeG711(c telephony.Codec, pcm []int16) []byte {
 	b := make([]byte, len(pcm))
-	if c.IsPCMA() {
-		EncodePCMA(b, pcm)
-	} else {
-		EncodePCMU(b, pcm)
-	}
+	encodeFrame(b, pcm, c.IsPCMA())
 	return b
 }
 
 // decodeG711 decodes b in codec c.
 func decodeG711(c telephony.Codec, b []byte) []int16 {
 	pcm := make([]int16, len(b))
-	if c.IsPCMA() {
-		DecodePCMA(pcm, b)
-	} else {
-		DecodePCMU(pcm, b)
-	}
+	decodeFrame(pcm, b, c.IsPCMA())
 	return pcm
 }
 
@@ -92,7 +78,6 @@ func TestTranscodeSameCodecReencodesTone(t *testing.T) {
 			src := encodeG711(tc.in, pcm)
 			var got []byte
 			var tss []uint32
-			buf := make([]byte, s.MaxPayloadSize())
 			for i := range count {
 				if i == lost {
 					continue
@@ -100,16 +85,9 @@ func TestTranscodeSameCodecReencodesTone(t *testing.T) {
 				if err := s.Push(uint16(500+i), uint32(start+i*packet), src[i*packet:(i+1)*packet]); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ts, ok := s.Next(buf)
-					if !ok {
-						break
-					}
-					if n != frame {
-						t.Fatalf("frame of %d bytes, want %d", n, frame)
-					}
-					got = append(got, buf[:n]...)
-					tss = append(tss, ts)
+				for _, f := range drainWhole(t, s.Next, frame) {
+					got = append(got, f.payload...)
+					tss = append(tss, f.ts)
 				}
 			}
 			want := Stats{Packets: count - 1, Frames: count * packet / frame, Concealed: 1}

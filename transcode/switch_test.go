@@ -1,12 +1,10 @@
 package transcode
 
 import (
-	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
-
-	"github.com/hraban/opus"
 
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 
@@ -98,16 +96,8 @@ func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
 	payloads, codecs, _ := trunkStream(segments, 160)
 	run := func(t *testing.T, follow bool) (heard []int16, tss []uint32, d *Downlink) {
 		t.Helper()
-		d, err := NewDownlink(telephony.PCMU, telephony.Opus)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec, err := opus.NewDecoder(8000, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		buf := make([]byte, d.MaxPayloadSize())
-		pcm := make([]int16, 960)
+		d = mustDownlink(t, telephony.PCMU, telephony.Opus)
+		ear := newListener(t)
 		for i, p := range payloads {
 			if follow && codecs[i] != d.Input() {
 				if err := d.SetInput(codecs[i]); err != nil {
@@ -117,18 +107,8 @@ func TestDownlinkSetInputKeepsToneToOpus(t *testing.T) {
 			if err := d.Push(uint16(100+i), uint32(4000+160*i), p); err != nil {
 				t.Fatal(err)
 			}
-			for {
-				n, ts, ok := d.Next(buf)
-				if !ok {
-					break
-				}
-				m, err := dec.Decode(buf[:n], pcm)
-				if err != nil {
-					t.Fatal(err)
-				}
-				heard = append(heard, pcm[:m]...)
-				tss = append(tss, ts)
-			}
+			h, ts := ear.drain(t, telephony.Opus, d.Next, d.MaxPayloadSize())
+			heard, tss = append(heard, h...), append(tss, ts...)
 		}
 		return heard, tss, d
 	}
@@ -163,10 +143,7 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 	const packets = 150
 	enc := newBrowserEncoder(t)
 	tone := testaudio.Sine(switchFreq, browserRate, packets*browserFrame, switchAmp)
-	up, err := NewUplink(telephony.Opus.WithPayloadType(109), telephony.PCMU)
-	if err != nil {
-		t.Fatal(err)
-	}
+	up := mustUplink(t, telephony.Opus.WithPayloadType(109), telephony.PCMU)
 	// The trunk moves to A-law with payload type 8, then back.
 	plan := map[int]telephony.Codec{50: telephony.PCMA, 100: telephony.PCMU}
 	descs := map[string]string{
@@ -174,8 +151,6 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 		"PCMA": "opus/48000 decode@8k (FEC, PLC) -> PCMA encode, ptime 20ms",
 	}
 	pkt := make([]byte, 1500)
-	buf := make([]byte, up.MaxPayloadSize())
-	pcm := make([]int16, 160)
 	var heard []int16
 	var tss []uint32
 	var pts []uint8
@@ -195,15 +170,10 @@ func TestUplinkSetOutputKeepsToneFromOpus(t *testing.T) {
 		if err := up.Push(uint16(60000+i), uint32(90000+browserFrame*i), pkt[:n]); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			gn, ts, ok := up.Next(buf)
-			if !ok {
-				break
-			}
+		for _, f := range drainFrames(up.Next, up.MaxPayloadSize()) {
 			out := up.Output()
-			m := copy(pcm, decodeG711(out, buf[:gn]))
-			heard = append(heard, pcm[:m]...)
-			tss = append(tss, ts)
+			heard = append(heard, decodeG711(out, f.payload)...)
+			tss = append(tss, f.ts)
 			pts = append(pts, out.PayloadType)
 		}
 	}
@@ -282,7 +252,6 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 			if got := s.String(); got != tc.descs[0] {
 				t.Errorf("String() = %q, want %q", got, tc.descs[0])
 			}
-			buf := make([]byte, s.MaxPayloadSize())
 			var outCodec []telephony.Codec // per output sample
 			var outBytes []byte
 			var tss []uint32
@@ -300,23 +269,14 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 				if err := s.Push(uint16(i), uint32(packet*i), in[i*packet:(i+1)*packet]); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ts, ok := s.Next(buf)
-					if !ok {
-						break
-					}
-					if n != frame {
-						t.Fatalf("frame of %d bytes, want %d", n, frame)
-					}
-					oc := telephony.PCMU
-					if tc.up {
-						oc = trunkAt(i)
-					}
-					for range n {
-						outCodec = append(outCodec, oc)
-					}
-					outBytes = append(outBytes, buf[:n]...)
-					tss = append(tss, ts)
+				oc := telephony.PCMU
+				if tc.up {
+					oc = trunkAt(i)
+				}
+				for _, f := range drainWhole(t, s.Next, frame) {
+					outCodec = append(outCodec, slices.Repeat([]telephony.Codec{oc}, frame)...)
+					outBytes = append(outBytes, f.payload...)
+					tss = append(tss, f.ts)
 				}
 			}
 			if len(outBytes) != len(in) {
@@ -342,166 +302,4 @@ func TestSetTrunkPassthroughTransitions(t *testing.T) {
 			}
 		})
 	}
-}
-
-// Many trunks start a new RTP stream (new SSRC, sequence number and
-// timestamp) with the new codec. Its first packet follows the queued
-// audio directly: no restart, no timestamp jump, no silence, no packet
-// dropped as late. A packet lost at the switch in a continued stream is
-// concealed as usual.
-func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
-	tests := []struct {
-		name string
-		seq  uint16 // of the first PCMA packet
-		ts   uint32
-		lost int // packets lost at the switch, concealed
-	}{
-		{"same stream continues", 110, 4000 + 160*10, 0},
-		{"new stream far ahead", 30000, 3_000_000_000, 0},
-		{"new stream far behind", 50, 10, 0},
-		{"new stream, sequence just behind", 105, 777, 0},
-		{"same stream, one packet lost at the switch", 111, 4000 + 160*11, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			d, err := NewDownlink(telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			payloads, codecs, _ := trunkStream([]trunkSegment{{telephony.PCMU, 10}, {telephony.PCMA, 10}}, 160)
-			buf := make([]byte, d.MaxPayloadSize())
-			var tss []uint32
-			var heard []int16
-			for i, p := range payloads {
-				seq, ts := uint16(100+i), uint32(4000+160*i)
-				if i >= 10 {
-					seq, ts = tc.seq+uint16(i-10), tc.ts+uint32(160*(i-10))
-				}
-				if i == 10 {
-					if err := d.SetInput(codecs[i]); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := d.Push(seq, ts, p); err != nil {
-					t.Fatal(err)
-				}
-				for {
-					n, ots, ok := d.Next(buf)
-					if !ok {
-						break
-					}
-					tss = append(tss, ots)
-					heard = append(heard, decodeG711(telephony.PCMU, buf[:n])...)
-				}
-			}
-			if want := len(payloads) + tc.lost; len(tss) != want {
-				t.Fatalf("%d frames out, want %d", len(tss), want)
-			}
-			for i := 1; i < len(tss); i++ {
-				if tss[i] != tss[i-1]+160 {
-					t.Fatalf("frame %d: timestamp %d after %d: the output jumped", i, tss[i], tss[i-1])
-				}
-			}
-			st := d.Stats()
-			if st.Restarts != 0 || st.Late != 0 || st.Duplicates != 0 || st.Silence != 0 || st.Concealed != tc.lost || st.Packets != len(payloads) {
-				t.Errorf("Stats = %+v, want all %d packets decoded, %d concealed, no restart", st, len(payloads), tc.lost)
-			}
-			// The concealed packet, if any, is not silence.
-			silent := 0
-			for i := 0; i+160 <= len(heard); i += 160 {
-				if testaudio.LevelDBFS(heard[i:i+160]) < -60 {
-					silent++
-				}
-			}
-			if silent != 0 {
-				t.Errorf("%d silent frames, want none", silent)
-			}
-		})
-	}
-}
-
-func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
-	bad := []telephony.Codec{
-		telephony.Opus,
-		telephony.TelephoneEvent8k,
-		{Name: "PCMU", ClockRate: 16000, Channels: 1, PayloadType: 0},
-		{Name: "PCMA", ClockRate: 8000, Channels: 2, PayloadType: 8},
-		{Name: "G722", ClockRate: 8000, Channels: 1, PayloadType: 9},
-	}
-	for _, c := range bad {
-		t.Run("downlink to "+c.String(), func(t *testing.T) {
-			d, err := NewDownlink(telephony.PCMU, telephony.Opus)
-			if err != nil {
-				t.Fatal(err)
-			}
-			desc := d.String()
-			if err := d.SetInput(c); !errors.Is(err, ErrUnsupportedCodec) {
-				t.Fatalf("SetInput(%s) = %v, want ErrUnsupportedCodec", c, err)
-			}
-			if d.Input() != telephony.PCMU || d.String() != desc || d.Stats().Switches != 0 {
-				t.Fatalf("refused switch changed the Downlink: input %s, %q", d.Input(), d.String())
-			}
-			// Still decoding mu-law into Opus.
-			checkToneWindows(t, downlinkTone(t, d, telephony.PCMU, 25), 1600, 10)
-		})
-		t.Run("uplink to "+c.String(), func(t *testing.T) {
-			u, err := NewUplink(telephony.PCMA, telephony.PCMU)
-			if err != nil {
-				t.Fatal(err)
-			}
-			desc := u.String()
-			if err := u.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
-				t.Fatalf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
-			}
-			if u.Output() != telephony.PCMU || u.String() != desc || u.Stats().Switches != 0 {
-				t.Fatalf("refused switch changed the Uplink: output %s, %q", u.Output(), u.String())
-			}
-			pcm := testaudio.Sine(switchFreq, 8000, 160, switchAmp)
-			if err := u.Push(1, 0, encodeG711(telephony.PCMA, pcm)); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, u.MaxPayloadSize())
-			n, _, ok := u.Next(buf)
-			if !ok {
-				t.Fatal("no frame after the refused switch")
-			}
-			for k, b := range buf[:n] {
-				if got, want := decodeG711(telephony.PCMU, []byte{b})[0], canonical(telephony.PCMA, telephony.PCMU, encodeG711(telephony.PCMA, pcm[k:k+1])[0]); got != want {
-					t.Fatalf("sample %d: %d, want %d (A-law to mu-law)", k, got, want)
-				}
-			}
-		})
-	}
-}
-
-// downlinkTone pushes packets 20 ms packets of the switch tone in codec c
-// through d, continuing its numbering, and returns the Opus output
-// decoded at 8 kHz.
-func downlinkTone(t *testing.T, d *Downlink, c telephony.Codec, packets int) []int16 {
-	t.Helper()
-	dec, err := opus.NewDecoder(8000, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payloads, _, _ := trunkStream([]trunkSegment{{c, packets}}, 160)
-	buf := make([]byte, d.MaxPayloadSize())
-	pcm := make([]int16, 960)
-	var heard []int16
-	for i, p := range payloads {
-		if err := d.Push(uint16(i), uint32(160*i), p); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			n, _, ok := d.Next(buf)
-			if !ok {
-				break
-			}
-			m, err := dec.Decode(buf[:n], pcm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			heard = append(heard, pcm[:m]...)
-		}
-	}
-	return heard
 }

@@ -38,11 +38,7 @@ func NewUplink(in, out telephony.Codec, opts ...Option) (*Uplink, error) {
 	if !in.IsOpus() && !in.IsG711() {
 		return nil, fmt.Errorf("%w: uplink input %s", ErrUnsupportedCodec, in)
 	}
-	s := defaultSettings()
-	for _, o := range opts {
-		o(&s)
-	}
-	p, err := newPipeline(in, out, false, s)
+	p, err := newPipeline(in, out, false, opts)
 	if err != nil {
 		return nil, err
 	}
