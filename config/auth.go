@@ -14,6 +14,10 @@ type AuthConfig struct {
 	// Users are accounts configured in this file, for small set-ups.
 	// Default empty.
 	Users []User `yaml:"users"`
+	// MaxConnectionsPerUser caps the authenticated WebSockets (browser
+	// tabs) of one user; one more is refused with too_many_connections.
+	// From 1 to 1000. Default 10.
+	MaxConnectionsPerUser int `yaml:"max_connections_per_user"`
 }
 
 // JWTConfig accepts JSON Web Tokens signed with HS256 (RFC 7519, RFC 7518

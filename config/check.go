@@ -161,6 +161,13 @@ func checkFile(p *problems, path, name string) {
 	}
 }
 
+// checkIntRange checks that a count lies in [lo, hi].
+func checkIntRange(p *problems, path string, n, lo, hi int) {
+	if n < lo || n > hi {
+		p.add(path, fmt.Sprintf("must be from %d to %d", lo, hi))
+	}
+}
+
 // checkRange checks that a duration lies in [lo, hi].
 func checkRange(p *problems, path string, d, lo, hi time.Duration) {
 	switch {

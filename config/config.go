@@ -65,11 +65,22 @@ type HTTPConfig struct {
 	// TLS enables HTTPS when both files are set. Browsers grant microphone
 	// access only to secure origins (HTTPS or localhost).
 	TLS TLSFiles `yaml:"tls"`
-	// AllowedOrigins lists the Origin header values accepted on the
+	// PublicURL is the origin browsers reach this gateway at,
+	// scheme://host[:port] ("https://phone.example.com"): pages it serves
+	// there may open the WebSocket. Default empty: the origins of the
+	// bound address are used instead (with "localhost" for a loopback
+	// address), which suits a gateway reached by its IP address.
+	PublicURL string `yaml:"public_url"`
+	// AllowedOrigins lists further Origin header values accepted on the
 	// WebSocket endpoint, exactly as browsers send them
-	// ("https://app.example.com"). Default empty: only pages served from the
-	// same host as the request are accepted.
+	// ("https://app.example.com"): the pages of other sites that embed the
+	// client. Default empty. A request's Host header is never trusted for
+	// this (a DNS-rebinding page would pass such a check).
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxConnections caps the WebSockets open at once, authenticated or
+	// not; beyond it an upgrade is answered 503. From 1 to 1000000.
+	// Default 10000.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // TLSFiles names a PEM certificate chain and its private key. Both or
@@ -246,7 +257,8 @@ type ShutdownConfig struct {
 // applied by [Load] and [Parse] after decoding.
 func Default() *Config {
 	return &Config{
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxConnections: 10000},
+		Auth: AuthConfig{MaxConnectionsPerUser: 10},
 		SIP: SIPConfig{
 			UserAgent:      "Webtrunk",
 			UnknownSources: UnknownSourcesReject,

@@ -60,6 +60,10 @@ func (c *Config) validate(p *problems) {
 func (c *Config) validateHTTP(p *problems) {
 	checkListen(p, "http.listen", c.HTTP.Listen, false)
 	checkTLS(p, "http.tls", c.HTTP.TLS, false)
+	checkIntRange(p, "http.max_connections", c.HTTP.MaxConnections, 1, 1000000)
+	if c.HTTP.PublicURL != "" {
+		checkOrigin(p, "http.public_url", c.HTTP.PublicURL)
+	}
 	for i, o := range c.HTTP.AllowedOrigins {
 		checkOrigin(p, "http.allowed_origins["+strconv.Itoa(i)+"]", o)
 	}

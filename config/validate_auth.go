@@ -30,6 +30,7 @@ func (c *Config) validateAuth(p *problems) {
 	if a.JWT.Enabled() && a.JWT.HMACKey.Len() < minHMACKeyLen {
 		p.add("auth.jwt.hmac_key", fmt.Sprintf("must be at least %d bytes (RFC 7518 section 3.2)", minHMACKeyLen))
 	}
+	checkIntRange(p, "auth.max_connections_per_user", a.MaxConnectionsPerUser, 1, 1000)
 	if !a.JWT.Enabled() && len(a.Users) == 0 {
 		p.add("auth", "no way to log in: set auth.jwt.hmac_key, auth.users, or both")
 	}

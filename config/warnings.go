@@ -19,6 +19,9 @@ func (c *Config) Warnings() []string {
 	if a, _, err := parseListen(c.HTTP.Listen); err == nil && !c.HTTP.TLS.Enabled() && !a.IsLoopback() {
 		add("http.tls", "not set while http.listen is not a loopback address; browsers grant microphone access only to HTTPS pages and localhost")
 	}
+	if a, _, err := parseListen(c.HTTP.Listen); err == nil && (!a.IsValid() || a.IsUnspecified()) && c.HTTP.PublicURL == "" {
+		add("http.public_url", "not set while http.listen binds every interface: pages served under a host name cannot open the WebSocket unless their origin is in http.allowed_origins")
+	}
 	if len(c.DefaultDialRules.Allow) == 0 && (c.Auth.JWT.Enabled() || c.userWithoutAllow()) {
 		add("default_dial_rules.allow", "empty: users without their own dial_rules and users authenticated by JWT cannot call any number")
 	}

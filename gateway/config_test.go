@@ -30,6 +30,8 @@ type testConfig struct {
 	// configuration is parsed and validated, so that a test can use a limit
 	// below the one minute the configuration accepts.
 	maxDuration time.Duration
+	// edit, when set, changes the configuration after it is parsed.
+	edit func(*config.Config)
 }
 
 // parseTestConfig builds a complete configuration on loopback: one trunk
@@ -113,6 +115,9 @@ shutdown:
 	cfg, err := config.Parse([]byte(strings.TrimSpace(doc)+"\n"), nil)
 	if err != nil {
 		t.Fatalf("test config: %v", err)
+	}
+	if tc.edit != nil {
+		tc.edit(cfg)
 	}
 	if tc.maxDuration > 0 {
 		cfg.Calls.MaxDuration = tc.maxDuration

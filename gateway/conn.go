@@ -8,9 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,12 +44,19 @@ const (
 	connBurst = 100
 )
 
+// Connection limits, the label of Metrics.WebSocketsRefused.
+const (
+	connLimitGateway = "gateway"
+	connLimitUser    = "user"
+)
+
 // Why a connection closed, the cause of its context.
 var (
 	errSlowClient = errors.New("gateway: client too slow to read its messages")
 	errAuthTime   = errors.New("gateway: not authenticated in time")
 	errFlood      = errors.New("gateway: client sends too many messages")
 	errGoingAway  = errors.New("gateway: shutting down")
+	errUserConns  = errors.New("gateway: too many connections for the user")
 )
 
 // handleWS upgrades /ws to a WebSocket (RFC 6455) after checking its
@@ -77,6 +81,17 @@ func (g *Gateway) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.connWG.Done()
+	if n := g.openConns.Add(1); n > int64(g.cfg.HTTP.MaxConnections) {
+		g.openConns.Add(-1)
+		g.metrics.WebSocketsRefused.WithLabelValues(connLimitGateway).Inc()
+		if g.limitLog.allow(connLimitGateway, time.Now()) {
+			g.log.Warn("websocket refused: http.max_connections reached", "max_connections", g.cfg.HTTP.MaxConnections)
+		}
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+
+		return
+	}
+	defer g.openConns.Add(-1)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		g.log.Debug("websocket upgrade", "error", err)
@@ -104,22 +119,6 @@ func (g *Gateway) acceptConn() bool {
 	g.connWG.Add(1)
 
 	return true
-}
-
-// originAllowed checks the Origin header: a request without one (not from
-// a browser) is allowed; a browser's must be one of http.allowed_origins
-// exactly, or have the same host as the request (the gateway's own page).
-func (g *Gateway) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	if slices.Contains(g.cfg.HTTP.AllowedOrigins, origin) {
-		return true
-	}
-	u, err := url.Parse(origin)
-
-	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
 // remoteAddr is the client's IP address.
@@ -154,7 +153,12 @@ type wsConn struct {
 	calls  map[string]*session
 	offers map[string]*inboundCall
 	closed bool
-	once   sync.Once
+	// finCode, finReason and finCause are how finish asked the writer to
+	// close the connection.
+	finCode   websocket.StatusCode
+	finReason string
+	finCause  error
+	once      sync.Once
 }
 
 func newWSConn(g *Gateway, ws *websocket.Conn, remote netip.Addr) *wsConn {
@@ -280,7 +284,10 @@ func (c *wsConn) writer() {
 						return
 					}
 				default:
-					c.closeWith(websocket.StatusGoingAway, "shutting down", errGoingAway)
+					c.mu.Lock()
+					code, reason, cause := c.finCode, c.finReason, c.finCause
+					c.mu.Unlock()
+					c.closeWith(code, reason, cause)
 
 					return
 				}
@@ -335,11 +342,17 @@ func (c *wsConn) closeWith(code websocket.StatusCode, reason string, cause error
 }
 
 // goAway asks the writer to flush and close the connection (shutdown).
-func (c *wsConn) goAway() {
+func (c *wsConn) goAway() { c.finish(websocket.StatusGoingAway, "shutting down", errGoingAway) }
+
+// finish asks the writer to send what is queued, then close the
+// connection with code and reason (RFC 6455 section 7.4); cause ends its
+// context. Only the first call counts.
+func (c *wsConn) finish(code websocket.StatusCode, reason string, cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.closed {
 		c.closed = true
+		c.finCode, c.finReason, c.finCause = code, reason, cause
 		close(c.drain)
 	}
 }

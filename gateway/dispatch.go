@@ -3,6 +3,8 @@ package gateway
 import (
 	"errors"
 
+	"github.com/coder/websocket"
+
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
@@ -82,11 +84,19 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 
 		return
 	}
+	if !c.g.hub.login(c, id.UserID, c.g.cfg.Auth.MaxConnectionsPerUser) {
+		c.g.metrics.WebSocketsRefused.WithLabelValues(connLimitUser).Inc()
+		c.log.Info("websocket refused: auth.max_connections_per_user reached", "user", id.UserID)
+		c.send(signaling.ErrorReply{Code: signaling.CodeTooManyConnections,
+			Message: "this user already has the most connections allowed; close another tab", Ref: a.Ref})
+		c.finish(websocket.StatusPolicyViolation, "too many connections for this user", errUserConns)
+
+		return
+	}
 	c.mu.Lock()
 	c.id = &id
 	c.log = c.log.With("user", id.UserID)
 	c.mu.Unlock()
-	c.g.hub.login(c, id.UserID)
 	c.log.Debug("authenticated")
 	c.send(signaling.Authenticated{
 		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServers,

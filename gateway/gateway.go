@@ -57,6 +57,12 @@ type Gateway struct {
 	// admission holds calls in progress against calls.max_concurrent.
 	admission *admission
 	connLimit *auth.Limiter
+	// openConns counts the WebSockets open now (http.max_connections).
+	openConns atomic.Int64
+	// origins are the gateway's own origins (ownOrigins), set by Listen.
+	origins map[string]struct{}
+	// originLog and limitLog throttle the log lines of refused WebSockets.
+	originLog, limitLog *throttle
 	// iceTimeout is how long a browser may take to complete ICE and DTLS
 	// (nanoseconds; iceConnectTimeout, shortened by tests).
 	iceTimeout atomic.Int64
@@ -125,6 +131,8 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		admission:    newAdmission(cfg.Calls.MaxConcurrent),
 		// Each WebSocket upgrade spends one token of its address.
 		connLimit: auth.NewLimiter(connRate, connBurst, auth.DefaultLimiterSize),
+		originLog: newThrottle(originLogInterval, originLogKeys),
+		limitLog:  newThrottle(originLogInterval, originLogKeys),
 	}
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
@@ -191,6 +199,7 @@ func (g *Gateway) Listen() error {
 	}
 	g.httpLn = ln
 	g.rtc = rtc
+	g.origins = ownOrigins(g.cfg.HTTP.PublicURL, g.cfg.HTTP.TLS.Enabled(), ln.Addr())
 
 	return nil
 }

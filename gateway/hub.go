@@ -29,16 +29,22 @@ func (h *hub) track(c *wsConn) {
 	h.all[c] = struct{}{}
 }
 
-// login records that c is authenticated as user.
-func (h *hub) login(c *wsConn, user string) {
+// login records that c is authenticated as user, unless user already has
+// limit connections: then it returns false and records nothing.
+func (h *hub) login(c *wsConn, user string, limit int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	set := h.users[user]
+	if len(set) >= limit {
+		return false
+	}
 	if set == nil {
 		set = make(map[*wsConn]struct{})
 		h.users[user] = set
 	}
 	set[c] = struct{}{}
+
+	return true
 }
 
 // forget removes a closed connection.

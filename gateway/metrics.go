@@ -62,6 +62,12 @@ type Metrics struct {
 	DialsDenied *prometheus.CounterVec
 	// AuthFailures counts failed WebSocket authentications, by reason.
 	AuthFailures *prometheus.CounterVec
+	// WebSocketsRefused counts WebSockets refused for a connection limit,
+	// by limit: gateway (http.max_connections) or user
+	// (auth.max_connections_per_user).
+	WebSocketsRefused *prometheus.CounterVec
+	// OriginsRefused counts WebSocket upgrades refused for their Origin.
+	OriginsRefused prometheus.Counter
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -113,14 +119,23 @@ func NewMetrics() *Metrics {
 		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webtrunk_auth_failures_total", Help: "Failed WebSocket authentications, by reason.",
 		}, []string{"reason"}),
+		WebSocketsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webtrunk_websockets_refused_total",
+			Help: "WebSockets refused for a connection limit, by limit: gateway (http.max_connections) or user (auth.max_connections_per_user).",
+		}, []string{"limit"}),
+		OriginsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webtrunk_websocket_origins_refused_total", Help: "WebSocket upgrades refused because of their Origin header.",
+		}),
 	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.CallsActive, m.CallsTotal, m.CallsMaxConcurrent, m.CallsOverCapacity, m.SetupSeconds,
 		m.Packets, m.PacketsLost, m.PacketsDropped, m.TranscodeSeconds,
-		m.WebSocketSessions, m.Registrations, m.DialsDenied, m.AuthFailures,
+		m.WebSocketSessions, m.Registrations, m.DialsDenied, m.AuthFailures, m.WebSocketsRefused, m.OriginsRefused,
 	)
+	m.WebSocketsRefused.WithLabelValues(connLimitGateway)
+	m.WebSocketsRefused.WithLabelValues(connLimitUser)
 	// Pre-create the label sets a dashboard expects to see at zero.
 	for _, d := range []string{directionOutbound, directionInbound} {
 		m.CallsActive.WithLabelValues(d)

@@ -55,6 +55,10 @@ const (
 	// gateway is busy checking others); nothing was counted against the
 	// client, which may send the same auth again after a short wait.
 	CodeTryLater Code = "try_later"
+	// CodeTooManyConnections: the user already holds as many signaling
+	// connections as allowed (auth.max_connections_per_user); the server
+	// closes this one.
+	CodeTooManyConnections Code = "too_many_connections"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -66,7 +70,7 @@ var allCodes = [...]Code{
 	CodeOutOfOrder, CodeForbiddenNumber, CodeInvalidNumber, CodeTooManyCalls,
 	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
-	CodeInternal, CodeTryLater,
+	CodeInternal, CodeTryLater, CodeTooManyConnections,
 }
 
 // Valid reports whether c is a code of protocol version 1.

@@ -303,8 +303,8 @@ func TestCodesAndReasons(t *testing.T) {
 		}
 		seen[string(c)] = true
 	}
-	if len(seen) != 18 {
-		t.Fatalf("%d codes, want 18", len(seen))
+	if len(seen) != 19 {
+		t.Fatalf("%d codes, want 19", len(seen))
 	}
 	if Code("nope").Valid() {
 		t.Fatal(`Code("nope").Valid()`)

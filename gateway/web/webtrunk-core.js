@@ -31,6 +31,7 @@ export const ErrorCode = Object.freeze({
   OVER_CAPACITY: "over_capacity",
   INTERNAL: "internal",
   TRY_LATER: "try_later",
+  TOO_MANY_CONNECTIONS: "too_many_connections",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -62,6 +63,7 @@ const ERROR_TEXT = {
   over_capacity: "The service is busy. Try again in a few seconds.",
   internal: "The gateway had an internal problem.",
   try_later: "The gateway is busy signing in others. Try again in a moment.",
+  too_many_connections: "You are signed in on too many tabs or devices. Close one and try again.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",

@@ -235,7 +235,11 @@ export class Device extends Emitter {
         }
         if (!settled && msg.type === "error") {
           const err = new WebtrunkError(msg.code, msg.message);
-          if (msg.code === ErrorCode.UNAUTHORIZED || msg.code === ErrorCode.UNSUPPORTED_VERSION) {
+          if (
+            msg.code === ErrorCode.UNAUTHORIZED ||
+            msg.code === ErrorCode.UNSUPPORTED_VERSION ||
+            msg.code === ErrorCode.TOO_MANY_CONNECTIONS
+          ) {
             this.#wanted = false; // retrying cannot help
           }
           fail(err);
