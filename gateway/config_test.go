@@ -30,6 +30,8 @@ type testConfig struct {
 	// configuration is parsed and validated, so that a test can use a limit
 	// below the one minute the configuration accepts.
 	maxDuration time.Duration
+	// edit, when set, changes the parsed configuration (after maxDuration).
+	edit func(*config.Config)
 }
 
 // parseTestConfig builds a complete configuration on loopback: one trunk
@@ -116,6 +118,9 @@ shutdown:
 	}
 	if tc.maxDuration > 0 {
 		cfg.Calls.MaxDuration = tc.maxDuration
+	}
+	if tc.edit != nil {
+		tc.edit(cfg)
 	}
 
 	return cfg

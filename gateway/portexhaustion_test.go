@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -9,42 +8,8 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/config"
-	"github.com/webtrunk/webtrunk/gateway/browserleg"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-
-	"github.com/webtrunk/webtrunk/telephony"
 )
-
-// newEnvEdited is newEnv with edit applied to the parsed configuration before the gateway is
-// built, for settings testConfig does not carry.
-func newEnvEdited(t *testing.T, tc testConfig, edit func(*config.Config)) *env {
-	t.Helper()
-	trunk := newFakeTrunk(t)
-	t.Cleanup(trunk.close)
-	logger, logs := testLogger(t)
-	tc.trunkPort = int(trunk.addr.Port())
-	cfg := parseTestConfig(t, tc)
-	edit(cfg)
-	gw, err := New(cfg, logger, browserleg.ListenConfig)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	if err := gw.Listen(); err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	sipAddr, ok := gw.SIPAddr(telephony.TransportUDP)
-	if !ok {
-		t.Fatal("no SIP address after Listen")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, gw: gw, cfg: cfg, http: gw.HTTPAddr().String(), sip: sipAddr, logs: logs, stop: cancel, done: make(chan error, 1)}
-	go func() { e.done <- gw.Run(ctx) }()
-	t.Cleanup(e.shutdown)
-	trunk.connect(e.sip)
-	e.trunk = trunk
-
-	return e
-}
 
 // TestRTPPortExhaustion: with one trunk-side RTP port pair and one call up, a dial is refused
 // with over_capacity before the browser gets an answer and before any INVITE, /readyz reports
@@ -52,9 +17,9 @@ func newEnvEdited(t *testing.T, tc testConfig, edit func(*config.Config)) *env {
 func TestRTPPortExhaustion(t *testing.T) {
 	t.Parallel()
 	base := 34000 + 2*rand.IntN(500)
-	e := newEnvEdited(t, testConfig{}, func(c *config.Config) {
+	e := newEnv(t, testConfig{edit: func(c *config.Config) {
 		c.SIP.RTP = config.PortRange{PortMin: base, PortMax: base + 1}
-	})
+	}})
 	assertReadyz(t, e, http.StatusOK, "ready")
 	b1 := newFakeBrowser(t, e)
 	b1.login("alice")
