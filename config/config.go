@@ -113,6 +113,20 @@ type SIPConfig struct {
 	UnknownSources UnknownSourcePolicy `yaml:"unknown_sources"`
 	// RTP is the port range of trunk-side media sockets.
 	RTP PortRange `yaml:"rtp"`
+	// InviteRate limits the new INVITEs one source address may send; those
+	// beyond it are answered 503 with Retry-After (RFC 3261 section 21.5.4)
+	// before any resource is taken. Default 10 per second, burst 20.
+	InviteRate RateLimit `yaml:"invite_rate"`
+}
+
+// RateLimit is a token bucket: PerSecond tokens are added each second, up
+// to Burst.
+type RateLimit struct {
+	// PerSecond is the sustained rate, a whole number; 0 turns the limit
+	// off. At least 0.
+	PerSecond int `yaml:"per_second"`
+	// Burst is how many may come at once; at least 1 when PerSecond is set.
+	Burst int `yaml:"burst"`
 }
 
 // UnknownSourcePolicy is the treatment of INVITEs from addresses that no
@@ -263,6 +277,7 @@ func Default() *Config {
 			UserAgent:      "Webtrunk",
 			UnknownSources: UnknownSourcesReject,
 			RTP:            PortRange{PortMin: 20000, PortMax: 20999},
+			InviteRate:     RateLimit{PerSecond: 10, Burst: 20},
 		},
 		WebRTC: WebRTCConfig{UDPListen: "127.0.0.1:50000"},
 		Calls: CallsConfig{

@@ -109,6 +109,12 @@ func (c *Config) validateSIP(p *problems) {
 		p.add("sip.user_agent", "must be printable ASCII")
 	}
 	checkOneOf(p, "sip.unknown_sources", s.UnknownSources, UnknownSourcesReject, UnknownSourcesIgnore)
+	switch ir := s.InviteRate; {
+	case ir.PerSecond < 0:
+		p.add("sip.invite_rate.per_second", "must be 0 (no limit) or a positive number")
+	case ir.PerSecond > 0 && ir.Burst < 1:
+		p.add("sip.invite_rate.burst", "must be at least 1")
+	}
 	r := s.RTP
 	switch {
 	case r.PortMin < 1024:

@@ -116,11 +116,11 @@ shutdown:
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	if tc.edit != nil {
-		tc.edit(cfg)
-	}
 	if tc.maxDuration > 0 {
 		cfg.Calls.MaxDuration = tc.maxDuration
+	}
+	if tc.edit != nil {
+		tc.edit(cfg)
 	}
 
 	return cfg

@@ -137,6 +137,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
+	g.metrics.registerSIP(ua)
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
 	for _, t := range cfg.Trunks {
 		if t.Register.Enabled {

@@ -34,8 +34,9 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 
 // handleReadyz answers 200 when the gateway takes new calls, and 503 with the
 // reason while it starts or drains, while it carries calls.max_concurrent
-// calls (so that a load balancer sends new users to another gateway), or
-// while a trunk that registers has no current registration.
+// calls (so that a load balancer sends new users to another gateway), while
+// every trunk-side RTP port pair (sip.rtp) is taken, or while a trunk that
+// registers has no current registration.
 func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	switch {
@@ -48,6 +49,9 @@ func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	case g.admission.full():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("at call capacity\n"))
+	case g.ua.Ports().Free() == 0:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("no free RTP ports\n"))
 	case !g.ua.Ready():
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("trunk not registered\n"))

@@ -3,6 +3,8 @@ package gateway
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/webtrunk/webtrunk/sip"
 )
 
 // Metric label values for the direction of a call, seen from the browser:
@@ -147,4 +149,52 @@ func NewMetrics() *Metrics {
 	}
 
 	return m
+}
+
+// registerSIP adds the collectors read from the trunk-side user agent at
+// each scrape: free RTP port pairs (webtrunk_rtp_ports_free), calls refused
+// for want of one (webtrunk_rtp_ports_exhausted_total) and SIP traffic the
+// user agent refused, by reason (webtrunk_sip_refused_total).
+func (m *Metrics) registerSIP(ua *sip.UA) {
+	ports := ua.Ports()
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "webtrunk_rtp_ports_free",
+			Help: "Trunk-side RTP/RTCP port pairs free for new calls (sip.rtp range).",
+		}, func() float64 { return float64(ports.Free()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "webtrunk_rtp_ports_exhausted_total",
+			Help: "Calls that found no free trunk-side RTP port pair.",
+		}, func() float64 { return float64(ports.Exhausted()) }),
+		sipRefusedCollector{ua: ua, desc: prometheus.NewDesc("webtrunk_sip_refused_total",
+			"SIP messages the user agent refused, by reason: unknown_source (no trunk allows the address), "+
+				"foreign_in_dialog (an in-dialog request or CANCEL not from the call's trunk), "+
+				"oversize (datagram over 32 KiB), invite_rate (over the per-source INVITE rate).",
+			[]string{"reason"}, nil)},
+	)
+}
+
+// sipRefusedCollector exports sip.UA.Stats as one counter with a reason label.
+type sipRefusedCollector struct {
+	ua   *sip.UA
+	desc *prometheus.Desc
+}
+
+// Describe sends the collector's one descriptor.
+func (c sipRefusedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect sends the user agent's current counters.
+func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.ua.Stats()
+	for _, v := range []struct {
+		reason string
+		n      uint64
+	}{
+		{"unknown_source", s.UnknownSource},
+		{"foreign_in_dialog", s.ForeignInDialog},
+		{"oversize", s.Oversize},
+		{"invite_rate", s.InviteRateLimited},
+	} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v.n), v.reason)
+	}
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
@@ -11,11 +13,13 @@ import (
 // dial handles a dial message (docs/protocol.md, "Outbound call"): the
 // checks come first, in order (gateway draining, call id in use, number
 // and route, dial rules, trunk registration, the user's call limit, the
-// gateway's call limit, the offer), and a failed check is answered with an
-// error while nothing reaches a trunk. The gateway's limit is taken last,
-// before any resource: no PeerConnection exists and no INVITE is sent for a
-// dial over calls.max_concurrent. Then the browser gets the answer and the
-// session goroutine places the call.
+// gateway's call limit, a free trunk-side RTP port pair, the offer), and a
+// failed check is answered with an error while nothing reaches a trunk. The
+// gateway's limit is taken before any resource: no PeerConnection exists and
+// no INVITE is sent for a dial over calls.max_concurrent. The RTP port pair
+// is taken before the browser is answered, so a dial that would find none
+// is refused over_capacity instead of failing after the answer. Then the
+// browser gets the answer and the session goroutine places the call.
 func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	g := c.g
 	if g.draining.Load() {
@@ -51,11 +55,25 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 
 		return errOverCapacity
 	}
-	// release undoes both reservations when the dial fails before the
-	// session goroutine, which otherwise releases them when the call ends.
+	rtp, err := g.ua.ReservePorts()
+	if err != nil {
+		g.hub.release(id.UserID)
+		slot.release()
+		if !errors.Is(err, sip.ErrNoPorts) {
+			return fmt.Errorf("gateway: rtp ports: %w", err)
+		}
+		g.metrics.DialsDenied.WithLabelValues(deniedOverCapacity).Inc()
+		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", deniedOverCapacity, "error", err)
+
+		return errNoRTPPorts
+	}
+	// release undoes the reservations when the dial fails before the
+	// session goroutine, which otherwise releases them when the call ends
+	// (the RTP ports go with the sip call: Dial closes them on every path).
 	release := func() {
 		g.hub.release(id.UserID)
 		slot.release()
+		_ = rtp.Close()
 	}
 	s := g.newSession(c, m.ID, directionOutbound, id)
 	s.slot = slot
@@ -85,9 +103,15 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	}
 	c.send(signaling.Answer{CallID: m.ID, SDP: answer})
 	s.logger().Info("dialling", "to", rt.E164, "trunk", rt.Trunk, "browser_codec", leg.Media().String())
-	go s.runOutbound(rt)
+	go s.runOutbound(rt, rtp)
 
 	return nil
+}
+
+// errNoRTPPorts answers a dial while every trunk-side RTP port pair is
+// taken (sip.rtp is too small for the calls in progress).
+var errNoRTPPorts = &callError{
+	Code: signaling.CodeOverCapacity, Msg: "the gateway has no free media port, try again shortly", Err: sip.ErrNoPorts,
 }
 
 // errOverCapacity answers a dial while the gateway carries
@@ -109,8 +133,9 @@ func callerID(id auth.Identity, rt route) string {
 // runOutbound is the session goroutine of an outbound call: INVITE through
 // the trunk (CANCEL when the session ends first or the ring timeout
 // passes), provisional responses relayed to the browser, early media
-// bridged, then the established call.
-func (s *session) runOutbound(rt route) {
+// bridged, then the established call. rtp is the call's reserved RTP port
+// pair, which Dial takes over.
+func (s *session) runOutbound(rt route, rtp *sip.RTPConn) {
 	defer s.g.sessionWG.Done()
 	defer s.finish()
 	ring := time.AfterFunc(s.g.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
@@ -120,6 +145,7 @@ func (s *session) runOutbound(rt route) {
 		From:        s.from,
 		DisplayName: s.user.DisplayName,
 		OnProgress:  s.progress,
+		RTP:         rtp,
 	})
 	ring.Stop()
 	if err != nil {

@@ -22,7 +22,7 @@ var errNoSIPListener = errors.New("gateway: no sip listener configured")
 // sipConfig maps the sip and trunks sections of the configuration to the
 // trunk-side user agent's configuration: listeners (with their TLS
 // certificates), the public host, the RTP port pool on the first listener's
-// IP, and one sip.Trunk per configured trunk with its numbering plan,
+// IP, the per-source INVITE rate, and one sip.Trunk per configured trunk with its numbering plan,
 // codecs, allowed sources, registration and call limit.
 func sipConfig(cfg *config.Config, logger *slog.Logger) (sip.Config, error) {
 	if len(cfg.SIP.Listeners) == 0 {
@@ -34,6 +34,11 @@ func sipConfig(cfg *config.Config, logger *slog.Logger) (sip.Config, error) {
 		RejectUnknownSources: cfg.SIP.UnknownSources != config.UnknownSourcesIgnore,
 		Logger:               logger,
 		RingTimeout:          maxRingTimeout(cfg),
+		InviteRate:           -1, // sip.invite_rate.per_second 0: no limit
+		InviteBurst:          cfg.SIP.InviteRate.Burst,
+	}
+	if r := cfg.SIP.InviteRate.PerSecond; r > 0 {
+		sc.InviteRate = float64(r)
 	}
 	for i, l := range cfg.SIP.Listeners {
 		sl := sip.Listener{Transport: l.Transport, Addr: l.Listen}

@@ -62,8 +62,9 @@ type Call struct {
 	endOnce sync.Once
 }
 
-// newCall builds the call of a trunk t whose requests go over tp and whose media uses rtp.
-func newCall(ua *UA, t *trunk, dir CallDirection, tp telephony.Transport, rtp *RTPConn) *Call {
+// newCall builds the call of a trunk t whose requests go over tp; its media has no RTP socket
+// until attachRTP.
+func newCall(ua *UA, t *trunk, dir CallDirection, tp telephony.Transport) *Call {
 	id := newID()
 	done := make(chan struct{})
 	return &Call{
@@ -73,11 +74,28 @@ func newCall(ua *UA, t *trunk, dir CallDirection, tp telephony.Transport, rtp *R
 		dir:    dir,
 		log:    ua.log.With("call", id, "trunk", t.Name, "direction", dir.String()),
 		dialog: newDialog(ua, tp, t.Username, dir == Outbound, done),
-		media:  newMediaSession(rtp, ua.mediaAddr(rtp.LocalAddr()), t.Codecs, ua.cfg.UserAgent),
+		media:  newMediaSession(t.Codecs, ua.cfg.UserAgent),
 		timer:  newTimerState(),
 		events: make(chan DialogEvent, 16),
 		done:   done,
 	}
+}
+
+// attachRTP gives the call its RTP socket: rtp when not nil, else a pair bound from
+// Config.RTPPorts. It returns ErrNoPorts when the pool is exhausted, and ErrCallEnded (after
+// closing rtp) when the call ended meanwhile.
+func (c *Call) attachRTP(rtp *RTPConn) error {
+	if rtp == nil {
+		var err error
+		if rtp, err = c.ua.cfg.RTPPorts.Listen(); err != nil {
+			return err
+		}
+	}
+	rtp.startRTCPReader()
+	if !c.media.attach(rtp, c.ua.mediaAddr(rtp.LocalAddr())) {
+		return c.endedError()
+	}
+	return nil
 }
 
 // ID returns the gateway's identifier of the call (random hex, not the SIP Call-ID).
@@ -103,8 +121,9 @@ func (c *Call) To() string { return c.to }
 func (c *Call) Media() Media { return c.media.snapshot() }
 
 // RTP returns the call's RTP socket. Its remote address follows the SDP of the trunk (including
-// early media and re-INVITEs); it is closed when the call ends.
-func (c *Call) RTP() *RTPConn { return c.media.rtp }
+// early media and re-INVITEs); it is closed when the call ends. It is nil for an inbound call
+// before IncomingCall.Ring or Answer bound its ports.
+func (c *Call) RTP() *RTPConn { return c.media.rtp.Load() }
 
 // Events returns hold/resume/media changes and session refresh failures. The channel holds 16
 // events; when nobody reads, newer events are dropped. It is never closed: select on Done too.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -106,9 +107,28 @@ type Config struct {
 	RingTimeout time.Duration
 	// HangupTimeout bounds a BYE sent at shutdown or after a failure; 0 = 5 s.
 	HangupTimeout time.Duration
+	// InviteRate is how many new INVITEs per second one source address may send (a token bucket
+	// refilled at this rate, RFC 3261 leaves admission to the UAS); one beyond it is answered 503
+	// Service Unavailable with Retry-After (RFC 3261 section 21.5.4) before any resource is
+	// taken, and counted in Stats.InviteRateLimited. 0 = 10 per second; negative = no limit.
+	InviteRate float64
+	// InviteBurst is the bucket size of InviteRate: how many INVITEs one source may send at once;
+	// 0 = 20.
+	InviteBurst int
+	// RefusedLogInterval is how often requests from unknown sources may be logged: at most one
+	// line per source address per interval, and one summary line per interval of how many were
+	// refused from how many sources (see Stats for the totals); 0 = 1 min.
+	RefusedLogInterval time.Duration
 }
 
 const minSessionExpires = 90 * time.Second
+
+// Defaults of Config.InviteRate and Config.InviteBurst: enough for a busy trunk's new calls,
+// little for a flood.
+const (
+	defaultInviteRate  = 10
+	defaultInviteBurst = 20
+)
 
 // withDefaults returns a copy of c with zero values replaced by their defaults.
 func (c Config) withDefaults() Config {
@@ -124,9 +144,17 @@ func (c Config) withDefaults() Config {
 	def(&c.MinSE, minSessionExpires)
 	def(&c.RingTimeout, 3*time.Minute)
 	def(&c.HangupTimeout, 5*time.Second)
+	def(&c.RefusedLogInterval, time.Minute)
+	if c.InviteRate == 0 {
+		c.InviteRate = defaultInviteRate
+	}
+	if c.InviteBurst == 0 {
+		c.InviteBurst = defaultInviteBurst
+	}
 	if c.MinSE < minSessionExpires {
 		c.MinSE = minSessionExpires
 	}
+	c.UserAgent = strings.TrimSpace(sanitizeText(c.UserAgent))
 	if c.UserAgent == "" {
 		c.UserAgent = "webtrunk"
 	}
@@ -214,6 +242,12 @@ func (c Config) validate() error {
 		if t.RegisterExpiry < time.Second {
 			errs = append(errs, fmt.Errorf("%w: %s: register expiry below 1 s", ErrInvalidConfig, p))
 		}
+	}
+	if c.InviteBurst < 0 {
+		errs = append(errs, fmt.Errorf("%w: negative invite burst", ErrInvalidConfig))
+	}
+	if c.RefusedLogInterval < 0 {
+		errs = append(errs, fmt.Errorf("%w: negative refused-log interval", ErrInvalidConfig))
 	}
 	if c.RegisterRetryMax < c.RegisterRetryMin {
 		errs = append(errs, fmt.Errorf("%w: register retry max below min", ErrInvalidConfig))

@@ -36,10 +36,11 @@ func (ua *UA) contactOn(tp telephony.Transport, user string) sipmsg.ContactHeade
 	return ua.contact(user, b)
 }
 
-// contactFor returns our Contact for the transport req arrived on, with the user part of its To.
+// contactFor returns our Contact for the transport req arrived on, with the user part of its To
+// when that holds only characters a URI user part may carry as they are.
 func (ua *UA) contactFor(req *sipmsg.Request) sipmsg.ContactHeader {
 	user := ""
-	if to := req.To(); to != nil {
+	if to := req.To(); to != nil && safeUserPart(to.Address.User) {
 		user = to.Address.User
 	}
 	return ua.contactOn(transportOf(req), user)

@@ -19,13 +19,21 @@ type DialRequest struct {
 	// normalised it (telephony.NumberPlan.ToE164); it is written in the trunk's format (ForTrunk)
 	// in the Request-URI and To. Any other value fails with ErrInvalidNumber.
 	To string
-	// From is the caller ID (E.164); "" = Trunk.CallerID. It is formatted for the trunk like To.
+	// From is the caller ID (E.164); "" = Trunk.CallerID. It is formatted for the trunk like To;
+	// a caller ID the numbering plan cannot read must be dialable (digits, '*' and '#'), anything
+	// else fails with telephony.ErrInvalidNumber.
 	From string
-	// DisplayName is the From display name; "" = none.
+	// DisplayName is the From display name; "" = none. It is written as a quoted-string after
+	// DisplayName (the function) made it safe: control characters and invalid UTF-8 removed,
+	// at most MaxDisplayNameLen characters, quotes and backslashes escaped.
 	DisplayName string
 	// OnProgress, when set, is called from Dial's goroutine for every provisional response
 	// above 100 (180 Ringing, 183 Session Progress). It must not block.
 	OnProgress func(Progress)
+	// RTP, when set, is the call's RTP port pair, taken beforehand with UA.ReservePorts so that
+	// the caller knew a pair was free before committing to the call. Dial takes it over: it is
+	// closed with the call, or by Dial on every path that fails. nil: Dial binds a pair itself.
+	RTP *RTPConn
 }
 
 // Progress reports a provisional response to an outbound INVITE (RFC 3261 section 13.2.2.1).
@@ -57,6 +65,12 @@ type Progress struct {
 // ErrUnknownTrunk, ErrTooManyCalls, ErrNotServing, ErrShuttingDown, telephony.ErrInvalidNumber,
 // ErrNoPorts, ErrBadAnswer.
 func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
+	reserved := r.RTP // closed here unless the call took it over
+	defer func() {
+		if reserved != nil {
+			_ = reserved.Close()
+		}
+	}()
 	if ua.draining.Load() || !ua.enterDial() {
 		return nil, ErrShuttingDown
 	}
@@ -77,23 +91,30 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	if caller == "" {
 		caller = t.CallerID
 	}
-	callerUser := caller
+	callerUser := "anonymous"
 	if caller != "" {
 		if e, err := t.Numbering.ToE164(caller); err == nil {
 			caller, callerUser = e, t.Numbering.ForTrunk(e)
+		} else {
+			callerUser = caller
 		}
-	} else {
-		callerUser = "anonymous"
+		if callerUser, err = numberUser(callerUser); err != nil {
+			return nil, fmt.Errorf("caller ID: %w", err)
+		}
+	}
+	calleeUser, err := numberUser(t.Numbering.ForTrunk(e164))
+	if err != nil {
+		return nil, err
 	}
 	if !t.reserve() {
 		return nil, ErrTooManyCalls
 	}
-	rtp, err := ua.cfg.RTPPorts.Listen()
-	if err != nil {
-		t.release()
+	c := newCall(ua, t, Outbound, t.Transport)
+	reserved = nil
+	if err := c.attachRTP(r.RTP); err != nil {
+		c.end(err)
 		return nil, err
 	}
-	c := newCall(ua, t, Outbound, t.Transport, rtp)
 	c.from, c.to = caller, e164
 	setupCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -106,7 +127,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 		return nil, err
 	}
 
-	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, t.Numbering.ForTrunk(e164), offer)
+	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, calleeUser, offer)
 	contact := *inv.Contact()
 	c.dialog.callID = inv.CallID().Value()
 	c.dialog.setTarget(&inv.Recipient) // until a 2xx names the trunk's Contact
@@ -160,7 +181,9 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	return c, nil
 }
 
-// buildInvite builds the initial INVITE (RFC 3261 section 13.2.1) for trunk t.
+// buildInvite builds the initial INVITE (RFC 3261 section 13.2.1) for trunk t. display is
+// written as a quoted-string (see DisplayName); callerUser and calleeUser must have passed
+// numberUser (or be "anonymous").
 func (ua *UA) buildInvite(t *trunk, b *boundListener, display, callerUser, calleeUser string, offer []byte) *sipmsg.Request {
 	target := sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host, Port: t.Port}
 	if t.Transport != telephony.TransportUDP {
@@ -169,7 +192,7 @@ func (ua *UA) buildInvite(t *trunk, b *boundListener, display, callerUser, calle
 	}
 	inv := sipmsg.NewRequest(sipmsg.INVITE, target)
 	inv.SetTransport(sipgoNetwork(t.Transport))
-	from := &sipmsg.FromHeader{DisplayName: display, Address: sipmsg.Uri{Scheme: "sip", User: callerUser, Host: t.Host}, Params: sipmsg.NewParams()}
+	from := &sipmsg.FromHeader{DisplayName: quoteDisplayName(display), Address: sipmsg.Uri{Scheme: "sip", User: callerUser, Host: t.Host}, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", newID())
 	inv.AppendHeader(from)
 	inv.AppendHeader(&sipmsg.ToHeader{Address: sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host}, Params: sipmsg.NewParams()})
@@ -219,6 +242,7 @@ func (c *Call) onDialResponse(res *sipmsg.Response, onProgress func(Progress), a
 		return nil
 	case res.IsSuccess():
 		// Register the dialog before the ACK so that a BYE right after the 2xx finds the call.
+		c.dialog.setPeer(sourceAddr(res))
 		from, to := res.From(), res.To()
 		if from != nil && to != nil {
 			local, _ := from.Params.Get("tag")

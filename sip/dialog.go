@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -46,7 +47,8 @@ type dialog struct {
 	target     sipmsg.Uri // remote target: the peer's Contact (RFC 3261 section 12.1)
 	remoteCSeq uint32     // highest CSeq of the peer's requests; 0 before the first
 	ackWaits   map[uint32]chan *sipmsg.Request
-	ackBody    []byte // body of the ACK of an inbound INVITE (the answer to a late offer)
+	ackBody    []byte     // body of the ACK of an inbound INVITE (the answer to a late offer)
+	peer       netip.Addr // address the trunk answered our INVITE from; invalid for inbound calls
 }
 
 func newDialog(ua *UA, tp telephony.Transport, contactUser string, ownsCallID bool, done <-chan struct{}) *dialog {
@@ -70,6 +72,22 @@ func (d *dialog) retarget(ct *sipmsg.ContactHeader) {
 	if ct != nil {
 		d.setTarget(&ct.Address)
 	}
+}
+
+// setPeer records the address the trunk's 2xx to our INVITE came from: requests of the dialog
+// from there belong to the trunk even when its AllowedSources do not list it (a trunk given by
+// host name).
+func (d *dialog) setPeer(ip netip.Addr) {
+	d.mu.Lock()
+	d.peer = ip
+	d.mu.Unlock()
+}
+
+// isPeer reports whether ip is the address recorded by setPeer.
+func (d *dialog) isPeer(ip netip.Addr) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.peer.IsValid() && ip == d.peer
 }
 
 // setRemoteCSeq records the CSeq of the request that created the dialog (RFC 3261 section 12.1.1).
@@ -127,7 +145,7 @@ func (d *dialog) sendBye(ctx context.Context, reason error) error {
 	bye := d.newRequest(sipmsg.BYE)
 	var se *StatusError
 	if errors.As(reason, &se) && se.Code > 0 {
-		bye.AppendHeader(sipmsg.NewHeader("Reason", fmt.Sprintf("SIP;cause=%d;text=%q", se.Code, se.Reason)))
+		bye.AppendHeader(sipmsg.NewHeader("Reason", fmt.Sprintf(`SIP;cause=%d;text="%s"`, se.Code, sanitizeText(se.Reason))))
 	}
 	return d.sess.WriteBye(ctx, bye)
 }

@@ -9,4 +9,12 @@
 // Serve. Either way an established call is a Call, whose RTPConn carries the media and which
 // ends with a BYE from either side; its resources (RTP ports, goroutines) are released when it
 // ends.
+//
+// What the UA accepts: out-of-dialog requests only from a trunk's AllowedSources, new INVITEs
+// at most Config.InviteRate per source (no RTP port is bound before the handler routed the call,
+// see IncomingCall.Ring); requests inside a dialog, and CANCELs of a ringing call, only from the
+// call's trunk over the dialog's transport (403 otherwise, the call untouched); SIP datagrams
+// up to MaxDatagramSize (513 beyond). Refusals are counted (UA.Stats) and logged at most once
+// per source and Config.RefusedLogInterval, with a summary per interval. User strings written
+// into headers pass DisplayName or are refused unless they are E.164 or dialable numbers.
 package sip

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
+	"syscall"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 )
@@ -96,23 +98,35 @@ func isResponse(data []byte) bool {
 // call to ReadFrom tells that the previous datagram has been dispatched.
 type gatedPacketConn struct {
 	net.PacketConn
+	udp     *net.UDPConn // the same socket, for reading with the truncation flag
 	in      *inflow
 	local   string // LocalAddr().String(), the key of the listener in sipgo's pool
 	pending bool   // only touched by the read loop
+	// tooLarge is called with the first bytes of a datagram that did not fit the read buffer,
+	// which is then not passed on; it may answer through reply.
+	tooLarge func(head []byte, src netip.AddrPort, reply func([]byte))
 }
 
 // ReadFrom returns the next datagram the gate admits; after the gate closed it drops datagrams
-// until the socket is closed.
+// until the socket is closed. A datagram longer than b goes to tooLarge instead.
 func (c *gatedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	if c.pending {
 		c.pending = false
 		c.in.dispatched()
 	}
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
+		n, _, flags, ap, err := c.udp.ReadMsgUDPAddrPort(b, nil)
 		if err != nil {
-			return n, addr, err
+			return n, nil, err
 		}
+		src := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		if flags&syscall.MSG_TRUNC != 0 {
+			if c.tooLarge != nil {
+				c.tooLarge(b[:n], src, func(res []byte) { _, _ = c.udp.WriteToUDPAddrPort(res, ap) })
+			}
+			continue
+		}
+		addr := net.UDPAddrFromAddrPort(src)
 		if c.in.admit(addr, c.local, b[:n]) {
 			c.pending = true
 			return n, addr, nil

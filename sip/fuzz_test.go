@@ -112,7 +112,7 @@ func FuzzIncomingInvite(f *testing.F) {
 
 	// *testing.F must not log from inside the fuzz target: discard the user agent's logs.
 	quiet := slog.New(slog.DiscardHandler)
-	env := startUA(f, Config{Trunks: []Trunk{inboundTrunk()}, Logger: quiet}, func(ic *IncomingCall) {
+	env := startUA(f, Config{Trunks: []Trunk{inboundTrunk()}, Logger: quiet, InviteRate: -1}, func(ic *IncomingCall) {
 		_ = ic.Reject(486, "Busy Here")
 	})
 	allowed := map[int]bool{400: true, 403: true, 415: true, 422: true, 481: true, 486: true, 488: true}

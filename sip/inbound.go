@@ -16,9 +16,10 @@ import (
 )
 
 // IncomingCall is an inbound INVITE from a trunk that has been accepted for routing: its source
-// is allowed, its SDP offer parsed and a codec chosen, and 100 Trying sent. The receiver rings it,
-// answers it or rejects it; if it does none of these within Config.RingTimeout the trunk gets 480.
-// All methods are safe for concurrent use.
+// is allowed and within its INVITE rate, its SDP offer parsed and a codec chosen, and 100 Trying
+// sent. It holds no RTP ports yet: Ring or Answer binds them, so that routing (and refusing) a
+// call costs none. The receiver rings it, answers it or rejects it; if it does none of these
+// within Config.RingTimeout the trunk gets 480. All methods are safe for concurrent use.
 type IncomingCall struct {
 	ua    *UA
 	call  *Call // becomes the established call on Answer
@@ -30,7 +31,10 @@ type IncomingCall struct {
 	codec     telephony.Codec
 	tePT      uint8
 	timer     sessionTimer
+	remoteTag string // the From tag of the INVITE
 	log       *slog.Logger
+
+	portsMu sync.Mutex // serialises bindPorts
 
 	mu        sync.Mutex
 	finalized bool
@@ -43,10 +47,11 @@ type IncomingCall struct {
 // otherwise the user part of the From URI.
 func (ic *IncomingCall) From() string { return ic.call.from }
 
-// FromDisplayName returns the display name of the From header ("" when absent).
+// FromDisplayName returns the display name of the From header ("" when absent), unquoted and
+// made safe by DisplayName.
 func (ic *IncomingCall) FromDisplayName() string {
 	if f := ic.sess.InviteRequest.From(); f != nil {
-		return f.DisplayName
+		return DisplayName(unquoteDisplayName(f.DisplayName))
 	}
 	return ""
 }
@@ -78,7 +83,9 @@ func (ic *IncomingCall) Cause() error {
 	return ic.cause
 }
 
-// Ring sends 180 Ringing. It returns ErrCallFinalized after a final response.
+// Ring binds the call's RTP port pair and sends 180 Ringing. It returns ErrCallFinalized after a
+// final response, and ErrNoPorts when no pair is free, after answering the trunk 503 Service
+// Unavailable with Retry-After (RFC 3261 section 21.5.4) and ending the call.
 func (ic *IncomingCall) Ring() error {
 	ic.mu.Lock()
 	fin := ic.finalized
@@ -86,7 +93,36 @@ func (ic *IncomingCall) Ring() error {
 	if fin {
 		return ErrCallFinalized
 	}
+	if err := ic.bindPorts(); err != nil {
+		return err
+	}
 	return ic.sess.Respond(180, "Ringing", nil, sipmsg.NewHeader("Server", ic.ua.cfg.UserAgent))
+}
+
+// noPortsRetryAfter is the Retry-After of the 503 an INVITE gets when no RTP port pair is free.
+const noPortsRetryAfter = 5 * time.Second
+
+// bindPorts binds the call's RTP port pair unless it has one. When none is free the trunk gets
+// 503 with Retry-After and the call ends; the error is ErrNoPorts (or ErrCallFinalized when the
+// call had a final response meanwhile).
+func (ic *IncomingCall) bindPorts() error {
+	ic.portsMu.Lock()
+	defer ic.portsMu.Unlock()
+	if ic.call.media.attached() {
+		return nil
+	}
+	err := ic.call.attachRTP(nil)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrNoPorts) {
+		ic.log.Warn("sip incoming call refused: no free RTP port")
+		if rerr := ic.RejectRetryAfter(503, "Service Unavailable", noPortsRetryAfter); errors.Is(rerr, ErrCallFinalized) {
+			return rerr
+		}
+		return err
+	}
+	return err
 }
 
 // Reject answers with a final failure response (code 300..699, e.g. 486 Busy Here, 480, 603
@@ -134,10 +170,13 @@ func (ic *IncomingCall) respondFinal(code int, reason string, extra ...sipmsg.He
 // Answer sends 200 OK with the SDP answer (RFC 3264 section 6), retransmits it until the ACK
 // arrives (RFC 3261 section 13.3.1.4) and returns the established Call, whose RTP socket already
 // sends to the trunk's offered address. ctx is checked before the answer is sent. Errors:
-// ErrCallFinalized, the call's cause when the trunk cancelled first, ErrAckTimeout when no ACK
+// ErrNoPorts (the trunk got 503, see Ring), ErrCallFinalized, the call's cause when the trunk cancelled first, ErrAckTimeout when no ACK
 // came within 64*T1 (the call is then ended with a BYE), ErrShuttingDown.
 func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := ic.bindPorts(); err != nil {
 		return nil, err
 	}
 	if !ic.finalize(nil) {
@@ -224,11 +263,20 @@ func (ic *IncomingCall) finalize(cause error) bool {
 
 func (ic *IncomingCall) close() { ic.closeOnce.Do(func() { close(ic.done) }) }
 
-// onNewInvite handles an out-of-dialog INVITE: source check, limits, SDP offer, then the
-// Serve handler; it returns once the call has a final response.
+// onNewInvite handles an out-of-dialog INVITE: source check, per-source rate, limits, SDP
+// offer, then the Serve handler (no RTP port is bound before it, see IncomingCall); it returns
+// once the call has a final response.
 func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	t := ua.acceptSource(req, tx)
 	if t == nil {
+		return
+	}
+	if ok, wait := ua.invites.allow(sourceAddr(req), time.Now()); !ok {
+		ua.counters.inviteRateLimited.Add(1)
+		ua.refusals.refused(sourceAddr(req), "sip INVITE over the per-source rate", "source", req.Source(),
+			"rate_per_s", ua.cfg.InviteRate, "burst", ua.cfg.InviteBurst)
+		secs := (wait + time.Second - 1) / time.Second
+		ua.respond(tx, req, 503, "Service Unavailable", sipmsg.NewHeader("Retry-After", strconv.FormatInt(int64(secs), 10)))
 		return
 	}
 	if !ua.enter() {
@@ -244,6 +292,8 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if err != nil {
 		return
 	}
+	ua.trackRinging(ic, true)
+	defer ua.trackRinging(ic, false)
 	ic.log.Info("sip incoming call", "from", ic.From(), "to", ic.To())
 	ua.handler(ic)
 
@@ -316,12 +366,7 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 	if !t.reserve() {
 		return nil, reject(ErrTooManyCalls)
 	}
-	rtp, err := ua.cfg.RTPPorts.Listen()
-	if err != nil {
-		t.release()
-		return nil, reject(err)
-	}
-	c := newCall(ua, t, Inbound, transportOf(req), rtp)
+	c := newCall(ua, t, Inbound, transportOf(req))
 	sess, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		c.end(err)
@@ -347,8 +392,20 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 	}
 	return &IncomingCall{
 		ua: ua, call: c, sess: sess, tx: tx, offer: offer, lateOffer: lateOffer, codec: codec, tePT: tePT, timer: timer,
-		log: c.log, done: make(chan struct{}),
+		remoteTag: remote, log: c.log, done: make(chan struct{}),
 	}, nil
+}
+
+// trackRinging adds a ringing incoming call to the table CANCELs are screened against, or removes it.
+func (ua *UA) trackRinging(ic *IncomingCall, add bool) {
+	key := ringingKey(ic.call.dialog.callID, ic.remoteTag)
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	if add {
+		ua.ringing[key] = ic
+	} else if ua.ringing[key] == ic {
+		delete(ua.ringing, key)
+	}
 }
 
 // userNumber normalises a URI user part from the trunk to E.164 with the trunk's plan, or

@@ -1,14 +1,28 @@
 package sip
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // The requests of the trunk inside an established dialog: BYE, ACK, re-INVITE and UPDATE.
+
+// admits reports whether a request inside the dialog may act on the call: it came from the
+// call's trunk, an address in its AllowedSources or the one the trunk answered our INVITE from,
+// over the transport family the dialog was set up on (UDP, or TCP and TLS), and over TLS when
+// the dialog was (no downgrade). Anything else must not change the call's state or media.
+func (c *Call) admits(req *sipmsg.Request) bool {
+	tp := transportOf(req)
+	if !sameFamily(tp, c.dialog.tp) || c.dialog.tp == telephony.TransportTLS && tp != telephony.TransportTLS {
+		return false
+	}
+	ip := sourceAddr(req)
+	return c.trunk.allows(ip) || c.dialog.isPeer(ip)
+}
 
 // onAck hands an ACK to the dialog, which routes it to the 2xx it acknowledges.
 func (c *Call) onAck(req *sipmsg.Request) {
@@ -184,9 +198,9 @@ func (ua *UA) rejectionHeaders(err error) []sipmsg.Header {
 	return append(extra, warning(ua.cfg.PublicHost, err))
 }
 
-// warning builds a Warning header (RFC 3261 section 20.43, code 399 miscellaneous) explaining err.
+// warning builds a Warning header (RFC 3261 section 20.43, code 399 miscellaneous) explaining err;
+// the text may quote what the peer sent, so it passes sanitizeText.
 func warning(host string, err error) sipmsg.Header {
-	text := err.Error()
-	text = string(bytes.ReplaceAll([]byte(text), []byte(`"`), []byte("'")))
+	text := sanitizeText(err.Error())
 	return sipmsg.NewHeader("Warning", fmt.Sprintf("399 %s \"%s\"", host, text))
 }

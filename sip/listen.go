@@ -88,7 +88,7 @@ func (ua *UA) bind(l Listener) (*boundListener, error) {
 			return nil, fmt.Errorf("sip: listen %s %s: %w", l.Transport, l.Addr, err)
 		}
 		b.local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
-		gated := &gatedPacketConn{PacketConn: conn, in: ua.inflow, local: conn.LocalAddr().String()}
+		gated := &gatedPacketConn{PacketConn: conn, udp: conn, in: ua.inflow, local: conn.LocalAddr().String(), tooLarge: ua.tooLarge}
 		b.closer = gated
 		b.serve = func() error { return ua.srv.ServeUDP(gated) }
 	case telephony.TransportTCP, telephony.TransportTLS:

@@ -3,6 +3,7 @@ package sip
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -31,22 +32,22 @@ const telephoneEventPT = 101
 // type, the hold state of both parties, and the RTP socket that follows the trunk's address.
 // It knows nothing of SIP messages. All methods are safe for concurrent use.
 type mediaSession struct {
-	rtp    *RTPConn
-	params SDPParams // ours: address, session id, codecs; version and direction set per use
+	rtp atomic.Pointer[RTPConn] // nil until attach
 
-	mu      sync.Mutex
+	mu     sync.Mutex
+	params SDPParams // ours: address (set by attach), session id, codecs; version and direction set per use
+	closed bool      // close was called: attach refuses
+
 	media   Media
 	version uint64 // o= version of the last description we sent
 	lastSDP []byte // the last description we sent; nil before the first
 }
 
-// newMediaSession starts the media of a call on rtp, advertised at addr (RFC 4566 section 5.7),
-// offering codecs in that order of preference; the o= session id is random.
-func newMediaSession(rtp *RTPConn, addr netip.AddrPort, codecs []telephony.Codec, userAgent string) *mediaSession {
+// newMediaSession starts the media of a call offering codecs in that order of preference; the
+// o= session id is random. It has no RTP socket until attach.
+func newMediaSession(codecs []telephony.Codec, userAgent string) *mediaSession {
 	return &mediaSession{
-		rtp: rtp,
 		params: SDPParams{
-			Addr:             addr,
 			SessionID:        randUint64() >> 2,
 			Codecs:           codecs,
 			TelephoneEventPT: telephoneEventPT,
@@ -56,6 +57,23 @@ func newMediaSession(rtp *RTPConn, addr netip.AddrPort, codecs []telephony.Codec
 		version: 1,
 	}
 }
+
+// attach gives the session its RTP socket, advertised at addr (RFC 4566 section 5.7), before
+// any SDP is built. It returns false, after closing rtp, when the session was closed already.
+func (s *mediaSession) attach(rtp *RTPConn, addr netip.AddrPort) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = rtp.Close()
+		return false
+	}
+	s.params.Addr = addr
+	s.rtp.Store(rtp)
+	return true
+}
+
+// attached reports whether attach gave the session its RTP socket.
+func (s *mediaSession) attached() bool { return s.rtp.Load() != nil }
 
 // snapshot returns the negotiated media.
 func (s *mediaSession) snapshot() Media {
@@ -181,7 +199,9 @@ func (s *mediaSession) apply(md MediaDescription, codec telephony.Codec, tePT ui
 	cur = s.media
 	s.mu.Unlock()
 	if a := md.Addr.Addr(); a.IsValid() && !a.IsUnspecified() && md.Addr.Port() != 0 {
-		s.rtp.SetRemote(md.Addr, md.RTCPAddr)
+		if rtp := s.rtp.Load(); rtp != nil {
+			rtp.SetRemote(md.Addr, md.RTCPAddr)
+		}
 	}
 	return old, cur
 }
@@ -196,5 +216,14 @@ func (s *mediaSession) applyAnswer(md MediaDescription) (old, cur Media, err err
 	return old, cur, nil
 }
 
-// close closes the RTP socket, which returns its ports to the pool.
-func (s *mediaSession) close() error { return s.rtp.Close() }
+// close closes the RTP socket, which returns its ports to the pool; a later attach closes its
+// socket at once.
+func (s *mediaSession) close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	if rtp := s.rtp.Load(); rtp != nil {
+		return rtp.Close()
+	}
+	return nil
+}

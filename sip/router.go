@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // allowMethods is the Allow header value (RFC 3261 section 20.5) of this user agent.
@@ -74,54 +76,85 @@ func (ua *UA) acceptSource(req *sipmsg.Request, tx sipmsg.ServerTransaction) *tr
 	if t := ua.trunkForSource(src); t != nil {
 		return t
 	}
-	ua.log.Warn("sip request from unknown source", "method", string(req.Method), "source", req.Source(),
-		"rejected", ua.cfg.RejectUnknownSources)
-	if ua.cfg.RejectUnknownSources {
-		ua.respond(tx, req, 403, "Forbidden")
-	}
+	ua.refuseUnknown(req, tx, src)
 	return nil
 }
 
-// dialogOrReject returns the call of the dialog req belongs to, or nil after answering 481
-// (RFC 3261 section 12.2.2).
-func (ua *UA) dialogOrReject(req *sipmsg.Request, tx sipmsg.ServerTransaction) *Call {
+// refuseUnknown answers a request from an address no trunk allows with 403, or drops it
+// (Config.RejectUnknownSources), counting it and logging at most once per source and interval.
+func (ua *UA) refuseUnknown(req *sipmsg.Request, tx sipmsg.ServerTransaction, src netip.Addr) {
+	ua.counters.unknownSource.Add(1)
+	ua.refusals.refused(src, "sip request from unknown source", "method", string(req.Method), "source", req.Source(),
+		"rejected", ua.cfg.RejectUnknownSources)
+	if ua.cfg.RejectUnknownSources && req.Method != sipmsg.ACK {
+		ua.respond(tx, req, 403, "Forbidden")
+	}
+}
+
+// dialogOf returns the call of the dialog an in-dialog request belongs to, once the request
+// passed the dialog's source check (see Call.admits); otherwise it answers and returns nil: 403
+// for a request the dialog's trunk did not send (the call is not touched), the unknown-source
+// policy for a request from an address no trunk allows that matches no dialog, and 481 for an
+// unknown dialog (RFC 3261 section 12.2.2). An ACK is never answered.
+func (ua *UA) dialogOf(req *sipmsg.Request, tx sipmsg.ServerTransaction) *Call {
 	c := ua.lookupDialog(req)
-	if c == nil {
+	if c != nil && c.admits(req) {
+		return c
+	}
+	src := sourceAddr(req)
+	if c != nil {
+		ua.counters.foreignInDialog.Add(1)
+		ua.refusals.refused(src, "sip in-dialog request not from the dialog's trunk", "method", string(req.Method),
+			"source", req.Source(), "transport", req.Transport(), "call", c.id)
+		if req.Method != sipmsg.ACK {
+			ua.respond(tx, req, 403, "Forbidden")
+		}
+		return nil
+	}
+	if ua.trunkForSource(src) == nil {
+		ua.refuseUnknown(req, tx, src)
+		return nil
+	}
+	if req.Method != sipmsg.ACK {
 		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 	}
-	return c
+	return nil
 }
 
 func (ua *UA) onInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if _, inDialog := inDialogKey(req); !inDialog {
 		ua.onNewInvite(req, tx)
-	} else if c := ua.dialogOrReject(req, tx); c != nil {
+	} else if c := ua.dialogOf(req, tx); c != nil {
 		c.onReinvite(req, tx)
 	}
 }
 
-func (ua *UA) onAck(req *sipmsg.Request, _ sipmsg.ServerTransaction) {
-	if c := ua.lookupDialog(req); c != nil {
+func (ua *UA) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if c := ua.dialogOf(req, tx); c != nil {
 		c.onAck(req)
 	}
 }
 
 func (ua *UA) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if c := ua.dialogOrReject(req, tx); c != nil {
+	if c := ua.dialogOf(req, tx); c != nil {
 		c.onBye(req, tx)
 	}
 }
 
 // onCancel sees only CANCELs that match no INVITE transaction (sipgo answers the others with
-// 200 and the INVITE with 487): RFC 3261 section 9.2 asks for 481.
+// 200 and the INVITE with 487, once screenCancel let them through): RFC 3261 section 9.2 asks
+// for 481. A CANCEL from an address no trunk allows gets the unknown-source policy.
 func (ua *UA) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if ua.acceptSource(req, tx) == nil {
+		return
+	}
 	ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 }
 
 // onOptions answers keepalive probes (RFC 3261 section 11) from trunks and inside dialogs.
 func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if _, inDialog := inDialogKey(req); inDialog {
-		if ua.dialogOrReject(req, tx) == nil {
+		if ua.dialogOf(req, tx) == nil {
 			return
 		}
 	} else if ua.acceptSource(req, tx) == nil {
@@ -138,14 +171,19 @@ func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 func (ua *UA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if c := ua.dialogOrReject(req, tx); c != nil {
+	if c := ua.dialogOf(req, tx); c != nil {
 		c.onUpdate(req, tx)
 	}
 }
 
 // onNoRoute answers methods this user agent does not implement with 405 and Allow (RFC 3261 section 21.4.6).
+// Inside a dialog (INFO, REFER, NOTIFY, PRACK) the request must pass the dialog's source check.
 func (ua *UA) onNoRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if _, inDialog := inDialogKey(req); !inDialog && ua.acceptSource(req, tx) == nil {
+	if _, inDialog := inDialogKey(req); inDialog {
+		if ua.dialogOf(req, tx) == nil {
+			return
+		}
+	} else if ua.acceptSource(req, tx) == nil {
 		return
 	}
 	ua.respond(tx, req, 405, "Method Not Allowed", sipmsg.NewHeader("Allow", allowMethods))
@@ -171,10 +209,11 @@ func hasOptionTag(m interface{ GetHeaders(string) []sipmsg.Header }, header, tag
 	return false
 }
 
-func sourceAddr(req *sipmsg.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(req.Source())
+// sourceAddr returns the IP address a message was received from.
+func sourceAddr(m interface{ Source() string }) netip.Addr {
+	ap, err := netip.ParseAddrPort(m.Source())
 	if err != nil {
-		host, _, _ := net.SplitHostPort(req.Source())
+		host, _, _ := net.SplitHostPort(m.Source())
 		ip, _ := netip.ParseAddr(host)
 		return ip.Unmap()
 	}
@@ -183,15 +222,29 @@ func sourceAddr(req *sipmsg.Request) netip.Addr {
 
 // trunkForSource returns the first trunk whose AllowedSources contain ip.
 func (ua *UA) trunkForSource(ip netip.Addr) *trunk {
-	if !ip.IsValid() {
-		return nil
-	}
 	for _, t := range ua.trunks {
-		for _, p := range t.AllowedSources {
-			if p.Contains(ip) {
-				return t
-			}
+		if t.allows(ip) {
+			return t
 		}
 	}
 	return nil
+}
+
+// allows reports whether ip is in the trunk's AllowedSources.
+func (t *trunk) allows(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, p := range t.AllowedSources {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameFamily reports whether two transports are both datagram (UDP) or both stream (TCP, TLS):
+// a dialog's requests arrive over the transport family it was set up on.
+func sameFamily(a, b telephony.Transport) bool {
+	return (a == telephony.TransportUDP) == (b == telephony.TransportUDP)
 }

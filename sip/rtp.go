@@ -36,13 +36,17 @@ type RTPStats struct {
 	// RTCPIn counts RTCP packets received, on the RTCP port or multiplexed
 	// on the RTP port (RFC 5761 section 4); RTCPOut those sent.
 	RTCPIn, RTCPOut uint64
+	// RTCPForeign counts the RTCP packets among DroppedForeign: those that
+	// reached the RTCP port from a source other than the peer's negotiated
+	// or latched RTCP address.
+	RTCPForeign uint64
 }
 
 // rtpCounters are the atomics behind RTPStats.
 type rtpCounters struct {
 	packetsIn, bytesIn, packetsOut, bytesOut     atomic.Uint64
 	droppedForeign, droppedMalformed, droppedOut atomic.Uint64
-	rtcpIn, rtcpOut                              atomic.Uint64
+	rtcpIn, rtcpOut, rtcpForeign                 atomic.Uint64
 }
 
 // Latch states of an endpoint.
@@ -111,6 +115,9 @@ type RTPConn struct {
 
 	remote atomic.Pointer[remote]
 	stats  rtpCounters
+
+	rtcpHandler atomic.Pointer[func([]byte)]
+	rtcpDone    chan struct{} // closed when the RTCP reader ended; nil without one
 
 	closeOnce sync.Once
 	closeErr  error
@@ -238,7 +245,8 @@ func (c *RTPConn) WriteRTP(b []byte) (int, error) {
 // port into buf, with the same source filtering and latching as ReadRTP
 // applied to the peer's RTCP address. Packets that are not RTCP version 2
 // are dropped. It blocks until a packet is accepted or the conn is closed
-// (net.ErrClosed). It does not allocate.
+// (net.ErrClosed). It does not allocate. The RTPConn of a Call is read by
+// the call itself (see SetRTCPHandler): do not call ReadRTCP on it.
 func (c *RTPConn) ReadRTCP(buf []byte) (int, error) {
 	for {
 		n, _, flags, src, err := c.rtcp.ReadMsgUDPAddrPort(buf, nil)
@@ -250,6 +258,7 @@ func (c *RTPConn) ReadRTCP(buf []byte) (int, error) {
 		switch {
 		case r == nil || !r.rtcp.allowed(src):
 			c.stats.droppedForeign.Add(1)
+			c.stats.rtcpForeign.Add(1)
 		case flags&syscall.MSG_TRUNC != 0 || n < rtcpHeaderLen || buf[0]>>6 != 2 || !isRTCPType(buf[1]):
 			c.stats.droppedMalformed.Add(1)
 		default:
@@ -303,15 +312,55 @@ func (c *RTPConn) Stats() RTPStats {
 		DroppedOut:       s.droppedOut.Load(),
 		RTCPIn:           s.rtcpIn.Load(),
 		RTCPOut:          s.rtcpOut.Load(),
+		RTCPForeign:      s.rtcpForeign.Load(),
 	}
 }
 
+// SetRTCPHandler sets the function that sees every RTCP compound packet
+// accepted from the peer on the RTCP port (RFC 3550 section 6) of a
+// Call's RTPConn, for call-quality reports; nil removes it. It is called
+// from the call's RTCP reader goroutine; pkt is only valid during the call
+// and fn must not block. Packets from other sources never reach it (they
+// are counted in RTPStats.RTCPForeign).
+func (c *RTPConn) SetRTCPHandler(fn func(pkt []byte)) {
+	if fn == nil {
+		c.rtcpHandler.Store(nil)
+		return
+	}
+	c.rtcpHandler.Store(&fn)
+}
+
+// startRTCPReader reads the RTCP port in a goroutine until the conn is
+// closed, so that its receive buffer never fills: accepted packets are
+// counted in RTPStats.RTCPIn and handed to the SetRTCPHandler function,
+// others counted as dropped; nothing is logged. Close waits for it. It must
+// be called at most once, before Close.
+func (c *RTPConn) startRTCPReader() {
+	c.rtcpDone = make(chan struct{})
+	go func() {
+		defer close(c.rtcpDone)
+		buf := make([]byte, 1500)
+		for {
+			n, err := c.ReadRTCP(buf)
+			if err != nil {
+				return // closed: ReadRTCP has no deadline
+			}
+			if fn := c.rtcpHandler.Load(); fn != nil {
+				(*fn)(buf[:n])
+			}
+		}
+	}()
+}
+
 // Close closes both sockets, which ends blocked reads with net.ErrClosed,
-// and gives the port pair back to the pool. Further calls do nothing and
-// return the first call's result.
+// waits for the RTCP reader of a call, and gives the port pair back to the
+// pool. Further calls do nothing and return the first call's result.
 func (c *RTPConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeErr = errors.Join(c.rtp.Close(), c.rtcp.Close())
+		if c.rtcpDone != nil {
+			<-c.rtcpDone
+		}
 		c.pool.release(c.index)
 	})
 	return c.closeErr

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -31,6 +32,8 @@ type PortPool struct {
 	used  []bool // used[i]: pair first+2i is taken by one of our RTPConns
 	next  int    // index of the pair tried first by the next Listen
 	inUse int
+
+	exhausted atomic.Uint64 // Listen calls that found no free pair
 }
 
 // NewPortPool returns a pool of the even ports p in [minPort, maxPort]
@@ -70,6 +73,17 @@ func (p *PortPool) InUse() int {
 	return p.inUse
 }
 
+// Free returns the number of port pairs not held by an RTPConn of this pool (pairs another
+// process holds count as free until Listen finds them taken).
+func (p *PortPool) Free() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.used) - p.inUse
+}
+
+// Exhausted returns how many times Listen failed with ErrNoPorts.
+func (p *PortPool) Exhausted() uint64 { return p.exhausted.Load() }
+
 // Listen binds the next free pair of the range: the even port for RTP and
 // the one above it for RTCP. A port that another process holds is skipped.
 // The returned RTPConn holds its pair until it is closed.
@@ -103,6 +117,7 @@ func (p *PortPool) Listen() (*RTPConn, error) {
 			local: netip.AddrPortFrom(p.addr, uint16(port)),
 		}, nil
 	}
+	p.exhausted.Add(1)
 	return nil, ErrNoPorts
 }
 

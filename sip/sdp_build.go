@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pion/sdp/v3"
 
@@ -55,7 +57,8 @@ type SDPParams struct {
 	// Direction is the direction we want. An answer writes the
 	// intersection of this and the offer's direction (RFC 3264 section 6.1).
 	Direction Direction
-	// UserAgent is the session name (s=); "-" when empty.
+	// UserAgent is the session name (s=); "-" when empty, or when it holds control characters
+	// or invalid UTF-8 (RFC 4566 section 5.3: one line of UTF-8 text).
 	UserAgent string
 }
 
@@ -161,8 +164,8 @@ func buildSDP(p SDPParams, codecs []telephony.Codec, tePT uint8, dir Direction) 
 	}
 	media.Attributes = append(media.Attributes, sdp.NewPropertyAttribute(dir.String()))
 
-	name := p.UserAgent
-	if name == "" || strings.ContainsAny(name, "\r\n") {
+	name := strings.TrimSpace(p.UserAgent)
+	if name == "" || !utf8.ValidString(name) || strings.IndexFunc(name, unicode.IsControl) >= 0 {
 		name = "-"
 	}
 	sess := &sdp.SessionDescription{

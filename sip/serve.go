@@ -57,6 +57,7 @@ func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 	ua.awaitUDPListeners(listeners)
 	close(ua.started)
 	var rwg sync.WaitGroup
+	rwg.Go(func() { ua.refusals.run(ua.cfg.RefusedLogInterval, ua.stop) })
 	for _, t := range ua.trunks {
 		if t.reg != nil {
 			rwg.Go(func() { t.reg.run(ua.stop) })
@@ -69,7 +70,7 @@ func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 	}
 	ua.beginShutdown()
 	ua.hangupAll()
-	rwg.Wait() // registrations un-register once stop is closed
+	rwg.Wait() // registrations un-register and the refusal log summarises once stop is closed
 	ua.wg.Wait()
 
 	ua.mu.Lock()

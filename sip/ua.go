@@ -32,6 +32,10 @@ type UA struct {
 	gate   *dialGate // gate of outgoing TCP and TLS connections, see dialgate.go
 	trunks []*trunk
 
+	counters uaCounters
+	refusals *refusalLog
+	invites  *inviteLimiter
+
 	served   atomic.Bool
 	draining atomic.Bool
 	handler  func(*IncomingCall)
@@ -40,6 +44,7 @@ type UA struct {
 	listeners map[telephony.Transport]*boundListener
 	clients   map[telephony.Transport]*sipgo.Client
 	dialogs   map[string]*Call
+	ringing   map[string]*IncomingCall // inbound calls before their final response, by ringingKey
 	serving   bool
 	quit      bool          // no new tracked goroutines or dials (see enter)
 	stop      chan struct{} // closed when the shutdown begins
@@ -79,6 +84,8 @@ func NewUA(cfg Config) (*UA, error) {
 	}
 	log := cfg.Logger
 	gate := newDialGate()
+	var ua *UA
+	screen := func(p sipmsg.TransportReadProps, data []byte) ([]byte, error) { return ua.screen(p, data) }
 	sua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgenTLSConfig(cfg.ClientTLS),
@@ -88,6 +95,9 @@ func NewUA(cfg Config) (*UA, error) {
 		),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sipmsg.WithTransportLayerLogger(log),
+			sipmsg.WithTransportLayerReadFilter(func(p sipmsg.TransportReadProps, data []byte) ([]byte, error) {
+				return screen(p, data)
+			}),
 			// Last: the transport layer copies connection reuse and the read filter set by the
 			// options before it into these transports.
 			sipmsg.WithTransportLayerTransports(gate.transports()),
@@ -100,9 +110,12 @@ func NewUA(cfg Config) (*UA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sip: create server: %w", err)
 	}
-	ua := &UA{
+	ua = &UA{
 		cfg:       cfg,
 		log:       log,
+		refusals:  newRefusalLog(log),
+		invites:   newInviteLimiter(cfg.InviteRate, cfg.InviteBurst),
+		ringing:   map[string]*IncomingCall{},
 		sua:       sua,
 		srv:       srv,
 		inflow:    newInflow(),
@@ -148,6 +161,15 @@ func (ua *UA) Ready() bool {
 	}
 	return true
 }
+
+// ReservePorts binds an RTP port pair from Config.RTPPorts for a call about to be dialled, so
+// that the caller learns before committing to the call (answering a browser, say) whether one
+// is free; pass it in DialRequest.RTP, or Close it when the call is not dialled. It returns
+// ErrNoPorts when every pair is taken (counted in PortPool.Exhausted).
+func (ua *UA) ReservePorts() (*RTPConn, error) { return ua.cfg.RTPPorts.Listen() }
+
+// Ports returns the RTP port pool of the user agent (Config.RTPPorts), for capacity reporting.
+func (ua *UA) Ports() *PortPool { return ua.cfg.RTPPorts }
 
 // RegistrationStates returns the registration state of every trunk that registers, in configuration order.
 func (ua *UA) RegistrationStates() []RegistrationState {
