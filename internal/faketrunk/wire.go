@@ -229,6 +229,22 @@ func (w *Wire) ExpectResponse(req *sipmsg.Request, code int, d time.Duration) *s
 	return nil
 }
 
+// ExpectFinal skips other messages until a final response to req arrives
+// and returns it; it fails the test after d.
+func (w *Wire) ExpectFinal(req *sipmsg.Request, d time.Duration) *sipmsg.Response {
+	w.tb.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		m := w.Recv(time.Until(deadline))
+		if res, ok := m.(*sipmsg.Response); ok && res.StatusCode >= 200 && Answers(res, req) {
+			return res
+		}
+	}
+	w.tb.Fatalf("wire: no final response to %s CSeq %d within %v", req.Method, req.CSeq().SeqNo, d)
+
+	return nil
+}
+
 // Answers reports whether res is a response to req: same Call-ID, CSeq
 // number and method.
 func Answers(res *sipmsg.Response, req *sipmsg.Request) bool {
@@ -267,20 +283,20 @@ func PCMUSDP(port int, dir string) []byte {
 		"m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=%s\r\n", port, dir)
 }
 
-// InviteText is an INVITE from the wire to to for +15557654321, with the
-// given branch and Call-ID, in wire format (lines ending in "\n", for
+// InviteText is an INVITE from the wire to to for number, with the given
+// branch and Call-ID, in wire format (lines ending in "\n", for
 // SendText).
-func (w *Wire) InviteText(to netip.AddrPort, branch, callID string, sdp []byte) string {
-	return fmt.Sprintf("INVITE sip:15557654321@%s SIP/2.0\n"+
+func (w *Wire) InviteText(to netip.AddrPort, number, branch, callID string, sdp []byte) string {
+	return fmt.Sprintf("INVITE sip:%s@%s SIP/2.0\n"+
 		"Via: SIP/2.0/UDP %s;branch=%s\n"+
 		"From: <sip:15551230000@127.0.0.1>;tag=from%d\n"+
-		"To: <sip:15557654321@127.0.0.1>\n"+
+		"To: <sip:%s@127.0.0.1>\n"+
 		"Call-ID: %s\n"+
 		"CSeq: 7 INVITE\n"+
 		"Contact: <sip:peer@%s>\n"+
 		"Max-Forwards: 70\n"+
 		"Content-Type: application/sdp\n"+
-		"Content-Length: %d\n\n", to, w.addr, branch, os.Getpid(), callID, w.addr, len(sdp)) +
+		"Content-Length: %d\n\n", number, to, w.addr, branch, os.Getpid(), number, callID, w.addr, len(sdp)) +
 		strings.ReplaceAll(string(sdp), "\r\n", "\n")
 }
 

@@ -169,6 +169,9 @@ func Next[T signaling.Message](tb testing.TB, c *Client, skip ...signaling.Type)
 	var zero T
 	m := c.take(tb, fmt.Sprintf("%T", zero), true, func(inbox []signaling.Message) int {
 		for i, m := range inbox {
+			if _, ok := m.(T); ok {
+				return i
+			}
 			if t := m.MessageType(); t != signaling.TypePong && !contains(skip, t) {
 				return i
 			}
