@@ -14,6 +14,8 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 // TestCapacitySippCaller: with calls.max_concurrent 1 and one call up, a
@@ -41,17 +43,17 @@ func TestCapacitySippCaller(t *testing.T) {
 	if n := sippReceived(t, refused, "SIP/2.0 503 "); n != 1 {
 		t.Errorf("sipp received %d 503 responses, want exactly 1 (a retransmission means the gateway did not match the ACK)", n)
 	}
-	b.ws.none(t, 500*time.Millisecond, "an incoming call while the gateway is full", isIncoming())
-	if n := len(e.trunk.received(sipmsg.INVITE)); n != 1 {
+	b.ws.None(t, 500*time.Millisecond, "an incoming call while the gateway is full", gobrowser.IsType(signaling.TypeIncoming))
+	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
 		t.Errorf("trunk received %d INVITEs, want 1 (only the first call's)", n)
 	}
 	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
 	stillHearing(t, first.peer, first.trunk)
 
 	// The first call ends; its slot is free again.
-	b.ws.send(t, signaling.Hangup{CallID: first.id})
-	b.ws.expectHangup(t, first.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-	first.trunk.waitEnded(t, endByeReceived, stepTimeout)
+	b.ws.Send(t, signaling.Hangup{CallID: first.id})
+	b.ws.ExpectHangup(t, first.id, signaling.ReasonLocalHangup, 0)
+	first.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 	waitReadyz(t, e, http.StatusOK, "ready")
 
 	// The same caller now rings Alice, who answers; sipp hangs up 8 s
@@ -60,16 +62,16 @@ func TestCapacitySippCaller(t *testing.T) {
 		scenario: "uac_did.xml", port: int(freeUDPPort(t).Port()), remote: e.sipAddr, service: didAlice,
 		mediaPort: sippEvenPort(t), echo: true,
 	})
-	in := b.expectIncoming(t, didAlice)
+	in := b.ws.ExpectIncoming(t, didAlice)
 	if in.From != "+15551230000" {
 		t.Errorf("incoming from %q, want +15551230000", in.From)
 	}
 	peer := b.accept(t, in.CallID)
-	b.ws.expect(t, stepTimeout, "connected "+in.CallID, isConnected(in.CallID))
-	peer.waitConnected(t, stepTimeout)
-	waitTone(t, "browser (its tone echoed by sipp)", peer.heard, 0, browserToneHz, trunkToneHz)
+	b.ws.Expect(t, "connected "+in.CallID, gobrowser.IsConnected(in.CallID))
+	peer.WaitConnected(t)
+	peer.Heard().WaitTone(t, "browser (its tone echoed by sipp)", 0, browserToneHz, trunkToneHz)
 	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
-	b.ws.expectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0, 20*time.Second)
+	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0)
 	admitted.wait(t, stepTimeout)
 	waitReadyz(t, e, http.StatusOK, "ready")
 }

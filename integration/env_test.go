@@ -20,7 +20,8 @@ import (
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
 	"github.com/webtrunk/webtrunk/gateway/browserleg"
-
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -44,10 +45,10 @@ const (
 // envOptions are the knobs of one environment; the zero value is a gateway
 // with long timers and no trunk authentication.
 type envOptions struct {
-	ringTimeout  time.Duration // calls.ring_timeout and the routes' (min 5s)
-	mediaTimeout time.Duration // calls.media_timeout (min 5s)
-	grace        time.Duration // shutdown.grace_period
-	trunkPlan    uasPlan       // how the fake trunk answers by default
+	ringTimeout  time.Duration  // calls.ring_timeout and the routes' (min 5s)
+	mediaTimeout time.Duration  // calls.media_timeout (min 5s)
+	grace        time.Duration  // shutdown.grace_period
+	trunkPlan    faketrunk.Plan // how the fake trunk answers by default
 	// maxConcurrent is calls.max_concurrent, the gateway-wide call
 	// limit; 0 leaves it unlimited.
 	maxConcurrent int
@@ -60,13 +61,13 @@ type env struct {
 	t       *testing.T
 	gw      *gateway.Gateway
 	cfg     *config.Config
-	trunk   *fakeTrunk
+	trunk   *faketrunk.Trunk
 	httpURL string // http://127.0.0.1:port
 	sipAddr netip.AddrPort
 	rtpMin  int // the gateway's trunk-side RTP port range
 	rtpMax  int
 	webrtc  netip.AddrPort // the gateway's one WebRTC UDP port
-	logs    *lockedBuffer
+	logs    *logcapture.Capture
 
 	cancel  context.CancelFunc
 	runDone chan error
@@ -79,24 +80,32 @@ type env struct {
 // margin, and every port the gateway used must be free again.
 func newEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &env{t: t, logs: logs}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log (last lines):\n%s", lastLines(logs.String(), 80))
-		}
-	})
-	e.trunk = newFakeTrunk(t, logger.With("component", "fake-trunk"), opts.trunkPlan)
-	e.rtpMin, e.rtpMax = reserveRTPRange(t)
+	logger, logs := logcapture.New(t, logcapture.Name("gateway log"))
+	trunk := faketrunk.New(t, faketrunk.WithLogger(logger.With("component", "fake-trunk")), faketrunk.WithPlan(opts.trunkPlan))
+	// The trunk is torn down after the gateway (cleanups run last-in
+	// first-out).
+	e := startGateway(t, renderConfig(t, trunk.Addr().Port(), opts), logger.With("component", "gateway"), logs)
+	e.trunk = trunk
 
-	yaml := renderConfig(t, e, opts)
+	return e
+}
+
+// startGateway starts the real gateway on c, a configuration from
+// gatewayConfig with a range of free RTP ports filled in, logging to
+// logger (whose lines logs holds). It is stopped by t.Cleanup, which then
+// checks that every port it used is free again.
+func startGateway(t *testing.T, c gatewayConfig, logger *slog.Logger, logs *logcapture.Capture) *env {
+	t.Helper()
+	e := &env{t: t, logs: logs}
+	e.rtpMin, e.rtpMax = reserveRTPRange(t)
+	c.RTPMin, c.RTPMax = e.rtpMin, e.rtpMax
+	yaml := c.render(t)
 	cfg, err := config.Parse(yaml, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("test configuration rejected: %v\n%s", err, yaml)
 	}
 	e.cfg = cfg
-	gw, err := gateway.New(cfg, logger.With("component", "gateway"), browserleg.ListenConfig)
+	gw, err := gateway.New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
@@ -121,7 +130,6 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.runDone = make(chan error, 1)
 	go func() { e.runDone <- gw.Run(ctx) }()
 	t.Cleanup(func() { e.stop(t) })
-	// The trunk is torn down after the gateway (cleanups run last-in first-out).
 
 	return e
 }
@@ -293,8 +301,9 @@ var bcryptHash = sync.OnceValues(func() ([]byte, error) {
 	return bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
 })
 
-// renderConfig returns the YAML configuration of e.
-func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
+// renderConfig returns the gateway configuration of opts with its trunk at
+// 127.0.0.1:trunkPort.
+func renderConfig(t *testing.T, trunkPort uint16, opts envOptions) gatewayConfig {
 	t.Helper()
 	hash, err := bcryptHash()
 	if err != nil {
@@ -308,18 +317,17 @@ func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
 		media = 30 * time.Second
 	}
 	c := gatewayConfig{
-		RTPMin: e.rtpMin, RTPMax: e.rtpMax, WebRTC: "127.0.0.1:0",
-		Trunk: "fake", TrunkPort: e.trunk.addr.Port(), JWTKey: jwtKey,
+		WebRTC: "127.0.0.1:0", Trunk: "fake", TrunkPort: trunkPort, JWTKey: jwtKey,
 		Hash: string(hash), Alice: userAlice, AliceMaxCalls: 4, DIDAlice: didAlice,
 		Load: userLoad, DIDLoad: didNobody,
 		Ring: ring.String(), Media: media.String(), MaxConcurrent: opts.maxConcurrent,
 		Grace: opts.grace.String(),
 	}
-	if opts.trunkPlan.challenge != 0 {
+	if opts.trunkPlan.Challenge != 0 {
 		c.TrunkUser, c.TrunkPass = trunkUser, trunkPass
 	}
 
-	return c.render(t)
+	return c
 }
 
 // rtpBlock is the size of each environment's trunk-side RTP port range: 32
@@ -368,36 +376,6 @@ func assertPortsFree(t *testing.T, rtpMin, rtpMax int, webrtcPort netip.AddrPort
 	if err := portsFree(int(webrtcPort.Port()), int(webrtcPort.Port())); err != nil {
 		t.Errorf("after shutdown, the WebRTC port is still bound: %v", err)
 	}
-}
-
-// lockedBuffer is an io.Writer safe for the gateway's concurrent loggers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	return w.b.String()
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-
-	return strings.Join(lines, "\n")
 }
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,

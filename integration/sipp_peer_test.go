@@ -3,18 +3,15 @@ package integration
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
-
-	"github.com/webtrunk/webtrunk/transcode"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
 // sippOptions describes one sipp run (Debian package sip-tester).
@@ -34,7 +31,7 @@ type sippOptions struct {
 type sippProc struct {
 	cmd  *exec.Cmd
 	dir  string
-	out  *lockedBuffer
+	out  *logcapture.Capture
 	done chan struct{}
 	err  error
 }
@@ -92,7 +89,7 @@ func sippStart(t *testing.T, o sippOptions) *sippProc {
 		args = append(args, o.remote.String())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &sippProc{dir: dir, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &sippProc{dir: dir, out: logcapture.NewWriter(t, logcapture.Name("sipp "+o.scenario+" output")), done: make(chan struct{})}
 	p.cmd = exec.CommandContext(ctx, bin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Stdout = p.out
@@ -122,7 +119,7 @@ func (p *sippProc) report() string {
 	msgs, _ := os.ReadFile(filepath.Join(p.dir, "messages.log"))
 
 	return fmt.Sprintf("output:\n%s\nerrors:\n%s\nmessages (last lines):\n%s",
-		lastLines(p.out.String(), 20), errs, lastLines(string(msgs), 60))
+		p.out.Tail(20), errs, lastLines(string(msgs), 60))
 }
 
 // wait waits for sipp to end and fails the test unless its scenario ran to
@@ -139,60 +136,12 @@ func (p *sippProc) wait(t *testing.T, timeout time.Duration) {
 	}
 }
 
-// sippMedia is the test's own RTP socket for a sipp scenario whose SDP
-// names it: it records the telephone-events (RFC 4733) and the G.711 audio
-// the gateway sends there.
-type sippMedia struct {
-	conn    *net.UDPConn
-	digits  digitLog
-	heard   *recording
-	packets int
-	mu      sync.Mutex
-	wg      sync.WaitGroup
-}
-
-// sippListenMedia binds the socket on 127.0.0.1 and records until the test
-// ends.
-func sippListenMedia(t *testing.T) *sippMedia {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
-	m := &sippMedia{conn: c, heard: newRecording(8000)}
-	m.wg.Go(m.receive)
-	t.Cleanup(func() {
-		_ = c.Close()
-		m.wg.Wait()
-	})
 
-	return m
-}
-
-// port is the socket's UDP port.
-func (m *sippMedia) port() int { return m.conn.LocalAddr().(*net.UDPAddr).Port }
-
-// receive records packets until the socket is closed.
-func (m *sippMedia) receive() {
-	buf := make([]byte, 1500)
-	pcm := make([]int16, 1500)
-	var p rtp.Packet
-	for {
-		n, err := m.conn.Read(buf)
-		if err != nil {
-			return
-		}
-		if p.Unmarshal(buf[:n]) != nil {
-			continue
-		}
-		m.mu.Lock()
-		m.packets++
-		m.mu.Unlock()
-		switch {
-		case p.PayloadType == ptPCMU:
-			m.heard.add(pcm[:transcode.DecodePCMU(pcm, p.Payload)])
-		case p.PayloadType == ptTrunkDTMF && len(p.Payload) == transcode.EventPayloadSize:
-			m.digits.addEvent(p.Timestamp, p.Payload)
-		}
-	}
+	return strings.Join(lines, "\n")
 }
