@@ -17,8 +17,8 @@ import (
 	"github.com/zaf/g711"
 	"go.uber.org/goleak"
 
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
-
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -33,17 +33,11 @@ type testEnv struct {
 	shutdown  func()         // cancels Serve and checks it returned; idempotent
 }
 
-// testLogger writes the user agent's logs through t.Log, shown for failing tests.
+// testLogger keeps the user agent's logs, shown when the test fails.
 func testLogger(tb testing.TB) *slog.Logger {
 	tb.Helper()
-	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+	logger, _ := logcapture.New(tb, logcapture.Tail(0))
+	return logger
 }
 
 // uaPortPool returns a pool of 10 port pairs at a random place in 10000..19999, away from the

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 )
 
 // sdpOrigin returns the session id and version of an SDP body's o= line.
@@ -45,8 +47,8 @@ func sdpDirection(t *testing.T, body []byte) Direction {
 // 5.3), each description with our session id and a higher version. Resume then offers recvonly,
 // since the trunk still holds us.
 func TestHoldGlare(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer := newWirePeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
 	call, inv, ok := dialPeer(t, env, peer, 40070)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -62,40 +64,40 @@ func TestHoldGlare(t *testing.T) {
 
 	held := make(chan error, 1)
 	go func() { held <- call.Hold(ctx) }()
-	first := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	first := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	if d := sdpDirection(t, first.Body()); d != SendOnly {
 		t.Errorf("hold offer direction %v, want sendonly", d)
 	}
 	nextVersion(first.Body(), "hold offer")
 
 	// The trunk's re-INVITE crosses ours: refused with 491 while ours is pending.
-	crossing := peer.peerRequest(sipmsg.INVITE, inv, ok, 100, peerSDP(40070, "sendonly"))
-	peer.sendTo(crossing, env.addr)
-	refused := peer.expectResponse(crossing, 491, 5*time.Second)
-	peer.sendTo(peer.ackFailure(crossing, refused), env.addr)
+	crossing := peerRequest(peer, sipmsg.INVITE, inv, ok, 100, faketrunk.PCMUSDP(40070, "sendonly"))
+	peer.Send(crossing, env.addr)
+	refused := peer.ExpectResponse(crossing, 491, 5*time.Second)
+	peer.Send(peer.ACKFailure(crossing, refused), env.addr)
 
 	// The trunk refuses ours with 491 as well.
-	peer.sendTo(sipmsg.NewResponseFromRequest(first, 491, "Request Pending", nil), env.addr)
+	peer.Send(sipmsg.NewResponseFromRequest(first, 491, "Request Pending", nil), env.addr)
 	pendingAt := time.Now()
-	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != first.CSeq().SeqNo {
+	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != first.CSeq().SeqNo {
 		t.Errorf("ACK of the 491 has CSeq %d, want %d", ack.CSeq().SeqNo, first.CSeq().SeqNo)
 	}
 
 	// In the wait, the trunk's retry (after its own delay of up to 2 s, here 300 ms) goes
 	// through: it holds us, we answer recvonly.
 	time.Sleep(300 * time.Millisecond)
-	retry := peer.peerRequest(sipmsg.INVITE, inv, ok, 101, peerSDP(40070, "sendonly"))
-	peer.sendTo(retry, env.addr)
-	answer := peer.expectResponse(retry, 200, 5*time.Second)
+	retry := peerRequest(peer, sipmsg.INVITE, inv, ok, 101, faketrunk.PCMUSDP(40070, "sendonly"))
+	peer.Send(retry, env.addr)
+	answer := peer.ExpectResponse(retry, 200, 5*time.Second)
 	if d := sdpDirection(t, answer.Body()); d != RecvOnly {
 		t.Errorf("answer to the trunk's hold: direction %v, want recvonly", d)
 	}
 	nextVersion(answer.Body(), "answer to the trunk's hold")
-	peer.sendTo(peer.ackFor(retry, answer), env.addr)
+	peer.Send(peer.ACKFor(retry, answer), env.addr)
 
 	// The delay's range is checked exactly by TestGlareDelay; here it cannot be shorter, and a
 	// busy machine may make it look longer.
-	second := peer.expectRequest(sipmsg.INVITE, 8*time.Second)
+	second := peer.ExpectRequest(sipmsg.INVITE, 8*time.Second)
 	if d := time.Since(pendingAt); d < 2100*time.Millisecond {
 		t.Errorf("hold re-INVITE sent again %v after 491, want 2.1 to 4 s (RFC 3261 section 14.1)", d)
 	}
@@ -106,8 +108,8 @@ func TestHoldGlare(t *testing.T) {
 		t.Errorf("hold offer while held by the trunk: direction %v, want inactive", d)
 	}
 	nextVersion(second.Body(), "second hold offer")
-	peer.sendTo(peer.reply(second, 200, "OK", peerSDP(40070, "inactive")), env.addr)
-	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
+	peer.Send(peer.Reply(second, 200, "OK", faketrunk.PCMUSDP(40070, "inactive")), env.addr)
+	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
 		t.Errorf("ACK CSeq %d, want %d", ack.CSeq().SeqNo, second.CSeq().SeqNo)
 	}
 	select {
@@ -127,13 +129,13 @@ func TestHoldGlare(t *testing.T) {
 
 	resumed := make(chan error, 1)
 	go func() { resumed <- call.Resume(ctx) }()
-	third := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	third := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	if d := sdpDirection(t, third.Body()); d != RecvOnly {
 		t.Errorf("resume offer while held by the trunk: direction %v, want recvonly", d)
 	}
 	nextVersion(third.Body(), "resume offer")
-	peer.sendTo(peer.reply(third, 200, "OK", peerSDP(40070, "sendonly")), env.addr)
-	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	peer.Send(peer.Reply(third, 200, "OK", faketrunk.PCMUSDP(40070, "sendonly")), env.addr)
+	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	if err := <-resumed; err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
@@ -141,7 +143,7 @@ func TestHoldGlare(t *testing.T) {
 		t.Errorf("after Resume: Media LocalHold %v Held %v, want false and true", m.LocalHold, m.Held)
 	}
 
-	peer.acceptHangup(call, env.addr)
+	acceptHangup(t, peer, call, env.addr)
 }
 
 // TestHoldRefused: a failure response leaves the call up and unchanged (RFC 3261 section 14.1);
@@ -157,18 +159,18 @@ func TestHoldRefused(t *testing.T) {
 		{481, "Call/Transaction Does Not Exist", true},
 	} {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
-			peer := newRawPeer(t)
-			env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+			peer := newWirePeer(t)
+			env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
 			call, _, _ := dialPeer(t, env, peer, 40072)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			held := make(chan error, 1)
 			go func() { held <- call.Hold(ctx) }()
-			re := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-			peer.sendTo(sipmsg.NewResponseFromRequest(re, tc.code, tc.reason, nil), env.addr)
+			re := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+			peer.Send(sipmsg.NewResponseFromRequest(re, tc.code, tc.reason, nil), env.addr)
 			var byeAnswered <-chan error
 			if tc.ends {
-				byeAnswered = peer.answerBye(env.addr)
+				byeAnswered = peer.AnswerBye(env.addr)
 			}
 			err := <-held
 			var se *StatusError
@@ -197,12 +199,12 @@ func TestHoldRefused(t *testing.T) {
 			if err := call.Resume(ctx); err != nil {
 				t.Errorf("Resume of a call that is not held: %v", err)
 			}
-			for m := peer.recv(300 * time.Millisecond); m != nil; m = peer.recv(300 * time.Millisecond) {
-				if req, ok := m.(*sipmsg.Request); ok && req.Method == sipmsg.INVITE && !peer.retransmitted(req) {
+			for m := peer.Recv(300 * time.Millisecond); m != nil; m = peer.Recv(300 * time.Millisecond) {
+				if req, ok := m.(*sipmsg.Request); ok && req.Method == sipmsg.INVITE && !peer.Retransmitted(req) {
 					t.Fatalf("Resume of a call that is not held sent a re-INVITE:\n%s", req)
 				}
 			}
-			peer.acceptHangup(call, env.addr)
+			acceptHangup(t, peer, call, env.addr)
 		})
 	}
 }

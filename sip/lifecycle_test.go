@@ -9,14 +9,15 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestDialCancelSendsCancel: cancelling Dial's context while the trunk rings sends CANCEL
 // (RFC 3261 section 9.1); the trunk's 487 ends the attempt and Dial returns context.Canceled.
 func TestDialCancelSendsCancel(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer := newWirePeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
 	ctx, cancel := context.WithCancel(context.Background())
 	ringing := make(chan struct{})
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321", OnProgress: func(p Progress) {
@@ -24,21 +25,21 @@ func TestDialCancelSendsCancel(t *testing.T) {
 			close(ringing)
 		}
 	}})
-	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(peer.Reply(inv, 180, "Ringing", nil), env.addr)
 	select {
 	case <-ringing: // CANCEL is allowed once a provisional response arrived (RFC 3261 section 9.1)
 	case <-time.After(5 * time.Second):
 		t.Fatal("Dial did not report the 180")
 	}
 	cancel()
-	cnl := peer.expectRequest(sipmsg.CANCEL, 5*time.Second)
+	cnl := peer.ExpectRequest(sipmsg.CANCEL, 5*time.Second)
 	if cnl.CSeq().SeqNo != inv.CSeq().SeqNo || cnl.Recipient.String() != inv.Recipient.String() {
 		t.Errorf("CANCEL %s CSeq %d does not match INVITE %s CSeq %d", cnl.Recipient.String(), cnl.CSeq().SeqNo, inv.Recipient.String(), inv.CSeq().SeqNo)
 	}
-	peer.sendTo(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
-	peer.sendTo(peer.reply(inv, 487, "Request Terminated", nil), env.addr)
-	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	peer.Send(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
+	peer.Send(peer.Reply(inv, 487, "Request Terminated", nil), env.addr)
+	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	select {
 	case r := <-dialed:
 		if !errors.Is(r.err, context.Canceled) {
@@ -51,25 +52,25 @@ func TestDialCancelSendsCancel(t *testing.T) {
 
 // TestMaxCalls: with MaxCalls 1 a second Dial fails with ErrTooManyCalls and an inbound INVITE gets 503.
 func TestMaxCalls(t *testing.T) {
-	peer := newRawPeer(t)
-	tr := peer.trunk()
+	peer := newWirePeer(t)
+	tr := wireTrunk(peer)
 	tr.MaxCalls = 1
 	env := startUA(t, Config{Trunks: []Trunk{tr}})
 	ctx, cancel := context.WithCancel(context.Background())
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
-	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(peer.Reply(inv, 180, "Ringing", nil), env.addr)
 
 	if _, err := env.ua.Dial(context.Background(), DialRequest{Trunk: "carrier", To: "+15557654322"}); !errors.Is(err, ErrTooManyCalls) {
 		t.Errorf("second Dial: %v, want ErrTooManyCalls", err)
 	}
-	over := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-max-1", "max-calls@test", peerSDP(40020, "sendrecv")), env.addr)
-	peer.expectResponse(over, 503, 5*time.Second)
+	over := peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-max-1", "max-calls@test", faketrunk.PCMUSDP(40020, "sendrecv")), env.addr)
+	peer.ExpectResponse(over, 503, 5*time.Second)
 
 	cancel()
-	cnl := peer.expectRequest(sipmsg.CANCEL, 5*time.Second)
-	peer.sendTo(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
-	peer.sendTo(peer.reply(inv, 487, "Request Terminated", nil), env.addr)
+	cnl := peer.ExpectRequest(sipmsg.CANCEL, 5*time.Second)
+	peer.Send(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
+	peer.Send(peer.Reply(inv, 487, "Request Terminated", nil), env.addr)
 	if r := <-dialed; !errors.Is(r.err, context.Canceled) {
 		t.Errorf("first Dial: %v, want context.Canceled", r.err)
 	}
@@ -78,10 +79,10 @@ func TestMaxCalls(t *testing.T) {
 // TestShutdownHangsUp: cancelling Serve's context ends established calls with a BYE, new
 // Dials fail, and Serve returns with every port released (checked by startUA's cleanup).
 func TestShutdownHangsUp(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer := newWirePeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
 	call, _, _ := dialPeer(t, env, peer, 40030)
-	byeAnswered := peer.answerBye(env.addr)
+	byeAnswered := peer.AnswerBye(env.addr)
 	env.shutdown()
 	if err := <-byeAnswered; err != nil {
 		t.Errorf("trunk got no BYE at shutdown: %v", err)

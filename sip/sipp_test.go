@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,9 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
 // sipp is one sipp process (Debian package sip-tester) running a scenario from testdata.
@@ -23,28 +23,10 @@ type sipp struct {
 	rtpPort  int // -mp media port
 	dir      string
 	msgFile  string
-	stderr   lockedBuffer
+	stderr   *logcapture.Capture
 	done     chan struct{}
 	waitErr  error
 	scenario string
-}
-
-// lockedBuffer collects a process's output while the test may read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // sippOptions configures startSipp.
@@ -76,7 +58,8 @@ func startSipp(t *testing.T, o sippOptions) *sipp {
 	for name, write := range o.files {
 		write(filepath.Join(dir, name))
 	}
-	s := &sipp{t: t, port: freePort(t), rtpPort: freeEvenPort(t), dir: dir, done: make(chan struct{}), scenario: o.scenario}
+	s := &sipp{t: t, port: freePort(t), rtpPort: freeEvenPort(t), dir: dir, done: make(chan struct{}), scenario: o.scenario,
+		stderr: logcapture.NewWriter(t, logcapture.Name("sipp "+o.scenario+" output"))}
 	s.msgFile = filepath.Join(dir, "messages.log")
 	args := []string{
 		"-sf", o.scenario,
@@ -100,8 +83,8 @@ func startSipp(t *testing.T, o sippOptions) *sipp {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cmd = exec.CommandContext(ctx, bin, args...)
 	s.cmd.Dir = dir
-	s.cmd.Stderr = &s.stderr
-	s.cmd.Stdout = &s.stderr
+	s.cmd.Stderr = s.stderr
+	s.cmd.Stdout = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start sipp: %v", err)
