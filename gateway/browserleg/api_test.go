@@ -13,6 +13,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -53,7 +55,7 @@ func TestConnect(t *testing.T) {
 		go readRTCP(r, gatewayRTCP)
 		receive(tr, fromGateway)
 	})
-	o := offer(t, browser)
+	o := gobrowser.CompleteOffer(t, browser)
 
 	sockets := socketCount(t)
 	gw, err := api.NewPeerConnection()
@@ -63,9 +65,8 @@ func TestConnect(t *testing.T) {
 	gatewayTrack := opusTrack(t, "gateway")
 	fromBrowser := make(chan rtp.Packet, 64)
 	gw.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromBrowser) })
-	gwConnected, gwFailed := connectedSignal(gw)
-	browserConnected, browserFailed := connectedSignal(browser)
-	a := answer(t, gw, o, gatewayTrack)
+	gwStates, browserStates := gobrowser.Watch(gw), gobrowser.Watch(browser)
+	a := gobrowser.CompleteAnswer(t, gw, o, gatewayTrack)
 	if n := socketCount(t); n != sockets {
 		t.Fatalf("the gateway's session opened %d sockets; all must use the shared port", n-sockets)
 	}
@@ -86,19 +87,8 @@ func TestConnect(t *testing.T) {
 	if err := browser.SetRemoteDescription(a); err != nil {
 		t.Fatalf("browser SetRemoteDescription: %v", err)
 	}
-	for _, w := range []struct {
-		name      string
-		connected <-chan struct{}
-		failed    <-chan webrtc.PeerConnectionState
-	}{{"gateway", gwConnected, gwFailed}, {"browser", browserConnected, browserFailed}} {
-		select {
-		case <-w.connected:
-		case s := <-w.failed:
-			t.Fatalf("%s connection %s", w.name, s)
-		case <-time.After(15 * time.Second):
-			t.Fatalf("%s never connected", w.name)
-		}
-	}
+	gwStates.WaitConnected(t)
+	browserStates.WaitConnected(t)
 
 	pair, err := gw.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
@@ -184,7 +174,7 @@ func TestAnswerCodecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = gw.GracefulClose() }()
-	a := answer(t, gw, offer(t, browser), opusTrack(t, "gw"))
+	a := gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), opusTrack(t, "gw"))
 
 	var rtpmaps []string
 	for line := range strings.SplitSeq(a.SDP, "\r\n") {
@@ -227,7 +217,7 @@ func TestPublicIPs(t *testing.T) {
 	defer func() { _ = gw.GracefulClose() }()
 	// The answer is inspected, never given to the browser: no packet is
 	// sent to the documentation addresses.
-	a := answer(t, gw, offer(t, browser), nil)
+	a := gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), nil)
 	var got []netip.AddrPort
 	for _, c := range candidates(t, a.SDP) {
 		if c.proto != "udp" || c.typ != "host" {
@@ -259,8 +249,8 @@ func TestICETCP(t *testing.T) {
 	}
 	fromBrowser := make(chan rtp.Packet, 64)
 	gw.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromBrowser) })
-	connected, failed := connectedSignal(gw)
-	a := answer(t, gw, offer(t, browser), nil)
+	states := gobrowser.Watch(gw)
+	a := gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), nil)
 
 	tcpAddr := api.TCPAddr()
 	var sawTCP bool
@@ -279,13 +269,7 @@ func TestICETCP(t *testing.T) {
 	if err := browser.SetRemoteDescription(a); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-connected:
-	case s := <-failed:
-		t.Fatalf("gateway connection %s", s)
-	case <-time.After(15 * time.Second):
-		t.Fatal("never connected over ICE-TCP")
-	}
+	states.WaitConnected(t)
 	pair, err := gw.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil || pair.Local.Protocol != webrtc.ICEProtocolTCP || pair.Local.Port != tcpAddr.Port() {
 		t.Fatalf("selected pair %v (%v), want TCP on %v", pair, err, tcpAddr)

@@ -26,13 +26,15 @@ var (
 	Opus = webrtc.RTPCodecParameters{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
 	}}
-	// PCMU is G.711 mu-law (RFC 3551 section 4.5.14).
+	// PCMU is G.711 mu-law (RFC 3551 section 4.5.14), offered without a
+	// channel count as Chromium does.
 	PCMU = webrtc.RTPCodecParameters{PayloadType: 0, RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1,
+		MimeType: webrtc.MimeTypePCMU, ClockRate: 8000,
 	}}
-	// PCMA is G.711 A-law (RFC 3551 section 4.5.14).
+	// PCMA is G.711 A-law (RFC 3551 section 4.5.14), offered without a
+	// channel count as Chromium does.
 	PCMA = webrtc.RTPCodecParameters{PayloadType: 8, RTPCodecCapability: webrtc.RTPCodecCapability{
-		MimeType: webrtc.MimeTypePCMA, ClockRate: 8000, Channels: 1,
+		MimeType: webrtc.MimeTypePCMA, ClockRate: 8000,
 	}}
 	// TelephoneEvent48k is telephone-event at Opus's clock (RFC 4733),
 	// events 0-15.
