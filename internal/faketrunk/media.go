@@ -23,6 +23,10 @@ import (
 // otherwise, in Hz.
 const DefaultToneHz = 1000
 
+// SSRC is the synchronization source of the first RTP stream of every
+// Media (RFC 3550 section 5.1); Use with a new stream counts up from it.
+const SSRC = 0x7e570001
+
 // frameSamples is one 20 ms packet of 8 kHz G.711, in samples and bytes.
 const frameSamples = 160
 
@@ -77,7 +81,7 @@ func newMedia(toneHz float64) (*Media, error) {
 	m := &Media{
 		conn: c, local: c.LocalAddr().(*net.UDPAddr).AddrPort(), tone: toneHz, //nolint:forcetypeassert // a UDP socket
 		heard: ear.New(8000), dtmf: testcodec.NewDTMFSender(8000), changed: make(chan struct{}), stop: make(chan struct{}),
-		hdr: rtp.Header{Version: rtpstream.Version, SSRC: 0x7e570001, SequenceNumber: 3000, Timestamp: 77000},
+		hdr: rtp.Header{Version: rtpstream.Version, SSRC: SSRC, SequenceNumber: 3000, Timestamp: 77000},
 	}
 	m.wg.Add(1)
 	go m.receive()
