@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testconfig"
 )
 
 // browserStartGateway runs the gateway with its trunk "peer" at
@@ -18,15 +19,10 @@ import (
 // then checks that its ports were released, and it serves the softphone.
 func browserStartGateway(t *testing.T, trunkAddr netip.AddrPort) *env {
 	t.Helper()
-	hash, err := bcryptHash()
-	if err != nil {
-		t.Fatal(err)
-	}
 	logger, logs := logcapture.New(t, logcapture.Name("gateway log"))
-	e := startGateway(t, gatewayConfig{
-		WebRTC: "127.0.0.1:0", Trunk: "peer", TrunkPort: trunkAddr.Port(),
-		Hash: string(hash), Alice: userAlice, DIDAlice: didAlice, Grace: "2s",
-	}, logger, logs)
+	c := newGatewayConfig("peer", trunkAddr.Port(), testconfig.User{ID: userAlice, DisplayName: "Alice"})
+	c.Grace = "2s"
+	e := startGateway(t, c, logger, logs)
 	checkServesPage(t, e.pageURL())
 
 	return e
