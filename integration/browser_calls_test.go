@@ -12,6 +12,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
 // These tests drive the softphone page the gateway serves, in headless
@@ -35,10 +36,8 @@ const browserDemoNumber = "+1 555 0123"
 // and silence while it is muted. The screenshot of the connected call is
 // taken here.
 func TestBrowserDialsSippEcho(t *testing.T) {
-	sipPort := freeUDPPort(t).Port()
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), sipPort))
-	mediaPort := sippEvenPort(t)
-	uas := sippStart(t, sippOptions{scenario: "uas_answer.xml", port: int(sipPort), mediaPort: mediaPort, echo: true})
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port()))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
 	b.login(gw.pageURL(), userAlice, testPassword)
 
@@ -75,7 +74,7 @@ func TestBrowserDialsSippEcho(t *testing.T) {
 	if got := b.text("status"); got != "Call ended." {
 		t.Errorf("status after hanging up %q, want %q", got, "Call ended.")
 	}
-	uas.wait(t, 15*time.Second)
+	uas.Wait(stepTimeout)
 }
 
 // TestBrowserAnswersSippCall: a sipp UAC calls the DID routed to the
@@ -83,14 +82,11 @@ func TestBrowserDialsSippEcho(t *testing.T) {
 // Accept, audio flows both ways (sipp echoes the page's tone), and when sipp
 // hangs up the page shows that the other party ended the call.
 func TestBrowserAnswersSippCall(t *testing.T) {
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port()))
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipp.FreePort(t)))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
 	b.login(gw.pageURL(), userAlice, testPassword)
 
-	uac := sippStart(t, sippOptions{
-		scenario: "uac_did.xml", port: int(freeUDPPort(t).Port()), remote: gw.sipAddr,
-		service: didAlice, mediaPort: sippEvenPort(t), echo: true,
-	})
+	uac := startSipp(t, "uac_did.xml", sipp.Options{Remote: gw.sipAddr.String(), Service: didAlice, Echo: true}, 0)
 	b.waitState("incoming", 15*time.Second)
 	if from := b.text("incoming-from"); !strings.Contains(from, "+15551230000") {
 		t.Errorf("incoming call shows caller %q, want it to contain +15551230000", from)
@@ -105,7 +101,7 @@ func TestBrowserAnswersSippCall(t *testing.T) {
 	if got := b.text("status"); got != "The other party hung up." {
 		t.Errorf("status after the caller hung up %q, want %q", got, "The other party hung up.")
 	}
-	uac.wait(t, 15*time.Second)
+	uac.Wait(stepTimeout)
 }
 
 // TestBrowserCallsBaresip: the page calls a baresip phone that answers by
@@ -155,10 +151,9 @@ func TestBrowserCallsBaresip(t *testing.T) {
 // order, each once; the same leg carries the page's tone as PCMU.
 func TestBrowserDTMFReachesSIP(t *testing.T) {
 	const digits = "159#*0"
-	sipPort := freeUDPPort(t).Port()
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), sipPort))
 	media := faketrunk.NewMedia(t, trunkToneHz) // records; sends nothing
-	uas := sippStart(t, sippOptions{scenario: "uas_answer.xml", port: int(sipPort), mediaPort: int(media.Addr().Port())})
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{}, int(media.Addr().Port()))
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port()))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
 	b.login(gw.pageURL(), userAlice, testPassword)
 
@@ -177,13 +172,13 @@ func TestBrowserDTMFReachesSIP(t *testing.T) {
 
 	b.click("hangup")
 	b.waitState("idle", 10*time.Second)
-	uas.wait(t, 15*time.Second)
+	uas.Wait(stepTimeout)
 }
 
 // TestBrowserShowsErrors: what a person sees when sign-in or a call is
 // refused, in words rather than codes.
 func TestBrowserShowsErrors(t *testing.T) {
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port()))
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipp.FreePort(t)))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
 
 	t.Run("wrong password", func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -124,7 +123,7 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 		}
 		goleak.VerifyNone(t,
 			// sipp processes of the test are reaped by their own cleanup, which runs later.
-			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.startSipp.func1"),
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/internal/sipp.Start.func1"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
 			// so is an in-process registrar serving the test.
@@ -174,39 +173,6 @@ func awaitIncoming(t *testing.T, env *testEnv, diagnose ...func() string) *Incom
 		t.Fatalf("no incoming call within 10 s%s", more)
 		return nil
 	}
-}
-
-// freePort returns a UDP port on 127.0.0.1 that was free a moment ago (for peers that need a
-// port number before they start).
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// freeEvenPort returns a free even UDP port whose next port is free as well (RTP and RTCP).
-func freeEvenPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		p := 30000 + 2*rand.IntN(10000)
-		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err != nil {
-			continue
-		}
-		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
-		a.Close()
-		if err != nil {
-			continue
-		}
-		b.Close()
-		return p
-	}
-	t.Fatal("no free even UDP port pair")
-	return 0
 }
 
 // withTimers shortens sipgo's transaction timers (package-level settings) for one test and

@@ -11,6 +11,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
 // sdpOrigin returns the session id and version of an SDP body's o= line.
@@ -214,17 +215,17 @@ func TestHoldRefused(t *testing.T) {
 // for hold, a=sendrecv for resume, our o= session id throughout with the version one higher
 // for each change (RFC 3264 section 8), and sipp's recvonly answer becomes the call's media.
 func TestHoldSipp(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_hold.xml"})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_hold.xml"})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 	call, ctx := sippDial(t, s, env, DialRequest{})
 	if err := call.Hold(ctx); err != nil {
-		t.Fatalf("Hold: %v\n%s", err, s.output())
+		t.Fatalf("Hold: %v\n%s", err, s.Report())
 	}
 	if m := call.Media(); !m.LocalHold || m.Held || m.Remote.Direction != RecvOnly {
 		t.Errorf("held Media LocalHold %v Held %v remote %v, want true, false, recvonly", m.LocalHold, m.Held, m.Remote.Direction)
 	}
 	if err := call.Resume(ctx); err != nil {
-		t.Fatalf("Resume: %v\n%s", err, s.output())
+		t.Fatalf("Resume: %v\n%s", err, s.Report())
 	}
 	if m := call.Media(); m.LocalHold || m.Held || m.Remote.Direction != SendRecv {
 		t.Errorf("resumed Media LocalHold %v Held %v remote %v, want false, false, sendrecv", m.LocalHold, m.Held, m.Remote.Direction)
@@ -232,14 +233,14 @@ func TestHoldSipp(t *testing.T) {
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}
-	s.wait(10 * time.Second)
+	s.Wait(10 * time.Second)
 
-	invites := s.received("INVITE ")
+	invites := s.Received("INVITE ", false)
 	if len(invites) != 4 {
-		t.Fatalf("sipp received %d INVITEs, want 4 (call, hold, hold with credentials, resume)\n%s", len(invites), s.output())
+		t.Fatalf("sipp received %d INVITEs, want 4 (call, hold, hold with credentials, resume)\n%s", len(invites), s.Report())
 	}
-	body := func(m sippMessage) []byte {
-		_, b, _ := strings.Cut(m.text, "\n\n")
+	body := func(m sipp.Message) []byte {
+		_, b, _ := strings.Cut(m.Text, "\n\n")
 		return []byte(strings.ReplaceAll(b, "\n", "\r\n"))
 	}
 	session, v0 := sdpOrigin(t, body(invites[0]))
@@ -254,21 +255,21 @@ func TestHoldSipp(t *testing.T) {
 		if id, v := sdpOrigin(t, b); id != session || v != want.version {
 			t.Errorf("INVITE %d: o= session %d version %d, want %d and %d", i, id, v, session, want.version)
 		}
-		if i > 0 && !strings.Contains(invites[i].header("To"), "tag=") {
-			t.Errorf("re-INVITE %d outside the dialog: To %q", i, invites[i].header("To"))
+		if i > 0 && !strings.Contains(invites[i].Header("To"), "tag=") {
+			t.Errorf("re-INVITE %d outside the dialog: To %q", i, invites[i].Header("To"))
 		}
 	}
-	if h := invites[1].header("Authorization"); h != "" {
+	if h := invites[1].Header("Authorization"); h != "" {
 		t.Errorf("first hold re-INVITE already carries Authorization: %q", h)
 	}
-	auth := invites[2].header("Authorization")
+	auth := invites[2].Header("Authorization")
 	p := digestParams(auth)
 	want := md5hex(md5hex("alice:trunk.test:secret") + ":" + p["nonce"] + ":" + md5hex("INVITE:"+p["uri"]))
 	if !strings.HasPrefix(p["nonce"], "h0ld") || p["response"] != want {
 		t.Errorf("hold re-INVITE Authorization %q: want the challenge's nonce and response %s", auth, want)
 	}
-	if len(s.received("ACK ")) != 4 {
-		t.Errorf("sipp received %d ACKs, want 4 (three 2xx and the 401)", len(s.received("ACK ")))
+	if len(s.Received("ACK ", false)) != 4 {
+		t.Errorf("sipp received %d ACKs, want 4 (three 2xx and the 401)", len(s.Received("ACK ", false)))
 	}
 }
 

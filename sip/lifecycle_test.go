@@ -10,6 +10,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -97,7 +98,7 @@ func TestShutdownHangsUp(t *testing.T) {
 
 // TestDialOverTCP places the echo call over a TCP listener and trunk.
 func TestDialOverTCP(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_echo.xml", echo: true, extra: []string{"-t", "t1"}})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_echo.xml", Echo: true, Extra: []string{"-t", "t1"}})
 	tr := sippTrunk(s)
 	tr.Transport = telephony.TransportTCP
 	env := startUA(t, Config{
@@ -113,14 +114,14 @@ func TestDialOverTCP(t *testing.T) {
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}
-	s.wait(10 * time.Second)
+	s.Wait(10 * time.Second)
 	tcpAddr, _ := env.ua.ListenAddr(telephony.TransportTCP)
-	inv := s.mustReceive("INVITE ")
-	if via := inv.header("Via"); !strings.HasPrefix(via, "SIP/2.0/TCP "+tcpAddr.String()) {
+	inv := s.MustReceive("INVITE ")
+	if via := inv.Header("Via"); !strings.HasPrefix(via, "SIP/2.0/TCP "+tcpAddr.String()) {
 		t.Errorf("Via %q, want SIP/2.0/TCP %s", via, tcpAddr)
 	}
-	if ct := inv.header("Contact"); !strings.Contains(ct, "transport=tcp") {
+	if ct := inv.Header("Contact"); !strings.Contains(ct, "transport=tcp") {
 		t.Errorf("Contact %q, want transport=tcp", ct)
 	}
-	s.mustReceive("BYE ")
+	s.MustReceive("BYE ")
 }
