@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,9 +47,10 @@ type Call struct {
 	ringOnce, answerOnce, ackOnce   sync.Once
 	endOnce                         sync.Once
 
+	final atomic.Int32 // final status of the INVITE
+
 	mu        sync.Mutex
 	endReason End
-	final     int    // final status of the INVITE
 	sdpV      uint64 // version of the trunk's last SDP
 	reinvites []Description
 	reinvited chan struct{} // closed and replaced at each re-INVITE received
@@ -87,18 +89,9 @@ func (c *Call) Media() *Media { return c.media }
 func (c *Call) Heard() *ear.Record { return c.media.heard }
 
 // FinalCode is the final status of the INVITE (0 before it).
-func (c *Call) FinalCode() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *Call) FinalCode() int { return int(c.final.Load()) }
 
-	return c.final
-}
-
-func (c *Call) setFinal(code int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.final = code
-}
+func (c *Call) setFinal(code int) { c.final.Store(int32(code)) } //nolint:gosec // a SIP status code
 
 func (c *Call) ring()   { c.ringOnce.Do(func() { close(c.ringing) }) }
 func (c *Call) answer() { c.answerOnce.Do(func() { close(c.answered) }) }

@@ -149,14 +149,7 @@ func (m *Media) send() {
 	var pcm [frameSamples]int16
 	var payload [frameSamples]byte
 	out := make([]byte, rtpstream.MaxPacketSize)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-tick.C:
-		}
+	testcodec.EveryFrame(m.stop, func() bool {
 		tone.Fill(pcm[:])
 		m.mu.Lock()
 		// The tick's audio would have the next sequence number and a
@@ -172,7 +165,7 @@ func (m *Media) send() {
 				m.hdr.Timestamp = now
 				m.mu.Unlock()
 
-				continue
+				return true
 			}
 			if codec.IsPCMA() {
 				transcode.EncodePCMA(payload[:], pcm[:])
@@ -187,10 +180,9 @@ func (m *Media) send() {
 		if err == nil {
 			_, err = m.conn.WriteToUDPAddrPort(out[:n], remote)
 		}
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-	}
+
+		return !errors.Is(err, net.ErrClosed)
+	})
 }
 
 // receive records every RTP packet until the socket is closed.

@@ -98,23 +98,22 @@ func IsType(typ signaling.Type) func(signaling.Message) bool {
 }
 
 // IsRinging matches the ringing of call id.
-func IsRinging(id string) func(signaling.Message) bool {
-	return func(m signaling.Message) bool { r, ok := m.(signaling.Ringing); return ok && r.CallID == id }
-}
+func IsRinging(id string) func(signaling.Message) bool { return aboutAs[signaling.Ringing](id) }
 
 // IsProgress matches the early media progress of call id.
-func IsProgress(id string) func(signaling.Message) bool {
-	return func(m signaling.Message) bool { r, ok := m.(signaling.Progress); return ok && r.CallID == id }
-}
+func IsProgress(id string) func(signaling.Message) bool { return aboutAs[signaling.Progress](id) }
 
 // IsConnected matches the connected message of call id.
-func IsConnected(id string) func(signaling.Message) bool {
-	return func(m signaling.Message) bool { r, ok := m.(signaling.Connected); return ok && r.CallID == id }
-}
+func IsConnected(id string) func(signaling.Message) bool { return aboutAs[signaling.Connected](id) }
 
 // IsHangup matches the hangup of call id.
-func IsHangup(id string) func(signaling.Message) bool {
-	return func(m signaling.Message) bool { r, ok := m.(signaling.HangupEvent); return ok && r.CallID == id }
+func IsHangup(id string) func(signaling.Message) bool { return aboutAs[signaling.HangupEvent](id) }
+
+// aboutAs matches messages of type T about call id.
+func aboutAs[T signaling.Message](id string) func(signaling.Message) bool {
+	about := About(id)
+
+	return func(m signaling.Message) bool { _, ok := m.(T); return ok && about(m) }
 }
 
 // About matches every message about call id, an error included.

@@ -45,9 +45,17 @@ func CompleteOffer(tb testing.TB, pc *webrtc.PeerConnection) webrtc.SessionDescr
 	if err != nil {
 		tb.Fatalf("create offer: %v", err)
 	}
+
+	return setComplete(tb, pc, o)
+}
+
+// setComplete sets d as pc's local description and returns it once every
+// ICE candidate is in it.
+func setComplete(tb testing.TB, pc *webrtc.PeerConnection, d webrtc.SessionDescription) webrtc.SessionDescription {
+	tb.Helper()
 	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(o); err != nil {
-		tb.Fatalf("set local description: %v", err)
+	if err := pc.SetLocalDescription(d); err != nil {
+		tb.Fatalf("set local description (%s): %v", d.Type, err)
 	}
 	waitClosed(tb, gathered, "ICE gathering")
 
@@ -70,13 +78,8 @@ func CompleteAnswer(tb testing.TB, pc *webrtc.PeerConnection, offer webrtc.Sessi
 	if err != nil {
 		tb.Fatalf("create answer: %v", err)
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(a); err != nil {
-		tb.Fatalf("set local description (answer): %v", err)
-	}
-	waitClosed(tb, gathered, "ICE gathering")
 
-	return *pc.LocalDescription()
+	return setComplete(tb, pc, a)
 }
 
 // waitClosed waits until ch is closed, failing tb after ear.WaitTimeout.

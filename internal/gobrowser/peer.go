@@ -288,18 +288,12 @@ func (p *Peer) send() {
 	pkt := rtp.Packet{Header: rtp.Header{Version: rtpstream.Version}}
 	var seq uint16
 	var ts uint32
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-tick.C:
-		}
+	testcodec.EveryFrame(p.stop, func() bool {
 		tone.Fill(pcm)
 		if p.muted.Load() {
 			ts += uint32(frame) //nolint:gosec // 160 or 960
-			continue
+
+			return true
 		}
 		pkt.SequenceNumber = seq
 		if audio, event := p.track.payloadTypes(); event == 0 || !p.dtmf.Next(&pkt, event, ts) {
@@ -307,7 +301,7 @@ func (p *Peer) send() {
 			if enc != nil {
 				var err error
 				if n, err = enc.Encode(pcm, payload); err != nil {
-					return
+					return false
 				}
 			} else {
 				n = transcode.EncodePCMU(payload, pcm)
@@ -315,9 +309,10 @@ func (p *Peer) send() {
 			pkt.PayloadType, pkt.Marker, pkt.Timestamp, pkt.Payload = audio, seq == 0, ts, payload[:n]
 		}
 		ts += uint32(frame) //nolint:gosec // 160 or 960
-		if err := p.track.write(&pkt); err != nil && errors.Is(err, errTrackUnbound) {
-			continue
+		if err := p.track.write(&pkt); err == nil || !errors.Is(err, errTrackUnbound) {
+			seq++
 		}
-		seq++
-	}
+
+		return true
+	})
 }

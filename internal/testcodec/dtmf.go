@@ -1,6 +1,8 @@
 package testcodec
 
 import (
+	"time"
+
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/transcode"
@@ -69,4 +71,25 @@ func (d *DTMFSender) Next(p *rtp.Packet, pt uint8, now uint32) bool {
 	}
 
 	return true
+}
+
+// FrameInterval is the packet time of every stream the tests send: 20 ms.
+const FrameInterval = 20 * time.Millisecond
+
+// EveryFrame calls send every FrameInterval until stop is closed or send
+// returns false. A tick the machine was too busy for is skipped, as a
+// sender's clock skips it.
+func EveryFrame(stop <-chan struct{}, send func() bool) {
+	tick := time.NewTicker(FrameInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if !send() {
+			return
+		}
+	}
 }
