@@ -53,6 +53,19 @@ func dial(t *testing.T, b *gobrowser.Client, id, to string) *gobrowser.Peer {
 	return p
 }
 
+// callUp has alice dial +15550123 as call c1, which the fake trunk
+// answers, and returns her tab, her peer and the trunk's call once the
+// gateway said connected.
+func callUp(t *testing.T, e *env) (*gobrowser.Client, *gobrowser.Peer, *faketrunk.Call) {
+	t.Helper()
+	b := login(t, e, "alice")
+	p := dial(t, b, "c1", "+15550123")
+	tc := e.trunk.NextCall(t)
+	expectProgress[signaling.Connected](t, b)
+
+	return b, p, tc
+}
+
 // accept answers the ringing inbound call id from a new Opus peer.
 func accept(t *testing.T, b *gobrowser.Client, id string) *gobrowser.Peer {
 	t.Helper()

@@ -237,10 +237,7 @@ func TestInboundRejectAndCancel(t *testing.T) {
 func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	const grace = 2 * time.Second
 	e := newEnv(t, testConfig{grace: grace.String()})
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	tc := e.trunk.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, tc := callUp(t, e)
 	heardBefore := tc.Heard().Len()
 	drainAt := time.Now()
 	stopped := make(chan struct{})

@@ -23,10 +23,7 @@ import (
 func TestWebSocketCloseHangsUpTrunk(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	tc := e.trunk.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, tc := callUp(t, e)
 	b.CloseWith(websocket.StatusNormalClosure)
 	tc.WaitEnded(t, faketrunk.EndByeReceived)
 }
@@ -34,10 +31,7 @@ func TestWebSocketCloseHangsUpTrunk(t *testing.T) {
 func TestMediaTimeoutHangsUpBothLegs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	tc := e.trunk.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, tc := callUp(t, e)
 	tc.Heard().WaitSamples(t, secondOfAudio)
 	// The trunk goes silent: its media stops, its signaling stays.
 	tc.Media().SetMuted(true)
@@ -81,10 +75,7 @@ func TestICEFailureEndsCall(t *testing.T) {
 func TestBadInputLeavesCallAlone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b := login(t, e, "alice")
-	c := dial(t, b, "c1", "+15550123")
-	tc := e.trunk.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, c, tc := callUp(t, e)
 	c.Heard().WaitSamples(t, secondOfAudio/2)
 
 	sdp := offer(t)

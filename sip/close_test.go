@@ -168,13 +168,8 @@ func TestCloseAfterServe(t *testing.T) {
 	env.shutdown()
 	done := make(chan error, 1)
 	go func() { done <- env.ua.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close after Serve returned did not return")
+	if err := awaitErr(t, done, "Close after Serve returned"); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 	assertFreed(t, map[telephony.Transport]netip.AddrPort{telephony.TransportUDP: env.addr})
 }

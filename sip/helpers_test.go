@@ -16,6 +16,7 @@ import (
 	"github.com/zaf/g711"
 	"go.uber.org/goleak"
 
+	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/telephony"
@@ -132,6 +133,19 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 	return env
 }
 
+// awaitErr returns the error an asynchronous call sends on ch, and fails the test when the call
+// has not returned within 10 s; what names it.
+func awaitErr(t *testing.T, ch <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not return", what)
+		return nil
+	}
+}
+
 // callResult is what an asynchronous Dial or Answer returned.
 type callResult struct {
 	call *Call
@@ -238,11 +252,13 @@ func sendTone(ctx context.Context, c *RTPConn, frames [][]byte) error {
 	return nil
 }
 
-// receiveAudio reads PCMU RTP from c for up to d and returns the decoded samples.
-func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
+// receiveAudio reads PCMU RTP from c until it has decoded want samples and returns them: the
+// test judges a number of packets, however late a busy machine delivers them. It gives up with
+// what it has after ear.WaitTimeout.
+func receiveAudio(c *RTPConn, want int) []int16 {
 	var out []int16
 	buf := make([]byte, 1500)
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(ear.WaitTimeout)
 	var pkt rtp.Packet
 	for time.Now().Before(deadline) && len(out) < want {
 		_ = c.SetReadDeadline(deadline)
@@ -258,6 +274,16 @@ func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
 		}
 	}
 	return out
+}
+
+// echoTone sends a freq Hz tone on c (2 s of it) to a far end that echoes RTP, listens until it
+// has heard a second of the echo, and checks that the echo carries the tone.
+func echoTone(t *testing.T, ctx context.Context, c *RTPConn, freq float64) {
+	t.Helper()
+	sendCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = sendTone(sendCtx, c, toneFrames(freq, 100)) }()
+	assertTone(t, receiveAudio(c, 8000), freq)
 }
 
 // assertTone checks that samples carry freq and not other.

@@ -48,8 +48,7 @@ func sdpDirection(t *testing.T, body []byte) Direction {
 // 5.3), each description with our session id and a higher version. Resume then offers recvonly,
 // since the trunk still holds us.
 func TestHoldGlare(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	peer, env := dialingUA(t)
 	call, inv, ok := dialPeer(t, env, peer, 40070)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -113,13 +112,8 @@ func TestHoldGlare(t *testing.T) {
 	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
 		t.Errorf("ACK CSeq %d, want %d", ack.CSeq().SeqNo, second.CSeq().SeqNo)
 	}
-	select {
-	case err := <-held:
-		if err != nil {
-			t.Fatalf("Hold: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Hold did not return after the 2xx")
+	if err := awaitErr(t, held, "Hold after the 2xx"); err != nil {
+		t.Fatalf("Hold: %v", err)
 	}
 	if m := call.Media(); !m.LocalHold || !m.Held {
 		t.Errorf("Media LocalHold %v Held %v, want both", m.LocalHold, m.Held)
@@ -160,8 +154,7 @@ func TestHoldRefused(t *testing.T) {
 		{481, "Call/Transaction Does Not Exist", true},
 	} {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
-			peer := newWirePeer(t)
-			env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+			peer, env := dialingUA(t)
 			call, _, _ := dialPeer(t, env, peer, 40072)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

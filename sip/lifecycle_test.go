@@ -17,8 +17,7 @@ import (
 // TestDialCancelSendsCancel: cancelling Dial's context while the trunk rings sends CANCEL
 // (RFC 3261 section 9.1); the trunk's 487 ends the attempt and Dial returns context.Canceled.
 func TestDialCancelSendsCancel(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	peer, env := dialingUA(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ringing := make(chan struct{})
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321", OnProgress: func(p Progress) {
@@ -80,8 +79,7 @@ func TestMaxCalls(t *testing.T) {
 // TestShutdownHangsUp: cancelling Serve's context ends established calls with a BYE, new
 // Dials fail, and Serve returns with every port released (checked by startUA's cleanup).
 func TestShutdownHangsUp(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	peer, env := dialingUA(t)
 	call, _, _ := dialPeer(t, env, peer, 40030)
 	byeAnswered := peer.AnswerBye(env.addr)
 	env.shutdown()
@@ -106,11 +104,7 @@ func TestDialOverTCP(t *testing.T) {
 		Trunks:    []Trunk{tr},
 	})
 	call, ctx := sippDial(t, s, env, DialRequest{})
-	sendCtx, stop := context.WithCancel(ctx)
-	go func() { _ = sendTone(sendCtx, call.RTP(), toneFrames(1000, 100)) }()
-	samples := receiveAudio(call.RTP(), 3*time.Second, 8000)
-	stop()
-	assertTone(t, samples, 1000)
+	echoTone(t, ctx, call.RTP(), 1000)
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}

@@ -32,8 +32,7 @@ func TestReinviteMediaChanged(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			peer := newWirePeer(t)
-			env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+			peer, env := dialingUA(t)
 			call, inv, ok := dialPeer(t, env, peer, 40090)
 			reinvite := peerRequest(peer, sipmsg.INVITE, inv, ok, 100, sdpWith(2, tc.media))
 			peer.Send(reinvite, env.addr)

@@ -32,6 +32,13 @@ func newWirePeer(t *testing.T) *faketrunk.Wire {
 	return p
 }
 
+// dialingUA serves a user agent whose trunk "carrier" is a new Wire peer.
+func dialingUA(t *testing.T) (*faketrunk.Wire, *testEnv) {
+	t.Helper()
+	peer := newWirePeer(t)
+	return peer, startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+}
+
 // wireTrunk is a trunk of the user agent that sends to the peer.
 func wireTrunk(p *faketrunk.Wire) Trunk {
 	return Trunk{Name: "carrier", Host: "127.0.0.1", Port: int(p.Addr().Port())}

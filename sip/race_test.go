@@ -15,8 +15,7 @@ import (
 // TestDialCancelCrossedBy200: we cancel a ringing call, but the trunk's 200 OK crosses our
 // CANCEL. RFC 3261 section 9.1 and 15: the 200 must be acknowledged and the call ended with BYE.
 func TestDialCancelCrossedBy200(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	peer, env := dialingUA(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})

@@ -15,8 +15,7 @@ import (
 // TestSessionTimerWeRefresh: the trunk's 2xx makes us the refresher (RFC 4028 section 7.2) of a
 // 2 s session; we send a re-INVITE with the unchanged SDP after half of it and ACK its 2xx.
 func TestSessionTimerWeRefresh(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	peer, env := dialingUA(t)
 	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	if !hasOptionTag(inv, "Supported", "timer") || headerValue(inv, "Session-Expires") != "1800" {
@@ -130,8 +129,7 @@ func TestSessionTimerExpires(t *testing.T) {
 // TestDialRetriesAfter422: a 422 with Min-SE (RFC 4028 section 7.4) makes us send the INVITE
 // again, in the same dialog with the next CSeq, asking for the trunk's minimum.
 func TestDialRetriesAfter422(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	peer, env := dialingUA(t)
 	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 	first := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	tooSmall := sipmsg.NewResponseFromRequest(first, 422, "Session Interval Too Small", nil)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -137,7 +138,15 @@ func TestConnect(t *testing.T) {
 	_ = conn.Close()
 }
 
-func readRTCP(r *webrtc.RTPReceiver, out chan<- rtcp.Packet) {
+// rtcpReader is either end of an RTP stream's RTCP: an RTPReceiver or an
+// RTPSender.
+type rtcpReader interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// readRTCP forwards the RTCP packets r reads, until it ends; those out has
+// no room for are dropped.
+func readRTCP(r rtcpReader, out chan<- rtcp.Packet) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := r.Read(buf)
@@ -157,24 +166,43 @@ func readRTCP(r *webrtc.RTPReceiver, out chan<- rtcp.Packet) {
 	}
 }
 
+// answerBrowser has a PeerConnection of an API listening with s answer
+// the offer of a browser with one audio transceiver, adding track when it
+// is not nil; the answer is not given to the browser. done closes the
+// three; the caller defers it.
+func answerBrowser(t *testing.T, s Settings, track webrtc.TrackLocal) (api *API, answer webrtc.SessionDescription, done func()) {
+	t.Helper()
+	api = listen(t, s)
+	browser := newBrowser(t)
+	done = func() {
+		_ = browser.GracefulClose()
+		_ = api.Close()
+	}
+	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		done()
+		t.Fatal(err)
+	}
+	gw, err := api.NewPeerConnection()
+	if err != nil {
+		done()
+		t.Fatal(err)
+	}
+	done = func() {
+		_ = gw.GracefulClose()
+		_ = browser.GracefulClose()
+		_ = api.Close()
+	}
+
+	return api, gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), track), done
+}
+
 // TestAnswerCodecs checks what the gateway negotiates with a Chromium-like
 // offer: Opus, PCMU, PCMA and telephone-event at both clocks with the
 // offer's payload types, nothing else, and no RTCP feedback.
 func TestAnswerCodecs(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)})
-	defer func() { _ = api.Close() }()
-	browser := newBrowser(t)
-	defer func() { _ = browser.GracefulClose() }()
-	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := api.NewPeerConnection()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = gw.GracefulClose() }()
-	a := gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), opusTrack(t, "gw"))
+	_, a, done := answerBrowser(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)}, opusTrack(t, "gw"))
+	defer done()
 
 	var rtpmaps []string
 	for line := range strings.SplitSeq(a.SDP, "\r\n") {
@@ -203,21 +231,10 @@ func TestAnswerCodecs(t *testing.T) {
 func TestPublicIPs(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	public := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
-	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), PublicIPs: public})
-	defer func() { _ = api.Close() }()
-	browser := newBrowser(t)
-	defer func() { _ = browser.GracefulClose() }()
-	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := api.NewPeerConnection()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = gw.GracefulClose() }()
 	// The answer is inspected, never given to the browser: no packet is
 	// sent to the documentation addresses.
-	a := gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), nil)
+	api, a, done := answerBrowser(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), PublicIPs: public}, nil)
+	defer done()
 	var got []netip.AddrPort
 	for _, c := range candidates(t, a.SDP) {
 		if c.proto != "udp" || c.typ != "host" {

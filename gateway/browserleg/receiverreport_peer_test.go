@@ -69,7 +69,7 @@ func TestReceiverReportsOverPeerConnection(t *testing.T) {
 	}
 	ssrc := uint32(sender.GetParameters().Encodings[0].SSRC)
 	fromGateway := make(chan rtcp.Packet, 64)
-	go readSenderRTCP(sender, fromGateway)
+	go readRTCP(sender, fromGateway)
 
 	gw, err := api.NewPeerConnection()
 	if err != nil {
@@ -151,26 +151,5 @@ func TestReceiverReportsOverPeerConnection(t *testing.T) {
 	rtt := time.Duration(ntpMiddle(time.Now())-got.LastSenderReport-got.Delay) * time.Second >> 16
 	if rtt < 0 || rtt > interval {
 		t.Errorf("round-trip time from LSR %#x and DLSR %d is %v, want a loopback figure", got.LastSenderReport, got.Delay, rtt)
-	}
-}
-
-// readSenderRTCP forwards the RTCP the browser receives for its sender.
-func readSenderRTCP(s *webrtc.RTPSender, out chan<- rtcp.Packet) {
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := s.Read(buf)
-		if err != nil {
-			return
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, p := range pkts {
-			select {
-			case out <- p:
-			default:
-			}
-		}
 	}
 }
