@@ -75,7 +75,7 @@ func TestDialEchoAudio(t *testing.T) {
 	}
 	mu.Unlock()
 
-	echoTone(t, ctx, call.RTP(), 1000)
+	echoTone(t, call.RTP(), 1000)
 
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)

@@ -278,9 +278,9 @@ func receiveAudio(c *RTPConn, want int) []int16 {
 
 // echoTone sends a freq Hz tone on c (2 s of it) to a far end that echoes RTP, listens until it
 // has heard a second of the echo, and checks that the echo carries the tone.
-func echoTone(t *testing.T, ctx context.Context, c *RTPConn, freq float64) {
+func echoTone(t *testing.T, c *RTPConn, freq float64) {
 	t.Helper()
-	sendCtx, stop := context.WithCancel(ctx)
+	sendCtx, stop := context.WithCancel(t.Context())
 	defer stop()
 	go func() { _ = sendTone(sendCtx, c, toneFrames(freq, 100)) }()
 	assertTone(t, receiveAudio(c, 8000), freq)

@@ -104,7 +104,7 @@ func TestDialOverTCP(t *testing.T) {
 		Trunks:    []Trunk{tr},
 	})
 	call, ctx := sippDial(t, s, env, DialRequest{})
-	echoTone(t, ctx, call.RTP(), 1000)
+	echoTone(t, call.RTP(), 1000)
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}
