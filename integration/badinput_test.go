@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 			// The connection still works and the call still has audio.
 			b.ws.Send(t, signaling.Ping{Ref: "alive"})
 			b.ws.Expect(t, "pong", gobrowser.IsType(signaling.TypePong))
-			b.ws.None(t, 0, "hangup of the running call", gobrowser.IsHangup(call.id))
+			b.ws.None(t, 0, "hangup of the running call", gobrowser.Is[signaling.HangupEvent](call.id))
 			stillHearing(t, call.peer, call.trunk)
 		})
 	}

@@ -147,7 +147,7 @@ func (b *browser) dialConnected(t *testing.T, number string) *testCall {
 func (b *browser) connectedBothWays(t *testing.T, c *testCall) {
 	t.Helper()
 	c.trunk.WaitAnswered(t)
-	b.ws.Expect(t, "connected "+c.id, gobrowser.IsConnected(c.id))
+	b.ws.Expect(t, "connected "+c.id, gobrowser.Is[signaling.Connected](c.id))
 	c.peer.WaitConnected(t)
 	stillHearing(t, c.peer, c.trunk)
 }
@@ -171,7 +171,7 @@ func (b *browser) receiveConnected(t *testing.T, did string) *testCall {
 	in := b.ws.ExpectIncoming(t, did)
 	c := &testCall{id: in.CallID, trunk: tc}
 	c.peer = b.accept(t, in.CallID)
-	b.ws.Expect(t, "connected "+c.id, gobrowser.IsConnected(c.id))
+	b.ws.Expect(t, "connected "+c.id, gobrowser.Is[signaling.Connected](c.id))
 	tc.WaitAnswered(t)
 	c.peer.WaitConnected(t)
 	stillHearing(t, c.peer, tc)

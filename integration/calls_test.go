@@ -32,7 +32,7 @@ func TestOutboundCall(t *testing.T) {
 	}{
 		{name: "answered after ringing", plan: faketrunk.Plan{Ring: 300 * time.Millisecond},
 			check: func(t *testing.T, e *env, b *browser, c *testCall) {
-				b.ws.Expect(t, "ringing", gobrowser.IsRinging(c.id))
+				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
 			}},
 		{name: "digest challenge 401", plan: faketrunk.Plan{Challenge: 401, User: trunkUser, Password: trunkPass},
 			check: func(t *testing.T, e *env, b *browser, c *testCall) {
@@ -44,7 +44,7 @@ func TestOutboundCall(t *testing.T) {
 		{name: "trunk answers PCMA", plan: faketrunk.Plan{Codec: telephony.PCMA}},
 		{name: "early media then answer", plan: faketrunk.Plan{Ring: 2 * time.Second, EarlyMedia: true},
 			check: func(t *testing.T, e *env, b *browser, c *testCall) {
-				b.ws.Expect(t, "progress", gobrowser.IsProgress(c.id))
+				b.ws.Expect(t, "progress", gobrowser.Is[signaling.Progress](c.id))
 			}},
 		{name: "browser logged in with JWT", jwt: true},
 		{name: "browser trickles its ICE candidates", trickle: true,
@@ -99,7 +99,7 @@ func TestInboundCall(t *testing.T) {
 		t.Errorf("incoming from_name %q, want %q", in.FromName, "Trunk Caller")
 	}
 	peer := b.accept(t, in.CallID)
-	b.ws.Expect(t, "connected", gobrowser.IsConnected(in.CallID))
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in.CallID))
 	tc.WaitAnswered(t)
 	peer.WaitConnected(t)
 	tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
@@ -136,7 +136,7 @@ func TestTwoTabs(t *testing.T) {
 	}
 	peer := tab1.accept(t, in1.CallID)
 	tab2.ws.ExpectHangup(t, in2.CallID, signaling.ReasonAnsweredElsewhere, 0)
-	tab1.ws.Expect(t, "connected", gobrowser.IsConnected(in1.CallID))
+	tab1.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in1.CallID))
 	tc.WaitAnswered(t)
 	peer.WaitConnected(t)
 	tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)

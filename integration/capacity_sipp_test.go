@@ -59,7 +59,7 @@ func TestCapacitySippCaller(t *testing.T) {
 		t.Errorf("incoming from %q, want +15551230000", in.From)
 	}
 	peer := b.accept(t, in.CallID)
-	b.ws.Expect(t, "connected "+in.CallID, gobrowser.IsConnected(in.CallID))
+	b.ws.Expect(t, "connected "+in.CallID, gobrowser.Is[signaling.Connected](in.CallID))
 	peer.WaitConnected(t)
 	peer.Heard().WaitTone(t, "browser (its tone echoed by sipp)", 0, browserToneHz, trunkToneHz)
 	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")

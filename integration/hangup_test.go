@@ -46,7 +46,7 @@ func TestHangup(t *testing.T) {
 			opts: envOptions{trunkPlan: faketrunk.Plan{RingForever: true}},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dial(t, numberOK)
-				b.ws.Expect(t, "ringing", gobrowser.IsRinging(c.id))
+				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
 				b.ws.Send(t, signaling.Hangup{CallID: c.id})
 				b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
 				c.trunk.WaitEnded(t, faketrunk.EndCancelled)
@@ -103,7 +103,7 @@ func TestHangup(t *testing.T) {
 			opts: envOptions{ringTimeout: 5 * time.Second, trunkPlan: faketrunk.Plan{RingForever: true}},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dial(t, numberOK)
-				b.ws.Expect(t, "ringing", gobrowser.IsRinging(c.id))
+				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
 				start := time.Now()
 				b.ws.ExpectHangup(t, c.id, signaling.ReasonRingTimeout, 0)
 				if d := time.Since(start); d < 4*time.Second {

@@ -31,7 +31,7 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	for _, c := range calls {
 		c.trunk.WaitAnswered(t)
-		b.ws.Expect(t, "connected "+c.id, gobrowser.IsConnected(c.id))
+		b.ws.Expect(t, "connected "+c.id, gobrowser.Is[signaling.Connected](c.id))
 		c.peer.WaitConnected(t)
 	}
 	// Mark where every recording stands, then check each call's audio from

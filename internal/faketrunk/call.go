@@ -331,25 +331,16 @@ func (c *Call) Reinvite(tb testing.TB, codec telephony.Codec, eventPT uint8, new
 // 3264 section 6.1) and returns its offer.
 func (c *Call) WaitReinvite(tb testing.TB) Description {
 	tb.Helper()
-	timeout := time.NewTimer(ear.WaitTimeout)
-	defer timeout.Stop()
-	for {
-		c.mu.Lock()
-		changed := c.reinvited
-		if len(c.reinvites) > 0 {
-			d := c.reinvites[0]
-			c.reinvites = c.reinvites[1:]
-			c.mu.Unlock()
 
-			return d
+	return waitChange(tb, &c.mu, func() <-chan struct{} { return c.reinvited }, func() (Description, bool) {
+		if len(c.reinvites) == 0 {
+			return Description{}, false
 		}
-		c.mu.Unlock()
-		select {
-		case <-changed:
-		case <-timeout.C:
-			tb.Fatalf("trunk call %s: no re-INVITE within %v", c.callID, ear.WaitTimeout)
-		}
-	}
+		d := c.reinvites[0]
+		c.reinvites = c.reinvites[1:]
+
+		return d, true
+	}, func() string { return fmt.Sprintf("trunk call %s: no re-INVITE within %v", c.callID, ear.WaitTimeout) })
 }
 
 // onReinvite answers a re-INVITE of the other side in the dialog: 200

@@ -2,12 +2,12 @@ package faketrunk
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/pion/rtp"
 
@@ -230,21 +230,10 @@ func (m *Media) Packets() []rtp.Packet {
 // tb after ear.WaitTimeout, naming what it waited for.
 func (m *Media) WaitPackets(tb testing.TB, what string, accept func([]rtp.Packet) bool) []rtp.Packet {
 	tb.Helper()
-	timeout := time.NewTimer(ear.WaitTimeout)
-	defer timeout.Stop()
-	for {
-		m.mu.Lock()
-		p, changed := append([]rtp.Packet(nil), m.received...), m.changed
-		m.mu.Unlock()
-		if accept(p) {
-			return p
-		}
-		select {
-		case <-changed:
-		case <-timeout.C:
-			tb.Fatalf("the trunk did not receive %s (%d packets)", what, len(p))
 
-			return nil
-		}
-	}
+	return waitChange(tb, &m.mu, func() <-chan struct{} { return m.changed }, func() ([]rtp.Packet, bool) {
+		p := append([]rtp.Packet(nil), m.received...)
+
+		return p, accept(p)
+	}, func() string { return fmt.Sprintf("the trunk did not receive %s (%d packets)", what, len(m.Packets())) })
 }

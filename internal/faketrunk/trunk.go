@@ -291,20 +291,31 @@ func (tr *Trunk) Summary() string {
 // request and call; it fails tb after ear.WaitTimeout with what.
 func waitFor[T any](tb testing.TB, tr *Trunk, what string, found func() (T, bool)) T {
 	tb.Helper()
+
+	return waitChange(tb, &tr.mu, func() <-chan struct{} { return tr.changed }, found, func() string {
+		return fmt.Sprintf("fake trunk: no %s within %v; %s", what, ear.WaitTimeout, tr.Summary())
+	})
+}
+
+// waitChange waits until found, called with mu held, returns something;
+// it checks again each time the channel changed returns (with mu held) is
+// closed, and fails tb with failure() after ear.WaitTimeout.
+func waitChange[T any](tb testing.TB, mu *sync.Mutex, changed func() <-chan struct{}, found func() (T, bool), failure func() string) T {
+	tb.Helper()
 	timeout := time.NewTimer(ear.WaitTimeout)
 	defer timeout.Stop()
 	for {
-		tr.mu.Lock()
-		changed := tr.changed
+		mu.Lock()
+		next := changed()
 		v, ok := found()
-		tr.mu.Unlock()
+		mu.Unlock()
 		if ok {
 			return v
 		}
 		select {
-		case <-changed:
+		case <-next:
 		case <-timeout.C:
-			tb.Fatalf("fake trunk: no %s within %v; %s", what, ear.WaitTimeout, tr.Summary())
+			tb.Fatal(failure())
 
 			return v
 		}

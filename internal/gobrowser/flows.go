@@ -84,7 +84,7 @@ func (c *Client) ExpectIncoming(tb testing.TB, did string) signaling.Incoming {
 // is reason and, when sipCode is not 0, its SIP status sipCode.
 func (c *Client) ExpectHangup(tb testing.TB, id string, reason signaling.Reason, sipCode int) signaling.HangupEvent {
 	tb.Helper()
-	h := c.Expect(tb, "hangup of "+id, IsHangup(id)).(signaling.HangupEvent) //nolint:forcetypeassert // matched
+	h := c.Expect(tb, "hangup of "+id, Is[signaling.HangupEvent](id)).(signaling.HangupEvent) //nolint:forcetypeassert // matched
 	if h.Reason != reason || (sipCode != 0 && h.SIPCode != sipCode) {
 		tb.Fatalf("hangup of %s: reason %q sip_code %d (%q), want reason %q sip_code %d", id, h.Reason, h.SIPCode, h.SIPReason, reason, sipCode)
 	}
@@ -97,20 +97,9 @@ func IsType(typ signaling.Type) func(signaling.Message) bool {
 	return func(m signaling.Message) bool { return m.MessageType() == typ }
 }
 
-// IsRinging matches the ringing of call id.
-func IsRinging(id string) func(signaling.Message) bool { return aboutAs[signaling.Ringing](id) }
-
-// IsProgress matches the early media progress of call id.
-func IsProgress(id string) func(signaling.Message) bool { return aboutAs[signaling.Progress](id) }
-
-// IsConnected matches the connected message of call id.
-func IsConnected(id string) func(signaling.Message) bool { return aboutAs[signaling.Connected](id) }
-
-// IsHangup matches the hangup of call id.
-func IsHangup(id string) func(signaling.Message) bool { return aboutAs[signaling.HangupEvent](id) }
-
-// aboutAs matches messages of type T about call id.
-func aboutAs[T signaling.Message](id string) func(signaling.Message) bool {
+// Is matches the message of type T about call id: Is[signaling.Connected]
+// matches the call's connected message.
+func Is[T signaling.Message](id string) func(signaling.Message) bool {
 	about := About(id)
 
 	return func(m signaling.Message) bool { _, ok := m.(T); return ok && about(m) }

@@ -53,11 +53,12 @@ type Peer struct {
 	muted  atomic.Bool
 	breaks atomic.Int64
 
-	mu      sync.Mutex
-	closing bool
-	started bool
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	closeOnce sync.Once
+	mu        sync.Mutex
+	closing   bool
+	started   bool
+	stop      chan struct{}
+	wg        sync.WaitGroup
 }
 
 // NewPeer creates the PeerConnection; it is closed at the end of the test.
@@ -191,16 +192,13 @@ func (p *Peer) WaitConnected(tb testing.TB) {
 // Close stops the media and closes the PeerConnection, waiting for every
 // goroutine the peer started; it is idempotent.
 func (p *Peer) Close() {
-	p.mu.Lock()
-	if p.closing {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closing = true
 		p.mu.Unlock()
-
-		return
-	}
-	p.closing = true
-	close(p.stop)
-	p.mu.Unlock()
-	_ = p.pc.GracefulClose()
+		close(p.stop)
+		_ = p.pc.GracefulClose()
+	})
 	p.wg.Wait()
 }
 
