@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,7 @@ type Trunk struct {
 	ctx     context.Context //nolint:containedctx // the trunk's lifetime, ended by its cleanup
 	cancel  context.CancelFunc
 	serving sync.WaitGroup // the socket's reader
+	deaf    atomic.Bool    // the reader drops every datagram: the trunk is closing
 	work    sync.WaitGroup // request handlers and calls in progress
 
 	mu       sync.Mutex
@@ -181,12 +183,15 @@ func (tr *Trunk) planFor(number string) Plan {
 // close drops every call, stops serving and waits for the trunk's
 // goroutines. The order keeps sipgo from opening a socket after the
 // trunk's own is gone: calls end while the socket still carries their
-// last requests, then the transactions stop, then the socket closes, and
-// the closed socket stays in sipgo's pool under every address the trunk
-// heard from, so that a late answer fails instead of dialling anew.
+// last requests; then the trunk stops reading (datagrams are dropped) and
+// the transactions stop; then, in sipgo's pool, every address the trunk
+// heard from is pinned to the listening socket (a stand-in the pool's own
+// clean-up leaves alone), so that a late answer fails on the closed socket
+// instead of opening a new one, however late sipgo's goroutine for it
+// runs; then the socket closes.
 func (tr *Trunk) close() {
 	pool := tr.ua.TransportLayer().Pool("udp")
-	sipConn := pool.Get(tr.addr.String())
+	pin := &pinned{Connection: pool.Get(tr.addr.String())}
 	tr.mu.Lock()
 	tr.closing = true
 	calls := make([]*Call, 0, len(tr.calls))
@@ -199,23 +204,44 @@ func (tr *Trunk) close() {
 		c.media.Close()
 	}
 	tr.work.Wait()
+	tr.deaf.Store(true)
 	tr.ua.TransactionLayer().Close()
-	_ = tr.conn.Close()
-	tr.serving.Wait()
-	if sipConn != nil {
+	if pin.Connection != nil {
 		tr.mu.Lock()
 		for src := range tr.sources {
-			pool.Add(src, sipConn)
+			pool.Add(src, pin)
 		}
 		tr.mu.Unlock()
-		pool.Add(tr.addr.String(), sipConn)
+		pool.Add(tr.addr.String(), pin)
 	}
-	_ = tr.ua.Close()
+	_ = tr.conn.Close()
+	tr.serving.Wait()
+	// The user agent is not closed: that would empty the pool of its pins
+	// while a goroutine sipgo started for a datagram read before the end
+	// may still be looking for a connection. The trunk opened no other
+	// socket, so there is nothing else to release.
 }
 
+// pinned stands for the listening socket in sipgo's pool while the trunk
+// closes: writes go through the socket (and fail once it is closed), and
+// sipgo neither counts its references nor closes it.
+type pinned struct{ sipmsg.Connection }
+
+// Ref does not count.
+func (*pinned) Ref(int) int { return 1 }
+
+// TryClose never closes.
+func (*pinned) TryClose() (int, error) { return 1, nil }
+
+// Close does nothing: the trunk closes its socket itself.
+func (*pinned) Close() error { return nil }
+
 // seen is the transport's read filter: it notes where each datagram came
-// from and passes it on unchanged.
+// from and passes it on unchanged, or drops it once the trunk is closing.
 func (tr *Trunk) seen(p sipmsg.TransportReadProps, data []byte) ([]byte, error) {
+	if tr.deaf.Load() {
+		return nil, nil
+	}
 	tr.mu.Lock()
 	tr.sources[p.RemoteAddr.String()] = true
 	tr.mu.Unlock()

@@ -47,13 +47,7 @@ func TestTrunkCallsTrunk(t *testing.T) {
 				}
 				callee.Heard().WaitTone(t, "callee", 0, 700, DefaultToneHz)
 			}},
-		{"rejected busy", Plan{Ring: 50 * time.Millisecond, Reject: 486},
-			func(t *testing.T, caller, callee *Call) {
-				caller.WaitEnded(t, EndRejected)
-				if caller.FinalCode() != 486 {
-					t.Fatalf("caller got final status %d, want 486", caller.FinalCode())
-				}
-			}},
+		{"rejected busy", Plan{Ring: 50 * time.Millisecond, Reject: 486}, rejectedWith(486)},
 		{"cancelled while ringing", Plan{RingForever: true},
 			func(t *testing.T, caller, callee *Call) {
 				caller.WaitRinging(t)
@@ -68,15 +62,9 @@ func TestTrunkCallsTrunk(t *testing.T) {
 				caller.WaitEnded(t, EndByeReceived)
 				callee.WaitEnded(t, EndByeSent)
 			}},
-		{"digest challenge", Plan{Challenge: 407, User: "u", Password: "p"},
-			func(t *testing.T, caller, callee *Call) {
-				// sipgo's dialog client does not answer challenges by
-				// itself: the caller sees the 407.
-				caller.WaitEnded(t, EndRejected)
-				if caller.FinalCode() != 407 {
-					t.Fatalf("caller got final status %d, want 407", caller.FinalCode())
-				}
-			}},
+		// sipgo's dialog client does not answer challenges by itself: the
+		// caller sees the 407.
+		{"digest challenge", Plan{Challenge: 407, User: "u", Password: "p"}, rejectedWith(407)},
 		{"manual answer after early media, then re-INVITEs both ways", Plan{Manual: true},
 			func(t *testing.T, caller, callee *Call) {
 				callee.Respond(t, 183, telephony.PCMU)
@@ -115,5 +103,15 @@ func TestTrunkCallsTrunk(t *testing.T) {
 			}
 			tt.check(t, out, in)
 		})
+	}
+}
+
+// rejectedWith checks that the caller's INVITE was rejected with code.
+func rejectedWith(code int) func(t *testing.T, caller, callee *Call) {
+	return func(t *testing.T, caller, _ *Call) {
+		caller.WaitEnded(t, EndRejected)
+		if caller.FinalCode() != code {
+			t.Fatalf("caller got final status %d, want %d", caller.FinalCode(), code)
+		}
 	}
 }
