@@ -62,13 +62,19 @@ func TestHoldGlare(t *testing.T) {
 		version = v
 	}
 
+	// checkSDP checks the direction of one of our descriptions and that its version went up.
+	checkSDP := func(body []byte, want Direction, what string) {
+		t.Helper()
+		if d := sdpDirection(t, body); d != want {
+			t.Errorf("%s: direction %v, want %v", what, d, want)
+		}
+		nextVersion(body, what)
+	}
+
 	held := make(chan error, 1)
 	go func() { held <- call.Hold(ctx) }()
 	first := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
-	if d := sdpDirection(t, first.Body()); d != SendOnly {
-		t.Errorf("hold offer direction %v, want sendonly", d)
-	}
-	nextVersion(first.Body(), "hold offer")
+	checkSDP(first.Body(), SendOnly, "hold offer")
 
 	// The trunk's re-INVITE crosses ours: refused with 491 while ours is pending.
 	crossing := peerRequest(peer, sipmsg.INVITE, inv, ok, 100, faketrunk.PCMUSDP(40070, "sendonly"))
@@ -89,10 +95,7 @@ func TestHoldGlare(t *testing.T) {
 	retry := peerRequest(peer, sipmsg.INVITE, inv, ok, 101, faketrunk.PCMUSDP(40070, "sendonly"))
 	peer.Send(retry, env.addr)
 	answer := peer.ExpectResponse(retry, 200, 5*time.Second)
-	if d := sdpDirection(t, answer.Body()); d != RecvOnly {
-		t.Errorf("answer to the trunk's hold: direction %v, want recvonly", d)
-	}
-	nextVersion(answer.Body(), "answer to the trunk's hold")
+	checkSDP(answer.Body(), RecvOnly, "answer to the trunk's hold")
 	peer.Send(peer.ACKFor(retry, answer), env.addr)
 
 	// The delay's range is checked exactly by TestGlareDelay; here it cannot be shorter, and a
@@ -104,10 +107,7 @@ func TestHoldGlare(t *testing.T) {
 	if second.CSeq().SeqNo <= first.CSeq().SeqNo {
 		t.Errorf("retry CSeq %d not above %d", second.CSeq().SeqNo, first.CSeq().SeqNo)
 	}
-	if d := sdpDirection(t, second.Body()); d != Inactive {
-		t.Errorf("hold offer while held by the trunk: direction %v, want inactive", d)
-	}
-	nextVersion(second.Body(), "second hold offer")
+	checkSDP(second.Body(), Inactive, "second hold offer")
 	peer.Send(peer.Reply(second, 200, "OK", faketrunk.PCMUSDP(40070, "inactive")), env.addr)
 	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
 		t.Errorf("ACK CSeq %d, want %d", ack.CSeq().SeqNo, second.CSeq().SeqNo)
@@ -125,10 +125,7 @@ func TestHoldGlare(t *testing.T) {
 	resumed := make(chan error, 1)
 	go func() { resumed <- call.Resume(ctx) }()
 	third := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
-	if d := sdpDirection(t, third.Body()); d != RecvOnly {
-		t.Errorf("resume offer while held by the trunk: direction %v, want recvonly", d)
-	}
-	nextVersion(third.Body(), "resume offer")
+	checkSDP(third.Body(), RecvOnly, "resume offer")
 	peer.Send(peer.Reply(third, 200, "OK", faketrunk.PCMUSDP(40070, "sendonly")), env.addr)
 	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	if err := <-resumed; err != nil {
