@@ -1,18 +1,15 @@
 package gateway
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/internal/testconfig"
 )
 
 // testPassword is the password of every test user.
-const testPassword = "correct horse"
+const testPassword = testconfig.Password
 
 // testConfig is the knobs of a test configuration.
 type testConfig struct {
@@ -40,10 +37,6 @@ type testConfig struct {
 // own), routes for +15550100 to alice, outbound +1555* and +44* to fake.
 func parseTestConfig(t *testing.T, tc testConfig) *config.Config {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if tc.trunkPort == 0 {
 		tc.trunkPort = 5070
 	}
@@ -53,69 +46,29 @@ func parseTestConfig(t *testing.T, tc testConfig) *config.Config {
 	if tc.dialRing == "" {
 		tc.dialRing = "60s"
 	}
-	if tc.grace == "" {
-		tc.grace = "0s"
-	}
-	doc := fmt.Sprintf(`
-http:
-  listen: "127.0.0.1:0"
-sip:
-  listeners:
-    - transport: udp
-      listen: "127.0.0.1:0"
-  public_host: "127.0.0.1"
-  rtp: {port_min: 31000, port_max: 31999}
-webrtc:
-  udp_listen: "127.0.0.1:0"
-  public_ips: ["127.0.0.1"]
-trunks:
-  - name: fake
-    host: 127.0.0.1
-    port: %d
-    caller_id: "+15550199"
-    numbering:
-      format: e164
+	cfg := testconfig.Gateway{
+		RTPMin: 31000, RTPMax: 31999,
+		Trunk: testconfig.Trunk{
+			Name: "fake", Port: uint16(tc.trunkPort), CallerID: "+15550199", Register: tc.register, //nolint:gosec // a port
+			Numbering: `      format: e164
       country_code: "1"
       national_prefix: "1"
       international_prefix: "011"
-      strip_prefixes: ["9"]
-    allowed_sources: ["127.0.0.1"]
-    register: {enabled: %t}
-    auth: {username: webtrunk, password: secret}
-auth:
-  users:
-    - id: alice
-      password_hash: %q
-      caller_id: "+15550100"
-      max_calls: %d
-    - id: bob
-      password_hash: %q
-      dial_rules: {allow: ["+44*"]}
-default_dial_rules:
-  allow: ["+1555*"]
-  deny: ["+1555999*"]
-outbound:
-  - pattern: "+1555*"
-    trunk: fake
-  - pattern: "+44*"
-    trunk: fake
-routes:
-  - did: "+15550100"
-    user: alice
-    ring_timeout: %s
-calls:
-  media_timeout: 5s
-  ring_timeout: %s
-  transcode_same_codec: %t
-  max_concurrent: %d
-shutdown:
-  grace_period: %s
-%s`, tc.trunkPort, tc.register, string(hash), tc.maxCalls, string(hash), tc.ringTimeout, tc.dialRing, tc.sameCodec,
-		tc.maxConcurrent, tc.grace, tc.extra)
-	cfg, err := config.Parse([]byte(strings.TrimSpace(doc)+"\n"), nil)
-	if err != nil {
-		t.Fatalf("test config: %v", err)
-	}
+      strip_prefixes: ["9"]`,
+			User: "webtrunk", Password: "secret",
+		},
+		Users: []testconfig.User{
+			{ID: "alice", CallerID: "+15550100", MaxCalls: &tc.maxCalls},
+			{ID: "bob", Allow: []string{"+44*"}},
+		},
+		Allow: []string{"+1555*"}, Deny: []string{"+1555999*"},
+		Outbound: []string{"+1555*", "+44*"},
+		Routes:   []testconfig.Route{{DID: "+15550100", User: "alice", RingTimeout: tc.ringTimeout}},
+		Calls: testconfig.Calls{
+			MediaTimeout: "5s", RingTimeout: tc.dialRing, TranscodeSameCodec: tc.sameCodec, MaxConcurrent: tc.maxConcurrent,
+		},
+		Grace: tc.grace, Extra: tc.extra,
+	}.Parse(t)
 	if tc.maxDuration > 0 {
 		cfg.Calls.MaxDuration = tc.maxDuration
 	}

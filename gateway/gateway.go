@@ -375,29 +375,26 @@ func (g *Gateway) waitDrained(grace time.Duration) bool {
 // startSession counts a new session unless the gateway has stopped taking
 // calls.
 func (g *Gateway) startSession(s *session) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.callCtx.Err() != nil {
-		return false
-	}
-	g.sessionWG.Add(1)
-	g.sessions.add(s)
-	g.metrics.CallsActive.WithLabelValues(s.dir).Inc()
-
-	return true
+	return g.startCall(s.dir, func() { g.sessions.add(s) })
 }
 
 // startRinging counts a ringing inbound call unless the gateway has
 // stopped taking calls.
 func (g *Gateway) startRinging(in *inboundCall) bool {
+	return g.startCall(directionInbound, func() { g.sessions.addRinging(in) })
+}
+
+// startCall counts a call of direction dir, which add registers, unless
+// the gateway has stopped taking calls.
+func (g *Gateway) startCall(dir string, add func()) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.callCtx.Err() != nil {
 		return false
 	}
 	g.sessionWG.Add(1)
-	g.sessions.addRinging(in)
-	g.metrics.CallsActive.WithLabelValues(directionInbound).Inc()
+	add()
+	g.metrics.CallsActive.WithLabelValues(dir).Inc()
 
 	return true
 }

@@ -16,66 +16,44 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/browserleg"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/sip"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
-
-// waitBYE waits for the trunk's call to end by a BYE from the gateway.
-func waitBYE(t *testing.T, tc *trunkCall) {
-	t.Helper()
-	select {
-	case <-tc.call.Done():
-		var he *sip.HangupError
-		if !errors.As(tc.call.Err(), &he) || he.By != sip.Remote {
-			t.Errorf("trunk call ended with %v, want a BYE from the gateway", tc.call.Err())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the trunk got no BYE")
-	}
-}
 
 func TestWebSocketCloseHangsUpTrunk(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	b.dial("c1", "+15550123")
-	tc := e.trunk.nextCall(t)
-	expectProgress[signaling.Connected](t, b)
-	_ = b.ws.Close(websocket.StatusNormalClosure, "")
-	waitBYE(t, tc)
+	b, _, tc := callUp(t, e)
+	b.CloseWith(websocket.StatusNormalClosure)
+	tc.WaitEnded(t, faketrunk.EndByeReceived)
 }
 
 func TestMediaTimeoutHangsUpBothLegs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	b.dial("c1", "+15550123")
-	tc := e.trunk.nextCall(t)
-	expectProgress[signaling.Connected](t, b)
-	waitAudio(t, tc.ear, secondOfAudio)
+	b, _, tc := callUp(t, e)
+	tc.Heard().WaitSamples(t, secondOfAudio)
 	// The trunk goes silent: its media stops, its signaling stays.
-	close(tc.stop)
+	tc.Media().SetMuted(true)
 	h := expect[signaling.HangupEvent](t, b)
 	if h.Reason != signaling.ReasonMediaTimeout {
 		t.Fatalf("hangup %+v, want media_timeout", h)
 	}
-	waitBYE(t, tc)
+	tc.WaitEnded(t, faketrunk.EndByeReceived)
 }
 
 func TestInboundRingTimeout(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{ringTimeout: "5s"})
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	_, errs := e.trunk.dial(context.Background(), "+15550100")
+	b := login(t, e, "alice")
+	tc := trunkDial(t, e, "+15550100")
 	expect[signaling.Incoming](t, b)
 	if h := expect[signaling.HangupEvent](t, b); h.Reason != signaling.ReasonRingTimeout {
 		t.Fatalf("hangup %+v, want ring_timeout", h)
 	}
-	var se *sip.StatusError
-	if err := <-errs; !errors.As(err, &se) || se.Code != 480 {
-		t.Errorf("trunk dial ended with %v, want 480", err)
+	tc.WaitEnded(t, faketrunk.EndRejected)
+	if code := tc.FinalCode(); code != 480 {
+		t.Errorf("trunk call ended with %d, want 480", code)
 	}
 }
 
@@ -83,12 +61,11 @@ func TestICEFailureEndsCall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
 	e.gw.iceTimeout.Store(int64(time.Second))
-	e.trunk.setMode(trunkRingForever)
-	b := newFakeBrowser(t, e)
-	b.login("alice")
+	e.trunk.SetPlan(faketrunk.Plan{RingForever: true})
+	b := login(t, e, "alice")
 	// The browser never applies the answer, so ICE never completes.
-	_, sdp := b.offer("c1")
-	b.send(signaling.Dial{ID: "c1", To: "+15550123", SDP: sdp})
+	sdp := offer(t)
+	b.Send(t, signaling.Dial{ID: "c1", To: "+15550123", SDP: sdp})
 	expect[signaling.Answer](t, b)
 	if h := expectProgress[signaling.HangupEvent](t, b); h.Reason != signaling.ReasonICEFailed {
 		t.Fatalf("hangup %+v, want ice_failed", h)
@@ -98,16 +75,12 @@ func TestICEFailureEndsCall(t *testing.T) {
 func TestBadInputLeavesCallAlone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	c := b.dial("c1", "+15550123")
-	tc := e.trunk.nextCall(t)
-	expectProgress[signaling.Connected](t, b)
-	waitAudio(t, c.ear, secondOfAudio/2)
+	b, c, tc := callUp(t, e)
+	c.Heard().WaitSamples(t, secondOfAudio/2)
 
-	_, offer := b.offer("v1")
-	noAudio := strings.ReplaceAll(offer, "m=audio", "m=video")
-	acceptOutbound, err := signaling.Marshal(signaling.Accept{CallID: "c1", SDP: offer})
+	sdp := offer(t)
+	noAudio := strings.ReplaceAll(sdp, "m=audio", "m=video")
+	acceptOutbound, err := signaling.Marshal(signaling.Accept{CallID: "c1", SDP: sdp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,22 +98,22 @@ func TestBadInputLeavesCallAlone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b.sendRaw(tt.data)
+			b.SendRaw(t, tt.data)
 			if r := expect[signaling.ErrorReply](t, b); r.Code != tt.code {
 				t.Fatalf("reply %+v, want %s", r, tt.code)
 			}
 		})
 	}
 	t.Run("offer without audio", func(t *testing.T) {
-		b.send(signaling.Dial{ID: "v1", To: "+15550123", SDP: noAudio})
+		b.Send(t, signaling.Dial{ID: "v1", To: "+15550123", SDP: noAudio})
 		if r := expect[signaling.ErrorReply](t, b); r.Code != signaling.CodeNoCommonCodec {
 			t.Fatalf("reply %+v, want no_common_codec", r)
 		}
 	})
-	before := len(c.ear.heard())
-	beforeTrunk := len(tc.ear.heard())
-	waitAudio(t, c.ear, before+secondOfAudio/2)
-	waitAudio(t, tc.ear, beforeTrunk+secondOfAudio/2)
+	before := c.Heard().Len()
+	beforeTrunk := tc.Heard().Len()
+	c.Heard().WaitSamples(t, before+secondOfAudio/2)
+	tc.Heard().WaitSamples(t, beforeTrunk+secondOfAudio/2)
 }
 
 func TestHTTPEndpoints(t *testing.T) {
@@ -178,10 +151,9 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 
 	// A denied dial shows in the metrics.
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	_, sdp := b.offer("x")
-	b.send(signaling.Dial{ID: "x", To: "+15559990000", SDP: sdp})
+	b := login(t, e, "alice")
+	sdp := offer(t)
+	b.Send(t, signaling.Dial{ID: "x", To: "+15559990000", SDP: sdp})
 	expect[signaling.ErrorReply](t, b)
 	_, metrics := get("/metrics", nil)
 	for _, want := range []string{
@@ -208,7 +180,8 @@ func testutilGauge(t *testing.T, e *env, dir string) float64 {
 
 func TestReadinessFollowsRegistration(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, testConfig{register: true})
+	// The trunk refuses registrations: the gateway stays unregistered.
+	e := newEnv(t, testConfig{register: true}, faketrunk.WithRegisterStatus(403))
 	res, err := http.Get("http://" + e.http + "/readyz") //nolint:noctx // test
 	if err != nil {
 		t.Fatal(err)
@@ -223,10 +196,9 @@ func TestReadinessFollowsRegistration(t *testing.T) {
 		t.Errorf("registration gauge %v (%v), want 0", m.GetGauge().GetValue(), err)
 	}
 	// A dial through an unregistered trunk never reaches it.
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	_, sdp := b.offer("c1")
-	b.send(signaling.Dial{ID: "c1", To: "+15550123", SDP: sdp})
+	b := login(t, e, "alice")
+	sdp := offer(t)
+	b.Send(t, signaling.Dial{ID: "c1", To: "+15550123", SDP: sdp})
 	if r := expect[signaling.ErrorReply](t, b); r.Code != signaling.CodeTrunkUnavailable {
 		t.Errorf("dial: %+v, want trunk_unavailable", r)
 	}
@@ -234,7 +206,7 @@ func TestReadinessFollowsRegistration(t *testing.T) {
 
 func TestCloseReleasesSockets(t *testing.T) {
 	t.Parallel()
-	logger, _ := testLogger(t)
+	logger, _ := logcapture.New(t)
 	cfg := parseTestConfig(t, testConfig{})
 	gw, err := New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
@@ -273,21 +245,12 @@ func TestCloseReleasesSockets(t *testing.T) {
 func TestOutboundRingTimeoutCancels(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{dialRing: "5s"})
-	e.trunk.setMode(trunkRingForever)
-	b := newFakeBrowser(t, e)
-	b.login("alice")
-	b.dial("c1", "+15550123")
+	e.trunk.SetPlan(faketrunk.Plan{RingForever: true})
+	b := login(t, e, "alice")
+	dial(t, b, "c1", "+15550123")
 	expectProgress[signaling.Ringing](t, b)
 	if h := expectProgress[signaling.HangupEvent](t, b); h.Reason != signaling.ReasonRingTimeout {
 		t.Fatalf("hangup %+v, want ring_timeout", h)
 	}
-	ic := <-e.trunk.ringing
-	select {
-	case <-ic.Done():
-		if !errors.Is(ic.Cause(), sip.ErrCanceled) {
-			t.Errorf("the trunk's INVITE ended with %v, want CANCEL", ic.Cause())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the trunk got no CANCEL")
-	}
+	e.trunk.NextCall(t).WaitEnded(t, faketrunk.EndCancelled)
 }

@@ -39,22 +39,21 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 // registers has no current registration.
 func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	unavailable := func(why string) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(why + "\n"))
+	}
 	switch {
 	case g.draining.Load():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("draining\n"))
+		unavailable("draining")
 	case !g.ready.Load():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("starting\n"))
+		unavailable("starting")
 	case g.admission.full():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("at call capacity\n"))
+		unavailable("at call capacity")
 	case g.ua.Ports().Free() == 0:
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("no free RTP ports\n"))
+		unavailable("no free RTP ports")
 	case !g.ua.Ready():
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("trunk not registered\n"))
+		unavailable("trunk not registered")
 	default:
 		_, _ = w.Write([]byte("ready\n"))
 	}

@@ -136,11 +136,13 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 
 		return
 	}
-	for _, c := range ringing {
-		c.send(msg)
-	}
+	// 180 goes out before any tab hears of the call, so that no accept
+	// can answer the INVITE while the provisional response is being sent.
 	if err := ic.Ring(); err != nil {
 		in.log.Debug("ring", "error", err)
+	}
+	for _, c := range ringing {
+		c.send(msg)
 	}
 	in.log.Info("inbound call ringing", "browsers", len(ringing))
 	go in.watch(rt.RingTimeout)

@@ -11,6 +11,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 	"github.com/webtrunk/webtrunk/internal/testcodec"
 )
 
@@ -30,7 +33,7 @@ const (
 	// packets), each side must have heard during the call, however long
 	// the browser's ICE and DTLS took on a busy machine; the second half
 	// of what it heard must be the other side's tone.
-	maxDurationAudio = 10 * frameSamples
+	maxDurationAudio = 10 * 160
 	// maxDurationGap is the longest the trunk's audio may have stopped
 	// before the gateway's BYE ended its call: the media went on to the
 	// end.
@@ -40,51 +43,40 @@ const (
 // connectedCall is a call up between the fake browser and the fake trunk.
 type connectedCall struct {
 	id      string
-	browser *browserCall
-	trunk   *trunkCall
+	browser *gobrowser.Peer
+	trunk   *faketrunk.Call
 	// at is when the browser read its connected message.
 	at time.Time
 }
 
 // dialOutConnected has the browser dial a number the fake trunk answers.
-func dialOutConnected(t *testing.T, e *env, b *fakeBrowser) connectedCall {
+func dialOutConnected(t *testing.T, e *env, b *gobrowser.Client) connectedCall {
 	t.Helper()
-	c := dialIn(t, b, "out1", "+15550123")
+	c := dial(t, b, "out1", "+15550123")
 	conn := expectProgress[signaling.Connected](t, b)
 	at := time.Now()
 	if conn.CallID != "out1" {
 		t.Fatalf("connected %+v, want out1", conn)
 	}
 
-	return connectedCall{id: "out1", browser: c, trunk: e.trunk.nextCall(t), at: at}
+	return connectedCall{id: "out1", browser: c, trunk: e.trunk.NextCall(t), at: at}
 }
 
 // dialInConnected has the fake trunk call alice's DID and the browser
 // accept it.
-func dialInConnected(t *testing.T, e *env, b *fakeBrowser) connectedCall {
+func dialInConnected(t *testing.T, e *env, b *gobrowser.Client) connectedCall {
 	t.Helper()
-	calls, errs := e.trunk.dial(context.Background(), "+15550100")
+	tc := trunkDial(t, e, "+15550100")
 	in := expect[signaling.Incoming](t, b)
-	c, sdp := b.offer(in.CallID)
-	b.send(signaling.Accept{CallID: in.CallID, SDP: sdp})
-	c.answered(t, expect[signaling.Answer](t, b))
+	c := accept(t, b, in.CallID)
 	conn := expect[signaling.Connected](t, b)
 	at := time.Now()
 	if conn.CallID != in.CallID {
 		t.Fatalf("connected %+v, want %s", conn, in.CallID)
 	}
-	select {
-	case tc := <-calls:
-		t.Cleanup(tc.close)
+	tc.WaitAnswered(t)
 
-		return connectedCall{id: in.CallID, browser: c, trunk: tc, at: at}
-	case err := <-errs:
-		t.Fatalf("trunk dial: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the trunk's call was not answered")
-	}
-
-	return connectedCall{}
+	return connectedCall{id: in.CallID, browser: c, trunk: tc, at: at}
 }
 
 // TestMaxDurationEndsCall: calls.max_duration ends an established call in
@@ -98,7 +90,7 @@ func TestMaxDurationEndsCall(t *testing.T) {
 	tests := []struct {
 		name    string
 		dir     string
-		connect func(*testing.T, *env, *fakeBrowser) connectedCall
+		connect func(*testing.T, *env, *gobrowser.Client) connectedCall
 	}{
 		{"outbound", directionOutbound, dialOutConnected},
 		{"inbound", directionInbound, dialInConnected},
@@ -106,10 +98,9 @@ func TestMaxDurationEndsCall(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, testConfig{maxDuration: testMaxDuration})
-			b := newFakeBrowser(t, e)
-			b.login("alice")
+			b := login(t, e, "alice")
 			call := tt.connect(t, e, b)
-			rtpAddr := call.trunk.call.Media().Remote // the gateway's side, as it offered or answered
+			rtpAddr := call.trunk.Remote() // the gateway's side, as it offered or answered
 
 			h := expect[signaling.HangupEvent](t, b)
 			after := time.Since(call.at)
@@ -119,16 +110,16 @@ func TestMaxDurationEndsCall(t *testing.T) {
 			if after < testMaxDuration-maxDurationEarly || after > testMaxDuration+maxDurationLate {
 				t.Errorf("hangup %v after connected, want about %v", after.Round(time.Millisecond), testMaxDuration)
 			}
-			waitBYE(t, call.trunk)
+			call.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 
 			// Audio flowed both ways: each side heard the other's tone in
 			// the packets it received during the call.
 			for _, side := range []struct {
 				name          string
-				ear           *ear
+				heard         *ear.Record
 				want, notWant float64
-			}{{"trunk", call.trunk.ear, 440, 1000}, {"browser", call.browser.ear, 1000, 440}} {
-				pcm := side.ear.heard()
+			}{{"trunk", call.trunk.Heard(), 440, 1000}, {"browser", call.browser.Heard(), 1000, 440}} {
+				pcm := side.heard.Audio()
 				if len(pcm) < maxDurationAudio {
 					t.Fatalf("the %s heard %d samples in the call, want at least %d", side.name, len(pcm), maxDurationAudio)
 				}
@@ -137,7 +128,7 @@ func TestMaxDurationEndsCall(t *testing.T) {
 			// The trunk heard the browser until the end, not just at the
 			// start: its last audio packet came right before the BYE ended
 			// its call, both seen by its own receiver.
-			if last, ended := call.trunk.ear.waitEnd(t); ended.Sub(last) > maxDurationGap {
+			if last, ended := call.trunk.Heard().WaitEnd(t); ended.Sub(last) > maxDurationGap {
 				t.Errorf("the trunk's audio stopped %v before the call ended, want at most %v", ended.Sub(last).Round(time.Millisecond), maxDurationGap)
 			}
 
@@ -161,7 +152,7 @@ func TestMaxDurationEndsCall(t *testing.T) {
 				t.Errorf("%d SIP dialogs left after the call ended", n)
 			}
 			assertUDPFree(t, rtpAddr.Addr, "RTP")
-			assertUDPFree(t, rtpAddr.RTCPAddr, "RTCP")
+			assertUDPFree(t, rtpAddr.RTCP, "RTCP")
 		})
 	}
 }

@@ -7,9 +7,11 @@ import (
 
 	"github.com/coder/websocket"
 	sipmsg "github.com/emiago/sipgo/sip"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
+	"github.com/webtrunk/webtrunk/internal/loopbackrtc"
 )
 
 // TestBadInput: each kind of bad client input gets its documented error
@@ -34,10 +36,10 @@ func TestBadInput(t *testing.T) {
 			return append(append([]byte(`{"type":"ping","ref":"`), bytes.Repeat([]byte("x"), 2*signaling.MaxFrameSize)...), `"}`...)
 		}, signaling.CodeBadRequest, ""},
 		{"dial reusing the running call's id", func(t *testing.T) []byte {
-			return marshal(t, signaling.Dial{ID: call.id, To: numberOK, SDP: newBrowserPeer(t).offer(t), Ref: "r-reuse"})
+			return marshal(t, signaling.Dial{ID: call.id, To: numberOK, SDP: newPeer(t).Offer(t), Ref: "r-reuse"})
 		}, signaling.CodeOutOfOrder, "r-reuse"},
 		{"accept of a call that is not ringing", func(t *testing.T) []byte {
-			return marshal(t, signaling.Accept{CallID: call.id, SDP: newBrowserPeer(t).offer(t), Ref: "r-accept"})
+			return marshal(t, signaling.Accept{CallID: call.id, SDP: newPeer(t).Offer(t), Ref: "r-accept"})
 		}, signaling.CodeOutOfOrder, "r-accept"},
 		{"second auth", func(*testing.T) []byte {
 			return []byte(`{"type":"auth","version":1,"user":"alice","password":"` + testPassword + `","ref":"r-auth2"}`)
@@ -54,20 +56,20 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range sameConn {
 		t.Run("same connection/"+tt.name, func(t *testing.T) {
-			b.ws.sendRaw(t, tt.frame(t))
-			m := b.ws.expect(t, stepTimeout, "error "+string(tt.code), isType(signaling.TypeError)).(signaling.ErrorReply)
+			b.ws.SendRaw(t, tt.frame(t))
+			m := b.ws.Expect(t, "error "+string(tt.code), gobrowser.IsType(signaling.TypeError)).(signaling.ErrorReply)
 			if m.Code != tt.code || (tt.ref != "" && m.Ref != tt.ref) {
 				t.Fatalf("got error %q ref %q (%s), want %q ref %q", m.Code, m.Ref, m.Message, tt.code, tt.ref)
 			}
 			// The connection still works and the call still has audio.
-			b.ws.send(t, signaling.Ping{Ref: "alive"})
-			b.ws.expect(t, stepTimeout, "pong", isType(signaling.TypePong))
-			b.ws.none(t, 0, "hangup of the running call", isHangup(call.id))
+			b.ws.Send(t, signaling.Ping{Ref: "alive"})
+			b.ws.Expect(t, "pong", gobrowser.IsType(signaling.TypePong))
+			b.ws.None(t, 0, "hangup of the running call", gobrowser.Is[signaling.HangupEvent](call.id))
 			stillHearing(t, call.peer, call.trunk)
 		})
 	}
-	if n := len(e.trunk.received(sipmsg.INVITE)); n != 1 {
-		t.Errorf("trunk received %d INVITEs, want only the running call's: %s", n, e.trunk.summary())
+	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
+		t.Errorf("trunk received %d INVITEs, want only the running call's: %s", n, e.trunk.Summary())
 	}
 
 	otherConn := []struct {
@@ -94,36 +96,36 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range otherConn {
 		t.Run("other connection/"+tt.name, func(t *testing.T) {
-			ws := dialWS(t, e.wsURL())
+			ws := gobrowser.Connect(t, e.wsURL())
 			if tt.auth == nil {
-				ws.send(t, signaling.Dial{ID: "early", To: numberOK, SDP: newBrowserPeer(t).offer(t), Ref: "r-early"})
+				ws.Send(t, signaling.Dial{ID: "early", To: numberOK, SDP: newPeer(t).Offer(t), Ref: "r-early"})
 			} else {
-				ws.send(t, tt.auth(t))
+				ws.Send(t, tt.auth(t))
 			}
-			m := ws.expect(t, stepTimeout, "error "+string(tt.code), func(m signaling.Message) bool {
+			m := ws.Expect(t, "error "+string(tt.code), func(m signaling.Message) bool {
 				return m.MessageType() == signaling.TypeError || m.MessageType() == signaling.TypeAuthenticated
 			})
 			if er, ok := m.(signaling.ErrorReply); !ok || er.Code != tt.code {
-				t.Fatalf("got %s, want error %q", describe([]signaling.Message{m}), tt.code)
+				t.Fatalf("got %s, want error %q", gobrowser.Describe([]signaling.Message{m}), tt.code)
 			}
 			stillHearing(t, call.peer, call.trunk)
 		})
 	}
 	t.Run("other connection/flood frame closes only that connection", func(t *testing.T) {
-		ws := dialWS(t, e.wsURL())
-		ws.sendRaw(t, bytes.Repeat([]byte(" "), signaling.MaxSkipSize+1024))
-		code, err := ws.waitClosed(t, stepTimeout)
+		ws := gobrowser.Connect(t, e.wsURL())
+		ws.SendRaw(t, bytes.Repeat([]byte(" "), signaling.MaxSkipSize+1024))
+		code, err := ws.WaitClosed(t)
 		if code != websocket.StatusMessageTooBig {
 			t.Errorf("flooding connection closed with status %d (%v), want %d (docs/protocol.md, Size limits)", code, err, websocket.StatusMessageTooBig)
 		}
 		stillHearing(t, call.peer, call.trunk)
 	})
-	if n := len(e.trunk.received(sipmsg.INVITE)); n != 1 {
-		t.Errorf("trunk received %d INVITEs, want only the running call's: %s", n, e.trunk.summary())
+	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
+		t.Errorf("trunk received %d INVITEs, want only the running call's: %s", n, e.trunk.Summary())
 	}
-	b.ws.send(t, signaling.Hangup{CallID: call.id})
-	b.ws.expectHangup(t, call.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-	call.trunk.waitEnded(t, endByeReceived, stepTimeout)
+	b.ws.Send(t, signaling.Hangup{CallID: call.id})
+	b.ws.ExpectHangup(t, call.id, signaling.ReasonLocalHangup, 0)
+	call.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 }
 
 // marshal encodes a protocol message.
@@ -140,15 +142,7 @@ func marshal(t *testing.T, m signaling.Message) []byte {
 // dataOnlyOffer is a real WebRTC offer with a data channel and no audio.
 func dataOnlyOffer(t *testing.T) string {
 	t.Helper()
-	api, err := browserAPI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = pc.GracefulClose() }()
+	pc := gobrowser.NewPeerConnection(t, loopbackrtc.Options{})
 	if _, err := pc.CreateDataChannel("chat", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
 // baresipPhone is a running baresip (Debian package baresip-core): a SIP
@@ -27,7 +29,7 @@ import (
 type baresipPhone struct {
 	sipAddr netip.AddrPort
 	dir     string // configuration, logs and recordings
-	out     *lockedBuffer
+	out     *logcapture.Capture
 	cmd     *exec.Cmd
 	done    chan struct{}
 	err     error
@@ -101,7 +103,7 @@ func baresipStart(t *testing.T, number string, toneHz int) *baresipPhone {
 			t.Fatal(err)
 		}
 	}
-	p := &baresipPhone{sipAddr: sipAddr, dir: dir, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &baresipPhone{sipAddr: sipAddr, dir: dir, out: logcapture.NewWriter(t, logcapture.Name("baresip output"), logcapture.Tail(60)), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cmd = exec.CommandContext(ctx, bin, "-f", dir, "-v")
 	p.cmd.Dir = dir
@@ -124,9 +126,6 @@ func baresipStart(t *testing.T, number string, toneHz int) *baresipPhone {
 			_ = p.ctrl.Close()
 		}
 		p.wg.Wait()
-		if t.Failed() {
-			t.Logf("baresip output (last lines):\n%s", lastLines(p.out.String(), 60))
-		}
 	})
 
 	// Connect to ctrl_tcp as soon as it listens, and stay connected: events

@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
 // These tests drive the softphone page the gateway serves, in headless
@@ -32,12 +36,10 @@ const browserDemoNumber = "+1 555 0123"
 // and silence while it is muted. The screenshot of the connected call is
 // taken here.
 func TestBrowserDialsSippEcho(t *testing.T) {
-	sipPort := freeUDPPort(t).Port()
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), sipPort))
-	mediaPort := sippEvenPort(t)
-	uas := sippStart(t, sippOptions{scenario: "uas_answer.xml", port: int(sipPort), mediaPort: mediaPort, echo: true})
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port()))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
-	b.login(gw.pageURL, userAlice, testPassword)
+	b.login(gw.pageURL(), userAlice, testPassword)
 
 	b.dial(browserDemoNumber)
 	b.waitState("connected", 20*time.Second)
@@ -45,7 +47,7 @@ func TestBrowserDialsSippEcho(t *testing.T) {
 		t.Errorf("the page shows the call with %q, want +15550123", got)
 	}
 	rep := b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
-	t.Logf("page hears its echo: rms %.0f, share at %d Hz %.2f", rep.rms, browserToneHz, rep.want)
+	t.Logf("page hears its echo: rms %.0f, share at %d Hz %.2f", rep.RMS, browserToneHz, rep.Want)
 
 	// Let the timer and the level meter move before the picture.
 	time.Sleep(2 * time.Second)
@@ -72,7 +74,7 @@ func TestBrowserDialsSippEcho(t *testing.T) {
 	if got := b.text("status"); got != "Call ended." {
 		t.Errorf("status after hanging up %q, want %q", got, "Call ended.")
 	}
-	uas.wait(t, 15*time.Second)
+	uas.Wait(stepTimeout)
 }
 
 // TestBrowserAnswersSippCall: a sipp UAC calls the DID routed to the
@@ -80,14 +82,11 @@ func TestBrowserDialsSippEcho(t *testing.T) {
 // Accept, audio flows both ways (sipp echoes the page's tone), and when sipp
 // hangs up the page shows that the other party ended the call.
 func TestBrowserAnswersSippCall(t *testing.T) {
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port()))
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipp.FreePort(t)))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
-	b.login(gw.pageURL, userAlice, testPassword)
+	b.login(gw.pageURL(), userAlice, testPassword)
 
-	uac := sippStart(t, sippOptions{
-		scenario: "uac_did.xml", port: int(freeUDPPort(t).Port()), remote: gw.sipAddr,
-		service: didAlice, mediaPort: sippEvenPort(t), echo: true,
-	})
+	uac := startSipp(t, "uac_did.xml", sipp.Options{Remote: gw.sipAddr.String(), Service: didAlice, Echo: true}, 0)
 	b.waitState("incoming", 15*time.Second)
 	if from := b.text("incoming-from"); !strings.Contains(from, "+15551230000") {
 		t.Errorf("incoming call shows caller %q, want it to contain +15551230000", from)
@@ -95,14 +94,14 @@ func TestBrowserAnswersSippCall(t *testing.T) {
 	b.click("accept")
 	b.waitState("connected", 15*time.Second)
 	rep := b.waitHears(browserToneHz, trunkToneHz, 6*time.Second)
-	t.Logf("page hears its tone echoed by the caller: rms %.0f, share %.2f", rep.rms, rep.want)
+	t.Logf("page hears its tone echoed by the caller: rms %.0f, share %.2f", rep.RMS, rep.Want)
 
 	// sipp hangs up 8 s after its ACK.
 	b.waitState("idle", 20*time.Second)
 	if got := b.text("status"); got != "The other party hung up." {
 		t.Errorf("status after the caller hung up %q, want %q", got, "The other party hung up.")
 	}
-	uac.wait(t, 15*time.Second)
+	uac.Wait(stepTimeout)
 }
 
 // TestBrowserCallsBaresip: the page calls a baresip phone that answers by
@@ -112,13 +111,13 @@ func TestBrowserCallsBaresip(t *testing.T) {
 	phone := baresipStart(t, "+15550123", trunkToneHz)
 	gw := browserStartGateway(t, phone.sipAddr)
 	b := browserStart(t, browserToneHz)
-	b.login(gw.pageURL, userAlice, testPassword)
+	b.login(gw.pageURL(), userAlice, testPassword)
 
 	b.dial(browserDemoNumber)
 	phone.waitEvent(t, "CALL_ESTABLISHED", 20*time.Second)
 	b.waitState("connected", 10*time.Second)
 	rep := b.waitHears(trunkToneHz, browserToneHz, 15*time.Second)
-	t.Logf("page hears baresip: rms %.0f, share at %d Hz %.2f", rep.rms, trunkToneHz, rep.want)
+	t.Logf("page hears baresip: rms %.0f, share at %d Hz %.2f", rep.RMS, trunkToneHz, rep.Want)
 	time.Sleep(3 * time.Second) // give baresip's recording a few seconds of the call
 
 	b.click("hangup")
@@ -127,24 +126,24 @@ func TestBrowserCallsBaresip(t *testing.T) {
 	phone.stop(t)
 
 	pcm, rate := phone.recording(t)
-	window := int(analysisWindow.Seconds() * float64(rate))
+	window := int(ear.AnalysisWindow.Seconds() * float64(rate))
 	passing := 0
-	var best toneReport
+	var best ear.ToneReport
 	for off := 0; off+window <= len(pcm); off += window {
-		r := analyse(pcm[off:off+window], rate, browserToneHz, trunkToneHz)
-		if r.rms >= minToneRMS && r.want >= minToneShare && r.unwant <= maxEchoShare {
+		r := ear.Analyse(pcm[off:off+window], rate, browserToneHz, trunkToneHz)
+		if r.RMS >= ear.MinToneRMS && r.Want >= ear.MinToneShare && r.Unwant <= ear.MaxEchoShare {
 			passing++
 		}
-		if r.want > best.want {
+		if r.Want > best.Want {
 			best = r
 		}
 	}
 	// At least 2 s of the recording must carry the page's tone.
-	if need := int(2 * time.Second / analysisWindow); passing < need {
+	if need := int(2 * time.Second / ear.AnalysisWindow); passing < need {
 		t.Fatalf("baresip heard %d Hz in %d windows of %v, want at least %d; best window: rms %.0f, share %.2f, own tone %.2f (%d samples at %d Hz)",
-			browserToneHz, passing, analysisWindow, need, best.rms, best.want, best.unwant, len(pcm), rate)
+			browserToneHz, passing, ear.AnalysisWindow, need, best.RMS, best.Want, best.Unwant, len(pcm), rate)
 	}
-	t.Logf("baresip heard the page's tone in %d windows of %v", passing, analysisWindow)
+	t.Logf("baresip heard the page's tone in %d windows of %v", passing, ear.AnalysisWindow)
 }
 
 // TestBrowserDTMFReachesSIP: digits pressed on the page's keypad during a
@@ -152,40 +151,39 @@ func TestBrowserCallsBaresip(t *testing.T) {
 // order, each once; the same leg carries the page's tone as PCMU.
 func TestBrowserDTMFReachesSIP(t *testing.T) {
 	const digits = "159#*0"
-	sipPort := freeUDPPort(t).Port()
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), sipPort))
-	media := sippListenMedia(t)
-	uas := sippStart(t, sippOptions{scenario: "uas_answer.xml", port: int(sipPort), mediaPort: media.port()})
+	media := faketrunk.NewMedia(t, trunkToneHz) // records; sends nothing
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{}, int(media.Addr().Port()))
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port()))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
-	b.login(gw.pageURL, userAlice, testPassword)
+	b.login(gw.pageURL(), userAlice, testPassword)
 
 	b.dial(browserDemoNumber)
 	b.waitState("connected", 20*time.Second)
-	waitTone(t, "the SIP side", media.heard, 0, browserToneHz, trunkToneHz)
+	media.Heard().WaitTone(t, "the SIP side", 0, browserToneHz, trunkToneHz)
 	for _, d := range digits {
 		b.run(5*time.Second, "press "+string(d),
 			chromedp.Click(chromedp.CSS(`#keypad button[data-key="`+string(d)+`"]`)))
 		time.Sleep(250 * time.Millisecond) // a person's pace; each tone lasts 100 ms
 	}
-	waitDigits(t, "the SIP side", &media.digits, digits, 10*time.Second)
+	media.Heard().WaitDigits(t, digits)
 	if shown := b.text("sent-digits"); shown != digits {
 		t.Errorf("the page shows sent digits %q, want %q", shown, digits)
 	}
 
 	b.click("hangup")
 	b.waitState("idle", 10*time.Second)
-	uas.wait(t, 15*time.Second)
+	uas.Wait(stepTimeout)
 }
 
 // TestBrowserShowsErrors: what a person sees when sign-in or a call is
 // refused, in words rather than codes.
 func TestBrowserShowsErrors(t *testing.T) {
-	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port()))
+	gw := browserStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipp.FreePort(t)))) //nolint:gosec // a port
 	b := browserStart(t, browserToneHz)
 
 	t.Run("wrong password", func(t *testing.T) {
 		b.run(20*time.Second, "sign in with a wrong password",
-			chromedp.Navigate(gw.pageURL),
+			chromedp.Navigate(gw.pageURL()),
 			chromedp.WaitVisible(chromedp.ID("user")),
 			chromedp.SetValue(chromedp.ID("user"), userAlice),
 			chromedp.SetValue(chromedp.ID("password"), "not the password"),
@@ -198,7 +196,7 @@ func TestBrowserShowsErrors(t *testing.T) {
 		b.waitState("signed-out", time.Second)
 	})
 	t.Run("forbidden number", func(t *testing.T) {
-		b.login(gw.pageURL, userAlice, testPassword)
+		b.login(gw.pageURL(), userAlice, testPassword)
 		b.dial(numberDenied)
 		b.waitState("idle", 15*time.Second)
 		if got := b.text("error"); got != "You are not allowed to call this number." {

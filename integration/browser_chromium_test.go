@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
@@ -28,8 +30,8 @@ const browserChromiumPath = "/usr/bin/chromium"
 // test.
 type browserChrome struct {
 	t       *testing.T
-	ctx     context.Context // the tab's context; actions run under it
-	console *lockedBuffer   // the page's console messages and exceptions
+	ctx     context.Context     // the tab's context; actions run under it
+	console *logcapture.Capture // the page's console messages and exceptions
 }
 
 // browserWriteWAV writes seconds of a sine tone of freq Hz as a mono 16-bit
@@ -98,7 +100,7 @@ func browserStart(t *testing.T, toneHz int) *browserChrome {
 		chromedp.Flag("use-file-for-fake-audio-capture", wav),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	console := &lockedBuffer{}
+	console := logcapture.NewWriter(t, logcapture.Name("browser console"), logcapture.Tail(60))
 	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(f string, a ...any) {
 		fmt.Fprintf(console, "chromedp: "+f+"\n", a...)
 	}))
@@ -139,9 +141,6 @@ func browserStart(t *testing.T, toneHz int) *browserChrome {
 		}
 	})
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("browser console:\n%s", lastLines(console.String(), 60))
-		}
 		cancelTab()
 		cancelAlloc()
 		wg.Wait()
@@ -268,10 +267,10 @@ type browserCapture struct {
 // waitHears waits until the page plays the far end's audio with want Hz
 // dominating it (and little of unwant Hz), or fails the test after timeout
 // with what it heard last. It returns the passing analysis.
-func (b *browserChrome) waitHears(want, unwant float64, timeout time.Duration) toneReport {
+func (b *browserChrome) waitHears(want, unwant float64, timeout time.Duration) ear.ToneReport {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last toneReport
+	var last ear.ToneReport
 	var lastErr error
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
@@ -279,14 +278,14 @@ func (b *browserChrome) waitHears(want, unwant float64, timeout time.Duration) t
 		cancel()
 		lastErr = err
 		if err == nil && c.Rate > 0 {
-			last = analyse(c.Samples, c.Rate, want, unwant)
-			if last.rms >= minToneRMS && last.want >= minToneShare && last.unwant <= maxEchoShare {
+			last = ear.Analyse(c.Samples, c.Rate, want, unwant)
+			if last.RMS >= ear.MinToneRMS && last.Want >= ear.MinToneShare && last.Unwant <= ear.MaxEchoShare {
 				return last
 			}
 		}
 		if time.Now().After(deadline) {
 			b.t.Fatalf("the page did not hear %v Hz within %v: last capture rms %.0f, share at %v Hz %.2f, at %v Hz %.2f (error %v); %s",
-				want, timeout, last.rms, want, last.want, unwant, last.unwant, lastErr, b.pageState())
+				want, timeout, last.RMS, want, last.Want, unwant, last.Unwant, lastErr, b.pageState())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

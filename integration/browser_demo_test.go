@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
 	"github.com/webtrunk/webtrunk/gateway/browserleg"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
 // TestBrowserDemoSetup is the README's "Try it": the gateway on
@@ -33,8 +33,8 @@ func TestBrowserDemoSetup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config/example.yaml: %v", err)
 	}
-	logs := &lockedBuffer{}
-	gw, err := gateway.New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), browserleg.ListenConfig)
+	logger, _ := logcapture.New(t, logcapture.Name("gateway log"), logcapture.Tail(60))
+	gw, err := gateway.New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,16 +49,13 @@ func TestBrowserDemoSetup(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("gateway Run: %v", err)
 		}
-		if t.Failed() {
-			t.Logf("gateway log (last lines):\n%s", lastLines(logs.String(), 60))
-		}
 	})
-	echoLog := browserStartEcho(t)
-	g := &browserGW{pageURL: "http://" + gw.HTTPAddr().String() + "/", logs: logs}
-	g.checkServesPage(t)
+	browserStartEcho(t)
+	pageURL := "http://" + gw.HTTPAddr().String() + "/"
+	checkServesPage(t, pageURL)
 
 	b := browserStart(t, browserToneHz)
-	b.login(g.pageURL, "demo", "demo")
+	b.login(pageURL, "demo", "demo")
 
 	tests := []struct {
 		number       string
@@ -76,15 +73,12 @@ func TestBrowserDemoSetup(t *testing.T) {
 			b.waitState("idle", 10*time.Second)
 		})
 	}
-	if t.Failed() {
-		t.Logf("echo endpoint log:\n%s", lastLines(echoLog.String(), 40))
-	}
 }
 
 // browserStartEcho builds cmd/echo and runs it with its default flags (the
 // "demo" trunk of config/example.yaml, 127.0.0.1:5070) until the test ends,
-// as scripts/run.sh does. It returns the endpoint's log.
-func browserStartEcho(t *testing.T) *lockedBuffer {
+// as scripts/run.sh does; its log is shown if the test fails.
+func browserStartEcho(t *testing.T) {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -107,7 +101,7 @@ func browserStartEcho(t *testing.T) *lockedBuffer {
 		cancel()
 		t.Fatalf("start echo: %v", err)
 	}
-	logs := &lockedBuffer{}
+	logs := logcapture.NewWriter(t, logcapture.Name("echo endpoint log"), logcapture.Tail(40))
 	ready := make(chan struct{})
 	copied := make(chan struct{})
 	go func() {
@@ -140,6 +134,4 @@ func browserStartEcho(t *testing.T) *lockedBuffer {
 	case <-time.After(15 * time.Second):
 		t.Fatalf("echo endpoint not listening after 15 s:\n%s", logs)
 	}
-
-	return logs
 }

@@ -8,19 +8,26 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
-// Timeouts of the end-to-end steps, generous for -race on a busy machine.
+// Tone frequencies of the two parties, in Hz: each side sends its own and
+// expects to hear only the other's.
 const (
-	stepTimeout  = 10 * time.Second // one signaling or SIP step
-	audioTimeout = toneWaitTimeout
+	browserToneHz = gobrowser.DefaultToneHz
+	trunkToneHz   = faketrunk.DefaultToneHz
 )
 
-// browser is one fake browser tab: an authenticated WebSocket and the
-// PeerConnections of its calls.
+// stepTimeout bounds one signaling or SIP step that a test times itself.
+const stepTimeout = ear.WaitTimeout
+
+// browser is one Go browser tab (internal/gobrowser): an authenticated
+// WebSocket and the peers of its calls.
 type browser struct {
 	env  *env
-	ws   *wsClient
+	ws   *gobrowser.Client
 	user string
 }
 
@@ -28,9 +35,8 @@ type browser struct {
 // password; it fails the test unless the gateway confirms.
 func (e *env) login(t *testing.T, user string) *browser {
 	t.Helper()
-	b := &browser{env: e, ws: dialWS(t, e.wsURL()), user: user}
-	b.ws.send(t, signaling.Auth{Version: signaling.Version, User: user, Password: testPassword, Ref: "login"})
-	b.expectAuthenticated(t, user)
+	b := &browser{env: e, ws: gobrowser.Connect(t, e.wsURL()), user: user}
+	b.ws.Login(t, user, testPassword)
 
 	return b
 }
@@ -38,26 +44,18 @@ func (e *env) login(t *testing.T, user string) *browser {
 // loginJWT opens a tab and authenticates it with a fresh token for user.
 func (e *env) loginJWT(t *testing.T, user string) *browser {
 	t.Helper()
-	b := &browser{env: e, ws: dialWS(t, e.wsURL()), user: user}
-	b.ws.send(t, signaling.Auth{Version: signaling.Version, Token: token(t, jwtKey, user, time.Hour)})
-	b.expectAuthenticated(t, user)
+	b := &browser{env: e, ws: gobrowser.Connect(t, e.wsURL()), user: user}
+	b.ws.LoginToken(t, user, token(t, jwtKey, user, time.Hour))
 
 	return b
 }
 
-// expectAuthenticated checks the gateway's confirmation of a login.
-func (b *browser) expectAuthenticated(t *testing.T, user string) {
+// newPeer is a Go browser's PeerConnection sending the browser's tone in
+// Opus.
+func newPeer(t *testing.T) *gobrowser.Peer {
 	t.Helper()
-	m := b.ws.expect(t, stepTimeout, "authenticated", func(m signaling.Message) bool {
-		return m.MessageType() == signaling.TypeAuthenticated || m.MessageType() == signaling.TypeError
-	})
-	a, ok := m.(signaling.Authenticated)
-	if !ok {
-		t.Fatalf("login as %s: got %s", user, describe([]signaling.Message{m}))
-	}
-	if a.User != user || a.Version != signaling.Version {
-		t.Fatalf("login as %s: authenticated as %q, protocol %d", user, a.User, a.Version)
-	}
+
+	return gobrowser.NewPeer(t, gobrowser.PeerOptions{})
 }
 
 // callIDs makes call ids unique within the test binary.
@@ -66,24 +64,27 @@ var callIDs atomic.Int64
 // newCallID returns a fresh client-chosen call id.
 func newCallID() string { return fmt.Sprintf("call-%d", callIDs.Add(1)) }
 
+// testCall is a call between the browser and the trunk, seen from both
+// ends; id is the browser's call id.
+type testCall struct {
+	id    string
+	peer  *gobrowser.Peer
+	trunk *faketrunk.Call
+}
+
 // dialTrickle places a call to number with an offer that has no
 // candidates, then sends the browser's candidates one by one in candidate
 // messages, ending with the end-of-candidates indication (an empty
 // candidate), as a browser trickling ICE does (RFC 8838).
-func (b *browser) dialTrickle(t *testing.T, number string) *outboundCall {
+func (b *browser) dialTrickle(t *testing.T, number string) *testCall {
 	t.Helper()
-	c := &outboundCall{id: newCallID(), peer: newBrowserPeer(t)}
-	offer, cands := c.peer.offerTrickle(t)
+	c := &testCall{id: newCallID(), peer: newPeer(t)}
+	offer, cands := c.peer.OfferTrickle(t)
 	if strings.Contains(offer, "a=candidate") {
 		t.Fatal("trickle offer already carries candidates")
 	}
-	b.ws.send(t, signaling.Dial{ID: c.id, To: number, SDP: offer, Ref: c.id})
-	m := b.ws.expect(t, stepTimeout, "answer to dial "+c.id, anyMessageAbout(c.id))
-	ans, ok := m.(signaling.Answer)
-	if !ok {
-		t.Fatalf("dial %s: expected answer first, got %s", number, describe([]signaling.Message{m}))
-	}
-	c.peer.applyAnswer(t, ans.SDP)
+	b.ws.Send(t, signaling.Dial{ID: c.id, To: number, SDP: offer, Ref: c.id})
+	c.peer.ApplyAnswer(t, b.ws.ExpectAnswer(t, c.id).SDP)
 	sent := 0
 	timeout := time.After(stepTimeout)
 	for done := false; !done; {
@@ -91,9 +92,10 @@ func (b *browser) dialTrickle(t *testing.T, number string) *outboundCall {
 		case ci, ok := <-cands:
 			if !ok {
 				done = true
+
 				break
 			}
-			b.ws.send(t, signaling.Candidate{CallID: c.id, Candidate: signaling.ICECandidate{
+			b.ws.Send(t, signaling.Candidate{CallID: c.id, Candidate: signaling.ICECandidate{
 				Candidate: ci.Candidate, SDPMid: ci.SDPMid, SDPMLineIndex: ci.SDPMLineIndex, UsernameFragment: ci.UsernameFragment,
 			}})
 			sent++
@@ -105,39 +107,26 @@ func (b *browser) dialTrickle(t *testing.T, number string) *outboundCall {
 		t.Fatal("the browser gathered no candidate to trickle")
 	}
 	mid := "0"
-	b.ws.send(t, signaling.Candidate{CallID: c.id, Candidate: signaling.ICECandidate{Candidate: "", SDPMid: &mid}})
-	c.trunk = b.env.trunk.waitCallTo(t, number, stepTimeout)
+	b.ws.Send(t, signaling.Candidate{CallID: c.id, Candidate: signaling.ICECandidate{Candidate: "", SDPMid: &mid}})
+	c.trunk = b.env.trunk.WaitCallTo(t, number)
 
 	return c
 }
 
-// outboundCall is a call the browser placed, seen from both ends.
-type outboundCall struct {
-	id    string
-	peer  *browserPeer
-	trunk *trunkCall
-}
-
 // dial places a call to number: it sends the offer, applies the gateway's
 // answer and waits for the gateway's INVITE to reach the fake trunk.
-func (b *browser) dial(t *testing.T, number string) *outboundCall {
+func (b *browser) dial(t *testing.T, number string) *testCall {
 	t.Helper()
 
-	return b.dialWith(t, number, newBrowserPeer(t))
+	return b.dialWith(t, number, newPeer(t))
 }
 
-// dialWith is dial with a PeerConnection the caller prepared.
-func (b *browser) dialWith(t *testing.T, number string, peer *browserPeer) *outboundCall {
+// dialWith is dial with a peer the caller prepared.
+func (b *browser) dialWith(t *testing.T, number string, peer *gobrowser.Peer) *testCall {
 	t.Helper()
-	c := &outboundCall{id: newCallID(), peer: peer}
-	b.ws.send(t, signaling.Dial{ID: c.id, To: number, SDP: c.peer.offer(t), Ref: c.id})
-	m := b.ws.expect(t, stepTimeout, "answer to dial "+c.id, anyMessageAbout(c.id))
-	ans, ok := m.(signaling.Answer)
-	if !ok {
-		t.Fatalf("dial %s: expected answer first, got %s", number, describe([]signaling.Message{m}))
-	}
-	c.peer.applyAnswer(t, ans.SDP)
-	c.trunk = b.env.trunk.waitCallTo(t, number, stepTimeout)
+	c := &testCall{id: newCallID(), peer: peer}
+	b.ws.Dial(t, c.id, number, peer)
+	c.trunk = b.env.trunk.WaitCallTo(t, number)
 
 	return c
 }
@@ -145,7 +134,7 @@ func (b *browser) dialWith(t *testing.T, number string, peer *browserPeer) *outb
 // dialConnected places a call the trunk answers and waits until audio
 // flows both ways: the trunk hears the browser's tone and the browser the
 // trunk's, neither its own.
-func (b *browser) dialConnected(t *testing.T, number string) *outboundCall {
+func (b *browser) dialConnected(t *testing.T, number string) *testCall {
 	t.Helper()
 	c := b.dial(t, number)
 	b.connectedBothWays(t, c)
@@ -155,101 +144,46 @@ func (b *browser) dialConnected(t *testing.T, number string) *outboundCall {
 
 // connectedBothWays waits until the trunk answered call c, the browser was
 // told so, and audio flows both ways.
-func (b *browser) connectedBothWays(t *testing.T, c *outboundCall) {
+func (b *browser) connectedBothWays(t *testing.T, c *testCall) {
 	t.Helper()
-	c.trunk.waitAnswered(t, stepTimeout)
-	b.ws.expect(t, stepTimeout, "connected "+c.id, isConnected(c.id))
-	c.peer.waitConnected(t, stepTimeout)
-	waitTone(t, "trunk", c.trunk.media.heard, 0, browserToneHz, trunkToneHz)
-	waitTone(t, "browser", c.peer.heard, 0, trunkToneHz, browserToneHz)
+	c.trunk.WaitAnswered(t)
+	b.ws.Expect(t, "connected "+c.id, gobrowser.Is[signaling.Connected](c.id))
+	c.peer.WaitConnected(t)
+	stillHearing(t, c.peer, c.trunk)
 }
 
-// inboundCall is a call the trunk placed to a DID, seen from both ends.
-type inboundCall struct {
-	id    string // the gateway's call id, from incoming
-	peer  *browserPeer
-	trunk *trunkCall
-}
-
-// expectIncoming waits for the announcement of an inbound call to did.
-func (b *browser) expectIncoming(t *testing.T, did string) signaling.Incoming {
+// accept answers the ringing inbound call id with a fresh peer.
+func (b *browser) accept(t *testing.T, id string) *gobrowser.Peer {
 	t.Helper()
-	in := b.ws.expect(t, stepTimeout, "incoming call to "+did, func(m signaling.Message) bool {
-		i, ok := m.(signaling.Incoming)
-		return ok && i.To == did
-	}).(signaling.Incoming)
-	if in.CallID == "" {
-		t.Fatal("incoming without call_id")
-	}
-
-	return in
-}
-
-// accept answers the ringing inbound call id with a fresh PeerConnection.
-func (b *browser) accept(t *testing.T, id string) *browserPeer {
-	t.Helper()
-	peer := newBrowserPeer(t)
-	b.ws.send(t, signaling.Accept{CallID: id, SDP: peer.offer(t), Ref: "accept-" + id})
-	m := b.ws.expect(t, stepTimeout, "answer to accept "+id, anyMessageAbout(id))
-	ans, ok := m.(signaling.Answer)
-	if !ok {
-		t.Fatalf("accept %s: expected answer first, got %s", id, describe([]signaling.Message{m}))
-	}
-	peer.applyAnswer(t, ans.SDP)
+	peer := newPeer(t)
+	b.ws.Accept(t, id, peer)
 
 	return peer
 }
 
 // receiveConnected has the trunk call did, the browser accept, and waits
-// until audio flows both ways.
-func (b *browser) receiveConnected(t *testing.T, did string) *inboundCall {
+// until audio flows both ways. It returns the gateway's call id, the
+// browser's peer and the trunk's call.
+func (b *browser) receiveConnected(t *testing.T, did string) *testCall {
 	t.Helper()
-	tc := b.env.trunk.dial(t, b.env.sipAddr.String(), did, callOptions{from: "+15557770001", fromName: "Trunk Caller"})
-	tc.waitRinging(t, stepTimeout)
-	in := b.expectIncoming(t, did)
-	c := &inboundCall{id: in.CallID, trunk: tc}
+	tc := b.env.trunk.Dial(t, b.env.sipAddr, did, faketrunk.DialOptions{From: "+15557770001", FromName: "Trunk Caller"})
+	tc.WaitRinging(t)
+	in := b.ws.ExpectIncoming(t, did)
+	c := &testCall{id: in.CallID, trunk: tc}
 	c.peer = b.accept(t, in.CallID)
-	b.ws.expect(t, stepTimeout, "connected "+c.id, isConnected(c.id))
-	tc.waitAnswered(t, stepTimeout)
-	c.peer.waitConnected(t, stepTimeout)
-	waitTone(t, "trunk", tc.media.heard, 0, browserToneHz, trunkToneHz)
-	waitTone(t, "browser", c.peer.heard, 0, trunkToneHz, browserToneHz)
+	b.ws.Expect(t, "connected "+c.id, gobrowser.Is[signaling.Connected](c.id))
+	tc.WaitAnswered(t)
+	c.peer.WaitConnected(t)
+	stillHearing(t, c.peer, tc)
 
 	return c
-}
-
-// waitCallTo waits for the gateway's INVITE to number (compared without a
-// leading "+", since the trunk's number format decides it) and returns that
-// call.
-func (ft *fakeTrunk) waitCallTo(t *testing.T, number string, timeout time.Duration) *trunkCall {
-	t.Helper()
-	want := strings.TrimPrefix(number, "+")
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		ft.mu.Lock()
-		seen := ft.reqSeen
-		for _, c := range ft.calls {
-			if c.uas != nil && strings.TrimPrefix(c.number, "+") == want {
-				ft.mu.Unlock()
-				return c
-			}
-		}
-		ft.mu.Unlock()
-		select {
-		case <-seen:
-		case <-deadline.C:
-			t.Fatalf("fake trunk: no INVITE for %s within %v; received %s", number, timeout, ft.summary())
-			return nil
-		}
-	}
 }
 
 // stillHearing asserts that, from now on, both ends of a running call keep
 // hearing each other's tone (and only that): the call survived whatever the
 // test did beside it.
-func stillHearing(t *testing.T, peer *browserPeer, tc *trunkCall) {
+func stillHearing(t *testing.T, peer *gobrowser.Peer, tc *faketrunk.Call) {
 	t.Helper()
-	waitTone(t, "trunk", tc.media.heard, tc.media.heard.len(), browserToneHz, trunkToneHz)
-	waitTone(t, "browser", peer.heard, peer.heard.len(), trunkToneHz, browserToneHz)
+	tc.Heard().WaitTone(t, "trunk", tc.Heard().Len(), browserToneHz, trunkToneHz)
+	peer.Heard().WaitTone(t, "browser", peer.Heard().Len(), trunkToneHz, browserToneHz)
 }

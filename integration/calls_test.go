@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
+	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestOutboundCall: a browser dials a number, the trunk rings and answers,
@@ -21,33 +23,33 @@ func TestOutboundCall(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		plan uasPlan
+		plan faketrunk.Plan
 		jwt  bool
 		// trickle sends the offer without candidates and the candidates
 		// in candidate messages.
 		trickle bool
-		check   func(t *testing.T, e *env, b *browser, c *outboundCall)
+		check   func(t *testing.T, e *env, b *browser, c *testCall)
 	}{
-		{name: "answered after ringing", plan: uasPlan{ringFor: 300 * time.Millisecond},
-			check: func(t *testing.T, e *env, b *browser, c *outboundCall) {
-				b.ws.expect(t, stepTimeout, "ringing", isRinging(c.id))
+		{name: "answered after ringing", plan: faketrunk.Plan{Ring: 300 * time.Millisecond},
+			check: func(t *testing.T, e *env, b *browser, c *testCall) {
+				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
 			}},
-		{name: "digest challenge 401", plan: uasPlan{challenge: 401, user: trunkUser, password: trunkPass},
-			check: func(t *testing.T, e *env, b *browser, c *outboundCall) {
-				if n := len(e.trunk.received(sipmsg.INVITE)); n != 2 {
+		{name: "digest challenge 401", plan: faketrunk.Plan{Challenge: 401, User: trunkUser, Password: trunkPass},
+			check: func(t *testing.T, e *env, b *browser, c *testCall) {
+				if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 2 {
 					t.Errorf("trunk received %d INVITEs, want 2 (challenged, then authorised)", n)
 				}
 			}},
-		{name: "proxy challenge 407", plan: uasPlan{challenge: 407, user: trunkUser, password: trunkPass}},
-		{name: "trunk answers PCMA", plan: uasPlan{pt: ptPCMA}},
-		{name: "early media then answer", plan: uasPlan{ringFor: 2 * time.Second, earlyMedia: true},
-			check: func(t *testing.T, e *env, b *browser, c *outboundCall) {
-				b.ws.expect(t, stepTimeout, "progress", isProgress(c.id))
+		{name: "proxy challenge 407", plan: faketrunk.Plan{Challenge: 407, User: trunkUser, Password: trunkPass}},
+		{name: "trunk answers PCMA", plan: faketrunk.Plan{Codec: telephony.PCMA}},
+		{name: "early media then answer", plan: faketrunk.Plan{Ring: 2 * time.Second, EarlyMedia: true},
+			check: func(t *testing.T, e *env, b *browser, c *testCall) {
+				b.ws.Expect(t, "progress", gobrowser.Is[signaling.Progress](c.id))
 			}},
 		{name: "browser logged in with JWT", jwt: true},
 		{name: "browser trickles its ICE candidates", trickle: true,
-			check: func(t *testing.T, e *env, b *browser, c *outboundCall) {
-				b.ws.none(t, 0, "an error", isType(signaling.TypeError))
+			check: func(t *testing.T, e *env, b *browser, c *testCall) {
+				b.ws.None(t, 0, "an error", gobrowser.IsType(signaling.TypeError))
 			}},
 	}
 	for _, tt := range tests {
@@ -60,23 +62,23 @@ func TestOutboundCall(t *testing.T) {
 			} else {
 				b = e.login(t, userAlice)
 			}
-			var c *outboundCall
+			var c *testCall
 			if tt.trickle {
 				c = b.dialTrickle(t, numberOK)
 				b.connectedBothWays(t, c)
 			} else {
 				c = b.dialConnected(t, numberOK)
 			}
-			inv := c.trunk.invite
+			inv := c.trunk.Invite()
 			if got := inv.Recipient.User; got != numberOK {
 				t.Errorf("trunk INVITE Request-URI user %q, want %q (trunk numbering e164)", got, numberOK)
 			}
 			if tt.check != nil {
 				tt.check(t, e, b, c)
 			}
-			b.ws.send(t, signaling.Hangup{CallID: c.id})
-			b.ws.expectHangup(t, c.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-			c.trunk.waitEnded(t, endByeReceived, stepTimeout)
+			b.ws.Send(t, signaling.Hangup{CallID: c.id})
+			b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+			c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 		})
 	}
 }
@@ -87,9 +89,9 @@ func TestInboundCall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	b := e.login(t, userAlice)
-	tc := e.trunk.dial(t, e.sipAddr.String(), didAlice, callOptions{from: "+15557770001", fromName: "Trunk Caller"})
-	tc.waitRinging(t, stepTimeout)
-	in := b.expectIncoming(t, didAlice)
+	tc := e.trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{From: "+15557770001", FromName: "Trunk Caller"})
+	tc.WaitRinging(t)
+	in := b.ws.ExpectIncoming(t, didAlice)
 	if in.From != "+15557770001" {
 		t.Errorf("incoming from %q, want +15557770001", in.From)
 	}
@@ -97,18 +99,14 @@ func TestInboundCall(t *testing.T) {
 		t.Errorf("incoming from_name %q, want %q", in.FromName, "Trunk Caller")
 	}
 	peer := b.accept(t, in.CallID)
-	b.ws.expect(t, stepTimeout, "connected", isConnected(in.CallID))
-	tc.waitAnswered(t, stepTimeout)
-	peer.waitConnected(t, stepTimeout)
-	waitTone(t, "trunk", tc.media.heard, 0, browserToneHz, trunkToneHz)
-	waitTone(t, "browser", peer.heard, 0, trunkToneHz, browserToneHz)
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in.CallID))
+	tc.WaitAnswered(t)
+	peer.WaitConnected(t)
+	tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
+	peer.Heard().WaitTone(t, "browser", 0, trunkToneHz, browserToneHz)
 
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	if err := tc.bye(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.ws.expectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0, stepTimeout)
+	tc.Bye(t)
+	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0)
 }
 
 // TestInboundNobodyOnline: a call to a DID whose user has no browser
@@ -117,12 +115,12 @@ func TestInboundNobodyOnline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	alice := e.login(t, userAlice) // online, but not the routed user
-	tc := e.trunk.dial(t, e.sipAddr.String(), didNobody, callOptions{})
-	tc.waitEnded(t, endRejected, stepTimeout)
-	if tc.finalCode != 480 {
-		t.Errorf("trunk got final status %d, want 480", tc.finalCode)
+	tc := e.trunk.Dial(t, e.sipAddr, didNobody, faketrunk.DialOptions{})
+	tc.WaitEnded(t, faketrunk.EndRejected)
+	if tc.FinalCode() != 480 {
+		t.Errorf("trunk got final status %d, want 480", tc.FinalCode())
 	}
-	alice.ws.none(t, 300*time.Millisecond, "an incoming call for another user", isIncoming())
+	alice.ws.None(t, 300*time.Millisecond, "an incoming call for another user", gobrowser.IsType(signaling.TypeIncoming))
 }
 
 // TestTwoTabs: an inbound call rings both of Alice's tabs; the first to
@@ -131,22 +129,22 @@ func TestTwoTabs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	tab1, tab2 := e.login(t, userAlice), e.login(t, userAlice)
-	tc := e.trunk.dial(t, e.sipAddr.String(), didAlice, callOptions{})
-	in1, in2 := tab1.expectIncoming(t, didAlice), tab2.expectIncoming(t, didAlice)
+	tc := e.trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
+	in1, in2 := tab1.ws.ExpectIncoming(t, didAlice), tab2.ws.ExpectIncoming(t, didAlice)
 	if in1.CallID != in2.CallID {
 		t.Fatalf("tabs were told different call ids %q and %q for one call", in1.CallID, in2.CallID)
 	}
 	peer := tab1.accept(t, in1.CallID)
-	tab2.ws.expectHangup(t, in2.CallID, signaling.ReasonAnsweredElsewhere, 0, stepTimeout)
-	tab1.ws.expect(t, stepTimeout, "connected", isConnected(in1.CallID))
-	tc.waitAnswered(t, stepTimeout)
-	peer.waitConnected(t, stepTimeout)
-	waitTone(t, "trunk", tc.media.heard, 0, browserToneHz, trunkToneHz)
-	waitTone(t, "browser", peer.heard, 0, trunkToneHz, browserToneHz)
+	tab2.ws.ExpectHangup(t, in2.CallID, signaling.ReasonAnsweredElsewhere, 0)
+	tab1.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in1.CallID))
+	tc.WaitAnswered(t)
+	peer.WaitConnected(t)
+	tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
+	peer.Heard().WaitTone(t, "browser", 0, trunkToneHz, browserToneHz)
 	// The losing tab can no longer take the call.
-	late := newBrowserPeer(t)
-	tab2.ws.send(t, signaling.Accept{CallID: in2.CallID, SDP: late.offer(t), Ref: "late"})
-	m := tab2.ws.expect(t, stepTimeout, "error for a late accept", isType(signaling.TypeError)).(signaling.ErrorReply)
+	late := newPeer(t)
+	tab2.ws.Send(t, signaling.Accept{CallID: in2.CallID, SDP: late.Offer(t), Ref: "late"})
+	m := tab2.ws.Expect(t, "error for a late accept", gobrowser.IsType(signaling.TypeError)).(signaling.ErrorReply)
 	if m.Code != signaling.CodeNotFound || m.Ref != "late" {
 		t.Errorf("late accept: error %q ref %q, want not_found ref late (docs/protocol.md)", m.Code, m.Ref)
 	}
@@ -162,13 +160,13 @@ func TestDeniedNumbers(t *testing.T) {
 	denied := []string{numberDenied, numberIntl}
 	for _, number := range denied {
 		t.Run(strings.TrimPrefix(number, "+"), func(t *testing.T) {
-			peer := newBrowserPeer(t)
+			peer := newPeer(t)
 			id := newCallID()
-			b.ws.send(t, signaling.Dial{ID: id, To: number, SDP: peer.offer(t), Ref: id})
-			m := b.ws.expect(t, stepTimeout, "reply to dial "+id, anyMessageAbout(id))
+			b.ws.Send(t, signaling.Dial{ID: id, To: number, SDP: peer.Offer(t), Ref: id})
+			m := b.ws.Expect(t, "reply to dial "+id, gobrowser.About(id))
 			er, ok := m.(signaling.ErrorReply)
 			if !ok || er.Code != signaling.CodeForbiddenNumber {
-				t.Fatalf("dial %s: got %s, want error forbidden_number", number, describe([]signaling.Message{m}))
+				t.Fatalf("dial %s: got %s, want error forbidden_number", number, gobrowser.Describe([]signaling.Message{m}))
 			}
 			if er.Ref != id {
 				t.Errorf("error ref %q, want %q", er.Ref, id)
@@ -179,9 +177,9 @@ func TestDeniedNumbers(t *testing.T) {
 	// INVITE the trunk sees: the gateway handles a connection's messages in
 	// order, so an INVITE for a denied dial would have come before it.
 	c := b.dial(t, numberOK)
-	invites := e.trunk.received(sipmsg.INVITE)
-	if len(invites) != 1 || invites[0].CallID().Value() != c.trunk.callID {
-		t.Fatalf("denied dials reached the trunk: %s", e.trunk.summary())
+	invites := e.trunk.Requests(sipmsg.INVITE)
+	if len(invites) != 1 || invites[0].CallID().Value() != c.trunk.CallID() {
+		t.Fatalf("denied dials reached the trunk: %s", e.trunk.Summary())
 	}
 	if got := counterSum(t, e.gw.Metrics().DialsDenied); got != float64(len(denied)) {
 		t.Errorf("denied dials counted %v times, want %d", got, len(denied))

@@ -4,9 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,9 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
 // TestCapacitySippCaller: with calls.max_concurrent 1 and one call up, a
@@ -33,44 +33,38 @@ func TestCapacitySippCaller(t *testing.T) {
 	first := b.dialConnected(t, numberOK)
 	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
 
-	refused := sippStart(t, sippOptions{
-		scenario: "uac_capacity.xml", port: int(freeUDPPort(t).Port()), remote: e.sipAddr, service: didAlice,
-		mediaPort: sippEvenPort(t), echo: true,
-	})
-	refused.wait(t, 20*time.Second)
-	if n := sippReceived(t, refused, "SIP/2.0 503 "); n != 1 {
+	refused := startSipp(t, "uac_capacity.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice, Echo: true}, 0)
+	refused.Wait(stepTimeout)
+	if n := len(refused.Received("SIP/2.0 503 ", true)); n != 1 {
 		t.Errorf("sipp received %d 503 responses, want exactly 1 (a retransmission means the gateway did not match the ACK)", n)
 	}
-	b.ws.none(t, 500*time.Millisecond, "an incoming call while the gateway is full", isIncoming())
-	if n := len(e.trunk.received(sipmsg.INVITE)); n != 1 {
+	b.ws.None(t, 500*time.Millisecond, "an incoming call while the gateway is full", gobrowser.IsType(signaling.TypeIncoming))
+	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
 		t.Errorf("trunk received %d INVITEs, want 1 (only the first call's)", n)
 	}
 	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
 	stillHearing(t, first.peer, first.trunk)
 
 	// The first call ends; its slot is free again.
-	b.ws.send(t, signaling.Hangup{CallID: first.id})
-	b.ws.expectHangup(t, first.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-	first.trunk.waitEnded(t, endByeReceived, stepTimeout)
+	b.ws.Send(t, signaling.Hangup{CallID: first.id})
+	b.ws.ExpectHangup(t, first.id, signaling.ReasonLocalHangup, 0)
+	first.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 	waitReadyz(t, e, http.StatusOK, "ready")
 
 	// The same caller now rings Alice, who answers; sipp hangs up 8 s
 	// after its ACK.
-	admitted := sippStart(t, sippOptions{
-		scenario: "uac_did.xml", port: int(freeUDPPort(t).Port()), remote: e.sipAddr, service: didAlice,
-		mediaPort: sippEvenPort(t), echo: true,
-	})
-	in := b.expectIncoming(t, didAlice)
+	admitted := startSipp(t, "uac_did.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice, Echo: true}, 0)
+	in := b.ws.ExpectIncoming(t, didAlice)
 	if in.From != "+15551230000" {
 		t.Errorf("incoming from %q, want +15551230000", in.From)
 	}
 	peer := b.accept(t, in.CallID)
-	b.ws.expect(t, stepTimeout, "connected "+in.CallID, isConnected(in.CallID))
-	peer.waitConnected(t, stepTimeout)
-	waitTone(t, "browser (its tone echoed by sipp)", peer.heard, 0, browserToneHz, trunkToneHz)
+	b.ws.Expect(t, "connected "+in.CallID, gobrowser.Is[signaling.Connected](in.CallID))
+	peer.WaitConnected(t)
+	peer.Heard().WaitTone(t, "browser (its tone echoed by sipp)", 0, browserToneHz, trunkToneHz)
 	waitReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
-	b.ws.expectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0, 20*time.Second)
-	admitted.wait(t, stepTimeout)
+	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonRemoteHangup, 0)
+	admitted.Wait(stepTimeout)
 	waitReadyz(t, e, http.StatusOK, "ready")
 }
 
@@ -111,19 +105,4 @@ func getReadyz(ctx context.Context, client *http.Client, url string) (int, strin
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
 
 	return resp.StatusCode, string(body), err
-}
-
-// sippReceived counts the messages in sipp's message trace that it received
-// and whose first line starts with startLine.
-func sippReceived(t *testing.T, p *sippProc, startLine string) int {
-	t.Helper()
-	trace, err := os.ReadFile(filepath.Join(p.dir, "messages.log"))
-	if err != nil {
-		t.Fatalf("sipp message trace: %v", err)
-	}
-	// sipp writes "----...---- <time>\nUDP message received [n] bytes :\n\n"
-	// before the message.
-	re := regexp.MustCompile(`(?m)message received \[\d+\] bytes :\s*\n\s*` + regexp.QuoteMeta(startLine))
-
-	return len(re.FindAllIndex(trace, -1))
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 // TestDTMF: digits travel both ways on a call in either direction. From the
@@ -15,44 +16,39 @@ func TestDTMF(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		connect func(t *testing.T, e *env, b *browser) (callID string, peer *browserPeer, tc *trunkCall)
+		connect func(t *testing.T, b *browser) *testCall
 	}{
-		{"outbound call", func(t *testing.T, e *env, b *browser) (string, *browserPeer, *trunkCall) {
-			c := b.dialConnected(t, numberOK)
-			return c.id, c.peer, c.trunk
-		}},
-		{"inbound call", func(t *testing.T, e *env, b *browser) (string, *browserPeer, *trunkCall) {
-			c := b.receiveConnected(t, didAlice)
-			return c.id, c.peer, c.trunk
-		}},
+		{"outbound call", func(t *testing.T, b *browser) *testCall { return b.dialConnected(t, numberOK) }},
+		{"inbound call", func(t *testing.T, b *browser) *testCall { return b.receiveConnected(t, didAlice) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, envOptions{})
 			b := e.login(t, userAlice)
-			id, peer, tc := tt.connect(t, e, b)
+			c := tt.connect(t, b)
+			id, peer, tc := c.id, c.peer, c.trunk
 
 			// Browser to trunk, in-band as RTCDTMFSender sends them.
-			peer.dtmf.enqueue("159#")
-			waitDigits(t, "trunk", &tc.media.digits, "159#", stepTimeout)
+			peer.SendDigits("159#")
+			tc.Heard().WaitDigits(t, "159#")
 
 			// Browser to trunk, by signaling.
-			b.ws.send(t, signaling.DTMF{CallID: id, Digits: "*0A"})
-			waitDigits(t, "trunk", &tc.media.digits, "159#*0A", stepTimeout)
+			b.ws.Send(t, signaling.DTMF{CallID: id, Digits: "*0A"})
+			tc.Heard().WaitDigits(t, "159#*0A")
 
 			// Trunk to browser.
-			tc.media.dtmf.enqueue("72*D")
-			var got digitLog
+			tc.Media().SendDigits("72*D")
+			var got string
 			for range 4 {
-				m := b.ws.expect(t, stepTimeout, "dtmf from the trunk", isType(signaling.TypeDTMF)).(signaling.DTMFEvent)
+				m := b.ws.Expect(t, "dtmf from the trunk", gobrowser.IsType(signaling.TypeDTMF)).(signaling.DTMFEvent)
 				if m.CallID != id {
 					t.Fatalf("dtmf for call %q, want %q", m.CallID, id)
 				}
-				got.addDigit(m.Digit)
+				got += m.Digit
 			}
-			if got.String() != "72*D" {
-				t.Fatalf("browser got digits %q, want %q", got.String(), "72*D")
+			if got != "72*D" {
+				t.Fatalf("browser got digits %q, want %q", got, "72*D")
 			}
 			// Digits replace audio only while they last.
 			stillHearing(t, peer, tc)

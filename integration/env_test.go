@@ -1,26 +1,24 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
 	"github.com/webtrunk/webtrunk/gateway/browserleg"
-
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testconfig"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -30,7 +28,7 @@ import (
 const (
 	userAlice    = "alice" // one human with several tabs
 	userLoad     = "load"  // many concurrent calls
-	testPassword = "correct horse battery staple"
+	testPassword = testconfig.Password
 	jwtKey       = "integration-test-hmac-key-0123456789abcdef"
 	didAlice     = "+15550100"
 	didNobody    = "+15550199" // routed to a user who is never online
@@ -44,10 +42,10 @@ const (
 // envOptions are the knobs of one environment; the zero value is a gateway
 // with long timers and no trunk authentication.
 type envOptions struct {
-	ringTimeout  time.Duration // calls.ring_timeout and the routes' (min 5s)
-	mediaTimeout time.Duration // calls.media_timeout (min 5s)
-	grace        time.Duration // shutdown.grace_period
-	trunkPlan    uasPlan       // how the fake trunk answers by default
+	ringTimeout  time.Duration  // calls.ring_timeout and the routes' (min 5s)
+	mediaTimeout time.Duration  // calls.media_timeout (min 5s)
+	grace        time.Duration  // shutdown.grace_period
+	trunkPlan    faketrunk.Plan // how the fake trunk answers by default
 	// maxConcurrent is calls.max_concurrent, the gateway-wide call
 	// limit; 0 leaves it unlimited.
 	maxConcurrent int
@@ -60,13 +58,13 @@ type env struct {
 	t       *testing.T
 	gw      *gateway.Gateway
 	cfg     *config.Config
-	trunk   *fakeTrunk
+	trunk   *faketrunk.Trunk
 	httpURL string // http://127.0.0.1:port
 	sipAddr netip.AddrPort
 	rtpMin  int // the gateway's trunk-side RTP port range
 	rtpMax  int
 	webrtc  netip.AddrPort // the gateway's one WebRTC UDP port
-	logs    *lockedBuffer
+	logs    *logcapture.Capture
 
 	cancel  context.CancelFunc
 	runDone chan error
@@ -79,24 +77,27 @@ type env struct {
 // margin, and every port the gateway used must be free again.
 func newEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &env{t: t, logs: logs}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log (last lines):\n%s", lastLines(logs.String(), 80))
-		}
-	})
-	e.trunk = newFakeTrunk(t, logger.With("component", "fake-trunk"), opts.trunkPlan)
-	e.rtpMin, e.rtpMax = reserveRTPRange(t)
+	logger, logs := logcapture.New(t, logcapture.Name("gateway log"))
+	trunk := faketrunk.New(t, faketrunk.WithLogger(logger.With("component", "fake-trunk")), faketrunk.WithPlan(opts.trunkPlan))
+	// The trunk is torn down after the gateway (cleanups run last-in
+	// first-out).
+	e := startGateway(t, renderConfig(trunk.Addr().Port(), opts), logger.With("component", "gateway"), logs)
+	e.trunk = trunk
 
-	yaml := renderConfig(t, e, opts)
-	cfg, err := config.Parse(yaml, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("test configuration rejected: %v\n%s", err, yaml)
-	}
+	return e
+}
+
+// startGateway starts the real gateway on c with a range of free RTP ports
+// filled in, logging to logger (whose lines logs holds). It is stopped by
+// t.Cleanup, which then checks that every port it used is free again.
+func startGateway(t *testing.T, c testconfig.Gateway, logger *slog.Logger, logs *logcapture.Capture) *env {
+	t.Helper()
+	e := &env{t: t, logs: logs}
+	e.rtpMin, e.rtpMax = reserveRTPRange(t)
+	c.RTPMin, c.RTPMax = e.rtpMin, e.rtpMax
+	cfg := c.Parse(t)
 	e.cfg = cfg
-	gw, err := gateway.New(cfg, logger.With("component", "gateway"), browserleg.ListenConfig)
+	gw, err := gateway.New(cfg, logger, browserleg.ListenConfig)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
@@ -121,7 +122,6 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e.runDone = make(chan error, 1)
 	go func() { e.runDone <- gw.Run(ctx) }()
 	t.Cleanup(func() { e.stop(t) })
-	// The trunk is torn down after the gateway (cleanups run last-in first-out).
 
 	return e
 }
@@ -174,132 +174,11 @@ func token(t *testing.T, key, user string, ttl time.Duration) string {
 	return s
 }
 
-// gatewayConfig is what the integration tests vary in the gateway's YAML
-// configuration. Every gateway under test listens on 127.0.0.1 only, has
-// one UDP trunk on 127.0.0.1 to which "+1*" (but not "+1900*") is dialled,
-// and user Alice with the DID routed to her; the optional parts are left
-// out when their field is zero.
-type gatewayConfig struct {
-	RTPMin, RTPMax int    // the trunk-side RTP port range
-	WebRTC         string // WebRTC UDP listen address, host:port
-	Trunk          string // the trunk's name
-	TrunkPort      uint16 // the trunk's SIP UDP port on 127.0.0.1
-	// TrunkUser and TrunkPass are the digest credentials the gateway
-	// answers the trunk's challenges with; no auth block when TrunkUser is
-	// empty.
-	TrunkUser, TrunkPass string
-	JWTKey               string // HS256 key of the token login; none when empty
-	Hash                 string // bcrypt hash of every user's password
-	Alice                string // Alice's user id
-	AliceMaxCalls        int    // Alice's concurrent call limit; the default when 0
-	DIDAlice             string // the DID routed to Alice
-	// Load is a second user without a call limit and DIDLoad the DID routed
-	// to it; neither when Load is empty.
-	Load, DIDLoad string
-	// Ring and Media are the ring and media timeouts (time.Duration
-	// strings); the defaults when Ring is empty.
-	Ring, Media string
-	// MaxConcurrent is calls.max_concurrent; unlimited when 0.
-	MaxConcurrent int
-	Grace         string // shutdown grace period, a time.Duration string
-}
-
-var configTemplate = template.Must(template.New("config").Parse(`
-http:
-  listen: "127.0.0.1:0"
-sip:
-  listeners:
-    - transport: udp
-      listen: "127.0.0.1:0"
-  public_host: "127.0.0.1"
-  rtp:
-    port_min: {{.RTPMin}}
-    port_max: {{.RTPMax}}
-webrtc:
-  udp_listen: "{{.WebRTC}}"
-  public_ips: ["127.0.0.1"]
-trunks:
-  - name: {{.Trunk}}
-    host: 127.0.0.1
-    port: {{.TrunkPort}}
-    transport: udp
-    caller_id: "+15550100"
-    allowed_sources: ["127.0.0.1"]
-{{- if .TrunkUser}}
-    auth:
-      username: "{{.TrunkUser}}"
-      password: "{{.TrunkPass}}"
-{{- end}}
-auth:
-{{- if .JWTKey}}
-  jwt:
-    hmac_key: "{{.JWTKey}}"
-{{- end}}
-  users:
-    - id: {{.Alice}}
-      password_hash: "{{.Hash}}"
-      display_name: "Alice"
-{{- if .AliceMaxCalls}}
-      max_calls: {{.AliceMaxCalls}}
-{{- end}}
-{{- if .Load}}
-    - id: {{.Load}}
-      password_hash: "{{.Hash}}"
-      max_calls: 0
-{{- end}}
-default_dial_rules:
-  allow: ["+1*"]
-  deny: ["+1900*"]
-outbound:
-  - pattern: "+1*"
-    trunk: {{.Trunk}}
-routes:
-  - did: "{{.DIDAlice}}"
-    user: {{.Alice}}
-{{- if .Load}}
-  - did: "{{.DIDLoad}}"
-    user: {{.Load}}
-{{- end}}
-{{- if or .Ring .MaxConcurrent}}
-calls:
-{{- if .Ring}}
-  ring_timeout: {{.Ring}}
-  media_timeout: {{.Media}}
-{{- end}}
-{{- if .MaxConcurrent}}
-  max_concurrent: {{.MaxConcurrent}}
-{{- end}}
-{{- end}}
-log:
-  level: debug
-shutdown:
-  grace_period: {{.Grace}}
-`))
-
-// render returns c as YAML.
-func (c gatewayConfig) render(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := configTemplate.Execute(&buf, c); err != nil {
-		t.Fatal(err)
-	}
-
-	return buf.Bytes()
-}
-
-// bcryptHash is the users' password hash, computed once per test binary at
-// the minimum cost so that tests stay fast.
-var bcryptHash = sync.OnceValues(func() ([]byte, error) {
-	return bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-})
-
-// renderConfig returns the YAML configuration of e.
-func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
-	t.Helper()
-	hash, err := bcryptHash()
-	if err != nil {
-		t.Fatal(err)
-	}
+// renderConfig returns the gateway configuration of opts with its trunk at
+// 127.0.0.1:trunkPort: Alice (four calls at most) with didAlice routed to
+// her, the load user without a limit with didNobody, "+1*" but "+1900*"
+// allowed and sent to the trunk.
+func renderConfig(trunkPort uint16, opts envOptions) testconfig.Gateway {
 	ring, media := opts.ringTimeout, opts.mediaTimeout
 	if ring == 0 {
 		ring = 60 * time.Second
@@ -307,19 +186,33 @@ func renderConfig(t *testing.T, e *env, opts envOptions) []byte {
 	if media == 0 {
 		media = 30 * time.Second
 	}
-	c := gatewayConfig{
-		RTPMin: e.rtpMin, RTPMax: e.rtpMax, WebRTC: "127.0.0.1:0",
-		Trunk: "fake", TrunkPort: e.trunk.addr.Port(), JWTKey: jwtKey,
-		Hash: string(hash), Alice: userAlice, AliceMaxCalls: 4, DIDAlice: didAlice,
-		Load: userLoad, DIDLoad: didNobody,
-		Ring: ring.String(), Media: media.String(), MaxConcurrent: opts.maxConcurrent,
-		Grace: opts.grace.String(),
-	}
-	if opts.trunkPlan.challenge != 0 {
-		c.TrunkUser, c.TrunkPass = trunkUser, trunkPass
+	aliceCalls, unlimited := 4, 0
+	c := newGatewayConfig("fake", trunkPort, testconfig.User{ID: userAlice, DisplayName: "Alice", MaxCalls: &aliceCalls})
+	c.JWTKey = jwtKey
+	c.Users = append(c.Users, testconfig.User{ID: userLoad, MaxCalls: &unlimited})
+	c.Routes = append(c.Routes, testconfig.Route{DID: didNobody, User: userLoad})
+	c.Calls = testconfig.Calls{RingTimeout: ring.String(), MediaTimeout: media.String(), MaxConcurrent: opts.maxConcurrent}
+	c.Grace = opts.grace.String()
+	if opts.trunkPlan.Challenge != 0 {
+		c.Trunk.User, c.Trunk.Password = trunkUser, trunkPass
 	}
 
-	return c.render(t)
+	return c
+}
+
+// newGatewayConfig is the configuration every gateway of these tests has:
+// trunk name on 127.0.0.1:trunkPort, user alice with didAlice routed to
+// her, "+1*" but "+1900*" allowed and sent to the trunk, debug logs.
+func newGatewayConfig(trunk string, trunkPort uint16, alice testconfig.User) testconfig.Gateway {
+	return testconfig.Gateway{
+		Trunk:    testconfig.Trunk{Name: trunk, Port: trunkPort, CallerID: "+15550100"},
+		Users:    []testconfig.User{alice},
+		Allow:    []string{"+1*"},
+		Deny:     []string{"+1900*"},
+		Outbound: []string{"+1*"},
+		Routes:   []testconfig.Route{{DID: didAlice, User: alice.ID}},
+		LogLevel: "debug",
+	}
 }
 
 // rtpBlock is the size of each environment's trunk-side RTP port range: 32
@@ -368,36 +261,6 @@ func assertPortsFree(t *testing.T, rtpMin, rtpMax int, webrtcPort netip.AddrPort
 	if err := portsFree(int(webrtcPort.Port()), int(webrtcPort.Port())); err != nil {
 		t.Errorf("after shutdown, the WebRTC port is still bound: %v", err)
 	}
-}
-
-// lockedBuffer is an io.Writer safe for the gateway's concurrent loggers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	return w.b.String()
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-
-	return strings.Join(lines, "\n")
 }
 
 // freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -9,6 +8,8 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 // TestHangup covers every way a call ends: each must end both legs with
@@ -25,102 +26,102 @@ func TestHangup(t *testing.T) {
 			name: "browser hangs up answered call: trunk gets BYE",
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
-				b.ws.send(t, signaling.Hangup{CallID: c.id})
-				b.ws.expectHangup(t, c.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-				c.trunk.waitEnded(t, endByeReceived, stepTimeout)
+				b.ws.Send(t, signaling.Hangup{CallID: c.id})
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 			},
 		},
 		{
 			name: "trunk hangs up: browser gets remote_hangup",
-			opts: envOptions{trunkPlan: uasPlan{byeAfter: 3 * time.Second}},
+			opts: envOptions{trunkPlan: faketrunk.Plan{ByeAfter: 3 * time.Second}},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
-				b.ws.expectHangup(t, c.id, signaling.ReasonRemoteHangup, 0, stepTimeout)
-				c.trunk.waitEnded(t, endByeSent, stepTimeout)
-				waitPeerClosed(t, c.peer)
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonRemoteHangup, 0)
+				c.trunk.WaitEnded(t, faketrunk.EndByeSent)
+				c.peer.States().WaitGone(t)
 			},
 		},
 		{
 			name: "browser hangs up while ringing: trunk gets CANCEL",
-			opts: envOptions{trunkPlan: uasPlan{noAnswer: true}},
+			opts: envOptions{trunkPlan: faketrunk.Plan{RingForever: true}},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dial(t, numberOK)
-				b.ws.expect(t, stepTimeout, "ringing", isRinging(c.id))
-				b.ws.send(t, signaling.Hangup{CallID: c.id})
-				b.ws.expectHangup(t, c.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-				c.trunk.waitEnded(t, endCancelled, stepTimeout)
-				e.trunk.waitRequest(t, sipmsg.CANCEL, c.trunk.callID, stepTimeout)
+				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
+				b.ws.Send(t, signaling.Hangup{CallID: c.id})
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+				c.trunk.WaitEnded(t, faketrunk.EndCancelled)
+				e.trunk.WaitRequest(t, sipmsg.CANCEL, c.trunk.CallID())
 			},
 		},
 		{
 			name: "trunk cancels inbound call while ringing: browser gets cancelled",
 			run: func(t *testing.T, e *env, b *browser) {
-				tc := e.trunk.dial(t, e.sipAddr.String(), didAlice, callOptions{})
-				tc.waitRinging(t, stepTimeout)
-				in := b.expectIncoming(t, didAlice)
-				tc.cancel()
-				b.ws.expectHangup(t, in.CallID, signaling.ReasonCancelled, 0, stepTimeout)
-				tc.waitEnded(t, endCancelled, stepTimeout)
-				if tc.finalCode != 487 && tc.finalCode != 180 && tc.finalCode != 183 {
-					t.Errorf("cancelled INVITE: final status %d, want 487", tc.finalCode)
+				tc := e.trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
+				tc.WaitRinging(t)
+				in := b.ws.ExpectIncoming(t, didAlice)
+				tc.Cancel()
+				b.ws.ExpectHangup(t, in.CallID, signaling.ReasonCancelled, 0)
+				tc.WaitEnded(t, faketrunk.EndCancelled)
+				if tc.FinalCode() != 487 && tc.FinalCode() != 180 && tc.FinalCode() != 183 {
+					t.Errorf("cancelled INVITE: final status %d, want 487", tc.FinalCode())
 				}
 			},
 		},
 		{
 			name: "browser rejects inbound call: trunk gets 603",
 			run: func(t *testing.T, e *env, b *browser) {
-				tc := e.trunk.dial(t, e.sipAddr.String(), didAlice, callOptions{})
-				in := b.expectIncoming(t, didAlice)
-				b.ws.send(t, signaling.Reject{CallID: in.CallID})
-				tc.waitEnded(t, endRejected, stepTimeout)
-				if tc.finalCode != 603 {
-					t.Errorf("rejected call: trunk got %d, want 603", tc.finalCode)
+				tc := e.trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
+				in := b.ws.ExpectIncoming(t, didAlice)
+				b.ws.Send(t, signaling.Reject{CallID: in.CallID})
+				tc.WaitEnded(t, faketrunk.EndRejected)
+				if tc.FinalCode() != 603 {
+					t.Errorf("rejected call: trunk got %d, want 603", tc.FinalCode())
 				}
-				b.ws.expectHangup(t, in.CallID, signaling.ReasonRejected, 0, stepTimeout)
+				b.ws.ExpectHangup(t, in.CallID, signaling.ReasonRejected, 0)
 			},
 		},
 		{
 			name: "trunk busy: browser gets busy with sip_code 486",
-			opts: envOptions{trunkPlan: uasPlan{ringFor: 200 * time.Millisecond, reject: 486}},
+			opts: envOptions{trunkPlan: faketrunk.Plan{Ring: 200 * time.Millisecond, Reject: 486}},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dial(t, numberOK)
-				b.ws.expectHangup(t, c.id, signaling.ReasonBusy, 486, stepTimeout)
-				c.trunk.waitEnded(t, endRejected, stepTimeout)
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonBusy, 486)
+				c.trunk.WaitEnded(t, faketrunk.EndRejected)
 			},
 		},
 		{
 			name: "websocket closed mid-call: trunk gets BYE",
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
-				b.ws.close()
-				c.trunk.waitEnded(t, endByeReceived, stepTimeout)
-				waitPeerClosed(t, c.peer)
+				b.ws.Close()
+				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
+				c.peer.States().WaitGone(t)
 			},
 		},
 		{
 			name: "outbound ring timeout: trunk gets CANCEL, browser ring_timeout",
-			opts: envOptions{ringTimeout: 5 * time.Second, trunkPlan: uasPlan{noAnswer: true}},
+			opts: envOptions{ringTimeout: 5 * time.Second, trunkPlan: faketrunk.Plan{RingForever: true}},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dial(t, numberOK)
-				b.ws.expect(t, stepTimeout, "ringing", isRinging(c.id))
+				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
 				start := time.Now()
-				b.ws.expectHangup(t, c.id, signaling.ReasonRingTimeout, 0, 5*time.Second+stepTimeout)
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonRingTimeout, 0)
 				if d := time.Since(start); d < 4*time.Second {
 					t.Errorf("ring timeout after %v, configured 5s", d)
 				}
-				c.trunk.waitEnded(t, endCancelled, stepTimeout)
+				c.trunk.WaitEnded(t, faketrunk.EndCancelled)
 			},
 		},
 		{
 			name: "inbound ring timeout: trunk gets 480, browser ring_timeout",
 			opts: envOptions{ringTimeout: 5 * time.Second},
 			run: func(t *testing.T, e *env, b *browser) {
-				tc := e.trunk.dial(t, e.sipAddr.String(), didAlice, callOptions{})
-				in := b.expectIncoming(t, didAlice)
-				b.ws.expectHangup(t, in.CallID, signaling.ReasonRingTimeout, 0, 5*time.Second+stepTimeout)
-				tc.waitEnded(t, endRejected, stepTimeout)
-				if tc.finalCode != 480 {
-					t.Errorf("unanswered inbound call: trunk got %d, want 480", tc.finalCode)
+				tc := e.trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
+				in := b.ws.ExpectIncoming(t, didAlice)
+				b.ws.ExpectHangup(t, in.CallID, signaling.ReasonRingTimeout, 0)
+				tc.WaitEnded(t, faketrunk.EndRejected)
+				if tc.FinalCode() != 480 {
+					t.Errorf("unanswered inbound call: trunk got %d, want 480", tc.FinalCode())
 				}
 			},
 		},
@@ -129,9 +130,9 @@ func TestHangup(t *testing.T) {
 			opts: envOptions{mediaTimeout: 5 * time.Second},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
-				c.peer.muted.Store(true)
-				b.ws.expectHangup(t, c.id, signaling.ReasonMediaTimeout, 0, 5*time.Second+stepTimeout)
-				c.trunk.waitEnded(t, endByeReceived, stepTimeout)
+				c.peer.SetMuted(true)
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonMediaTimeout, 0)
+				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 			},
 		},
 		{
@@ -139,9 +140,9 @@ func TestHangup(t *testing.T) {
 			opts: envOptions{mediaTimeout: 5 * time.Second},
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
-				c.trunk.media.muted.Store(true)
-				b.ws.expectHangup(t, c.id, signaling.ReasonMediaTimeout, 0, 5*time.Second+stepTimeout)
-				c.trunk.waitEnded(t, endByeReceived, stepTimeout)
+				c.trunk.Media().SetMuted(true)
+				b.ws.ExpectHangup(t, c.id, signaling.ReasonMediaTimeout, 0)
+				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 			},
 		},
 		{
@@ -150,11 +151,11 @@ func TestHangup(t *testing.T) {
 				out := b.dialConnected(t, numberOK)
 				in := b.receiveConnected(t, didAlice)
 				e.cancel() // as SIGTERM does; the grace period is 0
-				b.ws.expectHangup(t, out.id, signaling.ReasonShutdown, 0, stepTimeout)
-				b.ws.expectHangup(t, in.id, signaling.ReasonShutdown, 0, stepTimeout)
-				out.trunk.waitEnded(t, endByeReceived, stepTimeout)
-				in.trunk.waitEnded(t, endByeReceived, stepTimeout)
-				if code, err := b.ws.waitClosed(t, stepTimeout); code != websocket.StatusGoingAway {
+				b.ws.ExpectHangup(t, out.id, signaling.ReasonShutdown, 0)
+				b.ws.ExpectHangup(t, in.id, signaling.ReasonShutdown, 0)
+				out.trunk.WaitEnded(t, faketrunk.EndByeReceived)
+				in.trunk.WaitEnded(t, faketrunk.EndByeReceived)
+				if code, err := b.ws.WaitClosed(t); code != websocket.StatusGoingAway {
 					t.Errorf("WebSocket closed with status %d (%v) at shutdown, want 1001", code, err)
 				}
 				e.stop(t) // Run returns, every port is free
@@ -167,20 +168,5 @@ func TestHangup(t *testing.T) {
 			e := newEnv(t, tt.opts)
 			tt.run(t, e, e.login(t, userAlice))
 		})
-	}
-}
-
-// waitPeerClosed waits until the gateway closed its side of the browser's
-// PeerConnection (DTLS close_notify or ICE loss), so that no media is left
-// flowing to a browser whose call ended.
-func waitPeerClosed(t *testing.T, p *browserPeer) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	select {
-	case <-p.failed:
-	case <-p.disconnected:
-	case <-ctx.Done():
-		t.Fatalf("browser PeerConnection still %s after the call ended", p.pc.ConnectionState())
 	}
 }

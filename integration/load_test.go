@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 // concurrentCalls is how many calls TestConcurrentCalls holds at once.
@@ -22,34 +24,33 @@ func TestConcurrentCalls(t *testing.T) {
 	b := e.login(t, userLoad)
 
 	// Place every call first, so that they are all set up concurrently.
-	calls := make([]*outboundCall, concurrentCalls)
+	calls := make([]*testCall, concurrentCalls)
 	for i := range calls {
-		peer := newBrowserPeer(t)
-		peer.toneHz = callTone(i)
+		peer := gobrowser.NewPeer(t, gobrowser.PeerOptions{ToneHz: float64(callTone(i))})
 		calls[i] = b.dialWith(t, fmt.Sprintf("+1555200%04d", i), peer)
 	}
 	for _, c := range calls {
-		c.trunk.waitAnswered(t, stepTimeout)
-		b.ws.expect(t, stepTimeout, "connected "+c.id, isConnected(c.id))
-		c.peer.waitConnected(t, stepTimeout)
+		c.trunk.WaitAnswered(t)
+		b.ws.Expect(t, "connected "+c.id, gobrowser.Is[signaling.Connected](c.id))
+		c.peer.WaitConnected(t)
 	}
 	// Mark where every recording stands, then check each call's audio from
 	// its mark on: all calls are shown to carry audio over the same stretch
 	// of time.
 	trunkMarks, browserMarks := make([]int, len(calls)), make([]int, len(calls))
 	for i, c := range calls {
-		trunkMarks[i], browserMarks[i] = c.trunk.media.heard.len(), c.peer.heard.len()
+		trunkMarks[i], browserMarks[i] = c.trunk.Heard().Len(), c.peer.Heard().Len()
 	}
 	for i, c := range calls {
-		waitTone(t, fmt.Sprintf("trunk leg %d", i), c.trunk.media.heard, trunkMarks[i], float64(callTone(i)), float64(callTone((i+1)%concurrentCalls)))
-		waitTone(t, fmt.Sprintf("browser %d", i), c.peer.heard, browserMarks[i], trunkToneHz, float64(callTone(i)))
+		c.trunk.Heard().WaitTone(t, fmt.Sprintf("trunk leg %d", i), trunkMarks[i], float64(callTone(i)), float64(callTone((i+1)%concurrentCalls)))
+		c.peer.Heard().WaitTone(t, fmt.Sprintf("browser %d", i), browserMarks[i], trunkToneHz, float64(callTone(i)))
 	}
 	for _, c := range calls {
-		b.ws.send(t, signaling.Hangup{CallID: c.id})
+		b.ws.Send(t, signaling.Hangup{CallID: c.id})
 	}
 	for _, c := range calls {
-		b.ws.expectHangup(t, c.id, signaling.ReasonLocalHangup, 0, stepTimeout)
-		c.trunk.waitEnded(t, endByeReceived, stepTimeout)
+		b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+		c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 	}
 }
 

@@ -111,15 +111,15 @@ func TestCloseWithoutServe(t *testing.T) {
 // RTP port is back in the pool and every listener is closed. startUA's cleanup then finds no
 // goroutine left.
 func TestCloseWhileServing(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	listeners := allListeners(t)
-	env := startUA(t, Config{Listeners: listeners, Trunks: []Trunk{peer.trunk()}})
+	env := startUA(t, Config{Listeners: listeners, Trunks: []Trunk{wireTrunk(peer)}})
 	addrs := boundAddrs(t, env.ua, listeners)
 	call, _, _ := dialPeer(t, env, peer, 40060)
 	pending := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654322"})
-	peer.expectRequest(sipmsg.INVITE, 5*time.Second) // and never answered
+	peer.ExpectRequest(sipmsg.INVITE, 5*time.Second) // and never answered
 
-	byeAnswered := peer.answerBye(env.addr)
+	byeAnswered := peer.AnswerBye(env.addr)
 	const closers = 3
 	var wg sync.WaitGroup
 	errs := make(chan error, closers)
@@ -168,13 +168,8 @@ func TestCloseAfterServe(t *testing.T) {
 	env.shutdown()
 	done := make(chan error, 1)
 	go func() { done <- env.ua.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Close after Serve returned did not return")
+	if err := awaitErr(t, done, "Close after Serve returned"); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 	assertFreed(t, map[telephony.Transport]netip.AddrPort{telephony.TransportUDP: env.addr})
 }

@@ -11,15 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // sippTrunk is a trunk pointing at a sipp UAS.
-func sippTrunk(s *sipp) Trunk {
+func sippTrunk(s *sipp.Proc) Trunk {
 	return Trunk{
 		Name:     "carrier",
 		Host:     "127.0.0.1",
-		Port:     s.port,
+		Port:     s.Port(),
 		CallerID: "+15551230000",
 		Username: "alice",
 		Password: "secret",
@@ -30,7 +31,7 @@ func sippTrunk(s *sipp) Trunk {
 // sippDial places r (to +15557654321 through trunk "carrier" unless it says otherwise) towards
 // sipp s and fails the test, with sipp's log, unless the call is established. The context it
 // returns bounds the test's further SIP exchanges (20 s).
-func sippDial(t *testing.T, s *sipp, env *testEnv, r DialRequest) (*Call, context.Context) {
+func sippDial(t *testing.T, s *sipp.Proc, env *testEnv, r DialRequest) (*Call, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -42,7 +43,7 @@ func sippDial(t *testing.T, s *sipp, env *testEnv, r DialRequest) (*Call, contex
 	}
 	call, err := env.ua.Dial(ctx, r)
 	if err != nil {
-		t.Fatalf("Dial: %v\n%s", err, s.output())
+		t.Fatalf("Dial: %v\n%s", err, s.Report())
 	}
 	return call, ctx
 }
@@ -50,7 +51,7 @@ func sippDial(t *testing.T, s *sipp, env *testEnv, r DialRequest) (*Call, contex
 // TestDialEchoAudio calls a sipp UAS that answers and echoes RTP: the tone we send comes back,
 // and the wire shows our offer, caller ID and BYE.
 func TestDialEchoAudio(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_echo.xml", echo: true})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_echo.xml", Echo: true})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 	var mu sync.Mutex
 	var progress []int
@@ -74,11 +75,7 @@ func TestDialEchoAudio(t *testing.T) {
 	}
 	mu.Unlock()
 
-	sendCtx, stopSend := context.WithCancel(ctx)
-	go func() { _ = sendTone(sendCtx, call.RTP(), toneFrames(1000, 100)) }()
-	samples := receiveAudio(call.RTP(), 3*time.Second, 8000)
-	stopSend()
-	assertTone(t, samples, 1000)
+	echoTone(t, call.RTP(), 1000)
 
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
@@ -88,30 +85,30 @@ func TestDialEchoAudio(t *testing.T) {
 	if !errors.As(call.Err(), &he) || he.By != Local {
 		t.Errorf("call.Err() = %v, want HangupError by local", call.Err())
 	}
-	s.wait(10 * time.Second)
+	s.Wait(10 * time.Second)
 
-	inv := s.mustReceive("INVITE ")
-	if line := inv.firstLine(); !strings.HasPrefix(line, "INVITE sip:+442079460018@127.0.0.1:") {
+	inv := s.MustReceive("INVITE ")
+	if line := inv.FirstLine(); !strings.HasPrefix(line, "INVITE sip:+442079460018@127.0.0.1:") {
 		t.Errorf("Request-URI %q, want the number in E.164", line)
 	}
-	from := inv.header("From")
+	from := inv.Header("From")
 	if !strings.Contains(from, "sip:+15551230000@") || !strings.Contains(from, `"Webtrunk Test"`) {
 		t.Errorf("From %q, want caller ID +15551230000 and display name", from)
 	}
-	via := inv.header("Via")
+	via := inv.Header("Via")
 	if !strings.Contains(via, "rport") || !strings.Contains(via, env.addr.String()) {
 		t.Errorf("Via %q, want our public address %s and rport", via, env.addr)
 	}
-	if ct := inv.header("Contact"); !strings.Contains(ct, env.addr.String()) {
+	if ct := inv.Header("Contact"); !strings.Contains(ct, env.addr.String()) {
 		t.Errorf("Contact %q, want our address %s", ct, env.addr)
 	}
 	for _, want := range []string{"m=audio ", "RTP/AVP 0 8 101", "a=rtpmap:101 telephone-event/8000", "a=ptime:20", "c=IN IP4 127.0.0.1"} {
-		if !strings.Contains(inv.text, want) {
-			t.Errorf("INVITE SDP lacks %q:\n%s", want, inv.text)
+		if !strings.Contains(inv.Text, want) {
+			t.Errorf("INVITE SDP lacks %q:\n%s", want, inv.Text)
 		}
 	}
-	s.mustReceive("ACK ")
-	s.mustReceive("BYE ")
+	s.MustReceive("ACK ")
+	s.MustReceive("BYE ")
 }
 
 // TestDialDigestAuth answers 401 and 407 challenges with digest credentials; sipp verifies them.
@@ -123,7 +120,7 @@ func TestDialDigestAuth(t *testing.T) {
 		{"uas_auth407.xml", "Proxy-Authorization"},
 	} {
 		t.Run(tc.scenario, func(t *testing.T) {
-			s := startSipp(t, sippOptions{scenario: tc.scenario, echo: true})
+			s := sipp.Start(t, sipp.Options{Scenario: "testdata/" + tc.scenario, Echo: true})
 			env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 			call, ctx := sippDial(t, s, env, DialRequest{})
 			if got := call.Media().Codec; got != telephony.PCMA {
@@ -132,15 +129,15 @@ func TestDialDigestAuth(t *testing.T) {
 			if err := call.Hangup(ctx); err != nil {
 				t.Fatalf("Hangup: %v", err)
 			}
-			s.wait(10 * time.Second)
-			invites := s.received("INVITE ")
+			s.Wait(10 * time.Second)
+			invites := s.Received("INVITE ", false)
 			if len(invites) != 2 {
 				t.Fatalf("sipp received %d INVITEs, want 2 (plain, then with credentials)", len(invites))
 			}
-			if h := invites[0].header(tc.header); h != "" {
+			if h := invites[0].Header(tc.header); h != "" {
 				t.Errorf("first INVITE already carries %s: %q", tc.header, h)
 			}
-			auth := invites[1].header(tc.header)
+			auth := invites[1].Header(tc.header)
 			for _, want := range []string{`username="alice"`, `realm="trunk.test"`, `nonce="n0nce`, "response="} {
 				if !strings.Contains(auth, want) {
 					t.Errorf("%s %q lacks %s", tc.header, auth, want)
@@ -152,7 +149,7 @@ func TestDialDigestAuth(t *testing.T) {
 			if p["response"] != want {
 				t.Errorf("digest response %q, want %q", p["response"], want)
 			}
-			if strings.Contains(s.messagesRaw(), "secret") {
+			if strings.Contains(s.Trace(), "secret") {
 				t.Error("the password appears on the wire")
 			}
 		})
@@ -161,7 +158,7 @@ func TestDialDigestAuth(t *testing.T) {
 
 // TestDialWrongRealmFails refuses to give credentials to a realm other than the configured one.
 func TestDialWrongRealmFails(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_auth401.xml"})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_auth401.xml"})
 	tr := sippTrunk(s)
 	tr.Realm = "other.test"
 	env := startUA(t, Config{Trunks: []Trunk{tr}})
@@ -172,14 +169,14 @@ func TestDialWrongRealmFails(t *testing.T) {
 	if !errors.Is(err, ErrAuthFailed) || !errors.As(err, &se) || se.Code != 401 {
 		t.Fatalf("Dial error %v, want ErrAuthFailed with StatusError 401", err)
 	}
-	if n := len(s.received("INVITE ")); n != 1 {
+	if n := len(s.Received("INVITE ", false)); n != 1 {
 		t.Errorf("sipp received %d INVITEs, want 1 (no credentials for a foreign realm)", n)
 	}
 }
 
 // TestDialBusy turns 486 into a StatusError carrying the code and the Reason header text.
 func TestDialBusy(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_busy486.xml"})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_busy486.xml"})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -194,7 +191,7 @@ func TestDialBusy(t *testing.T) {
 	if se.Code != 486 || se.Reason != "User busy" || se.Cause != 17 {
 		t.Errorf("StatusError %+v, want 486 \"User busy\" cause 17", se)
 	}
-	s.wait(10 * time.Second) // sipp waits for our ACK of the 486
+	s.Wait(10 * time.Second) // sipp waits for our ACK of the 486
 	if n := env.pool.InUse(); n != 0 {
 		t.Errorf("RTP ports in use after a failed dial: %d", n)
 	}
@@ -202,7 +199,7 @@ func TestDialBusy(t *testing.T) {
 
 // TestDialEarlyMedia hears the far end during 183 Session Progress, before the answer.
 func TestDialEarlyMedia(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_early183.xml", echo: true})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_early183.xml", Echo: true})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 	early := make(chan []int16, 1)
 	call, ctx := sippDial(t, s, env, DialRequest{
@@ -215,7 +212,7 @@ func TestDialEarlyMedia(t *testing.T) {
 				sendCtx, stop := context.WithCancel(t.Context())
 				defer stop()
 				go func() { _ = sendTone(sendCtx, p.Call.RTP(), toneFrames(700, 75)) }()
-				early <- receiveAudio(p.Call.RTP(), 1500*time.Millisecond, 6400)
+				early <- receiveAudio(p.Call.RTP(), 6400)
 			}()
 		},
 	})
@@ -228,26 +225,26 @@ func TestDialEarlyMedia(t *testing.T) {
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}
-	s.wait(10 * time.Second)
+	s.Wait(10 * time.Second)
 }
 
 // TestDialRemoteHangup ends the call when the trunk sends BYE, with the Reason header's cause.
 func TestDialRemoteHangup(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_bye.xml"})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_bye.xml"})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 	call, ctx := sippDial(t, s, env, DialRequest{})
 	select {
 	case <-call.Done():
 	case <-ctx.Done():
-		t.Fatalf("call not ended by the trunk's BYE\n%s", s.output())
+		t.Fatalf("call not ended by the trunk's BYE\n%s", s.Report())
 	}
 	var he *HangupError
 	if !errors.As(call.Err(), &he) || he.By != Remote || he.Protocol != "Q.850" || he.Cause != 16 {
 		t.Errorf("call.Err() = %v, want HangupError by remote with Q.850 cause 16", call.Err())
 	}
-	s.wait(10 * time.Second)
-	if ok := s.mustReceive("SIP/2.0 200"); ok.header("CSeq") != "1 BYE" {
-		t.Errorf("200 for BYE has CSeq %q", ok.header("CSeq"))
+	s.Wait(10 * time.Second)
+	if ok := s.MustReceive("SIP/2.0 200"); ok.Header("CSeq") != "1 BYE" {
+		t.Errorf("200 for BYE has CSeq %q", ok.Header("CSeq"))
 	}
 	if n := env.pool.InUse(); n != 0 {
 		t.Errorf("RTP ports in use after the call: %d", n)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -17,8 +16,9 @@ import (
 	"github.com/zaf/g711"
 	"go.uber.org/goleak"
 
+	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
-
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -33,17 +33,11 @@ type testEnv struct {
 	shutdown  func()         // cancels Serve and checks it returned; idempotent
 }
 
-// testLogger writes the user agent's logs through t.Log, shown for failing tests.
+// testLogger keeps the user agent's logs, shown when the test fails.
 func testLogger(tb testing.TB) *slog.Logger {
 	tb.Helper()
-	return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
+	logger, _ := logcapture.New(tb, logcapture.Tail(0))
+	return logger
 }
 
 // uaPortPool returns a pool of 10 port pairs at a random place in 10000..19999, away from the
@@ -130,13 +124,26 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 		}
 		goleak.VerifyNone(t,
 			// sipp processes of the test are reaped by their own cleanup, which runs later.
-			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.startSipp.func1"),
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/internal/sipp.Start.func1"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
 			// so is an in-process registrar serving the test.
 			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/sip.serveRegister.func1"))
 	})
 	return env
+}
+
+// awaitErr returns the error an asynchronous call sends on ch, and fails the test when the call
+// has not returned within 10 s; what names it.
+func awaitErr(t *testing.T, ch <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not return", what)
+		return nil
+	}
 }
 
 // callResult is what an asynchronous Dial or Answer returned.
@@ -180,39 +187,6 @@ func awaitIncoming(t *testing.T, env *testEnv, diagnose ...func() string) *Incom
 		t.Fatalf("no incoming call within 10 s%s", more)
 		return nil
 	}
-}
-
-// freePort returns a UDP port on 127.0.0.1 that was free a moment ago (for peers that need a
-// port number before they start).
-func freePort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// freeEvenPort returns a free even UDP port whose next port is free as well (RTP and RTCP).
-func freeEvenPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		p := 30000 + 2*rand.IntN(10000)
-		a, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err != nil {
-			continue
-		}
-		b, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
-		a.Close()
-		if err != nil {
-			continue
-		}
-		b.Close()
-		return p
-	}
-	t.Fatal("no free even UDP port pair")
-	return 0
 }
 
 // withTimers shortens sipgo's transaction timers (package-level settings) for one test and
@@ -278,11 +252,13 @@ func sendTone(ctx context.Context, c *RTPConn, frames [][]byte) error {
 	return nil
 }
 
-// receiveAudio reads PCMU RTP from c for up to d and returns the decoded samples.
-func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
+// receiveAudio reads PCMU RTP from c until it has decoded want samples and returns them: the
+// test judges a number of packets, however late a busy machine delivers them. It gives up with
+// what it has after ear.WaitTimeout.
+func receiveAudio(c *RTPConn, want int) []int16 {
 	var out []int16
 	buf := make([]byte, 1500)
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(ear.WaitTimeout)
 	var pkt rtp.Packet
 	for time.Now().Before(deadline) && len(out) < want {
 		_ = c.SetReadDeadline(deadline)
@@ -298,6 +274,16 @@ func receiveAudio(c *RTPConn, d time.Duration, want int) []int16 {
 		}
 	}
 	return out
+}
+
+// echoTone sends a freq Hz tone on c (2 s of it) to a far end that echoes RTP, listens until it
+// has heard a second of the echo, and checks that the echo carries the tone.
+func echoTone(t *testing.T, c *RTPConn, freq float64) {
+	t.Helper()
+	sendCtx, stop := context.WithCancel(t.Context())
+	defer stop()
+	go func() { _ = sendTone(sendCtx, c, toneFrames(freq, 100)) }()
+	assertTone(t, receiveAudio(c, 8000), freq)
 }
 
 // assertTone checks that samples carry freq and not other.

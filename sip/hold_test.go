@@ -9,6 +9,9 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
 // sdpOrigin returns the session id and version of an SDP body's o= line.
@@ -45,8 +48,7 @@ func sdpDirection(t *testing.T, body []byte) Direction {
 // 5.3), each description with our session id and a higher version. Resume then offers recvonly,
 // since the trunk still holds us.
 func TestHoldGlare(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	call, inv, ok := dialPeer(t, env, peer, 40070)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -60,63 +62,58 @@ func TestHoldGlare(t *testing.T) {
 		version = v
 	}
 
+	// checkSDP checks the direction of one of our descriptions and that its version went up.
+	checkSDP := func(body []byte, want Direction, what string) {
+		t.Helper()
+		if d := sdpDirection(t, body); d != want {
+			t.Errorf("%s: direction %v, want %v", what, d, want)
+		}
+		nextVersion(body, what)
+	}
+
 	held := make(chan error, 1)
 	go func() { held <- call.Hold(ctx) }()
-	first := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	if d := sdpDirection(t, first.Body()); d != SendOnly {
-		t.Errorf("hold offer direction %v, want sendonly", d)
-	}
-	nextVersion(first.Body(), "hold offer")
+	first := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	checkSDP(first.Body(), SendOnly, "hold offer")
 
 	// The trunk's re-INVITE crosses ours: refused with 491 while ours is pending.
-	crossing := peer.peerRequest(sipmsg.INVITE, inv, ok, 100, peerSDP(40070, "sendonly"))
-	peer.sendTo(crossing, env.addr)
-	refused := peer.expectResponse(crossing, 491, 5*time.Second)
-	peer.sendTo(peer.ackFailure(crossing, refused), env.addr)
+	crossing := peerRequest(peer, sipmsg.INVITE, inv, ok, 100, faketrunk.PCMUSDP(40070, "sendonly"))
+	peer.Send(crossing, env.addr)
+	refused := peer.ExpectResponse(crossing, 491, 5*time.Second)
+	peer.Send(peer.ACKFailure(crossing, refused), env.addr)
 
 	// The trunk refuses ours with 491 as well.
-	peer.sendTo(sipmsg.NewResponseFromRequest(first, 491, "Request Pending", nil), env.addr)
+	peer.Send(sipmsg.NewResponseFromRequest(first, 491, "Request Pending", nil), env.addr)
 	pendingAt := time.Now()
-	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != first.CSeq().SeqNo {
+	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != first.CSeq().SeqNo {
 		t.Errorf("ACK of the 491 has CSeq %d, want %d", ack.CSeq().SeqNo, first.CSeq().SeqNo)
 	}
 
 	// In the wait, the trunk's retry (after its own delay of up to 2 s, here 300 ms) goes
 	// through: it holds us, we answer recvonly.
 	time.Sleep(300 * time.Millisecond)
-	retry := peer.peerRequest(sipmsg.INVITE, inv, ok, 101, peerSDP(40070, "sendonly"))
-	peer.sendTo(retry, env.addr)
-	answer := peer.expectResponse(retry, 200, 5*time.Second)
-	if d := sdpDirection(t, answer.Body()); d != RecvOnly {
-		t.Errorf("answer to the trunk's hold: direction %v, want recvonly", d)
-	}
-	nextVersion(answer.Body(), "answer to the trunk's hold")
-	peer.sendTo(peer.ackFor(retry, answer), env.addr)
+	retry := peerRequest(peer, sipmsg.INVITE, inv, ok, 101, faketrunk.PCMUSDP(40070, "sendonly"))
+	peer.Send(retry, env.addr)
+	answer := peer.ExpectResponse(retry, 200, 5*time.Second)
+	checkSDP(answer.Body(), RecvOnly, "answer to the trunk's hold")
+	peer.Send(peer.ACKFor(retry, answer), env.addr)
 
 	// The delay's range is checked exactly by TestGlareDelay; here it cannot be shorter, and a
 	// busy machine may make it look longer.
-	second := peer.expectRequest(sipmsg.INVITE, 8*time.Second)
+	second := peer.ExpectRequest(sipmsg.INVITE, 8*time.Second)
 	if d := time.Since(pendingAt); d < 2100*time.Millisecond {
 		t.Errorf("hold re-INVITE sent again %v after 491, want 2.1 to 4 s (RFC 3261 section 14.1)", d)
 	}
 	if second.CSeq().SeqNo <= first.CSeq().SeqNo {
 		t.Errorf("retry CSeq %d not above %d", second.CSeq().SeqNo, first.CSeq().SeqNo)
 	}
-	if d := sdpDirection(t, second.Body()); d != Inactive {
-		t.Errorf("hold offer while held by the trunk: direction %v, want inactive", d)
-	}
-	nextVersion(second.Body(), "second hold offer")
-	peer.sendTo(peer.reply(second, 200, "OK", peerSDP(40070, "inactive")), env.addr)
-	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
+	checkSDP(second.Body(), Inactive, "second hold offer")
+	peer.Send(peer.Reply(second, 200, "OK", faketrunk.PCMUSDP(40070, "inactive")), env.addr)
+	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
 		t.Errorf("ACK CSeq %d, want %d", ack.CSeq().SeqNo, second.CSeq().SeqNo)
 	}
-	select {
-	case err := <-held:
-		if err != nil {
-			t.Fatalf("Hold: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Hold did not return after the 2xx")
+	if err := awaitErr(t, held, "Hold after the 2xx"); err != nil {
+		t.Fatalf("Hold: %v", err)
 	}
 	if m := call.Media(); !m.LocalHold || !m.Held {
 		t.Errorf("Media LocalHold %v Held %v, want both", m.LocalHold, m.Held)
@@ -127,13 +124,10 @@ func TestHoldGlare(t *testing.T) {
 
 	resumed := make(chan error, 1)
 	go func() { resumed <- call.Resume(ctx) }()
-	third := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	if d := sdpDirection(t, third.Body()); d != RecvOnly {
-		t.Errorf("resume offer while held by the trunk: direction %v, want recvonly", d)
-	}
-	nextVersion(third.Body(), "resume offer")
-	peer.sendTo(peer.reply(third, 200, "OK", peerSDP(40070, "sendonly")), env.addr)
-	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	third := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	checkSDP(third.Body(), RecvOnly, "resume offer")
+	peer.Send(peer.Reply(third, 200, "OK", faketrunk.PCMUSDP(40070, "sendonly")), env.addr)
+	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	if err := <-resumed; err != nil {
 		t.Fatalf("Resume: %v", err)
 	}
@@ -141,7 +135,7 @@ func TestHoldGlare(t *testing.T) {
 		t.Errorf("after Resume: Media LocalHold %v Held %v, want false and true", m.LocalHold, m.Held)
 	}
 
-	peer.acceptHangup(call, env.addr)
+	acceptHangup(t, peer, call, env.addr)
 }
 
 // TestHoldRefused: a failure response leaves the call up and unchanged (RFC 3261 section 14.1);
@@ -157,18 +151,17 @@ func TestHoldRefused(t *testing.T) {
 		{481, "Call/Transaction Does Not Exist", true},
 	} {
 		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
-			peer := newRawPeer(t)
-			env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+			peer, env := dialingUA(t)
 			call, _, _ := dialPeer(t, env, peer, 40072)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			held := make(chan error, 1)
 			go func() { held <- call.Hold(ctx) }()
-			re := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-			peer.sendTo(sipmsg.NewResponseFromRequest(re, tc.code, tc.reason, nil), env.addr)
+			re := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+			peer.Send(sipmsg.NewResponseFromRequest(re, tc.code, tc.reason, nil), env.addr)
 			var byeAnswered <-chan error
 			if tc.ends {
-				byeAnswered = peer.answerBye(env.addr)
+				byeAnswered = peer.AnswerBye(env.addr)
 			}
 			err := <-held
 			var se *StatusError
@@ -197,12 +190,12 @@ func TestHoldRefused(t *testing.T) {
 			if err := call.Resume(ctx); err != nil {
 				t.Errorf("Resume of a call that is not held: %v", err)
 			}
-			for m := peer.recv(300 * time.Millisecond); m != nil; m = peer.recv(300 * time.Millisecond) {
-				if req, ok := m.(*sipmsg.Request); ok && req.Method == sipmsg.INVITE && !peer.retransmitted(req) {
+			for m := peer.Recv(300 * time.Millisecond); m != nil; m = peer.Recv(300 * time.Millisecond) {
+				if req, ok := m.(*sipmsg.Request); ok && req.Method == sipmsg.INVITE && !peer.Retransmitted(req) {
 					t.Fatalf("Resume of a call that is not held sent a re-INVITE:\n%s", req)
 				}
 			}
-			peer.acceptHangup(call, env.addr)
+			acceptHangup(t, peer, call, env.addr)
 		})
 	}
 }
@@ -212,17 +205,17 @@ func TestHoldRefused(t *testing.T) {
 // for hold, a=sendrecv for resume, our o= session id throughout with the version one higher
 // for each change (RFC 3264 section 8), and sipp's recvonly answer becomes the call's media.
 func TestHoldSipp(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_hold.xml"})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_hold.xml"})
 	env := startUA(t, Config{Trunks: []Trunk{sippTrunk(s)}})
 	call, ctx := sippDial(t, s, env, DialRequest{})
 	if err := call.Hold(ctx); err != nil {
-		t.Fatalf("Hold: %v\n%s", err, s.output())
+		t.Fatalf("Hold: %v\n%s", err, s.Report())
 	}
 	if m := call.Media(); !m.LocalHold || m.Held || m.Remote.Direction != RecvOnly {
 		t.Errorf("held Media LocalHold %v Held %v remote %v, want true, false, recvonly", m.LocalHold, m.Held, m.Remote.Direction)
 	}
 	if err := call.Resume(ctx); err != nil {
-		t.Fatalf("Resume: %v\n%s", err, s.output())
+		t.Fatalf("Resume: %v\n%s", err, s.Report())
 	}
 	if m := call.Media(); m.LocalHold || m.Held || m.Remote.Direction != SendRecv {
 		t.Errorf("resumed Media LocalHold %v Held %v remote %v, want false, false, sendrecv", m.LocalHold, m.Held, m.Remote.Direction)
@@ -230,14 +223,14 @@ func TestHoldSipp(t *testing.T) {
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}
-	s.wait(10 * time.Second)
+	s.Wait(10 * time.Second)
 
-	invites := s.received("INVITE ")
+	invites := s.Received("INVITE ", false)
 	if len(invites) != 4 {
-		t.Fatalf("sipp received %d INVITEs, want 4 (call, hold, hold with credentials, resume)\n%s", len(invites), s.output())
+		t.Fatalf("sipp received %d INVITEs, want 4 (call, hold, hold with credentials, resume)\n%s", len(invites), s.Report())
 	}
-	body := func(m sippMessage) []byte {
-		_, b, _ := strings.Cut(m.text, "\n\n")
+	body := func(m sipp.Message) []byte {
+		_, b, _ := strings.Cut(m.Text, "\n\n")
 		return []byte(strings.ReplaceAll(b, "\n", "\r\n"))
 	}
 	session, v0 := sdpOrigin(t, body(invites[0]))
@@ -252,21 +245,21 @@ func TestHoldSipp(t *testing.T) {
 		if id, v := sdpOrigin(t, b); id != session || v != want.version {
 			t.Errorf("INVITE %d: o= session %d version %d, want %d and %d", i, id, v, session, want.version)
 		}
-		if i > 0 && !strings.Contains(invites[i].header("To"), "tag=") {
-			t.Errorf("re-INVITE %d outside the dialog: To %q", i, invites[i].header("To"))
+		if i > 0 && !strings.Contains(invites[i].Header("To"), "tag=") {
+			t.Errorf("re-INVITE %d outside the dialog: To %q", i, invites[i].Header("To"))
 		}
 	}
-	if h := invites[1].header("Authorization"); h != "" {
+	if h := invites[1].Header("Authorization"); h != "" {
 		t.Errorf("first hold re-INVITE already carries Authorization: %q", h)
 	}
-	auth := invites[2].header("Authorization")
+	auth := invites[2].Header("Authorization")
 	p := digestParams(auth)
 	want := md5hex(md5hex("alice:trunk.test:secret") + ":" + p["nonce"] + ":" + md5hex("INVITE:"+p["uri"]))
 	if !strings.HasPrefix(p["nonce"], "h0ld") || p["response"] != want {
 		t.Errorf("hold re-INVITE Authorization %q: want the challenge's nonce and response %s", auth, want)
 	}
-	if len(s.received("ACK ")) != 4 {
-		t.Errorf("sipp received %d ACKs, want 4 (three 2xx and the 401)", len(s.received("ACK ")))
+	if len(s.Received("ACK ", false)) != 4 {
+		t.Errorf("sipp received %d ACKs, want 4 (three 2xx and the 401)", len(s.Received("ACK ", false)))
 	}
 }
 

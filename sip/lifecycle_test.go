@@ -9,14 +9,15 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestDialCancelSendsCancel: cancelling Dial's context while the trunk rings sends CANCEL
 // (RFC 3261 section 9.1); the trunk's 487 ends the attempt and Dial returns context.Canceled.
 func TestDialCancelSendsCancel(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ringing := make(chan struct{})
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321", OnProgress: func(p Progress) {
@@ -24,21 +25,21 @@ func TestDialCancelSendsCancel(t *testing.T) {
 			close(ringing)
 		}
 	}})
-	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(peer.Reply(inv, 180, "Ringing", nil), env.addr)
 	select {
 	case <-ringing: // CANCEL is allowed once a provisional response arrived (RFC 3261 section 9.1)
 	case <-time.After(5 * time.Second):
 		t.Fatal("Dial did not report the 180")
 	}
 	cancel()
-	cnl := peer.expectRequest(sipmsg.CANCEL, 5*time.Second)
+	cnl := peer.ExpectRequest(sipmsg.CANCEL, 5*time.Second)
 	if cnl.CSeq().SeqNo != inv.CSeq().SeqNo || cnl.Recipient.String() != inv.Recipient.String() {
 		t.Errorf("CANCEL %s CSeq %d does not match INVITE %s CSeq %d", cnl.Recipient.String(), cnl.CSeq().SeqNo, inv.Recipient.String(), inv.CSeq().SeqNo)
 	}
-	peer.sendTo(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
-	peer.sendTo(peer.reply(inv, 487, "Request Terminated", nil), env.addr)
-	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	peer.Send(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
+	peer.Send(peer.Reply(inv, 487, "Request Terminated", nil), env.addr)
+	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	select {
 	case r := <-dialed:
 		if !errors.Is(r.err, context.Canceled) {
@@ -51,25 +52,25 @@ func TestDialCancelSendsCancel(t *testing.T) {
 
 // TestMaxCalls: with MaxCalls 1 a second Dial fails with ErrTooManyCalls and an inbound INVITE gets 503.
 func TestMaxCalls(t *testing.T) {
-	peer := newRawPeer(t)
-	tr := peer.trunk()
+	peer := newWirePeer(t)
+	tr := wireTrunk(peer)
 	tr.MaxCalls = 1
 	env := startUA(t, Config{Trunks: []Trunk{tr}})
 	ctx, cancel := context.WithCancel(context.Background())
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
-	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(peer.Reply(inv, 180, "Ringing", nil), env.addr)
 
 	if _, err := env.ua.Dial(context.Background(), DialRequest{Trunk: "carrier", To: "+15557654322"}); !errors.Is(err, ErrTooManyCalls) {
 		t.Errorf("second Dial: %v, want ErrTooManyCalls", err)
 	}
-	over := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-max-1", "max-calls@test", peerSDP(40020, "sendrecv")), env.addr)
-	peer.expectResponse(over, 503, 5*time.Second)
+	over := peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-max-1", "max-calls@test", faketrunk.PCMUSDP(40020, "sendrecv")), env.addr)
+	peer.ExpectResponse(over, 503, 5*time.Second)
 
 	cancel()
-	cnl := peer.expectRequest(sipmsg.CANCEL, 5*time.Second)
-	peer.sendTo(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
-	peer.sendTo(peer.reply(inv, 487, "Request Terminated", nil), env.addr)
+	cnl := peer.ExpectRequest(sipmsg.CANCEL, 5*time.Second)
+	peer.Send(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
+	peer.Send(peer.Reply(inv, 487, "Request Terminated", nil), env.addr)
 	if r := <-dialed; !errors.Is(r.err, context.Canceled) {
 		t.Errorf("first Dial: %v, want context.Canceled", r.err)
 	}
@@ -78,10 +79,9 @@ func TestMaxCalls(t *testing.T) {
 // TestShutdownHangsUp: cancelling Serve's context ends established calls with a BYE, new
 // Dials fail, and Serve returns with every port released (checked by startUA's cleanup).
 func TestShutdownHangsUp(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	call, _, _ := dialPeer(t, env, peer, 40030)
-	byeAnswered := peer.answerBye(env.addr)
+	byeAnswered := peer.AnswerBye(env.addr)
 	env.shutdown()
 	if err := <-byeAnswered; err != nil {
 		t.Errorf("trunk got no BYE at shutdown: %v", err)
@@ -96,7 +96,7 @@ func TestShutdownHangsUp(t *testing.T) {
 
 // TestDialOverTCP places the echo call over a TCP listener and trunk.
 func TestDialOverTCP(t *testing.T) {
-	s := startSipp(t, sippOptions{scenario: "uas_echo.xml", echo: true, extra: []string{"-t", "t1"}})
+	s := sipp.Start(t, sipp.Options{Scenario: "testdata/uas_echo.xml", Echo: true, Extra: []string{"-t", "t1"}})
 	tr := sippTrunk(s)
 	tr.Transport = telephony.TransportTCP
 	env := startUA(t, Config{
@@ -104,22 +104,18 @@ func TestDialOverTCP(t *testing.T) {
 		Trunks:    []Trunk{tr},
 	})
 	call, ctx := sippDial(t, s, env, DialRequest{})
-	sendCtx, stop := context.WithCancel(ctx)
-	go func() { _ = sendTone(sendCtx, call.RTP(), toneFrames(1000, 100)) }()
-	samples := receiveAudio(call.RTP(), 3*time.Second, 8000)
-	stop()
-	assertTone(t, samples, 1000)
+	echoTone(t, call.RTP(), 1000)
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatalf("Hangup: %v", err)
 	}
-	s.wait(10 * time.Second)
+	s.Wait(10 * time.Second)
 	tcpAddr, _ := env.ua.ListenAddr(telephony.TransportTCP)
-	inv := s.mustReceive("INVITE ")
-	if via := inv.header("Via"); !strings.HasPrefix(via, "SIP/2.0/TCP "+tcpAddr.String()) {
+	inv := s.MustReceive("INVITE ")
+	if via := inv.Header("Via"); !strings.HasPrefix(via, "SIP/2.0/TCP "+tcpAddr.String()) {
 		t.Errorf("Via %q, want SIP/2.0/TCP %s", via, tcpAddr)
 	}
-	if ct := inv.header("Contact"); !strings.Contains(ct, "transport=tcp") {
+	if ct := inv.Header("Contact"); !strings.Contains(ct, "transport=tcp") {
 		t.Errorf("Contact %q, want transport=tcp", ct)
 	}
-	s.mustReceive("BYE ")
+	s.MustReceive("BYE ")
 }

@@ -32,13 +32,12 @@ func TestReinviteMediaChanged(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			peer := newRawPeer(t)
-			env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+			peer, env := dialingUA(t)
 			call, inv, ok := dialPeer(t, env, peer, 40090)
-			reinvite := peer.peerRequest(sipmsg.INVITE, inv, ok, 100, sdpWith(2, tc.media))
-			peer.sendTo(reinvite, env.addr)
-			answer := peer.expectResponse(reinvite, 200, 5*time.Second)
-			peer.sendTo(peer.ackFor(reinvite, answer), env.addr)
+			reinvite := peerRequest(peer, sipmsg.INVITE, inv, ok, 100, sdpWith(2, tc.media))
+			peer.Send(reinvite, env.addr)
+			answer := peer.ExpectResponse(reinvite, 200, 5*time.Second)
+			peer.Send(peer.ACKFor(reinvite, answer), env.addr)
 
 			select {
 			case ev := <-call.Events():
@@ -56,7 +55,7 @@ func TestReinviteMediaChanged(t *testing.T) {
 			if m := call.Media(); !m.Codec.SameFormat(tc.codec) || m.TelephoneEventPT != tc.tePT {
 				t.Errorf("Media codec %s telephone-event %d, want %s %d", m.Codec, m.TelephoneEventPT, tc.codec, tc.tePT)
 			}
-			peer.acceptHangup(call, env.addr)
+			acceptHangup(t, peer, call, env.addr)
 		})
 	}
 }

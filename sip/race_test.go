@@ -8,43 +8,43 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // TestDialCancelCrossedBy200: we cancel a ringing call, but the trunk's 200 OK crosses our
 // CANCEL. RFC 3261 section 9.1 and 15: the 200 must be acknowledged and the call ended with BYE.
 func TestDialCancelCrossedBy200(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 
-	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
-	peer.sendTo(peer.reply(inv, 180, "Ringing", nil), env.addr)
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(peer.Reply(inv, 180, "Ringing", nil), env.addr)
 	cancel()
-	cnl := peer.expectRequest(sipmsg.CANCEL, 5*time.Second)
+	cnl := peer.ExpectRequest(sipmsg.CANCEL, 5*time.Second)
 	cb, _ := cnl.Via().Params.Get("branch")
 	ib, _ := inv.Via().Params.Get("branch")
 	if cb != ib {
 		t.Errorf("CANCEL branch %q differs from the INVITE's %q (RFC 3261 section 9.1)", cb, ib)
 	}
 	// The callee answered just before the CANCEL arrived: 200 to the INVITE, then 200 to the CANCEL, no 487.
-	peer.sendTo(peer.reply(inv, 200, "OK", peerSDP(40000, "sendrecv")), env.addr)
-	peer.sendTo(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
+	peer.Send(peer.Reply(inv, 200, "OK", faketrunk.PCMUSDP(40000, "sendrecv")), env.addr)
+	peer.Send(sipmsg.NewResponseFromRequest(cnl, 200, "OK", nil), env.addr)
 
-	ack := peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	if ack.CSeq().SeqNo != inv.CSeq().SeqNo {
 		t.Errorf("ACK CSeq %d, want the INVITE's %d", ack.CSeq().SeqNo, inv.CSeq().SeqNo)
 	}
 	if tag, _ := ack.To().Params.Get("tag"); tag != "peertag" {
 		t.Errorf("ACK To tag %q, want peertag", tag)
 	}
-	bye := peer.expectRequest(sipmsg.BYE, 5*time.Second)
+	bye := peer.ExpectRequest(sipmsg.BYE, 5*time.Second)
 	if bye.Recipient.User != "peer" {
 		t.Errorf("BYE Request-URI %s, want the 200's Contact", bye.Recipient.String())
 	}
-	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+	peer.Send(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
 
 	select {
 	case r := <-dialed:
@@ -62,13 +62,13 @@ func TestDialCancelCrossedBy200(t *testing.T) {
 // TestInboundRetransmittedInvite: an INVITE sent twice (lost 100 Trying) is one call; the
 // transaction layer absorbs the copy and repeats the last response.
 func TestInboundRetransmittedInvite(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
-	text := peer.inviteText(env.addr, "z9hG4bK-retrans-1", "retrans-call@test", peerSDP(40002, "sendrecv"))
-	inv := peer.sendRaw(text, env.addr)
-	peer.expectResponse(inv, 100, 5*time.Second)
-	peer.sendRaw(text, env.addr)
-	peer.expectResponse(inv, 100, 5*time.Second)
+	text := peer.InviteText(env.addr, "15557654321", "z9hG4bK-retrans-1", "retrans-call@test", faketrunk.PCMUSDP(40002, "sendrecv"))
+	inv := peer.SendText(text, env.addr)
+	peer.ExpectResponse(inv, 100, 5*time.Second)
+	peer.SendText(text, env.addr)
+	peer.ExpectResponse(inv, 100, 5*time.Second)
 
 	ic := awaitIncoming(t, env)
 	select {
@@ -79,16 +79,16 @@ func TestInboundRetransmittedInvite(t *testing.T) {
 	if err := ic.Reject(486, "Busy Here"); err != nil {
 		t.Fatalf("Reject: %v", err)
 	}
-	busy := peer.expectResponse(inv, 486, 5*time.Second)
+	busy := peer.ExpectResponse(inv, 486, 5*time.Second)
 	// A late copy of the INVITE gets the 486 again (RFC 3261 section 17.2.1), not a new call.
-	peer.sendRaw(text, env.addr)
-	peer.expectResponse(inv, 486, 5*time.Second)
+	peer.SendText(text, env.addr)
+	peer.ExpectResponse(inv, 486, 5*time.Second)
 	select {
 	case dup := <-env.incoming:
 		t.Fatalf("late INVITE copy became a call %s", dup.CallID())
 	case <-time.After(300 * time.Millisecond):
 	}
-	peer.sendTo(peer.ackFailure(inv, busy), env.addr)
+	peer.Send(peer.ACKFailure(inv, busy), env.addr)
 	var se *StatusError
 	if !errors.As(ic.Cause(), &se) || se.Code != 486 {
 		t.Errorf("Cause() = %v, want StatusError 486", ic.Cause())
@@ -99,15 +99,15 @@ func TestInboundRetransmittedInvite(t *testing.T) {
 // section 13.3.1.4) and after 64*T1 the call is ended with a BYE and ErrAckTimeout.
 func TestInboundLostAck(t *testing.T) {
 	withTimers(t, 50*time.Millisecond) // 64*T1 = 3.2 s
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
-	peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-lostack-1", "lostack-call@test", peerSDP(40004, "sendrecv")), env.addr)
+	peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-lostack-1", "lostack-call@test", faketrunk.PCMUSDP(40004, "sendrecv")), env.addr)
 	answered := answerAsync(t.Context(), awaitIncoming(t, env))
 	oks := 0
 	deadline := time.Now().Add(10 * time.Second)
 	var bye *sipmsg.Request
 	for bye == nil && time.Now().Before(deadline) {
-		switch m := peer.recv(time.Until(deadline)).(type) {
+		switch m := peer.Recv(time.Until(deadline)).(type) {
 		case *sipmsg.Response:
 			if m.StatusCode == 200 && m.CSeq().MethodName == sipmsg.INVITE {
 				oks++
@@ -121,7 +121,7 @@ func TestInboundLostAck(t *testing.T) {
 	if bye == nil {
 		t.Fatal("no BYE after the unacknowledged 200")
 	}
-	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+	peer.Send(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
 	if oks < 3 {
 		t.Errorf("200 OK sent %d times, want retransmissions until the ACK timeout (>= 3)", oks)
 	}
@@ -146,11 +146,11 @@ func TestInboundLateOffer(t *testing.T) {
 		{"ACK without answer", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			peer := newRawPeer(t)
+			peer := newWirePeer(t)
 			env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
-			inv := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-late-1", "late-offer@test", nil), env.addr)
+			inv := peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-late-1", "late-offer@test", nil), env.addr)
 			answered := answerAsync(t.Context(), awaitIncoming(t, env))
-			ok := peer.expectResponse(inv, 200, 5*time.Second)
+			ok := peer.ExpectResponse(inv, 200, 5*time.Second)
 			offer, err := ParseSDP(ok.Body())
 			if err != nil {
 				t.Fatalf("200 has no SDP offer: %v\n%s", err, ok.Body())
@@ -158,15 +158,15 @@ func TestInboundLateOffer(t *testing.T) {
 			if len(offer.Codecs) != 2 || offer.Codecs[0] != telephony.PCMU || offer.Codecs[1] != telephony.PCMA {
 				t.Errorf("offer codecs %v, want PCMU, PCMA", offer.Codecs)
 			}
-			ack := peer.ackFor(inv, ok)
+			ack := peer.ACKFor(inv, ok)
 			if tc.answer != nil {
 				ack.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
 				ack.SetBody(tc.answer)
 			}
-			peer.sendTo(ack, env.addr)
+			peer.Send(ack, env.addr)
 			if tc.answer == nil {
-				bye := peer.expectRequest(sipmsg.BYE, 5*time.Second)
-				peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+				bye := peer.ExpectRequest(sipmsg.BYE, 5*time.Second)
+				peer.Send(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
 				if r := <-answered; !errors.Is(r.err, ErrNoAnswerInAck) {
 					t.Fatalf("Answer: %v, want ErrNoAnswerInAck", r.err)
 				}
@@ -180,7 +180,7 @@ func TestInboundLateOffer(t *testing.T) {
 			if m.Codec != telephony.PCMA || m.Remote.Addr.Port() != 40040 || r.call.RTP().RemoteAddr().Port() != 40040 {
 				t.Errorf("media %+v, RTP to %v; want PCMA to port 40040", m, r.call.RTP().RemoteAddr())
 			}
-			peer.acceptHangup(r.call, env.addr)
+			acceptHangup(t, peer, r.call, env.addr)
 		})
 	}
 }

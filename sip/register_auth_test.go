@@ -2,7 +2,6 @@ package sip
 
 import (
 	"errors"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
 const testPassword = "s3cr3t-Pw"
@@ -130,9 +131,9 @@ func TestRegisterRefreshesCarryCredentials(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := listenRegistrar(t)
-			var logs lockedBuffer
+			logger, logs := logcapture.New(t)
 			env := startUA(t, Config{
-				Logger:           slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+				Logger:           logger,
 				RegisterRetryMin: 100 * time.Millisecond,
 				RegisterRetryMax: 400 * time.Millisecond,
 				Trunks: []Trunk{{Name: "registrar", Host: "127.0.0.1", Port: conn.LocalAddr().(*net.UDPAddr).Port,

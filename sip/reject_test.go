@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 )
 
 // TestRejectRetryAfter: a rejected INVITE carries Retry-After in whole seconds, rounded up
 // (RFC 3261 section 20.33), and a plain Reject carries none.
 func TestRejectRetryAfter(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
 	tests := []struct {
 		name   string
@@ -29,7 +31,7 @@ func TestRejectRetryAfter(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			callID := fmt.Sprintf("retry-after-%d@test", i)
-			inv := peer.sendRaw(peer.inviteText(env.addr, fmt.Sprintf("z9hG4bK-retry-%d", i), callID, peerSDP(40010+2*i, "sendrecv")), env.addr)
+			inv := peer.SendText(peer.InviteText(env.addr, "15557654321", fmt.Sprintf("z9hG4bK-retry-%d", i), callID, faketrunk.PCMUSDP(40010+2*i, "sendrecv")), env.addr)
 			ic := awaitIncoming(t, env)
 			var err error
 			if tt.plain {
@@ -40,7 +42,7 @@ func TestRejectRetryAfter(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reject: %v", err)
 			}
-			res := peer.expectResponse(inv, tt.code, 5*time.Second)
+			res := peer.ExpectResponse(inv, tt.code, 5*time.Second)
 			if got := res.CallID().Value(); got != callID {
 				t.Fatalf("response for Call-ID %q, want %q", got, callID)
 			}
@@ -53,7 +55,7 @@ func TestRejectRetryAfter(t *testing.T) {
 			case tt.want != "" && h.Value() != tt.want:
 				t.Errorf("Retry-After %q, want %q", h.Value(), tt.want)
 			}
-			peer.sendTo(peer.ackFailure(inv, res), env.addr)
+			peer.Send(peer.ACKFailure(inv, res), env.addr)
 			var se *StatusError
 			if !errors.As(ic.Cause(), &se) || se.Code != tt.code {
 				t.Errorf("Cause() = %v, want StatusError %d", ic.Cause(), tt.code)
@@ -64,7 +66,7 @@ func TestRejectRetryAfter(t *testing.T) {
 		})
 	}
 	t.Run("bad status code", func(t *testing.T) {
-		inv := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-retry-bad", "retry-after-bad@test", peerSDP(40030, "sendrecv")), env.addr)
+		inv := peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-retry-bad", "retry-after-bad@test", faketrunk.PCMUSDP(40030, "sendrecv")), env.addr)
 		ic := awaitIncoming(t, env)
 		if err := ic.RejectRetryAfter(200, "OK", time.Second); !errors.Is(err, ErrBadStatus) {
 			t.Errorf("RejectRetryAfter(200): %v, want ErrBadStatus", err)
@@ -73,7 +75,7 @@ func TestRejectRetryAfter(t *testing.T) {
 		if err := ic.RejectRetryAfter(503, "Service Unavailable", time.Second); err != nil {
 			t.Fatalf("reject: %v", err)
 		}
-		res := peer.expectResponse(inv, 503, 5*time.Second)
-		peer.sendTo(peer.ackFailure(inv, res), env.addr)
+		res := peer.ExpectResponse(inv, 503, 5*time.Second)
+		peer.Send(peer.ACKFailure(inv, res), env.addr)
 	})
 }

@@ -249,13 +249,8 @@ func TestRTPConnCloseUnblocksRead(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Fatalf("ReadRTP after Close = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(time.Second):
-		t.Fatal("ReadRTP still blocked after Close")
+	if err := awaitErr(t, done, "ReadRTP blocked before Close"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("ReadRTP after Close = %v, want net.ErrClosed", err)
 	}
 	if _, err := c.WriteRTP(rtpPacket(0, 1)); err == nil {
 		t.Fatal("WriteRTP after Close succeeded")

@@ -158,14 +158,9 @@ func TestDialOverStream(t *testing.T) {
 			peer.send(t, busy)
 			peer.expectRequest(t, sipmsg.ACK, 5*time.Second) // RFC 3261 section 17.1.1.3
 
-			select {
-			case err := <-dialed:
-				var se *StatusError
-				if !errors.As(err, &se) || se.Code != 486 {
-					t.Fatalf("Dial error %v, want StatusError 486", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("Dial did not return")
+			var se *StatusError
+			if err := awaitErr(t, dialed, "Dial"); !errors.As(err, &se) || se.Code != 486 {
+				t.Fatalf("Dial error %v, want StatusError 486", err)
 			}
 			env.shutdown()
 			peer.expectClosed(t, 5*time.Second)
@@ -213,13 +208,8 @@ func TestShutdownClosesPendingTLSDial(t *testing.T) {
 	if _, err := conn.Read(buf); err == nil || isTimeout(err) {
 		t.Errorf("read after Serve returned: %v, want the connection closed by the user agent", err)
 	}
-	select {
-	case err := <-dialed:
-		if err == nil {
-			t.Error("Dial succeeded, want the aborted handshake's error")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Dial did not return after the shutdown")
+	if err := awaitErr(t, dialed, "Dial after the shutdown"); err == nil {
+		t.Error("Dial succeeded, want the aborted handshake's error")
 	}
 }
 

@@ -8,30 +8,31 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 )
 
 // TestSessionTimerWeRefresh: the trunk's 2xx makes us the refresher (RFC 4028 section 7.2) of a
 // 2 s session; we send a re-INVITE with the unchanged SDP after half of it and ACK its 2xx.
 func TestSessionTimerWeRefresh(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
-	inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	if !hasOptionTag(inv, "Supported", "timer") || headerValue(inv, "Session-Expires") != "1800" {
 		t.Errorf("INVITE Supported %q Session-Expires %q, want timer and 1800", headerValue(inv, "Supported"), headerValue(inv, "Session-Expires"))
 	}
-	ok := peer.reply(inv, 200, "OK", peerSDP(40010, "sendrecv"))
+	ok := peer.Reply(inv, 200, "OK", faketrunk.PCMUSDP(40010, "sendrecv"))
 	ok.AppendHeader(sipmsg.NewHeader("Session-Expires", "2;refresher=uac"))
 	ok.AppendHeader(sipmsg.NewHeader("Require", "timer"))
 	answeredAt := time.Now()
-	peer.sendTo(ok, env.addr)
-	peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	peer.Send(ok, env.addr)
+	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	r := <-dialed
 	if r.err != nil {
 		t.Fatalf("Dial: %v", r.err)
 	}
 
-	re := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	re := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	// The timer starts when the 2xx arrives, after answeredAt, and never fires early; the
 	// refresh must come before the session expires. TestSessionTimerDue checks the schedule
 	// exactly.
@@ -50,10 +51,10 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 	if tag, _ := re.To().Params.Get("tag"); tag != "peertag" {
 		t.Errorf("refresh To tag %q, want peertag", tag)
 	}
-	ok2 := peer.reply(re, 200, "OK", peerSDP(40010, "sendrecv"))
+	ok2 := peer.Reply(re, 200, "OK", faketrunk.PCMUSDP(40010, "sendrecv"))
 	ok2.AppendHeader(sipmsg.NewHeader("Session-Expires", "2;refresher=uac"))
-	peer.sendTo(ok2, env.addr)
-	ack := peer.expectRequest(sipmsg.ACK, 5*time.Second)
+	peer.Send(ok2, env.addr)
+	ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
 	if ack.CSeq().SeqNo != re.CSeq().SeqNo {
 		t.Errorf("ACK CSeq %d, want the refresh's %d", ack.CSeq().SeqNo, re.CSeq().SeqNo)
 	}
@@ -62,7 +63,7 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 		t.Fatalf("call ended after the refresh: %v", r.call.Err())
 	default:
 	}
-	peer.acceptHangup(r.call, env.addr)
+	acceptHangup(t, peer, r.call, env.addr)
 }
 
 // TestSessionTimerExpires: an inbound call with a 6 s session refreshed by the trunk
@@ -72,44 +73,44 @@ func TestSessionTimerWeRefresh(t *testing.T) {
 // handle the refresh before the session would expire, and a BYE that ignored the refresh would
 // come two seconds early.
 func TestSessionTimerExpires(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	env := startUAWith(t, Config{Trunks: []Trunk{inboundTrunk()}}, func(ua *UA) { ua.cfg.MinSE = time.Second })
-	sdp := peerSDP(40012, "sendrecv")
-	text := peer.inviteText(env.addr, "z9hG4bK-st-1", "session-timer@test", sdp)
+	sdp := faketrunk.PCMUSDP(40012, "sendrecv")
+	text := peer.InviteText(env.addr, "15557654321", "z9hG4bK-st-1", "session-timer@test", sdp)
 	text = strings.Replace(text, "Max-Forwards: 70\n", "Max-Forwards: 70\nSupported: timer\nSession-Expires: 6\n", 1)
-	inv := peer.sendRaw(text, env.addr)
+	inv := peer.SendText(text, env.addr)
 	answered := answerAsync(t.Context(), awaitIncoming(t, env))
-	ok := peer.expectResponse(inv, 200, 5*time.Second)
+	ok := peer.ExpectResponse(inv, 200, 5*time.Second)
 	if se := headerValue(ok, "Session-Expires"); se != "6;refresher=uac" || !hasOptionTag(ok, "Require", "timer") {
 		t.Errorf("200 Session-Expires %q Require %q, want 6;refresher=uac and timer", se, headerValue(ok, "Require"))
 	}
 	ackedAt := time.Now() // the session starts when the ACK arrives, after this
-	peer.sendTo(peer.ackFor(inv, ok), env.addr)
+	peer.Send(peer.ACKFor(inv, ok), env.addr)
 	r := <-answered
 	if r.err != nil {
 		t.Fatalf("Answer: %v", r.err)
 	}
 
-	options := peer.inDialog(sipmsg.OPTIONS, inv, ok, 8, nil)
-	peer.sendTo(options, env.addr)
-	if res := peer.expectResponse(options, 200, 5*time.Second); !strings.Contains(headerValue(res, "Allow"), "INVITE") {
+	options := peer.InDialog(sipmsg.OPTIONS, inv, ok, 8, nil)
+	peer.Send(options, env.addr)
+	if res := peer.ExpectResponse(options, 200, 5*time.Second); !strings.Contains(headerValue(res, "Allow"), "INVITE") {
 		t.Errorf("in-dialog OPTIONS answer lacks Allow: %q", headerValue(res, "Allow"))
 	}
 
 	time.Sleep(time.Until(ackedAt.Add(2 * time.Second)))
-	refresh := peer.inDialog(sipmsg.INVITE, inv, ok, 9, sdp)
+	refresh := peer.InDialog(sipmsg.INVITE, inv, ok, 9, sdp)
 	refresh.AppendHeader(sipmsg.NewHeader("Session-Expires", "6;refresher=uac"))
 	refresh.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
 	refreshedAt := time.Now()
-	peer.sendTo(refresh, env.addr)
-	ok2 := peer.expectResponse(refresh, 200, 5*time.Second)
+	peer.Send(refresh, env.addr)
+	ok2 := peer.ExpectResponse(refresh, 200, 5*time.Second)
 	if se := headerValue(ok2, "Session-Expires"); se != "6;refresher=uac" {
 		t.Errorf("refresh answer Session-Expires %q, want 6;refresher=uac", se)
 	}
-	peer.sendTo(peer.ackFor(refresh, ok2), env.addr)
+	peer.Send(peer.ACKFor(refresh, ok2), env.addr)
 
-	bye := peer.expectRequest(sipmsg.BYE, 10*time.Second)
-	peer.sendTo(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
+	bye := peer.ExpectRequest(sipmsg.BYE, 10*time.Second)
+	peer.Send(sipmsg.NewResponseFromRequest(bye, 200, "OK", nil), env.addr)
 	// The refresh restarted the timer, which never fires early; without the restart the BYE
 	// would come about 2 s after the refresh.
 	if d := time.Since(refreshedAt); d < 4*time.Second {
@@ -128,23 +129,22 @@ func TestSessionTimerExpires(t *testing.T) {
 // TestDialRetriesAfter422: a 422 with Min-SE (RFC 4028 section 7.4) makes us send the INVITE
 // again, in the same dialog with the next CSeq, asking for the trunk's minimum.
 func TestDialRetriesAfter422(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
-	first := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	first := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	tooSmall := sipmsg.NewResponseFromRequest(first, 422, "Session Interval Too Small", nil)
 	tooSmall.AppendHeader(sipmsg.NewHeader("Min-SE", "3600"))
-	peer.sendTo(tooSmall, env.addr)
-	second := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(tooSmall, env.addr)
+	second := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	if second.CallID().Value() != first.CallID().Value() || second.CSeq().SeqNo != first.CSeq().SeqNo+1 {
 		t.Errorf("retry Call-ID %s CSeq %d, want %s and %d", second.CallID().Value(), second.CSeq().SeqNo, first.CallID().Value(), first.CSeq().SeqNo+1)
 	}
 	if se := headerValue(second, "Session-Expires"); se != "3600" {
 		t.Errorf("retry Session-Expires %q, want 3600", se)
 	}
-	peer.sendTo(peer.reply(second, 200, "OK", peerSDP(40050, "sendrecv")), env.addr)
-	if ack := peer.expectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
-		ack = peer.expectRequest(sipmsg.ACK, 5*time.Second) // the first was the 422's
+	peer.Send(peer.Reply(second, 200, "OK", faketrunk.PCMUSDP(40050, "sendrecv")), env.addr)
+	if ack := peer.ExpectRequest(sipmsg.ACK, 5*time.Second); ack.CSeq().SeqNo != second.CSeq().SeqNo {
+		ack = peer.ExpectRequest(sipmsg.ACK, 5*time.Second) // the first was the 422's
 		if ack.CSeq().SeqNo != second.CSeq().SeqNo {
 			t.Errorf("ACK CSeq %d, want %d", ack.CSeq().SeqNo, second.CSeq().SeqNo)
 		}
@@ -153,7 +153,7 @@ func TestDialRetriesAfter422(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("Dial after 422: %v", r.err)
 	}
-	peer.acceptHangup(r.call, env.addr)
+	acceptHangup(t, peer, r.call, env.addr)
 }
 
 // TestSessionTimerDue: the refresher refreshes at half the session interval; the other side

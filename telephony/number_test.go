@@ -70,17 +70,25 @@ func TestToE164(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.plan.ToE164(tt.dialled)
-			if tt.wantErr {
-				if !errors.Is(err, ErrInvalidNumber) {
-					t.Errorf("ToE164(%q) = %q, %v; want ErrInvalidNumber", tt.dialled, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("ToE164(%q) = %q, %v; want %q", tt.dialled, got, err, tt.want)
-			}
+			checkE164(t, "ToE164", tt.plan.ToE164, tt.dialled, tt.want, tt.wantErr)
 		})
+	}
+}
+
+// checkE164 checks one conversion to E.164: conv(in) is want, or fails
+// with ErrInvalidNumber when wantErr is set.
+func checkE164(t *testing.T, name string, conv func(string) (string, error), in, want string, wantErr bool) {
+	t.Helper()
+	got, err := conv(in)
+	if wantErr {
+		if !errors.Is(err, ErrInvalidNumber) {
+			t.Errorf("%s(%q) = %q, %v; want ErrInvalidNumber", name, in, got, err)
+		}
+
+		return
+	}
+	if err != nil || got != want {
+		t.Errorf("%s(%q) = %q, %v; want %q", name, in, got, err, want)
 	}
 }
 
@@ -106,16 +114,7 @@ func TestFromTrunk(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.plan.FromTrunk(tt.user)
-			if tt.wantErr {
-				if !errors.Is(err, ErrInvalidNumber) {
-					t.Errorf("FromTrunk(%q) = %q, %v; want ErrInvalidNumber", tt.user, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("FromTrunk(%q) = %q, %v; want %q", tt.user, got, err, tt.want)
-			}
+			checkE164(t, "FromTrunk", tt.plan.FromTrunk, tt.user, tt.want, tt.wantErr)
 		})
 	}
 }

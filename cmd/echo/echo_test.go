@@ -1,16 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"math"
-	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +11,11 @@ import (
 	"github.com/pion/rtp"
 	"go.uber.org/goleak"
 
+	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/telephony"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -28,254 +25,99 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("os/signal.loop"), goleak.IgnoreAnyFunction("os/signal.signal_recv"))
 }
 
-// syncBuffer collects log output written by the endpoint's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-
-	return s.b.String()
-}
-
-// echoFreePort returns a UDP port of 127.0.0.1 that is free now; with even
-// set, an even port whose odd neighbour is free too (an RTP/RTCP pair).
-func echoFreePort(t *testing.T, even bool) int {
+// startEchoEndpoint runs the command in-process on a SIP port of its own
+// choice, with RTP ports from rtpPorts, until the end of the test. It
+// returns the SIP address and the log.
+func startEchoEndpoint(t *testing.T, rtpPorts string) (netip.AddrPort, *logcapture.Capture) {
 	t.Helper()
-	for range 100 {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		_ = c.Close()
-		if !even {
-			return p
-		}
-		if p%2 != 0 || p > 65534 {
-			continue
-		}
-		c2, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
-		if err != nil {
-			continue
-		}
-		_ = c2.Close()
-
-		return p
-	}
-	t.Fatal("no free port pair")
-
-	return 0
-}
-
-// startEchoEndpoint runs the command in-process with one RTP port pair, so
-// the test knows where the endpoint receives audio. It returns the SIP
-// address, the RTP port and the log.
-func startEchoEndpoint(t *testing.T) (netip.AddrPort, int, *syncBuffer) {
-	t.Helper()
-	rtpPort := echoFreePort(t, true)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := logcapture.NewWriter(t, logcapture.Name("echo log"))
 	ready := make(chan netip.AddrPort, 1)
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(ctx, []string{
-			"-listen", "127.0.0.1:0",
-			"-rtp-ports", fmt.Sprintf("%d-%d", rtpPort, rtpPort+1),
-			"-log-level", "debug",
-		}, logs, ready)
+		exit <- run(ctx, []string{"-listen", "127.0.0.1:0", "-rtp-ports", rtpPorts, "-log-level", "debug"}, logs, ready)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-exit; code != 0 {
-			t.Errorf("echo exited with %d; log:\n%s", code, logs)
+			t.Errorf("echo exited with %d", code)
 		}
 	})
 	select {
 	case addr := <-ready:
-		return addr, rtpPort, logs
+		return addr, logs
 	case code := <-exit:
 		exit <- code
-		t.Fatalf("echo exited with %d before listening; log:\n%s", code, logs)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("echo did not listen within 10 s; log:\n%s", logs)
+		t.Fatalf("echo exited with %d before listening", code)
+	case <-time.After(ear.WaitTimeout):
+		t.Fatal("echo did not listen in time")
 	}
 
-	return netip.AddrPort{}, 0, nil
+	return netip.AddrPort{}, nil
 }
 
-// sippCall runs sipp (Debian package sip-tester) as the gateway calling
-// number on the endpoint at sipAddr, with the media port mediaPort (a socket
-// of the test). It returns when sipp ends and fails the test unless the
-// scenario (INVITE, 200, ACK, 3 s, BYE, 200) completed.
-func sippCall(t *testing.T, sipAddr netip.AddrPort, number string, mediaPort int) {
-	t.Helper()
-	bin, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Fatalf("sipp not found: install the Debian package sip-tester (%v)", err)
-	}
-	scenario, err := filepath.Abs(filepath.Join("testdata", "uac_media.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin,
-		"-sf", scenario,
-		"-i", "127.0.0.1", "-p", fmt.Sprint(echoFreePort(t, false)),
-		"-mi", "127.0.0.1", "-mp", fmt.Sprint(echoFreePort(t, true)),
-		"-cp", fmt.Sprint(echoFreePort(t, false)),
-		"-s", number, "-set", "mport", fmt.Sprint(mediaPort),
-		"-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error",
-		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
-		sipAddr.String())
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
-		t.Fatalf("sipp failed: %v\n%s\n%s", err, out, errs)
-	}
-}
+// echoPackets is how many RTP packets of the endpoint a call waits for:
+// two seconds at 50 packets per second.
+const echoPackets = 100
 
-// heard is what the test's media socket received during a call.
-type heard struct {
-	packets int
-	ssrcs   map[uint32]int
-	pts     map[uint8]int
-	seqGaps int
-	pcm     []int16
-}
-
-// receiveRTP reads RTP from conn until it has been quiet for 1 s after
-// the first packet or until deadline, decoding PCMU payloads.
-func receiveRTP(conn *net.UDPConn, deadline time.Time) heard {
-	h := heard{ssrcs: map[uint32]int{}, pts: map[uint8]int{}}
-	buf := make([]byte, 1500)
-	var pkt rtp.Packet
-	var lastSeq uint16
-	for {
-		wait := time.Now().Add(time.Second)
-		if h.packets == 0 || wait.After(deadline) {
-			wait = deadline
-		}
-		_ = conn.SetReadDeadline(wait)
-		n, err := conn.Read(buf)
-		if err != nil {
-			return h
-		}
-		if pkt.Unmarshal(buf[:n]) != nil {
-			continue
-		}
-		if h.packets > 0 && pkt.SequenceNumber != lastSeq+1 {
-			h.seqGaps++
-		}
-		lastSeq = pkt.SequenceNumber
-		h.packets++
-		h.ssrcs[pkt.SSRC]++
-		h.pts[pkt.PayloadType]++
-		if pkt.PayloadType == 0 {
-			pcm := make([]int16, len(pkt.Payload))
-			transcode.DecodePCMU(pcm, pkt.Payload)
-			h.pcm = append(h.pcm, pcm...)
-		}
-	}
-}
-
-// sendTone sends freq Hz as PCMU RTP, 20 ms per packet, from conn to dst
-// until stop is closed. It returns the SSRC it used.
-func sendTone(conn *net.UDPConn, dst *net.UDPAddr, freq float64, ssrc uint32, stop <-chan struct{}) {
-	hdr := rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: 1000, Timestamp: 5000, SSRC: ssrc}
-	pcm := make([]int16, 160)
-	payload := make([]byte, 160)
-	out := make([]byte, 12+160)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for n := 0; ; n++ {
-		for i := range pcm {
-			pcm[i] = int16(10000 * math.Sin(2*math.Pi*freq*float64(n*160+i)/8000))
-		}
-		transcode.EncodePCMU(payload, pcm)
-		hl, _ := hdr.MarshalTo(out)
-		copy(out[hl:], payload)
-		_, _ = conn.WriteToUDP(out[:hl+160], dst)
-		hdr.SequenceNumber++
-		hdr.Timestamp += 160
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-func TestEchoEndpointWithSipp(t *testing.T) {
-	const ourSSRC = 0x5eed1234
+// TestEchoEndpoint calls the endpoint from a fake trunk (the gateway's
+// place) and judges the packets that came back, however long they took:
+// one stream of the endpoint's own SSRC, PCMU only, no sequence gap, and
+// the tone the number promises.
+func TestEchoEndpoint(t *testing.T) {
+	const callerHz = 440
 	tests := []struct {
 		name   string
 		number string
-		send   float64 // tone the caller sends, Hz; 0 = nothing
+		send   bool    // the caller sends its tone
 		want   float64 // tone the caller must hear, Hz
 		other  float64 // tone it must not hear
 	}{
-		{name: "echo returns the caller's tone", number: "+15550123", send: 440, want: 440, other: 1000},
-		{name: "tone number plays 1 kHz", number: "+15551000", want: 1000, other: 440},
+		{name: "echo returns the caller's tone", number: "+15550123", send: true, want: callerHz, other: 1000},
+		{name: "tone number plays 1 kHz", number: "+15551000", want: 1000, other: callerHz},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sipAddr, rtpPort, logs := startEchoEndpoint(t)
-			media, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer media.Close()
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			if tc.send != 0 {
-				wg.Go(func() {
-					sendTone(media, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: rtpPort}, tc.send, ourSSRC, stop)
-				})
-			}
-			got := make(chan heard, 1)
-			go func() { got <- receiveRTP(media, time.Now().Add(20*time.Second)) }()
+			sipAddr, _ := startEchoEndpoint(t, "41000-41099")
+			trunk := faketrunk.New(t, faketrunk.WithTone(callerHz))
+			call := trunk.Dial(t, sipAddr, tc.number, faketrunk.DialOptions{From: "+15550100", Codecs: []telephony.Codec{telephony.PCMU}})
+			call.Media().SetMuted(!tc.send)
+			call.WaitAnswered(t)
+			// The echo starts with the caller's first packets: skip the
+			// first 100 ms of what comes back, then judge 2 s of packets.
+			const skip = 5
+			packets := call.Media().WaitPackets(t, "2 s of RTP", func(p []rtp.Packet) bool { return len(p) >= skip+echoPackets })
+			call.Bye(t)
 
-			sippCall(t, sipAddr, tc.number, media.LocalAddr().(*net.UDPAddr).Port)
-			close(stop)
-			wg.Wait()
-			h := <-got
-
-			// About 3 s of call at 50 packets per second.
-			if h.packets < 100 {
-				t.Fatalf("received %d RTP packets, want at least 100; log:\n%s", h.packets, logs)
+			ssrcs, pts, gaps := map[uint32]int{}, map[uint8]int{}, 0
+			var pcm []int16
+			buf := make([]int16, 160)
+			for i, p := range packets {
+				ssrcs[p.SSRC]++
+				pts[p.PayloadType]++
+				if i > 0 && p.SequenceNumber != packets[i-1].SequenceNumber+1 {
+					gaps++
+				}
+				if i >= skip && p.PayloadType == telephony.PayloadTypePCMU {
+					pcm = append(pcm, buf[:transcode.DecodePCMU(buf, p.Payload)]...)
+				}
 			}
-			if len(h.ssrcs) != 1 || h.ssrcs[ourSSRC] != 0 {
-				t.Errorf("SSRCs %v: want one SSRC of the endpoint's own, not ours (%#x)", h.ssrcs, ourSSRC)
+			if len(ssrcs) != 1 || ssrcs[faketrunk.SSRC] != 0 {
+				t.Errorf("SSRCs %v: want one SSRC of the endpoint's own, not the caller's (%#x)", ssrcs, faketrunk.SSRC)
 			}
-			if len(h.pts) != 1 || h.pts[0] == 0 {
-				t.Errorf("payload types %v, want only PCMU (0)", h.pts)
+			if len(pts) != 1 || pts[telephony.PayloadTypePCMU] == 0 {
+				t.Errorf("payload types %v, want only PCMU (0)", pts)
 			}
-			if h.seqGaps > 0 {
-				t.Errorf("%d sequence number gaps", h.seqGaps)
+			if gaps > 0 {
+				t.Errorf("%d sequence number gaps", gaps)
 			}
-			// Skip the first 100 ms: the first packets of the echo may precede the answer.
-			pcm := h.pcm[min(800, len(h.pcm)):]
-			t.Logf("%d packets, %d samples; share at %v Hz %.3f, at %v Hz %.3f",
-				h.packets, len(pcm), tc.want, testaudio.Share(pcm, 8000, tc.want, testaudio.Hann), tc.other, testaudio.Share(pcm, 8000, tc.other, testaudio.Hann))
-			if share := testaudio.Share(pcm, 8000, tc.want, testaudio.Hann); share < 0.8 {
+			share, other := testaudio.Share(pcm, 8000, tc.want, testaudio.Hann), testaudio.Share(pcm, 8000, tc.other, testaudio.Hann)
+			t.Logf("%d packets, %d samples judged; share at %v Hz %.3f, at %v Hz %.3f", len(packets), len(pcm), tc.want, share, tc.other, other)
+			if share < 0.8 {
 				t.Errorf("share of %v Hz in what came back: %.2f, want >= 0.8", tc.want, share)
 			}
-			if share := testaudio.Share(pcm, 8000, tc.other, testaudio.Hann); share > 0.05 {
-				t.Errorf("share of %v Hz in what came back: %.2f, want <= 0.05", tc.other, share)
+			if other > 0.05 {
+				t.Errorf("share of %v Hz in what came back: %.2f, want <= 0.05", tc.other, other)
 			}
 		})
 	}
@@ -284,14 +126,14 @@ func TestEchoEndpointWithSipp(t *testing.T) {
 func TestEchoStopsOnSIGTERM(t *testing.T) {
 	ready := make(chan netip.AddrPort, 1)
 	exit := make(chan int, 1)
-	logs := &syncBuffer{}
+	logs := logcapture.NewWriter(t, logcapture.Name("echo log"))
 	go func() {
 		exit <- run(context.Background(), []string{"-listen", "127.0.0.1:0", "-rtp-ports", "40000-40099"}, logs, ready)
 	}()
 	select {
 	case <-ready:
 	case code := <-exit:
-		t.Fatalf("exited with %d before listening: %s", code, logs)
+		t.Fatalf("exited with %d before listening", code)
 	}
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -299,10 +141,10 @@ func TestEchoStopsOnSIGTERM(t *testing.T) {
 	select {
 	case code := <-exit:
 		if code != 0 {
-			t.Fatalf("exit code %d after SIGTERM, want 0; log:\n%s", code, logs)
+			t.Fatalf("exit code %d after SIGTERM, want 0", code)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("still running 10 s after SIGTERM")
+	case <-time.After(ear.WaitTimeout):
+		t.Fatal("still running after SIGTERM")
 	}
 }
 
@@ -319,9 +161,9 @@ func TestEchoUsageErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
-			if code := run(context.Background(), tc.args, &out, nil); code != 2 {
-				t.Errorf("exit code %d, want 2; output:\n%s", code, out.String())
+			out := logcapture.NewWriter(t, logcapture.Name("output"))
+			if code := run(context.Background(), tc.args, out, nil); code != 2 {
+				t.Errorf("exit code %d, want 2", code)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/hraban/opus"
 	"github.com/pion/rtp"
 
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 	"github.com/webtrunk/webtrunk/transcode"
 )
 
@@ -50,8 +51,9 @@ func newAudioSource(codec string, freq int) (*audioSource, error) {
 	case codecPCMU:
 		pcm := make([]int16, pcmuFrame)
 		src := &audioSource{pt: ptPCMU, tsStep: pcmuFrame}
-		for k := range framesPerLoop {
-			sine(pcm, float64(freq), detectRate, toneAmplitude, k*pcmuFrame)
+		tone := testaudio.NewTone(float64(freq), detectRate, toneAmplitude)
+		for range framesPerLoop {
+			tone.Fill(pcm)
 			f := make([]byte, pcmuFrame)
 			transcode.EncodePCMU(f, pcm)
 			src.frames = append(src.frames, f)
@@ -66,8 +68,9 @@ func newAudioSource(codec string, freq int) (*audioSource, error) {
 		pcm := make([]int16, opusFrame)
 		buf := make([]byte, maxOpusPacket)
 		src := &audioSource{pt: ptOpus, tsStep: opusFrame}
+		tone := testaudio.NewTone(float64(freq), opusRate, toneAmplitude)
 		for k := range 2 * framesPerLoop {
-			sine(pcm, float64(freq), opusRate, toneAmplitude, k*opusFrame)
+			tone.Fill(pcm)
 			n, err := enc.Encode(pcm, buf)
 			if err != nil {
 				return nil, fmt.Errorf("loadgen: opus encode: %w", err)

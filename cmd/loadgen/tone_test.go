@@ -4,18 +4,21 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
 )
 
-func TestGoertzelShare(t *testing.T) {
+// TestToneShare: the tests' tone detector (internal/testaudio, Goertzel
+// without a window) tells the calls' tones apart in a block of toneBlock
+// samples, and finds none in noise or silence.
+func TestToneShare(t *testing.T) {
 	block := func(fill func([]int16)) []int16 {
 		pcm := make([]int16, toneBlock)
 		fill(pcm)
 
 		return pcm
 	}
-	tone := func(freq float64) []int16 {
-		return block(func(p []int16) { sine(p, freq, detectRate, toneAmplitude, 0) })
-	}
+	tone := func(freq float64) []int16 { return testaudio.Sine(freq, detectRate, toneBlock, toneAmplitude) }
 	noise := block(func(p []int16) {
 		r := rand.New(rand.NewPCG(1, 2))
 		for i := range p {
@@ -46,7 +49,7 @@ func TestGoertzelShare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := goertzelShare(tt.pcm, detectRate, tt.freq)
+			got := testaudio.Share(tt.pcm, detectRate, tt.freq, testaudio.Rectangular)
 			if got < tt.min || got > tt.max {
 				t.Errorf("share at %v Hz = %.3f, want %.2f..%.2f", tt.freq, got, tt.min, tt.max)
 			}
@@ -72,21 +75,20 @@ func TestToneDetector(t *testing.T) {
 	var counting atomic.Bool
 	d := toneDetector{freq: 700, counting: &counting}
 	frame := make([]int16, 160)
-	feed := func(freq float64, frames int, first *int) {
+	feed := func(tone *testaudio.Tone, frames int) {
 		for range frames {
-			sine(frame, freq, detectRate, toneAmplitude, *first)
-			*first += len(frame)
+			tone.Fill(frame)
 			d.add(frame)
 		}
 	}
-	var n int
-	feed(700, 50, &n) // not counting yet
+	own := testaudio.NewTone(700, detectRate, toneAmplitude)
+	feed(own, 50) // not counting yet
 	if d.blocks.Load() != 0 {
 		t.Fatalf("counted %d blocks while counting was off", d.blocks.Load())
 	}
 	counting.Store(true)
-	feed(700, 50, &n)  // 1 s: 5 blocks with the tone
-	feed(1300, 50, &n) // 1 s of another call's tone
+	feed(own, 50)                                                // 1 s: 5 blocks with the tone
+	feed(testaudio.NewTone(1300, detectRate, toneAmplitude), 50) // 1 s of another call's tone
 	if b, w := d.blocks.Load(), d.withTone.Load(); b != 10 || w != 5 {
 		t.Errorf("blocks %d with tone %d, want 10 and 5", b, w)
 	}

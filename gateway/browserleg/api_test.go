@@ -9,10 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -53,7 +56,7 @@ func TestConnect(t *testing.T) {
 		go readRTCP(r, gatewayRTCP)
 		receive(tr, fromGateway)
 	})
-	o := offer(t, browser)
+	o := gobrowser.CompleteOffer(t, browser)
 
 	sockets := socketCount(t)
 	gw, err := api.NewPeerConnection()
@@ -63,9 +66,8 @@ func TestConnect(t *testing.T) {
 	gatewayTrack := opusTrack(t, "gateway")
 	fromBrowser := make(chan rtp.Packet, 64)
 	gw.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromBrowser) })
-	gwConnected, gwFailed := connectedSignal(gw)
-	browserConnected, browserFailed := connectedSignal(browser)
-	a := answer(t, gw, o, gatewayTrack)
+	gwStates, browserStates := gobrowser.Watch(gw), gobrowser.Watch(browser)
+	a := gobrowser.CompleteAnswer(t, gw, o, gatewayTrack)
 	if n := socketCount(t); n != sockets {
 		t.Fatalf("the gateway's session opened %d sockets; all must use the shared port", n-sockets)
 	}
@@ -86,19 +88,8 @@ func TestConnect(t *testing.T) {
 	if err := browser.SetRemoteDescription(a); err != nil {
 		t.Fatalf("browser SetRemoteDescription: %v", err)
 	}
-	for _, w := range []struct {
-		name      string
-		connected <-chan struct{}
-		failed    <-chan webrtc.PeerConnectionState
-	}{{"gateway", gwConnected, gwFailed}, {"browser", browserConnected, browserFailed}} {
-		select {
-		case <-w.connected:
-		case s := <-w.failed:
-			t.Fatalf("%s connection %s", w.name, s)
-		case <-time.After(15 * time.Second):
-			t.Fatalf("%s never connected", w.name)
-		}
-	}
+	gwStates.WaitConnected(t)
+	browserStates.WaitConnected(t)
 
 	pair, err := gw.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
@@ -147,7 +138,15 @@ func TestConnect(t *testing.T) {
 	_ = conn.Close()
 }
 
-func readRTCP(r *webrtc.RTPReceiver, out chan<- rtcp.Packet) {
+// rtcpReader is either end of an RTP stream's RTCP: an RTPReceiver or an
+// RTPSender.
+type rtcpReader interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// readRTCP forwards the RTCP packets r reads, until it ends; those out has
+// no room for are dropped.
+func readRTCP(r rtcpReader, out chan<- rtcp.Packet) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := r.Read(buf)
@@ -167,24 +166,43 @@ func readRTCP(r *webrtc.RTPReceiver, out chan<- rtcp.Packet) {
 	}
 }
 
+// answerBrowser has a PeerConnection of an API listening with s answer
+// the offer of a browser with one audio transceiver, adding track when it
+// is not nil; the answer is not given to the browser. done closes the
+// three; the caller defers it.
+func answerBrowser(t *testing.T, s Settings, track webrtc.TrackLocal) (api *API, answer webrtc.SessionDescription, done func()) {
+	t.Helper()
+	api = listen(t, s)
+	browser := newBrowser(t)
+	done = func() {
+		_ = browser.GracefulClose()
+		_ = api.Close()
+	}
+	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		done()
+		t.Fatal(err)
+	}
+	gw, err := api.NewPeerConnection()
+	if err != nil {
+		done()
+		t.Fatal(err)
+	}
+	done = func() {
+		_ = gw.GracefulClose()
+		_ = browser.GracefulClose()
+		_ = api.Close()
+	}
+
+	return api, gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), track), done
+}
+
 // TestAnswerCodecs checks what the gateway negotiates with a Chromium-like
 // offer: Opus, PCMU, PCMA and telephone-event at both clocks with the
 // offer's payload types, nothing else, and no RTCP feedback.
 func TestAnswerCodecs(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)})
-	defer func() { _ = api.Close() }()
-	browser := newBrowser(t)
-	defer func() { _ = browser.GracefulClose() }()
-	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := api.NewPeerConnection()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = gw.GracefulClose() }()
-	a := answer(t, gw, offer(t, browser), opusTrack(t, "gw"))
+	_, a, done := answerBrowser(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)}, opusTrack(t, "gw"))
+	defer done()
 
 	var rtpmaps []string
 	for line := range strings.SplitSeq(a.SDP, "\r\n") {
@@ -213,21 +231,10 @@ func TestAnswerCodecs(t *testing.T) {
 func TestPublicIPs(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	public := []netip.Addr{netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("2001:db8::10")}
-	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), PublicIPs: public})
-	defer func() { _ = api.Close() }()
-	browser := newBrowser(t)
-	defer func() { _ = browser.GracefulClose() }()
-	if _, err := browser.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := api.NewPeerConnection()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = gw.GracefulClose() }()
 	// The answer is inspected, never given to the browser: no packet is
 	// sent to the documentation addresses.
-	a := answer(t, gw, offer(t, browser), nil)
+	api, a, done := answerBrowser(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), PublicIPs: public}, nil)
+	defer done()
 	var got []netip.AddrPort
 	for _, c := range candidates(t, a.SDP) {
 		if c.proto != "udp" || c.typ != "host" {
@@ -259,8 +266,8 @@ func TestICETCP(t *testing.T) {
 	}
 	fromBrowser := make(chan rtp.Packet, 64)
 	gw.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromBrowser) })
-	connected, failed := connectedSignal(gw)
-	a := answer(t, gw, offer(t, browser), nil)
+	states := gobrowser.Watch(gw)
+	a := gobrowser.CompleteAnswer(t, gw, gobrowser.CompleteOffer(t, browser), nil)
 
 	tcpAddr := api.TCPAddr()
 	var sawTCP bool
@@ -279,13 +286,7 @@ func TestICETCP(t *testing.T) {
 	if err := browser.SetRemoteDescription(a); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-connected:
-	case s := <-failed:
-		t.Fatalf("gateway connection %s", s)
-	case <-time.After(15 * time.Second):
-		t.Fatal("never connected over ICE-TCP")
-	}
+	states.WaitConnected(t)
 	pair, err := gw.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil || pair.Local.Protocol != webrtc.ICEProtocolTCP || pair.Local.Port != tcpAddr.Port() {
 		t.Fatalf("selected pair %v (%v), want TCP on %v", pair, err, tcpAddr)

@@ -14,27 +14,22 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/webtrunk/webtrunk/gateway/browser"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 // connectLeg has api answer the offer of peer, the browser, with a Leg and
 // waits until both ends are connected. The caller closes the leg.
 func connectLeg(t *testing.T, api *API, peer *webrtc.PeerConnection) browser.Leg {
 	t.Helper()
-	connected, failed := connectedSignal(peer)
-	leg, answerSDP, err := api.NewLeg(offer(t, peer).SDP, func() { t.Log("ICE or DTLS failed") })
+	states := gobrowser.Watch(peer)
+	leg, answerSDP, err := api.NewLeg(gobrowser.CompleteOffer(t, peer).SDP, func() { t.Log("ICE or DTLS failed") })
 	if err != nil {
 		t.Fatalf("NewLeg: %v", err)
 	}
 	if err := peer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
 		t.Fatalf("browser SetRemoteDescription: %v", err)
 	}
-	select {
-	case <-connected:
-	case s := <-failed:
-		t.Fatalf("browser connection %s", s)
-	case <-time.After(15 * time.Second):
-		t.Fatal("browser never connected")
-	}
+	states.WaitConnected(t)
 	waitClosed(t, leg.Connected(), "the leg's connected signal")
 
 	return leg
@@ -136,7 +131,7 @@ func TestLegRefusals(t *testing.T) {
 	if _, err := peer.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
 		t.Fatal(err)
 	}
-	good := offer(t, peer).SDP
+	good := gobrowser.CompleteOffer(t, peer).SDP
 	tests := []struct {
 		name   string
 		offer  string

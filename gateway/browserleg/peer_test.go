@@ -5,12 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,89 +17,37 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/loopbackrtc"
 )
 
 // testLogger collects log lines at Warn and above (pion's errors, see
-// LoggerFactory) and prints them if the test fails. Lines are buffered
-// rather than passed to t.Log, which must not be called once the test has
-// ended.
+// LoggerFactory) and shows them if the test fails.
 func testLogger(t *testing.T) *slog.Logger {
 	t.Helper()
-	w := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", w.String())
-		}
-	})
+	logger, _ := logcapture.New(t, logcapture.Level(slog.LevelWarn))
 
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-
-	return w.b.String()
-}
-
-// browserCodecs are the audio codecs of a desktop Chromium offer, with its
-// payload types.
-var browserCodecs = []webrtc.RTPCodecParameters{
-	{PayloadType: 111, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1",
-		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}}}},
-	{PayloadType: 63, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/red", ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}},
-	{PayloadType: 9, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeG722, ClockRate: 8000}},
-	{PayloadType: 0, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}},
-	{PayloadType: 8, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMA, ClockRate: 8000}},
-	{PayloadType: 13, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/CN", ClockRate: 8000}},
-	{PayloadType: 110, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: MimeTypeTelephoneEvent, ClockRate: 48000}},
-	{PayloadType: 126, RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: MimeTypeTelephoneEvent, ClockRate: 8000}},
+	return logger
 }
 
 // newBrowser returns a plain pion PeerConnection standing in for a
-// browser: full ICE, Chromium's audio codecs, loopback only.
+// browser: full ICE, a desktop Chromium's audio codecs, loopback only.
 func newBrowser(t *testing.T, networks ...webrtc.NetworkType) *webrtc.PeerConnection {
 	t.Helper()
 
-	return newBrowserWith(t, &interceptor.Registry{}, networks...)
+	return newBrowserWith(t, nil, networks...)
 }
 
 // newBrowserWith is newBrowser with the given interceptors.
 func newBrowserWith(t *testing.T, interceptors *interceptor.Registry, networks ...webrtc.NetworkType) *webrtc.PeerConnection {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	for _, c := range browserCodecs {
-		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
-			t.Fatalf("register %s: %v", c.MimeType, err)
-		}
-	}
-	se := webrtc.SettingEngine{LoggerFactory: LoggerFactory{Logger: testLogger(t)}}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if len(networks) == 0 {
-		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
-	}
-	se.SetNetworkTypes(networks)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(interceptors))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatalf("browser peer connection: %v", err)
-	}
 
-	return pc
+	return gobrowser.NewPeerConnection(t, loopbackrtc.Options{
+		Codecs: loopbackrtc.ChromiumAudio(), Interceptors: interceptors, Networks: networks,
+		LoggerFactory: LoggerFactory{Logger: testLogger(t)},
+	})
 }
 
 func opusTrack(t *testing.T, id string) *webrtc.TrackLocalStaticRTP {
@@ -114,47 +60,6 @@ func opusTrack(t *testing.T, id string) *webrtc.TrackLocalStaticRTP {
 	return tr
 }
 
-// offer makes the browser's complete offer (all candidates gathered).
-func offer(t *testing.T, pc *webrtc.PeerConnection) webrtc.SessionDescription {
-	t.Helper()
-	o, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatalf("CreateOffer: %v", err)
-	}
-	done := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(o); err != nil {
-		t.Fatalf("SetLocalDescription(offer): %v", err)
-	}
-	waitClosed(t, done, "browser gathering")
-
-	return *pc.LocalDescription()
-}
-
-// answer has the gateway's PeerConnection answer the offer with its own
-// Opus track, the way a call session does.
-func answer(t *testing.T, pc *webrtc.PeerConnection, o webrtc.SessionDescription, track webrtc.TrackLocal) webrtc.SessionDescription {
-	t.Helper()
-	if err := pc.SetRemoteDescription(o); err != nil {
-		t.Fatalf("SetRemoteDescription(offer): %v", err)
-	}
-	if track != nil {
-		if _, err := pc.AddTrack(track); err != nil {
-			t.Fatalf("AddTrack: %v", err)
-		}
-	}
-	a, err := pc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatalf("CreateAnswer: %v", err)
-	}
-	done := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(a); err != nil {
-		t.Fatalf("SetLocalDescription(answer): %v", err)
-	}
-	waitClosed(t, done, "gateway gathering")
-
-	return *pc.LocalDescription()
-}
-
 func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -162,30 +67,6 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 	}
-}
-
-// connectedSignal returns a channel closed once pc is connected and one
-// that receives the first failed/closed state.
-func connectedSignal(pc *webrtc.PeerConnection) (connected <-chan struct{}, failed <-chan webrtc.PeerConnectionState) {
-	c := make(chan struct{})
-	f := make(chan webrtc.PeerConnectionState, 1)
-	var closed bool
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		switch s {
-		case webrtc.PeerConnectionStateConnected:
-			if !closed {
-				closed = true
-				close(c)
-			}
-		case webrtc.PeerConnectionStateFailed:
-			select {
-			case f <- s:
-			default:
-			}
-		}
-	})
-
-	return c, f
 }
 
 // candidate is the transport address of an a=candidate line.

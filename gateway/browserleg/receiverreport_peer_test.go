@@ -11,31 +11,21 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
+
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 )
 
 // connect completes the offer/answer between browser and gw (the gateway
 // answering without a track of its own) and waits until both are connected.
 func connect(t *testing.T, browser, gw *webrtc.PeerConnection) {
 	t.Helper()
-	o := offer(t, browser)
-	gwConnected, gwFailed := connectedSignal(gw)
-	browserConnected, browserFailed := connectedSignal(browser)
-	if err := browser.SetRemoteDescription(answer(t, gw, o, nil)); err != nil {
+	o := gobrowser.CompleteOffer(t, browser)
+	gwStates, browserStates := gobrowser.Watch(gw), gobrowser.Watch(browser)
+	if err := browser.SetRemoteDescription(gobrowser.CompleteAnswer(t, gw, o, nil)); err != nil {
 		t.Fatalf("browser SetRemoteDescription: %v", err)
 	}
-	for _, w := range []struct {
-		name      string
-		connected <-chan struct{}
-		failed    <-chan webrtc.PeerConnectionState
-	}{{"gateway", gwConnected, gwFailed}, {"browser", browserConnected, browserFailed}} {
-		select {
-		case <-w.connected:
-		case s := <-w.failed:
-			t.Fatalf("%s connection %s", w.name, s)
-		case <-time.After(15 * time.Second):
-			t.Fatalf("%s never connected", w.name)
-		}
-	}
+	gwStates.WaitConnected(t)
+	browserStates.WaitConnected(t)
 }
 
 // ntpMiddle is the middle 32 bits of the NTP time of t (RFC 3550 section
@@ -79,7 +69,7 @@ func TestReceiverReportsOverPeerConnection(t *testing.T) {
 	}
 	ssrc := uint32(sender.GetParameters().Encodings[0].SSRC)
 	fromGateway := make(chan rtcp.Packet, 64)
-	go readSenderRTCP(sender, fromGateway)
+	go readRTCP(sender, fromGateway)
 
 	gw, err := api.NewPeerConnection()
 	if err != nil {
@@ -161,26 +151,5 @@ func TestReceiverReportsOverPeerConnection(t *testing.T) {
 	rtt := time.Duration(ntpMiddle(time.Now())-got.LastSenderReport-got.Delay) * time.Second >> 16
 	if rtt < 0 || rtt > interval {
 		t.Errorf("round-trip time from LSR %#x and DLSR %d is %v, want a loopback figure", got.LastSenderReport, got.Delay, rtt)
-	}
-}
-
-// readSenderRTCP forwards the RTCP the browser receives for its sender.
-func readSenderRTCP(s *webrtc.RTPSender, out chan<- rtcp.Packet) {
-	buf := make([]byte, 1500)
-	for {
-		n, _, err := s.Read(buf)
-		if err != nil {
-			return
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		for _, p := range pkts {
-			select {
-			case out <- p:
-			default:
-			}
-		}
 	}
 }

@@ -69,6 +69,9 @@ func TestShareAndPower(t *testing.T) {
 			sq(0.25 * FullScale * 19200 / 4 * 0.98), sq(0.25 * FullScale * 19200 / 4 * 1.01)},
 		{"other tone, Hann", Sine(1000, 8000, 3200, 0.5), 8000, 440, Hann, 0, 0.01, 0, sq(0.5 * FullScale * 3200 / 4 * 0.1)},
 		{"other tone, rectangular", Sine(1370, 8000, 1600, 0.5), 8000, 1000, Rectangular, 0, 0.05, 0, sq(0.5 * FullScale * 1600 / 2 * 0.25)},
+		{"neighbouring call tones apart, Hann", Sine(330, 8000, 3200, 0.25), 8000, 300, Hann, 0, 0.01, 0, sq(0.25 * FullScale * 3200 / 4 * 0.1)},
+		{"equal mix holds half, Hann", mix(Sine(440, 8000, 3200, 0.25), Sine(1000, 8000, 3200, 0.25)), 8000, 440, Hann, 0.45, 0.55,
+			sq(0.125 * FullScale * 3200 / 4 * 0.98), sq(0.125 * FullScale * 3200 / 4 * 1.02)},
 		{"silence", make([]int16, 800), 8000, 1000, Hann, 0, 0, 0, 0},
 		{"one sample", []int16{1000}, 8000, 1000, Rectangular, 0, 0, 0, 0},
 	}
@@ -93,3 +96,13 @@ func TestToneFillDoesNotAllocate(t *testing.T) {
 }
 
 func sq(x float64) float64 { return x * x }
+
+// mix is the sum of a and b at half their level each.
+func mix(a, b []int16) []int16 {
+	out := make([]int16, len(a))
+	for i := range a {
+		out[i] = a[i]/2 + b[i]/2
+	}
+
+	return out
+}

@@ -1,7 +1,9 @@
 // Package testaudio generates and measures the audio signals the tests of
 // the gateway send and listen for: sine tones as 16-bit PCM, the Goertzel
 // power of one frequency, the share of a signal's power at that frequency,
-// and RMS levels in int16 units and dBFS. It is imported only by tests.
+// and RMS levels in int16 units and dBFS. The tests and the load
+// generator (cmd/loadgen) send and detect their tones with it, so that a
+// load run hears a call's tone exactly as a test does.
 //
 // Amplitudes are fractions of full scale (FullScale, 0 to 1); sample rates
 // are in Hz (samples per second); frequencies in Hz.
