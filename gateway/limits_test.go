@@ -117,21 +117,19 @@ func TestConnectionLimits(t *testing.T) {
 		c.HTTP.MaxConnections = 3
 		c.Auth.MaxConnectionsPerUser = 1
 	}})
-	first := newFakeBrowser(t, e)
-	first.login("alice")
-	second := newFakeBrowser(t, e)
-	second.send(signaling.Auth{Version: signaling.Version, User: "alice", Password: testPassword})
+	first := login(t, e, "alice")
+	second := newTab(t, e)
+	second.Send(t, signaling.Auth{Version: signaling.Version, User: "alice", Password: testPassword})
 	if r := expect[signaling.ErrorReply](t, second); r.Code != signaling.CodeTooManyConnections {
 		t.Fatalf("second connection of alice: %+v, want too_many_connections", r)
 	}
-	if st := second.closeStatus(); st != websocket.StatusPolicyViolation {
+	if st, _ := second.WaitClosed(t); st != websocket.StatusPolicyViolation {
 		t.Fatalf("second connection of alice closed with %v, want 1008", st)
 	}
 	// alice's second connection is gone: two slots are taken, bob gets the
 	// third and the next upgrade is refused.
-	bob := newFakeBrowser(t, e)
-	bob.login("bob")
-	newFakeBrowser(t, e) // the third, not authenticated
+	login(t, e, "bob")
+	newTab(t, e) // the third, not authenticated
 	if got := upgradeStatus(t, e, "", ""); got != http.StatusServiceUnavailable {
 		t.Fatalf("upgrade beyond http.max_connections: %d, want 503", got)
 	}
@@ -141,6 +139,6 @@ func TestConnectionLimits(t *testing.T) {
 		}
 	}
 	// alice's first connection still works.
-	first.send(signaling.Ping{Ref: "p1"})
+	first.Send(t, signaling.Ping{Ref: "p1"})
 	expect[signaling.Pong](t, first)
 }

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 )
 
 // TestRTPPortExhaustion: with one trunk-side RTP port pair and one call up, a dial is refused
@@ -21,23 +23,21 @@ func TestRTPPortExhaustion(t *testing.T) {
 		c.SIP.RTP = config.PortRange{PortMin: base, PortMax: base + 1}
 	}})
 	assertReadyz(t, e, http.StatusOK, "ready")
-	b1 := newFakeBrowser(t, e)
-	b1.login("alice")
-	b2 := newFakeBrowser(t, e)
-	b2.login("alice")
+	b1 := login(t, e, "alice")
+	b2 := login(t, e, "alice")
 
-	b1.dial("c1", "+15550123")
-	tc := e.trunk.nextCall(t)
+	dial(t, b1, "c1", "+15550123")
+	tc := e.trunk.NextCall(t)
 	expectProgress[signaling.Connected](t, b1)
 	assertReadyz(t, e, http.StatusServiceUnavailable, "no free RTP ports")
 
-	_, sdp := b2.offer("c2")
-	b2.send(signaling.Dial{ID: "c2", To: "+15550124", SDP: sdp, Ref: "r2"})
+	sdp := offer(t)
+	b2.Send(t, signaling.Dial{ID: "c2", To: "+15550124", SDP: sdp, Ref: "r2"})
 	r := expect[signaling.ErrorReply](t, b2) // an Answer first would fail here
 	if r.Code != signaling.CodeOverCapacity || r.CallID != "c2" || r.Ref != "r2" {
 		t.Errorf("second dial: %+v, want over_capacity for c2", r)
 	}
-	if n := e.trunk.inviteCount(); n != 1 {
+	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
 		t.Errorf("the trunk got %d INVITEs, want 1 (none for the refused dial)", n)
 	}
 	_, metrics := httpGet(t, e, "/metrics")
@@ -52,14 +52,14 @@ func TestRTPPortExhaustion(t *testing.T) {
 		}
 	}
 
-	b1.send(signaling.Hangup{CallID: "c1"})
+	b1.Send(t, signaling.Hangup{CallID: "c1"})
 	if h := expect[signaling.HangupEvent](t, b1); h.Reason != signaling.ReasonLocalHangup {
 		t.Fatalf("hangup %+v, want local_hangup", h)
 	}
-	waitBYE(t, tc)
-	deadline := time.Now().Add(10 * time.Second)
-	for e.gw.ua.Ports().Free() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // the call's sockets close as its session ends
+	tc.WaitEnded(t, faketrunk.EndByeReceived)
+	// The session closed the call's sockets before it told the tab.
+	if n := e.gw.ua.Ports().Free(); n != 1 {
+		t.Errorf("%d RTP port pairs free after the call ended, want 1", n)
 	}
 	assertReadyz(t, e, http.StatusOK, "ready")
 }

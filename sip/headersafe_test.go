@@ -21,11 +21,10 @@ const hostileName = `Evil" <sip:+19005550000@evil.example>;tag=spoof, "x`
 // trunk as one From header whose display name is that text, escaped; a caller ID that is neither
 // E.164 nor dialable fails Dial before anything is sent.
 func TestDialHostileDisplayName(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	for _, name := range []string{hostileName, "back\\slash\r\nX-Injected: 1", "ctl\x00\x07\x1b[31m\xff\xfe"} {
 		dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321", From: "+15551230000", DisplayName: name})
-		inv := peer.expectRequest(sipmsg.INVITE, 5*time.Second)
+		inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 		assertOneAddress(t, inv)
 		if got, want := unquoteDisplayName(inv.From().DisplayName), DisplayName(name); got != want {
 			t.Errorf("display name %q arrived as %q, want %q", name, got, want)
@@ -36,8 +35,8 @@ func TestDialHostileDisplayName(t *testing.T) {
 		if u := inv.From().Address.User; u != "+15551230000" {
 			t.Errorf("From user %q, want +15551230000", u)
 		}
-		busy := peer.reply(inv, 486, "Busy Here", nil)
-		peer.sendTo(busy, env.addr)
+		busy := peer.Reply(inv, 486, "Busy Here", nil)
+		peer.Send(busy, env.addr)
 		if r := <-dialed; r.err == nil {
 			t.Fatalf("Dial succeeded against a 486")
 		}

@@ -8,17 +8,19 @@ import (
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 )
 
 // TestIncomingCallBindsPortsOnRing: INVITEs reach the handler without taking RTP ports; Ring
 // binds a pair, Reject gives it back.
 func TestIncomingCallBindsPortsOnRing(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
 	var calls []*IncomingCall
 	var invites []*sipmsg.Request
 	for i := range 3 {
-		inv := peer.sendRaw(peer.inviteText(env.addr, fmt.Sprintf("z9hG4bK-bind-%d-%s", i, newID()), "bind-"+newID()+"@test", peerSDP(40020, "sendrecv")), env.addr)
+		inv := peer.SendText(peer.InviteText(env.addr, "15557654321", fmt.Sprintf("z9hG4bK-bind-%d-%s", i, newID()), "bind-"+newID()+"@test", faketrunk.PCMUSDP(40020, "sendrecv")), env.addr)
 		invites = append(invites, inv)
 		calls = append(calls, awaitIncoming(t, env))
 	}
@@ -35,8 +37,8 @@ func TestIncomingCallBindsPortsOnRing(t *testing.T) {
 		if err := ic.Reject(486, "Busy Here"); err != nil {
 			t.Fatalf("Reject: %v", err)
 		}
-		res := peer.expectResponse(invites[i], 486, 5*time.Second)
-		peer.sendTo(peer.ackFailure(invites[i], res), env.addr)
+		res := peer.ExpectResponse(invites[i], 486, 5*time.Second)
+		peer.Send(peer.ACKFailure(invites[i], res), env.addr)
 	}
 	if n := env.pool.InUse(); n != 0 {
 		t.Fatalf("%d RTP port pairs in use after Reject, want 0", n)
@@ -46,7 +48,7 @@ func TestIncomingCallBindsPortsOnRing(t *testing.T) {
 // TestRingWithoutPorts: when every RTP port pair is taken, Ring fails with ErrNoPorts and the
 // trunk gets 503 with Retry-After.
 func TestRingWithoutPorts(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	base := 20000 + 2*int(randUint64()%4000)
 	pool, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), base, base+1)
 	if err != nil {
@@ -58,16 +60,16 @@ func TestRingWithoutPorts(t *testing.T) {
 		t.Fatalf("Listen: %v", err)
 	}
 	defer held.Close()
-	inv := peer.sendRaw(peer.inviteText(env.addr, "z9hG4bK-noports-"+newID(), "noports-"+newID()+"@test", peerSDP(40030, "sendrecv")), env.addr)
+	inv := peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-noports-"+newID(), "noports-"+newID()+"@test", faketrunk.PCMUSDP(40030, "sendrecv")), env.addr)
 	ic := awaitIncoming(t, env)
 	if err := ic.Ring(); !errors.Is(err, ErrNoPorts) {
 		t.Fatalf("Ring: %v, want ErrNoPorts", err)
 	}
-	res := peer.expectResponse(inv, 503, 5*time.Second)
+	res := peer.ExpectResponse(inv, 503, 5*time.Second)
 	if res.GetHeader("Retry-After") == nil {
 		t.Errorf("503 without Retry-After:\n%s", res)
 	}
-	peer.sendTo(peer.ackFailure(inv, res), env.addr)
+	peer.Send(peer.ACKFailure(inv, res), env.addr)
 	if pool.Exhausted() == 0 {
 		t.Error("PortPool.Exhausted() = 0 after a failed Ring")
 	}
@@ -76,17 +78,17 @@ func TestRingWithoutPorts(t *testing.T) {
 // TestInviteRateLimit: a source that sends more new INVITEs than its bucket holds gets 503
 // with Retry-After for the extra ones, before any handler runs, and they are counted.
 func TestInviteRateLimit(t *testing.T) {
-	peer := newRawPeer(t)
+	peer := newWirePeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}, InviteRate: 0.1, InviteBurst: 3}, func(ic *IncomingCall) {
 		_ = ic.Reject(486, "Busy Here")
 	})
 	codes := map[int]int{}
 	for i := range 6 {
-		inv := peer.sendRaw(peer.inviteText(env.addr, fmt.Sprintf("z9hG4bK-rate-%d-%s", i, newID()), "rate-"+newID()+"@test", peerSDP(40040, "sendrecv")), env.addr)
+		inv := peer.SendText(peer.InviteText(env.addr, "15557654321", fmt.Sprintf("z9hG4bK-rate-%d-%s", i, newID()), "rate-"+newID()+"@test", faketrunk.PCMUSDP(40040, "sendrecv")), env.addr)
 		deadline := time.Now().Add(5 * time.Second)
 		var res *sipmsg.Response
 		for res == nil && time.Now().Before(deadline) {
-			if r, ok := peer.recv(time.Until(deadline)).(*sipmsg.Response); ok && answers(r, inv) && r.StatusCode >= 300 {
+			if r, ok := peer.Recv(time.Until(deadline)).(*sipmsg.Response); ok && faketrunk.Answers(r, inv) && r.StatusCode >= 300 {
 				res = r
 			}
 		}
@@ -97,7 +99,7 @@ func TestInviteRateLimit(t *testing.T) {
 		if res.StatusCode == 503 && res.GetHeader("Retry-After") == nil {
 			t.Errorf("503 without Retry-After:\n%s", res)
 		}
-		peer.sendTo(peer.ackFailure(inv, res), env.addr)
+		peer.Send(peer.ACKFailure(inv, res), env.addr)
 	}
 	if codes[486] != 3 || codes[503] != 3 {
 		t.Errorf("final responses %v, want 3 x 486 (handled) and 3 x 503 (over the rate)", codes)

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -10,10 +11,9 @@ import (
 // ReadRTCP: reports from the trunk's address reach the SetRTCPHandler function and RTCPIn,
 // reports from another address are counted in RTCPForeign, and none of it counts as RTP.
 func TestCallReadsRTCP(t *testing.T) {
-	peer := newRawPeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{peer.trunk()}})
+	peer, env := dialingUA(t)
 	media := newPeer(t)
-	stranger := newPeer2(t)
+	stranger := newPeerAt(t, net.IPv4(127, 0, 0, 2))
 	call, _, _ := dialPeer(t, env, peer, int(addrOf(media).Port()))
 	got := make(chan int, 16)
 	call.RTP().SetRTCPHandler(func(pkt []byte) { got <- len(pkt) })
@@ -41,5 +41,5 @@ func TestCallReadsRTCP(t *testing.T) {
 	if s.RTCPIn != fromTrunk || s.RTCPForeign != fromStranger || s.PacketsIn != 0 {
 		t.Errorf("stats %+v, want RTCPIn %d, RTCPForeign %d, PacketsIn 0", s, fromTrunk, fromStranger)
 	}
-	peer.acceptHangup(call, env.addr)
+	acceptHangup(t, peer, call, env.addr)
 }

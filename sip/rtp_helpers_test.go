@@ -82,7 +82,14 @@ func receiveIn(c *RTPConn, peer *net.UDPConn, pkt, buf []byte) error {
 // newPeer binds a UDP socket on 127.0.0.1 standing for the trunk's media.
 func newPeer(tb testing.TB) *net.UDPConn {
 	tb.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return newPeerAt(tb, net.IPv4(127, 0, 0, 1))
+}
+
+// newPeerAt binds a UDP socket on ip, port 0: on another loopback address
+// than 127.0.0.1, it stands for someone else than the trunk.
+func newPeerAt(tb testing.TB, ip net.IP) *net.UDPConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
 	if err != nil {
 		tb.Fatal(err)
 	}

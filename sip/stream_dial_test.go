@@ -14,9 +14,10 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// streamPeer is a trunk's end of one TCP or TLS connection from the user agent; a reader
-// goroutine parses what arrives with sipgo's stream parser. The test's cleanup closes the
-// connection and waits for the reader.
+// streamPeer is the other end of one TCP or TLS connection of the user agent (a trunk's, or a
+// stranger's that connects to the user agent's listener); a reader goroutine parses what
+// arrives with sipgo's stream parser. The test's cleanup closes the connection and waits for
+// the reader.
 type streamPeer struct {
 	conn net.Conn
 	msgs chan sipmsg.Message // closed when the connection ends
@@ -79,6 +80,25 @@ func (p *streamPeer) expectClosed(t *testing.T, d time.Duration) {
 			}
 		case <-timeout:
 			t.Fatalf("the user agent kept the connection to the trunk open for %v", d)
+		}
+	}
+}
+
+// final returns the first final response that arrives within d; nil when none does, or when
+// the connection ends first.
+func (p *streamPeer) final(d time.Duration) *sipmsg.Response {
+	timeout := time.After(d)
+	for {
+		select {
+		case m, ok := <-p.msgs:
+			if !ok {
+				return nil
+			}
+			if res, isRes := m.(*sipmsg.Response); isRes && res.StatusCode >= 200 {
+				return res
+			}
+		case <-timeout:
+			return nil
 		}
 	}
 }

@@ -22,7 +22,9 @@
 //     layer: the test decides exactly what is sent and when, to stage what
 //     a well-behaved user agent never does (a 200 crossing a CANCEL, a
 //     retransmitted INVITE, a lost ACK). It skips retransmissions of
-//     requests it has already handed to the test.
+//     requests it has already handed to the test. A wire at another
+//     loopback address (NewWireAt) plays a stranger that resends the
+//     trunk's requests from where the trunk is not.
 //
 // Each call's media is a Media: a G.711 tone sent every 20 ms (RFC 3551),
 // RFC 4733 digits on request, and a record of every RTP packet received,

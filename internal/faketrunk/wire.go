@@ -37,7 +37,17 @@ type Wire struct {
 // t.Cleanup.
 func NewWire(tb testing.TB) *Wire {
 	tb.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+
+	return NewWireAt(tb, netip.AddrFrom4([4]byte{127, 0, 0, 1}))
+}
+
+// NewWireAt binds the socket on ip (an IPv4 loopback address such as
+// 127.0.0.2), port 0; it is closed by t.Cleanup. A wire at an address
+// other than the trunk's plays a stranger that sends the trunk's requests
+// (Resend) to the code under test.
+func NewWireAt(tb testing.TB, ip netip.Addr) *Wire {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,6 +80,35 @@ func (w *Wire) Send(m sipmsg.Message, dst netip.AddrPort) {
 	if _, err := w.conn.WriteToUDPAddrPort([]byte(m.String()), dst); err != nil {
 		w.tb.Fatalf("wire send: %v", err)
 	}
+}
+
+// SendBytes writes data to dst as one datagram, as it is: a message too
+// large for the other side, or bytes that are no SIP message at all.
+func (w *Wire) SendBytes(data []byte, dst netip.AddrPort) {
+	w.tb.Helper()
+	if _, err := w.conn.WriteToUDPAddrPort(data, dst); err != nil {
+		w.tb.Fatalf("wire send: %v", err)
+	}
+}
+
+// Resend writes to dst a copy of req, a request another party built (the
+// trunk's, inside its dialog), whose Via is the wire's own with a new
+// branch instead of req's: the request comes from the wire's address and
+// its answers come back to the wire (RFC 3261 section 18.2.2).
+func (w *Wire) Resend(req *sipmsg.Request, dst netip.AddrPort) {
+	w.tb.Helper()
+	w.Send(WithVia(req, "UDP", w.addr), dst)
+}
+
+// WithVia returns a copy of req whose only Via is a hop over transport
+// ("UDP", "TCP") from addr, with a new branch (RFC 3261 section 8.1.1.7),
+// for a request that another party built and that addr sends.
+func WithVia(req *sipmsg.Request, transport string, addr netip.AddrPort) *sipmsg.Request {
+	req = req.Clone()
+	req.RemoveHeader("Via")
+	req.PrependHeader(sipmsg.NewHeader("Via", fmt.Sprintf("SIP/2.0/%s %s;branch=z9hG4bK-via-%d", transport, addr, time.Now().UnixNano())))
+
+	return req
 }
 
 // SendText writes a request written as text with lines ending in "\n" to
@@ -245,6 +284,22 @@ func (w *Wire) ExpectFinal(req *sipmsg.Request, d time.Duration) *sipmsg.Respons
 	return nil
 }
 
+// Final skips other messages until a final response to any request
+// arrives and returns it, or nil when none arrives within d: the answer of
+// a request the test did not keep, or none at all (an ACK is never
+// answered).
+func (w *Wire) Final(d time.Duration) *sipmsg.Response {
+	w.tb.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if res, ok := w.Recv(time.Until(deadline)).(*sipmsg.Response); ok && res.StatusCode >= 200 {
+			return res
+		}
+	}
+
+	return nil
+}
+
 // Answers reports whether res is a response to req: same Call-ID, CSeq
 // number and method.
 func Answers(res *sipmsg.Response, req *sipmsg.Request) bool {
@@ -256,7 +311,7 @@ func Answers(res *sipmsg.Response, req *sipmsg.Request) bool {
 
 // contact is the wire's Contact.
 func (w *Wire) contact() *sipmsg.ContactHeader {
-	return &sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "peer", Host: "127.0.0.1", Port: int(w.addr.Port())}}
+	return &sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: "peer", Host: w.addr.Addr().String(), Port: int(w.addr.Port())}}
 }
 
 // Reply builds a response to req with the wire's To tag "peertag" (for
