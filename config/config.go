@@ -46,6 +46,8 @@ type Config struct {
 	Log LogConfig `yaml:"log"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics MetricsConfig `yaml:"metrics"`
+	// Admin is the operators' listener: admin API, metrics, profiles.
+	Admin AdminConfig `yaml:"admin"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
 
@@ -247,10 +249,16 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// MetricsConfig configures the Prometheus endpoint on the HTTP listener.
+// MetricsConfig configures the Prometheus endpoint.
 type MetricsConfig struct {
 	// Enabled turns the endpoint on. Default true.
 	Enabled bool `yaml:"enabled"`
+	// Listener is where the endpoint is served: "admin", the admin
+	// listener (admin.listen, loopback by default, behind admin.token
+	// when one is set), or "http", the browser-facing listener, which
+	// makes the metrics readable by anyone who reaches the browsers'
+	// port. Default "admin".
+	Listener string `yaml:"listener"`
 	// Path is the URL path, starting with "/" and different from the
 	// gateway's own paths ("/", "/ws", "/healthz", "/readyz").
 	// Default "/metrics".
@@ -287,7 +295,8 @@ func Default() *Config {
 			OpusComplexity: 5,
 		},
 		Log:      LogConfig{Level: "info", Format: "text"},
-		Metrics:  MetricsConfig{Enabled: true, Path: "/metrics"},
+		Metrics:  MetricsConfig{Enabled: true, Listener: MetricsOnAdmin, Path: "/metrics"},
+		Admin:    AdminDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
 	}
 }

@@ -166,7 +166,8 @@ routes:
 		cfg.Calls.MaxDuration != 4*time.Hour || cfg.Calls.TranscodeSameCodec || cfg.Calls.MaxConcurrent != 0 || cfg.Calls.OpusComplexity != 5 {
 		t.Errorf("calls = %+v", cfg.Calls)
 	}
-	if cfg.Log != (LogConfig{"info", "text"}) || cfg.Metrics != (MetricsConfig{true, "/metrics"}) ||
+	if cfg.Log != (LogConfig{"info", "text"}) || cfg.Metrics != (MetricsConfig{Enabled: true, Listener: "admin", Path: "/metrics"}) ||
+		cfg.Admin.Listen != "127.0.0.1:9090" || !cfg.Admin.Token.IsZero() || cfg.Admin.Pprof ||
 		cfg.Shutdown.GracePeriod != 30*time.Second {
 		t.Errorf("log %+v metrics %+v shutdown %+v", cfg.Log, cfg.Metrics, cfg.Shutdown)
 	}

@@ -115,7 +115,7 @@ func TestGatewayCallLimit(t *testing.T) {
 		expect[signaling.Pong](t, b) // an incoming would come first and fail this
 	}
 
-	_, metrics := httpGet(t, e, "/metrics")
+	_, metrics := adminGet(t, e, "/metrics")
 	for _, want := range []string{
 		`webtrunk_calls_max_concurrent 1`,
 		`webtrunk_dials_denied_total{reason="over_capacity"} 1`,

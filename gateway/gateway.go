@@ -86,6 +86,11 @@ type Gateway struct {
 	connWG     sync.WaitGroup
 
 	httpServer *http.Server
+	// adminLn and adminServer are the admin listener (admin.go), nil when
+	// admin.listen is empty; adminLog throttles its refusal log lines.
+	adminLn     net.Listener
+	adminServer *http.Server
+	adminLog    *throttle
 }
 
 // New checks cfg and prepares a gateway. It binds no socket and starts no
@@ -150,6 +155,15 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	g.adminLog = newThrottle(adminLogInterval, originLogKeys)
+	if cfg.Admin.Listen != "" {
+		g.adminServer = &http.Server{
+			Handler:           g.adminRoutes(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+	}
 
 	return g, nil
 }
@@ -157,10 +171,11 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 // Metrics returns the gateway's Prometheus collectors.
 func (g *Gateway) Metrics() *Metrics { return g.metrics }
 
-// Listen binds every socket: the HTTP listener, the SIP listeners and the
-// one WebRTC UDP port (and ICE-TCP port when configured). It is called by
-// Run when needed; calling it first lets a caller learn the bound addresses
-// (HTTPAddr, SIPAddr, WebRTCAddr) when the configuration asks for port 0.
+// Listen binds every socket: the HTTP listener, the admin listener, the SIP
+// listeners and the one WebRTC UDP port (and ICE-TCP port when
+// configured). It is called by Run when needed; calling it first lets a
+// caller learn the bound addresses (HTTPAddr, AdminAddr, SIPAddr,
+// WebRTCAddr) when the configuration asks for port 0.
 // It returns the first bind error, naming the configured address, with the
 // sockets bound so far closed again.
 func (g *Gateway) Listen() error {
@@ -186,19 +201,34 @@ func (g *Gateway) Listen() error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	var adminLn net.Listener
+	if a := g.cfg.Admin.Listen; a != "" {
+		if adminLn, err = lc.Listen(context.Background(), "tcp", a); err != nil {
+			_ = ln.Close()
+
+			return fmt.Errorf("gateway: admin listener %s: %w", a, err)
+		}
+	}
+	closeHTTP := func() {
+		_ = ln.Close()
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
+	}
 	rtc, err := g.listenWebRTC(g.cfg.WebRTC, g.log.With("component", "webrtc"))
 	if err != nil {
-		_ = ln.Close()
+		closeHTTP()
 
 		return fmt.Errorf("gateway: %w", err)
 	}
 	if err := g.ua.Listen(); err != nil {
-		_ = ln.Close()
+		closeHTTP()
 		_ = rtc.Close()
 
 		return fmt.Errorf("gateway: %w", err)
 	}
 	g.httpLn = ln
+	g.adminLn = adminLn
 	g.rtc = rtc
 	g.origins = ownOrigins(g.cfg.HTTP.PublicURL, g.cfg.HTTP.TLS.Enabled(), ln.Addr())
 
@@ -214,6 +244,18 @@ func (g *Gateway) HTTPAddr() net.Addr {
 	}
 
 	return g.httpLn.Addr()
+}
+
+// AdminAddr is the bound address of the admin listener, or nil before
+// Listen and when admin.listen is empty.
+func (g *Gateway) AdminAddr() net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.adminLn == nil {
+		return nil
+	}
+
+	return g.adminLn.Addr()
 }
 
 // SIPAddr is the bound address of the SIP listener of transport t ("udp",
@@ -250,6 +292,9 @@ func (g *Gateway) Close() error {
 		return nil
 	}
 	_ = g.httpLn.Close()
+	if g.adminLn != nil {
+		_ = g.adminLn.Close()
+	}
 	_ = g.rtc.Close()
 	_ = g.ua.Close()
 
@@ -274,7 +319,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		return ErrClosed
 	}
 	g.started = true
-	ln := g.httpLn
+	ln, adminLn := g.httpLn, g.adminLn
 	g.mu.Unlock()
 
 	uaCtx, uaCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -285,9 +330,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 	monitor.Add(1)
 	go func() { defer monitor.Done(); g.watchRegistrations(uaCtx) }()
 
-	g.log.Info("gateway listening", "http", ln.Addr().String(), "webrtc", g.WebRTCAddr().String())
+	listening := []any{"http", ln.Addr().String(), "webrtc", g.WebRTCAddr().String()}
+	if adminLn != nil {
+		listening = append(listening, "admin", adminLn.Addr().String())
+	}
+	g.log.Info("gateway listening", listening...)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- g.httpServer.Serve(ln) }()
+	// adminErr stays nil (never ready) without an admin listener.
+	var adminErr chan error
+	if adminLn != nil {
+		adminErr = make(chan error, 1)
+		go func() { adminErr <- g.adminServer.Serve(adminLn) }()
+	}
 	g.ready.Store(true)
 
 	var runErr error
@@ -297,6 +352,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	case err := <-serveErr:
 		runErr = fmt.Errorf("gateway: http server: %w", err)
 		serveErr <- nil
+	case err := <-adminErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("gateway: admin server: %w", err)
+		}
+		adminErr <- nil
 	case err := <-uaErr:
 		uaReturned = true
 		if err != nil {
@@ -307,6 +367,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	if err := <-serveErr; runErr == nil && err != nil && !errors.Is(err, http.ErrServerClosed) {
 		runErr = fmt.Errorf("gateway: http server: %w", err)
+	}
+	if adminErr != nil {
+		if err := <-adminErr; runErr == nil && err != nil && !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("gateway: admin server: %w", err)
+		}
 	}
 	uaCancel()
 	if !uaReturned {
@@ -351,6 +416,11 @@ func (g *Gateway) shutdown() {
 	defer cancel()
 	if err := g.httpServer.Shutdown(sctx); err != nil {
 		_ = g.httpServer.Close()
+	}
+	if g.adminServer != nil {
+		if err := g.adminServer.Shutdown(sctx); err != nil {
+			_ = g.adminServer.Close()
+		}
 	}
 }
 

@@ -155,7 +155,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	sdp := offer(t)
 	b.Send(t, signaling.Dial{ID: "x", To: "+15559990000", SDP: sdp})
 	expect[signaling.ErrorReply](t, b)
-	_, metrics := get("/metrics", nil)
+	_, metrics := adminGet(t, e, "/metrics")
 	for _, want := range []string{
 		`webtrunk_dials_denied_total{reason="dial_rules"} 1`,
 		`webtrunk_websocket_sessions 1`,
@@ -215,7 +215,7 @@ func TestCloseReleasesSockets(t *testing.T) {
 	if err := gw.Listen(); err != nil {
 		t.Fatal(err)
 	}
-	httpAddr := gw.HTTPAddr().String()
+	httpAddr, adminAddr := gw.HTTPAddr().String(), gw.AdminAddr().String()
 	sipAddr, ok := gw.SIPAddr("udp")
 	if !ok {
 		t.Fatal("no SIP address after Listen")
@@ -230,11 +230,13 @@ func TestCloseReleasesSockets(t *testing.T) {
 		t.Fatalf("Run after Close = %v, want ErrClosed", err)
 	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", httpAddr)
-	if err != nil {
-		t.Fatalf("HTTP port still taken: %v", err)
+	for name, addr := range map[string]string{"HTTP": httpAddr, "admin": adminAddr} {
+		ln, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			t.Fatalf("%s port still taken: %v", name, err)
+		}
+		_ = ln.Close()
 	}
-	_ = ln.Close()
 	pc, err := lc.ListenPacket(context.Background(), "udp", sipAddr.String())
 	if err != nil {
 		t.Fatalf("SIP port still taken: %v", err)

@@ -3,13 +3,12 @@ package gateway
 import (
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/web"
 )
 
 // routes builds the HTTP handler: liveness and readiness probes, Prometheus
-// metrics, the WebSocket signaling endpoint /ws and the browser client (the
+// metrics when metrics.listener is http, the WebSocket signaling endpoint /ws and the browser client (the
 // softphone page and the client library) at every other path.
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -17,10 +16,8 @@ func (g *Gateway) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
 	mux.HandleFunc("GET /ws", g.handleWS)
 	mux.Handle("GET /", web.Handler())
-	if g.cfg.Metrics.Enabled {
-		mux.Handle("GET "+g.cfg.Metrics.Path, promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{
-			ErrorLog: slogErrorLogger{g.log},
-		}))
+	if m := g.cfg.Metrics; m.Enabled && m.Listener == config.MetricsOnHTTP {
+		mux.Handle("GET "+m.Path, g.metricsHandler())
 	}
 
 	return mux

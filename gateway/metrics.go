@@ -70,6 +70,8 @@ type Metrics struct {
 	WebSocketsRefused *prometheus.CounterVec
 	// OriginsRefused counts WebSocket upgrades refused for their Origin.
 	OriginsRefused prometheus.Counter
+	// AdminRefused counts admin listener requests refused with 401.
+	AdminRefused prometheus.Counter
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -147,6 +149,7 @@ func NewMetrics() *Metrics {
 		m.Packets.WithLabelValues(d)
 		m.PacketsLost.WithLabelValues(d)
 	}
+	m.registerOperations()
 
 	return m
 }
@@ -197,4 +200,14 @@ func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v.n), v.reason)
 	}
+}
+
+// registerOperations adds the collectors of the operators' features:
+// the admin listener.
+func (m *Metrics) registerOperations() {
+	m.AdminRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webtrunk_admin_refused_total",
+		Help: "Admin listener requests refused with 401 for a missing or wrong bearer token.",
+	})
+	m.Registry.MustRegister(m.AdminRefused)
 }

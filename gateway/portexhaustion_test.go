@@ -40,7 +40,7 @@ func TestRTPPortExhaustion(t *testing.T) {
 	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
 		t.Errorf("the trunk got %d INVITEs, want 1 (none for the refused dial)", n)
 	}
-	_, metrics := httpGet(t, e, "/metrics")
+	_, metrics := adminGet(t, e, "/metrics")
 	for _, want := range []string{
 		`webtrunk_rtp_ports_free 0`,
 		`webtrunk_rtp_ports_exhausted_total 1`,

@@ -37,7 +37,7 @@ func exampleWithEphemeralPorts(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := regexp.MustCompile(`"127\.0\.0\.1:(8080|5060|50000)"`).ReplaceAllString(string(data), `"127.0.0.1:0"`)
+	s := regexp.MustCompile(`"127\.0\.0\.1:(8080|9090|5060|50000)"`).ReplaceAllString(string(data), `"127.0.0.1:0"`)
 	path := filepath.Join(t.TempDir(), "webtrunk.yaml")
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -114,9 +114,10 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestServeAndSIGTERM runs the real binary, reads the HTTP address from its
-// log, checks /healthz, /readyz and /metrics, then sends SIGTERM and expects
-// a clean exit well within the grace period.
+// TestServeAndSIGTERM runs the real binary, reads the HTTP and admin
+// addresses from its log, checks /healthz and /readyz on the first and
+// /metrics on the second (not on the first), then sends SIGTERM and
+// expects a clean exit well within the grace period.
 func TestServeAndSIGTERM(t *testing.T) {
 	bin := buildGateway(t)
 	cfg := exampleWithEphemeralPorts(t)
@@ -130,14 +131,14 @@ func TestServeAndSIGTERM(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
-	addrRe := regexp.MustCompile(`msg="gateway listening".* http=(\S+)`)
+	addrRe := regexp.MustCompile(`msg="gateway listening".* http=(\S+).* admin=(\S+)`)
 	lines := bufio.NewScanner(stderr)
-	var addr string
+	var addr, admin string
 	var logged []string
 	for lines.Scan() {
 		logged = append(logged, lines.Text())
 		if m := addrRe.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
+			addr, admin = m[1], m[2]
 
 			break
 		}
@@ -152,12 +153,18 @@ func TestServeAndSIGTERM(t *testing.T) {
 	}()
 
 	client := &http.Client{Timeout: 5 * time.Second}
-	for path, want := range map[string]string{
-		"/healthz": "ok",
-		"/readyz":  "ready",
-		"/metrics": "webtrunk_calls_active",
+	for _, c := range []struct {
+		url, want string
+		code      int
+	}{
+		{"http://" + addr + "/healthz", "ok", http.StatusOK},
+		{"http://" + addr + "/readyz", "ready", http.StatusOK},
+		{"http://" + admin + "/metrics", "webtrunk_calls_active", http.StatusOK},
+		{"http://" + addr + "/metrics", "", http.StatusNotFound},
+		{"http://" + admin + "/v1/calls", "unauthorized", http.StatusUnauthorized},
 	} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
+		path, want := c.url, c.want
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,8 +174,8 @@ func TestServeAndSIGTERM(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-			t.Errorf("GET %s: status %d, body lacks %q", path, resp.StatusCode, want)
+		if resp.StatusCode != c.code || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: status %d, want %d, body lacks %q", path, resp.StatusCode, c.code, want)
 		}
 	}
 

@@ -7,14 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
+
+	"github.com/webtrunk/webtrunk/gateway"
 )
 
 // pprofServer serves the Go runtime profiles (net/http/pprof) on its own
 // listener, apart from the gateway's HTTP listener, so that profiling is
 // off unless asked for with -pprof and never reachable through the
-// browser-facing port.
+// browser-facing port. (admin.pprof serves the same profiles on the admin
+// listener instead, behind its token.)
 type pprofServer struct {
 	ln  net.Listener
 	srv *http.Server
@@ -27,14 +29,7 @@ func listenPprof(addr string) (*pprofServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pprof listen: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-
-	return &pprofServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+	return &pprofServer{ln: ln, srv: &http.Server{Handler: gateway.ProfilesHandler(), ReadHeaderTimeout: 10 * time.Second}}, nil
 }
 
 // serve serves until ctx ends, then closes the listener and every

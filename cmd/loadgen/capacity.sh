@@ -89,7 +89,7 @@ for codec in $codecs; do
 		wait_ready http://127.0.0.1:8080/readyz
 		# Ramp, settle, then look at the middle of the steady state.
 		delay=$(awk -v n="$n" -v r="$rate" 'BEGIN { printf "%d", n / r + 5 }')
-		(sleep "$delay" && curl -fsS -o "$out/metrics-$codec-$n.txt" http://127.0.0.1:8080/metrics) &
+		(sleep "$delay" && curl -fsS -o "$out/metrics-$codec-$n.txt" http://127.0.0.1:9090/metrics) &
 		metrics_pid=$!
 		prof_pid=
 		if [ "${PROFILE:-0}" = 1 ]; then

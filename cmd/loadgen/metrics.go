@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -36,13 +37,18 @@ func (c gatewayCounters) sub(a gatewayCounters) gatewayCounters {
 // scrapeTimeout bounds one read of the metrics endpoint.
 const scrapeTimeout = 5 * time.Second
 
-// scrape reads the gateway's counters from its Prometheus text endpoint.
+// scrape reads the gateway's counters from its Prometheus text endpoint,
+// with the admin listener's bearer token from $WEBTRUNK_ADMIN_TOKEN when
+// that is set.
 func scrape(ctx context.Context, url string) (gatewayCounters, error) {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return gatewayCounters{}, fmt.Errorf("loadgen: metrics: %w", err)
+	}
+	if token := os.Getenv("WEBTRUNK_ADMIN_TOKEN"); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -44,7 +44,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "signaling WebSocket `URL` of the gateway (loopback only)")
-	fs.StringVar(&o.metricsURL, "metrics-url", "http://127.0.0.1:8080/metrics", "gateway's Prometheus `URL` (loopback only); empty: not read")
+	fs.StringVar(&o.metricsURL, "metrics-url", "http://127.0.0.1:9090/metrics", "gateway's Prometheus `URL` on its admin listener (loopback only; the bearer token from $WEBTRUNK_ADMIN_TOKEN when set); empty: not read")
 	fs.StringVar(&o.user, "user", "load", "configured `user` to authenticate as")
 	fs.StringVar(&o.password, "password", "", "the user's `password`")
 	fs.StringVar(&o.token, "token", "", "HS256 `JWT` to authenticate with instead of -user and -password")

@@ -1,6 +1,6 @@
 // Package testconfig writes the YAML configuration of a gateway under test
-// (the schema of package config): every listener on 127.0.0.1 with a port
-// the kernel chooses, one UDP trunk on 127.0.0.1 whose port the test bound
+// (the schema of package config): every listener (the admin one too, with
+// the token AdminToken) on 127.0.0.1 with a port the kernel chooses, one UDP trunk on 127.0.0.1 whose port the test bound
 // first, and the users, dial rules, routes and timers the test names. It
 // is imported only by tests.
 package testconfig
@@ -82,6 +82,10 @@ type Calls struct {
 	TranscodeSameCodec        bool
 	MaxConcurrent             int
 }
+
+// AdminToken is the admin listener's bearer token (admin.token) of every
+// test gateway.
+const AdminToken = "test-admin-token-0123456789"
 
 // Password is the password of every test user.
 const Password = "correct horse battery staple"
@@ -182,6 +186,9 @@ log:
 {{- end}}
 shutdown:
   grace_period: {{.Grace}}
+admin:
+  listen: "127.0.0.1:0"
+  token: "{{.AdminToken}}"
 {{.Extra}}`))
 
 // list writes strings as a YAML flow sequence.
@@ -203,8 +210,9 @@ func (g Gateway) YAML(tb testing.TB) []byte {
 	var buf bytes.Buffer
 	if err := gatewayTemplate.Execute(&buf, struct {
 		Gateway
-		Hash string
-	}{g, string(h)}); err != nil {
+		Hash       string
+		AdminToken string
+	}{g, string(h), AdminToken}); err != nil {
 		tb.Fatal(err)
 	}
 
