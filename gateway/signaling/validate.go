@@ -191,58 +191,36 @@ func (m Auth) validate() *DecodeError {
 }
 
 func (m Dial) validate() *DecodeError {
-	if err := checkCallID("id", m.ID); err != nil {
-		return err
-	}
-	if err := checkNumber("to", m.To); err != nil {
-		return err
-	}
-	if err := checkSDP("sdp", m.SDP); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("id", m.ID), checkNumber("to", m.To), checkSDP("sdp", m.SDP), checkRef(m.Ref))
 }
 
 func (m Accept) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkSDP("sdp", m.SDP); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkSDP("sdp", m.SDP), checkRef(m.Ref))
 }
 
 func (m Candidate) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkCandidate("candidate", m.Candidate); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkCandidate("candidate", m.Candidate), checkRef(m.Ref))
 }
 
 func (m DTMF) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkDigits("digits", m.Digits, MaxDigits); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkDigits("digits", m.Digits, MaxDigits), checkRef(m.Ref))
 }
 
 func callAndRef(callID, ref string) *DecodeError {
-	if err := checkCallID("call_id", callID); err != nil {
-		return err
+	return firstInvalid(checkCallID("call_id", callID), checkRef(ref))
+}
+
+// firstInvalid returns the first of the checks' results that is a problem,
+// nil when none is: the order of the checks is the order fields are
+// reported in.
+func firstInvalid(checks ...*DecodeError) *DecodeError {
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
 	}
 
-	return checkRef(ref)
+	return nil
 }
 
 func (m Reject) validate() *DecodeError { return callAndRef(m.CallID, m.Ref) }
@@ -268,14 +246,7 @@ func (m Authenticated) validate() *DecodeError {
 }
 
 func (m Answer) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkSDP("sdp", m.SDP); err != nil {
-		return err
-	}
-
-	return nil
+	return firstInvalid(checkCallID("call_id", m.CallID), checkSDP("sdp", m.SDP))
 }
 
 func (m Ringing) validate() *DecodeError   { return checkCallID("call_id", m.CallID) }
@@ -294,11 +265,7 @@ func (m Incoming) validate() *DecodeError {
 }
 
 func (m DTMFEvent) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-
-	return checkDigits("digit", m.Digit, 1)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkDigits("digit", m.Digit, 1))
 }
 
 func (m HangupEvent) validate() *DecodeError {
