@@ -34,7 +34,6 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := mustDownlink(t, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
 			payloads, codecs, _ := trunkStream([]trunkSegment{{telephony.PCMU, 10}, {telephony.PCMA, 10}}, 160)
-			buf := make([]byte, d.MaxPayloadSize())
 			var tss []uint32
 			var heard []int16
 			for i, p := range payloads {
@@ -50,13 +49,9 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 				if err := d.Push(seq, ts, p); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ots, ok := d.Next(buf)
-					if !ok {
-						break
-					}
-					tss = append(tss, ots)
-					heard = append(heard, decodeG711(telephony.PCMU, buf[:n])...)
+				for _, f := range drainFrames(d.Next, d.MaxPayloadSize()) {
+					tss = append(tss, f.ts)
+					heard = append(heard, decodeG711(telephony.PCMU, f.payload)...)
 				}
 			}
 			if want := len(payloads) + tc.lost; len(tss) != want {
