@@ -10,9 +10,10 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// validUserID reports whether s is 1 to 128 characters of A-Z, a-z, 0-9,
-// '.', '_', '@' and '-'.
-func validUserID(s string) bool {
+// ValidUserID reports whether s is a user id: 1 to 128 characters of A-Z,
+// a-z, 0-9, '.', '_', '@' and '-'. Configured users and the subject of a
+// login token share this syntax.
+func ValidUserID(s string) bool {
 	return s != "" && len(s) <= 128 && allBytes(s, func(c byte) bool {
 		return isLetter(c) || isDigit(c) || c == '.' || c == '_' || c == '@' || c == '-'
 	})
@@ -31,7 +32,7 @@ func (c *Config) validateAuth(p *problems) {
 	for i := range a.Users {
 		u := &a.Users[i]
 		path := "auth.users[" + strconv.Itoa(i) + "]"
-		checkKey(p, path, "id", u.ID, validUserID, "1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -", ids)
+		checkKey(p, path, "id", u.ID, ValidUserID, "1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -", ids)
 		if u.PasswordHash.IsZero() {
 			p.add(path+".password_hash", "required")
 		} else if _, err := bcrypt.Cost([]byte(u.PasswordHash.Reveal())); err != nil {
