@@ -295,33 +295,28 @@ func TestDecodeServer(t *testing.T) {
 	}
 }
 
+// checkEnum fails unless all holds want distinct values that valid accepts,
+// and valid refuses "nope"; what names the kind of value.
+func checkEnum[T ~string](t *testing.T, what string, all []T, valid func(T) bool, want int) {
+	t.Helper()
+	seen := map[T]bool{}
+	for _, v := range all {
+		if !valid(v) || seen[v] {
+			t.Fatalf("%s %q invalid or duplicated", what, v)
+		}
+		seen[v] = true
+	}
+	if len(seen) != want {
+		t.Fatalf("%d %ss, want %d", len(seen), what, want)
+	}
+	if valid("nope") {
+		t.Fatalf("%s %q accepted", what, "nope")
+	}
+}
+
 func TestCodesAndReasons(t *testing.T) {
-	seen := map[string]bool{}
-	for _, c := range Codes() {
-		if !c.Valid() || seen[string(c)] {
-			t.Fatalf("code %q invalid or duplicated", c)
-		}
-		seen[string(c)] = true
-	}
-	if len(seen) != 19 {
-		t.Fatalf("%d codes, want 19", len(seen))
-	}
-	if Code("nope").Valid() {
-		t.Fatal(`Code("nope").Valid()`)
-	}
-	seen = map[string]bool{}
-	for _, r := range Reasons() {
-		if !r.Valid() || seen[string(r)] {
-			t.Fatalf("reason %q invalid or duplicated", r)
-		}
-		seen[string(r)] = true
-	}
-	if len(seen) != 13 {
-		t.Fatalf("%d reasons, want 13", len(seen))
-	}
-	if Reason("nope").Valid() {
-		t.Fatal(`Reason("nope").Valid()`)
-	}
+	checkEnum(t, "code", Codes(), Code.Valid, 19)
+	checkEnum(t, "reason", Reasons(), Reason.Valid, 13)
 	Codes()[0] = "mutated"
 	if !CodeUnauthorized.Valid() || Codes()[0] != CodeUnauthorized {
 		t.Fatal("Codes returned the package's own array")
