@@ -17,14 +17,24 @@ func invalid(code Code, field, reason string) *DecodeError {
 	return &DecodeError{Code: code, Field: field, Reason: reason}
 }
 
-// checkCallID accepts 1 to MaxCallIDSize bytes of ASCII letters, digits and
-// "-", "_", ".", ":" (a UUID, a counter, a hash).
-func checkCallID(field, v string) *DecodeError {
+// checkSize requires v, of at most maxLen bytes: an empty v is a bad
+// request, a longer one gets code and a reason counting maxLen in unit.
+func checkSize(field, v string, maxLen int, code Code, unit string) *DecodeError {
 	if v == "" {
 		return invalid(CodeBadRequest, field, "required")
 	}
-	if len(v) > MaxCallIDSize {
-		return invalid(CodeBadRequest, field, "longer than "+strconv.Itoa(MaxCallIDSize)+" bytes")
+	if len(v) > maxLen {
+		return invalid(code, field, "longer than "+strconv.Itoa(maxLen)+" "+unit)
+	}
+
+	return nil
+}
+
+// checkCallID accepts 1 to MaxCallIDSize bytes of ASCII letters, digits and
+// "-", "_", ".", ":" (a UUID, a counter, a hash).
+func checkCallID(field, v string) *DecodeError {
+	if err := checkSize(field, v, MaxCallIDSize, CodeBadRequest, "bytes"); err != nil {
+		return err
 	}
 	if !validCallID(v) {
 		return invalid(CodeBadRequest, field, `may contain only ASCII letters, digits and "-_.:"`)
@@ -76,11 +86,8 @@ func checkRef(v string) *DecodeError {
 // MaxNumberSize-1 characters from "0123456789*#". Formatting characters
 // (spaces, dashes, parentheses) are the client's to strip.
 func checkNumber(field, v string) *DecodeError {
-	if v == "" {
-		return invalid(CodeBadRequest, field, "required")
-	}
-	if len(v) > MaxNumberSize {
-		return invalid(CodeInvalidNumber, field, "longer than "+strconv.Itoa(MaxNumberSize)+" characters")
+	if err := checkSize(field, v, MaxNumberSize, CodeInvalidNumber, "characters"); err != nil {
+		return err
 	}
 	digits := strings.TrimPrefix(v, "+")
 	if digits == "" {
@@ -118,11 +125,8 @@ func checkDigits(field, v string, maxDigits int) *DecodeError {
 // and requires an active audio media section. An SDP that does not parse is
 // a bad request; one without audio can share no codec with the trunk.
 func checkSDP(field, v string) *DecodeError {
-	if v == "" {
-		return invalid(CodeBadRequest, field, "required")
-	}
-	if len(v) > MaxSDPSize {
-		return invalid(CodeBadRequest, field, "longer than "+strconv.Itoa(MaxSDPSize)+" bytes")
+	if err := checkSize(field, v, MaxSDPSize, CodeBadRequest, "bytes"); err != nil {
+		return err
 	}
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(v); err != nil {
