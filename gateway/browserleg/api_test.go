@@ -118,12 +118,7 @@ func TestConnect(t *testing.T) {
 	if err := gw.GracefulClose(); err != nil {
 		t.Errorf("gateway close: %v", err)
 	}
-	if err := api.Close(); err != nil {
-		t.Errorf("API close: %v", err)
-	}
-	if err := api.Close(); err != nil {
-		t.Errorf("second API close: %v", err)
-	}
+	closeTwice(t, "API close", api.Close)
 	if _, err := api.NewPeerConnection(); !errors.Is(err, ErrClosed) {
 		t.Errorf("NewPeerConnection after Close: %v, want ErrClosed", err)
 	}

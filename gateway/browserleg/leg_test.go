@@ -102,12 +102,7 @@ func TestLegCarriesRTPBytes(t *testing.T) {
 	}
 
 	// Close ends the reader.
-	if err := leg.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if err := leg.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	closeTwice(t, "Close", leg.Close)
 	select {
 	case err := <-readDone:
 		if !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {

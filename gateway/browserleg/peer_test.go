@@ -71,6 +71,18 @@ func opusTrack(t *testing.T, id string) *webrtc.TrackLocalStaticRTP {
 	return tr
 }
 
+// closeTwice calls closeFn, what naming it, twice: both calls must return
+// nil, closing being idempotent.
+func closeTwice(t *testing.T, what string, closeFn func() error) {
+	t.Helper()
+	if err := closeFn(); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+	if err := closeFn(); err != nil {
+		t.Errorf("second %s: %v", what, err)
+	}
+}
+
 func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
