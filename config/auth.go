@@ -121,29 +121,24 @@ type Route struct {
 
 // Trunk returns the trunk with the given name.
 func (c *Config) Trunk(name string) (*Trunk, bool) {
-	for i := range c.Trunks {
-		if c.Trunks[i].Name == name {
-			return &c.Trunks[i], true
-		}
-	}
-	return nil, false
+	return find(c.Trunks, func(t *Trunk) bool { return t.Name == name })
 }
 
 // User returns the configured user with the given id.
 func (c *Config) User(id string) (*User, bool) {
-	for i := range c.Auth.Users {
-		if c.Auth.Users[i].ID == id {
-			return &c.Auth.Users[i], true
-		}
-	}
-	return nil, false
+	return find(c.Auth.Users, func(u *User) bool { return u.ID == id })
 }
 
 // Route returns the inbound route of an E.164 DID.
 func (c *Config) Route(did string) (*Route, bool) {
-	for i := range c.Routes {
-		if c.Routes[i].DID == did {
-			return &c.Routes[i], true
+	return find(c.Routes, func(r *Route) bool { return r.DID == did })
+}
+
+// find returns the first element of list that match accepts, in place.
+func find[T any](list []T, match func(*T) bool) (*T, bool) {
+	for i := range list {
+		if match(&list[i]) {
+			return &list[i], true
 		}
 	}
 	return nil, false

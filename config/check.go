@@ -103,22 +103,35 @@ func isLetter(c byte) bool {
 
 // allDigits reports whether s is non-empty and only decimal digits.
 func allDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
+	return s != "" && allBytes(s, isDigit)
 }
 
 // printable reports whether s has only printable ASCII, which keeps SIP
 // header values free of CR, LF and other control characters.
 func printable(s string) bool {
+	return allBytes(s, func(c byte) bool { return c >= 0x20 && c <= 0x7e })
+}
+
+// checkKey checks field, the key of the list entry at path: set, of the
+// form valid accepts (form describes it), and not the key of an earlier
+// entry. seen maps each key to the path of its entry; checkKey adds key.
+func checkKey(p *problems, path, field, key string, valid func(string) bool, form string, seen map[string]string) {
+	switch {
+	case key == "":
+		p.add(path+"."+field, "required")
+	case !valid(key):
+		p.add(path+"."+field, fmt.Sprintf("%q must be %s", key, form))
+	case seen[key] != "":
+		p.add(path+"."+field, fmt.Sprintf("%q is already the %s of %s", key, field, seen[key]))
+	default:
+		seen[key] = path
+	}
+}
+
+// allBytes reports whether ok accepts every byte of s (true for "").
+func allBytes(s string, ok func(byte) bool) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
+		if !ok(s[i]) {
 			return false
 		}
 	}

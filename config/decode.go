@@ -178,55 +178,38 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) bool {
 func (d *decoder) special(n *yaml.Node, v reflect.Value, path string) {
 	switch v.Type() {
 	case secretType:
-		if !d.scalar(n, path, "a string") {
-			return
-		}
-		s, err := expandSecret(n.Value, d.getenv)
-		if err != nil {
-			d.failErr(path, n.Line, strings.TrimPrefix(err.Error(), "config: "), err)
-			return
-		}
-		v.Set(reflect.ValueOf(s))
+		expand := func(s string) (Secret, error) { return expandSecret(s, d.getenv) }
+		setParsed(d, n, v, path, "a string", expand, "")
 	case durationType:
-		if !d.scalar(n, path, `a duration such as "30s"`) {
-			return
-		}
-		t, err := time.ParseDuration(n.Value)
-		if err != nil {
-			d.fail(path, n.Line, `must be a duration such as "30s", "5m" or "1h30m"`)
-			return
-		}
-		v.SetInt(int64(t))
+		setParsed(d, n, v, path, `a duration such as "30s"`, time.ParseDuration,
+			`must be a duration such as "30s", "5m" or "1h30m"`)
 	case addrType:
-		if !d.scalar(n, path, "an IP address") {
-			return
-		}
-		a, err := netip.ParseAddr(n.Value)
-		if err != nil {
-			d.fail(path, n.Line, "must be an IP address such as 192.0.2.1 or 2001:db8::1")
-			return
-		}
-		v.Set(reflect.ValueOf(a))
+		setParsed(d, n, v, path, "an IP address", netip.ParseAddr,
+			"must be an IP address such as 192.0.2.1 or 2001:db8::1")
 	case prefixType:
-		if !d.scalar(n, path, "an IP address or CIDR prefix") {
-			return
-		}
-		p, err := parsePrefix(n.Value)
-		if err != nil {
-			d.fail(path, n.Line, "must be an IP address or CIDR prefix such as 192.0.2.0/24")
-			return
-		}
-		v.Set(reflect.ValueOf(p))
+		setParsed(d, n, v, path, "an IP address or CIDR prefix", parsePrefix,
+			"must be an IP address or CIDR prefix such as 192.0.2.0/24")
 	case patternType:
-		if !d.scalar(n, path, "a number pattern") {
-			return
-		}
-		p, err := ParseNumberPattern(n.Value)
-		if err != nil {
-			d.failErr(path, n.Line, strings.TrimPrefix(err.Error(), "config: "), err)
-			return
-		}
-		v.Set(reflect.ValueOf(p))
+		setParsed(d, n, v, path, "a number pattern", ParseNumberPattern, "")
+	}
+}
+
+// setParsed sets v, of type T, to n's text read by parse. When n is not a
+// scalar it records that it must be want; when parse fails it records msg,
+// or, when msg is empty, parse's own error without its package prefix
+// (kept for errors.Is).
+func setParsed[T any](d *decoder, n *yaml.Node, v reflect.Value, path, want string, parse func(string) (T, error), msg string) {
+	if !d.scalar(n, path, want) {
+		return
+	}
+	x, err := parse(n.Value)
+	switch {
+	case err != nil && msg == "":
+		d.failErr(path, n.Line, strings.TrimPrefix(err.Error(), "config: "), err)
+	case err != nil:
+		d.fail(path, n.Line, msg)
+	default:
+		v.Set(reflect.ValueOf(x))
 	}
 }
 

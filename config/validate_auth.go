@@ -10,19 +10,13 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// validUserID reports whether s is 1 to 128 characters of A-Z, a-z, 0-9,
-// '.', '_', '@' and '-'.
-func validUserID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isLetter(c) && !isDigit(c) && c != '.' && c != '_' && c != '@' && c != '-' {
-			return false
-		}
-	}
-	return true
+// ValidUserID reports whether s is a user id: 1 to 128 characters of A-Z,
+// a-z, 0-9, '.', '_', '@' and '-'. Configured users and the subject of a
+// login token share this syntax.
+func ValidUserID(s string) bool {
+	return s != "" && len(s) <= 128 && allBytes(s, func(c byte) bool {
+		return isLetter(c) || isDigit(c) || c == '.' || c == '_' || c == '@' || c == '-'
+	})
 }
 
 func (c *Config) validateAuth(p *problems) {
@@ -38,16 +32,7 @@ func (c *Config) validateAuth(p *problems) {
 	for i := range a.Users {
 		u := &a.Users[i]
 		path := "auth.users[" + strconv.Itoa(i) + "]"
-		switch {
-		case u.ID == "":
-			p.add(path+".id", "required")
-		case !validUserID(u.ID):
-			p.add(path+".id", fmt.Sprintf("%q must be 1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -", u.ID))
-		case ids[u.ID] != "":
-			p.add(path+".id", fmt.Sprintf("%q is already the id of %s", u.ID, ids[u.ID]))
-		default:
-			ids[u.ID] = path
-		}
+		checkKey(p, path, "id", u.ID, ValidUserID, "1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -", ids)
 		if u.PasswordHash.IsZero() {
 			p.add(path+".password_hash", "required")
 		} else if _, err := bcrypt.Cost([]byte(u.PasswordHash.Reveal())); err != nil {

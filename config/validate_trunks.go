@@ -11,16 +11,9 @@ import (
 // validTrunkName reports whether s is 1 to 63 characters of a-z, 0-9, '_'
 // and '-'.
 func validTrunkName(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && !isDigit(c) && c != '_' && c != '-' {
-			return false
-		}
-	}
-	return true
+	return s != "" && len(s) <= 63 && allBytes(s, func(c byte) bool {
+		return (c >= 'a' && c <= 'z') || isDigit(c) || c == '_' || c == '-'
+	})
 }
 
 func (c *Config) validateTrunks(p *problems) {
@@ -28,16 +21,7 @@ func (c *Config) validateTrunks(p *problems) {
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
 		path := "trunks[" + strconv.Itoa(i) + "]"
-		switch {
-		case t.Name == "":
-			p.add(path+".name", "required")
-		case !validTrunkName(t.Name):
-			p.add(path+".name", fmt.Sprintf("%q must be 1 to 63 characters of a-z, 0-9, _ and -", t.Name))
-		case names[t.Name] != "":
-			p.add(path+".name", fmt.Sprintf("%q is already the name of %s", t.Name, names[t.Name]))
-		default:
-			names[t.Name] = path
-		}
+		checkKey(p, path, "name", t.Name, validTrunkName, "1 to 63 characters of a-z, 0-9, _ and -", names)
 		switch {
 		case t.Host == "":
 			p.add(path+".host", "required")

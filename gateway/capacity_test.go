@@ -81,25 +81,11 @@ func TestAdmission(t *testing.T) {
 func TestGatewayCallLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{maxConcurrent: 1})
-	assertReadyz(t, e, http.StatusOK, "ready")
-	b1 := login(t, e, "alice")
-	b2 := login(t, e, "alice")
-
-	dial(t, b1, "c1", "+15550123")
-	tc := e.trunk.NextCall(t)
-	expectProgress[signaling.Connected](t, b1)
-	assertReadyz(t, e, http.StatusServiceUnavailable, "at call capacity")
-
 	// Another tab of a user without a limit of its own: refused by the
 	// gateway's limit, and the trunk never hears of it.
-	sdp := offer(t)
-	b2.Send(t, signaling.Dial{ID: "c2", To: "+15550124", SDP: sdp, Ref: "r2"})
-	r := expect[signaling.ErrorReply](t, b2)
-	if r.Code != signaling.CodeOverCapacity || r.CallID != "c2" || r.Ref != "r2" || !strings.Contains(r.Message, "capacity") {
-		t.Errorf("second dial: %+v, want over_capacity for c2", r)
-	}
-	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
-		t.Errorf("the trunk got %d INVITEs, want 1 (none for the refused dial)", n)
+	b1, b2, tc, r := secondDialRefused(t, e, "at call capacity")
+	if !strings.Contains(r.Message, "capacity") {
+		t.Errorf("second dial: %+v, want a message about capacity", r)
 	}
 
 	// An inbound call for alice: 503 with Retry-After, no browser rings.
@@ -115,18 +101,13 @@ func TestGatewayCallLimit(t *testing.T) {
 		expect[signaling.Pong](t, b) // an incoming would come first and fail this
 	}
 
-	_, metrics := adminGet(t, e, "/metrics")
-	for _, want := range []string{
+	assertMetrics(t, e,
 		`webtrunk_calls_max_concurrent 1`,
 		`webtrunk_dials_denied_total{reason="over_capacity"} 1`,
 		`webtrunk_calls_over_capacity_total{direction="outbound"} 1`,
 		`webtrunk_calls_over_capacity_total{direction="inbound"} 1`,
 		`webtrunk_calls_total{direction="inbound",outcome="over_capacity"} 1`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	)
 
 	// The call ends: its place is free for the next one.
 	b1.Send(t, signaling.Hangup{CallID: "c1"})
@@ -333,6 +314,45 @@ func ringingCall(t *testing.T, e *env, id string) *inboundCall {
 // up, after it was admitted.
 func withoutCommonCodec(sdp string) string {
 	return strings.NewReplacer(" opus/", " G722/", " PCMU/", " G729/", " PCMA/", " G729/").Replace(sdp)
+}
+
+// secondDialRefused logs two tabs of alice in to a ready gateway, puts call
+// c1 up from the first and checks that /readyz then reports full, with
+// reason as its body, and that a dial of c2 from the second tab is refused
+// with over_capacity before any INVITE leaves. It returns both tabs, the
+// trunk's side of c1 and the refusal.
+func secondDialRefused(t *testing.T, e *env, reason string) (b1, b2 *gobrowser.Client, tc *faketrunk.Call, r signaling.ErrorReply) {
+	t.Helper()
+	assertReadyz(t, e, http.StatusOK, "ready")
+	b1 = login(t, e, "alice")
+	b2 = login(t, e, "alice")
+
+	dial(t, b1, "c1", "+15550123")
+	tc = e.trunk.NextCall(t)
+	expectProgress[signaling.Connected](t, b1)
+	assertReadyz(t, e, http.StatusServiceUnavailable, reason)
+
+	sdp := offer(t)
+	b2.Send(t, signaling.Dial{ID: "c2", To: "+15550124", SDP: sdp, Ref: "r2"})
+	r = expect[signaling.ErrorReply](t, b2) // an Answer first would fail here
+	if r.Code != signaling.CodeOverCapacity || r.CallID != "c2" || r.Ref != "r2" {
+		t.Errorf("second dial: %+v, want over_capacity for c2", r)
+	}
+	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
+		t.Errorf("the trunk got %d INVITEs, want 1 (none for the refused dial)", n)
+	}
+	return b1, b2, tc, r
+}
+
+// assertMetrics checks that /metrics holds each of the wanted lines.
+func assertMetrics(t *testing.T, e *env, want ...string) {
+	t.Helper()
+	_, metrics := adminGet(t, e, "/metrics")
+	for _, w := range want {
+		if !strings.Contains(metrics, w) {
+			t.Errorf("metrics lack %q", w)
+		}
+	}
 }
 
 // assertReadyz checks the status and body of /readyz.

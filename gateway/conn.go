@@ -381,20 +381,27 @@ func (c *wsConn) addCall(s *session) bool {
 }
 
 // removeCall forgets a call that ended.
-func (c *wsConn) removeCall(id string, s *session) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls[id] == s {
-		delete(c.calls, id)
+func (c *wsConn) removeCall(id string, s *session) { deleteIfSame(&c.mu, c.calls, id, s) }
+
+// call returns the call with the given id.
+func (c *wsConn) call(id string) *session { return lockedGet(&c.mu, c.calls, id) }
+
+// deleteIfSame deletes m[id] under mu when it is still v: an id a later
+// call or offer took over stays.
+func deleteIfSame[V comparable](mu *sync.Mutex, m map[string]V, id string, v V) {
+	mu.Lock()
+	defer mu.Unlock()
+	if m[id] == v {
+		delete(m, id)
 	}
 }
 
-// call returns the call with the given id.
-func (c *wsConn) call(id string) *session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// lockedGet returns m[id] under mu.
+func lockedGet[V any](mu *sync.Mutex, m map[string]V, id string) V {
+	mu.Lock()
+	defer mu.Unlock()
 
-	return c.calls[id]
+	return m[id]
 }
 
 // shutdownCalls ends every call of a closed connection (the trunk gets

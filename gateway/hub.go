@@ -129,28 +129,20 @@ func newSessionSet() *sessionSet {
 	return &sessionSet{sessions: make(map[*session]struct{}), ringing: make(map[*inboundCall]struct{})}
 }
 
-func (s *sessionSet) add(x *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions[x] = struct{}{}
-}
+func (s *sessionSet) add(x *session)               { setMember(&s.mu, s.sessions, x, true) }
+func (s *sessionSet) remove(x *session)            { setMember(&s.mu, s.sessions, x, false) }
+func (s *sessionSet) addRinging(x *inboundCall)    { setMember(&s.mu, s.ringing, x, true) }
+func (s *sessionSet) removeRinging(x *inboundCall) { setMember(&s.mu, s.ringing, x, false) }
 
-func (s *sessionSet) remove(x *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.sessions, x)
-}
-
-func (s *sessionSet) addRinging(x *inboundCall) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ringing[x] = struct{}{}
-}
-
-func (s *sessionSet) removeRinging(x *inboundCall) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.ringing, x)
+// setMember adds x to set, or removes it when in is false, under mu.
+func setMember[K comparable](mu *sync.Mutex, set map[K]struct{}, x K, in bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	if in {
+		set[x] = struct{}{}
+	} else {
+		delete(set, x)
+	}
 }
 
 // len returns how many calls are in progress (ringing included).

@@ -373,18 +373,7 @@ func (c *wsConn) addOffer(in *inboundCall) bool {
 }
 
 // removeOffer forgets a ringing call.
-func (c *wsConn) removeOffer(id string, in *inboundCall) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.offers[id] == in {
-		delete(c.offers, id)
-	}
-}
+func (c *wsConn) removeOffer(id string, in *inboundCall) { deleteIfSame(&c.mu, c.offers, id, in) }
 
 // offer returns the inbound call ringing this connection under id.
-func (c *wsConn) offer(id string) *inboundCall {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
-	return c.offers[id]
-}
+func (c *wsConn) offer(id string) *inboundCall { return lockedGet(&c.mu, c.offers, id) }

@@ -101,12 +101,7 @@ func (s authSeen) token() string {
 // registrar before the UA's leak check runs.
 func listenRegistrar(t *testing.T) *net.UDPConn {
 	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	return newPeer(t)
 }
 
 func serveRegistrar(t *testing.T, conn *net.UDPConn, pol authPolicy) *authRegistrar {

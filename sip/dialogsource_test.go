@@ -148,14 +148,7 @@ func TestCancelFromElsewhere(t *testing.T) {
 	if err := ic.Ring(); err != nil {
 		t.Fatalf("Ring: %v", err)
 	}
-	cancel := sipmsg.NewRequest(sipmsg.CANCEL, inv.Recipient)
-	cancel.AppendHeader(inv.Via().Clone())
-	cancel.AppendHeader(inv.From())
-	cancel.AppendHeader(inv.To())
-	cancel.AppendHeader(inv.CallID())
-	cancel.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sipmsg.CANCEL})
-	cancel.AppendHeader(sipmsg.NewHeader("Max-Forwards", "70"))
-	cancel.SetBody(nil)
+	cancel := faketrunk.CancelOf(inv)
 
 	s := faketrunk.NewWireAt(t, netip.MustParseAddr("127.0.0.2"))
 	s.Send(cancel, env.addr)

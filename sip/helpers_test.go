@@ -137,12 +137,20 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 // has not returned within 10 s; what names it.
 func awaitErr(t *testing.T, ch <-chan error, what string) error {
 	t.Helper()
+	return await(t, ch, what)
+}
+
+// await returns the value an asynchronous call sends on ch, and fails the test when the call
+// has not returned within 10 s; what names it.
+func await[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
 	select {
-	case err := <-ch:
-		return err
+	case v := <-ch:
+		return v
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s did not return", what)
-		return nil
+		var zero T
+		return zero
 	}
 }
 

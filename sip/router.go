@@ -151,13 +151,19 @@ func (ua *UA) onCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 }
 
+// admitted reports whether a request that may come inside a dialog or outside one passes the
+// source check that applies: the dialog's (dialogOf) inside one, the trunks' (acceptSource)
+// outside. When it does not, the request has been answered, or left unanswered, as they say.
+func (ua *UA) admitted(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+	if _, inDialog := inDialogKey(req); inDialog {
+		return ua.dialogOf(req, tx) != nil
+	}
+	return ua.acceptSource(req, tx) != nil
+}
+
 // onOptions answers keepalive probes (RFC 3261 section 11) from trunks and inside dialogs.
 func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if _, inDialog := inDialogKey(req); inDialog {
-		if ua.dialogOf(req, tx) == nil {
-			return
-		}
-	} else if ua.acceptSource(req, tx) == nil {
+	if !ua.admitted(req, tx) {
 		return
 	}
 	code, reason := 200, "OK"
@@ -179,11 +185,7 @@ func (ua *UA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 // onNoRoute answers methods this user agent does not implement with 405 and Allow (RFC 3261 section 21.4.6).
 // Inside a dialog (INFO, REFER, NOTIFY, PRACK) the request must pass the dialog's source check.
 func (ua *UA) onNoRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if _, inDialog := inDialogKey(req); inDialog {
-		if ua.dialogOf(req, tx) == nil {
-			return
-		}
-	} else if ua.acceptSource(req, tx) == nil {
+	if !ua.admitted(req, tx) {
 		return
 	}
 	ua.respond(tx, req, 405, "Method Not Allowed", sipmsg.NewHeader("Allow", allowMethods))

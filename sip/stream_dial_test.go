@@ -49,58 +49,61 @@ func newStreamPeer(t *testing.T, conn net.Conn) *streamPeer {
 	return p
 }
 
-// expectRequest skips other messages until a request of method arrives (or fails after d).
-func (p *streamPeer) expectRequest(t *testing.T, method sipmsg.RequestMethod, d time.Duration) *sipmsg.Request {
-	t.Helper()
+// next returns the first message that arrives within d and satisfies match,
+// skipping the others: nil and ended true when the connection ends first,
+// nil and false when d passes.
+func (p *streamPeer) next(d time.Duration, match func(sipmsg.Message) bool) (m sipmsg.Message, ended bool) {
 	timeout := time.After(d)
 	for {
 		select {
 		case m, ok := <-p.msgs:
 			if !ok {
-				t.Fatalf("trunk connection ended before a %s arrived", method)
+				return nil, true
 			}
-			if req, isReq := m.(*sipmsg.Request); isReq && req.Method == method {
-				return req
+			if match(m) {
+				return m, false
 			}
 		case <-timeout:
-			t.Fatalf("no %s within %v", method, d)
+			return nil, false
 		}
 	}
+}
+
+// expectRequest skips other messages until a request of method arrives (or fails after d).
+func (p *streamPeer) expectRequest(t *testing.T, method sipmsg.RequestMethod, d time.Duration) *sipmsg.Request {
+	t.Helper()
+	m, ended := p.next(d, func(m sipmsg.Message) bool {
+		req, isReq := m.(*sipmsg.Request)
+		return isReq && req.Method == method
+	})
+	if ended {
+		t.Fatalf("trunk connection ended before a %s arrived", method)
+	}
+	if m == nil {
+		t.Fatalf("no %s within %v", method, d)
+	}
+	return m.(*sipmsg.Request)
 }
 
 // expectClosed fails unless the user agent closes the connection within d.
 func (p *streamPeer) expectClosed(t *testing.T, d time.Duration) {
 	t.Helper()
-	timeout := time.After(d)
-	for {
-		select {
-		case _, ok := <-p.msgs:
-			if !ok {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("the user agent kept the connection to the trunk open for %v", d)
-		}
+	if _, ended := p.next(d, func(sipmsg.Message) bool { return false }); !ended {
+		t.Fatalf("the user agent kept the connection to the trunk open for %v", d)
 	}
 }
 
 // final returns the first final response that arrives within d; nil when none does, or when
 // the connection ends first.
 func (p *streamPeer) final(d time.Duration) *sipmsg.Response {
-	timeout := time.After(d)
-	for {
-		select {
-		case m, ok := <-p.msgs:
-			if !ok {
-				return nil
-			}
-			if res, isRes := m.(*sipmsg.Response); isRes && res.StatusCode >= 200 {
-				return res
-			}
-		case <-timeout:
-			return nil
-		}
+	m, _ := p.next(d, func(m sipmsg.Message) bool {
+		res, isRes := m.(*sipmsg.Response)
+		return isRes && res.StatusCode >= 200
+	})
+	if m == nil {
+		return nil
 	}
+	return m.(*sipmsg.Response)
 }
 
 func (p *streamPeer) send(t *testing.T, m sipmsg.Message) {
@@ -162,11 +165,7 @@ func TestDialOverStream(t *testing.T) {
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			dialed := make(chan error, 1)
-			go func() {
-				_, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-				dialed <- err
-			}()
+			dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 
 			peer := newStreamPeer(t, acceptOne(t, ln, 5*time.Second))
 			inv := peer.expectRequest(t, sipmsg.INVITE, 5*time.Second)
@@ -179,7 +178,7 @@ func TestDialOverStream(t *testing.T) {
 			peer.expectRequest(t, sipmsg.ACK, 5*time.Second) // RFC 3261 section 17.1.1.3
 
 			var se *StatusError
-			if err := awaitErr(t, dialed, "Dial"); !errors.As(err, &se) || se.Code != 486 {
+			if err := await(t, dialed, "Dial").err; !errors.As(err, &se) || se.Code != 486 {
 				t.Fatalf("Dial error %v, want StatusError 486", err)
 			}
 			env.shutdown()
@@ -209,11 +208,7 @@ func TestShutdownClosesPendingTLSDial(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dialed := make(chan error, 1)
-	go func() {
-		_, err := env.ua.Dial(ctx, DialRequest{Trunk: "carrier", To: "+15557654321"})
-		dialed <- err
-	}()
+	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 
 	conn := acceptOne(t, ln, 5*time.Second)
 	t.Cleanup(func() { conn.Close() })
@@ -228,7 +223,7 @@ func TestShutdownClosesPendingTLSDial(t *testing.T) {
 	if _, err := conn.Read(buf); err == nil || isTimeout(err) {
 		t.Errorf("read after Serve returned: %v, want the connection closed by the user agent", err)
 	}
-	if err := awaitErr(t, dialed, "Dial after the shutdown"); err == nil {
+	if err := await(t, dialed, "Dial after the shutdown").err; err == nil {
 		t.Error("Dial succeeded, want the aborted handshake's error")
 	}
 }

@@ -227,15 +227,7 @@ func (ua *UA) client(tp telephony.Transport) (*sipgo.Client, *boundListener, err
 	return c, ua.listeners[tp], nil
 }
 
-func transportOf(m sipmsg.Message) telephony.Transport {
-	switch sipmsg.NetworkToLower(m.Transport()) {
-	case "tcp":
-		return telephony.TransportTCP
-	case "tls":
-		return telephony.TransportTLS
-	default:
-		return telephony.TransportUDP
-	}
-}
+// transportOf returns the transport m came over.
+func transportOf(m sipmsg.Message) telephony.Transport { return transportOfNetwork(m.Transport()) }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -3,6 +3,7 @@ package telephony
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -38,17 +39,7 @@ const (
 var NumberFormats = [...]NumberFormat{FormatE164, FormatE164NoPlus, FormatNational}
 
 // Valid reports whether f is one of NumberFormats or empty (E.164).
-func (f NumberFormat) Valid() bool {
-	if f == "" {
-		return true
-	}
-	for _, v := range NumberFormats {
-		if f == v {
-			return true
-		}
-	}
-	return false
-}
+func (f NumberFormat) Valid() bool { return f == "" || slices.Contains(NumberFormats[:], f) }
 
 // ParseNumberFormat returns the NumberFormat named s ("e164",
 // "e164_no_plus", "national"), case-insensitively. It returns an error

@@ -1,5 +1,7 @@
 package telephony
 
+import "slices"
+
 // Transport is a SIP transport protocol (RFC 3261 section 18), written in
 // lower case as in configuration files: "udp", "tcp" or "tls".
 type Transport string
@@ -19,14 +21,7 @@ const (
 var Transports = [...]Transport{TransportUDP, TransportTCP, TransportTLS}
 
 // Valid reports whether t is one of Transports.
-func (t Transport) Valid() bool {
-	for _, v := range Transports {
-		if t == v {
-			return true
-		}
-	}
-	return false
-}
+func (t Transport) Valid() bool { return slices.Contains(Transports[:], t) }
 
 // DefaultPort returns the well-known SIP port of the transport: 5061 for
 // TLS, 5060 otherwise (RFC 3261 section 19.1.2).

@@ -39,6 +39,23 @@ func TestNoAllocationPerPacket(t *testing.T) {
 	var ev Event
 
 	var i, j, k, l, m, n, o, p, q, r int
+	// g711Step pushes the G.711 frame to s at sequence number *seq and
+	// takes what comes out; *seq then moves on by one, or with lose by
+	// 1 + *seq%lose, losing packets.
+	g711Step := func(s interface {
+		Push(seq uint16, ts uint32, payload []byte) error
+		Next(out []byte) (int, uint32, bool)
+	}, seq *int, lose int) func() {
+		return func() {
+			_ = s.Push(uint16(*seq), uint32(*seq*160), g711)
+			drain(s.Next)
+			if lose > 0 {
+				*seq += 1 + *seq%lose
+			} else {
+				*seq++
+			}
+		}
+	}
 	tests := []struct {
 		name string
 		fn   func()
@@ -53,11 +70,7 @@ func TestNoAllocationPerPacket(t *testing.T) {
 			_ = upLossy.Push(uint16(j), uint32(j*960), pk[j%len(pk)])
 			drain(upLossy.Next)
 		}},
-		{"uplink passthrough", func() {
-			_ = upPass.Push(uint16(k), uint32(k*160), g711)
-			drain(upPass.Next)
-			k++
-		}},
+		{"uplink passthrough", g711Step(upPass, &k, 0)},
 		{"uplink duplicate, late, restart", func() {
 			_ = upOpus.Push(uint16(i-1), uint32((i-1)*960), pk[0])
 			_ = upOpus.Push(uint16(i-3), uint32((i-3)*960), pk[0])
@@ -66,36 +79,12 @@ func TestNoAllocationPerPacket(t *testing.T) {
 			drain(upOpus.Next)
 			i++
 		}},
-		{"downlink PCMA to Opus", func() {
-			_ = down.Push(uint16(l), uint32(l*160), g711)
-			drain(down.Next)
-			l++
-		}},
-		{"downlink with loss", func() {
-			m += 1 + m%2
-			_ = downLossy.Push(uint16(m), uint32(m*160), g711)
-			drain(downLossy.Next)
-		}},
-		{"downlink passthrough", func() {
-			_ = downPass.Push(uint16(n), uint32(n*160), g711)
-			drain(downPass.Next)
-			n++
-		}},
-		{"downlink passthrough with loss", func() {
-			r += 1 + r%3 // lose 0, 1 or 2 packets each time
-			_ = downPassLossy.Push(uint16(r), uint32(r*160), g711)
-			drain(downPassLossy.Next)
-		}},
-		{"uplink same codec re-encoded", func() {
-			_ = upSame.Push(uint16(p), uint32(p*160), g711)
-			drain(upSame.Next)
-			p++
-		}},
-		{"downlink same codec re-encoded, with loss", func() {
-			q += 1 + q%2
-			_ = downSame.Push(uint16(q), uint32(q*160), g711)
-			drain(downSame.Next)
-		}},
+		{"downlink PCMA to Opus", g711Step(down, &l, 0)},
+		{"downlink with loss", g711Step(downLossy, &m, 2)},
+		{"downlink passthrough", g711Step(downPass, &n, 0)},
+		{"downlink passthrough with loss", g711Step(downPassLossy, &r, 3)}, // lose 0, 1 or 2 packets each time
+		{"uplink same codec re-encoded", g711Step(upSame, &p, 0)},
+		{"downlink same codec re-encoded, with loss", g711Step(downSame, &q, 2)},
 		{"DTMF mapping", func() {
 			dtmf.Timestamp = uint32(i * 960)
 			_, _ = mapper.Map(dtmf, &hdr, out)

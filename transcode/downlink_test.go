@@ -43,7 +43,6 @@ func TestDownlinkPtimesToOpus(t *testing.T) {
 				EncodePCMU(payload, pcm)
 			}
 			per := tc.ms * 8
-			buf := make([]byte, down.MaxPayloadSize())
 			out := make([]int16, 5760)
 			var tss []uint32
 			for i := 0; i*per < len(payload); i++ {
@@ -53,22 +52,18 @@ func TestDownlinkPtimesToOpus(t *testing.T) {
 				if err := down.Push(uint16(100+i), uint32(4000+i*per), payload[i*per:(i+1)*per]); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ts, ok := down.Next(buf)
-					if !ok {
-						break
-					}
+				for _, f := range drainFrames(down.Next, down.MaxPayloadSize()) {
 					var p OpusPacket
-					if err := p.Parse(buf[:n]); err != nil {
+					if err := p.Parse(f.payload); err != nil {
 						t.Fatalf("downlink produced a malformed Opus packet: %v", err)
 					}
 					if p.Samples48k() != 960 {
 						t.Errorf("Opus packet of %d samples, want 960 (20 ms)", p.Samples48k())
 					}
-					if m, err := dec.Decode(buf[:n], out); err != nil || m != 960 {
+					if m, err := dec.Decode(f.payload, out); err != nil || m != 960 {
 						t.Fatalf("browser decode: %d samples, %v", m, err)
 					}
-					tss = append(tss, ts)
+					tss = append(tss, f.ts)
 				}
 			}
 			if len(tss) != tc.frames {
@@ -104,7 +99,6 @@ func TestDownlinkPassthrough(t *testing.T) {
 			EncodePCMU(src, pcm)
 			down := mustDownlink(t, telephony.PCMU, telephony.PCMU.WithPayloadType(0))
 			var got []byte
-			buf := make([]byte, down.MaxPayloadSize())
 			var tss []uint32
 			// 30 ms packets, one lost: re-chunked to 20 ms.
 			for i := range 4 {
@@ -114,13 +108,9 @@ func TestDownlinkPassthrough(t *testing.T) {
 				if err := down.Push(uint16(i), uint32(i*240), src[i*240:i*240+240]); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ts, ok := down.Next(buf)
-					if !ok {
-						break
-					}
-					got = append(got, buf[:n]...)
-					tss = append(tss, ts)
+				for _, f := range drainFrames(down.Next, down.MaxPayloadSize()) {
+					got = append(got, f.payload...)
+					tss = append(tss, f.ts)
 				}
 			}
 			if len(got) != 960 {

@@ -197,18 +197,13 @@ func TestDTMFMapperTimelineAndErrors(t *testing.T) {
 func TestDTMFMapperWithUplink(t *testing.T) {
 	pk := opusPackets(t, 3, 20)
 	up := mustUplink(t, telephony.Opus, telephony.PCMU)
-	buf := make([]byte, up.MaxPayloadSize())
 	var audioTS []uint32
 	for i, p := range pk {
 		if err := up.Push(uint16(i), uint32(7777+i*960), p); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			_, ts, ok := up.Next(buf)
-			if !ok {
-				break
-			}
-			audioTS = append(audioTS, ts)
+		for _, f := range drainFrames(up.Next, up.MaxPayloadSize()) {
+			audioTS = append(audioTS, f.ts)
 		}
 	}
 	m, err := NewDTMFMapper(telephony.Codec{Name: "telephone-event", ClockRate: 48000, PayloadType: 126}, telephony.TelephoneEvent8k, up)
@@ -216,6 +211,7 @@ func TestDTMFMapperWithUplink(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out rtp.Header
+	buf := make([]byte, up.MaxPayloadSize())
 	// An event starting with the third audio packet starts with its frame.
 	if _, err := m.Map(eventPacket(t, 126, 7777+2*960, true, Event{Code: 3}), &out, buf); err != nil {
 		t.Fatal(err)

@@ -45,6 +45,27 @@ func FuzzOpusPacket(f *testing.F) {
 	})
 }
 
+// fuzzPacket is one RTP packet of a fuzz input: sequence number, timestamp
+// and payload.
+type fuzzPacket struct {
+	s uint16
+	t uint32
+	p []byte
+}
+
+// pushFuzzed pushes each packet in turn and then calls drain to check what
+// came out; Push may refuse a packet with ErrMalformedPacket, any other
+// error fails the test.
+func pushFuzzed(t *testing.T, push func(seq uint16, ts uint32, payload []byte) error, pkts []fuzzPacket, drain func()) {
+	t.Helper()
+	for _, in := range pkts {
+		if err := push(in.s, in.t, in.p); err != nil && !errors.Is(err, ErrMalformedPacket) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		drain()
+	}
+}
+
 // FuzzUplinkPush feeds arbitrary RTP payloads, sequence numbers and
 // timestamps to an Opus uplink: it must never panic, and every frame it
 // produces must be a whole G.711 frame.
@@ -54,16 +75,9 @@ func FuzzUplinkPush(f *testing.F) {
 	f.Add(uint16(1), uint32(0), []byte{3 << 3}, uint16(9), uint32(99999), []byte{16<<3 | 3, 0x80 | 2, 1, 5, 5})
 	f.Fuzz(func(t *testing.T, s1 uint16, t1 uint32, p1 []byte, s2 uint16, t2 uint32, p2 []byte) {
 		up := mustUplink(t, telephony.Opus, telephony.PCMA)
-		for _, in := range []struct {
-			s uint16
-			t uint32
-			p []byte
-		}{{s1, t1, p1}, {s2, t2, p2}, {s2 + 1, t2 + 960, pk[0]}} {
-			if err := up.Push(in.s, in.t, in.p); err != nil && !errors.Is(err, ErrMalformedPacket) {
-				t.Fatalf("unexpected error %v", err)
-			}
+		pushFuzzed(t, up.Push, []fuzzPacket{{s1, t1, p1}, {s2, t2, p2}, {s2 + 1, t2 + 960, pk[0]}}, func() {
 			drainWhole(t, up.Next, 160)
-		}
+		})
 	})
 }
 
@@ -72,21 +86,14 @@ func FuzzDownlinkPush(f *testing.F) {
 	f.Add(uint16(1), uint32(160), make([]byte, 160), uint16(2), uint32(320), make([]byte, 80))
 	f.Fuzz(func(t *testing.T, s1 uint16, t1 uint32, p1 []byte, s2 uint16, t2 uint32, p2 []byte) {
 		down := mustDownlink(t, telephony.PCMU, telephony.Opus)
-		for _, in := range []struct {
-			s uint16
-			t uint32
-			p []byte
-		}{{s1, t1, p1}, {s2, t2, p2}} {
-			if err := down.Push(in.s, in.t, in.p); err != nil && !errors.Is(err, ErrMalformedPacket) {
-				t.Fatalf("unexpected error %v", err)
-			}
+		pushFuzzed(t, down.Push, []fuzzPacket{{s1, t1, p1}, {s2, t2, p2}}, func() {
 			for _, f := range drainFrames(down.Next, down.MaxPayloadSize()) {
 				var p OpusPacket
 				if err := p.Parse(f.payload); err != nil {
 					t.Fatalf("downlink produced a malformed Opus packet: %v", err)
 				}
 			}
-		}
+		})
 	})
 }
 

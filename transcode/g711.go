@@ -13,48 +13,36 @@ const (
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does
 // not allocate.
-func EncodePCMU(dst []byte, pcm []int16) int {
-	n := min(len(dst), len(pcm))
-	dst, pcm = dst[:n], pcm[:n]
-	for i, s := range pcm {
-		dst[i] = g711.EncodeUlawFrame(s)
-	}
-	return n
-}
+func EncodePCMU(dst []byte, pcm []int16) int { return mapSamples(dst, pcm, g711.EncodeUlawFrame) }
 
 // DecodePCMU decodes a G.711 mu-law payload into 16-bit linear PCM samples
 // at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
 // returns that count. It does not allocate.
 func DecodePCMU(dst []int16, payload []byte) int {
-	n := min(len(dst), len(payload))
-	dst, payload = dst[:n], payload[:n]
-	for i, b := range payload {
-		dst[i] = g711.DecodeUlawFrame(b)
-	}
-	return n
+	return mapSamples(dst, payload, g711.DecodeUlawFrame)
 }
 
 // EncodePCMA encodes 16-bit linear PCM samples at 8000 Hz into G.711 A-law
 // (ITU-T G.711, RFC 3551 section 4.5.14), one byte per sample, into dst.
 // It writes min(len(dst), len(pcm)) bytes and returns that count. It does
 // not allocate.
-func EncodePCMA(dst []byte, pcm []int16) int {
-	n := min(len(dst), len(pcm))
-	dst, pcm = dst[:n], pcm[:n]
-	for i, s := range pcm {
-		dst[i] = g711.EncodeAlawFrame(s)
-	}
-	return n
-}
+func EncodePCMA(dst []byte, pcm []int16) int { return mapSamples(dst, pcm, g711.EncodeAlawFrame) }
 
 // DecodePCMA decodes a G.711 A-law payload into 16-bit linear PCM samples
 // at 8000 Hz in dst. It writes min(len(dst), len(payload)) samples and
 // returns that count. It does not allocate.
 func DecodePCMA(dst []int16, payload []byte) int {
-	n := min(len(dst), len(payload))
-	dst, payload = dst[:n], payload[:n]
-	for i, b := range payload {
-		dst[i] = g711.DecodeAlawFrame(b)
+	return mapSamples(dst, payload, g711.DecodeAlawFrame)
+}
+
+// mapSamples writes law(src[i]) to dst[i] for the first min(len(dst),
+// len(src)) elements and returns that count; law is one G.711 frame
+// function of zaf/g711. It does not allocate.
+func mapSamples[S, D any](dst []D, src []S, law func(S) D) int {
+	n := min(len(dst), len(src))
+	dst, src = dst[:n], src[:n]
+	for i, x := range src {
+		dst[i] = law(x)
 	}
 	return n
 }

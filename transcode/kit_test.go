@@ -95,19 +95,21 @@ func (l *listener) drain(tb testing.TB, c telephony.Codec, next func([]byte) (in
 // mustUplink is NewUplink for a test: an error fails it.
 func mustUplink(tb testing.TB, in, out telephony.Codec, opts ...Option) *Uplink {
 	tb.Helper()
-	u, err := NewUplink(in, out, opts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return u
+	return mustNew(tb, NewUplink, in, out, opts...)
 }
 
 // mustDownlink is NewDownlink for a test: an error fails it.
 func mustDownlink(tb testing.TB, in, out telephony.Codec, opts ...Option) *Downlink {
 	tb.Helper()
-	d, err := NewDownlink(in, out, opts...)
+	return mustNew(tb, NewDownlink, in, out, opts...)
+}
+
+// mustNew calls a pipeline constructor for a test: an error fails it.
+func mustNew[P any](tb testing.TB, newP func(in, out telephony.Codec, opts ...Option) (P, error), in, out telephony.Codec, opts ...Option) P {
+	tb.Helper()
+	p, err := newP(in, out, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return d
+	return p
 }

@@ -156,13 +156,8 @@ func TestTranscodeSameCodecDecodes(t *testing.T) {
 			}
 			want := bytes.Repeat([]byte{tc.first, 0x80, 0x00}, 160)
 			var got []byte
-			buf := make([]byte, s.MaxPayloadSize())
-			for {
-				n, _, ok := s.Next(buf)
-				if !ok {
-					break
-				}
-				got = append(got, buf[:n]...)
+			for _, f := range drainFrames(s.Next, s.MaxPayloadSize()) {
+				got = append(got, f.payload...)
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("output starts % x, want % x", got[:6], want[:6])

@@ -34,7 +34,6 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := mustDownlink(t, telephony.PCMU, telephony.PCMU, WithTranscodeSameCodec(true))
 			payloads, codecs, _ := trunkStream([]trunkSegment{{telephony.PCMU, 10}, {telephony.PCMA, 10}}, 160)
-			buf := make([]byte, d.MaxPayloadSize())
 			var tss []uint32
 			var heard []int16
 			for i, p := range payloads {
@@ -50,13 +49,9 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 				if err := d.Push(seq, ts, p); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, ots, ok := d.Next(buf)
-					if !ok {
-						break
-					}
-					tss = append(tss, ots)
-					heard = append(heard, decodeG711(telephony.PCMU, buf[:n])...)
+				for _, f := range drainFrames(d.Next, d.MaxPayloadSize()) {
+					tss = append(tss, f.ts)
+					heard = append(heard, decodeG711(telephony.PCMU, f.payload)...)
 				}
 			}
 			if want := len(payloads) + tc.lost; len(tss) != want {
@@ -85,6 +80,24 @@ func TestDownlinkSetInputFollowsNewStream(t *testing.T) {
 	}
 }
 
+// checkRefusedSwitch calls set (the method named method of p) with c and
+// fails unless it returns ErrUnsupportedCodec and leaves p as it was: the
+// trunk codec current reports (PCMU in these tests), the description and
+// no switch counted.
+func checkRefusedSwitch(t *testing.T, p interface {
+	String() string
+	Stats() Stats
+}, method string, set func(telephony.Codec) error, current func() telephony.Codec, c telephony.Codec) {
+	t.Helper()
+	desc := p.String()
+	if err := set(c); !errors.Is(err, ErrUnsupportedCodec) {
+		t.Fatalf("%s(%s) = %v, want ErrUnsupportedCodec", method, c, err)
+	}
+	if current() != telephony.PCMU || p.String() != desc || p.Stats().Switches != 0 {
+		t.Fatalf("refused switch changed the %T: trunk codec %s, %q", p, current(), p.String())
+	}
+}
+
 func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 	bad := []telephony.Codec{
 		telephony.Opus,
@@ -96,25 +109,13 @@ func TestSetTrunkRefusesOtherCodecs(t *testing.T) {
 	for _, c := range bad {
 		t.Run("downlink to "+c.String(), func(t *testing.T) {
 			d := mustDownlink(t, telephony.PCMU, telephony.Opus)
-			desc := d.String()
-			if err := d.SetInput(c); !errors.Is(err, ErrUnsupportedCodec) {
-				t.Fatalf("SetInput(%s) = %v, want ErrUnsupportedCodec", c, err)
-			}
-			if d.Input() != telephony.PCMU || d.String() != desc || d.Stats().Switches != 0 {
-				t.Fatalf("refused switch changed the Downlink: input %s, %q", d.Input(), d.String())
-			}
+			checkRefusedSwitch(t, d, "SetInput", d.SetInput, d.Input, c)
 			// Still decoding mu-law into Opus.
 			checkToneWindows(t, downlinkTone(t, d, telephony.PCMU, 25), 1600, 10)
 		})
 		t.Run("uplink to "+c.String(), func(t *testing.T) {
 			u := mustUplink(t, telephony.PCMA, telephony.PCMU)
-			desc := u.String()
-			if err := u.SetOutput(c); !errors.Is(err, ErrUnsupportedCodec) {
-				t.Fatalf("SetOutput(%s) = %v, want ErrUnsupportedCodec", c, err)
-			}
-			if u.Output() != telephony.PCMU || u.String() != desc || u.Stats().Switches != 0 {
-				t.Fatalf("refused switch changed the Uplink: output %s, %q", u.Output(), u.String())
-			}
+			checkRefusedSwitch(t, u, "SetOutput", u.SetOutput, u.Output, c)
 			pcm := testaudio.Sine(switchFreq, 8000, 160, switchAmp)
 			if err := u.Push(1, 0, encodeG711(telephony.PCMA, pcm)); err != nil {
 				t.Fatal(err)

@@ -220,17 +220,12 @@ func TestUplinkPassthroughAndConversion(t *testing.T) {
 			}
 			// 30 ms packets in, 20 ms frames out.
 			var got []byte
-			buf := make([]byte, up.MaxPayloadSize())
 			for i := 0; i < 2; i++ {
 				if err := up.Push(uint16(i), uint32(i*240), src[i*240:(i+1)*240]); err != nil {
 					t.Fatal(err)
 				}
-				for {
-					n, _, ok := up.Next(buf)
-					if !ok {
-						break
-					}
-					got = append(got, buf[:n]...)
+				for _, f := range drainFrames(up.Next, up.MaxPayloadSize()) {
+					got = append(got, f.payload...)
 				}
 			}
 			if string(got) != string(tc.want) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/webtrunk/webtrunk/config"
 )
 
 // FuzzToken feeds arbitrary strings, and mutations of valid and hostile
@@ -40,7 +41,7 @@ func FuzzToken(f *testing.F) {
 
 			return
 		}
-		if !validUserID(id.UserID) {
+		if !config.ValidUserID(id.UserID) {
 			t.Fatalf("accepted a token for user id %q", id.UserID)
 		}
 	})

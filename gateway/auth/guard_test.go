@@ -79,11 +79,7 @@ func TestGuesserLocksOnlyItsPair(t *testing.T) {
 	a, _ := newAuth(t, testConfig(t), WithPairLimit(rate.Every(time.Hour), 3), WithUserBackoff(1<<20, time.Hour))
 	office := netip.MustParseAddr("198.51.100.20")
 	home := netip.MustParseAddr("198.51.100.99")
-	for i := range 3 {
-		if _, err := a.Password(office, "alice", "guess"+strconv.Itoa(i)); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("guess %d: %v", i, err)
-		}
-	}
+	wrongGuesses(t, a, office, "alice", 3)
 	if _, err := a.Password(office, "alice", "correct horse"); !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("alice from the guesser's address: %v, want ErrRateLimited", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -46,7 +47,7 @@ func (c *tokenClaims) Validate() error {
 	switch {
 	case c.Subject == "":
 		return claimError("sub required")
-	case !validUserID(c.Subject):
+	case !config.ValidUserID(c.Subject):
 		return claimError("sub must be 1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -")
 	case len(c.Name) > 128 || !printable(c.Name):
 		return claimError("name must be at most 128 bytes of printable ASCII")
@@ -111,50 +112,33 @@ func (a *Authenticator) parse(token string) (*tokenClaims, error) {
 // reasonOf names the check a token failed, from the jwt package's sentinels,
 // for logs; the client only ever sees "invalid token".
 func reasonOf(err error) string {
-	switch {
-	case errors.As(err, new(claimError)):
-		var ce claimError
-		errors.As(err, &ce)
-
+	var ce claimError
+	if errors.As(err, &ce) {
 		return string(ce)
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return "malformed"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "signature or algorithm not accepted"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "required claim missing"
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return "not valid yet"
-	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return "issued in the future"
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return "wrong issuer"
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return "wrong audience"
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return "unverifiable"
-	default:
-		return "rejected"
 	}
-}
-
-// validUserID reports whether s is 1 to 128 characters of A-Z, a-z, 0-9,
-// '.', '_', '@' and '-', the user id syntax of the configuration.
-func validUserID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := range len(s) {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '.', c == '_', c == '@', c == '-':
-		default:
-			return false
+	for _, f := range tokenFailures {
+		if errors.Is(err, f.err) {
+			return f.reason
 		}
 	}
 
-	return true
+	return "rejected"
+}
+
+// tokenFailures names the jwt package's sentinels, in the order reasonOf
+// tries them.
+var tokenFailures = []struct {
+	err    error
+	reason string
+}{
+	{jwt.ErrTokenMalformed, "malformed"},
+	{jwt.ErrTokenSignatureInvalid, "signature or algorithm not accepted"},
+	{jwt.ErrTokenRequiredClaimMissing, "required claim missing"},
+	{jwt.ErrTokenNotValidYet, "not valid yet"},
+	{jwt.ErrTokenUsedBeforeIssued, "issued in the future"},
+	{jwt.ErrTokenInvalidIssuer, "wrong issuer"},
+	{jwt.ErrTokenInvalidAudience, "wrong audience"},
+	{jwt.ErrTokenUnverifiable, "unverifiable"},
 }
 
 func printable(s string) bool {

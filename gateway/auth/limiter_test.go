@@ -15,6 +15,17 @@ import (
 // refused, checks that the right password is refused too while the address
 // is blocked, that other addresses are unaffected, and that the address
 // regains attempts at the configured rate.
+// wrongGuesses tries n wrong passwords for user from addr, each of which
+// must be refused with ErrBadCredentials.
+func wrongGuesses(t *testing.T, a *Authenticator, addr netip.Addr, user string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := a.Password(addr, user, "guess"+strconv.Itoa(i)); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("guess %d: %v, want ErrBadCredentials", i, err)
+		}
+	}
+}
+
 func TestPasswordRateLimited(t *testing.T) {
 	cfg := testConfig(t)
 	// 3 failures in a row, then one more every 10 s.
@@ -22,11 +33,7 @@ func TestPasswordRateLimited(t *testing.T) {
 	guesser := netip.MustParseAddr("192.0.2.7")
 	neighbour := netip.MustParseAddr("192.0.2.8")
 
-	for i := range 3 {
-		if _, err := a.Password(guesser, "alice", "guess"+strconv.Itoa(i)); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("guess %d: %v, want ErrBadCredentials", i, err)
-		}
-	}
+	wrongGuesses(t, a, guesser, "alice", 3)
 	if _, err := a.Password(guesser, "alice", "guess3"); !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("4th guess: %v, want ErrRateLimited", err)
 	}

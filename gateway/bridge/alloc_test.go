@@ -63,42 +63,40 @@ func parsed(tb testing.TB, raw [][]byte) []rtp.Packet {
 }
 
 func TestPerPacketPathsDoNotAllocate(t *testing.T) {
-	t.Run("uplink", func(t *testing.T) {
-		b := newMeasured(t)
-		pkts := parsed(t, browserPackets(t, 200, 440))
-		allocs := allocsPerPacket(500, 960, func(i int) *rtp.Packet { return &pkts[i%len(pkts)] }, b.up.handle)
-		if allocs != 0 {
-			t.Errorf("uplink allocates %v times per packet", allocs)
-		}
-	})
-	t.Run("downlink", func(t *testing.T) {
-		b := newMeasured(t)
-		p := parsed(t, trunkPackets(t, 1, 1000))[0]
-		allocs := allocsPerPacket(500, 160, func(int) *rtp.Packet { return &p }, b.down.handle)
-		if allocs != 0 {
-			t.Errorf("downlink allocates %v times per packet", allocs)
-		}
-	})
-	t.Run("dtmf", func(t *testing.T) {
-		b := newMeasured(t)
-		if err := b.SendDTMF("123456789*#0ABCD123456789*#0ABCD"); err != nil {
-			t.Fatal(err)
-		}
-		p := parsed(t, browserPackets(t, 1, 440))[0]
-		allocs := allocsPerPacket(300, 960, func(int) *rtp.Packet { return &p }, b.up.handle)
-		if allocs != 0 {
-			t.Errorf("uplink with dtmf allocates %v times per packet", allocs)
-		}
-	})
-	t.Run("muted", func(t *testing.T) {
-		b := newMeasured(t)
-		b.SetMuted(true)
-		p := parsed(t, browserPackets(t, 1, 440))[0]
-		allocs := allocsPerPacket(300, 960, func(int) *rtp.Packet { return &p }, b.up.handle)
-		if allocs != 0 {
-			t.Errorf("a muted uplink allocates %v times per packet", allocs)
-		}
-	})
+	tests := []struct {
+		name string
+		what string                    // the path, for the failure message
+		prep func(b *Bridge) error     // state set before the packets
+		pkts func(testing.TB) [][]byte // packets, sent in turn
+		runs int
+		down bool // the packets go to the downlink, else the uplink
+	}{
+		{"uplink", "uplink", nil, func(tb testing.TB) [][]byte { return browserPackets(tb, 200, 440) }, 500, false},
+		{"downlink", "downlink", nil, func(tb testing.TB) [][]byte { return trunkPackets(tb, 1, 1000) }, 500, true},
+		{"dtmf", "uplink with dtmf", func(b *Bridge) error { return b.SendDTMF("123456789*#0ABCD123456789*#0ABCD") },
+			func(tb testing.TB) [][]byte { return browserPackets(tb, 1, 440) }, 300, false},
+		{"muted", "a muted uplink", func(b *Bridge) error { b.SetMuted(true); return nil },
+			func(tb testing.TB) [][]byte { return browserPackets(tb, 1, 440) }, 300, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newMeasured(t)
+			if tc.prep != nil {
+				if err := tc.prep(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pkts := parsed(t, tc.pkts(t))
+			step, handle := uint32(960), b.up.handle
+			if tc.down {
+				step, handle = 160, b.down.handle
+			}
+			allocs := allocsPerPacket(tc.runs, step, func(i int) *rtp.Packet { return &pkts[i%len(pkts)] }, handle)
+			if allocs != 0 {
+				t.Errorf("%s allocates %v times per packet", tc.what, allocs)
+			}
+		})
+	}
 }
 
 // Following a change of the trunk's media costs no allocation either:

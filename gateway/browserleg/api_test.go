@@ -46,10 +46,7 @@ func TestConnect(t *testing.T) {
 	}
 
 	browser := newBrowser(t)
-	browserTrack := opusTrack(t, "browser")
-	if _, err := browser.AddTrack(browserTrack); err != nil {
-		t.Fatal(err)
-	}
+	browserTrack := addOpusTrack(t, browser, "browser")
 	fromGateway := make(chan rtp.Packet, 64)
 	gatewayRTCP := make(chan rtcp.Packet, 16)
 	browser.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
@@ -121,12 +118,7 @@ func TestConnect(t *testing.T) {
 	if err := gw.GracefulClose(); err != nil {
 		t.Errorf("gateway close: %v", err)
 	}
-	if err := api.Close(); err != nil {
-		t.Errorf("API close: %v", err)
-	}
-	if err := api.Close(); err != nil {
-		t.Errorf("second API close: %v", err)
-	}
+	closeTwice(t, "API close", api.Close)
 	if _, err := api.NewPeerConnection(); !errors.Is(err, ErrClosed) {
 		t.Errorf("NewPeerConnection after Close: %v, want ErrClosed", err)
 	}
@@ -256,10 +248,7 @@ func TestICETCP(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0), TCPListen: netip.AddrPortFrom(loopback, 0)})
 	browser := newBrowser(t, webrtc.NetworkTypeTCP4)
-	browserTrack := opusTrack(t, "browser")
-	if _, err := browser.AddTrack(browserTrack); err != nil {
-		t.Fatal(err)
-	}
+	browserTrack := addOpusTrack(t, browser, "browser")
 	gw, err := api.NewPeerConnection()
 	if err != nil {
 		t.Fatal(err)

@@ -45,10 +45,7 @@ func TestLegCarriesRTPBytes(t *testing.T) {
 	defer func() { _ = api.Close() }()
 	peer := newBrowser(t)
 	defer func() { _ = peer.Close() }()
-	browserTrack := opusTrack(t, "browser")
-	if _, err := peer.AddTrack(browserTrack); err != nil {
-		t.Fatal(err)
-	}
+	browserTrack := addOpusTrack(t, peer, "browser")
 	fromGateway := make(chan rtp.Packet, 64)
 	peer.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { receive(tr, fromGateway) })
 	leg := connectLeg(t, api, peer)
@@ -105,12 +102,7 @@ func TestLegCarriesRTPBytes(t *testing.T) {
 	}
 
 	// Close ends the reader.
-	if err := leg.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if err := leg.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	closeTwice(t, "Close", leg.Close)
 	select {
 	case err := <-readDone:
 		if !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {

@@ -50,6 +50,17 @@ func newBrowserWith(t *testing.T, interceptors *interceptor.Registry, networks .
 	})
 }
 
+// addOpusTrack adds an opusTrack named id to pc.
+func addOpusTrack(t *testing.T, pc *webrtc.PeerConnection, id string) *webrtc.TrackLocalStaticRTP {
+	t.Helper()
+	tr := opusTrack(t, id)
+	if _, err := pc.AddTrack(tr); err != nil {
+		t.Fatal(err)
+	}
+
+	return tr
+}
+
 func opusTrack(t *testing.T, id string) *webrtc.TrackLocalStaticRTP {
 	t.Helper()
 	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", id)
@@ -58,6 +69,18 @@ func opusTrack(t *testing.T, id string) *webrtc.TrackLocalStaticRTP {
 	}
 
 	return tr
+}
+
+// closeTwice calls closeFn, what naming it, twice: both calls must return
+// nil, closing being idempotent.
+func closeTwice(t *testing.T, what string, closeFn func() error) {
+	t.Helper()
+	if err := closeFn(); err != nil {
+		t.Errorf("%s: %v", what, err)
+	}
+	if err := closeFn(); err != nil {
+		t.Errorf("second %s: %v", what, err)
+	}
 }
 
 func waitClosed(t *testing.T, ch <-chan struct{}, what string) {

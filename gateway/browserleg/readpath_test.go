@@ -161,10 +161,7 @@ func TestLegMediaAllocs(t *testing.T) {
 	defer func() { _ = api.Close() }()
 	browser := newBrowser(t)
 	defer func() { _ = browser.GracefulClose() }()
-	track := opusTrack(t, "browser")
-	if _, err := browser.AddTrack(track); err != nil {
-		t.Fatal(err)
-	}
+	track := addOpusTrack(t, browser, "browser")
 	browser.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		buf := make([]byte, 1500)
 		for {

@@ -1,5 +1,7 @@
 package signaling
 
+import "slices"
+
 // Code is the stable, machine-readable code of an [ErrorReply]. Clients
 // branch on the code; the accompanying message is for people and may change.
 type Code string
@@ -74,15 +76,7 @@ var allCodes = [...]Code{
 }
 
 // Valid reports whether c is a code of protocol version 1.
-func (c Code) Valid() bool {
-	for _, k := range allCodes {
-		if c == k {
-			return true
-		}
-	}
-
-	return false
-}
+func (c Code) Valid() bool { return slices.Contains(allCodes[:], c) }
 
 // Reason is why a call ended, carried by [HangupEvent].
 type Reason string
@@ -134,12 +128,4 @@ var allReasons = [...]Reason{
 }
 
 // Valid reports whether r is a hang-up reason of protocol version 1.
-func (r Reason) Valid() bool {
-	for _, k := range allReasons {
-		if r == k {
-			return true
-		}
-	}
-
-	return false
-}
+func (r Reason) Valid() bool { return slices.Contains(allReasons[:], r) }

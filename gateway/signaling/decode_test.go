@@ -9,12 +9,36 @@ import (
 
 func ptr[T any](v T) *T { return &v }
 
+// decodeCase is a frame and the message it decodes to.
+type decodeCase[M Message] struct {
+	name  string
+	frame string
+	want  M
+}
+
+// checkDecodes runs decode (using names it) on each case's frame and fails
+// unless it returns the wanted message; more, when not nil, then checks
+// what else the message must say.
+func checkDecodes[M Message](t *testing.T, using string, decode func([]byte) (M, error), tests []decodeCase[M], more func(t *testing.T, got, want M)) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decode([]byte(tt.frame))
+			if err != nil {
+				t.Fatalf("%s: %v", using, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("%s = %#v, want %#v", using, got, tt.want)
+			}
+			if more != nil {
+				more(t, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestDecodeValid(t *testing.T) {
-	tests := []struct {
-		name  string
-		frame string
-		want  ClientMessage
-	}{
+	tests := []decodeCase[ClientMessage]{
 		{"auth token", `{"type":"auth","version":1,"token":"eyJ.a.b"}`, Auth{Version: 1, Token: "eyJ.a.b"}},
 		{"auth password", `{"type":"auth","version":1,"user":"alice","password":"s3cret","ref":"r1"}`,
 			Auth{Version: 1, User: "alice", Password: "s3cret", Ref: "r1"}},
@@ -39,20 +63,12 @@ func TestDecodeValid(t *testing.T) {
 		{"ping", `{"type":"ping"}`, Ping{}},
 		{"ping null ref", ` {"ref":null, "type":"ping"} `, Ping{}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Decode([]byte(tt.frame))
-			if err != nil {
-				t.Fatalf("Decode: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("Decode = %#v, want %#v", got, tt.want)
-			}
-			if got.Reference() != tt.want.Reference() {
-				t.Fatalf("Reference = %q, want %q", got.Reference(), tt.want.Reference())
-			}
-		})
-	}
+	checkDecodes(t, "Decode", Decode, tests, func(t *testing.T, got, want ClientMessage) {
+		t.Helper()
+		if got.Reference() != want.Reference() {
+			t.Fatalf("Reference = %q, want %q", got.Reference(), want.Reference())
+		}
+	})
 }
 
 func TestDecodeInvalid(t *testing.T) {
@@ -238,11 +254,7 @@ func TestAuthRedacted(t *testing.T) {
 }
 
 func TestDecodeServer(t *testing.T) {
-	tests := []struct {
-		name  string
-		frame string
-		want  Message
-	}{
+	tests := []decodeCase[Message]{
 		{"authenticated", `{"type":"authenticated","version":1,"user":"alice","max_calls":2,"ice_servers":[{"urls":["stun:127.0.0.1:3478"]}]}`,
 			Authenticated{Version: 1, User: "alice", MaxCalls: 2, ICEServers: []ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}}},
 		{"answer", `{"type":"answer","call_id":"c1","sdp":` + quote(offerSDP) + `}`, Answer{CallID: "c1", SDP: offerSDP}},
@@ -261,17 +273,7 @@ func TestDecodeServer(t *testing.T) {
 		{"newer member ignored", `{"type":"connected","call_id":"c1","since":12}`, Connected{CallID: "c1"}},
 		{"newer reason kept", `{"type":"hangup","call_id":"c1","reason":"transferred"}`, HangupEvent{CallID: "c1", Reason: "transferred"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := DecodeServer([]byte(tt.frame))
-			if err != nil {
-				t.Fatalf("DecodeServer: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("DecodeServer = %#v, want %#v", got, tt.want)
-			}
-		})
-	}
+	checkDecodes(t, "DecodeServer", DecodeServer, tests, nil)
 
 	bad := []struct {
 		name, frame, field string
@@ -295,33 +297,28 @@ func TestDecodeServer(t *testing.T) {
 	}
 }
 
+// checkEnum fails unless all holds want distinct values that valid accepts,
+// and valid refuses "nope"; what names the kind of value.
+func checkEnum[T ~string](t *testing.T, what string, all []T, valid func(T) bool, want int) {
+	t.Helper()
+	seen := map[T]bool{}
+	for _, v := range all {
+		if !valid(v) || seen[v] {
+			t.Fatalf("%s %q invalid or duplicated", what, v)
+		}
+		seen[v] = true
+	}
+	if len(seen) != want {
+		t.Fatalf("%d %ss, want %d", len(seen), what, want)
+	}
+	if valid("nope") {
+		t.Fatalf("%s %q accepted", what, "nope")
+	}
+}
+
 func TestCodesAndReasons(t *testing.T) {
-	seen := map[string]bool{}
-	for _, c := range Codes() {
-		if !c.Valid() || seen[string(c)] {
-			t.Fatalf("code %q invalid or duplicated", c)
-		}
-		seen[string(c)] = true
-	}
-	if len(seen) != 19 {
-		t.Fatalf("%d codes, want 19", len(seen))
-	}
-	if Code("nope").Valid() {
-		t.Fatal(`Code("nope").Valid()`)
-	}
-	seen = map[string]bool{}
-	for _, r := range Reasons() {
-		if !r.Valid() || seen[string(r)] {
-			t.Fatalf("reason %q invalid or duplicated", r)
-		}
-		seen[string(r)] = true
-	}
-	if len(seen) != 13 {
-		t.Fatalf("%d reasons, want 13", len(seen))
-	}
-	if Reason("nope").Valid() {
-		t.Fatal(`Reason("nope").Valid()`)
-	}
+	checkEnum(t, "code", Codes(), Code.Valid, 19)
+	checkEnum(t, "reason", Reasons(), Reason.Valid, 13)
 	Codes()[0] = "mutated"
 	if !CodeUnauthorized.Valid() || Codes()[0] != CodeUnauthorized {
 		t.Fatal("Codes returned the package's own array")

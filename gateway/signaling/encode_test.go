@@ -53,7 +53,7 @@ func TestMarshalWireForm(t *testing.T) {
 // TestRoundTrip encodes one message of every type and decodes it with the
 // decoder of its direction.
 func TestRoundTrip(t *testing.T) {
-	client := []ClientMessage{
+	client := []Message{
 		Auth{Version: 1, Token: "a.b.c", Ref: "1"},
 		Auth{Version: 1, User: "alice", Password: "pw"},
 		Dial{ID: "c1", To: "+15551234567", SDP: offerSDP, Ref: "2"},
@@ -65,24 +65,6 @@ func TestRoundTrip(t *testing.T) {
 		Resume{CallID: "c1"},
 		Hangup{CallID: "c1", Ref: "x"},
 		Ping{Ref: "p"},
-	}
-	for _, m := range client {
-		t.Run("client "+string(m.MessageType()), func(t *testing.T) {
-			b, err := Marshal(m)
-			if err != nil {
-				t.Fatalf("Marshal: %v", err)
-			}
-			if !bytes.HasPrefix(b, []byte(`{"type":"`+string(m.MessageType())+`"`)) {
-				t.Fatalf("wire form %s does not start with its type", b)
-			}
-			got, err := Decode(b)
-			if err != nil {
-				t.Fatalf("Decode(%s): %v", b, err)
-			}
-			if !reflect.DeepEqual(got, m) {
-				t.Fatalf("round trip = %#v, want %#v", got, m)
-			}
-		})
 	}
 	server := []Message{
 		Authenticated{Version: 1, User: "alice", MaxCalls: 3, ICEServers: []ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}},
@@ -97,20 +79,33 @@ func TestRoundTrip(t *testing.T) {
 		ErrorReply{Code: CodeTooManyCalls, Message: "limit 2", CallID: "c3"},
 		Pong{Ref: "p"},
 	}
-	for _, m := range server {
-		t.Run("server "+string(m.MessageType()), func(t *testing.T) {
-			b, err := Marshal(m)
-			if err != nil {
-				t.Fatalf("Marshal: %v", err)
-			}
-			got, err := DecodeServer(b)
-			if err != nil {
-				t.Fatalf("DecodeServer(%s): %v", b, err)
-			}
-			if !reflect.DeepEqual(got, m) {
-				t.Fatalf("round trip = %#v, want %#v", got, m)
-			}
-		})
+	for _, side := range []struct {
+		name   string
+		msgs   []Message
+		decode func([]byte) (Message, error)
+		using  string // the decoder's name
+	}{
+		{"client", client, func(b []byte) (Message, error) { return Decode(b) }, "Decode"},
+		{"server", server, DecodeServer, "DecodeServer"},
+	} {
+		for _, m := range side.msgs {
+			t.Run(side.name+" "+string(m.MessageType()), func(t *testing.T) {
+				b, err := Marshal(m)
+				if err != nil {
+					t.Fatalf("Marshal: %v", err)
+				}
+				if !bytes.HasPrefix(b, []byte(`{"type":"`+string(m.MessageType())+`"`)) {
+					t.Fatalf("wire form %s does not start with its type", b)
+				}
+				got, err := side.decode(b)
+				if err != nil {
+					t.Fatalf("%s(%s): %v", side.using, b, err)
+				}
+				if !reflect.DeepEqual(got, m) {
+					t.Fatalf("round trip = %#v, want %#v", got, m)
+				}
+			})
+		}
 	}
 }
 

@@ -17,14 +17,24 @@ func invalid(code Code, field, reason string) *DecodeError {
 	return &DecodeError{Code: code, Field: field, Reason: reason}
 }
 
-// checkCallID accepts 1 to MaxCallIDSize bytes of ASCII letters, digits and
-// "-", "_", ".", ":" (a UUID, a counter, a hash).
-func checkCallID(field, v string) *DecodeError {
+// checkSize requires v, of at most maxLen bytes: an empty v is a bad
+// request, a longer one gets code and a reason counting maxLen in unit.
+func checkSize(field, v string, maxLen int, code Code, unit string) *DecodeError {
 	if v == "" {
 		return invalid(CodeBadRequest, field, "required")
 	}
-	if len(v) > MaxCallIDSize {
-		return invalid(CodeBadRequest, field, "longer than "+strconv.Itoa(MaxCallIDSize)+" bytes")
+	if len(v) > maxLen {
+		return invalid(code, field, "longer than "+strconv.Itoa(maxLen)+" "+unit)
+	}
+
+	return nil
+}
+
+// checkCallID accepts 1 to MaxCallIDSize bytes of ASCII letters, digits and
+// "-", "_", ".", ":" (a UUID, a counter, a hash).
+func checkCallID(field, v string) *DecodeError {
+	if err := checkSize(field, v, MaxCallIDSize, CodeBadRequest, "bytes"); err != nil {
+		return err
 	}
 	if !validCallID(v) {
 		return invalid(CodeBadRequest, field, `may contain only ASCII letters, digits and "-_.:"`)
@@ -76,11 +86,8 @@ func checkRef(v string) *DecodeError {
 // MaxNumberSize-1 characters from "0123456789*#". Formatting characters
 // (spaces, dashes, parentheses) are the client's to strip.
 func checkNumber(field, v string) *DecodeError {
-	if v == "" {
-		return invalid(CodeBadRequest, field, "required")
-	}
-	if len(v) > MaxNumberSize {
-		return invalid(CodeInvalidNumber, field, "longer than "+strconv.Itoa(MaxNumberSize)+" characters")
+	if err := checkSize(field, v, MaxNumberSize, CodeInvalidNumber, "characters"); err != nil {
+		return err
 	}
 	digits := strings.TrimPrefix(v, "+")
 	if digits == "" {
@@ -118,11 +125,8 @@ func checkDigits(field, v string, maxDigits int) *DecodeError {
 // and requires an active audio media section. An SDP that does not parse is
 // a bad request; one without audio can share no codec with the trunk.
 func checkSDP(field, v string) *DecodeError {
-	if v == "" {
-		return invalid(CodeBadRequest, field, "required")
-	}
-	if len(v) > MaxSDPSize {
-		return invalid(CodeBadRequest, field, "longer than "+strconv.Itoa(MaxSDPSize)+" bytes")
+	if err := checkSize(field, v, MaxSDPSize, CodeBadRequest, "bytes"); err != nil {
+		return err
 	}
 	var desc sdp.SessionDescription
 	if err := desc.UnmarshalString(v); err != nil {
@@ -191,58 +195,36 @@ func (m Auth) validate() *DecodeError {
 }
 
 func (m Dial) validate() *DecodeError {
-	if err := checkCallID("id", m.ID); err != nil {
-		return err
-	}
-	if err := checkNumber("to", m.To); err != nil {
-		return err
-	}
-	if err := checkSDP("sdp", m.SDP); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("id", m.ID), checkNumber("to", m.To), checkSDP("sdp", m.SDP), checkRef(m.Ref))
 }
 
 func (m Accept) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkSDP("sdp", m.SDP); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkSDP("sdp", m.SDP), checkRef(m.Ref))
 }
 
 func (m Candidate) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkCandidate("candidate", m.Candidate); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkCandidate("candidate", m.Candidate), checkRef(m.Ref))
 }
 
 func (m DTMF) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkDigits("digits", m.Digits, MaxDigits); err != nil {
-		return err
-	}
-
-	return checkRef(m.Ref)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkDigits("digits", m.Digits, MaxDigits), checkRef(m.Ref))
 }
 
 func callAndRef(callID, ref string) *DecodeError {
-	if err := checkCallID("call_id", callID); err != nil {
-		return err
+	return firstInvalid(checkCallID("call_id", callID), checkRef(ref))
+}
+
+// firstInvalid returns the first of the checks' results that is a problem,
+// nil when none is: the order of the checks is the order fields are
+// reported in.
+func firstInvalid(checks ...*DecodeError) *DecodeError {
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
 	}
 
-	return checkRef(ref)
+	return nil
 }
 
 func (m Reject) validate() *DecodeError { return callAndRef(m.CallID, m.Ref) }
@@ -268,14 +250,7 @@ func (m Authenticated) validate() *DecodeError {
 }
 
 func (m Answer) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-	if err := checkSDP("sdp", m.SDP); err != nil {
-		return err
-	}
-
-	return nil
+	return firstInvalid(checkCallID("call_id", m.CallID), checkSDP("sdp", m.SDP))
 }
 
 func (m Ringing) validate() *DecodeError   { return checkCallID("call_id", m.CallID) }
@@ -294,11 +269,7 @@ func (m Incoming) validate() *DecodeError {
 }
 
 func (m DTMFEvent) validate() *DecodeError {
-	if err := checkCallID("call_id", m.CallID); err != nil {
-		return err
-	}
-
-	return checkDigits("digit", m.Digit, 1)
+	return firstInvalid(checkCallID("call_id", m.CallID), checkDigits("digit", m.Digit, 1))
 }
 
 func (m HangupEvent) validate() *DecodeError {

@@ -371,19 +371,32 @@ func (w *Wire) ACKFailure(inv *sipmsg.Request, res *sipmsg.Response) *sipmsg.Req
 	return ackOf(inv, res, inv.Recipient, inv.Via())
 }
 
+// CancelOf builds the CANCEL of the INVITE inv (RFC 3261 section 9.1): its
+// Request-URI, top Via, From, To, Call-ID and CSeq number.
+func CancelOf(inv *sipmsg.Request) *sipmsg.Request {
+	return inviteFollowUp(sipmsg.CANCEL, inv, inv.To(), inv.Recipient, inv.Via().Clone())
+}
+
 // ackOf builds an ACK to target for the final response res to the INVITE
 // inv.
 func ackOf(inv *sipmsg.Request, res *sipmsg.Response, target sipmsg.Uri, via sipmsg.Header) *sipmsg.Request {
-	ack := sipmsg.NewRequest(sipmsg.ACK, target)
-	ack.AppendHeader(via)
-	ack.AppendHeader(inv.From())
-	ack.AppendHeader(res.To())
-	ack.AppendHeader(inv.CallID())
-	ack.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sipmsg.ACK})
-	ack.AppendHeader(sipmsg.NewHeader("Max-Forwards", "70"))
-	ack.SetBody(nil)
+	return inviteFollowUp(sipmsg.ACK, inv, res.To(), target, via)
+}
 
-	return ack
+// inviteFollowUp builds a body-less request of method (ACK or CANCEL) to
+// target with the INVITE inv's From, Call-ID and CSeq number, the To to,
+// and the single Via via.
+func inviteFollowUp(method sipmsg.RequestMethod, inv *sipmsg.Request, to *sipmsg.ToHeader, target sipmsg.Uri, via sipmsg.Header) *sipmsg.Request {
+	req := sipmsg.NewRequest(method, target)
+	req.AppendHeader(via)
+	req.AppendHeader(inv.From())
+	req.AppendHeader(to)
+	req.AppendHeader(inv.CallID())
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: method})
+	req.AppendHeader(sipmsg.NewHeader("Max-Forwards", "70"))
+	req.SetBody(nil)
+
+	return req
 }
 
 // InDialog builds a request of the wire inside the dialog that its INVITE
