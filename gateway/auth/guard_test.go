@@ -280,8 +280,10 @@ func TestGateMaxWait(t *testing.T) {
 // machine so busy that one bare bcrypt comparison, measured between the
 // logins, takes more than a sixth of that, the bound is six bare
 // comparisons instead (the login's own comparison, the wait for a running
-// one, and the machine's scheduling). Logins from addresses never seen
-// before are measured and logged.
+// one, and the machine's scheduling); and where the machine stalls the
+// slowest bare comparisons too, three of the slowest, since a login can
+// be no faster than the comparison it waits for plus its own. Logins from
+// addresses never seen before are measured and logged.
 //
 // The hashes have the default cost (about 60 ms a comparison on a current
 // core) unless one comparison takes much longer here (the race detector
@@ -370,9 +372,9 @@ func TestLoginLatencyUnderFlood(t *testing.T) {
 	slices.Sort(fresh)
 	slices.Sort(compare)
 	p99 := func(d []time.Duration) time.Duration { return d[len(d)*99/100] }
-	limit := max(500*time.Millisecond, 6*compare[len(compare)/2])
-	t.Logf("under the flood (bcrypt cost %d): known-good address login p50 %v p99 %v; new address p50 %v p99 %v; bare comparison p50 %v",
-		cost, known[len(known)/2], p99(known), fresh[len(fresh)/2], p99(fresh), compare[len(compare)/2])
+	limit := max(500*time.Millisecond, 6*compare[len(compare)/2], 3*p99(compare))
+	t.Logf("under the flood (bcrypt cost %d): known-good address login p50 %v p99 %v; new address p50 %v p99 %v; bare comparison p50 %v p99 %v",
+		cost, known[len(known)/2], p99(known), fresh[len(fresh)/2], p99(fresh), compare[len(compare)/2], p99(compare))
 	if p99(known) > limit {
 		t.Errorf("p99 login latency from a known-good address %v, want under %v", p99(known), limit)
 	}
