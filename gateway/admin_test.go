@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -22,24 +20,8 @@ func adminRequest(t *testing.T, e *env, method, path string, header http.Header)
 	if addr == nil {
 		t.Fatal("the gateway has no admin listener")
 	}
-	req, err := http.NewRequestWithContext(context.Background(), method, "http://"+addr.String()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	return res.StatusCode, string(body)
+	return httpRequest(t, method, "http://"+addr.String()+path, header)
 }
 
 // bearer is the Authorization header of token.

@@ -366,9 +366,20 @@ func assertReadyz(t *testing.T, e *env, code int, body string) {
 // httpGet fetches path from the gateway's HTTP listener.
 func httpGet(t *testing.T, e *env, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+e.http+path, nil)
+
+	return httpRequest(t, http.MethodGet, "http://"+e.http+path, nil)
+}
+
+// httpRequest sends a request with header to url and returns the status
+// code and body of the response.
+func httpRequest(t *testing.T, method, url string, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

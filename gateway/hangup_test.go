@@ -121,18 +121,8 @@ func TestHTTPEndpoints(t *testing.T) {
 	e := newEnv(t, testConfig{})
 	get := func(path string, header http.Header) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+e.http+path, nil)
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
 
-		return res.StatusCode, string(body)
+		return httpRequest(t, http.MethodGet, "http://"+e.http+path, header)
 	}
 	if code, body := get("/readyz", nil); code != http.StatusOK {
 		t.Errorf("/readyz = %d %q", code, body)
