@@ -13,6 +13,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/internal/sipp"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 )
 
 // These tests drive the softphone page the gateway serves, in headless
@@ -150,6 +151,7 @@ func TestBrowserCallsBaresip(t *testing.T) {
 // call leave the gateway on the SIP side as RFC 4733 telephone-events, in
 // order, each once; the same leg carries the page's tone as PCMU.
 func TestBrowserDTMFReachesSIP(t *testing.T) {
+	const sippEventPT = 101 // telephone-event/8000 in uas_answer.xml
 	const digits = "159#*0"
 	media := faketrunk.NewMedia(t, trunkToneHz) // records; sends nothing
 	uas := startSipp(t, "uas_answer.xml", sipp.Options{}, int(media.Addr().Port()))
@@ -166,6 +168,24 @@ func TestBrowserDTMFReachesSIP(t *testing.T) {
 		time.Sleep(250 * time.Millisecond) // a person's pace; each tone lasts 100 ms
 	}
 	media.Heard().WaitDigits(t, digits)
+	// Every packet the trunk received makes well-formed RFC 4733 events:
+	// a marked start, updates and three ends, at the 100 ms the page
+	// asks RTCDTMFSender for (up to one 20 ms packet more).
+	events, err := testcodec.WellFormedEvents(media.Packets(), sippEventPT, true)
+	if err != nil {
+		t.Fatalf("the trunk received malformed telephone-events: %v", err)
+	}
+	var got []rune
+	for _, e := range events {
+		got = append(got, e.Digit)
+		if e.Duration < 800 || e.Duration > 960 || e.Packets < 3+testcodec.EndPackets {
+			t.Errorf("event %+v: want 800 to 960 samples (100 to 120 ms at 8 kHz) in a start, updates and %d ends", e, testcodec.EndPackets)
+		}
+	}
+	if string(got) != digits {
+		t.Errorf("the trunk received events %q, want %q", string(got), digits)
+	}
+	t.Logf("the trunk received %d well-formed events: %+v", len(events), events)
 	if shown := b.text("sent-digits"); shown != digits {
 		t.Errorf("the page shows sent digits %q, want %q", shown, digits)
 	}
