@@ -14,7 +14,8 @@ import (
 // TestAnswerListsOneTelephoneEvent: the answer keeps one telephone-event,
 // the one at the audio codec's clock when offered, so that Chromium sends
 // whole events rather than end packets only; the offer's other codecs
-// stay, in its order, and Media names the event the browser will use.
+// stay, in its order, and Media names the event the browser will use. The
+// answer is DTLS passive.
 func TestAnswerListsOneTelephoneEvent(t *testing.T) {
 	api := listen(t, Settings{UDPListen: netip.AddrPortFrom(loopback, 0)})
 	t.Cleanup(func() { _ = api.Close() })
@@ -53,6 +54,11 @@ func TestAnswerListsOneTelephoneEvent(t *testing.T) {
 			}
 			if m := answerFormats(answer); len(m) == 0 || m[0] != tc.wantFirst {
 				t.Errorf("answer's formats %v, want %s first", m, tc.wantFirst)
+			}
+			// The browser starts DTLS, after our Binding Success
+			// Response (RFC 5763 section 5).
+			if !strings.Contains(answer, "\r\na=setup:passive\r\n") {
+				t.Errorf("answer without a=setup:passive:\n%s", answer)
 			}
 			m := leg.Media()
 			if len(m.Events) != 1 || m.Events[0].PayloadType != tc.wantPT || m.Event != m.Events[0] {
