@@ -171,10 +171,7 @@ func TestBrowserDTMFReachesSIP(t *testing.T) {
 	// Every packet the trunk received makes well-formed RFC 4733 events:
 	// a marked start, updates and three ends, at the 100 ms the page
 	// asks RTCDTMFSender for (up to one 20 ms packet more).
-	events, err := testcodec.WellFormedEvents(media.Packets(), sippEventPT, true)
-	if err != nil {
-		t.Fatalf("the trunk received malformed telephone-events: %v", err)
-	}
+	events := testcodec.WaitWellFormedEvents(t, media.WaitPackets, sippEventPT)
 	var got []rune
 	for _, e := range events {
 		got = append(got, e.Digit)

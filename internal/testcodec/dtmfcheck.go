@@ -3,6 +3,7 @@ package testcodec
 import (
 	"errors"
 	"fmt"
+	"testing"
 
 	"github.com/pion/rtp"
 
@@ -12,6 +13,11 @@ import (
 // ErrMalformedEvent is a telephone-event stream that breaks RFC 4733
 // section 2.5.1, returned by WellFormedEvents.
 var ErrMalformedEvent = errors.New("testcodec: malformed telephone-event")
+
+// ErrEventIncomplete is returned by WellFormedEvents, asked for complete
+// events, when the last event has not sent all its end packets yet: wait
+// for more packets.
+var ErrEventIncomplete = errors.New("testcodec: telephone-event not ended yet")
 
 // ReceivedEvent is one RFC 4733 event as a receiver saw it: its digit, the
 // RTP timestamp of its start, its final duration (in ticks of the event's
@@ -29,8 +35,9 @@ type ReceivedEvent struct {
 // an end packet, goes on with unmarked updates of the same code and start
 // timestamp whose durations never decrease, and ends with exactly
 // EndPackets end packets of one final duration. It returns the events, or
-// an error naming the first packet that breaks a rule, or an event that
-// has not ended yet when complete is true.
+// an error wrapping ErrMalformedEvent naming the first packet that breaks a
+// rule, or ErrEventIncomplete for a last event that has not ended yet when
+// complete is true.
 func WellFormedEvents(packets []rtp.Packet, pt uint8, complete bool) ([]ReceivedEvent, error) {
 	var events []ReceivedEvent
 	var cur *ReceivedEvent
@@ -79,8 +86,26 @@ func WellFormedEvents(packets []rtp.Packet, pt uint8, complete bool) ([]Received
 		}
 	}
 	if complete && cur != nil && ends != EndPackets {
-		return events, fmt.Errorf("%w: the last event %q at %d has %d end packets, want %d", ErrMalformedEvent, cur.Digit, cur.Start, ends, EndPackets)
+		return events, fmt.Errorf("%w: the last event %q at %d has %d end packets, want %d", ErrEventIncomplete, cur.Digit, cur.Start, ends, EndPackets)
 	}
 
 	return events, nil
+}
+
+// WaitWellFormedEvents waits until the telephone-events of payload type
+// pt that media received have all ended and returns them; it fails tb
+// when they break RFC 4733 section 2.5.1. wait is a Media's WaitPackets.
+func WaitWellFormedEvents(tb testing.TB, wait func(testing.TB, string, func([]rtp.Packet) bool) []rtp.Packet, pt uint8) []ReceivedEvent {
+	tb.Helper()
+	pkts := wait(tb, "the end packets of the last telephone-event", func(p []rtp.Packet) bool {
+		_, err := WellFormedEvents(p, pt, true)
+
+		return !errors.Is(err, ErrEventIncomplete)
+	})
+	events, err := WellFormedEvents(pkts, pt, true)
+	if err != nil {
+		tb.Fatalf("received malformed telephone-events: %v", err)
+	}
+
+	return events
 }
