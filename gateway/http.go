@@ -16,6 +16,7 @@ func (g *Gateway) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
 	mux.HandleFunc("GET /ws", g.handleWS)
+	mux.HandleFunc("POST "+OriginCheckPath, g.handleOriginCheck)
 	mux.Handle("GET /", web.Handler())
 	if g.cfg.Metrics.Enabled {
 		mux.Handle("GET "+g.cfg.Metrics.Path, promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{
