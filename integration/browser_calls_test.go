@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -211,6 +214,35 @@ func TestBrowserShowsErrors(t *testing.T) {
 			t.Errorf("error shown %q, want a sign-in failure", got)
 		}
 		b.waitState("signed-out", time.Second)
+	})
+	t.Run("refused origin", func(t *testing.T) {
+		// A page of another origin (another port) that the gateway's
+		// http.allowed_origins does not list.
+		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte("<!doctype html><title>another site</title>"))
+		}))
+		t.Cleanup(page.Close)
+		b.run(20*time.Second, "open a page of another origin", chromedp.Navigate(page.URL))
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		defer cancel()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(async () => {
+			const { Device, describeError } = await import(`+jsString(gw.pageURL()+"webtrunk.js")+`);
+			const device = new Device({ url: `+jsString(gw.wsURL())+`, user: "alice", password: "x", reconnect: false });
+			try {
+				await device.connect();
+				return { code: "connected" };
+			} catch (err) {
+				return { code: err.code, text: describeError(err) };
+			}
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["code"] != "origin_not_allowed" || !strings.HasPrefix(got["text"], "This page's origin is not allowed") {
+			t.Errorf("connect from a refused origin: %v, want origin_not_allowed with its text", got)
+		}
+		gw.logs.WaitLine(t, "websocket refused: origin not allowed")
 	})
 	t.Run("forbidden number", func(t *testing.T) {
 		b.login(gw.pageURL(), userAlice, testPassword)

@@ -118,7 +118,7 @@ export class Device extends Emitter {
    * registration once the gateway accepted the credentials.
    * @returns {Promise<{user: string, maxCalls: number}>}
    * @throws {WebtrunkError} unauthorized, unsupported_version,
-   *   connection_failed
+   *   connection_failed, origin_not_allowed
    */
   connect() {
     this.#wanted = true;
@@ -207,7 +207,11 @@ export class Device extends Emitter {
         }
         ws.send(JSON.stringify(auth));
       };
-      ws.onopen = sendAuth;
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+        sendAuth();
+      };
       ws.onmessage = (ev) => {
         let msg;
         try {
@@ -258,7 +262,20 @@ export class Device extends Emitter {
           settled ? ErrorCode.CONNECTION_LOST : ErrorCode.CONNECTION_FAILED,
           "WebSocket closed (" + ev.code + (ev.reason ? " " + ev.reason : "") + ")",
         );
-        fail(err);
+        if (!opened && !settled) {
+          // The handshake failed, and browsers hide why: ask the gateway
+          // whether it refuses this page's origin.
+          originRefused(url).then((refused) => {
+            if (refused) {
+              this.#wanted = false; // retrying cannot help
+              fail(new WebtrunkError(ErrorCode.ORIGIN_NOT_ALLOWED, "the gateway does not accept WebSockets from " + globalThis.location?.origin));
+            } else {
+              fail(err);
+            }
+          });
+        } else {
+          fail(err);
+        }
         for (const call of this.#calls.values()) {
           call._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, "connection to the gateway lost", { callId: call.id }), false);
         }
@@ -381,6 +398,30 @@ function newCallId() {
   const b = new Uint8Array(16);
   crypto.getRandomValues(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * originRefused asks the gateway of the WebSocket URL wsURL, on its origin
+ * check endpoint (POST /ws/origin, readable from any origin), whether it
+ * refuses this page's origin. It resolves false when it cannot tell.
+ * @param {string} wsURL
+ * @returns {Promise<boolean>}
+ */
+async function originRefused(wsURL) {
+  try {
+    const u = new URL(wsURL);
+    u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+    u.pathname = "/ws/origin";
+    u.search = "";
+    const res = await fetch(u, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(5000) });
+    if (!res.ok) {
+      return false;
+    }
+    const body = await res.json();
+    return body.allowed === false;
+  } catch {
+    return false;
+  }
 }
 
 function defaultURL() {
