@@ -217,7 +217,7 @@ func (f *browserFox) poll(what, cond, describe string, timeout time.Duration) {
 
 // waitHears waits until the audio element with id elementID plays the far
 // end with want Hz dominating it (and little of unwant Hz), analysed with
-// WebAudio as browserCaptureJS does, or fails the test after timeout.
+// WebAudio by captureJS, or fails the test after timeout.
 func (f *browserFox) waitHears(elementID string, want, unwant float64, timeout time.Duration) ear.ToneReport {
 	f.t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -238,26 +238,4 @@ func (f *browserFox) waitHears(elementID string, want, unwant float64, timeout t
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// captureJS is browserCaptureJS for the audio element with id elementID.
-func captureJS(elementID string) string {
-	return `(async () => {
-	const el = document.getElementById(` + jsString(elementID) + `);
-	if (!el || !el.srcObject) { return {rate: 0, samples: []}; }
-	const ctx = window.__webtrunkTestAudio ||= new AudioContext();
-	await ctx.resume();
-	if (window.__webtrunkTestStream !== el.srcObject) {
-		window.__webtrunkTestStream = el.srcObject;
-		const an = ctx.createAnalyser();
-		an.fftSize = 16384;
-		ctx.createMediaStreamSource(el.srcObject).connect(an);
-		window.__webtrunkTestAnalyser = an;
-		await new Promise((r) => setTimeout(r, 400));
-	}
-	const an = window.__webtrunkTestAnalyser;
-	const buf = new Float32Array(an.fftSize);
-	an.getFloatTimeDomainData(buf);
-	return {rate: ctx.sampleRate, samples: Array.from(buf, (v) => Math.round(Math.max(-1, Math.min(1, v)) * 32767))};
-})()`
 }

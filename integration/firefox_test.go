@@ -103,9 +103,13 @@ func checkTrunkEvents(t *testing.T, tc *faketrunk.Call, digits string) {
 	}
 }
 
-// firefoxLibraryJS signs in with webtrunk.js imported by the page itself,
-// keeping the device and the far end's <audio id="far-end"> in window.
-var firefoxLibraryJS = `(async () => {
+// librarySignInJS signs in with webtrunk.js imported by the page itself,
+// with the DeviceOptions members of the object literal extra beside the
+// credentials, voice processing off and the far end on a new
+// <audio id="far-end">; it keeps the device in window.device and inbound
+// calls in window.calls, and resolves to the device's state.
+func librarySignInJS(extra string) string {
+	return `(async () => {
 	const { Device } = await import("/webtrunk.js");
 	const audio = document.createElement("audio");
 	audio.id = "far-end";
@@ -115,6 +119,7 @@ var firefoxLibraryJS = `(async () => {
 		user: ` + jsString(userAlice) + `, password: ` + jsString(testPassword) + `,
 		audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
 		audioElement: audio,
+		...(` + extra + `),
 	});
 	window.device = device;
 	window.calls = [];
@@ -122,9 +127,11 @@ var firefoxLibraryJS = `(async () => {
 	await device.connect();
 	return device.state;
 })()`
+}
 
-// firefoxDialJS places a call with the library and keeps it in window.call.
-func firefoxDialJS(number string) string {
+// libraryDialJS places a call with the library and keeps it in
+// window.call, its DisconnectInfo in window.lastHangup.
+func libraryDialJS(number string) string {
 	return `(() => {
 		const call = window.device.call(` + jsString(number) + `);
 		window.call = call;
@@ -146,7 +153,7 @@ func TestFirefoxLibrary(t *testing.T) {
 	// library's own source, and the test's script imports it.
 	f.gotoURL(e.httpURL + "/webtrunk.js")
 	var state string
-	f.eval("sign in with webtrunk.js", firefoxLibraryJS, &state)
+	f.eval("sign in with webtrunk.js", librarySignInJS("{}"), &state)
 	if state != "registered" {
 		t.Fatalf("device state %q after connect, want registered", state)
 	}
@@ -154,7 +161,7 @@ func TestFirefoxLibrary(t *testing.T) {
 
 	t.Run("outbound", func(t *testing.T) {
 		f.t = t
-		f.eval("dial", firefoxDialJS(numberOK), nil)
+		f.eval("dial", libraryDialJS(numberOK), nil)
 		tc := e.trunk.WaitCallTo(t, numberOK)
 		f.poll("connected", `window.call.state === "connected"`, callState, 20*time.Second)
 		tc.Heard().WaitTone(t, "the trunk", 0, browserToneHz, trunkToneHz)
@@ -184,7 +191,7 @@ func TestFirefoxLibrary(t *testing.T) {
 		f.t = t
 		for i := range firstAudioCalls {
 			number := fmt.Sprintf("+1555123%04d", 100+i)
-			f.eval("dial", firefoxDialJS(number), nil)
+			f.eval("dial", libraryDialJS(number), nil)
 			tc := e.trunk.WaitCallTo(t, number)
 			f.poll("connected", `window.call.state === "connected"`, callState, 20*time.Second)
 			tc.Heard().WaitTone(t, "the trunk", 0, browserToneHz, trunkToneHz)

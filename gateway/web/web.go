@@ -1,7 +1,8 @@
 // Package web serves Webtrunk's browser client from files embedded in the
 // binary: the softphone page at "/" (index.html, softphone.js,
 // softphone.css) and the client library, the ES module webtrunk.js (with
-// the two modules it imports, webtrunk-call.js and webtrunk-core.js), which
+// the modules it imports, webtrunk-call.js, webtrunk-core.js and
+// webtrunk-media.js), which
 // any page of the operator's may import, from any origin. The page talks to
 // the gateway's WebSocket signaling endpoint "/ws" on the same host;
 // docs/client.md documents the library.
@@ -19,7 +20,7 @@ import (
 	"time"
 )
 
-//go:embed index.html webtrunk.js webtrunk-call.js webtrunk-core.js softphone.js softphone.css
+//go:embed index.html webtrunk.js webtrunk-call.js webtrunk-core.js webtrunk-media.js softphone.js softphone.css
 var files embed.FS
 
 // ContentSecurityPolicy is the Content-Security-Policy header sent with
@@ -42,13 +43,14 @@ type asset struct {
 
 // routes maps request paths to embedded file names.
 var routes = map[string]string{
-	"/":                 "index.html",
-	"/index.html":       "index.html",
-	"/webtrunk.js":      "webtrunk.js",
-	"/webtrunk-call.js": "webtrunk-call.js",
-	"/webtrunk-core.js": "webtrunk-core.js",
-	"/softphone.js":     "softphone.js",
-	"/softphone.css":    "softphone.css",
+	"/":                  "index.html",
+	"/index.html":        "index.html",
+	"/webtrunk.js":       "webtrunk.js",
+	"/webtrunk-call.js":  "webtrunk-call.js",
+	"/webtrunk-core.js":  "webtrunk-core.js",
+	"/webtrunk-media.js": "webtrunk-media.js",
+	"/softphone.js":      "softphone.js",
+	"/softphone.css":     "softphone.css",
 }
 
 var contentTypes = map[string]string{
@@ -59,7 +61,8 @@ var contentTypes = map[string]string{
 
 // Handler returns the handler of the browser client. It answers GET and HEAD
 // for "/" (and "/index.html"), "/webtrunk.js", "/webtrunk-call.js",
-// "/webtrunk-core.js", "/softphone.js" and "/softphone.css"; any other path
+// "/webtrunk-core.js", "/webtrunk-media.js", "/softphone.js" and
+// "/softphone.css"; any other path
 // gets 404 and any other method 405. Every response carries
 // ContentSecurityPolicy, X-Content-Type-Options nosniff, Referrer-Policy
 // no-referrer and a Permissions-Policy that grants the microphone to the

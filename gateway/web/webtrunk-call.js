@@ -4,14 +4,21 @@
 // webtrunk.js, which re-exports this class.
 
 import { Emitter, ErrorCode, WebtrunkError, checkWebRTC, errorText } from "./webtrunk-core.js";
+import { Ringback } from "./webtrunk-media.js";
 
 /**
  * Call is one call, outbound (from Device.call) or inbound (from the
  * Device's "incoming" event).
  *
  * States: "dialing" (outbound, before the far end rings), "ringing"
- * (outbound alerting, or inbound waiting for accept), "connecting"
- * (inbound, accepted), "connected", "ended".
+ * (outbound alerting without early media, or inbound waiting for accept),
+ * "progress" (outbound, early media: the far end's own ringback or
+ * announcement plays), "connecting" (inbound, accepted), "connected",
+ * "ended".
+ *
+ * While an outbound call is "ringing", the call's audio element plays a
+ * local ringback tone (DeviceOptions.ringback; false turns it off) until
+ * early media, the answer or the end.
  *
  * Events: "ringing", "progress" (early media flows), "connected",
  * "disconnected" (DisconnectInfo), "dtmf" (digit received from the far end),
@@ -39,6 +46,8 @@ export class Call extends Emitter {
   #localCandidates = [];
   #answerTimer = 0;
   #connectedAt = 0;
+  /** @type {Ringback|null} */
+  #ringback = null;
 
   /**
    * Calls are created by Device; do not construct them yourself.
@@ -106,7 +115,7 @@ export class Call extends Emitter {
   /**
    * accept answers a ringing inbound call: the microphone is opened and the
    * browser's offer sent. "connected" follows.
-   * @param {{audio?: MediaTrackConstraints|boolean}} [options]
+   * @param {{audio?: MediaTrackConstraints|boolean, preferredCodecs?: string[]}} [options]
    */
   accept(options = {}) {
     if (this.direction !== "inbound" || this.#state !== "ringing") {
@@ -253,17 +262,20 @@ export class Call extends Emitter {
       case "ringing":
         if (this.#state === "dialing") {
           this.#state = "ringing";
+          this.#startRingback();
         }
         this.emit("ringing");
         break;
       case "progress":
-        if (this.#state === "dialing") {
-          this.#state = "ringing";
+        if (this.#state === "dialing" || this.#state === "ringing") {
+          this.#state = "progress";
+          this.#stopRingback();
         }
         this.emit("progress");
         break;
       case "connected":
         if (this.#state !== "connected") {
+          this.#stopRingback();
           this.#state = "connected";
           this.#connectedAt = Date.now();
           this.emit("connected");
@@ -312,6 +324,7 @@ export class Call extends Emitter {
       for (const track of this.#local.getAudioTracks()) {
         pc.addTrack(track, this.#local);
       }
+      preferCodecs(pc, options.preferredCodecs ?? opts.preferredCodecs);
       pc.ontrack = (ev) => this.#onTrack(ev);
       pc.onicecandidate = (ev) => this.#onLocalCandidate(ev.candidate);
       pc.oniceconnectionstatechange = () => {
@@ -401,22 +414,64 @@ export class Call extends Emitter {
   #onTrack(ev) {
     const stream = ev.streams[0] || new MediaStream([ev.track]);
     this.#remote = stream;
-    const opt = this.#link.opts.audioElement;
-    let el = typeof opt === "function" ? opt(this) : opt;
-    if (!el) {
-      el = new Audio();
+    if (!this.#ringback) {
+      this.#play(stream);
     }
-    el.autoplay = true;
+    this.emit("remotestream", stream);
+  }
+
+  /** #element returns the call's audio element, made on first use. */
+  #element() {
+    if (!this.#audio) {
+      const opt = this.#link.opts.audioElement;
+      this.#audio = (typeof opt === "function" ? opt(this) : opt) || new Audio();
+      this.#audio.autoplay = true;
+    }
+    return this.#audio;
+  }
+
+  /** #play plays stream on the call's audio element. */
+  #play(stream) {
+    const el = this.#element();
     el.srcObject = stream;
     el.muted = this.#held;
-    this.#audio = el;
     const played = el.play();
     if (played && played.catch) {
       played.catch((e) => {
-        this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "cannot play remote audio: " + errorText(e), { callId: this.id }));
+        if (el.srcObject === stream) {
+          this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "cannot play remote audio: " + errorText(e), { callId: this.id }));
+        }
       });
     }
-    this.emit("remotestream", stream);
+  }
+
+  /** #startRingback plays the local ringback tone unless turned off. */
+  #startRingback() {
+    const opt = this.#link.opts.ringback;
+    if (opt === false || this.direction !== "outbound") {
+      return;
+    }
+    const rb = new Ringback(typeof opt === "object" ? opt : {});
+    const stream = rb.start();
+    if (!stream) {
+      return;
+    }
+    this.#ringback = rb;
+    this.#play(stream);
+  }
+
+  /** #stopRingback stops the ringback tone and plays the far end again. */
+  #stopRingback() {
+    if (!this.#ringback) {
+      return;
+    }
+    this.#ringback.stop();
+    this.#ringback = null;
+    if (this.#remote) {
+      this.#play(this.#remote);
+    } else if (this.#audio) {
+      this.#audio.srcObject = null;
+    }
   }
 
   #applyTrackState() {
@@ -431,6 +486,8 @@ export class Call extends Emitter {
     }
     this.#state = "ended";
     clearTimeout(this.#answerTimer);
+    this.#ringback?.stop();
+    this.#ringback = null;
     this.#link.remove(this.id);
     if (this.#pc) {
       this.#pc.ontrack = this.#pc.onicecandidate = null;
@@ -464,4 +521,31 @@ function microphoneError(e, callId) {
     return e;
   }
   return new WebtrunkError(code, "getUserMedia: " + errorText(e), { callId, cause: e });
+}
+
+/**
+ * preferCodecs puts the audio codecs named in names (for example ["PCMU"])
+ * first in the offer, in that order, keeping every other codec the browser
+ * has after them (RTCRtpTransceiver.setCodecPreferences, W3C WebRTC section
+ * 5.4). The gateway answers with the offer's first codec it speaks, so
+ * ["PCMU"] makes a call to a PCMU trunk pass the audio through without
+ * transcoding. Browsers without setCodecPreferences keep their own order.
+ * @param {RTCPeerConnection} pc
+ * @param {string[]|undefined} names codec names, case-insensitive
+ */
+function preferCodecs(pc, names) {
+  if (!names || names.length === 0 || typeof RTCRtpReceiver?.getCapabilities !== "function") {
+    return;
+  }
+  const tr = pc.getTransceivers().find((t) => t.sender.track?.kind === "audio");
+  const caps = RTCRtpReceiver.getCapabilities("audio");
+  if (!tr || typeof tr.setCodecPreferences !== "function" || !caps) {
+    return;
+  }
+  const rank = (c) => {
+    const i = names.findIndex((n) => c.mimeType.toLowerCase() === "audio/" + String(n).toLowerCase());
+    return i < 0 ? names.length : i;
+  };
+  const ordered = caps.codecs.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i).map((x) => x.c);
+  tr.setCodecPreferences(ordered);
 }
