@@ -46,6 +46,13 @@ const MAX_BUSY_RETRIES = 8;
  * @property {number} [answerTimeoutMs] how long to wait for the gateway's
  *   SDP answer; default 20000 ms
  * @property {number} [pingIntervalMs] keep-alive period; default 20000 ms
+ * @property {string[]} [preferredCodecs] audio codecs to offer first, in
+ *   order, e.g. ["PCMU"] for G.711 passthrough to a PCMU trunk; default the
+ *   browser's order (Opus first)
+ * @property {boolean|{frequencies?: number[], onMs?: number, offMs?: number, volume?: number}} [ringback]
+ *   the local ringback tone an outbound call plays while the far end rings
+ *   without early media; false turns it off; default 440 + 480 Hz, 2 s on,
+ *   4 s off
  */
 
 /**
@@ -144,7 +151,7 @@ export class Device extends Emitter {
    * failures after that (microphone, refusal by the gateway, ICE) end the call
    * with a "disconnected" event whose error says why.
    * @param {string} number the number as typed (formatting is stripped)
-   * @param {{audio?: MediaTrackConstraints|boolean}} [options]
+   * @param {{audio?: MediaTrackConstraints|boolean, preferredCodecs?: string[]}} [options]
    * @returns {Call}
    * @throws {WebtrunkError} not_connected, invalid_number, too_many_calls,
    *   webrtc_unsupported
