@@ -232,7 +232,7 @@ func TestModuleImports(t *testing.T) {
 				if name == "" {
 					continue
 				}
-				declared := regexp.MustCompile(`export (class|function|const) ` + name + `\b`).MatchString(src)
+				declared := regexp.MustCompile(`export (class|function|async function|const) ` + name + `\b`).MatchString(src)
 				listed := regexp.MustCompile(`[{,\s]` + name + `[,\s}]`).MatchString(exportList)
 				if !declared && !listed {
 					t.Errorf("%s imports %s from %s, which does not export it", mod, name, m[2])

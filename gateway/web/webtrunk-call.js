@@ -4,7 +4,7 @@
 // webtrunk.js, which re-exports this class.
 
 import { Emitter, ErrorCode, WebtrunkError, checkWebRTC, errorText } from "./webtrunk-core.js";
-import { Ringback } from "./webtrunk-media.js";
+import { QualityMonitor, Ringback } from "./webtrunk-media.js";
 
 /**
  * Call is one call, outbound (from Device.call) or inbound (from the
@@ -22,8 +22,9 @@ import { Ringback } from "./webtrunk-media.js";
  *
  * Events: "ringing", "progress" (early media flows), "connected",
  * "disconnected" (DisconnectInfo), "dtmf" (digit received from the far end),
- * "mute" (boolean), "hold" (boolean), "remotestream" (MediaStream), "error"
- * (WebtrunkError that did not end the call).
+ * "mute" (boolean), "hold" (boolean), "remotestream" (MediaStream),
+ * "warning" (QualityWarning, raised and cleared), "inputchange" (the new
+ * microphone track), "error" (WebtrunkError that did not end the call).
  */
 export class Call extends Emitter {
   #link;
@@ -46,8 +47,16 @@ export class Call extends Emitter {
   #localCandidates = [];
   #answerTimer = 0;
   #connectedAt = 0;
+  /** @type {MediaTrackConstraints|boolean|undefined} the microphone's constraints */
+  #constraints = undefined;
+  /** @type {string|undefined} the output device chosen for this call */
+  #sinkId = undefined;
   /** @type {Ringback|null} */
   #ringback = null;
+  /** @type {QualityMonitor|null} */
+  #monitor = null;
+  /** @type {Map<string, object>} raised warnings by source and name */
+  #warnings = new Map();
 
   /**
    * Calls are created by Device; do not construct them yourself.
@@ -100,6 +109,103 @@ export class Call extends Emitter {
   /** remoteStream is the far end's audio, null until it arrives. */
   get remoteStream() {
     return this.#remote;
+  }
+
+  /**
+   * warnings lists the quality warnings raised and not yet cleared, each
+   * {name, source, value, threshold}.
+   * @returns {object[]}
+   */
+  get warnings() {
+    return [...this.#warnings.values()];
+  }
+
+  /**
+   * quality is the last sample of the call's quality figures: {loss
+   * (fraction), jitterMs, rttMs, mos, micLevel (RMS, 0 to 1)}, or null
+   * before the call connected or with qualityWarnings off.
+   */
+  get quality() {
+    return this.#monitor ? { ...this.#monitor.figures } : null;
+  }
+
+  /**
+   * setInputDevice switches the call's microphone to the input deviceId
+   * (from listAudioDevices) without renegotiation (RTCRtpSender.replaceTrack):
+   * the far end hears the new microphone at once; mute and hold carry over.
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   * @throws {WebtrunkError} microphone_denied, microphone_not_found,
+   *   microphone_unavailable
+   */
+  async setInputDevice(deviceId) {
+    if (this.#state === "ended") {
+      return;
+    }
+    let constraints = this.#constraints ?? true;
+    constraints = { ...(typeof constraints === "object" ? constraints : {}), deviceId: { exact: deviceId } };
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
+    } catch (e) {
+      throw microphoneError(e, this.id);
+    }
+    if (this.#state === "ended") {
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
+    const track = stream.getAudioTracks()[0];
+    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === "audio");
+    if (sender) {
+      await sender.replaceTrack(track);
+    }
+    const old = this.#local;
+    this.#local = stream;
+    this.#constraints = constraints;
+    this.#applyTrackState();
+    old?.getTracks().forEach((t) => t.stop());
+    this.#monitor?.setStream(stream);
+    this.emit("inputchange", track);
+  }
+
+  /**
+   * setOutputDevice plays the call (far end and ringback) on the output
+   * deviceId (HTMLMediaElement.setSinkId).
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   * @throws {WebtrunkError} not_supported when the browser cannot choose
+   *   the output device
+   */
+  async setOutputDevice(deviceId) {
+    this.#sinkId = deviceId;
+    const el = this.#element();
+    if (typeof el.setSinkId !== "function") {
+      throw new WebtrunkError(ErrorCode.NOT_SUPPORTED, "this browser cannot choose the audio output device", { callId: this.id });
+    }
+    await el.setSinkId(deviceId);
+  }
+
+  /**
+   * _quality raises or clears the warning name reported by source
+   * ("browser" for the call's own statistics). @internal
+   * @param {string} source
+   * @param {string} name
+   * @param {boolean} raised
+   * @param {number} value
+   * @param {number} threshold
+   */
+  _quality(source, name, raised, value, threshold) {
+    const key = source + ":" + name;
+    if (raised === this.#warnings.has(key) || this.#state === "ended") {
+      return;
+    }
+    const w = { name, source, value, threshold };
+    if (raised) {
+      this.#warnings.set(key, w);
+    } else {
+      this.#warnings.delete(key);
+    }
+    this.emit("warning", { ...w, raised, figures: this.quality });
   }
 
   /** peerConnection is the call's RTCPeerConnection (for getStats). */
@@ -278,6 +384,7 @@ export class Call extends Emitter {
           this.#stopRingback();
           this.#state = "connected";
           this.#connectedAt = Date.now();
+          this.#startMonitor();
           this.emit("connected");
         }
         break;
@@ -300,6 +407,10 @@ export class Call extends Emitter {
     if (constraints === undefined) {
       constraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
     }
+    if (opts.inputDeviceId) {
+      constraints = { ...(typeof constraints === "object" ? constraints : {}), deviceId: { exact: opts.inputDeviceId } };
+    }
+    this.#constraints = constraints;
     try {
       checkWebRTC();
       const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
@@ -426,8 +537,28 @@ export class Call extends Emitter {
       const opt = this.#link.opts.audioElement;
       this.#audio = (typeof opt === "function" ? opt(this) : opt) || new Audio();
       this.#audio.autoplay = true;
+      const sink = this.#sinkId ?? this.#link.opts.outputDeviceId;
+      if (sink && typeof this.#audio.setSinkId === "function") {
+        this.#audio.setSinkId(sink).catch((e) => {
+          this.emit("error", new WebtrunkError(ErrorCode.NOT_SUPPORTED, "cannot play on output device: " + errorText(e), { callId: this.id }));
+        });
+      }
     }
     return this.#audio;
+  }
+
+  /** #startMonitor starts the quality warnings unless turned off. */
+  #startMonitor() {
+    const opt = this.#link.opts.qualityWarnings;
+    if (opt === false || this.#monitor) {
+      return;
+    }
+    this.#monitor = new QualityMonitor(
+      () => this.getStats(),
+      (name, raised, value, threshold) => this._quality("browser", name, raised, value, threshold),
+      typeof opt === "object" ? opt : {},
+    );
+    this.#monitor.start(this.#local, () => this.#muted || this.#held);
   }
 
   /** #play plays stream on the call's audio element. */
@@ -488,6 +619,7 @@ export class Call extends Emitter {
     clearTimeout(this.#answerTimer);
     this.#ringback?.stop();
     this.#ringback = null;
+    this.#monitor?.stop();
     this.#link.remove(this.id);
     if (this.#pc) {
       this.#pc.ontrack = this.#pc.onicecandidate = null;

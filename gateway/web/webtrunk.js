@@ -11,6 +11,7 @@
 
 import { Call } from "./webtrunk-call.js";
 import { Emitter, ErrorCode, PROTOCOL_VERSION, WebtrunkError, checkWebRTC, normalizeNumber } from "./webtrunk-core.js";
+import { listAudioDevices } from "./webtrunk-media.js";
 
 export { Call } from "./webtrunk-call.js";
 export {
@@ -21,6 +22,7 @@ export {
   describeHangup,
   normalizeNumber,
 } from "./webtrunk-core.js";
+export { DEFAULT_QUALITY, DEFAULT_RINGBACK, listAudioDevices, mosEstimate } from "./webtrunk-media.js";
 
 /**
  * MAX_BUSY_RETRIES is how many times connect sends its credentials again
@@ -53,6 +55,12 @@ const MAX_BUSY_RETRIES = 8;
  *   the local ringback tone an outbound call plays while the far end rings
  *   without early media; false turns it off; default 440 + 480 Hz, 2 s on,
  *   4 s off
+ * @property {string} [inputDeviceId] the microphone of new calls (from
+ *   listAudioDevices); default the browser's
+ * @property {string} [outputDeviceId] the speaker of new calls; default the
+ *   browser's
+ * @property {boolean|object} [qualityWarnings] thresholds of the calls'
+ *   "warning" events (see DEFAULT_QUALITY); false turns them off
  */
 
 /**
@@ -60,8 +68,9 @@ const MAX_BUSY_RETRIES = 8;
  * call() and emits "incoming" for calls to the user's numbers.
  *
  * Events: "registered" ({user, maxCalls}), "unregistered" ({error?}),
- * "reconnecting" ({attempt, delayMs}), "incoming" (Call), "error"
- * (WebtrunkError).
+ * "reconnecting" ({attempt, delayMs}), "incoming" (Call), "devicechange"
+ * ({inputs, outputs}: a microphone or speaker was plugged in or out),
+ * "error" (WebtrunkError).
  */
 export class Device extends Emitter {
   /** @type {DeviceOptions} */
@@ -90,6 +99,40 @@ export class Device extends Emitter {
   constructor(options = {}) {
     super();
     this.#opts = { reconnect: true, answerTimeoutMs: 20000, pingIntervalMs: 20000, ...options };
+    globalThis.navigator?.mediaDevices?.addEventListener?.("devicechange", () => {
+      listAudioDevices().then((d) => this.emit("devicechange", d), () => {});
+    });
+  }
+
+  /**
+   * getAudioDevices lists the microphones and speakers (see
+   * listAudioDevices).
+   * @returns {Promise<{inputs: MediaDeviceInfo[], outputs: MediaDeviceInfo[]}>}
+   */
+  getAudioDevices() {
+    return listAudioDevices();
+  }
+
+  /**
+   * setInputDevice makes deviceId the microphone of new calls and switches
+   * every call in progress to it (Call.setInputDevice).
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   */
+  async setInputDevice(deviceId) {
+    this.#opts.inputDeviceId = deviceId;
+    await Promise.all(this.calls.filter((c) => c.localStream).map((c) => c.setInputDevice(deviceId)));
+  }
+
+  /**
+   * setOutputDevice makes deviceId the speaker of new calls and of every
+   * call in progress (Call.setOutputDevice).
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   */
+  async setOutputDevice(deviceId) {
+    this.#opts.outputDeviceId = deviceId;
+    await Promise.all(this.calls.map((c) => c.setOutputDevice(deviceId)));
   }
 
   /** state is "disconnected", "connecting" or "registered". */
