@@ -10,7 +10,7 @@
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump nodejs npm sox espeak-ng iproute2 util-linux"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd nodejs npm sox espeak-ng iproute2 util-linux"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;
