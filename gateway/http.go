@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/webtrunk/webtrunk/gateway/web"
 )
 
 // routes builds the HTTP handler: liveness and readiness probes, Prometheus
@@ -17,7 +15,7 @@ func (g *Gateway) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
 	mux.HandleFunc("GET /ws", g.handleWS)
 	mux.HandleFunc("POST "+OriginCheckPath, g.handleOriginCheck)
-	mux.Handle("GET /", web.Handler())
+	mux.Handle("GET /", g.webHandler())
 	if g.cfg.Metrics.Enabled {
 		mux.Handle("GET "+g.cfg.Metrics.Path, promhttp.HandlerFor(g.metrics.Registry, promhttp.HandlerOpts{
 			ErrorLog: slogErrorLogger{g.log},

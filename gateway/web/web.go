@@ -41,6 +41,18 @@ type asset struct {
 	library     bool // part of the client library, importable cross-origin
 }
 
+// Option changes what Handler serves.
+type Option func(*options)
+
+// options are the settings of Handler.
+type options struct {
+	noSoftphone bool
+}
+
+// WithoutSoftphone leaves the demo softphone page out (configuration key
+// http.softphone false): only the client library is served.
+func WithoutSoftphone() Option { return func(o *options) { o.noSoftphone = true } }
+
 // routes maps request paths to embedded file names.
 var routes = map[string]string{
 	"/":                  "index.html",
@@ -73,10 +85,21 @@ var contentTypes = map[string]string{
 // no-cache", so browsers keep them but revalidate (304 Not Modified, RFC 9111
 // section 5.2.2.4) and pick up a new version as soon as the gateway is
 // upgraded.
-func Handler() http.Handler {
+//
+// With the option WithoutSoftphone the page's own files ("/",
+// "/index.html", "/softphone.js", "/softphone.css") answer 404 and only the
+// library is served.
+func Handler(opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	assets := make(map[string]*asset, len(routes))
 	byName := map[string]*asset{}
 	for route, name := range routes {
+		if o.noSoftphone && !strings.HasPrefix(name, "webtrunk") {
+			continue
+		}
 		a, ok := byName[name]
 		if !ok {
 			body, err := files.ReadFile(name)
