@@ -136,3 +136,25 @@ func TestBrowserDevicesAndWarnings(t *testing.T) {
 	chromeEval[any](b, "hang up", `window.call.hangup()`)
 	tc.WaitEnded(t, faketrunk.EndByeReceived)
 }
+
+// TestBrowserPreflight: before any call, Device.preflight in Chromium
+// hears the fake microphone's tone, gathers ICE candidates, and measures
+// the signaling round trip to the gateway.
+func TestBrowserPreflight(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := libraryPage(t, e, `{}`)
+	r := chromeEval[map[string]any](b, "preflight", `window.device.preflight({sampleMs: 500})`)
+	t.Logf("preflight: %v", r)
+	mic, _ := r["microphone"].(map[string]any)
+	ice, _ := r["ice"].(map[string]any)
+	level, _ := mic["levelDb"].(float64)
+	if mic["ok"] != true || level < -20 || level > 0 {
+		t.Errorf("microphone %v: want ok at the tone's level (about -9 dBFS)", mic)
+	}
+	if types, _ := ice["candidateTypes"].([]any); ice["ok"] != true || len(types) == 0 {
+		t.Errorf("ice %v: want candidates gathered", ice)
+	}
+	if rtt, ok := r["signalingRttMs"].(float64); !ok || rtt < 0 || rtt > 2000 {
+		t.Errorf("signaling round trip %v, want a figure in ms", r["signalingRttMs"])
+	}
+}

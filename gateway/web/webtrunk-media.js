@@ -1,7 +1,10 @@
 // webtrunk-media.js: the audio helpers of the Webtrunk browser client that
 // are not signaling: the local ringback tone a call plays while the far end
 // rings without early media, the list of audio devices, and the quality
-// monitor behind a call's warnings. Import the public API from webtrunk.js.
+// monitor behind a call's warnings, and the checks of Device.preflight.
+// Import the public API from webtrunk.js.
+
+import { WebtrunkError, errorText } from "./webtrunk-core.js";
 
 /**
  * DEFAULT_RINGBACK is the ringback tone of the North American numbering
@@ -303,4 +306,91 @@ export class QualityMonitor {
       this.#report(name, false, value, threshold);
     }
   }
+}
+
+/**
+ * checkMicrophone opens the microphone (constraints as a call would, on
+ * deviceId when set) for sampleMs and reports its label and peak RMS level
+ * in dBFS; ok when the level is above -70 dBFS (a muted or dead microphone
+ * gives silence). Failures to open it come back as error (a WebtrunkError
+ * of the microphone codes), never as a rejection.
+ * @param {MediaTrackConstraints|boolean|undefined} audio
+ * @param {string|undefined} deviceId
+ * @param {number} sampleMs
+ */
+export async function checkMicrophone(audio, deviceId, sampleMs) {
+  let constraints = audio ?? true;
+  if (deviceId) {
+    constraints = { ...(typeof constraints === "object" ? constraints : {}), deviceId: { exact: deviceId } };
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
+  } catch (e) {
+    const code = e?.name === "NotAllowedError" || e?.name === "SecurityError" ? "microphone_denied"
+      : e?.name === "NotFoundError" || e?.name === "OverconstrainedError" ? "microphone_not_found" : "microphone_unavailable";
+    return { ok: false, label: "", levelDb: -Infinity, error: new WebtrunkError(code, "getUserMedia: " + errorText(e), { cause: e }) };
+  }
+  const track = stream.getAudioTracks()[0];
+  let peak = 0;
+  const ctx = new AudioContext();
+  try {
+    await ctx.resume();
+    const an = ctx.createAnalyser();
+    an.fftSize = 2048;
+    ctx.createMediaStreamSource(stream).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    const end = performance.now() + sampleMs;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      an.getFloatTimeDomainData(buf);
+      let sum = 0;
+      for (const v of buf) {
+        sum += v * v;
+      }
+      peak = Math.max(peak, Math.sqrt(sum / buf.length));
+    }
+  } finally {
+    ctx.close().catch(() => {});
+    stream.getTracks().forEach((t) => t.stop());
+  }
+  const levelDb = peak > 0 ? 20 * Math.log10(peak) : -Infinity;
+  return { ok: levelDb > -70, label: track?.label || "", levelDb };
+}
+
+/**
+ * checkGathering gathers ICE candidates with iceServers (RFC 8445 section
+ * 5.1.1) for at most timeoutMs and reports the candidate types found
+ * ("host", "srflx" with a reachable STUN server, "relay" with a reachable
+ * TURN server); ok when at least one was found.
+ * @param {RTCIceServer[]} iceServers
+ * @param {number} timeoutMs
+ */
+export async function checkGathering(iceServers, timeoutMs) {
+  if (typeof RTCPeerConnection === "undefined") {
+    return { ok: false, candidateTypes: [], error: "no WebRTC" };
+  }
+  const pc = new RTCPeerConnection({ iceServers });
+  const types = new Set();
+  try {
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    const done = new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      pc.onicecandidate = (ev) => {
+        if (!ev.candidate) {
+          clearTimeout(timer);
+          resolve();
+        } else if (ev.candidate.type) {
+          types.add(ev.candidate.type);
+        }
+      };
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await done;
+  } catch (e) {
+    return { ok: false, candidateTypes: [...types], error: errorText(e) };
+  } finally {
+    pc.close();
+  }
+  return { ok: types.size > 0, candidateTypes: [...types] };
 }

@@ -206,6 +206,16 @@ export interface DeviceOptions {
   qualityWarnings?: boolean | QualityThresholds;
 }
 
+/** What Device.preflight found. */
+export interface PreflightReport {
+  /** The microphone: its label and peak RMS level over the sample, dBFS; ok above -70 dBFS. */
+  microphone: { ok: boolean; label: string; levelDb: number; error?: WebtrunkError };
+  /** ICE gathering with the gateway's STUN/TURN servers: the candidate types found ("host", "srflx", "relay"). */
+  ice: { ok: boolean; candidateTypes: string[]; error?: string };
+  /** The median signaling round trip to the gateway, ms; null when not registered or on timeout. */
+  signalingRttMs: number | null;
+}
+
 /** The state of a Device's connection. */
 export type DeviceState = "disconnected" | "connecting" | "registered";
 
@@ -277,6 +287,8 @@ export declare class Device extends Emitter<DeviceEvents> {
   setInputDevice(deviceId: string): Promise<void>;
   /** Makes deviceId the speaker of new calls and of the calls in progress. */
   setOutputDevice(deviceId: string): Promise<void>;
+  /** Checks the microphone, ICE gathering with the gateway's servers and the signaling round trip before a first call. */
+  preflight(options?: { sampleMs?: number; timeoutMs?: number }): Promise<PreflightReport>;
 }
 
 /** The states of a call. */

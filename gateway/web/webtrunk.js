@@ -11,7 +11,7 @@
 
 import { Call } from "./webtrunk-call.js";
 import { Emitter, ErrorCode, PROTOCOL_VERSION, WebtrunkError, checkWebRTC, normalizeNumber } from "./webtrunk-core.js";
-import { listAudioDevices } from "./webtrunk-media.js";
+import { checkGathering, checkMicrophone, listAudioDevices } from "./webtrunk-media.js";
 
 export { Call } from "./webtrunk-call.js";
 export {
@@ -64,6 +64,13 @@ const MAX_BUSY_RETRIES = 8;
  */
 
 /**
+ * @typedef {object} PreflightReport
+ * @property {{ok: boolean, label: string, levelDb: number, error?: WebtrunkError}} microphone
+ * @property {{ok: boolean, candidateTypes: string[], error?: string}} ice
+ * @property {number|null} signalingRttMs
+ */
+
+/**
  * Device is one signed-in connection to the gateway: it places calls with
  * call() and emits "incoming" for calls to the user's numbers.
  *
@@ -92,6 +99,8 @@ export class Device extends Emitter {
   #pingTimer = 0;
   #pongMissing = 0;
   #seq = 0;
+  /** @type {Map<string, () => void>} preflight pings waiting for their pong */
+  #pongWaiters = new Map();
 
   /**
    * @param {DeviceOptions} [options]
@@ -122,6 +131,58 @@ export class Device extends Emitter {
   async setInputDevice(deviceId) {
     this.#opts.inputDeviceId = deviceId;
     await Promise.all(this.calls.filter((c) => c.localStream).map((c) => c.setInputDevice(deviceId)));
+  }
+
+  /**
+   * preflight checks what a first call needs, before it is placed: the
+   * microphone (opened for sampleMs, its label and peak RMS level in dBFS;
+   * ok when above -70 dBFS), the signaling round trip to the gateway (the
+   * median of three pings, ms; needs a registered device), and ICE
+   * candidate gathering with the gateway's STUN/TURN servers (the candidate
+   * types found, "relay" proving TURN reachable). It does not check ICE to
+   * the gateway's media port itself, which only a call does.
+   * @param {{sampleMs?: number, timeoutMs?: number}} [options]
+   * @returns {Promise<PreflightReport>}
+   */
+  async preflight(options = {}) {
+    const sampleMs = options.sampleMs ?? 1000;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const [microphone, ice, rttMs] = await Promise.all([
+      checkMicrophone(this.#opts.audio, this.#opts.inputDeviceId, sampleMs),
+      checkGathering(this.#iceServers, timeoutMs),
+      this.#signalingRTT(timeoutMs),
+    ]);
+    return { microphone, ice, signalingRttMs: rttMs };
+  }
+
+  /** #signalingRTT is the median of three ping round trips, ms (null unregistered or on timeout). */
+  async #signalingRTT(timeoutMs) {
+    if (this.#state !== "registered") {
+      return null;
+    }
+    const times = [];
+    for (let i = 0; i < 3; i++) {
+      const ref = "pf" + ++this.#seq;
+      const start = performance.now();
+      const ok = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.#pongWaiters.set(ref, () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        if (!this.#send({ type: "ping", ref })) {
+          clearTimeout(timer);
+          resolve(false);
+        }
+      });
+      this.#pongWaiters.delete(ref);
+      if (!ok) {
+        return null;
+      }
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    return Math.round(times[1]);
   }
 
   /**
@@ -405,6 +466,7 @@ export class Device extends Emitter {
     switch (msg.type) {
       case "pong":
         this.#pongMissing = 0;
+        this.#pongWaiters.get(msg.ref)?.();
         return;
       case "incoming": {
         if (this.#calls.has(msg.call_id)) {

@@ -82,6 +82,11 @@ async function main(): Promise<void> {
     }
     return;
   }
+  const report = await device.preflight({ sampleMs: 500 });
+  if (!report.microphone.ok) {
+    console.warn(report.microphone.error?.code, report.microphone.levelDb.toFixed(1), report.microphone.label);
+  }
+  console.log(report.ice.ok, report.ice.candidateTypes.includes("relay"), report.signalingRttMs ?? "unknown");
   const { inputs, outputs } = await listAudioDevices();
   const devices = await device.getAudioDevices();
   console.log(devices.inputs.length);
