@@ -27,6 +27,8 @@ type udpCapture struct {
 	cmd  *exec.Cmd
 	file string
 	done chan error
+	// stats are tcpdump's lines after "listening on", read once it ended.
+	stats []string
 }
 
 // capturedDatagram is one UDP datagram of a capture.
@@ -60,7 +62,10 @@ func startCapture(t *testing.T, port uint16) *udpCapture {
 			if !once && strings.Contains(lines.Text(), "listening on") {
 				once = true
 				close(listening)
+
+				continue
 			}
+			c.stats = append(c.stats, lines.Text()) // "N packets captured" and the like
 		}
 		c.done <- c.cmd.Wait()
 	}()
@@ -108,6 +113,7 @@ func (c *udpCapture) stop() []capturedDatagram {
 	if err != nil {
 		c.t.Fatalf("read the capture: %v", err)
 	}
+	c.t.Logf("tcpdump: %s", strings.Join(c.stats, "; "))
 
 	return pkts
 }
@@ -164,9 +170,9 @@ func parsePcap(data []byte) ([]capturedDatagram, error) {
 	return out, nil
 }
 
-// firstAudio is when, for one ICE session (a browser address and STUN
-// USERNAME), the first STUN Binding Request reached the gateway and the
-// first SRTP packet went each way.
+// firstAudio is when, for one ICE session (a STUN USERNAME), the first
+// STUN Binding Request reached the gateway and the first SRTP packet went
+// each way, and the browser's address the SRTP came from.
 type firstAudio struct {
 	browser          netip.AddrPort
 	username         string
@@ -195,16 +201,16 @@ func stunBindingUsername(p []byte) (string, bool) {
 }
 
 // firstAudioTimes groups the datagrams to and from the gateway's WebRTC
-// address gw by ICE session (the browser's address, and the USERNAME of
-// its Binding Requests, which changes with each call even when a port is
-// used again) and finds, for each, its first STUN Binding Request (RFC
-// 8489 section 5) and its first RTP packet each way (RFC 7983 section 7:
-// first byte 128 to 191, and not RTCP, whose payload types 192 to 223
-// leave 64 to 95 under the marker bit, RFC 5761 section 4). The result is
-// in order of first Binding Request.
-func firstAudioTimes(pkts []capturedDatagram, gw netip.AddrPort) []*firstAudio {
+// address gw by ICE session, the USERNAME of the browser's Binding
+// Requests ("gateway ufrag:browser ufrag", new with each call, whichever
+// of the browser's addresses sends them), and finds, for each, its first
+// STUN Binding Request (RFC 8489 section 5) and its first RTP packet each
+// way on an address of that session (RFC 7983 section 7: first byte 128 to
+// 191, and not RTCP, whose payload types 192 to 223 leave 64 to 95 under
+// the marker bit, RFC 5761 section 4). The result is keyed by USERNAME.
+func firstAudioTimes(pkts []capturedDatagram, gw netip.AddrPort) map[string]*firstAudio {
+	byUser := map[string]*firstAudio{}
 	current := map[netip.AddrPort]*firstAudio{}
-	var order []*firstAudio
 	isRTP := func(p []byte) bool {
 		return len(p) >= 12 && p[0] >= 128 && p[0] <= 191 && (p[1]&0x7f < 64 || p[1]&0x7f > 95)
 	}
@@ -212,16 +218,17 @@ func firstAudioTimes(pkts []capturedDatagram, gw netip.AddrPort) []*firstAudio {
 		switch {
 		case p.dst == gw:
 			if user, ok := stunBindingUsername(p.payload); ok {
-				if fa := current[p.src]; fa == nil || fa.username != user {
+				fa := byUser[user]
+				if fa == nil {
 					fa = &firstAudio{browser: p.src, username: user, binding: p.at}
-					current[p.src] = fa
-					order = append(order, fa)
+					byUser[user] = fa
 				}
+				current[p.src] = fa
 
 				continue
 			}
 			if fa := current[p.src]; fa != nil && fa.up.IsZero() && isRTP(p.payload) {
-				fa.up = p.at
+				fa.up, fa.browser = p.at, p.src
 			}
 		case p.src == gw:
 			if fa := current[p.dst]; fa != nil && fa.dwn.IsZero() && isRTP(p.payload) {
@@ -230,5 +237,5 @@ func firstAudioTimes(pkts []capturedDatagram, gw netip.AddrPort) []*firstAudio {
 		}
 	}
 
-	return order
+	return byUser
 }
