@@ -83,6 +83,11 @@ type HTTPConfig struct {
 	// not; beyond it an upgrade is answered 503. From 1 to 1000000.
 	// Default 10000.
 	MaxConnections int `yaml:"max_connections"`
+	// Softphone serves the demo softphone page at / (index.html,
+	// softphone.js, softphone.css). Turn it off in production when the
+	// gateway serves only the client library (/webtrunk.js) to pages of
+	// one's own; those paths then answer 404. Default true.
+	Softphone bool `yaml:"softphone"`
 }
 
 // TLSFiles names a PEM certificate chain and its private key. Both or
@@ -279,7 +284,7 @@ type ShutdownConfig struct {
 // applied by [Load] and [Parse] after decoding.
 func Default() *Config {
 	return &Config{
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxConnections: 10000},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxConnections: 10000, Softphone: true},
 		Auth: AuthConfig{MaxConnectionsPerUser: 10},
 		SIP: SIPConfig{
 			UserAgent:      "Webtrunk",

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/webtrunk/webtrunk/config"
-	"github.com/webtrunk/webtrunk/gateway/web"
 )
 
 // routes builds the HTTP handler: liveness and readiness probes, Prometheus
@@ -15,7 +14,8 @@ func (g *Gateway) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
 	mux.HandleFunc("GET /ws", g.handleWS)
-	mux.Handle("GET /", web.Handler())
+	mux.HandleFunc("POST "+OriginCheckPath, g.handleOriginCheck)
+	mux.Handle("GET /", g.webHandler())
 	if m := g.cfg.Metrics; m.Enabled && m.Listener == config.MetricsOnHTTP {
 		mux.Handle("GET "+m.Path, g.metricsHandler())
 	}

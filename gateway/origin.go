@@ -61,6 +61,22 @@ func ownOrigins(publicURL string, tls bool, bound net.Addr) map[string]struct{} 
 // that would allow it.
 func (g *Gateway) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
+	if g.originKnown(origin) {
+		return true
+	}
+	g.metrics.OriginsRefused.Inc()
+	if g.originLog.allow(origin, time.Now()) {
+		g.log.Warn("websocket refused: origin not allowed", "origin", origin, "remote", remoteAddr(r).String(),
+			"fix", "add the origin to http.allowed_origins, or set http.public_url if it is this gateway's own address")
+	}
+
+	return false
+}
+
+// originKnown reports whether a WebSocket upgrade with Origin header
+// origin may proceed: no Origin (not a browser), one of the gateway's own
+// origins, or one of http.allowed_origins, exactly.
+func (g *Gateway) originKnown(origin string) bool {
 	if origin == "" {
 		return true
 	}
@@ -71,11 +87,6 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 		if o == origin {
 			return true
 		}
-	}
-	g.metrics.OriginsRefused.Inc()
-	if g.originLog.allow(origin, time.Now()) {
-		g.log.Warn("websocket refused: origin not allowed", "origin", origin, "remote", remoteAddr(r).String(),
-			"fix", "add the origin to http.allowed_origins, or set http.public_url if it is this gateway's own address")
 	}
 
 	return false

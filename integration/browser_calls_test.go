@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/internal/sipp"
+	"github.com/webtrunk/webtrunk/internal/testcodec"
 )
 
 // These tests drive the softphone page the gateway serves, in headless
@@ -150,6 +154,7 @@ func TestBrowserCallsBaresip(t *testing.T) {
 // call leave the gateway on the SIP side as RFC 4733 telephone-events, in
 // order, each once; the same leg carries the page's tone as PCMU.
 func TestBrowserDTMFReachesSIP(t *testing.T) {
+	const sippEventPT = 101 // telephone-event/8000 in uas_answer.xml
 	const digits = "159#*0"
 	media := faketrunk.NewMedia(t, trunkToneHz) // records; sends nothing
 	uas := startSipp(t, "uas_answer.xml", sipp.Options{}, int(media.Addr().Port()))
@@ -166,6 +171,21 @@ func TestBrowserDTMFReachesSIP(t *testing.T) {
 		time.Sleep(250 * time.Millisecond) // a person's pace; each tone lasts 100 ms
 	}
 	media.Heard().WaitDigits(t, digits)
+	// Every packet the trunk received makes well-formed RFC 4733 events:
+	// a marked start, updates and three ends, at the 100 ms the page
+	// asks RTCDTMFSender for (up to one 20 ms packet more).
+	events := testcodec.WaitWellFormedEvents(t, media.WaitPackets, sippEventPT)
+	var got []rune
+	for _, e := range events {
+		got = append(got, e.Digit)
+		if e.Duration < 800 || e.Duration > 960 || e.Packets < 3+testcodec.EndPackets {
+			t.Errorf("event %+v: want 800 to 960 samples (100 to 120 ms at 8 kHz) in a start, updates and %d ends", e, testcodec.EndPackets)
+		}
+	}
+	if string(got) != digits {
+		t.Errorf("the trunk received events %q, want %q", string(got), digits)
+	}
+	t.Logf("the trunk received %d well-formed events: %+v", len(events), events)
 	if shown := b.text("sent-digits"); shown != digits {
 		t.Errorf("the page shows sent digits %q, want %q", shown, digits)
 	}
@@ -194,6 +214,35 @@ func TestBrowserShowsErrors(t *testing.T) {
 			t.Errorf("error shown %q, want a sign-in failure", got)
 		}
 		b.waitState("signed-out", time.Second)
+	})
+	t.Run("refused origin", func(t *testing.T) {
+		// A page of another origin (another port) that the gateway's
+		// http.allowed_origins does not list.
+		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte("<!doctype html><title>another site</title>"))
+		}))
+		t.Cleanup(page.Close)
+		b.run(20*time.Second, "open a page of another origin", chromedp.Navigate(page.URL))
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		defer cancel()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(async () => {
+			const { Device, describeError } = await import(`+jsString(gw.pageURL()+"webtrunk.js")+`);
+			const device = new Device({ url: `+jsString(gw.wsURL())+`, user: "alice", password: "x", reconnect: false });
+			try {
+				await device.connect();
+				return { code: "connected" };
+			} catch (err) {
+				return { code: err.code, text: describeError(err) };
+			}
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got["code"] != "origin_not_allowed" || !strings.HasPrefix(got["text"], "This page's origin is not allowed") {
+			t.Errorf("connect from a refused origin: %v, want origin_not_allowed with its text", got)
+		}
+		gw.logs.WaitLine(t, "websocket refused: origin not allowed")
 	})
 	t.Run("forbidden number", func(t *testing.T) {
 		b.login(gw.pageURL(), userAlice, testPassword)

@@ -235,13 +235,15 @@ func (b *browserChrome) click(id string) {
 	b.run(10*time.Second, "click #"+id, chromedp.Click(chromedp.ID(id)))
 }
 
-// browserCaptureJS records about 340 ms of the far end's audio as it plays
-// in the page's <audio id="remote-audio"> element, through a WebAudio
-// AnalyserNode (Chromium decodes remote WebRTC audio only for a media
-// element), and resolves to {rate, samples} with samples as 16-bit integers.
-const browserCaptureJS = `(async () => {
-	const el = document.getElementById("remote-audio");
-	if (!el.srcObject) { return {rate: 0, samples: []}; }
+// captureJS records about 340 ms of what the page's <audio> element with
+// id elementID plays, through a WebAudio AnalyserNode (Chromium decodes
+// remote WebRTC audio only for a media element), and resolves to {rate,
+// samples} with samples as 16-bit integers. It attaches a new analyser
+// whenever the element's stream changed.
+func captureJS(elementID string) string {
+	return `(async () => {
+	const el = document.getElementById(` + jsString(elementID) + `);
+	if (!el || !el.srcObject) { return {rate: 0, samples: []}; }
 	const ctx = window.__webtrunkTestAudio ||= new AudioContext();
 	await ctx.resume();
 	if (window.__webtrunkTestStream !== el.srcObject) {
@@ -257,8 +259,9 @@ const browserCaptureJS = `(async () => {
 	an.getFloatTimeDomainData(buf);
 	return {rate: ctx.sampleRate, samples: Array.from(buf, (v) => Math.round(Math.max(-1, Math.min(1, v)) * 32767))};
 })()`
+}
 
-// browserCapture is the result of browserCaptureJS.
+// browserCapture is the result of captureJS.
 type browserCapture struct {
 	Rate    int     `json:"rate"`
 	Samples []int16 `json:"samples"`
@@ -269,12 +272,19 @@ type browserCapture struct {
 // with what it heard last. It returns the passing analysis.
 func (b *browserChrome) waitHears(want, unwant float64, timeout time.Duration) ear.ToneReport {
 	b.t.Helper()
+
+	return b.waitHearsOn("remote-audio", want, unwant, timeout)
+}
+
+// waitHearsOn is waitHears for the <audio> element with id elementID.
+func (b *browserChrome) waitHearsOn(elementID string, want, unwant float64, timeout time.Duration) ear.ToneReport {
+	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last ear.ToneReport
 	var lastErr error
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		c, err := chromedp.Run(ctx, chromedp.Evaluate[browserCapture](browserCaptureJS, chromedp.EvalAwaitPromise))
+		c, err := chromedp.Run(ctx, chromedp.Evaluate[browserCapture](captureJS(elementID), chromedp.EvalAwaitPromise))
 		cancel()
 		lastErr = err
 		if err == nil && c.Rate > 0 {
@@ -295,12 +305,18 @@ func (b *browserChrome) waitHears(want, unwant float64, timeout time.Duration) e
 // under maxQuietRMS), or fails the test after timeout.
 func (b *browserChrome) waitQuiet(timeout time.Duration) {
 	b.t.Helper()
+	b.waitQuietOn("remote-audio", timeout)
+}
+
+// waitQuietOn is waitQuiet for the <audio> element with id elementID.
+func (b *browserChrome) waitQuietOn(elementID string, timeout time.Duration) {
+	b.t.Helper()
 	const maxQuietRMS = 100
 	deadline := time.Now().Add(timeout)
 	last := -1.0
 	for {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		c, err := chromedp.Run(ctx, chromedp.Evaluate[browserCapture](browserCaptureJS, chromedp.EvalAwaitPromise))
+		c, err := chromedp.Run(ctx, chromedp.Evaluate[browserCapture](captureJS(elementID), chromedp.EvalAwaitPromise))
 		cancel()
 		if err == nil && c.Rate > 0 {
 			if last = testaudio.RMS(c.Samples); last < maxQuietRMS {
@@ -349,4 +365,31 @@ func jsString(s string) string {
 	b.WriteByte('"')
 
 	return b.String()
+}
+
+// chromeEval evaluates the JavaScript expression expr in b's tab
+// (awaiting a promise) and returns its value decoded as T; it fails the
+// test with what when the evaluation fails.
+func chromeEval[T any](b *browserChrome, what, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+
+	return v
+}
+
+// chromePoll waits until the boolean expression cond holds in b's tab, or
+// fails the test after timeout with the value of describe.
+func chromePoll(b *browserChrome, what, cond, describe string, timeout time.Duration) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+		state := chromeEval[any](b, "describe", describe)
+		b.t.Fatalf("%s: not within %v (%v); %v", what, timeout, err, state)
+	}
 }

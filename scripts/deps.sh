@@ -2,12 +2,15 @@
 # deps.sh run|test: installs the Debian packages Webtrunk needs when they are
 # missing, then downloads the Go modules. "run" is what building and running
 # the gateway needs (libopus for the Opus codec through cgo); "test" adds the
-# real peers the integration tests drive (sipp, baresip, Chromium) and the
-# tools that generate and analyse test audio.
+# real peers the integration tests drive (sipp, baresip, Chromium, Firefox
+# ESR), the tools that generate and analyse test audio and captures, and
+# the test-only npm packages of test/js (puppeteer-core, which drives
+# Firefox without downloading a browser, and typescript, which checks
+# webtrunk.d.ts); none of those is shipped with the gateway.
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium sox espeak-ng iproute2 util-linux"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd nodejs npm sox espeak-ng iproute2 util-linux"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;
@@ -33,3 +36,8 @@ if [ -n "$missing" ]; then
 fi
 
 go mod download
+
+if [ "$1" = test ]; then
+	# Exactly the versions of test/js/package-lock.json; never a browser.
+	(cd "$(dirname "$0")/../test/js" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -43,34 +43,44 @@ var (
 type DTMFGenerator struct {
 	pending atomic.Bool
 	mu      sync.Mutex
-	queue   []uint8
+	queue   []queuedEvent
 
 	// State of the stream's goroutine.
 	active   bool
 	code     uint8
+	volume   uint8
 	start    uint32
 	duration uint16
+	target   uint16 // duration of the tone, 0 for DTMFToneFrames frames
 	frames   int
 	ends     int
 	gap      int
 }
 
+// queuedEvent is one event waiting to be sent: its code, volume and
+// duration on the stream's clock (0 for the default of DTMFToneFrames
+// frames).
+type queuedEvent struct {
+	code, volume uint8
+	duration     uint16
+}
+
 // NewDTMFGenerator returns an idle generator.
 func NewDTMFGenerator() *DTMFGenerator {
-	return &DTMFGenerator{queue: make([]uint8, 0, DTMFQueueSize)}
+	return &DTMFGenerator{queue: make([]queuedEvent, 0, DTMFQueueSize)}
 }
 
 // Enqueue adds digits ("0"-"9", "*", "#", "A"-"D") to be sent after those
 // already waiting. It returns ErrDTMFDigit or ErrDTMFQueueFull, and queues
 // nothing, when a digit is invalid or the queue would overflow.
 func (g *DTMFGenerator) Enqueue(digits string) error {
-	codes := make([]uint8, 0, len(digits))
+	codes := make([]queuedEvent, 0, len(digits))
 	for _, r := range digits {
 		c, ok := EventForDigit(r)
 		if !ok {
 			return ErrDTMFDigit
 		}
-		codes = append(codes, c)
+		codes = append(codes, queuedEvent{code: c, volume: DTMFVolume})
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -78,6 +88,27 @@ func (g *DTMFGenerator) Enqueue(digits string) error {
 		return ErrDTMFQueueFull
 	}
 	g.queue = append(g.queue, codes...)
+	g.pending.Store(true)
+
+	return nil
+}
+
+// EnqueueEvent adds one event to be sent after those already waiting,
+// with the code, volume (-dBm0) and duration (in samples of the stream's
+// 8 kHz clock) of ev; its End bit is ignored. The event is sent as a start
+// packet, updates every frame until the duration is reached, and
+// DTMFEndPackets end packets carrying that duration (RFC 4733 section
+// 2.5.1): this regenerates a well-formed event from one a peer reported
+// only by its end. A duration under one frame is sent as one frame. It
+// returns ErrDTMFQueueFull, and queues nothing, when the queue is full. It
+// does not allocate.
+func (g *DTMFGenerator) EnqueueEvent(ev Event) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.queue) >= DTMFQueueSize {
+		return ErrDTMFQueueFull
+	}
+	g.queue = append(g.queue, queuedEvent{code: ev.Code, volume: ev.Volume, duration: max(ev.Duration, 1)})
 	g.pending.Store(true)
 
 	return nil
@@ -100,11 +131,14 @@ func (g *DTMFGenerator) Step(ts uint32, samples uint16, ev *Event) (start uint32
 			return 0, false, false
 		}
 		g.active, g.start, g.duration, g.frames, g.ends = true, ts, 0, 0, 0
+		if g.target == 0 {
+			g.target = DTMFToneFrames * samples
+		}
 	}
-	*ev = Event{Code: g.code, Volume: DTMFVolume}
-	if g.frames < DTMFToneFrames {
+	*ev = Event{Code: g.code, Volume: g.volume}
+	if g.duration < g.target {
 		g.frames++
-		g.duration += samples
+		g.duration = uint16(min(uint32(g.duration)+uint32(samples), uint32(g.target)))
 		ev.Duration = g.duration
 
 		return g.start, g.frames == 1, true
@@ -129,7 +163,7 @@ func (g *DTMFGenerator) pop() bool {
 
 		return false
 	}
-	g.code = g.queue[0]
+	g.code, g.volume, g.target = g.queue[0].code, g.queue[0].volume, g.queue[0].duration
 	copy(g.queue, g.queue[1:])
 	g.queue = g.queue[:len(g.queue)-1]
 	if len(g.queue) == 0 {

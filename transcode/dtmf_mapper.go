@@ -24,6 +24,9 @@ type DTMFStats struct {
 	// Rejected is the number of packets refused (wrong payload type,
 	// short payload).
 	Rejected int
+	// Regenerated is the number of events that arrived as end packets
+	// only and were handed to the regenerating DTMFGenerator.
+	Regenerated int
 }
 
 // DTMFMapper carries RFC 4733 telephone events from one leg to another
@@ -34,6 +37,14 @@ type DTMFStats struct {
 // event, RFC 4733 section 2.5.1.2) and scales the duration, and passes every
 // packet through, including the three end-of-event retransmissions
 // (section 2.5.1.4).
+//
+// An event whose first packet to arrive is already an end packet (Chromium
+// reports each digit this way, as three marked end packets in the same
+// millisecond, when an answer lists telephone-event at both 8000 and 48000
+// Hz) cannot be passed on well-formed. With a generator set by Regenerate,
+// such an event is handed to it with its code, volume and duration, and
+// leaves as a start packet, updates and three end packets in place of the
+// output stream's audio frames; its packets produce no output of their own.
 //
 // A DTMFMapper belongs to one goroutine, normally the one that runs the
 // Uplink or Downlink of the same direction. Map does not allocate.
@@ -49,6 +60,10 @@ type DTMFMapper struct {
 	startIn  uint32
 	startOut uint32
 	stats    DTMFStats
+
+	regen       *DTMFGenerator
+	regenerated bool // the event in progress went to regen
+	remark      bool // the output payload type changed: mark the next packet
 }
 
 // NewDTMFMapper returns a mapper from the telephone-event codec in to the
@@ -66,6 +81,11 @@ func NewDTMFMapper(in, out telephony.Codec, timeline TimestampMapper) (*DTMFMapp
 	}
 	return &DTMFMapper{in: in, out: out, timeline: timeline}, nil
 }
+
+// Regenerate makes the mapper hand events that arrive without a start (only
+// end packets) to g, which sends them afresh on the output stream; nil
+// passes them through as they are. Call it before the first Map.
+func (m *DTMFMapper) Regenerate(g *DTMFGenerator) { m.regen = g }
 
 // InPayloadType returns the payload type of the input leg's telephone
 // events, to tell them from audio when demultiplexing.
@@ -88,7 +108,7 @@ func (m *DTMFMapper) SetOutput(out telephony.Codec) error {
 		return fmt.Errorf("%w: %s is not telephone-event at %d Hz", ErrUnsupportedCodec, out, m.out.ClockRate)
 	}
 	if out.PayloadType != m.out.PayloadType {
-		m.active = false
+		m.remark = true
 	}
 	m.out = out
 	return nil
@@ -101,7 +121,9 @@ func (m *DTMFMapper) Output() telephony.Codec { return m.out }
 // out's PayloadType, Timestamp and Marker (set on the first packet of each
 // event, RFC 4733 section 2.5.1.1) and writes the 4-byte event payload into
 // dst, returning its length. The caller sets out's sequence number and
-// SSRC, those of the output stream. Map returns ErrPayloadType for another
+// SSRC, those of the output stream. Map returns 0 and no error, and out is
+// left as it was, when the packet yields nothing to send: it belongs to an
+// event handed to the generator of Regenerate. Map returns ErrPayloadType for another
 // payload type, ErrShortPayload for a payload under 4 bytes and
 // ErrShortBuffer for a dst under 4 bytes.
 func (m *DTMFMapper) Map(in *rtp.Packet, out *rtp.Header, dst []byte) (int, error) {
@@ -124,8 +146,23 @@ func (m *DTMFMapper) Map(in *rtp.Packet, out *rtp.Header, dst []byte) (int, erro
 		m.startIn = in.Timestamp
 		m.startOut = m.mapStart(in.Timestamp)
 		m.stats.Events++
+		m.regenerated = false
 	}
 	ev.Duration = m.scaleDuration(ev.Duration)
+	if first && ev.End && m.regen != nil {
+		if err := m.regen.EnqueueEvent(ev); err != nil {
+			m.stats.Rejected++
+
+			return 0, err
+		}
+		m.regenerated = true
+		m.stats.Regenerated++
+	}
+	if m.regenerated {
+		m.stats.Packets++
+
+		return 0, nil
+	}
 	n, err := ev.MarshalTo(dst)
 	if err != nil {
 		m.stats.Rejected++
@@ -133,7 +170,8 @@ func (m *DTMFMapper) Map(in *rtp.Packet, out *rtp.Header, dst []byte) (int, erro
 	}
 	out.PayloadType = m.out.PayloadType
 	out.Timestamp = m.startOut
-	out.Marker = first || in.Marker
+	out.Marker = first || m.remark
+	m.remark = false
 	m.stats.Packets++
 	return n, nil
 }

@@ -4,6 +4,8 @@
 //
 //	gateway -config FILE          run the gateway
 //	gateway -check -config FILE   validate FILE and exit
+//	gateway -version              print the release, commit, Go and libopus versions
+//	gateway -healthcheck URL      exit 0 when URL (e.g. /readyz) answers 200 OK
 //	gateway -config FILE -pprof 127.0.0.1:6060
 //	                              also serve Go profiles (net/http/pprof) on
 //	                              that address, at /debug/pprof/; for
@@ -44,12 +46,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the configuration and exit")
 	pprofAddr := fs.String("pprof", "", "serve Go profiles (net/http/pprof) on this `address` (host:port; loopback only, for measurements)")
 	memRate := fs.Int("memprofilerate", 0, "record one heap profile sample per this many allocated `bytes` (runtime.MemProfileRate; 0: Go's default of 512 KiB)")
+	showVersion := fs.Bool("version", false, "print the release, commit, Go and libopus versions and exit")
+	probe := fs.String("healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:8080/readyz) and exit 0 when it answers 200 OK, else 1")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 
 		return 2
+	}
+	if *showVersion {
+		printVersion(stdout)
+
+		return 0
+	}
+	if *probe != "" {
+		return healthcheck(ctx, *probe, stderr)
 	}
 	if *memRate < 0 {
 		fmt.Fprintln(stderr, "gateway: -memprofilerate must not be negative")

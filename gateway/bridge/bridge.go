@@ -132,19 +132,24 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	// One mapper per browser telephone-event format, even while the trunk
 	// has none: a re-INVITE may add it (the uplink drops events meanwhile).
+	// Events the browser reports only by their end packets are sent
+	// afresh by the generator of the trunk's stream, so that the trunk
+	// always receives well-formed events (RFC 4733 section 2.5.1).
+	gen := transcode.NewDTMFGenerator()
 	mappers := make([]*transcode.DTMFMapper, 0, len(cfg.BrowserEvents))
 	for _, ev := range cfg.BrowserEvents {
 		m, err := transcode.NewDTMFMapper(ev, telephony.TelephoneEvent8k.WithPayloadType(media.EventPT), upTC)
 		if err != nil {
 			return nil, fmt.Errorf("bridge: dtmf: %w", err)
 		}
+		m.Regenerate(gen)
 		mappers = append(mappers, m)
 	}
 	epoch := cfg.Epoch
 	if epoch.IsZero() {
 		epoch = time.Now()
 	}
-	b := &Bridge{browser: cfg.Browser, trunk: cfg.Trunk, dtmf: transcode.NewDTMFGenerator()}
+	b := &Bridge{browser: cfg.Browser, trunk: cfg.Trunk, dtmf: gen}
 	b.media.Store(&media)
 	b.up = newUplink(b, upTC, cfg.BrowserCodec, mappers, epoch)
 	b.down = newDownlink(b, downTC, cfg.BrowserCodec, cfg.OnDigit, epoch)

@@ -89,7 +89,9 @@ func (u *uplink) handle(pkt []byte) {
 }
 
 // event maps a telephone-event packet of the browser (RFC 4733) onto the
-// trunk's stream with the mapper of its payload type; any other payload
+// trunk's stream with the mapper of its payload type (an event that came
+// as end packets only is regenerated in place of audio frames instead,
+// see transcode.DTMFMapper.Regenerate); any other payload
 // type, and any event while the trunk has no telephone-event, is dropped
 // and counted. Events of a muted call are dropped silently.
 func (u *uplink) event() {
@@ -107,6 +109,11 @@ func (u *uplink) event() {
 		if err != nil {
 			u.c.dropped.Add(1)
 
+			return
+		}
+		if n == 0 {
+			// Handed to the generator, which sends it in place of
+			// the next audio frames.
 			return
 		}
 		u.send(&u.evHdr, n)

@@ -124,6 +124,15 @@ var _ browser.Listen = ListenConfig
 func settingEngine(s Settings, lf LoggerFactory) (*webrtc.SettingEngine, error) {
 	se := &webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetLite(true)
+	// The answer says a=setup:passive (RFC 5763 section 5): the browser
+	// starts DTLS once our Binding Success Response has reached it. As
+	// the DTLS client, an ICE-lite gateway selects the pair on the
+	// browser's nominating check and may send its ClientHello before the
+	// response to that check; Firefox drops a ClientHello that comes
+	// first and waits a second for the retransmission.
+	if err := se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, fmt.Errorf("browserleg: dtls role: %w", err)
+	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes(s.networkTypes())
 	se.SetIncludeLoopbackCandidate(s.loopback())

@@ -127,6 +127,9 @@ func (l *Leg) negotiate(offer string, capab webrtc.RTPCodecCapability) (string, 
 	}
 	l.local = track
 	l.readRTCP(sender.Read)
+	if err := l.answerOneEvent(sender, offer); err != nil {
+		return "", err
+	}
 	answer, err := l.pc.CreateAnswer(nil)
 	if err != nil {
 		return "", bad(err)

@@ -6,8 +6,8 @@
 // microphone's voice processing switched off.
 //
 // The <main> element's data-call-state attribute mirrors the page's state
-// ("signed-out", "idle", "dialing", "ringing", "incoming", "connected") for
-// styling and for automated tests.
+// ("signed-out", "idle", "dialing", "ringing", "progress", "incoming",
+// "connected") for styling and for automated tests.
 
 import { Device, describeError, describeHangup, normalizeNumber } from "/webtrunk.js";
 
@@ -244,8 +244,7 @@ function track(call) {
   active = call;
   ui.sentDigits.textContent = "";
   call.on("ringing", () => {
-    setStatus("Ringing…");
-    tones.ringback();
+    setStatus("Ringing…"); // the library plays the ringback tone
     render();
   });
   call.on("progress", () => {
@@ -412,9 +411,8 @@ function LevelMeter(el) {
 }
 
 /**
- * Tones plays the page's own call-progress tones with WebAudio: ringback
- * (440 + 480 Hz, 2 s on, 4 s off), an incoming-call ring and a short key
- * click.
+ * Tones plays the page's own tones with WebAudio: an incoming-call ring
+ * and a short key click (the library plays the ringback of outbound calls).
  */
 function Tones() {
   let ctx = null;
@@ -444,7 +442,6 @@ function Tones() {
       gain.disconnect();
     };
   };
-  this.ringback = () => play([440, 480], 2000, 4000, 0.08);
   this.ring = () => play([480, 620], 1000, 2000, 0.1);
   this.key = () => {
     const c = context();

@@ -1,7 +1,8 @@
 // Package web serves Webtrunk's browser client from files embedded in the
 // binary: the softphone page at "/" (index.html, softphone.js,
 // softphone.css) and the client library, the ES module webtrunk.js (with
-// the two modules it imports, webtrunk-call.js and webtrunk-core.js), which
+// the modules it imports, webtrunk-call.js, webtrunk-core.js and
+// webtrunk-media.js), which
 // any page of the operator's may import, from any origin. The page talks to
 // the gateway's WebSocket signaling endpoint "/ws" on the same host;
 // docs/client.md documents the library.
@@ -19,7 +20,7 @@ import (
 	"time"
 )
 
-//go:embed index.html webtrunk.js webtrunk-call.js webtrunk-core.js softphone.js softphone.css
+//go:embed index.html webtrunk.js webtrunk-call.js webtrunk-core.js webtrunk-media.js softphone.js softphone.css
 var files embed.FS
 
 // ContentSecurityPolicy is the Content-Security-Policy header sent with
@@ -40,15 +41,28 @@ type asset struct {
 	library     bool // part of the client library, importable cross-origin
 }
 
+// Option changes what Handler serves.
+type Option func(*options)
+
+// options are the settings of Handler.
+type options struct {
+	noSoftphone bool
+}
+
+// WithoutSoftphone leaves the demo softphone page out (configuration key
+// http.softphone false): only the client library is served.
+func WithoutSoftphone() Option { return func(o *options) { o.noSoftphone = true } }
+
 // routes maps request paths to embedded file names.
 var routes = map[string]string{
-	"/":                 "index.html",
-	"/index.html":       "index.html",
-	"/webtrunk.js":      "webtrunk.js",
-	"/webtrunk-call.js": "webtrunk-call.js",
-	"/webtrunk-core.js": "webtrunk-core.js",
-	"/softphone.js":     "softphone.js",
-	"/softphone.css":    "softphone.css",
+	"/":                  "index.html",
+	"/index.html":        "index.html",
+	"/webtrunk.js":       "webtrunk.js",
+	"/webtrunk-call.js":  "webtrunk-call.js",
+	"/webtrunk-core.js":  "webtrunk-core.js",
+	"/webtrunk-media.js": "webtrunk-media.js",
+	"/softphone.js":      "softphone.js",
+	"/softphone.css":     "softphone.css",
 }
 
 var contentTypes = map[string]string{
@@ -59,7 +73,8 @@ var contentTypes = map[string]string{
 
 // Handler returns the handler of the browser client. It answers GET and HEAD
 // for "/" (and "/index.html"), "/webtrunk.js", "/webtrunk-call.js",
-// "/webtrunk-core.js", "/softphone.js" and "/softphone.css"; any other path
+// "/webtrunk-core.js", "/webtrunk-media.js", "/softphone.js" and
+// "/softphone.css"; any other path
 // gets 404 and any other method 405. Every response carries
 // ContentSecurityPolicy, X-Content-Type-Options nosniff, Referrer-Policy
 // no-referrer and a Permissions-Policy that grants the microphone to the
@@ -70,10 +85,21 @@ var contentTypes = map[string]string{
 // no-cache", so browsers keep them but revalidate (304 Not Modified, RFC 9111
 // section 5.2.2.4) and pick up a new version as soon as the gateway is
 // upgraded.
-func Handler() http.Handler {
+//
+// With the option WithoutSoftphone the page's own files ("/",
+// "/index.html", "/softphone.js", "/softphone.css") answer 404 and only the
+// library is served.
+func Handler(opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	assets := make(map[string]*asset, len(routes))
 	byName := map[string]*asset{}
 	for route, name := range routes {
+		if o.noSoftphone && !strings.HasPrefix(name, "webtrunk") {
+			continue
+		}
 		a, ok := byName[name]
 		if !ok {
 			body, err := files.ReadFile(name)

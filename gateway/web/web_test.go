@@ -43,6 +43,7 @@ func TestHandlerServesFiles(t *testing.T) {
 		{"/webtrunk.js", "webtrunk.js", "text/javascript; charset=utf-8"},
 		{"/webtrunk-call.js", "webtrunk-call.js", "text/javascript; charset=utf-8"},
 		{"/webtrunk-core.js", "webtrunk-core.js", "text/javascript; charset=utf-8"},
+		{"/webtrunk-media.js", "webtrunk-media.js", "text/javascript; charset=utf-8"},
 		{"/softphone.js", "softphone.js", "text/javascript; charset=utf-8"},
 		{"/softphone.css", "softphone.css", "text/css; charset=utf-8"},
 	}
@@ -213,7 +214,7 @@ func TestScriptElementsExist(t *testing.T) {
 // (declared with export, or re-exported in an export list).
 func TestModuleImports(t *testing.T) {
 	importRE := regexp.MustCompile(`(?s)import \{([^}]*)\} from "([^"]+)"`)
-	modules := []string{"softphone.js", "webtrunk.js", "webtrunk-call.js", "webtrunk-core.js"}
+	modules := []string{"softphone.js", "webtrunk.js", "webtrunk-call.js", "webtrunk-core.js", "webtrunk-media.js"}
 	imports := 0
 	for _, mod := range modules {
 		for _, m := range importRE.FindAllStringSubmatch(string(embedded(t, mod)), -1) {
@@ -231,7 +232,7 @@ func TestModuleImports(t *testing.T) {
 				if name == "" {
 					continue
 				}
-				declared := regexp.MustCompile(`export (class|function|const) ` + name + `\b`).MatchString(src)
+				declared := regexp.MustCompile(`export (class|function|async function|const) ` + name + `\b`).MatchString(src)
 				listed := regexp.MustCompile(`[{,\s]` + name + `[,\s}]`).MatchString(exportList)
 				if !declared && !listed {
 					t.Errorf("%s imports %s from %s, which does not export it", mod, name, m[2])

@@ -4,19 +4,27 @@
 // webtrunk.js, which re-exports this class.
 
 import { Emitter, ErrorCode, WebtrunkError, checkWebRTC, errorText } from "./webtrunk-core.js";
+import { QualityMonitor, Ringback } from "./webtrunk-media.js";
 
 /**
  * Call is one call, outbound (from Device.call) or inbound (from the
  * Device's "incoming" event).
  *
  * States: "dialing" (outbound, before the far end rings), "ringing"
- * (outbound alerting, or inbound waiting for accept), "connecting"
- * (inbound, accepted), "connected", "ended".
+ * (outbound alerting without early media, or inbound waiting for accept),
+ * "progress" (outbound, early media: the far end's own ringback or
+ * announcement plays), "connecting" (inbound, accepted), "connected",
+ * "ended".
+ *
+ * While an outbound call is "ringing", the call's audio element plays a
+ * local ringback tone (DeviceOptions.ringback; false turns it off) until
+ * early media, the answer or the end.
  *
  * Events: "ringing", "progress" (early media flows), "connected",
  * "disconnected" (DisconnectInfo), "dtmf" (digit received from the far end),
- * "mute" (boolean), "hold" (boolean), "remotestream" (MediaStream), "error"
- * (WebtrunkError that did not end the call).
+ * "mute" (boolean), "hold" (boolean), "remotestream" (MediaStream),
+ * "warning" (QualityWarning, raised and cleared), "inputchange" (the new
+ * microphone track), "error" (WebtrunkError that did not end the call).
  */
 export class Call extends Emitter {
   #link;
@@ -39,6 +47,16 @@ export class Call extends Emitter {
   #localCandidates = [];
   #answerTimer = 0;
   #connectedAt = 0;
+  /** @type {MediaTrackConstraints|boolean|undefined} the microphone's constraints */
+  #constraints = undefined;
+  /** @type {string|undefined} the output device chosen for this call */
+  #sinkId = undefined;
+  /** @type {Ringback|null} */
+  #ringback = null;
+  /** @type {QualityMonitor|null} */
+  #monitor = null;
+  /** @type {Map<string, object>} raised warnings by source and name */
+  #warnings = new Map();
 
   /**
    * Calls are created by Device; do not construct them yourself.
@@ -93,6 +111,103 @@ export class Call extends Emitter {
     return this.#remote;
   }
 
+  /**
+   * warnings lists the quality warnings raised and not yet cleared, each
+   * {name, source, value, threshold}.
+   * @returns {object[]}
+   */
+  get warnings() {
+    return [...this.#warnings.values()];
+  }
+
+  /**
+   * quality is the last sample of the call's quality figures: {loss
+   * (fraction), jitterMs, rttMs, mos, micLevel (RMS, 0 to 1)}, or null
+   * before the call connected or with qualityWarnings off.
+   */
+  get quality() {
+    return this.#monitor ? { ...this.#monitor.figures } : null;
+  }
+
+  /**
+   * setInputDevice switches the call's microphone to the input deviceId
+   * (from listAudioDevices) without renegotiation (RTCRtpSender.replaceTrack):
+   * the far end hears the new microphone at once; mute and hold carry over.
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   * @throws {WebtrunkError} microphone_denied, microphone_not_found,
+   *   microphone_unavailable
+   */
+  async setInputDevice(deviceId) {
+    if (this.#state === "ended") {
+      return;
+    }
+    let constraints = this.#constraints ?? true;
+    constraints = { ...(typeof constraints === "object" ? constraints : {}), deviceId: { exact: deviceId } };
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
+    } catch (e) {
+      throw microphoneError(e, this.id);
+    }
+    if (this.#state === "ended") {
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
+    const track = stream.getAudioTracks()[0];
+    const sender = this.#pc?.getSenders().find((s) => s.track?.kind === "audio");
+    if (sender) {
+      await sender.replaceTrack(track);
+    }
+    const old = this.#local;
+    this.#local = stream;
+    this.#constraints = constraints;
+    this.#applyTrackState();
+    old?.getTracks().forEach((t) => t.stop());
+    this.#monitor?.setStream(stream);
+    this.emit("inputchange", track);
+  }
+
+  /**
+   * setOutputDevice plays the call (far end and ringback) on the output
+   * deviceId (HTMLMediaElement.setSinkId).
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   * @throws {WebtrunkError} not_supported when the browser cannot choose
+   *   the output device
+   */
+  async setOutputDevice(deviceId) {
+    this.#sinkId = deviceId;
+    const el = this.#element();
+    if (typeof el.setSinkId !== "function") {
+      throw new WebtrunkError(ErrorCode.NOT_SUPPORTED, "this browser cannot choose the audio output device", { callId: this.id });
+    }
+    await el.setSinkId(deviceId);
+  }
+
+  /**
+   * _quality raises or clears the warning name reported by source
+   * ("browser" for the call's own statistics). @internal
+   * @param {string} source
+   * @param {string} name
+   * @param {boolean} raised
+   * @param {number} value
+   * @param {number} threshold
+   */
+  _quality(source, name, raised, value, threshold) {
+    const key = source + ":" + name;
+    if (raised === this.#warnings.has(key) || this.#state === "ended") {
+      return;
+    }
+    const w = { name, source, value, threshold };
+    if (raised) {
+      this.#warnings.set(key, w);
+    } else {
+      this.#warnings.delete(key);
+    }
+    this.emit("warning", { ...w, raised, figures: this.quality });
+  }
+
   /** peerConnection is the call's RTCPeerConnection (for getStats). */
   get peerConnection() {
     return this.#pc;
@@ -106,7 +221,7 @@ export class Call extends Emitter {
   /**
    * accept answers a ringing inbound call: the microphone is opened and the
    * browser's offer sent. "connected" follows.
-   * @param {{audio?: MediaTrackConstraints|boolean}} [options]
+   * @param {{audio?: MediaTrackConstraints|boolean, preferredCodecs?: string[]}} [options]
    */
   accept(options = {}) {
     if (this.direction !== "inbound" || this.#state !== "ringing") {
@@ -253,19 +368,23 @@ export class Call extends Emitter {
       case "ringing":
         if (this.#state === "dialing") {
           this.#state = "ringing";
+          this.#startRingback();
         }
         this.emit("ringing");
         break;
       case "progress":
-        if (this.#state === "dialing") {
-          this.#state = "ringing";
+        if (this.#state === "dialing" || this.#state === "ringing") {
+          this.#state = "progress";
+          this.#stopRingback();
         }
         this.emit("progress");
         break;
       case "connected":
         if (this.#state !== "connected") {
+          this.#stopRingback();
           this.#state = "connected";
           this.#connectedAt = Date.now();
+          this.#startMonitor();
           this.emit("connected");
         }
         break;
@@ -288,6 +407,10 @@ export class Call extends Emitter {
     if (constraints === undefined) {
       constraints = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
     }
+    if (opts.inputDeviceId) {
+      constraints = { ...(typeof constraints === "object" ? constraints : {}), deviceId: { exact: opts.inputDeviceId } };
+    }
+    this.#constraints = constraints;
     try {
       checkWebRTC();
       const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints, video: false });
@@ -312,6 +435,7 @@ export class Call extends Emitter {
       for (const track of this.#local.getAudioTracks()) {
         pc.addTrack(track, this.#local);
       }
+      preferCodecs(pc, options.preferredCodecs ?? opts.preferredCodecs);
       pc.ontrack = (ev) => this.#onTrack(ev);
       pc.onicecandidate = (ev) => this.#onLocalCandidate(ev.candidate);
       pc.oniceconnectionstatechange = () => {
@@ -401,22 +525,84 @@ export class Call extends Emitter {
   #onTrack(ev) {
     const stream = ev.streams[0] || new MediaStream([ev.track]);
     this.#remote = stream;
-    const opt = this.#link.opts.audioElement;
-    let el = typeof opt === "function" ? opt(this) : opt;
-    if (!el) {
-      el = new Audio();
+    if (!this.#ringback) {
+      this.#play(stream);
     }
-    el.autoplay = true;
+    this.emit("remotestream", stream);
+  }
+
+  /** #element returns the call's audio element, made on first use. */
+  #element() {
+    if (!this.#audio) {
+      const opt = this.#link.opts.audioElement;
+      this.#audio = (typeof opt === "function" ? opt(this) : opt) || new Audio();
+      this.#audio.autoplay = true;
+      const sink = this.#sinkId ?? this.#link.opts.outputDeviceId;
+      if (sink && typeof this.#audio.setSinkId === "function") {
+        this.#audio.setSinkId(sink).catch((e) => {
+          this.emit("error", new WebtrunkError(ErrorCode.NOT_SUPPORTED, "cannot play on output device: " + errorText(e), { callId: this.id }));
+        });
+      }
+    }
+    return this.#audio;
+  }
+
+  /** #startMonitor starts the quality warnings unless turned off. */
+  #startMonitor() {
+    const opt = this.#link.opts.qualityWarnings;
+    if (opt === false || this.#monitor) {
+      return;
+    }
+    this.#monitor = new QualityMonitor(
+      () => this.getStats(),
+      (name, raised, value, threshold) => this._quality("browser", name, raised, value, threshold),
+      typeof opt === "object" ? opt : {},
+    );
+    this.#monitor.start(this.#local, () => this.#muted || this.#held);
+  }
+
+  /** #play plays stream on the call's audio element. */
+  #play(stream) {
+    const el = this.#element();
     el.srcObject = stream;
     el.muted = this.#held;
-    this.#audio = el;
     const played = el.play();
     if (played && played.catch) {
       played.catch((e) => {
-        this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "cannot play remote audio: " + errorText(e), { callId: this.id }));
+        if (el.srcObject === stream) {
+          this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "cannot play remote audio: " + errorText(e), { callId: this.id }));
+        }
       });
     }
-    this.emit("remotestream", stream);
+  }
+
+  /** #startRingback plays the local ringback tone unless turned off. */
+  #startRingback() {
+    const opt = this.#link.opts.ringback;
+    if (opt === false || this.direction !== "outbound") {
+      return;
+    }
+    const rb = new Ringback(typeof opt === "object" ? opt : {});
+    const stream = rb.start();
+    if (!stream) {
+      return;
+    }
+    this.#ringback = rb;
+    this.#play(stream);
+  }
+
+  /** #stopRingback stops the ringback tone and plays the far end again. */
+  #stopRingback() {
+    if (!this.#ringback) {
+      return;
+    }
+    this.#ringback.stop();
+    this.#ringback = null;
+    if (this.#remote) {
+      this.#play(this.#remote);
+    } else if (this.#audio) {
+      this.#audio.srcObject = null;
+    }
   }
 
   #applyTrackState() {
@@ -431,6 +617,9 @@ export class Call extends Emitter {
     }
     this.#state = "ended";
     clearTimeout(this.#answerTimer);
+    this.#ringback?.stop();
+    this.#ringback = null;
+    this.#monitor?.stop();
     this.#link.remove(this.id);
     if (this.#pc) {
       this.#pc.ontrack = this.#pc.onicecandidate = null;
@@ -464,4 +653,31 @@ function microphoneError(e, callId) {
     return e;
   }
   return new WebtrunkError(code, "getUserMedia: " + errorText(e), { callId, cause: e });
+}
+
+/**
+ * preferCodecs puts the audio codecs named in names (for example ["PCMU"])
+ * first in the offer, in that order, keeping every other codec the browser
+ * has after them (RTCRtpTransceiver.setCodecPreferences, W3C WebRTC section
+ * 5.4). The gateway answers with the offer's first codec it speaks, so
+ * ["PCMU"] makes a call to a PCMU trunk pass the audio through without
+ * transcoding. Browsers without setCodecPreferences keep their own order.
+ * @param {RTCPeerConnection} pc
+ * @param {string[]|undefined} names codec names, case-insensitive
+ */
+function preferCodecs(pc, names) {
+  if (!names || names.length === 0 || typeof RTCRtpReceiver?.getCapabilities !== "function") {
+    return;
+  }
+  const tr = pc.getTransceivers().find((t) => t.sender.track?.kind === "audio");
+  const caps = RTCRtpReceiver.getCapabilities("audio");
+  if (!tr || typeof tr.setCodecPreferences !== "function" || !caps) {
+    return;
+  }
+  const rank = (c) => {
+    const i = names.findIndex((n) => c.mimeType.toLowerCase() === "audio/" + String(n).toLowerCase());
+    return i < 0 ? names.length : i;
+  };
+  const ordered = caps.codecs.map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i).map((x) => x.c);
+  tr.setCodecPreferences(ordered);
 }

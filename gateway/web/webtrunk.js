@@ -11,6 +11,7 @@
 
 import { Call } from "./webtrunk-call.js";
 import { Emitter, ErrorCode, PROTOCOL_VERSION, WebtrunkError, checkWebRTC, normalizeNumber } from "./webtrunk-core.js";
+import { checkGathering, checkMicrophone, listAudioDevices } from "./webtrunk-media.js";
 
 export { Call } from "./webtrunk-call.js";
 export {
@@ -21,6 +22,7 @@ export {
   describeHangup,
   normalizeNumber,
 } from "./webtrunk-core.js";
+export { DEFAULT_QUALITY, DEFAULT_RINGBACK, listAudioDevices, mosEstimate } from "./webtrunk-media.js";
 
 /**
  * MAX_BUSY_RETRIES is how many times connect sends its credentials again
@@ -46,6 +48,26 @@ const MAX_BUSY_RETRIES = 8;
  * @property {number} [answerTimeoutMs] how long to wait for the gateway's
  *   SDP answer; default 20000 ms
  * @property {number} [pingIntervalMs] keep-alive period; default 20000 ms
+ * @property {string[]} [preferredCodecs] audio codecs to offer first, in
+ *   order, e.g. ["PCMU"] for G.711 passthrough to a PCMU trunk; default the
+ *   browser's order (Opus first)
+ * @property {boolean|{frequencies?: number[], onMs?: number, offMs?: number, volume?: number}} [ringback]
+ *   the local ringback tone an outbound call plays while the far end rings
+ *   without early media; false turns it off; default 440 + 480 Hz, 2 s on,
+ *   4 s off
+ * @property {string} [inputDeviceId] the microphone of new calls (from
+ *   listAudioDevices); default the browser's
+ * @property {string} [outputDeviceId] the speaker of new calls; default the
+ *   browser's
+ * @property {boolean|object} [qualityWarnings] thresholds of the calls'
+ *   "warning" events (see DEFAULT_QUALITY); false turns them off
+ */
+
+/**
+ * @typedef {object} PreflightReport
+ * @property {{ok: boolean, label: string, levelDb: number, error?: WebtrunkError}} microphone
+ * @property {{ok: boolean, candidateTypes: string[], error?: string}} ice
+ * @property {number|null} signalingRttMs
  */
 
 /**
@@ -53,8 +75,9 @@ const MAX_BUSY_RETRIES = 8;
  * call() and emits "incoming" for calls to the user's numbers.
  *
  * Events: "registered" ({user, maxCalls}), "unregistered" ({error?}),
- * "reconnecting" ({attempt, delayMs}), "incoming" (Call), "error"
- * (WebtrunkError).
+ * "reconnecting" ({attempt, delayMs}), "incoming" (Call), "devicechange"
+ * ({inputs, outputs}: a microphone or speaker was plugged in or out),
+ * "error" (WebtrunkError).
  */
 export class Device extends Emitter {
   /** @type {DeviceOptions} */
@@ -76,6 +99,8 @@ export class Device extends Emitter {
   #pingTimer = 0;
   #pongMissing = 0;
   #seq = 0;
+  /** @type {Map<string, () => void>} preflight pings waiting for their pong */
+  #pongWaiters = new Map();
 
   /**
    * @param {DeviceOptions} [options]
@@ -83,6 +108,92 @@ export class Device extends Emitter {
   constructor(options = {}) {
     super();
     this.#opts = { reconnect: true, answerTimeoutMs: 20000, pingIntervalMs: 20000, ...options };
+    globalThis.navigator?.mediaDevices?.addEventListener?.("devicechange", () => {
+      listAudioDevices().then((d) => this.emit("devicechange", d), () => {});
+    });
+  }
+
+  /**
+   * getAudioDevices lists the microphones and speakers (see
+   * listAudioDevices).
+   * @returns {Promise<{inputs: MediaDeviceInfo[], outputs: MediaDeviceInfo[]}>}
+   */
+  getAudioDevices() {
+    return listAudioDevices();
+  }
+
+  /**
+   * setInputDevice makes deviceId the microphone of new calls and switches
+   * every call in progress to it (Call.setInputDevice).
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   */
+  async setInputDevice(deviceId) {
+    this.#opts.inputDeviceId = deviceId;
+    await Promise.all(this.calls.filter((c) => c.localStream).map((c) => c.setInputDevice(deviceId)));
+  }
+
+  /**
+   * preflight checks what a first call needs, before it is placed: the
+   * microphone (opened for sampleMs, its label and peak RMS level in dBFS;
+   * ok when above -70 dBFS), the signaling round trip to the gateway (the
+   * median of three pings, ms; needs a registered device), and ICE
+   * candidate gathering with the gateway's STUN/TURN servers (the candidate
+   * types found, "relay" proving TURN reachable). It does not check ICE to
+   * the gateway's media port itself, which only a call does.
+   * @param {{sampleMs?: number, timeoutMs?: number}} [options]
+   * @returns {Promise<PreflightReport>}
+   */
+  async preflight(options = {}) {
+    const sampleMs = options.sampleMs ?? 1000;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const [microphone, ice, rttMs] = await Promise.all([
+      checkMicrophone(this.#opts.audio, this.#opts.inputDeviceId, sampleMs),
+      checkGathering(this.#iceServers, timeoutMs),
+      this.#signalingRTT(timeoutMs),
+    ]);
+    return { microphone, ice, signalingRttMs: rttMs };
+  }
+
+  /** #signalingRTT is the median of three ping round trips, ms (null unregistered or on timeout). */
+  async #signalingRTT(timeoutMs) {
+    if (this.#state !== "registered") {
+      return null;
+    }
+    const times = [];
+    for (let i = 0; i < 3; i++) {
+      const ref = "pf" + ++this.#seq;
+      const start = performance.now();
+      const ok = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.#pongWaiters.set(ref, () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+        if (!this.#send({ type: "ping", ref })) {
+          clearTimeout(timer);
+          resolve(false);
+        }
+      });
+      this.#pongWaiters.delete(ref);
+      if (!ok) {
+        return null;
+      }
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    return Math.round(times[1]);
+  }
+
+  /**
+   * setOutputDevice makes deviceId the speaker of new calls and of every
+   * call in progress (Call.setOutputDevice).
+   * @param {string} deviceId
+   * @returns {Promise<void>}
+   */
+  async setOutputDevice(deviceId) {
+    this.#opts.outputDeviceId = deviceId;
+    await Promise.all(this.calls.map((c) => c.setOutputDevice(deviceId)));
   }
 
   /** state is "disconnected", "connecting" or "registered". */
@@ -118,7 +229,7 @@ export class Device extends Emitter {
    * registration once the gateway accepted the credentials.
    * @returns {Promise<{user: string, maxCalls: number}>}
    * @throws {WebtrunkError} unauthorized, unsupported_version,
-   *   connection_failed
+   *   connection_failed, origin_not_allowed
    */
   connect() {
     this.#wanted = true;
@@ -144,7 +255,7 @@ export class Device extends Emitter {
    * failures after that (microphone, refusal by the gateway, ICE) end the call
    * with a "disconnected" event whose error says why.
    * @param {string} number the number as typed (formatting is stripped)
-   * @param {{audio?: MediaTrackConstraints|boolean}} [options]
+   * @param {{audio?: MediaTrackConstraints|boolean, preferredCodecs?: string[]}} [options]
    * @returns {Call}
    * @throws {WebtrunkError} not_connected, invalid_number, too_many_calls,
    *   webrtc_unsupported
@@ -207,7 +318,11 @@ export class Device extends Emitter {
         }
         ws.send(JSON.stringify(auth));
       };
-      ws.onopen = sendAuth;
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+        sendAuth();
+      };
       ws.onmessage = (ev) => {
         let msg;
         try {
@@ -258,7 +373,20 @@ export class Device extends Emitter {
           settled ? ErrorCode.CONNECTION_LOST : ErrorCode.CONNECTION_FAILED,
           "WebSocket closed (" + ev.code + (ev.reason ? " " + ev.reason : "") + ")",
         );
-        fail(err);
+        if (!opened && !settled) {
+          // The handshake failed, and browsers hide why: ask the gateway
+          // whether it refuses this page's origin.
+          originRefused(url).then((refused) => {
+            if (refused) {
+              this.#wanted = false; // retrying cannot help
+              fail(new WebtrunkError(ErrorCode.ORIGIN_NOT_ALLOWED, "the gateway does not accept WebSockets from " + globalThis.location?.origin));
+            } else {
+              fail(err);
+            }
+          });
+        } else {
+          fail(err);
+        }
         for (const call of this.#calls.values()) {
           call._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, "connection to the gateway lost", { callId: call.id }), false);
         }
@@ -338,6 +466,7 @@ export class Device extends Emitter {
     switch (msg.type) {
       case "pong":
         this.#pongMissing = 0;
+        this.#pongWaiters.get(msg.ref)?.();
         return;
       case "incoming": {
         if (this.#calls.has(msg.call_id)) {
@@ -381,6 +510,30 @@ function newCallId() {
   const b = new Uint8Array(16);
   crypto.getRandomValues(b);
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * originRefused asks the gateway of the WebSocket URL wsURL, on its origin
+ * check endpoint (POST /ws/origin, readable from any origin), whether it
+ * refuses this page's origin. It resolves false when it cannot tell.
+ * @param {string} wsURL
+ * @returns {Promise<boolean>}
+ */
+async function originRefused(wsURL) {
+  try {
+    const u = new URL(wsURL);
+    u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+    u.pathname = "/ws/origin";
+    u.search = "";
+    const res = await fetch(u, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", signal: AbortSignal.timeout(5000) });
+    if (!res.ok) {
+      return false;
+    }
+    const body = await res.json();
+    return body.allowed === false;
+  } catch {
+    return false;
+  }
 }
 
 function defaultURL() {
