@@ -56,6 +56,15 @@ type Trunk struct {
 	// MaxCalls limits concurrent calls on the trunk; 0 means unlimited.
 	// Default 0.
 	MaxCalls int `yaml:"max_calls"`
+	// FinalCodes are 5xx statuses this carrier means as final: a call
+	// answered with one ends instead of trying the next trunk of its
+	// outbound rule (config/carrier.go). Default none.
+	FinalCodes []int `yaml:"final_codes"`
+	// Health configures OPTIONS probes of the trunk. Default: none.
+	Health TrunkHealth `yaml:"health"`
+	// Identity is how the caller is presented on outbound calls: from,
+	// pai or rpid (IdentityHeader). Default from.
+	Identity IdentityHeader `yaml:"identity"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with
@@ -91,6 +100,7 @@ func (t *Trunk) setDefaults() {
 		InternationalPrefix: "00",
 	}
 	t.Codecs = []Codec{CodecPCMU, CodecPCMA}
+	t.setCarrierDefaults()
 }
 
 // applyDerivedDefaults fills the defaults that depend on other fields of
@@ -99,6 +109,7 @@ func (t *Trunk) applyDerivedDefaults() {
 	if t.Port == 0 {
 		t.Port = t.Transport.DefaultPort()
 	}
+	t.applyCarrierDefaults()
 	if len(t.AllowedSources) == 0 {
 		if a, err := netip.ParseAddr(t.Host); err == nil && a.Zone() == "" {
 			a = a.Unmap()
