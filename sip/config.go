@@ -69,6 +69,11 @@ type Trunk struct {
 	AllowedSources []netip.Prefix
 	// MaxCalls limits concurrent calls on the trunk (both directions); 0 = unlimited.
 	MaxCalls int
+	// Identity is how outbound INVITEs present the caller (identity.go); "" = IdentityFrom.
+	Identity IdentityHeader
+	// TrustIdentity makes inbound calls take the caller from P-Asserted-Identity (RFC 3325
+	// section 9.1): set it only for a trunk inside the gateway's trust domain.
+	TrustIdentity bool
 }
 
 // Config configures a UA. Zero durations take the documented defaults.

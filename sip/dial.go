@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -30,6 +32,16 @@ type DialRequest struct {
 	// OnProgress, when set, is called from Dial's goroutine for every provisional response
 	// above 100 (180 Ringing, 183 Session Progress). It must not block.
 	OnProgress func(Progress)
+	// Withheld withholds the caller's number from the called party: From is anonymous and the
+	// INVITE carries Privacy: id (RFC 3323 section 4.2); the trunk still learns the number from
+	// P-Asserted-Identity or Remote-Party-ID when Trunk.Identity asks for one (RFC 3325 section
+	// 9.3).
+	Withheld bool
+	// NoResponseTimeout, when above 0, gives up the INVITE when the trunk has sent no response
+	// at all, not even 100 Trying, within it: Dial stops its retransmissions and returns
+	// ErrTrunkSilent at once (no CANCEL may be sent before a provisional response, RFC 3261
+	// section 9.1). 0 waits for Timer B (64*T1).
+	NoResponseTimeout time.Duration
 	// RTP, when set, is the call's RTP port pair, taken beforehand with UA.ReservePorts so that
 	// the caller knew a pair was free before committing to the call. Dial takes it over: it is
 	// closed with the call, or by Dial on every path that fails. nil: Dial binds a pair itself.
@@ -128,6 +140,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	}
 
 	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, calleeUser, offer)
+	applyIdentity(inv, t, r.DisplayName, callerUser, r.Withheld)
 	contact := *inv.Contact()
 	c.dialog.callID = inv.CallID().Value()
 	c.dialog.setTarget(&inv.Recipient) // until a 2xx names the trunk's Contact
@@ -135,6 +148,15 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	dua := &sipgo.DialogUA{Client: cl, ContactHDR: contact}
 	c.log.Info("sip dialing", "to", e164)
 	var sess *sipgo.DialogClientSession
+	responded := &atomic.Bool{}
+	if r.NoResponseTimeout > 0 {
+		silent := time.AfterFunc(r.NoResponseTimeout, func() {
+			if !responded.Load() {
+				cancel(errNoResponse)
+			}
+		})
+		defer silent.Stop()
+	}
 	for attempt := 0; ; attempt++ {
 		sess, err = dua.WriteInvite(setupCtx, inv)
 		if err != nil {
@@ -147,6 +169,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 			Username: t.Username,
 			Password: t.Password,
 			OnResponse: func(res *sipmsg.Response) error {
+				responded.Store(true)
 				return c.onDialResponse(res, r.OnProgress, auth)
 			},
 		})
@@ -278,6 +301,9 @@ func (c *Call) dialFailed(setupCtx context.Context, sess *sipgo.DialogClientSess
 			}
 		}
 		err = context.Cause(setupCtx)
+		if errors.Is(err, sipgo.WaitAnswerForceCancelErr) {
+			err = ErrTrunkSilent
+		}
 	}
 	c.end(err)
 	return err

@@ -1,0 +1,68 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"github.com/webtrunk/webtrunk/telephony"
+)
+
+// ErrTrunkSilent is returned by Dial when the trunk sent no response at all within
+// DialRequest.NoResponseTimeout, and by UA.Probe when an OPTIONS probe got none in time.
+var ErrTrunkSilent = errors.New("sip: no response from the trunk")
+
+// errNoResponse is the cause Dial's setup context is cancelled with when the trunk stays
+// silent: sipgo's cause for giving up an INVITE without waiting for a provisional response.
+var errNoResponse = sipgo.WaitAnswerForceCancelErr
+
+// RetryAfter returns the Retry-After of the failure response (RFC 3261 section 20.33), in
+// whole seconds, 0 when absent or unreadable.
+func (e *StatusError) RetryAfter() time.Duration { return retryAfter(e) }
+
+// Probe sends one OPTIONS request to trunk name (RFC 3261 section 11) and waits for its final
+// response until ctx ends: it returns the response's status code, ErrTrunkSilent when ctx ended
+// first (or the transaction timed out), ErrUnknownTrunk, or ErrNotServing/ErrNoTransport before
+// the user agent serves. A probe carries no credentials: a trunk that challenges OPTIONS with 401
+// or 407 has answered, which is all a probe asks.
+func (ua *UA) Probe(ctx context.Context, name string) (int, error) {
+	t := ua.trunkByName(name)
+	if t == nil {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownTrunk, name)
+	}
+	cl, b, err := ua.client(t.Transport)
+	if err != nil {
+		return 0, err
+	}
+	target := sipmsg.Uri{Scheme: "sip", Host: t.Host, Port: t.Port}
+	if t.Transport != telephony.TransportUDP {
+		target.UriParams = sipmsg.NewParams()
+		target.UriParams.Add("transport", string(t.Transport))
+	}
+	req := sipmsg.NewRequest(sipmsg.OPTIONS, target)
+	req.SetTransport(sipgoNetwork(t.Transport))
+	user := t.Username
+	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: user, Host: ua.cfg.PublicHost}, Params: sipmsg.NewParams()}
+	from.Params.Add("tag", newID())
+	req.AppendHeader(from)
+	req.AppendHeader(&sipmsg.ToHeader{Address: sipmsg.Uri{Scheme: "sip", Host: t.Host}, Params: sipmsg.NewParams()})
+	cid := sipmsg.CallIDHeader(newID() + newID())
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: 1, MethodName: sipmsg.OPTIONS})
+	ct := ua.contact(user, b)
+	req.AppendHeader(&ct)
+	req.AppendHeader(sipmsg.NewHeader("Accept", "application/sdp"))
+	ua.addCommonHeaders(req)
+	res, err := cl.Do(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, sipmsg.ErrTransactionTimeout) {
+			return 0, fmt.Errorf("%w: OPTIONS to %s", ErrTrunkSilent, t.Name)
+		}
+		return 0, fmt.Errorf("sip: OPTIONS to %s: %w", t.Name, err)
+	}
+	return res.StatusCode, nil
+}
