@@ -65,6 +65,10 @@ type Trunk struct {
 	// Identity is how the caller is presented on outbound calls: from,
 	// pai or rpid (IdentityHeader). Default from.
 	Identity IdentityHeader `yaml:"identity"`
+	// TrustIdentity takes the caller of inbound calls from
+	// P-Asserted-Identity (RFC 3325 section 9.1) when present; set it only
+	// for a trunk of the gateway's trust domain. Default false (From).
+	TrustIdentity bool `yaml:"trust_identity"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with

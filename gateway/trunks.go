@@ -121,6 +121,8 @@ func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
 		Numbering:      t.Numbering,
 		AllowedSources: t.AllowedSources,
 		MaxCalls:       t.MaxCalls,
+		Identity:       sip.IdentityHeader(t.Identity),
+		TrustIdentity:  t.TrustIdentity,
 	}
 	for _, c := range t.Codecs {
 		sc, ok := telephony.G711ByName(string(c))

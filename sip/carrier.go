@@ -12,20 +12,25 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// ErrTrunkSilent is returned by Dial when the trunk sent no response at all within
-// DialRequest.NoResponseTimeout, and by UA.Probe when an OPTIONS probe got none in time.
-var ErrTrunkSilent = errors.New("sip: no response from the trunk")
+// ErrNoProgress is returned by Dial when the trunk sent no 180, 183 or final response within
+// DialRequest.ProgressTimeout, and by UA.Probe when an OPTIONS probe got no response in time.
+var ErrNoProgress = errors.New("sip: no response from the trunk in time")
 
-// errNoResponse is the cause Dial's setup context is cancelled with when the trunk stays
-// silent: sipgo's cause for giving up an INVITE without waiting for a provisional response.
-var errNoResponse = sipgo.WaitAnswerForceCancelErr
+// Causes Dial's setup context is cancelled with at DialRequest.ProgressTimeout.
+var (
+	// errNoResponse: the trunk sent nothing; sipgo's cause for giving up an INVITE without
+	// waiting for a provisional response.
+	errNoResponse = sipgo.WaitAnswerForceCancelErr
+	// errProgressTimeout: the trunk sent 100 Trying only; the INVITE is cancelled.
+	errProgressTimeout = errors.New("sip: no ringing in time")
+)
 
 // RetryAfter returns the Retry-After of the failure response (RFC 3261 section 20.33), in
 // whole seconds, 0 when absent or unreadable.
 func (e *StatusError) RetryAfter() time.Duration { return retryAfter(e) }
 
 // Probe sends one OPTIONS request to trunk name (RFC 3261 section 11) and waits for its final
-// response until ctx ends: it returns the response's status code, ErrTrunkSilent when ctx ended
+// response until ctx ends: it returns the response's status code, ErrNoProgress when ctx ended
 // first (or the transaction timed out), ErrUnknownTrunk, or ErrNotServing/ErrNoTransport before
 // the user agent serves. A probe carries no credentials: a trunk that challenges OPTIONS with 401
 // or 407 has answered, which is all a probe asks.
@@ -60,7 +65,7 @@ func (ua *UA) Probe(ctx context.Context, name string) (int, error) {
 	res, err := cl.Do(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, sipmsg.ErrTransactionTimeout) {
-			return 0, fmt.Errorf("%w: OPTIONS to %s", ErrTrunkSilent, t.Name)
+			return 0, fmt.Errorf("%w: OPTIONS to %s", ErrNoProgress, t.Name)
 		}
 		return 0, fmt.Errorf("sip: OPTIONS to %s: %w", t.Name, err)
 	}

@@ -67,16 +67,16 @@ func TestDialIdentity(t *testing.T) {
 }
 
 // TestDialSilentTrunk: a trunk that sends nothing at all is given up
-// after NoResponseTimeout with ErrTrunkSilent, well before Timer B.
+// after ProgressTimeout with ErrNoProgress, well before Timer B.
 func TestDialSilentTrunk(t *testing.T) {
 	peer, env := dialingUA(t)
 	start := time.Now()
-	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321", NoResponseTimeout: 300 * time.Millisecond})
+	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321", ProgressTimeout: 300 * time.Millisecond})
 	peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	select {
 	case r := <-dialed:
-		if !errors.Is(r.err, ErrTrunkSilent) {
-			t.Errorf("Dial = %v, want ErrTrunkSilent", r.err)
+		if !errors.Is(r.err, ErrNoProgress) {
+			t.Errorf("Dial = %v, want ErrNoProgress", r.err)
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("Dial returned after %v, want about 300ms", d)
@@ -89,19 +89,33 @@ func TestDialSilentTrunk(t *testing.T) {
 	}
 }
 
-// TestDialSilentAfterTrying: a trunk that answered 100 Trying is not given
-// up by NoResponseTimeout: it is alive, and only the caller's context
-// (which then sends CANCEL) ends the attempt.
+// TestDialSilentAfterTrying: a trunk that answered 100 Trying but does not
+// ring within ProgressTimeout gets a CANCEL (RFC 3261 section 9.1), and
+// Dial returns ErrNoProgress once the INVITE is terminated.
 func TestDialSilentAfterTrying(t *testing.T) {
 	peer, env := dialingUA(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321", NoResponseTimeout: 200 * time.Millisecond})
+	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321", ProgressTimeout: 300 * time.Millisecond})
 	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 	peer.Send(peer.Reply(inv, 100, "Trying", nil), env.addr)
+	cancelReq := peer.ExpectRequest(sipmsg.CANCEL, 10*time.Second)
+	peer.Send(peer.Reply(cancelReq, 200, "OK", nil), env.addr)
+	peer.Send(peer.Reply(inv, 487, "Request Terminated", nil), env.addr)
+	peer.ExpectRequest(sipmsg.ACK, 5*time.Second)
+	if r := <-dialed; !errors.Is(r.err, ErrNoProgress) {
+		t.Errorf("Dial = %v, want ErrNoProgress", r.err)
+	}
+}
+
+// TestDialRingingBeatsProgressTimeout: a trunk that rings in time is not
+// given up by ProgressTimeout however long it rings.
+func TestDialRingingBeatsProgressTimeout(t *testing.T) {
+	peer, env := dialingUA(t)
+	dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321", ProgressTimeout: 200 * time.Millisecond})
+	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
+	peer.Send(peer.Reply(inv, 180, "Ringing", nil), env.addr)
 	select {
 	case r := <-dialed:
-		t.Fatalf("Dial returned %v although the trunk sent 100 Trying", r.err)
+		t.Fatalf("Dial returned %v although the trunk rings", r.err)
 	case <-time.After(time.Second):
 	}
 	peer.Send(peer.Reply(inv, 503, "Service Unavailable", nil), env.addr)
@@ -137,7 +151,7 @@ func TestStatusErrorRetryAfter(t *testing.T) {
 }
 
 // TestProbe: an OPTIONS probe gets the trunk's status code, and
-// ErrTrunkSilent when the trunk does not answer in time.
+// ErrNoProgress when the trunk does not answer in time.
 func TestProbe(t *testing.T) {
 	peer, env := dialingUA(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -160,8 +174,8 @@ func TestProbe(t *testing.T) {
 
 	short, cancelShort := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancelShort()
-	if _, err := env.ua.Probe(short, "carrier"); !errors.Is(err, ErrTrunkSilent) {
-		t.Errorf("Probe of a silent trunk = %v, want ErrTrunkSilent", err)
+	if _, err := env.ua.Probe(short, "carrier"); !errors.Is(err, ErrNoProgress) {
+		t.Errorf("Probe of a silent trunk = %v, want ErrNoProgress", err)
 	}
 	if _, err := env.ua.Probe(t.Context(), "nowhere"); !errors.Is(err, ErrUnknownTrunk) {
 		t.Errorf("Probe of an unknown trunk = %v, want ErrUnknownTrunk", err)

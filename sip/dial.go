@@ -37,11 +37,12 @@ type DialRequest struct {
 	// P-Asserted-Identity or Remote-Party-ID when Trunk.Identity asks for one (RFC 3325 section
 	// 9.3).
 	Withheld bool
-	// NoResponseTimeout, when above 0, gives up the INVITE when the trunk has sent no response
-	// at all, not even 100 Trying, within it: Dial stops its retransmissions and returns
-	// ErrTrunkSilent at once (no CANCEL may be sent before a provisional response, RFC 3261
-	// section 9.1). 0 waits for Timer B (64*T1).
-	NoResponseTimeout time.Duration
+	// ProgressTimeout, when above 0, gives up the INVITE when the trunk has sent neither a
+	// provisional response above 100 (180, 183) nor a final response within it, and Dial
+	// returns ErrNoProgress: after a 100 Trying the INVITE is cancelled (RFC 3261 section 9.1);
+	// when the trunk sent nothing at all, Dial stops its retransmissions at once, since no
+	// CANCEL may be sent before a provisional response. 0 waits for Timer B (64*T1).
+	ProgressTimeout time.Duration
 	// RTP, when set, is the call's RTP port pair, taken beforehand with UA.ReservePorts so that
 	// the caller knew a pair was free before committing to the call. Dial takes it over: it is
 	// closed with the call, or by Dial on every path that fails. nil: Dial binds a pair itself.
@@ -148,10 +149,14 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	dua := &sipgo.DialogUA{Client: cl, ContactHDR: contact}
 	c.log.Info("sip dialing", "to", e164)
 	var sess *sipgo.DialogClientSession
-	responded := &atomic.Bool{}
-	if r.NoResponseTimeout > 0 {
-		silent := time.AfterFunc(r.NoResponseTimeout, func() {
-			if !responded.Load() {
+	var responded, progressed atomic.Bool
+	if r.ProgressTimeout > 0 {
+		silent := time.AfterFunc(r.ProgressTimeout, func() {
+			switch {
+			case progressed.Load():
+			case responded.Load():
+				cancel(errProgressTimeout)
+			default:
 				cancel(errNoResponse)
 			}
 		})
@@ -170,6 +175,9 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 			Password: t.Password,
 			OnResponse: func(res *sipmsg.Response) error {
 				responded.Store(true)
+				if res.StatusCode > 100 {
+					progressed.Store(true)
+				}
 				return c.onDialResponse(res, r.OnProgress, auth)
 			},
 		})
@@ -301,8 +309,8 @@ func (c *Call) dialFailed(setupCtx context.Context, sess *sipgo.DialogClientSess
 			}
 		}
 		err = context.Cause(setupCtx)
-		if errors.Is(err, sipgo.WaitAnswerForceCancelErr) {
-			err = ErrTrunkSilent
+		if errors.Is(err, errNoResponse) || errors.Is(err, errProgressTimeout) {
+			err = ErrNoProgress
 		}
 	}
 	c.end(err)
