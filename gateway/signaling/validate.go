@@ -200,6 +200,9 @@ func (m Dial) validate() *DecodeError {
 	if err := checkSDP("sdp", m.SDP); err != nil {
 		return err
 	}
+	if m.Privacy != "" && m.Privacy != PrivacyID {
+		return invalid(CodeBadRequest, "privacy", `must be "id" or absent`)
+	}
 
 	return checkRef(m.Ref)
 }
