@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -136,6 +138,7 @@ func validateCarrier(p *problems, path string, t *Trunk) {
 		checkRange(p, path+".health.interval", h.Interval, time.Second, time.Hour)
 		checkRange(p, path+".health.timeout", h.Timeout, 100*time.Millisecond, max(h.Interval, 100*time.Millisecond))
 	}
+	validateInbound(p, path, &t.Inbound)
 	// 0 is left by a configuration built in code: the default.
 	if h.DownAfter < 0 || h.DownAfter > 100 {
 		p.add(path+".health.down_after", "must be from 1 to 100")
@@ -177,4 +180,125 @@ func (c *Config) validateRule(p *problems, path string, r *OutboundRule) {
 	if r.AttemptTimeout != 0 { // 0 in a configuration built in code: the default
 		checkRange(p, path+".attempt_timeout", r.AttemptTimeout, minAttemptTimeout, maxAttemptTimeout)
 	}
+}
+
+// TrunkInbound says which inbound INVITEs belong to a trunk beyond its
+// allowed_sources: selectors that tell apart trunks sharing a source
+// address, and digest authentication for a PBX that sends from changing
+// addresses.
+type TrunkInbound struct {
+	// RequestHost, when set, selects INVITEs whose Request-URI host is
+	// this name or address (case-insensitive).
+	RequestHost string `yaml:"request_host"`
+	// RequestUser, when set, selects INVITEs whose Request-URI user part
+	// starts with these characters (for example a DID prefix "+4420" or
+	// a PBX's "pbx-a-").
+	RequestUser string `yaml:"request_user"`
+	// Header, when set, selects INVITEs carrying this header (a SIP token
+	// such as "X-Trunk-Id") with the value HeaderValue (compared exactly,
+	// spaces trimmed).
+	Header      string `yaml:"header"`
+	HeaderValue string `yaml:"header_value"`
+	// Digest, when its username is set, accepts INVITEs from any address
+	// that answer a digest challenge (RFC 3261 section 22.2) with these
+	// credentials; allowed_sources still admit without one.
+	Digest DigestAuth `yaml:"digest"`
+}
+
+// HasSelector reports whether any of RequestHost, RequestUser and Header
+// is set.
+func (in TrunkInbound) HasSelector() bool {
+	return in.RequestHost != "" || in.RequestUser != "" || in.Header != ""
+}
+
+// validateInbound reports the problems of a trunk's inbound selection.
+func validateInbound(p *problems, path string, in *TrunkInbound) {
+	path += ".inbound"
+	if in.RequestHost != "" && !validHost(in.RequestHost) {
+		p.add(path+".request_host", fmt.Sprintf("%q is not a host name or IP address", in.RequestHost))
+	}
+	if !printable(in.RequestUser) || strings.ContainsAny(in.RequestUser, " <>@;\"") {
+		p.add(path+".request_user", "must be printable ASCII without spaces, <, >, @, ; or quotes")
+	}
+	switch {
+	case in.Header != "" && !sipToken(in.Header):
+		p.add(path+".header", fmt.Sprintf("%q is not a SIP header name (RFC 3261 section 25.1 token)", in.Header))
+	case in.Header != "" && in.HeaderValue == "":
+		p.add(path+".header_value", "required when header is set")
+	case in.Header == "" && in.HeaderValue != "":
+		p.add(path+".header", "required when header_value is set")
+	}
+	if !printable(in.HeaderValue) {
+		p.add(path+".header_value", "must be printable ASCII")
+	}
+	d := in.Digest
+	switch {
+	case d.Username != "" && d.Password.IsZero():
+		p.add(path+".digest.password", "required when username is set")
+	case d.Username == "" && !d.Password.IsZero():
+		p.add(path+".digest.username", "required when password is set")
+	}
+	if !printable(d.Username) || strings.ContainsAny(d.Username, `"\`) {
+		p.add(path+".digest.username", "must be printable ASCII without quotes or backslashes")
+	}
+	if !printable(d.Realm) || strings.ContainsAny(d.Realm, `"\`) {
+		p.add(path+".digest.realm", "must be printable ASCII without quotes or backslashes")
+	}
+}
+
+// sipToken reports whether s is a non-empty RFC 3261 token (section 25.1).
+func sipToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && strings.IndexByte("-.!%*_+`'~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// inboundWarnings returns advice about trunks that share a source address
+// without selectors that tell them apart: INVITEs from there go to the
+// first of them.
+func (c *Config) inboundWarnings() []string {
+	var w []string
+	for i := range c.Trunks {
+		for j := i + 1; j < len(c.Trunks); j++ {
+			a, b := &c.Trunks[i], &c.Trunks[j]
+			// One trunk without selectors beside one with them is the
+			// fallback: only equal selectors (or none on both) are ambiguous.
+			if selectorKey(a.Inbound) != selectorKey(b.Inbound) {
+				continue
+			}
+			if overlap(a.AllowedSources, b.AllowedSources) {
+				w = append(w, "trunks["+strconv.Itoa(j)+"].inbound: shares allowed_sources with trunks["+strconv.Itoa(i)+
+					"] and inbound selectors do not tell them apart: INVITEs go to "+a.Name)
+			}
+		}
+	}
+	return w
+}
+
+// selectorKey identifies the selectors of in, "" when it has none.
+func selectorKey(in TrunkInbound) string {
+	if !in.HasSelector() {
+		return ""
+	}
+	return strings.ToLower(in.RequestHost) + "\x00" + in.RequestUser + "\x00" + strings.ToLower(in.Header) + "\x00" + in.HeaderValue
+}
+
+// overlap reports whether any prefix of a overlaps any prefix of b.
+func overlap(a, b []netip.Prefix) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.Overlaps(y) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,6 +75,34 @@ func TestCarrierProblems(t *testing.T) {
 			},
 		},
 		{
+			name:  "inbound header that is no SIP token",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    inbound: {header: \"X Trunk\", header_value: a}\n"},
+			wants: []want{{"trunks[0].inbound.header", "inbound:", "not a SIP header name"}},
+		},
+		{
+			name:  "inbound header value without header",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    inbound: {header_value: a}\n"},
+			wants: []want{{"trunks[0].inbound.header", "inbound:", "required when header_value is set"}},
+		},
+		{
+			name:  "inbound request host and user that cannot match",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    inbound: {request_host: \"a b\", request_user: \"x@y\"}\n"},
+			wants: []want{
+				{"trunks[0].inbound.request_host", "inbound:", "not a host name"},
+				{"trunks[0].inbound.request_user", "inbound:", "without spaces"},
+			},
+		},
+		{
+			name:  "inbound digest password without username",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    inbound: {digest: {password: x}}\n"},
+			wants: []want{{"trunks[0].inbound.digest.username", "inbound:", "required when password is set"}},
+		},
+		{
+			name:  "unknown inbound selector",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    inbound: {request_domain: a.example}\n"},
+			wants: []want{{"trunks[0].inbound.request_domain", "request_domain", "unknown key"}},
+		},
+		{
 			name:  "unknown privacy",
 			edits: []string{"      password_hash:", "      privacy: user\n      password_hash:"},
 			wants: []want{{"auth.users[0].privacy", "privacy: user", "one of none, id"}},
@@ -120,5 +149,20 @@ func TestCarrierDefaults(t *testing.T) {
 	tr = cfg.Trunks[0]
 	if tr.Identity != IdentityPAI || !reflect.DeepEqual(tr.FinalCodes, []int{502}) || tr.Health.Timeout != 2*time.Second {
 		t.Errorf("trunk: identity %q, final codes %v, health %+v", tr.Identity, tr.FinalCodes, tr.Health)
+	}
+}
+
+// TestInboundWarnings: trunks that share a source address without
+// selectors that tell them apart are reported; distinct selectors are not.
+func TestInboundWarnings(t *testing.T) {
+	shared := carrierYAML(t, "    host: 192.0.2.20\n", "    host: 192.0.2.20\n    allowed_sources: [192.0.2.10]\n")
+	cfg := mustParse(t, shared, noEnv)
+	if w := strings.Join(cfg.Warnings(), "\n"); !strings.Contains(w, "trunks[1].inbound: shares allowed_sources with trunks[0]") {
+		t.Errorf("warnings lack the shared source:\n%s", w)
+	}
+	told := carrierYAML(t, "    host: 192.0.2.20\n", "    host: 192.0.2.20\n    allowed_sources: [192.0.2.10]\n    inbound: {request_host: b.example}\n")
+	cfg = mustParse(t, told, noEnv)
+	if w := strings.Join(cfg.Warnings(), "\n"); strings.Contains(w, "inbound") {
+		t.Errorf("warnings about trunks told apart by request_host:\n%s", w)
 	}
 }

@@ -69,6 +69,10 @@ type Trunk struct {
 	// P-Asserted-Identity (RFC 3325 section 9.1) when present; set it only
 	// for a trunk of the gateway's trust domain. Default false (From).
 	TrustIdentity bool `yaml:"trust_identity"`
+	// Inbound selects this trunk's INVITEs among trunks that share a
+	// source address, or admits them by digest authentication
+	// (config/carrier.go). Default: source addresses alone.
+	Inbound TrunkInbound `yaml:"inbound"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with

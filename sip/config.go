@@ -74,6 +74,11 @@ type Trunk struct {
 	// TrustIdentity makes inbound calls take the caller from P-Asserted-Identity (RFC 3325
 	// section 9.1): set it only for a trunk inside the gateway's trust domain.
 	TrustIdentity bool
+	// Inbound tells this trunk's INVITEs apart from those of trunks sharing its source address,
+	// or admits them by digest authentication (inboundselect.go). An inbound call belongs to the
+	// first trunk allowing its source whose selectors all match, else to the first without
+	// selectors.
+	Inbound InboundSelect
 }
 
 // Config configures a UA. Zero durations take the documented defaults.
