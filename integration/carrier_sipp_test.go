@@ -272,3 +272,28 @@ func TestCarrierHoldSeenByBrowser(t *testing.T) {
 		t.Errorf("sipp got %d 200 answers, want the two to its re-INVITEs", got)
 	}
 }
+
+// TestCarrierDigestWrong: a PBX sending from an address no trunk allows is
+// challenged (401) and, answering with a wrong password, refused with 403;
+// sipp computes the digest itself. No browser rings.
+func TestCarrierDigestWrong(t *testing.T) {
+	logger, logs := logcapture.New(t, logcapture.Name("gateway log"))
+	c := newGatewayConfig("pbx", uint16(sipp.FreePort(t)), testconfig.User{ID: userAlice}) //nolint:gosec // a port
+	c.Trunk.Sources = []string{"192.0.2.0/24"}
+	c.Trunk.Extra = `    inbound: {digest: {username: pbx, password: right-secret, realm: gw.test}}`
+	e := startGateway(t, c, logger.With("component", "gateway"), logs)
+	b := e.login(t, userAlice)
+	uac := sipp.Start(t, sipp.Options{
+		Scenario: filepath.Join("testdata", "sipp", "uac_digest_wrong.xml"), Remote: e.sipAddr.String(), Service: didAlice,
+		Extra: []string{"-au", "pbx", "-ap", "wrong-secret"}, Timeout: 60 * time.Second,
+	})
+	uac.Wait(stepTimeout)
+	challenge := uac.MustReceive("SIP/2.0 401")
+	if h := challenge.Header("WWW-Authenticate"); !strings.Contains(h, `realm="gw.test"`) || !strings.Contains(h, `qop="auth"`) {
+		t.Errorf("challenge %q, want realm gw.test and qop auth", h)
+	}
+	b.ws.None(t, 500*time.Millisecond, "an incoming call", gobrowser.IsType(signaling.TypeIncoming))
+	if lines := e.logs.Lines("wrong digest response"); len(lines) == 0 {
+		t.Errorf("no log line of the refused credentials")
+	}
+}

@@ -67,6 +67,8 @@ type Trunk struct {
 	// Extra is more YAML of the trunk's entry, each line indented by
 	// four spaces (for example "    identity: pai").
 	Extra string
+	// Sources replaces allowed_sources ["127.0.0.1"] when set.
+	Sources []string
 }
 
 // User is one user of auth.users with the password Password.
@@ -123,7 +125,7 @@ trunks:
     port: {{.Port}}
     transport: udp
     caller_id: "{{.CallerID}}"
-    allowed_sources: ["127.0.0.1"]
+    allowed_sources: {{if .Sources}}{{list .Sources}}{{else}}["127.0.0.1"]{{end}}
 {{- if .Numbering}}
     numbering:
 {{.Numbering}}
