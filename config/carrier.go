@@ -139,6 +139,9 @@ func validateCarrier(p *problems, path string, t *Trunk) {
 		checkRange(p, path+".health.timeout", h.Timeout, 100*time.Millisecond, max(h.Interval, 100*time.Millisecond))
 	}
 	validateInbound(p, path, &t.Inbound)
+	if _, err := netip.ParseAddr(t.Host); err == nil && t.DNSSRV {
+		p.add(path+".dns_srv", "host is an IP address: there are no SRV records to look up")
+	}
 	// 0 is left by a configuration built in code: the default.
 	if h.DownAfter < 0 || h.DownAfter > 100 {
 		p.add(path+".health.down_after", "must be from 1 to 100")

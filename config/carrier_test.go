@@ -103,6 +103,11 @@ func TestCarrierProblems(t *testing.T) {
 			wants: []want{{"trunks[0].inbound.request_domain", "request_domain", "unknown key"}},
 		},
 		{
+			name:  "dns_srv on an IP address",
+			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    dns_srv: true\n"},
+			wants: []want{{"trunks[0].dns_srv", "dns_srv", "no SRV records"}},
+		},
+		{
 			name:  "unknown privacy",
 			edits: []string{"      password_hash:", "      privacy: user\n      password_hash:"},
 			wants: []want{{"auth.users[0].privacy", "privacy: user", "one of none, id"}},

@@ -69,6 +69,11 @@ type Trunk struct {
 	// P-Asserted-Identity (RFC 3325 section 9.1) when present; set it only
 	// for a trunk of the gateway's trust domain. Default false (From).
 	TrustIdentity bool `yaml:"trust_identity"`
+	// DNSSRV resolves a host name through DNS SRV records (_sip._udp,
+	// _sip._tcp or _sips._tcp, RFC 3263 section 4.2) by priority and
+	// weight, each target's A records in turn; without it (or without
+	// records) the host's A records are tried in turn. Default false.
+	DNSSRV bool `yaml:"dns_srv"`
 	// Inbound selects this trunk's INVITEs among trunks that share a
 	// source address, or admits them by digest authentication
 	// (config/carrier.go). Default: source addresses alone.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +32,7 @@ const (
 	attemptDown         = "down"         // marked down by its OPTIONS probes
 	attemptHeld         = "held"         // a 503 Retry-After still holds it
 	attemptUnregistered = "unregistered" // its registration is not current
+	attemptUnresolved   = "unresolved"   // its host name did not resolve
 )
 
 // Attempt is one trunk tried (or skipped) for an outbound call, in the
@@ -39,6 +40,10 @@ const (
 type Attempt struct {
 	// Trunk is the trunk's name.
 	Trunk string
+	// Target is the address called ("ip:port") for a trunk given by host
+	// name (DNS SRV or A records, RFC 3263); "" for a trunk given by IP
+	// address.
+	Target string
 	// Outcome is answered, next (the next trunk was tried), failed (the
 	// call ended with this trunk's failure), or why the trunk was skipped
 	// without an INVITE: down, held or unregistered.
@@ -53,9 +58,13 @@ type Attempt struct {
 }
 
 // String formats the attempt for the call's log line:
-// "trunk:outcome[:code]".
+// "trunk[@target]:outcome[:code]".
 func (a Attempt) String() string {
-	s := a.Trunk + ":" + a.Outcome
+	s := a.Trunk
+	if a.Target != "" {
+		s += "@" + a.Target
+	}
+	s += ":" + a.Outcome
 	if a.SIPCode != 0 {
 		s += ":" + strconv.Itoa(a.SIPCode)
 	}
@@ -107,32 +116,11 @@ func orderTrunks(ts []routeTrunk) []routeTrunk {
 		for j < len(out) && out[j].weight > 0 {
 			j++
 		}
-		weightedShuffle(out[i:j], func(t routeTrunk) int { return t.weight })
+		sip.ShuffleWeighted(out[i:j], func(t routeTrunk) int { return t.weight })
 		i = j
 	}
 
 	return out
-}
-
-// weightedShuffle orders s in place by weighted random selection without
-// replacement: position 0 takes each element with a probability
-// proportional to its weight (above 0), position 1 the same among the
-// rest, and so on (RFC 2782).
-func weightedShuffle[T any](s []T, weight func(T) int) {
-	for i := range s {
-		total := 0
-		for _, e := range s[i:] {
-			total += weight(e)
-		}
-		pick := rand.IntN(total) //nolint:gosec // load sharing, not security
-		for j := i; j < len(s); j++ {
-			if pick -= weight(s[j]); pick < 0 {
-				s[i], s[j] = s[j], s[i]
-
-				break
-			}
-		}
-	}
 }
 
 // errNoTrunkAvailable ends an outbound call whose route had no trunk left
@@ -150,24 +138,27 @@ func (g *Gateway) routeAvailable(rt route) bool {
 	return false
 }
 
+// resolveTimeout bounds the DNS lookups of one trunk's addresses during a
+// dial.
+const resolveTimeout = 5 * time.Second
+
 // dialRoute places the outbound call through the trunks of rt in turn
 // until one answers or fails finally (nextTrunk): the browser sees one
-// ringing and one final outcome whichever trunk gave them. rtp is the
-// reserved RTP port pair of the first attempt; each further attempt
-// reserves its own. Every attempt is recorded on the session (Attempts).
-// It returns the established call, or the error of the last attempt
-// (errNoTrunkAvailable when none was made).
+// ringing and one final outcome whichever trunk gave them. A trunk given by
+// host name is tried at each of its addresses in turn (sip.UA.Targets: DNS
+// SRV, then A records, RFC 3263 section 4.3), skipping those its probes
+// marked down. rtp is the reserved RTP port pair of the first attempt;
+// each further attempt reserves its own. Every attempt is recorded on the
+// session (Attempts). It returns the established call, or the error of
+// the last attempt (errNoTrunkAvailable when none was made).
 func (s *session) dialRoute(rt route, rtp *sip.RTPConn) (*sip.Call, error) {
 	defer func() {
 		if rtp != nil {
 			_ = rtp.Close()
 		}
 	}()
-	timeout := rt.AttemptTimeout
-	if timeout == 0 {
-		timeout = config.DefaultAttemptTimeout
-	}
 	lastErr := errNoTrunkAvailable
+	tried := 0
 	for i, t := range rt.Trunks {
 		name := t.trunk.Name
 		if ok, why := s.g.trunkAvailable(name); !ok {
@@ -175,67 +166,116 @@ func (s *session) dialRoute(rt route, rtp *sip.RTPConn) (*sip.Call, error) {
 
 			continue
 		}
-		if s.ctx.Err() != nil {
-			return nil, context.Cause(s.ctx)
-		}
-		if rtp == nil {
-			var err error
-			if rtp, err = s.g.ua.ReservePorts(); err != nil {
-				return nil, fmt.Errorf("gateway: rtp ports for trunk %s: %w", name, err)
-			}
-		}
-		s.setTrunk(name)
-		if i > 0 {
-			s.logger().Info("trying next trunk", "trunk", name)
-		}
-		var early atomic.Bool
-		start := time.Now()
-		from := s.user.CallerID
-		if from == "" {
-			from = t.trunk.CallerID
-		}
-		s.from = from // read by the call's log line, in this goroutine
-		call, err := s.g.ua.Dial(s.ctx, sip.DialRequest{
-			Trunk:           name,
-			To:              rt.E164,
-			From:            from,
-			DisplayName:     s.user.DisplayName,
-			Withheld:        s.withheld,
-			ProgressTimeout: timeout,
-			OnProgress: func(p sip.Progress) {
-				if p.EarlyMedia {
-					early.Store(true)
-				}
-				s.progress(p)
-			},
-			RTP: rtp,
-		})
-		rtp = nil // Dial took it over
-		a := Attempt{Trunk: name, Duration: time.Since(start)}
-		if err == nil {
-			a.Outcome = attemptAnswered
-			s.addAttempt(a)
+		targets, err := s.targets(t.trunk)
+		if err != nil {
+			s.addAttempt(Attempt{Trunk: name, Outcome: attemptUnresolved, Error: err.Error()})
+			lastErr = err
 
-			return call, nil
+			continue
 		}
-		lastErr = err
-		a.Error = err.Error()
-		var se *sip.StatusError
-		if errors.As(err, &se) {
-			a.SIPCode = se.Code
-		}
-		next := s.ctx.Err() == nil && !early.Load() && i < len(rt.Trunks)-1 && s.g.nextTrunk(t.trunk, err)
-		a.Outcome = attemptFailed
-		if next {
-			a.Outcome = attemptNext
-		}
-		s.addAttempt(a)
-		if !next {
-			return nil, err
+		for j, target := range targets {
+			if target.IsValid() && !s.g.health.targetUp(name, target) {
+				s.addAttempt(Attempt{Trunk: name, Target: target.String(), Outcome: attemptDown})
+
+				continue
+			}
+			if s.ctx.Err() != nil {
+				return nil, context.Cause(s.ctx)
+			}
+			if rtp == nil {
+				if rtp, err = s.g.ua.ReservePorts(); err != nil {
+					return nil, fmt.Errorf("gateway: rtp ports for trunk %s: %w", name, err)
+				}
+			}
+			if tried > 0 {
+				s.logger().Info("trying next trunk", "trunk", name, "target", target.String())
+			}
+			tried++
+			last := i == len(rt.Trunks)-1 && j == len(targets)-1
+			call, next, err := s.attempt(rt, t.trunk, target, rtp, last)
+			rtp = nil // Dial took it over
+			if err == nil {
+				return call, nil
+			}
+			lastErr = err
+			if !next {
+				return nil, err
+			}
 		}
 	}
 
 	return nil, lastErr
+}
+
+// targets returns the addresses to call trunk t at: one zero address (the
+// configured host and port, resolved by the SIP stack) for a trunk given
+// by IP address, else its resolved targets.
+func (s *session) targets(t *config.Trunk) ([]netip.AddrPort, error) {
+	if _, err := netip.ParseAddr(t.Host); err == nil {
+		return []netip.AddrPort{{}}, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, resolveTimeout)
+	defer cancel()
+
+	return s.g.ua.Targets(ctx, t.Name)
+}
+
+// attempt sends the call to trunk t at target (zero: the trunk's host) and
+// records the attempt. next reports whether the failure lets the route go
+// on (never after the route's last address, nor after early media
+// reached the browser).
+func (s *session) attempt(rt route, t *config.Trunk, target netip.AddrPort, rtp *sip.RTPConn, last bool) (*sip.Call, bool, error) {
+	timeout := rt.AttemptTimeout
+	if timeout == 0 {
+		timeout = config.DefaultAttemptTimeout
+	}
+	s.setTrunk(t.Name)
+	from := s.user.CallerID
+	if from == "" {
+		from = t.CallerID
+	}
+	s.from = from // read by the call's log line, in this goroutine
+	var early atomic.Bool
+	start := time.Now()
+	call, err := s.g.ua.Dial(s.ctx, sip.DialRequest{
+		Trunk:           t.Name,
+		To:              rt.E164,
+		From:            from,
+		DisplayName:     s.user.DisplayName,
+		Withheld:        s.withheld,
+		ProgressTimeout: timeout,
+		Target:          target,
+		OnProgress: func(p sip.Progress) {
+			if p.EarlyMedia {
+				early.Store(true)
+			}
+			s.progress(p)
+		},
+		RTP: rtp,
+	})
+	a := Attempt{Trunk: t.Name, Duration: time.Since(start)}
+	if target.IsValid() {
+		a.Target = target.String()
+	}
+	if err == nil {
+		a.Outcome = attemptAnswered
+		s.addAttempt(a)
+
+		return call, false, nil
+	}
+	a.Error = err.Error()
+	var se *sip.StatusError
+	if errors.As(err, &se) {
+		a.SIPCode = se.Code
+	}
+	next := s.ctx.Err() == nil && !early.Load() && !last && s.g.nextTrunk(t, target, err)
+	a.Outcome = attemptFailed
+	if next {
+		a.Outcome = attemptNext
+	}
+	s.addAttempt(a)
+
+	return nil, next, err
 }
 
 // nextTrunk decides whether the failure err of a call through trunk t lets
@@ -243,9 +283,10 @@ func (s *session) dialRoute(rt route, rtp *sip.RTPConn) (*sip.Call, error) {
 // (sip.ErrNoProgress), the trunk's own call limit, 408 Request Timeout,
 // or a 5xx the carrier does not mean as final (config.Trunk.FinalCodes). A
 // 503 with Retry-After also holds the trunk for that long (RFC 3261
-// section 21.5.4). Everything else (4xx, 6xx: the called party's answer)
+// section 21.5.4), or only that address of a trunk given by host name.
+// Everything else (4xx, 6xx: the called party's answer)
 // ends the call.
-func (g *Gateway) nextTrunk(t *config.Trunk, err error) bool {
+func (g *Gateway) nextTrunk(t *config.Trunk, target netip.AddrPort, err error) bool {
 	if errors.Is(err, sip.ErrNoProgress) || errors.Is(err, sip.ErrTooManyCalls) {
 		return true
 	}
@@ -255,7 +296,7 @@ func (g *Gateway) nextTrunk(t *config.Trunk, err error) bool {
 	}
 	if se.Code == 503 {
 		if d := se.RetryAfter(); d > 0 {
-			g.health.hold(t.Name, d)
+			g.health.hold(t.Name, target, d)
 		}
 	}
 	switch {

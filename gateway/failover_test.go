@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testdns"
 )
 
 // withBackup returns a testConfig edit that adds trunk "backup" at
@@ -134,7 +136,7 @@ func TestOutboundFailoverSilentTrunk(t *testing.T) {
 func TestOutboundSkipsHeldTrunk(t *testing.T) {
 	backup := faketrunk.New(t)
 	e := newEnv(t, testConfig{edit: withBackup(int(backup.Addr().Port()), nil)})
-	e.gw.health.hold("fake", time.Minute)
+	e.gw.health.hold("fake", netip.AddrPort{}, time.Minute)
 	b := login(t, e, "alice")
 	dial(t, b, "c1", "+15550123")
 	bc := backup.NextCall(t)
@@ -158,7 +160,7 @@ func TestOutboundSkipsHeldTrunk(t *testing.T) {
 	}
 
 	// With every trunk unavailable the dial is refused before any INVITE.
-	e.gw.health.hold("backup", time.Minute)
+	e.gw.health.hold("backup", netip.AddrPort{}, time.Minute)
 	b.Send(t, signaling.Dial{ID: "c2", To: "+15550123", SDP: offer(t)})
 	er := expect[signaling.ErrorReply](t, b)
 	if er.Code != signaling.CodeTrunkUnavailable {
@@ -187,5 +189,98 @@ func TestOrderTrunks(t *testing.T) {
 	plain := []routeTrunk{{trunk: a}, {trunk: b}}
 	if got := orderTrunks(plain); got[0].trunk != a || got[1].trunk != b {
 		t.Errorf("unweighted order changed: %v", got)
+	}
+}
+
+// TestOutboundSRVFailover: a trunk given by host name with dns_srv is
+// called at its SRV targets by priority (the test's DNS server): the first
+// answers 500, the second answers; the attempts name each address.
+func TestOutboundSRVFailover(t *testing.T) {
+	second := faketrunk.New(t)
+	logger, logs := logcapture.New(t)
+	first := faketrunk.New(t, faketrunk.WithLogger(logger.With("component", "fake-trunk")), faketrunk.WithPlan(faketrunk.Plan{Reject: 500}))
+	res := testdns.Start(t, testdns.Zone{
+		SRV: map[string][]net.SRV{"_sip._udp.carrier.test": {
+			{Target: "b.carrier.test", Port: second.Addr().Port(), Priority: 20},
+			{Target: "a.carrier.test", Port: first.Addr().Port(), Priority: 10},
+		}},
+		A: map[string][]netip.Addr{"a.carrier.test": {first.Addr().Addr()}, "b.carrier.test": {second.Addr().Addr()}},
+	})
+	e := startGateway(t, testConfig{
+		edit: func(c *config.Config) {
+			c.Trunks[0].Host, c.Trunks[0].DNSSRV = "carrier.test", true
+		},
+		prepare: func(g *Gateway) { g.ua.SetResolver(res) },
+	}, 5060, logger, logs)
+	b := login(t, e, "alice")
+	dial(t, b, "c1", "+15550123")
+	first.NextCall(t).WaitEnded(t, faketrunk.EndRejected)
+	sc := second.NextCall(t)
+	expectProgress[signaling.Connected](t, b)
+	if got := sc.Invite().Recipient.Host; got != "carrier.test" {
+		t.Errorf("Request-URI host %q, want carrier.test", got)
+	}
+	sc.Bye(t)
+	expect[signaling.HangupEvent](t, b)
+	want := "fake@" + first.Addr().String() + ":next:500 fake@" + second.Addr().String() + ":answered"
+	if line := logs.WaitLine(t, `msg="call ended"`); !strings.Contains(line, want) {
+		t.Errorf("call ended line %q, want attempts %s", line, want)
+	}
+}
+
+// TestProbesPerTarget: OPTIONS probes go to each SRV target of a trunk; a
+// target that never answers is marked down and skipped by calls while the
+// trunk stays up through its other target.
+func TestProbesPerTarget(t *testing.T) {
+	var lc net.ListenConfig
+	silent, err := lc.ListenPacket(t.Context(), "udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Close() })
+	silentAddr := netip.MustParseAddrPort(silent.LocalAddr().String())
+	live := faketrunk.New(t)
+	res := testdns.Start(t, testdns.Zone{
+		SRV: map[string][]net.SRV{"_sip._udp.carrier.test": {
+			{Target: "a.carrier.test", Port: silentAddr.Port(), Priority: 10},
+			{Target: "b.carrier.test", Port: live.Addr().Port(), Priority: 20},
+		}},
+		A: map[string][]netip.Addr{"a.carrier.test": {silentAddr.Addr()}, "b.carrier.test": {live.Addr().Addr()}},
+	})
+	logger, logs := logcapture.New(t)
+	e := startGateway(t, testConfig{
+		edit: func(c *config.Config) {
+			c.Trunks[0].Host, c.Trunks[0].DNSSRV = "carrier.test", true
+			c.Trunks[0].Health = config.TrunkHealth{Interval: time.Second, Timeout: 300 * time.Millisecond, DownAfter: 1, UpAfter: 1}
+		},
+		prepare: func(g *Gateway) { g.ua.SetResolver(res) },
+	}, 5060, logger, logs)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st := e.gw.TrunkStates()[0]
+		if len(st.Targets) == 2 && !st.Targets[0].Up && st.Targets[1].Up && st.Targets[1].LastStatus == 200 {
+			if !st.Up || !st.Available {
+				t.Errorf("trunk with one live target: %+v, want up and available", st)
+			}
+
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("targets not probed as expected: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(live.Requests("OPTIONS")); n == 0 {
+		t.Errorf("the live target got no OPTIONS")
+	}
+	b := login(t, e, "alice")
+	dial(t, b, "c1", "+15550123")
+	lc2 := live.NextCall(t)
+	expectProgress[signaling.Connected](t, b)
+	lc2.Bye(t)
+	expect[signaling.HangupEvent](t, b)
+	want := "fake@" + silentAddr.String() + ":down fake@" + live.Addr().String() + ":answered"
+	if line := logs.WaitLine(t, `msg="call ended"`); !strings.Contains(line, want) {
+		t.Errorf("call ended line %q, want attempts %s", line, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,21 @@ type TrunkState struct {
 	// Registered is false while a trunk that registers holds no
 	// registration; true for trunks that do not register.
 	Registered bool
+	// Targets are the trunk's probed addresses (sip.UA.Targets: its IP
+	// address, or what DNS SRV and A records give for a host name), in
+	// the order first probed; empty before the first probe.
+	Targets []TargetState
+}
+
+// TargetState is the probe state of one address of a trunk.
+type TargetState struct {
+	// Addr is the address; the zero AddrPort stands for a host name that
+	// did not resolve.
+	Addr netip.AddrPort
+	// Up is false after health.down_after failed probes in a row.
+	Up bool
+	// LastStatus is the last probe's status code, 0 when none arrived.
+	LastStatus int
 }
 
 // trunkHealth is the probe state and Retry-After hold of every trunk. It is
@@ -65,14 +81,26 @@ type trunkHealth struct {
 	order  []string // configured order, for TrunkStates
 }
 
-// trunkStatus is one trunk's entry of trunkHealth.
+// trunkStatus is one trunk's entry of trunkHealth: the probe state of each
+// of its addresses (sip.UA.Targets), up when any of them is (or none was
+// probed yet).
 type trunkStatus struct {
 	cfg        config.TrunkHealth
 	up         bool
-	fails, oks int
+	targets    map[netip.AddrPort]*targetStatus
+	order      []netip.AddrPort // targets in the order first probed
 	lastStatus int
 	lastProbe  time.Time
 	heldUntil  time.Time
+}
+
+// targetStatus is the probe state of one address of a trunk. The zero
+// address stands for a host name that did not resolve.
+type targetStatus struct {
+	up         bool
+	fails, oks int
+	lastStatus int
+	heldUntil  time.Time // a 503 Retry-After of this address
 }
 
 // newTrunkHealth starts every trunk up.
@@ -89,7 +117,7 @@ func newTrunkHealth(cfg *config.Config, log *slog.Logger, m *carrierMetrics) *tr
 		if hc.Enabled() && hc.Timeout == 0 {
 			hc.Timeout = min(5*time.Second, hc.Interval)
 		}
-		h.trunks[t.Name] = &trunkStatus{cfg: hc, up: true}
+		h.trunks[t.Name] = &trunkStatus{cfg: hc, up: true, targets: map[netip.AddrPort]*targetStatus{}}
 		h.order = append(h.order, t.Name)
 		m.TrunkUp.WithLabelValues(t.Name).Set(1)
 	}
@@ -98,41 +126,81 @@ func newTrunkHealth(cfg *config.Config, log *slog.Logger, m *carrierMetrics) *tr
 }
 
 // hold keeps trunk name out of outbound routing for d (a 503's
-// Retry-After, at most maxRetryAfterHold).
-func (h *trunkHealth) hold(name string, d time.Duration) {
+// Retry-After, at most maxRetryAfterHold); only its address target when
+// that is valid (a trunk given by host name).
+func (h *trunkHealth) hold(name string, target netip.AddrPort, d time.Duration) {
 	d = min(d, maxRetryAfterHold)
+	until := time.Now().Add(d)
 	h.mu.Lock()
 	st, ok := h.trunks[name]
 	if ok {
-		st.heldUntil = time.Now().Add(d)
+		if target.IsValid() {
+			ts, seen := st.targets[target]
+			if !seen {
+				ts = &targetStatus{up: true}
+				st.targets[target] = ts
+				st.order = append(st.order, target)
+			}
+			ts.heldUntil = until
+		} else {
+			st.heldUntil = until
+		}
 	}
 	h.mu.Unlock()
 	if ok {
-		h.log.Warn("trunk held by Retry-After", "trunk", name, "retry_after", d)
+		h.log.Warn("trunk held by Retry-After", "trunk", name, "target", target.String(), "retry_after", d)
 	}
 }
 
-// record applies one probe's outcome to trunk name: alive is whether it
-// answered with a status that shows the trunk takes calls. It returns the
-// new verdict and whether it changed.
-func (h *trunkHealth) record(name string, alive bool, status int) (up, changed bool) {
+// record applies one probe's outcome at target to trunk name: alive is
+// whether it answered with a status that shows the trunk takes calls. It
+// returns the trunk's new verdict (up while any target is) and whether it
+// changed.
+func (h *trunkHealth) record(name string, target netip.AddrPort, alive bool, status int) (up, changed bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := h.trunks[name]
 	st.lastStatus, st.lastProbe = status, time.Now()
+	ts, ok := st.targets[target]
+	if !ok {
+		ts = &targetStatus{up: true}
+		st.targets[target] = ts
+		st.order = append(st.order, target)
+	}
+	ts.lastStatus = status
 	if alive {
-		st.fails, st.oks = 0, st.oks+1
-		if !st.up && st.oks >= st.cfg.UpAfter {
-			st.up, changed = true, true
+		ts.fails, ts.oks = 0, ts.oks+1
+		if !ts.up && ts.oks >= st.cfg.UpAfter {
+			ts.up = true
 		}
 	} else {
-		st.oks, st.fails = 0, st.fails+1
-		if st.up && st.fails >= st.cfg.DownAfter {
-			st.up, changed = false, true
+		ts.oks, ts.fails = 0, ts.fails+1
+		if ts.up && ts.fails >= st.cfg.DownAfter {
+			ts.up = false
 		}
 	}
+	was := st.up
+	st.up = false
+	for _, t := range st.targets {
+		st.up = st.up || t.up
+	}
 
-	return st.up, changed
+	return st.up, st.up != was
+}
+
+// targetUp reports whether calls may go to target of trunk name: its
+// probes pass (true for an address never probed) and no Retry-After holds
+// it.
+func (h *trunkHealth) targetUp(name string, target netip.AddrPort) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, ok := h.trunks[name]
+	if !ok {
+		return false
+	}
+	ts, ok := st.targets[target]
+
+	return !ok || ts.up && !time.Now().Before(ts.heldUntil)
 }
 
 // probeAlive reports whether a probe's outcome shows a trunk that takes
@@ -167,20 +235,22 @@ func (h *trunkHealth) probeLoop(ctx context.Context, ua *sip.UA, name string, cf
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
 	for {
-		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		status, err := ua.Probe(pctx, name)
+		rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		targets, err := ua.Targets(rctx, name)
 		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, sip.ErrNotServing):
-		default:
-			alive := probeAlive(status, err)
-			h.metrics.probe(name, alive)
-			up, changed := h.record(name, alive, status)
-			if changed {
-				h.metrics.TrunkUp.WithLabelValues(name).Set(boolGauge(up))
-				h.log.Warn("trunk health changed", "trunk", name, "up", up, "status", status, "error", errString(err))
+		if err != nil && ctx.Err() == nil {
+			h.log.Debug("trunk does not resolve", "trunk", name, "error", err)
+			h.probed(name, netip.AddrPort{}, 0, err)
+		}
+		for _, target := range targets {
+			pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			status, err := ua.Probe(pctx, name, target)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if !errors.Is(err, sip.ErrNotServing) {
+				h.probed(name, target, status, err)
 			}
 		}
 		select {
@@ -188,6 +258,18 @@ func (h *trunkHealth) probeLoop(ctx context.Context, ua *sip.UA, name string, cf
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// probed counts and records one probe of trunk name at target, logging a
+// change of the trunk's verdict.
+func (h *trunkHealth) probed(name string, target netip.AddrPort, status int, err error) {
+	alive := probeAlive(status, err)
+	h.metrics.probe(name, alive)
+	up, changed := h.record(name, target, alive, status)
+	if changed {
+		h.metrics.TrunkUp.WithLabelValues(name).Set(boolGauge(up))
+		h.log.Warn("trunk health changed", "trunk", name, "up", up, "target", target.String(), "status", status, "error", errString(err))
 	}
 }
 
@@ -199,10 +281,15 @@ func (h *trunkHealth) states() []TrunkState {
 	out := make([]TrunkState, 0, len(h.order))
 	for _, name := range h.order {
 		st := h.trunks[name]
-		out = append(out, TrunkState{
+		ts := TrunkState{
 			Name: name, Probed: st.cfg.Enabled(), Up: st.up,
 			LastStatus: st.lastStatus, LastProbe: st.lastProbe, HeldUntil: st.heldUntil,
-		})
+		}
+		for _, a := range st.order {
+			t := st.targets[a]
+			ts.Targets = append(ts.Targets, TargetState{Addr: a, Up: t.up, LastStatus: t.lastStatus})
+		}
+		out = append(out, ts)
 	}
 
 	return out
@@ -329,6 +416,18 @@ func (g *Gateway) writeTrunkStates(w io.Writer) {
 			why = append(why, "unregistered")
 		}
 		b.WriteString(" unavailable: " + strings.Join(why, ", ") + "\n")
+	}
+	for _, st := range g.TrunkStates() {
+		if len(st.Targets) < 2 {
+			continue
+		}
+		for _, t := range st.Targets {
+			state := "up"
+			if !t.Up {
+				state = "down"
+			}
+			b.WriteString("trunk " + st.Name + " target " + t.Addr.String() + " " + state + "\n")
+		}
 	}
 	_, _ = io.WriteString(w, b.String())
 }

@@ -123,6 +123,7 @@ func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
 		MaxCalls:       t.MaxCalls,
 		Identity:       sip.IdentityHeader(t.Identity),
 		TrustIdentity:  t.TrustIdentity,
+		SRV:            t.DNSSRV,
 		Inbound: sip.InboundSelect{
 			RequestHost: t.Inbound.RequestHost, RequestUser: t.Inbound.RequestUser,
 			Header: t.Inbound.Header, HeaderValue: t.Inbound.HeaderValue,

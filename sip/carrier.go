@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -29,12 +30,13 @@ var (
 // whole seconds, 0 when absent or unreadable.
 func (e *StatusError) RetryAfter() time.Duration { return retryAfter(e) }
 
-// Probe sends one OPTIONS request to trunk name (RFC 3261 section 11) and waits for its final
-// response until ctx ends: it returns the response's status code, ErrNoProgress when ctx ended
-// first (or the transaction timed out), ErrUnknownTrunk, or ErrNotServing/ErrNoTransport before
-// the user agent serves. A probe carries no credentials: a trunk that challenges OPTIONS with 401
-// or 407 has answered, which is all a probe asks.
-func (ua *UA) Probe(ctx context.Context, name string) (int, error) {
+// Probe sends one OPTIONS request to trunk name (RFC 3261 section 11), at target when valid
+// (one of UA.Targets) or else to the trunk's host and port, and waits for its final response
+// until ctx ends: it returns the response's status code, ErrNoProgress when ctx ended first (or
+// the transaction timed out), ErrUnknownTrunk, or ErrNotServing/ErrNoTransport before the user
+// agent serves. A probe carries no credentials: a trunk that challenges OPTIONS with 401 or 407
+// has answered, which is all a probe asks.
+func (ua *UA) Probe(ctx context.Context, name string, target netip.AddrPort) (int, error) {
 	t := ua.trunkByName(name)
 	if t == nil {
 		return 0, fmt.Errorf("%w: %q", ErrUnknownTrunk, name)
@@ -43,12 +45,12 @@ func (ua *UA) Probe(ctx context.Context, name string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	target := sipmsg.Uri{Scheme: "sip", Host: t.Host, Port: t.Port}
+	ruri := sipmsg.Uri{Scheme: "sip", Host: t.Host, Port: t.Port}
 	if t.Transport != telephony.TransportUDP {
-		target.UriParams = sipmsg.NewParams()
-		target.UriParams.Add("transport", string(t.Transport))
+		ruri.UriParams = sipmsg.NewParams()
+		ruri.UriParams.Add("transport", string(t.Transport))
 	}
-	req := sipmsg.NewRequest(sipmsg.OPTIONS, target)
+	req := sipmsg.NewRequest(sipmsg.OPTIONS, ruri)
 	req.SetTransport(sipgoNetwork(t.Transport))
 	user := t.Username
 	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: user, Host: ua.cfg.PublicHost}, Params: sipmsg.NewParams()}
@@ -62,6 +64,9 @@ func (ua *UA) Probe(ctx context.Context, name string) (int, error) {
 	req.AppendHeader(&ct)
 	req.AppendHeader(sipmsg.NewHeader("Accept", "application/sdp"))
 	ua.addCommonHeaders(req)
+	if target.IsValid() {
+		req.SetDestination(target.String())
+	}
 	res, err := cl.Do(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, sipmsg.ErrTransactionTimeout) {

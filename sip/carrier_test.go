@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +161,7 @@ func TestProbe(t *testing.T) {
 	var code int
 	go func() {
 		var err error
-		code, err = env.ua.Probe(ctx, "carrier")
+		code, err = env.ua.Probe(ctx, "carrier", netip.AddrPort{})
 		got <- err
 	}()
 	opt := peer.ExpectRequest(sipmsg.OPTIONS, 5*time.Second)
@@ -174,10 +175,10 @@ func TestProbe(t *testing.T) {
 
 	short, cancelShort := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancelShort()
-	if _, err := env.ua.Probe(short, "carrier"); !errors.Is(err, ErrNoProgress) {
+	if _, err := env.ua.Probe(short, "carrier", netip.AddrPort{}); !errors.Is(err, ErrNoProgress) {
 		t.Errorf("Probe of a silent trunk = %v, want ErrNoProgress", err)
 	}
-	if _, err := env.ua.Probe(t.Context(), "nowhere"); !errors.Is(err, ErrUnknownTrunk) {
+	if _, err := env.ua.Probe(t.Context(), "nowhere", netip.AddrPort{}); !errors.Is(err, ErrUnknownTrunk) {
 		t.Errorf("Probe of an unknown trunk = %v, want ErrUnknownTrunk", err)
 	}
 }

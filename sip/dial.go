@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,9 @@ type DialRequest struct {
 	// when the trunk sent nothing at all, Dial stops its retransmissions at once, since no
 	// CANCEL may be sent before a provisional response. 0 waits for Timer B (64*T1).
 	ProgressTimeout time.Duration
+	// Target, when valid, is the address the INVITE is sent to (one of UA.Targets); the
+	// Request-URI still names the trunk's host. Invalid: the trunk's host and port.
+	Target netip.AddrPort
 	// RTP, when set, is the call's RTP port pair, taken beforehand with UA.ReservePorts so that
 	// the caller knew a pair was free before committing to the call. Dial takes it over: it is
 	// closed with the call, or by Dial on every path that fails. nil: Dial binds a pair itself.
@@ -142,6 +146,9 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 
 	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, calleeUser, offer)
 	applyIdentity(inv, t, r.DisplayName, callerUser, r.Withheld)
+	if r.Target.IsValid() {
+		inv.SetDestination(r.Target.String())
+	}
 	contact := *inv.Contact()
 	c.dialog.callID = inv.CallID().Value()
 	c.dialog.setTarget(&inv.Recipient) // until a 2xx names the trunk's Contact
