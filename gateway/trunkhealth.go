@@ -135,13 +135,7 @@ func (h *trunkHealth) hold(name string, target netip.AddrPort, d time.Duration) 
 	st, ok := h.trunks[name]
 	if ok {
 		if target.IsValid() {
-			ts, seen := st.targets[target]
-			if !seen {
-				ts = &targetStatus{up: true}
-				st.targets[target] = ts
-				st.order = append(st.order, target)
-			}
-			ts.heldUntil = until
+			st.target(target).heldUntil = until
 		} else {
 			st.heldUntil = until
 		}
@@ -161,12 +155,7 @@ func (h *trunkHealth) record(name string, target netip.AddrPort, alive bool, sta
 	defer h.mu.Unlock()
 	st := h.trunks[name]
 	st.lastStatus, st.lastProbe = status, time.Now()
-	ts, ok := st.targets[target]
-	if !ok {
-		ts = &targetStatus{up: true}
-		st.targets[target] = ts
-		st.order = append(st.order, target)
-	}
+	ts := st.target(target)
 	ts.lastStatus = status
 	if alive {
 		ts.fails, ts.oks = 0, ts.oks+1
@@ -186,6 +175,19 @@ func (h *trunkHealth) record(name string, target netip.AddrPort, alive bool, sta
 	}
 
 	return st.up, st.up != was
+}
+
+// target returns the state of address a, adding it (up) when new; the
+// trunkHealth's mutex is held.
+func (st *trunkStatus) target(a netip.AddrPort) *targetStatus {
+	ts, ok := st.targets[a]
+	if !ok {
+		ts = &targetStatus{up: true}
+		st.targets[a] = ts
+		st.order = append(st.order, a)
+	}
+
+	return ts
 }
 
 // targetUp reports whether calls may go to target of trunk name: its

@@ -45,12 +45,7 @@ func (ua *UA) Probe(ctx context.Context, name string, target netip.AddrPort) (in
 	if err != nil {
 		return 0, err
 	}
-	ruri := sipmsg.Uri{Scheme: "sip", Host: t.Host, Port: t.Port}
-	if t.Transport != telephony.TransportUDP {
-		ruri.UriParams = sipmsg.NewParams()
-		ruri.UriParams.Add("transport", string(t.Transport))
-	}
-	req := sipmsg.NewRequest(sipmsg.OPTIONS, ruri)
+	req := sipmsg.NewRequest(sipmsg.OPTIONS, t.uri(""))
 	req.SetTransport(sipgoNetwork(t.Transport))
 	user := t.Username
 	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: user, Host: ua.cfg.PublicHost}, Params: sipmsg.NewParams()}
@@ -75,4 +70,15 @@ func (ua *UA) Probe(ctx context.Context, name string, target netip.AddrPort) (in
 		return 0, fmt.Errorf("sip: OPTIONS to %s: %w", t.Name, err)
 	}
 	return res.StatusCode, nil
+}
+
+// uri is the SIP URI of trunk t with user part user ("" for none): its host and port, and the
+// transport parameter for TCP and TLS (RFC 3261 section 19.1.1).
+func (t *trunk) uri(user string) sipmsg.Uri {
+	u := sipmsg.Uri{Scheme: "sip", User: user, Host: t.Host, Port: t.Port}
+	if t.Transport != telephony.TransportUDP {
+		u.UriParams = sipmsg.NewParams()
+		u.UriParams.Add("transport", string(t.Transport))
+	}
+	return u
 }

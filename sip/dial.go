@@ -223,12 +223,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 // written as a quoted-string (see DisplayName); callerUser and calleeUser must have passed
 // numberUser (or be "anonymous").
 func (ua *UA) buildInvite(t *trunk, b *boundListener, display, callerUser, calleeUser string, offer []byte) *sipmsg.Request {
-	target := sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host, Port: t.Port}
-	if t.Transport != telephony.TransportUDP {
-		target.UriParams = sipmsg.NewParams()
-		target.UriParams.Add("transport", string(t.Transport))
-	}
-	inv := sipmsg.NewRequest(sipmsg.INVITE, target)
+	inv := sipmsg.NewRequest(sipmsg.INVITE, t.uri(calleeUser))
 	inv.SetTransport(sipgoNetwork(t.Transport))
 	from := &sipmsg.FromHeader{DisplayName: quoteDisplayName(display), Address: sipmsg.Uri{Scheme: "sip", User: callerUser, Host: t.Host}, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", newID())
