@@ -58,10 +58,14 @@ type User struct {
 	// MaxCalls limits the user's concurrent calls; 0 means unlimited.
 	// Default 2.
 	MaxCalls int `yaml:"max_calls"`
+	// Privacy is "id" to withhold this user's number on every outbound
+	// call (RFC 3323 section 4.2), "none" to present it (a dial may still
+	// withhold it). Default none.
+	Privacy Privacy `yaml:"privacy"`
 }
 
 // setDefaults gives a user decoded from a list element its static defaults.
-func (u *User) setDefaults() { u.MaxCalls = 2 }
+func (u *User) setDefaults() { u.MaxCalls, u.Privacy = 2, PrivacyNone }
 
 // DialRules decide which E.164 numbers may be called. A number is allowed
 // when it matches at least one Allow pattern and no Deny pattern, so an
@@ -98,12 +102,23 @@ func (r *DialRules) Allows(e164 string) bool {
 	return true
 }
 
-// OutboundRule sends numbers matching Pattern to the trunk named Trunk.
+// OutboundRule sends numbers matching Pattern to the trunk named Trunk, or
+// to the trunks of Trunks in turn (config/carrier.go).
 type OutboundRule struct {
 	// Pattern is the E.164 number pattern; required.
 	Pattern NumberPattern `yaml:"pattern"`
-	// Trunk is the name of a configured trunk; required.
+	// Trunk is the name of a configured trunk; required unless Trunks is
+	// set.
 	Trunk string `yaml:"trunk"`
+	// Trunks are tried in order until one answers: the next is tried
+	// when one sends no provisional or final response within
+	// AttemptTimeout, answers 408 or a 5xx not in its final_codes, is
+	// down (OPTIONS health, a 503 with Retry-After) or not registered.
+	// Not together with Trunk.
+	Trunks []TrunkRef `yaml:"trunks"`
+	// AttemptTimeout is how long each trunk has to send a 180, a 183 or a
+	// final response before the next is tried, from 1s to 2m. Default 8s.
+	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
 }
 
 // Route sends inbound calls for one DID to one user.

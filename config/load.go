@@ -68,6 +68,9 @@ func (c *Config) applyDerivedDefaults() {
 			c.SIP.PublicHost = a.WithZone("").String()
 		}
 	}
+	for i := range c.Outbound {
+		c.Outbound[i].applyRuleDefaults()
+	}
 	for i := range c.Routes {
 		if c.Routes[i].RingTimeout == 0 {
 			c.Routes[i].RingTimeout = c.Calls.RingTimeout

@@ -56,6 +56,28 @@ type Trunk struct {
 	// MaxCalls limits concurrent calls on the trunk; 0 means unlimited.
 	// Default 0.
 	MaxCalls int `yaml:"max_calls"`
+	// FinalCodes are 5xx statuses this carrier means as final: a call
+	// answered with one ends instead of trying the next trunk of its
+	// outbound rule (config/carrier.go). Default none.
+	FinalCodes []int `yaml:"final_codes"`
+	// Health configures OPTIONS probes of the trunk. Default: none.
+	Health TrunkHealth `yaml:"health"`
+	// Identity is how the caller is presented on outbound calls: from,
+	// pai or rpid (IdentityHeader). Default from.
+	Identity IdentityHeader `yaml:"identity"`
+	// TrustIdentity takes the caller of inbound calls from
+	// P-Asserted-Identity (RFC 3325 section 9.1) when present; set it only
+	// for a trunk of the gateway's trust domain. Default false (From).
+	TrustIdentity bool `yaml:"trust_identity"`
+	// DNSSRV resolves a host name through DNS SRV records (_sip._udp,
+	// _sip._tcp or _sips._tcp, RFC 3263 section 4.2) by priority and
+	// weight, each target's A records in turn; without it (or without
+	// records) the host's A records are tried in turn. Default false.
+	DNSSRV bool `yaml:"dns_srv"`
+	// Inbound selects this trunk's INVITEs among trunks that share a
+	// source address, or admits them by digest authentication
+	// (config/carrier.go). Default: source addresses alone.
+	Inbound TrunkInbound `yaml:"inbound"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with
@@ -91,6 +113,7 @@ func (t *Trunk) setDefaults() {
 		InternationalPrefix: "00",
 	}
 	t.Codecs = []Codec{CodecPCMU, CodecPCMA}
+	t.setCarrierDefaults()
 }
 
 // applyDerivedDefaults fills the defaults that depend on other fields of
@@ -99,6 +122,7 @@ func (t *Trunk) applyDerivedDefaults() {
 	if t.Port == 0 {
 		t.Port = t.Transport.DefaultPort()
 	}
+	t.applyCarrierDefaults()
 	if len(t.AllowedSources) == 0 {
 		if a, err := netip.ParseAddr(t.Host); err == nil && a.Zone() == "" {
 			a = a.Unmap()

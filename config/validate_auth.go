@@ -46,6 +46,9 @@ func (c *Config) validateAuth(p *problems) {
 		if u.MaxCalls < 0 {
 			p.add(path+".max_calls", "must not be negative (0 means unlimited)")
 		}
+		if u.Privacy != "" { // "" in a configuration built in code: none
+			checkOneOf(p, path+".privacy", u.Privacy, PrivacyNone, PrivacyID)
+		}
 	}
 	validateDialRules(p, "default_dial_rules", &c.DefaultDialRules)
 }
@@ -74,11 +77,7 @@ func (c *Config) validateRouting(p *problems) {
 		if r.Pattern.IsZero() {
 			p.add(path+".pattern", "required")
 		}
-		if r.Trunk == "" {
-			p.add(path+".trunk", "required")
-		} else if _, ok := c.Trunk(r.Trunk); !ok {
-			p.add(path+".trunk", fmt.Sprintf("no trunk is named %q", r.Trunk))
-		}
+		c.validateRule(p, path, &c.Outbound[i])
 	}
 	dids := map[string]string{}
 	for i, r := range c.Routes {

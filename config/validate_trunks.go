@@ -80,6 +80,7 @@ func (c *Config) validateTrunks(p *problems) {
 		if t.MaxCalls < 0 {
 			p.add(path+".max_calls", "must not be negative (0 means unlimited)")
 		}
+		validateCarrier(p, path, t)
 	}
 }
 

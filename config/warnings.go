@@ -30,7 +30,7 @@ func (c *Config) Warnings() []string {
 	}
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
-		if len(t.AllowedSources) == 0 {
+		if len(t.AllowedSources) == 0 && t.Inbound.Digest.Username == "" {
 			add("trunks["+strconv.Itoa(i)+"].allowed_sources", "empty and host is not an IP address: inbound INVITEs from this trunk are not accepted")
 		}
 	}
@@ -44,6 +44,7 @@ func (c *Config) Warnings() []string {
 			add(path+".dial_rules.allow", "empty: this user cannot call any number")
 		}
 	}
+	w = append(w, c.inboundWarnings()...)
 	if pairs := c.SIP.RTP.Pairs(); c.Calls.MaxConcurrent > pairs {
 		add("calls.max_concurrent", strconv.Itoa(c.Calls.MaxConcurrent)+" is more than the "+strconv.Itoa(pairs)+
 			" RTP port pairs of sip.rtp: each call takes one pair, so calls beyond that fail instead of being refused")

@@ -29,6 +29,8 @@ type testConfig struct {
 	maxDuration time.Duration
 	// edit, when set, changes the configuration after it is parsed.
 	edit func(*config.Config)
+	// prepare, when set, is called with the gateway before it listens.
+	prepare func(*Gateway)
 }
 
 // parseTestConfig builds a complete configuration on loopback: one trunk

@@ -54,6 +54,9 @@ func startGateway(t *testing.T, tc testConfig, trunkPort int, logger *slog.Logge
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	if tc.prepare != nil {
+		tc.prepare(gw)
+	}
 	if err := gw.Listen(); err != nil {
 		t.Fatalf("Listen: %v", err)
 	}

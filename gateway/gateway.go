@@ -46,12 +46,16 @@ const drainPoll = 100 * time.Millisecond
 
 // Gateway is one Webtrunk process's worth of call control. Create it with New.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	metrics  *Metrics
-	auth     *auth.Authenticator
-	ua       *sip.UA
-	router   *router
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *Metrics
+	auth    *auth.Authenticator
+	ua      *sip.UA
+	router  *router
+	// health and carrier: trunk availability and its metrics
+	// (trunkhealth.go).
+	health   *trunkHealth
+	carrier  *carrierMetrics
 	hub      *hub
 	sessions *sessionSet
 	// admission holds calls in progress against calls.max_concurrent.
@@ -143,6 +147,8 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.metrics.registerSIP(ua)
+	g.carrier = newCarrierMetrics(g.metrics.Registry)
+	g.health = newTrunkHealth(cfg, logger.With("component", "trunk-health"), g.carrier)
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
 	for _, t := range cfg.Trunks {
 		if t.Register.Enabled {
@@ -329,6 +335,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 	var monitor sync.WaitGroup
 	monitor.Add(1)
 	go func() { defer monitor.Done(); g.watchRegistrations(uaCtx) }()
+	monitor.Add(1)
+	go func() { defer monitor.Done(); g.health.run(uaCtx, g.ua) }()
 
 	listening := []any{"http", ln.Addr().String(), "webrtc", g.WebRTCAddr().String()}
 	if adminLn != nil {

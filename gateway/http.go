@@ -34,11 +34,18 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 // calls (so that a load balancer sends new users to another gateway), while
 // every trunk-side RTP port pair (sip.rtp) is taken, or while a trunk that
 // registers has no current registration.
-func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
+//
+// With the query parameter verbose (/readyz?verbose) the verdict is
+// followed by one line per trunk (writeTrunkStates).
+func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, verbose := r.URL.Query()["verbose"]
 	unavailable := func(why string) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(why + "\n"))
+		if verbose {
+			g.writeTrunkStates(w)
+		}
 	}
 	switch {
 	case g.draining.Load():
@@ -53,6 +60,9 @@ func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 		unavailable("trunk not registered")
 	default:
 		_, _ = w.Write([]byte("ready\n"))
+		if verbose {
+			g.writeTrunkStates(w)
+		}
 	}
 }
 

@@ -111,7 +111,7 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 		conns: make(map[*wsConn]struct{}, len(conns)), acceptedCh: make(chan struct{}),
 	}
 	in.log = log.With("call_id", in.id, "user", rt.User)
-	msg := signaling.Incoming{CallID: in.id, From: ic.From(), FromName: ic.FromDisplayName(), To: ic.To()}
+	msg := incomingMessage(in.id, ic)
 	ringing := make([]*wsConn, 0, len(conns))
 	in.mu.Lock()
 	for _, c := range conns {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
@@ -37,8 +38,10 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 
 		return err
 	}
-	if !g.trunkUp(rt.Trunk) {
-		return &callError{Code: signaling.CodeTrunkUnavailable, Msg: "trunk " + rt.Trunk + " is not registered"}
+	if !g.routeAvailable(rt) {
+		g.metrics.DialsDenied.WithLabelValues(deniedNoRoute).Inc()
+
+		return trunkUnavailable(rt)
 	}
 	if !g.hub.reserve(id.UserID, id.MaxCalls) {
 		g.metrics.DialsDenied.WithLabelValues(deniedTooManyCalls).Inc()
@@ -78,6 +81,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	s := g.newSession(c, m.ID, directionOutbound, id)
 	s.slot = slot
 	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
+	s.withheld = id.Privacy == config.PrivacyID || m.Privacy == signaling.PrivacyID
 	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {
 		s.cancel(err)
@@ -139,14 +143,7 @@ func (s *session) runOutbound(rt route, rtp *sip.RTPConn) {
 	defer s.g.sessionWG.Done()
 	defer s.finish()
 	ring := time.AfterFunc(s.g.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
-	call, err := s.g.ua.Dial(s.ctx, sip.DialRequest{
-		Trunk:       rt.Trunk,
-		To:          rt.E164,
-		From:        s.from,
-		DisplayName: s.user.DisplayName,
-		OnProgress:  s.progress,
-		RTP:         rtp,
-	})
+	call, err := s.dialRoute(rt, rtp)
 	ring.Stop()
 	if err != nil {
 		s.end(err)
@@ -165,13 +162,17 @@ func (s *session) progress(p sip.Progress) {
 		s.setSIPCallID(p.Call.CallID())
 	}
 	if !p.EarlyMedia {
-		s.conn.send(signaling.Ringing{CallID: s.id})
+		if s.ringOnce() {
+			s.conn.send(signaling.Ringing{CallID: s.id})
+		}
 
 		return
 	}
 	if err := s.startMedia(p.Call); err != nil {
 		s.logger().Warn("early media", "error", err)
-		s.conn.send(signaling.Ringing{CallID: s.id})
+		if s.ringOnce() {
+			s.conn.send(signaling.Ringing{CallID: s.id})
+		}
 
 		return
 	}

@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
+	"time"
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
@@ -34,11 +34,13 @@ const (
 )
 
 // outboundPlan is one outbound rule with its trunk's number plan, built
-// once from the configuration.
+// once from the configuration: trunk is the rule's first trunk, whose
+// plan reads the dialled number, and trunks all of them (failover.go).
 type outboundPlan struct {
-	rule  *config.OutboundRule
-	trunk *config.Trunk
-	plan  telephony.NumberPlan
+	rule   *config.OutboundRule
+	trunk  *config.Trunk
+	plan   telephony.NumberPlan
+	trunks []routeTrunk
 }
 
 // router picks the trunk of a dialled number and checks the user's dial
@@ -52,11 +54,11 @@ func newRouter(cfg *config.Config) (*router, error) {
 	r := &router{}
 	for i := range cfg.Outbound {
 		rule := &cfg.Outbound[i]
-		t, ok := cfg.Trunk(rule.Trunk)
-		if !ok {
-			return nil, fmt.Errorf("%w: outbound rule names unknown trunk %s", ErrNoRoute, rule.Trunk)
+		trunks, err := ruleTrunks(cfg, rule)
+		if err != nil {
+			return nil, err
 		}
-		r.rules = append(r.rules, outboundPlan{rule: rule, trunk: t, plan: t.Numbering})
+		r.rules = append(r.rules, outboundPlan{rule: rule, trunk: trunks[0].trunk, plan: trunks[0].trunk.Numbering, trunks: trunks})
 	}
 
 	return r, nil
@@ -70,6 +72,10 @@ type route struct {
 	E164 string
 	// DefaultCallerID is the trunk's caller ID.
 	DefaultCallerID string
+	// Trunks are the trunks to try in turn, Trunk first, in this call's
+	// order (weights applied); AttemptTimeout is each one's time to ring.
+	Trunks         []routeTrunk
+	AttemptTimeout time.Duration
 }
 
 // Route normalises dialled (as the user typed it) with each outbound rule's
@@ -99,7 +105,10 @@ func (r *router) Route(dialled string, rules *config.DialRules) (route, string, 
 				Msg: "to: " + e164 + " is not allowed", Err: ErrForbiddenNumber}
 		}
 
-		return route{Trunk: op.trunk.Name, E164: e164, DefaultCallerID: op.trunk.CallerID}, "", nil
+		trunks := orderTrunks(op.trunks)
+
+		return route{Trunk: trunks[0].trunk.Name, E164: e164, DefaultCallerID: trunks[0].trunk.CallerID,
+			Trunks: trunks, AttemptTimeout: op.rule.AttemptTimeout}, "", nil
 	}
 	if first == "" {
 		if e, err := (telephony.NumberPlan{}).ToE164(dialled); err == nil {

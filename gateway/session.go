@@ -67,6 +67,10 @@ type session struct {
 	state    atomic.Int32
 	trunkH   atomic.Bool // the trunk put the call on hold
 	mediaRef atomic.Int64
+	// rang is set once the browser was told the call rings (ringOnce);
+	// withheld withholds the caller's number (config.PrivacyID).
+	rang     atomic.Bool
+	withheld bool
 
 	mu        sync.Mutex
 	call      *sip.Call
@@ -83,6 +87,8 @@ type session struct {
 	iceTimer   *time.Timer
 	hold       holdState
 	holdWG     sync.WaitGroup // the goroutine carrying out hold and resume
+	// attempts are the trunks tried for an outbound call (failover.go).
+	attempts []Attempt
 }
 
 // newSession allocates a session; it starts nothing.
@@ -203,11 +209,13 @@ func (s *session) dialogEvent(ev sip.DialogEvent) {
 		s.trunkH.Store(true)
 		s.logger().Info("call held by the trunk")
 		s.followTrunk(ev.Media)
+		s.conn.send(signaling.Held{CallID: s.id})
 	case sip.EventResume:
 		s.trunkH.Store(false)
 		s.mediaRef.Store(s.since())
 		s.logger().Info("call resumed by the trunk")
 		s.followTrunk(ev.Media)
+		s.conn.send(signaling.Resumed{CallID: s.id})
 	case sip.EventMediaChanged:
 		s.logger().Info("trunk media changed", "remote", ev.Media.Remote.Addr.String(), "codec", ev.Media.Codec.String())
 		s.followTrunk(ev.Media)
@@ -315,7 +323,7 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 		m.PacketsDropped.WithLabelValues(mediaDownlink).Add(float64(foreign))
 	}
 	s.mu.Lock()
-	answered, codecs, log := s.answeredAt, s.codecs, s.log
+	answered, codecs, log, attempts := s.answeredAt, s.codecs, s.log, attemptsAttr(s.attempts)
 	s.mu.Unlock()
 	end := time.Now()
 	setup, talk := end.Sub(s.epoch), time.Duration(0)
@@ -333,6 +341,9 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 	}
 	if cause.SIPCode != 0 {
 		attrs = append(attrs, "sip_code", cause.SIPCode, "sip_reason", cause.SIPText)
+	}
+	if attempts != "" {
+		attrs = append(attrs, "attempts", attempts)
 	}
 	if cause.Err != nil {
 		attrs = append(attrs, "cause", cause.Err.Error())

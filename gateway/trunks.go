@@ -121,6 +121,15 @@ func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
 		Numbering:      t.Numbering,
 		AllowedSources: t.AllowedSources,
 		MaxCalls:       t.MaxCalls,
+		Identity:       sip.IdentityHeader(t.Identity),
+		TrustIdentity:  t.TrustIdentity,
+		SRV:            t.DNSSRV,
+		Inbound: sip.InboundSelect{
+			RequestHost: t.Inbound.RequestHost, RequestUser: t.Inbound.RequestUser,
+			Header: t.Inbound.Header, HeaderValue: t.Inbound.HeaderValue,
+			DigestUser: t.Inbound.Digest.Username, DigestPassword: t.Inbound.Digest.Password.Reveal(),
+			DigestRealm: t.Inbound.Digest.Realm,
+		},
 	}
 	for _, c := range t.Codecs {
 		sc, ok := telephony.G711ByName(string(c))

@@ -69,6 +69,19 @@ type Trunk struct {
 	AllowedSources []netip.Prefix
 	// MaxCalls limits concurrent calls on the trunk (both directions); 0 = unlimited.
 	MaxCalls int
+	// Identity is how outbound INVITEs present the caller (identity.go); "" = IdentityFrom.
+	Identity IdentityHeader
+	// TrustIdentity makes inbound calls take the caller from P-Asserted-Identity (RFC 3325
+	// section 9.1): set it only for a trunk inside the gateway's trust domain.
+	TrustIdentity bool
+	// SRV makes a trunk given by host name resolve through DNS SRV records (RFC 3263 section
+	// 4.2, UA.Targets) instead of the host's A and AAAA records alone.
+	SRV bool
+	// Inbound tells this trunk's INVITEs apart from those of trunks sharing its source address,
+	// or admits them by digest authentication (inboundselect.go). An inbound call belongs to the
+	// first trunk allowing its source whose selectors all match, else to the first without
+	// selectors.
+	Inbound InboundSelect
 }
 
 // Config configures a UA. Zero durations take the documented defaults.
@@ -92,6 +105,9 @@ type Config struct {
 	Logger *slog.Logger
 	// ClientTLS configures outbound TLS connections (server name, roots); nil = system roots.
 	ClientTLS *tls.Config
+	// Resolver looks up the SRV and address records of trunks given by name (UA.Targets); nil =
+	// net.DefaultResolver.
+	Resolver *net.Resolver
 
 	// RegisterRetryMin is the first back-off after a failed REGISTER; 0 = 5 s. It doubles up to RegisterRetryMax.
 	RegisterRetryMin time.Duration

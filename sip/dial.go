@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -30,6 +33,20 @@ type DialRequest struct {
 	// OnProgress, when set, is called from Dial's goroutine for every provisional response
 	// above 100 (180 Ringing, 183 Session Progress). It must not block.
 	OnProgress func(Progress)
+	// Withheld withholds the caller's number from the called party: From is anonymous and the
+	// INVITE carries Privacy: id (RFC 3323 section 4.2); the trunk still learns the number from
+	// P-Asserted-Identity or Remote-Party-ID when Trunk.Identity asks for one (RFC 3325 section
+	// 9.3).
+	Withheld bool
+	// ProgressTimeout, when above 0, gives up the INVITE when the trunk has sent neither a
+	// provisional response above 100 (180, 183) nor a final response within it, and Dial
+	// returns ErrNoProgress: after a 100 Trying the INVITE is cancelled (RFC 3261 section 9.1);
+	// when the trunk sent nothing at all, Dial stops its retransmissions at once, since no
+	// CANCEL may be sent before a provisional response. 0 waits for Timer B (64*T1).
+	ProgressTimeout time.Duration
+	// Target, when valid, is the address the INVITE is sent to (one of UA.Targets); the
+	// Request-URI still names the trunk's host. Invalid: the trunk's host and port.
+	Target netip.AddrPort
 	// RTP, when set, is the call's RTP port pair, taken beforehand with UA.ReservePorts so that
 	// the caller knew a pair was free before committing to the call. Dial takes it over: it is
 	// closed with the call, or by Dial on every path that fails. nil: Dial binds a pair itself.
@@ -128,6 +145,10 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	}
 
 	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, calleeUser, offer)
+	applyIdentity(inv, t, r.DisplayName, callerUser, r.Withheld)
+	if r.Target.IsValid() {
+		inv.SetDestination(r.Target.String())
+	}
 	contact := *inv.Contact()
 	c.dialog.callID = inv.CallID().Value()
 	c.dialog.setTarget(&inv.Recipient) // until a 2xx names the trunk's Contact
@@ -135,6 +156,19 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 	dua := &sipgo.DialogUA{Client: cl, ContactHDR: contact}
 	c.log.Info("sip dialing", "to", e164)
 	var sess *sipgo.DialogClientSession
+	var responded, progressed atomic.Bool
+	if r.ProgressTimeout > 0 {
+		silent := time.AfterFunc(r.ProgressTimeout, func() {
+			switch {
+			case progressed.Load():
+			case responded.Load():
+				cancel(errProgressTimeout)
+			default:
+				cancel(errNoResponse)
+			}
+		})
+		defer silent.Stop()
+	}
 	for attempt := 0; ; attempt++ {
 		sess, err = dua.WriteInvite(setupCtx, inv)
 		if err != nil {
@@ -147,6 +181,10 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 			Username: t.Username,
 			Password: t.Password,
 			OnResponse: func(res *sipmsg.Response) error {
+				responded.Store(true)
+				if res.StatusCode > 100 {
+					progressed.Store(true)
+				}
 				return c.onDialResponse(res, r.OnProgress, auth)
 			},
 		})
@@ -185,12 +223,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 // written as a quoted-string (see DisplayName); callerUser and calleeUser must have passed
 // numberUser (or be "anonymous").
 func (ua *UA) buildInvite(t *trunk, b *boundListener, display, callerUser, calleeUser string, offer []byte) *sipmsg.Request {
-	target := sipmsg.Uri{Scheme: "sip", User: calleeUser, Host: t.Host, Port: t.Port}
-	if t.Transport != telephony.TransportUDP {
-		target.UriParams = sipmsg.NewParams()
-		target.UriParams.Add("transport", string(t.Transport))
-	}
-	inv := sipmsg.NewRequest(sipmsg.INVITE, target)
+	inv := sipmsg.NewRequest(sipmsg.INVITE, t.uri(calleeUser))
 	inv.SetTransport(sipgoNetwork(t.Transport))
 	from := &sipmsg.FromHeader{DisplayName: quoteDisplayName(display), Address: sipmsg.Uri{Scheme: "sip", User: callerUser, Host: t.Host}, Params: sipmsg.NewParams()}
 	from.Params.Add("tag", newID())
@@ -278,6 +311,9 @@ func (c *Call) dialFailed(setupCtx context.Context, sess *sipgo.DialogClientSess
 			}
 		}
 		err = context.Cause(setupCtx)
+		if errors.Is(err, errNoResponse) || errors.Is(err, errProgressTimeout) {
+			err = ErrNoProgress
+		}
 	}
 	c.end(err)
 	return err

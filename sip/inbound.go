@@ -267,7 +267,7 @@ func (ic *IncomingCall) close() { ic.closeOnce.Do(func() { close(ic.done) }) }
 // offer, then the Serve handler (no RTP port is bound before it, see IncomingCall); it returns
 // once the call has a final response.
 func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	t := ua.acceptSource(req, tx)
+	t, byDigest := ua.inboundTrunk(req, tx)
 	if t == nil {
 		return
 	}
@@ -291,6 +291,10 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	ic, err := ua.acceptInvite(t, req, tx)
 	if err != nil {
 		return
+	}
+	if byDigest {
+		// The trunk sends from changing addresses: its dialog trusts the one that authenticated.
+		ic.call.dialog.setPeer(sourceAddr(req))
 	}
 	ua.trackRinging(ic, true)
 	defer ua.trackRinging(ic, false)

@@ -12,8 +12,6 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
-
-	"github.com/webtrunk/webtrunk/telephony"
 )
 
 // RegistrationStatus is the state of a trunk registration.
@@ -232,12 +230,7 @@ func (r *registration) exchange(expiry time.Duration) (time.Duration, error) {
 // build makes a REGISTER with our fixed Call-ID and the next CSeq (RFC 3261 section 10.2).
 func (r *registration) build(b *boundListener, expiry time.Duration) *sipmsg.Request {
 	t := r.t
-	registrar := sipmsg.Uri{Scheme: "sip", Host: t.Host, Port: t.Port}
-	if t.Transport != telephony.TransportUDP {
-		registrar.UriParams = sipmsg.NewParams()
-		registrar.UriParams.Add("transport", string(t.Transport))
-	}
-	req := sipmsg.NewRequest(sipmsg.REGISTER, registrar)
+	req := sipmsg.NewRequest(sipmsg.REGISTER, t.uri(""))
 	req.SetTransport(sipgoNetwork(t.Transport))
 	aor := sipmsg.Uri{Scheme: "sip", User: t.Username, Host: t.Host}
 	from := &sipmsg.FromHeader{Address: aor, Params: sipmsg.NewParams()}

@@ -34,6 +34,7 @@ type UA struct {
 
 	counters uaCounters
 	refusals *refusalLog
+	nonceKey [32]byte // signs the nonces of inbound digest challenges (inboundselect.go)
 	invites  *inviteLimiter
 
 	served   atomic.Bool
@@ -113,6 +114,7 @@ func NewUA(cfg Config) (*UA, error) {
 	ua = &UA{
 		cfg:       cfg,
 		log:       log,
+		nonceKey:  newNonceKey(),
 		refusals:  newRefusalLog(log),
 		invites:   newInviteLimiter(cfg.InviteRate, cfg.InviteBurst),
 		ringing:   map[string]*IncomingCall{},

@@ -110,6 +110,9 @@ type Identity struct {
 	// DialRules are the numbers the user may call; never nil. It points
 	// into the configuration and must not be modified.
 	DialRules *config.DialRules
+	// Privacy is config.PrivacyID when the user's number is withheld on
+	// every outbound call; "" or config.PrivacyNone otherwise.
+	Privacy config.Privacy
 }
 
 // LogValue implements slog.LogValuer with the user id only.
@@ -255,6 +258,7 @@ func New(cfg *config.Config, opts ...Option) (*Authenticator, error) {
 				CallerID:    u.CallerID,
 				MaxCalls:    u.MaxCalls,
 				DialRules:   rules,
+				Privacy:     u.Privacy,
 			},
 		}
 	}

@@ -21,13 +21,19 @@ type Auth struct {
 // new call; every later message about it carries it as call_id. SDP is the
 // browser's offer (RFC 3264) with an active audio section. The server
 // answers [Answer] and then reports the call's progress, or refuses the
-// dial with an [ErrorReply] naming ID as its call id.
+// dial with an [ErrorReply] naming ID as its call id. Privacy, when
+// [PrivacyID], withholds the caller's number on this call (RFC 3323
+// section 4.2); absent, the user's configured privacy applies.
 type Dial struct {
-	ID  string `json:"id"`
-	To  string `json:"to"`
-	SDP string `json:"sdp"`
-	Ref string `json:"ref,omitzero"`
+	ID      string `json:"id"`
+	To      string `json:"to"`
+	SDP     string `json:"sdp"`
+	Privacy string `json:"privacy,omitzero"`
+	Ref     string `json:"ref,omitzero"`
 }
+
+// PrivacyID is the [Dial] privacy that withholds the caller's number.
+const PrivacyID = "id"
 
 // Accept answers the ringing inbound call CallID (announced by [Incoming]).
 // SDP is the browser's offer: the browser is always the WebRTC offerer. The

@@ -98,6 +98,8 @@ var serverDecoders = map[Type]decodeFunc{
 	TypeHangup:        decodeAs[HangupEvent],
 	TypeError:         decodeAs[ErrorReply],
 	TypePong:          decodeAs[Pong],
+	TypeHeld:          decodeAs[Held],
+	TypeResumed:       decodeAs[Resumed],
 }
 
 // Decode parses and validates one frame sent by a browser. It returns one

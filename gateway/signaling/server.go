@@ -49,6 +49,13 @@ type Incoming struct {
 	From     string `json:"from"`
 	FromName string `json:"from_name,omitzero"`
 	To       string `json:"to"`
+	// Anonymous is true when the caller withheld the number (Privacy: id,
+	// RFC 3323): From is then "anonymous" and FromName absent.
+	Anonymous bool `json:"anonymous,omitzero"`
+	// Diversion lists the call's diversions, most recent first (Diversion,
+	// RFC 5806); History its History-Info entries (RFC 7044) in order.
+	Diversion []Redirection `json:"diversion,omitzero"`
+	History   []Redirection `json:"history,omitzero"`
 }
 
 // DTMFEvent reports one DTMF digit ("0"-"9", "*", "#", "A"-"D") received

@@ -195,7 +195,16 @@ func (m Auth) validate() *DecodeError {
 }
 
 func (m Dial) validate() *DecodeError {
-	return firstInvalid(checkCallID("id", m.ID), checkNumber("to", m.To), checkSDP("sdp", m.SDP), checkRef(m.Ref))
+	return firstInvalid(checkCallID("id", m.ID), checkNumber("to", m.To), checkSDP("sdp", m.SDP), checkPrivacy(m.Privacy), checkRef(m.Ref))
+}
+
+// checkPrivacy accepts an absent privacy or "id" (RFC 3323 section 4.2).
+func checkPrivacy(v string) *DecodeError {
+	if v != "" && v != PrivacyID {
+		return invalid(CodeBadRequest, "privacy", `must be "id" or absent`)
+	}
+
+	return nil
 }
 
 func (m Accept) validate() *DecodeError {

@@ -22,7 +22,8 @@ import { QualityMonitor, Ringback } from "./webtrunk-media.js";
  *
  * Events: "ringing", "progress" (early media flows), "connected",
  * "disconnected" (DisconnectInfo), "dtmf" (digit received from the far end),
- * "mute" (boolean), "hold" (boolean), "remotestream" (MediaStream),
+ * "mute" (boolean), "hold" (boolean), "held" and "resumed" (the far end put
+ * the call on hold or took it off), "remotestream" (MediaStream),
  * "warning" (QualityWarning, raised and cleared), "inputchange" (the new
  * microphone track), "error" (WebtrunkError that did not end the call).
  */
@@ -31,6 +32,7 @@ export class Call extends Emitter {
   #state;
   #muted = false;
   #held = false;
+  #heldByRemote = false;
   /** @type {RTCPeerConnection|null} */
   #pc = null;
   /** @type {MediaStream|null} */
@@ -63,7 +65,8 @@ export class Call extends Emitter {
    * @param {object} link the device's internals
    * @param {string} id call id
    * @param {"outbound"|"inbound"} direction
-   * @param {{to?: string, from?: string, fromName?: string}} info
+   * @param {{to?: string, from?: string, fromName?: string, anonymous?: boolean,
+   *   diversion?: object[], history?: object[]}} info
    */
   constructor(link, id, direction, info) {
     super();
@@ -78,6 +81,12 @@ export class Call extends Emitter {
     this.from = info.from || "";
     /** @type {string} the caller's display name (inbound, when sent) */
     this.fromName = info.fromName || "";
+    /** @type {boolean} the caller withheld the number (inbound) */
+    this.anonymous = !!info.anonymous;
+    /** @type {{number: string, reason?: string}[]} diversions, most recent first (inbound) */
+    this.diversion = info.diversion || [];
+    /** @type {{number: string, index?: string, reason?: string}[]} History-Info entries (inbound) */
+    this.history = info.history || [];
     this.#state = direction === "outbound" ? "dialing" : "ringing";
   }
 
@@ -99,6 +108,11 @@ export class Call extends Emitter {
   /** isOnHold reports whether the call is on hold. */
   get isOnHold() {
     return this.#held;
+  }
+
+  /** isHeldByRemote reports whether the far end has put the call on hold. */
+  get isHeldByRemote() {
+    return this.#heldByRemote;
   }
 
   /** localStream is the microphone stream, null before the call has one. */
@@ -329,7 +343,13 @@ export class Call extends Emitter {
 
   /** @param {object} options @internal */
   _dial(options) {
-    this.#negotiate(options, (sdp) => ({ type: "dial", id: this.id, to: this.to, sdp }));
+    this.#negotiate(options, (sdp) => {
+      const msg = { type: "dial", id: this.id, to: this.to, sdp };
+      if (options.privacy === "id") {
+        msg.privacy = "id";
+      }
+      return msg;
+    });
   }
 
   /** @param {WebtrunkError} err @param {boolean} notify @internal */
@@ -390,6 +410,11 @@ export class Call extends Emitter {
         break;
       case "dtmf":
         this.emit("dtmf", msg.digit);
+        break;
+      case "held":
+      case "resumed":
+        this.#heldByRemote = msg.type === "held";
+        this.emit(msg.type);
         break;
       case "hangup":
         this.#end({

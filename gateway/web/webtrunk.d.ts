@@ -171,6 +171,8 @@ export interface CallOptions {
   audio?: MediaTrackConstraints | boolean;
   /** Audio codecs to offer first, in order, e.g. ["PCMU"] for passthrough to a PCMU trunk. */
   preferredCodecs?: string[];
+  /** "id" withholds the caller's number on this outbound call (RFC 3323). */
+  privacy?: "id";
 }
 
 /** Options of a Device. */
@@ -245,6 +247,8 @@ export interface CallEvents {
   dtmf: [string];
   mute: [boolean];
   hold: [boolean];
+  held: [];
+  resumed: [];
   warning: [QualityWarningEvent];
   inputchange: [MediaStreamTrack];
   error: [WebtrunkError];
@@ -305,6 +309,12 @@ export declare class Call extends Emitter<CallEvents> {
   /** Inbound: the caller's number ("" when withheld). */
   readonly from: string;
   readonly fromName: string;
+  /** Inbound: the caller withheld the number. */
+  readonly anonymous: boolean;
+  /** Inbound: diversions (Diversion header), most recent first. */
+  readonly diversion: { number: string; reason?: string }[];
+  /** Inbound: History-Info entries. */
+  readonly history: { number: string; index?: string; reason?: string }[];
   readonly state: CallState;
   readonly remoteNumber: string;
   readonly isMuted: boolean;

@@ -255,7 +255,8 @@ export class Device extends Emitter {
    * failures after that (microphone, refusal by the gateway, ICE) end the call
    * with a "disconnected" event whose error says why.
    * @param {string} number the number as typed (formatting is stripped)
-   * @param {{audio?: MediaTrackConstraints|boolean, preferredCodecs?: string[]}} [options]
+   * @param {{audio?: MediaTrackConstraints|boolean, preferredCodecs?: string[], privacy?: "id"}} [options]
+   *   privacy "id" withholds the caller's number on this call
    * @returns {Call}
    * @throws {WebtrunkError} not_connected, invalid_number, too_many_calls,
    *   webrtc_unsupported
@@ -476,6 +477,9 @@ export class Device extends Emitter {
           from: msg.from || "",
           fromName: msg.from_name || "",
           to: msg.to || "",
+          anonymous: !!msg.anonymous,
+          diversion: msg.diversion || [],
+          history: msg.history || [],
         });
         this.#calls.set(call.id, call);
         this.emit("incoming", call);

@@ -298,11 +298,27 @@ func (c *Call) Respond(tb testing.TB, code int, codec telephony.Codec) {
 // answered send re-INVITEs.
 func (c *Call) Reinvite(tb testing.TB, codec telephony.Codec, eventPT uint8, newStream bool) Description {
 	tb.Helper()
+
+	return c.reinvite(tb, codec, eventPT, newStream, SendRecv)
+}
+
+// Hold sends a re-INVITE offering the call's codec in direction dir
+// (SendOnly or Inactive puts the call on hold, SendRecv takes it off, RFC
+// 3264 section 8.4) and returns the other side's answer.
+func (c *Call) Hold(tb testing.TB, codec telephony.Codec, dir string) Description {
+	tb.Helper()
+
+	return c.reinvite(tb, codec, telephony.TelephoneEvent8k.PayloadType, false, dir)
+}
+
+// reinvite is Reinvite in direction dir.
+func (c *Call) reinvite(tb testing.TB, codec telephony.Codec, eventPT uint8, newStream bool, dir string) Description {
+	tb.Helper()
 	if c.uas == nil {
 		tb.Fatal("Reinvite on a call the trunk placed")
 	}
 	req := sipmsg.NewRequest(sipmsg.INVITE, c.invite.Contact().Address)
-	req.SetBody(c.nextSDP([]telephony.Codec{codec}, eventPT, SendRecv))
+	req.SetBody(c.nextSDP([]telephony.Codec{codec}, eventPT, dir))
 	req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
 	ctx, cancel := context.WithTimeout(c.trunk.ctx, ear.WaitTimeout)
 	defer cancel()
@@ -540,6 +556,9 @@ type DialOptions struct {
 	// Codecs are the G.711 codecs offered, in order; PCMU and PCMA when
 	// empty.
 	Codecs []telephony.Codec
+	// Headers are added to the INVITE as they are (for example
+	// P-Asserted-Identity, Privacy, Diversion).
+	Headers []sipmsg.Header
 }
 
 // Dial places a call from the trunk to the user agent at dst for the
@@ -574,8 +593,8 @@ func (tr *Trunk) Dial(tb testing.TB, dst netip.AddrPort, to string, o DialOption
 	tr.work.Add(1)
 	tr.mu.Unlock()
 	ringCtx, cancel := context.WithCancel(tr.ctx)
-	dlg, err := tr.dua.Invite(ringCtx, recipient, c.nextSDP(o.Codecs, c.eventPT, SendRecv), from, toHdr,
-		sipmsg.NewHeader("Content-Type", "application/sdp"))
+	dlg, err := tr.dua.Invite(ringCtx, recipient, c.nextSDP(o.Codecs, c.eventPT, SendRecv),
+		append([]sipmsg.Header{from, toHdr, sipmsg.NewHeader("Content-Type", "application/sdp")}, o.Headers...)...)
 	if err != nil {
 		cancel()
 		media.Close()

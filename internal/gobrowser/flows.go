@@ -121,6 +121,10 @@ func About(id string) func(signaling.Message) bool {
 			return v.CallID == id
 		case signaling.ErrorReply:
 			return v.CallID == id
+		case signaling.Held:
+			return v.CallID == id
+		case signaling.Resumed:
+			return v.CallID == id
 		}
 
 		return false

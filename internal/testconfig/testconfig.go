@@ -33,8 +33,15 @@ type Gateway struct {
 	Allow, Deny []string
 	// Outbound sends each number pattern to the trunk, in order.
 	Outbound []string
-	Routes   []Route
-	Calls    Calls
+	// MoreTrunks are further trunks on 127.0.0.1 after Trunk.
+	MoreTrunks []Trunk
+	// RouteTrunks, when set, makes every outbound rule list these trunks
+	// (trunks: [...]) instead of Trunk alone; AttemptTimeout is the rules'
+	// attempt_timeout when set.
+	RouteTrunks    []string
+	AttemptTimeout string
+	Routes         []Route
+	Calls          Calls
 	// Grace is shutdown.grace_period, "0s" when empty.
 	Grace string
 	// LogLevel is log.level.
@@ -57,6 +64,11 @@ type Trunk struct {
 	// User and Password answer the trunk's digest challenges; no auth
 	// block when User is empty.
 	User, Password string
+	// Extra is more YAML of the trunk's entry, each line indented by
+	// four spaces (for example "    identity: pai").
+	Extra string
+	// Sources replaces allowed_sources ["127.0.0.1"] when set.
+	Sources []string
 }
 
 // User is one user of auth.users with the password Password.
@@ -111,21 +123,26 @@ webrtc:
   udp_listen: "{{.WebRTC}}"
   public_ips: ["127.0.0.1"]
 trunks:
-  - name: {{.Trunk.Name}}
+{{- range .AllTrunks}}
+  - name: {{.Name}}
     host: 127.0.0.1
-    port: {{.Trunk.Port}}
+    port: {{.Port}}
     transport: udp
-    caller_id: "{{.Trunk.CallerID}}"
-    allowed_sources: ["127.0.0.1"]
-{{- if .Trunk.Numbering}}
+    caller_id: "{{.CallerID}}"
+    allowed_sources: {{if .Sources}}{{list .Sources}}{{else}}["127.0.0.1"]{{end}}
+{{- if .Numbering}}
     numbering:
-{{.Trunk.Numbering}}
+{{.Numbering}}
 {{- end}}
-{{- if .Trunk.Register}}
+{{- if .Register}}
     register: {enabled: true}
 {{- end}}
-{{- if .Trunk.User}}
-    auth: {username: "{{.Trunk.User}}", password: "{{.Trunk.Password}}"}
+{{- if .User}}
+    auth: {username: "{{.User}}", password: "{{.Password}}"}
+{{- end}}
+{{- if .Extra}}
+{{.Extra}}
+{{- end}}
 {{- end}}
 auth:
 {{- if .JWTKey}}
@@ -157,7 +174,17 @@ default_dial_rules:
 outbound:
 {{- range .Outbound}}
   - pattern: "{{.}}"
+{{- if $.RouteTrunks}}
+    trunks:
+{{- range $.RouteTrunks}}
+      - name: {{.}}
+{{- end}}
+{{- else}}
     trunk: {{$.Trunk.Name}}
+{{- end}}
+{{- if $.AttemptTimeout}}
+    attempt_timeout: {{$.AttemptTimeout}}
+{{- end}}
 {{- end}}
 routes:
 {{- range .Routes}}
@@ -212,7 +239,8 @@ func (g Gateway) YAML(tb testing.TB) []byte {
 		Gateway
 		Hash       string
 		AdminToken string
-	}{g, string(h), AdminToken}); err != nil {
+		AllTrunks  []Trunk
+	}{g, string(h), AdminToken, append([]Trunk{g.Trunk}, g.MoreTrunks...)}); err != nil {
 		tb.Fatal(err)
 	}
 
