@@ -10,7 +10,7 @@
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd nodejs npm sox espeak-ng iproute2 util-linux"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd sox espeak-ng iproute2 util-linux"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;
@@ -24,6 +24,12 @@ for p in $pkgs; do
 		missing="$missing $p"
 	fi
 done
+# Node.js and npm count by their commands: a machine may have them from
+# elsewhere than Debian (NodeSource's nodejs carries npm and conflicts
+# with Debian's npm package).
+if [ "$1" = test ] && ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
 
 if [ -n "$missing" ]; then
 	echo "installing Debian packages:$missing"
