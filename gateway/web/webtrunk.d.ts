@@ -319,6 +319,8 @@ export declare class Call extends Emitter<CallEvents> {
   readonly remoteNumber: string;
   readonly isMuted: boolean;
   readonly isOnHold: boolean;
+  /** Whether the far end has put the call on hold ("held" / "resumed"). */
+  readonly isHeldByRemote: boolean;
   /** Seconds since "connected" (0 before). */
   readonly duration: number;
   readonly localStream: MediaStream | null;
