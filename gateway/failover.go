@@ -188,7 +188,7 @@ func (s *session) dialRoute(rt route, rtp *sip.RTPConn) (*sip.Call, error) {
 				}
 			}
 			if tried > 0 {
-				s.logger().Info("trying next trunk", "trunk", name, "target", target.String())
+				s.logger().Info("trying next trunk", "trunk", name, "target", targetAttr(target))
 			}
 			tried++
 			last := i == len(rt.Trunks)-1 && j == len(targets)-1
@@ -253,10 +253,7 @@ func (s *session) attempt(rt route, t *config.Trunk, target netip.AddrPort, rtp 
 		},
 		RTP: rtp,
 	})
-	a := Attempt{Trunk: t.Name, Duration: time.Since(start)}
-	if target.IsValid() {
-		a.Target = target.String()
-	}
+	a := Attempt{Trunk: t.Name, Target: targetAttr(target), Duration: time.Since(start)}
 	if err == nil {
 		a.Outcome = attemptAnswered
 		s.addAttempt(a)
@@ -389,4 +386,14 @@ func redirections(rs []sip.Redirection) []signaling.Redirection {
 	}
 
 	return out
+}
+
+// targetAttr is an address for a log line: "" for the zero address (the
+// trunk's configured host).
+func targetAttr(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+
+	return a.String()
 }

@@ -284,3 +284,23 @@ func TestProbesPerTarget(t *testing.T) {
 		t.Errorf("call ended line %q, want attempts %s", line, want)
 	}
 }
+
+// TestOutboundSkipsUnregisteredTrunk: a trunk whose registration failed
+// is skipped without an INVITE and the route's next trunk takes the call.
+func TestOutboundSkipsUnregisteredTrunk(t *testing.T) {
+	backup := faketrunk.New(t)
+	e := newEnv(t, testConfig{register: true, edit: withBackup(int(backup.Addr().Port()), nil)}, faketrunk.WithRegisterStatus(403))
+	e.trunk.WaitRequest(t, "REGISTER", "")
+	b := login(t, e, "alice")
+	dial(t, b, "c1", "+15550123")
+	bc := backup.NextCall(t)
+	expectProgress[signaling.Connected](t, b)
+	if n := len(e.trunk.Requests("INVITE")); n != 0 {
+		t.Errorf("unregistered trunk got %d INVITEs", n)
+	}
+	bc.Bye(t)
+	expect[signaling.HangupEvent](t, b)
+	if line := e.logs.WaitLine(t, `msg="call ended"`); !strings.Contains(line, "fake:unregistered backup:answered") {
+		t.Errorf("call ended line %q, want attempts fake:unregistered backup:answered", line)
+	}
+}

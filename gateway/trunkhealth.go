@@ -142,7 +142,7 @@ func (h *trunkHealth) hold(name string, target netip.AddrPort, d time.Duration) 
 	}
 	h.mu.Unlock()
 	if ok {
-		h.log.Warn("trunk held by Retry-After", "trunk", name, "target", target.String(), "retry_after", d)
+		h.log.Warn("trunk held by Retry-After", "trunk", name, "target", targetAttr(target), "retry_after", d)
 	}
 }
 
@@ -271,7 +271,7 @@ func (h *trunkHealth) probed(name string, target netip.AddrPort, status int, err
 	up, changed := h.record(name, target, alive, status)
 	if changed {
 		h.metrics.TrunkUp.WithLabelValues(name).Set(boolGauge(up))
-		h.log.Warn("trunk health changed", "trunk", name, "up", up, "target", target.String(), "status", status, "error", errString(err))
+		h.log.Warn("trunk health changed", "trunk", name, "up", up, "target", targetAttr(target), "status", status, "error", errString(err))
 	}
 }
 

@@ -118,10 +118,12 @@ func readyzVerbose(t *testing.T, e *env) string {
 	return body
 }
 
-// TestCarrierFailover503: the first carrier answers 503 with Retry-After;
-// the gateway calls the second, which rings and answers. The browser sees
-// one ringing and connected, the first trunk is held for the Retry-After,
-// and the call's log line lists both attempts.
+// TestCarrierFailover503: the first carrier rings, then answers 503 with
+// Retry-After; the gateway calls the second, which rings and answers. The
+// browser sees one ringing (the first carrier's, which has time to arrive;
+// the second's 180 comes right before its 200 and may be overtaken by it
+// in the SIP stack) and connected, the first trunk is held for the
+// Retry-After, and the call's log line lists both attempts.
 func TestCarrierFailover503(t *testing.T) {
 	first := startScenario(t, "uas_503.xml", 0, nil)
 	mport := sipp.FreeEvenPort(t)
