@@ -159,6 +159,19 @@ type wsConn struct {
 	finReason string
 	finCause  error
 	once      sync.Once
+
+	// Resuming (resume.go): the key of the connection's live resume token
+	// (hasResume; hadResume once it had one), whether it is parked waiting
+	// for a resume and the timer of that wait, the messages kept for the
+	// browser meanwhile, and the connection that resumed it.
+	resumeKey tokenKey
+	hasResume bool
+	hadResume bool
+	parked    bool
+	expired   bool
+	parkTimer *time.Timer
+	backlog   []signaling.Message
+	next      *wsConn
 }
 
 func newWSConn(g *Gateway, ws *websocket.Conn, remote netip.Addr) *wsConn {
@@ -188,7 +201,7 @@ func (c *wsConn) serve() {
 	err := c.readLoop()
 	authTimer.Stop()
 	c.cancel(err)
-	c.shutdownCalls()
+	c.endCalls(err)
 	wg.Wait()
 	_ = c.ws.CloseNow()
 	user := ""
@@ -251,6 +264,9 @@ func (c *wsConn) readLoop() error {
 // send queues m for the writer without blocking. A client whose queue is
 // full is too slow: it is disconnected, and its calls end.
 func (c *wsConn) send(m signaling.Message) {
+	if c.deliver(m) {
+		return
+	}
 	select {
 	case c.out <- m:
 	default:
@@ -380,8 +396,10 @@ func (c *wsConn) addCall(s *session) bool {
 	return true
 }
 
-// removeCall forgets a call that ended.
+// removeCall forgets a call that ended, on whichever connection holds it
+// now.
 func (c *wsConn) removeCall(id string, s *session) {
+	c = c.owner()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.calls[id] == s {
@@ -413,6 +431,20 @@ func (c *wsConn) shutdownCalls() {
 	for _, s := range calls {
 		s.end(errConnClosed)
 	}
+	for _, in := range offers {
+		in.withdraw(c)
+	}
+}
+
+// withdrawOffers withdraws a closed connection from the inbound calls that
+// ring it.
+func (c *wsConn) withdrawOffers() {
+	c.mu.Lock()
+	offers := make([]*inboundCall, 0, len(c.offers))
+	for _, in := range c.offers {
+		offers = append(offers, in)
+	}
+	c.mu.Unlock()
 	for _, in := range offers {
 		in.withdraw(c)
 	}

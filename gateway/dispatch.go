@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -66,6 +67,11 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 
 		return
 	}
+	if a.ResumeToken != "" {
+		c.resume(a)
+
+		return
+	}
 	var id auth.Identity
 	var err error
 	if a.Token != "" {
@@ -99,7 +105,8 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 	c.mu.Unlock()
 	c.log.Debug("authenticated")
 	c.send(signaling.Authenticated{
-		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServers,
+		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServersFor(id.UserID),
+		ResumeToken: c.g.issueResume(c), ResumeWindow: int(c.g.cfg.Calls.ResumeWindow / time.Millisecond),
 	})
 }
 

@@ -67,6 +67,9 @@ type Gateway struct {
 	// (nanoseconds; iceConnectTimeout, shortened by tests).
 	iceTimeout atomic.Int64
 	iceServers []signaling.ICEServer
+	// resume holds the resume tokens of connections (resume.go).
+	resumeMu sync.Mutex
+	resume   *resumeStore
 	// listenWebRTC binds the browsers' WebRTC stack in Listen.
 	listenWebRTC browser.Listen
 
@@ -128,6 +131,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		// The WebRTC stack is bound by Listen.
 		listenWebRTC: webrtc,
 		sessions:     newSessionSet(),
+		resume:       newResumeStore(),
 		admission:    newAdmission(cfg.Calls.MaxConcurrent),
 		// Each WebSocket upgrade spends one token of its address.
 		connLimit: auth.NewLimiter(connRate, connBurst, auth.DefaultLimiterSize),
@@ -343,6 +347,7 @@ func (g *Gateway) shutdown() {
 	g.callCancel(errShutdown)
 	g.mu.Unlock()
 	g.sessionWG.Wait()
+	g.stopResumes()
 	for _, c := range g.hub.connections() {
 		c.goAway()
 	}

@@ -70,6 +70,15 @@ type Metrics struct {
 	WebSocketsRefused *prometheus.CounterVec
 	// OriginsRefused counts WebSocket upgrades refused for their Origin.
 	OriginsRefused prometheus.Counter
+	// Resumes counts the events of call continuity across dropped
+	// WebSockets, by outcome: parked (a connection with calls dropped),
+	// resumed, taken_over (resumed while the old connection still looked
+	// alive), expired (nobody resumed within calls.resume_window) and
+	// refused (a resume token unknown, spent or of another user).
+	Resumes *prometheus.CounterVec
+	// ConnectionsParked is the number of dropped connections whose calls
+	// wait for a resume now.
+	ConnectionsParked prometheus.Gauge
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -138,6 +147,7 @@ func NewMetrics() *Metrics {
 	)
 	m.WebSocketsRefused.WithLabelValues(connLimitGateway)
 	m.WebSocketsRefused.WithLabelValues(connLimitUser)
+	m.registerContinuity()
 	// Pre-create the label sets a dashboard expects to see at zero.
 	for _, d := range []string{directionOutbound, directionInbound} {
 		m.CallsActive.WithLabelValues(d)
@@ -196,5 +206,22 @@ func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
 		{"invite_rate", s.InviteRateLimited},
 	} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v.n), v.reason)
+	}
+}
+
+// registerContinuity creates and registers the collectors of call
+// continuity across dropped WebSockets (Resumes, ConnectionsParked).
+func (m *Metrics) registerContinuity() {
+	m.Resumes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_resumes_total",
+		Help: "Call continuity across dropped WebSockets, by outcome: parked, resumed, taken_over, expired, refused.",
+	}, []string{"outcome"})
+	m.ConnectionsParked = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "webtrunk_connections_parked",
+		Help: "Dropped WebSocket connections whose calls wait for a resume (calls.resume_window).",
+	})
+	m.Registry.MustRegister(m.Resumes, m.ConnectionsParked)
+	for _, o := range []string{resumeParked, resumeOK, resumeTakeover, resumeExpired, resumeRefused} {
+		m.Resumes.WithLabelValues(o)
 	}
 }

@@ -7,7 +7,7 @@
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium sox espeak-ng iproute2 util-linux"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium sox espeak-ng iproute2 util-linux iptables"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;

@@ -81,6 +81,8 @@ type Calls struct {
 	RingTimeout, MediaTimeout string
 	TranscodeSameCodec        bool
 	MaxConcurrent             int
+	// ResumeWindow is calls.resume_window; the default when empty.
+	ResumeWindow string
 }
 
 // Password is the password of every test user.
@@ -175,6 +177,9 @@ calls:
 {{- end}}
 {{- if .Calls.MaxConcurrent}}
   max_concurrent: {{.Calls.MaxConcurrent}}
+{{- end}}
+{{- if .Calls.ResumeWindow}}
+  resume_window: {{.Calls.ResumeWindow}}
 {{- end}}
 {{- if .LogLevel}}
 log:
