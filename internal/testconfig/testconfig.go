@@ -25,7 +25,10 @@ type Gateway struct {
 	RTPMin, RTPMax int
 	// WebRTC is the WebRTC UDP listen address, "127.0.0.1:0" when empty.
 	WebRTC string
-	Trunk  Trunk
+	// WebRTCTCP is the ICE-TCP listen address (webrtc.tcp_listen); none
+	// when empty.
+	WebRTCTCP string
+	Trunk     Trunk
 	// JWTKey is the HS256 key of the token login; none when empty.
 	JWTKey string
 	Users  []User
@@ -108,6 +111,9 @@ sip:
 webrtc:
   udp_listen: "{{.WebRTC}}"
   public_ips: ["127.0.0.1"]
+{{- if .WebRTCTCP}}
+  tcp_listen: "{{.WebRTCTCP}}"
+{{- end}}
 trunks:
   - name: {{.Trunk.Name}}
     host: 127.0.0.1
