@@ -48,6 +48,9 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
+	// TURN relays media for browsers that cannot reach the gateway
+	// directly (config/turn.go). Default: off.
+	TURN TURNConfig `yaml:"turn"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.

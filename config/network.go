@@ -10,4 +10,5 @@ const maxResumeWindow = 10 * time.Minute
 // signaling connection.
 func (c *Config) validateNetwork(p *problems) {
 	checkRange(p, "calls.resume_window", c.Calls.ResumeWindow, 0, maxResumeWindow)
+	c.validateTURN(p)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/turnserver"
 	"github.com/webtrunk/webtrunk/sip"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -67,6 +68,10 @@ type Gateway struct {
 	// (nanoseconds; iceConnectTimeout, shortened by tests).
 	iceTimeout atomic.Int64
 	iceServers []signaling.ICEServer
+	// turn is the embedded TURN server (turn.go), nil when off; turnURLs
+	// are the TURN URLs browsers get credentials for.
+	turn     *turnserver.Server
+	turnURLs []string
 	// resume holds the resume tokens of connections (resume.go).
 	resumeMu sync.Mutex
 	resume   *resumeStore
@@ -142,6 +147,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.metrics.registerSIP(ua)
+	g.metrics.registerTURN(g.turnStats)
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
 	for _, t := range cfg.Trunks {
 		if t.Register.Enabled {
@@ -202,6 +208,13 @@ func (g *Gateway) Listen() error {
 
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if err := g.listenTURN(rtc.UDPAddr()); err != nil {
+		_ = ln.Close()
+		_ = rtc.Close()
+		_ = g.ua.Close()
+
+		return err
+	}
 	g.httpLn = ln
 	g.rtc = rtc
 	g.origins = ownOrigins(g.cfg.HTTP.PublicURL, g.cfg.HTTP.TLS.Enabled(), ln.Addr())
@@ -256,6 +269,7 @@ func (g *Gateway) Close() error {
 	_ = g.httpLn.Close()
 	_ = g.rtc.Close()
 	_ = g.ua.Close()
+	g.closeTURN()
 
 	return nil
 }
@@ -325,6 +339,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err := rtc.Close(); err != nil {
 		g.log.Warn("webrtc close", "error", err)
 	}
+	g.closeTURN()
 	g.log.Info("gateway stopped")
 
 	return runErr

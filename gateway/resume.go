@@ -437,7 +437,3 @@ func (c *wsConn) resume(a signaling.Auth) {
 	c.g.metrics.Resumes.WithLabelValues(resumeOK).Inc()
 	c.log.Info("calls resumed", "calls", len(resumed), "missed_messages", len(backlog), "was_parked", wasParked)
 }
-
-// iceServersFor returns the ICE servers a user's browser gets in
-// authenticated.
-func (g *Gateway) iceServersFor(string) []signaling.ICEServer { return g.iceServers }

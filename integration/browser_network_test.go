@@ -262,3 +262,68 @@ func TestBrowserResumesAfterWebSocketKilled(t *testing.T) {
 	b.waitState("idle", 10*time.Second)
 	uas.Wait(stepTimeout)
 }
+
+// turnTestSecret is the TURN REST secret of the network tests.
+const turnTestSecret = "the TURN secret of the integration tests"
+
+// metricValue is the value of the gateway's metric name (summed over its
+// labels): counter, gauge or untyped.
+func metricValue(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	families, err := e.gw.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
+		}
+	}
+
+	return sum
+}
+
+// TestBrowserTURNOverTCPWithUDPBlocked: with UDP to the gateway's media
+// port and to the TURN port dropped and no ICE-TCP on the gateway, the
+// page's call goes through the embedded TURN server over TCP (a relay
+// allocated with the credentials the gateway minted for the session),
+// whose relay socket on 127.0.0.2 is the only source the media port still
+// accepts UDP from; audio flows both ways.
+func TestBrowserTURNOverTCPWithUDPBlocked(t *testing.T) {
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
+	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), func(c *testconfig.Gateway) { //nolint:gosec // a port
+		c.Extra = "turn:\n  secret: \"" + turnTestSecret + "\"\n  listen: \"127.0.0.1:0\"\n  relay_ip: 127.0.0.2\n  credential_lifetime: 10m\n"
+	})
+	media, turnAddr := gw.gw.WebRTCAddr(), gw.gw.TURNAddr()
+	if !turnAddr.IsValid() {
+		t.Fatal("the gateway runs no TURN server")
+	}
+	netRule(t, "-p", "udp", "--dport", strconv.Itoa(int(media.Port())), "!", "-s", "127.0.0.2", "-j", "DROP")
+	blockUDPTo(t, turnAddr.Port())
+	b := browserStart(t, browserToneHz)
+	b.recordPeers()
+	b.login(gw.pageURL(), userAlice, testPassword)
+
+	b.dial(browserDemoNumber)
+	b.waitState("connected", 30*time.Second)
+	rep := b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
+	p := b.selectedPair()
+	t.Logf("TURN/TCP with UDP blocked: selected pair %s -> %s, connected %.0f ms after the peer connection was made; echo rms %.0f, share %.2f",
+		p.Local, p.Remote, p.SetupMs, rep.RMS, rep.Want)
+	if p.Local.Type != "relay" || p.Local.RelayProtocol != "tcp" {
+		t.Errorf("selected local candidate %s, want a relay reached over TCP", p.Local)
+	}
+	if got := metricValue(t, gw, "webtrunk_turn_relayed_bytes_total"); got == 0 {
+		t.Error("webtrunk_turn_relayed_bytes_total is 0 during a relayed call")
+	}
+	if got := metricValue(t, gw, "webtrunk_turn_allocations"); got < 1 {
+		t.Errorf("webtrunk_turn_allocations %v during a relayed call", got)
+	}
+	b.click("hangup")
+	b.waitState("idle", 10*time.Second)
+	uas.Wait(stepTimeout)
+}
