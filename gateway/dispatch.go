@@ -51,6 +51,8 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 		callID, err = m.CallID, c.hold(m.CallID, true, m.Ref)
 	case signaling.Resume:
 		callID, err = m.CallID, c.hold(m.CallID, false, m.Ref)
+	case signaling.ICERestart:
+		callID, err = m.CallID, c.iceRestart(m)
 	default:
 		err = &callError{Code: signaling.CodeUnknownType, Msg: "unexpected message"}
 	}

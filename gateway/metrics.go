@@ -80,6 +80,9 @@ type Metrics struct {
 	// ConnectionsParked is the number of dropped connections whose calls
 	// wait for a resume now.
 	ConnectionsParked prometheus.Gauge
+	// ICERestarts counts ICE restarts the browsers asked for and the
+	// gateway answered.
+	ICERestarts prometheus.Counter
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -211,7 +214,8 @@ func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // registerContinuity creates and registers the collectors of call
-// continuity across dropped WebSockets (Resumes, ConnectionsParked).
+// continuity across dropped WebSockets and network changes (Resumes,
+// ConnectionsParked, ICERestarts).
 func (m *Metrics) registerContinuity() {
 	m.Resumes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webtrunk_resumes_total",
@@ -221,7 +225,10 @@ func (m *Metrics) registerContinuity() {
 		Name: "webtrunk_connections_parked",
 		Help: "Dropped WebSocket connections whose calls wait for a resume (calls.resume_window).",
 	})
-	m.Registry.MustRegister(m.Resumes, m.ConnectionsParked)
+	m.ICERestarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webtrunk_ice_restarts_total", Help: "ICE restarts of browsers answered on their calls.",
+	})
+	m.Registry.MustRegister(m.Resumes, m.ConnectionsParked, m.ICERestarts)
 	for _, o := range []string{resumeParked, resumeOK, resumeTakeover, resumeExpired, resumeRefused} {
 		m.Resumes.WithLabelValues(o)
 	}

@@ -31,6 +31,9 @@ type Leg struct {
 	connected chan struct{}
 	closed    chan struct{}
 
+	// restartMu serialises ICE restarts (restart.go).
+	restartMu sync.Mutex
+
 	mu        sync.Mutex
 	isClosed  bool
 	readers   sync.WaitGroup

@@ -84,6 +84,8 @@ var clientDecoders = map[Type]decodeFunc{
 	TypeResume:    decodeAs[Resume],
 	TypeHangup:    decodeAs[Hangup],
 	TypePing:      decodeAs[Ping],
+
+	TypeICERestart: decodeAs[ICERestart],
 }
 
 var serverDecoders = map[Type]decodeFunc{
@@ -98,6 +100,8 @@ var serverDecoders = map[Type]decodeFunc{
 	TypeHangup:        decodeAs[HangupEvent],
 	TypeError:         decodeAs[ErrorReply],
 	TypePong:          decodeAs[Pong],
+
+	TypeICERestarted: decodeAs[ICERestarted],
 }
 
 // Decode parses and validates one frame sent by a browser. It returns one

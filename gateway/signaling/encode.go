@@ -90,6 +90,10 @@ func (e *Encoder) Encode(m Message) ([]byte, error) {
 		err = encodeAs(&e.enc, m)
 	case Pong:
 		err = encodeAs(&e.enc, m)
+	case ICERestart:
+		err = encodeAs(&e.enc, m)
+	case ICERestarted:
+		err = encodeAs(&e.enc, m)
 	default:
 		return nil, fmt.Errorf("%w: %T", ErrUnknownMessage, m)
 	}
