@@ -327,3 +327,46 @@ func TestBrowserTURNOverTCPWithUDPBlocked(t *testing.T) {
 	b.waitState("idle", 10*time.Second)
 	uas.Wait(stepTimeout)
 }
+
+// TestBrowserRestartsICEWhenItsPathBreaks: mid-call, every datagram from
+// the page's media socket is dropped, as when a laptop leaves its Wi-Fi;
+// ICE goes disconnected, webtrunk.js restarts it (ice_restart), Chromium
+// gathers on new sockets, the gateway answers on the same call, and the
+// audio comes back both ways from the page's new address, with no SIP
+// message on the trunk leg.
+func TestBrowserRestartsICEWhenItsPathBreaks(t *testing.T) {
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
+	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), nil) //nolint:gosec // a port
+	b := browserStart(t, browserToneHz)
+	b.recordPeers()
+	b.login(gw.pageURL(), userAlice, testPassword)
+
+	b.dial(browserDemoNumber)
+	b.waitState("connected", 20*time.Second)
+	b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
+	before := b.selectedPair()
+	sipBefore := len(uas.Messages())
+
+	broken := time.Now()
+	netRule(t, "-p", before.Local.Protocol, "--sport", strconv.Itoa(before.Local.Port), "-j", "DROP")
+	line := gw.logs.WaitLine(t, `msg="ice restart"`)
+	restarted := time.Since(broken)
+	b.waitState("connected", time.Second)
+	rep := b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
+	back := time.Since(broken)
+	after := b.selectedPair()
+	t.Logf("path broken at %s: ICE restarted after %v (%s), audio back after %v from %s (rms %.0f); the first connection took %.0f ms",
+		before.Local, restarted.Round(time.Millisecond), strings.TrimSpace(line[strings.Index(line, "answered_in"):]), back.Round(time.Millisecond), after.Local, rep.RMS, after.SetupMs)
+	if after.Local.Port == before.Local.Port {
+		t.Errorf("the page still uses %s after the restart", after.Local)
+	}
+	if n := len(uas.Messages()); n != sipBefore {
+		t.Errorf("the trunk exchanged %d SIP messages across the ICE restart, want none", n-sipBefore)
+	}
+	if got := metricValue(t, gw, "webtrunk_ice_restarts_total"); got < 1 {
+		t.Errorf("webtrunk_ice_restarts_total %v after a restart", got)
+	}
+	b.click("hangup")
+	b.waitState("idle", 10*time.Second)
+	uas.Wait(stepTimeout)
+}

@@ -79,6 +79,7 @@ export class Device extends Emitter {
   #pingTimer = 0;
   #pongMissing = 0;
   #seq = 0;
+  #networkWatched = false;
   /** Resuming after a lost connection (docs/protocol.md). */
   #resume = { token: "", windowMs: 0, deadline: 0, pending: false, timer: 0 };
 
@@ -317,6 +318,7 @@ export class Device extends Emitter {
     this.#iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
     this.#resume.token = this.#opts.resume && msg.resume_token ? msg.resume_token : "";
     this.#resume.windowMs = msg.resume_window || 0;
+    this.#watchNetwork();
     this.#pongMissing = 0;
     clearInterval(this.#pingTimer);
     this.#pingTimer = setInterval(() => this.#ping(), this.#opts.pingIntervalMs);
@@ -423,7 +425,31 @@ export class Device extends Emitter {
         }
       }, 2000);
     }
-    this.emit("resumed", { calls: this.calls.filter((c) => listed.has(c.id)) });
+    const resumed = this.calls.filter((c) => listed.has(c.id));
+    for (const call of resumed) {
+      call._resumed();
+    }
+    this.emit("resumed", { calls: resumed });
+  }
+
+  /**
+   * #watchNetwork restarts ICE on every call when the browser reports a
+   * network change (Network Information API "change", or "online").
+   */
+  #watchNetwork() {
+    if (this.#networkWatched || typeof window === "undefined") {
+      return;
+    }
+    this.#networkWatched = true;
+    const restart = () => {
+      for (const call of this.#calls.values()) {
+        if (call.state === "connected") {
+          call.restartIce();
+        }
+      }
+    };
+    navigator.connection?.addEventListener?.("change", restart);
+    window.addEventListener("online", restart);
   }
 
   /**
