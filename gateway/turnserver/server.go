@@ -71,8 +71,8 @@ type Stats struct {
 	// RefusedPeers counts permissions and datagrams refused because their
 	// peer is not one of Settings.Peers.
 	RefusedPeers uint64
-	// BadCredentials counts requests refused for their credentials: a
-	// malformed or expired username, or a wrong password.
+	// BadCredentials counts requests refused for their credentials (401
+	// Unauthorized): a malformed or expired username, or a wrong password.
 	BadCredentials uint64
 	// QuotaRefused counts allocations refused by a quota (486).
 	QuotaRefused uint64
@@ -94,6 +94,10 @@ type Server struct {
 	now    func() time.Time
 
 	allocTotal, relayed, refused, badCreds, dropped atomic.Uint64
+
+	// conns are the open TCP and TLS connections (gate.go).
+	connsMu sync.Mutex
+	conns   map[*gatedConn]struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -129,6 +133,7 @@ func Listen(s Settings, logger *slog.Logger) (*Server, error) {
 	srv := &Server{
 		s: s, log: logger, quota: newQuotas(s.MaxPerUser, s.MaxPerSource), now: time.Now,
 		peers: make(map[netip.AddrPort]struct{}), ips: make(map[netip.Addr]struct{}),
+		conns: make(map[*gatedConn]struct{}),
 	}
 	for _, p := range s.Peers {
 		p = netip.AddrPortFrom(p.Addr().Unmap(), p.Port())
@@ -152,11 +157,17 @@ func Listen(s Settings, logger *slog.Logger) (*Server, error) {
 			OnAllocationCreated: srv.onAllocated,
 			OnAllocationDeleted: srv.onDeleted,
 		},
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: srv.udp, RelayAddressGenerator: gen, PermissionHandler: perm}},
-		ListenerConfigs:   []turn.ListenerConfig{{Listener: srv.tcp, RelayAddressGenerator: gen, PermissionHandler: perm}},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn: &gatedPacketConn{PacketConn: srv.udp, srv: srv}, RelayAddressGenerator: gen, PermissionHandler: perm,
+		}},
+		ListenerConfigs: []turn.ListenerConfig{{
+			Listener: &gatedListener{Listener: srv.tcp, srv: srv}, RelayAddressGenerator: gen, PermissionHandler: perm,
+		}},
 	}
 	if srv.tls != nil {
-		cfg.ListenerConfigs = append(cfg.ListenerConfigs, turn.ListenerConfig{Listener: srv.tls, RelayAddressGenerator: gen, PermissionHandler: perm})
+		cfg.ListenerConfigs = append(cfg.ListenerConfigs, turn.ListenerConfig{
+			Listener: &gatedListener{Listener: srv.tls, srv: srv}, RelayAddressGenerator: gen, PermissionHandler: perm,
+		})
 	}
 	if srv.server, srv.closeErr = turn.NewServer(cfg); srv.closeErr != nil {
 		srv.closeSockets()
@@ -207,7 +218,10 @@ func (srv *Server) closeSockets() {
 // Close stops the server and closes its sockets and every allocation. It
 // is idempotent.
 func (srv *Server) Close() error {
-	srv.closeOnce.Do(func() { srv.closeErr = srv.server.Close() })
+	srv.closeOnce.Do(func() {
+		srv.closeErr = srv.server.Close()
+		srv.closeConns()
+	})
 
 	return srv.closeErr
 }

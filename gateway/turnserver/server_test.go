@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,9 +193,12 @@ func TestRefusesBadCredentialsAndQuota(t *testing.T) {
 	for _, tt := range tests {
 		before := srv.Stats().BadCredentials
 		c := newClient(t, srv, tt.username, tt.password)
-		if relay, err := c.Allocate(); err == nil {
+		relay, err := c.Allocate()
+		if err == nil {
 			_ = relay.Close()
 			t.Errorf("%s: allocation granted", tt.name)
+		} else if !strings.Contains(err.Error(), "error 401") {
+			t.Errorf("%s: %v, want 401 Unauthorized", tt.name, err)
 		}
 		if after := srv.Stats().BadCredentials; after <= before {
 			t.Errorf("%s: bad credentials counter stayed at %d", tt.name, after)
@@ -215,6 +219,61 @@ func TestRefusesBadCredentialsAndQuota(t *testing.T) {
 	}
 	if st := srv.Stats(); st.QuotaRefused != 1 {
 		t.Errorf("quota refusals %d, want 1", st.QuotaRefused)
+	}
+}
+
+// newTCPClient is a TURN client of srv over TCP, closed at cleanup.
+func newTCPClient(t *testing.T, srv *Server, username, password string) *turn.Client {
+	t.Helper()
+	var d net.Dialer
+	conn, err := d.DialContext(context.Background(), "tcp", srv.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: srv.UDPAddr().String(), Username: username, Password: password, Realm: "webtrunk",
+		Conn: turn.NewSTUNConn(conn), RTO: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+
+	return c
+}
+
+func TestTURNOverTCPPassesTheGate(t *testing.T) {
+	t.Parallel()
+	media := listenUDP(t, "127.0.0.1")
+	srv := startServer(t, media, nil)
+	u, p := Credentials(testSecret, "alice", time.Minute, time.Now())
+	if _, err := newTCPClient(t, srv, u, "wrong").Allocate(); err == nil || !strings.Contains(err.Error(), "error 401") {
+		t.Errorf("allocation over TCP with a wrong password: %v, want 401", err)
+	}
+	relay, err := newTCPClient(t, srv, u, p).Allocate()
+	if err != nil {
+		t.Fatalf("allocate over TCP: %v", err)
+	}
+	defer relay.Close()
+	// Enough datagrams for ChannelData frames of every padding.
+	for i := range 8 {
+		msg := bytes.Repeat([]byte{byte('a' + i)}, 97+i)
+		if _, err := relay.WriteTo(msg, media.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		got, from := readFrom(t, media)
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("media got %q, want %q", got, msg)
+		}
+		if _, err := media.WriteTo(msg, from); err != nil {
+			t.Fatal(err)
+		}
+		if back, _ := readFrom(t, relay); !bytes.Equal(back, msg) {
+			t.Fatalf("client got %q back, want %q", back, msg)
+		}
 	}
 }
 
