@@ -318,14 +318,19 @@ func (c *wsConn) writer() {
 	}
 }
 
-// pinger pings the client periodically; an unanswered ping ends it.
+// pinger pings the client periodically; an unanswered ping ends it. It
+// also refreshes the client's TURN credentials before they expire.
 func (c *wsConn) pinger() {
 	t := time.NewTicker(pingInterval)
 	defer t.Stop()
+	refresh, stop := c.g.iceRefreshTicker()
+	defer stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
+		case <-refresh:
+			c.refreshICEServers()
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(c.ctx, pingTimeout)
 			err := c.ws.Ping(ctx)

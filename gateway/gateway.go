@@ -72,6 +72,9 @@ type Gateway struct {
 	// are the TURN URLs browsers get credentials for.
 	turn     *turnserver.Server
 	turnURLs []string
+	// iceRefresh is how often connections get new TURN credentials
+	// (nanoseconds; half turn.credential_lifetime, shortened by tests).
+	iceRefresh atomic.Int64
 	// resume holds the resume tokens of connections (resume.go).
 	resumeMu sync.Mutex
 	resume   *resumeStore
@@ -145,6 +148,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	}
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
+	g.iceRefresh.Store(int64(cfg.TURN.CredentialLifetime / 2))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.metrics.registerSIP(ua)
 	g.metrics.registerTURN(g.turnStats)

@@ -124,3 +124,24 @@ func (g *Gateway) TURNAddr() netip.AddrPort {
 
 	return g.turn.UDPAddr()
 }
+
+// iceRefreshTicker returns the channel on which a connection refreshes
+// its TURN credentials (every half turn.credential_lifetime; never
+// without TURN) and the function that stops it.
+func (g *Gateway) iceRefreshTicker() (<-chan time.Time, func()) {
+	d := time.Duration(g.iceRefresh.Load())
+	if !g.cfg.TURN.Enabled() || d <= 0 {
+		return nil, func() {}
+	}
+	t := time.NewTicker(d)
+
+	return t.C, t.Stop
+}
+
+// refreshICEServers sends an authenticated connection new TURN
+// credentials (protocol message ice_servers).
+func (c *wsConn) refreshICEServers() {
+	if id := c.identity(); id != nil {
+		c.send(signaling.ICEServers{ICEServers: c.g.iceServersFor(id.UserID)})
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/turn/v5"
 
+	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/gateway/turnserver"
 )
 
@@ -89,4 +90,19 @@ func gathered(t *testing.T, e *env, name string) float64 {
 	t.Fatalf("no metric %s", name)
 
 	return 0
+}
+
+func TestLongConnectionsGetFreshTURNCredentials(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig{extra: "turn:\n  secret: \"" + turnSecret + "\"\n  urls: [\"turn:turn.example.org:3478\"]\n"})
+	e.gw.iceRefresh.Store(int64(200 * time.Millisecond))
+	b := login(t, e, "alice")
+	m := expect[signaling.ICEServers](t, b)
+	if len(m.ICEServers) != 1 || m.ICEServers[0].URLs[0] != "turn:turn.example.org:3478" {
+		t.Fatalf("refreshed ICE servers %+v", m.ICEServers)
+	}
+	ts := m.ICEServers[0]
+	if _, _, err := turnserver.ParseUsername(ts.Username, time.Now()); err != nil || ts.Credential != turnserver.Password(turnSecret, ts.Username) {
+		t.Errorf("refreshed credentials %q/%q: %v", ts.Username, ts.Credential, err)
+	}
 }

@@ -102,6 +102,7 @@ var serverDecoders = map[Type]decodeFunc{
 	TypePong:          decodeAs[Pong],
 
 	TypeICERestarted: decodeAs[ICERestarted],
+	TypeICEServers:   decodeAs[ICEServers],
 }
 
 // Decode parses and validates one frame sent by a browser. It returns one

@@ -55,3 +55,19 @@ func (m ICERestarted) validate() *DecodeError {
 
 	return checkSDP("sdp", m.SDP)
 }
+
+// TypeICEServers refreshes the ICE servers of an authenticated connection.
+const TypeICEServers Type = "ice_servers"
+
+// ICEServers replaces the ICE servers of [Authenticated] on a connection
+// that stays up longer than their TURN credentials: the server sends it
+// before the credentials expire, and the browser uses the new list for
+// its next calls and ICE restarts. Never null on the wire.
+type ICEServers struct {
+	ICEServers []ICEServer `json:"ice_servers"`
+}
+
+// MessageType returns [TypeICEServers].
+func (ICEServers) MessageType() Type { return TypeICEServers }
+
+func (ICEServers) validate() *DecodeError { return nil }

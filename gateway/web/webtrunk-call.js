@@ -512,6 +512,18 @@ export class Call extends Emitter {
     this.#ice.pending = !this.#link.send({ type: "ice_restart", call_id: this.id, sdp });
   }
 
+  /** @param {RTCIceServer[]} servers new ICE servers for later restarts @internal */
+  _setIceServers(servers) {
+    if (!this.#pc || this.#state === "ended") {
+      return;
+    }
+    try {
+      this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), iceServers: servers });
+    } catch {
+      // The browser refused to change them: the call keeps the old ones.
+    }
+  }
+
   /** _resumed sends what the call could not send while the connection was lost. @internal */
   _resumed() {
     if (this.#ice.restarting && this.#ice.pending) {

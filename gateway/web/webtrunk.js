@@ -467,6 +467,21 @@ export class Device extends Emitter {
     }
   }
 
+  /**
+   * #refreshIceServers takes the gateway's new ICE servers (fresh TURN
+   * credentials) for the next calls and the ICE restarts of current ones.
+   * @param {RTCIceServer[]} servers
+   */
+  #refreshIceServers(servers) {
+    if (!Array.isArray(servers)) {
+      return;
+    }
+    this.#iceServers = servers;
+    for (const call of this.#calls.values()) {
+      call._setIceServers(servers);
+    }
+  }
+
   /** #forgetResume drops the resume state. */
   #forgetResume() {
     const r = this.#resume;
@@ -479,6 +494,9 @@ export class Device extends Emitter {
     switch (msg.type) {
       case "pong":
         this.#pongMissing = 0;
+        return;
+      case "ice_servers":
+        this.#refreshIceServers(msg.ice_servers);
         return;
       case "incoming": {
         if (this.#calls.has(msg.call_id)) {
