@@ -370,3 +370,36 @@ func TestBrowserRestartsICEWhenItsPathBreaks(t *testing.T) {
 	b.waitState("idle", 10*time.Second)
 	uas.Wait(stepTimeout)
 }
+
+// TestBrowserCallEndsWhenNotResumedInTime: the page's WebSocket dies and
+// every new connection to the gateway's HTTP port is refused for longer
+// than calls.resume_window (3 s here); the gateway ends the call with BYE
+// to the trunk and the reason signaling_lost, and the page ends it too.
+func TestBrowserCallEndsWhenNotResumedInTime(t *testing.T) {
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
+	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), func(c *testconfig.Gateway) { //nolint:gosec // a port
+		c.Calls.ResumeWindow = "3s"
+	})
+	b := browserStart(t, browserToneHz)
+	b.login(gw.pageURL(), userAlice, testPassword)
+	b.dial(browserDemoNumber)
+	b.waitState("connected", 20*time.Second)
+	b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
+
+	httpPort := strings.TrimPrefix(gw.httpURL, "http://127.0.0.1:")
+	netRule(t, "-p", "tcp", "--dport", httpPort, "--syn", "-j", "REJECT", "--reject-with", "tcp-reset")
+	killed := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "ss", "-K", "dst", "127.0.0.1", "dport", "=", ":"+httpPort).CombinedOutput(); err != nil {
+		t.Fatalf("ss -K: %v: %s", err, out)
+	}
+	line := gw.logs.WaitLine(t, "reason=signaling_lost")
+	ended := time.Since(killed)
+	if ended < 2500*time.Millisecond {
+		t.Errorf("the call ended %v after the drop, before the 3 s window", ended)
+	}
+	uas.Wait(stepTimeout) // the scenario ends with the gateway's BYE
+	b.waitState("idle", 10*time.Second)
+	t.Logf("call ended %v after the WebSocket died: %s", ended.Round(time.Millisecond), strings.TrimSpace(line[strings.Index(line, "reason="):]))
+}
