@@ -424,21 +424,12 @@ func (c *wsConn) call(id string) *session {
 // BYE or CANCEL) and withdraws it from inbound calls that ring it.
 func (c *wsConn) shutdownCalls() {
 	c.mu.Lock()
-	calls := make([]*session, 0, len(c.calls))
-	for _, s := range c.calls {
-		calls = append(calls, s)
-	}
-	offers := make([]*inboundCall, 0, len(c.offers))
-	for _, in := range c.offers {
-		offers = append(offers, in)
-	}
+	calls := c.callList()
 	c.mu.Unlock()
 	for _, s := range calls {
 		s.end(errConnClosed)
 	}
-	for _, in := range offers {
-		in.withdraw(c)
-	}
+	c.withdrawOffers()
 }
 
 // withdrawOffers withdraws a closed connection from the inbound calls that

@@ -184,23 +184,43 @@ func freeTCPPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener
 }
 
+// netEchoCall starts sipp answering with an echo, the gateway (its
+// configuration changed by edit, when not nil), runs beforeDial (when not
+// nil) and Chromium, whose page signs in, calls through the gateway and
+// hears its own tone echoed. The page's peer connections are recorded.
+func netEchoCall(t *testing.T, edit func(*testconfig.Gateway), beforeDial func(*env)) (*sipp.Proc, *env, *browserChrome) {
+	t.Helper()
+	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
+	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), edit) //nolint:gosec // a port
+	if beforeDial != nil {
+		beforeDial(gw)
+	}
+	b := browserStart(t, browserToneHz)
+	b.recordPeers()
+	b.login(gw.pageURL(), userAlice, testPassword)
+	b.dial(browserDemoNumber)
+	b.waitState("connected", 30*time.Second)
+
+	return uas, gw, b
+}
+
+// hangUp hangs the page's call up and waits for the SIP side's scenario
+// to end with it.
+func (b *browserChrome) hangUp(uas *sipp.Proc) {
+	b.t.Helper()
+	b.click("hangup")
+	b.waitState("idle", 10*time.Second)
+	uas.Wait(stepTimeout)
+}
+
 // TestBrowserICETCPWithUDPBlocked: with every UDP datagram to the
 // gateway's media port dropped, Chromium's call still connects, over
 // ICE-TCP (RFC 6544) to the gateway's passive TCP candidate, and carries
 // audio both ways: the page hears its own tone echoed by sipp.
 func TestBrowserICETCPWithUDPBlocked(t *testing.T) {
-	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
 	tcpPort := freeTCPPort(t)
-	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), func(c *testconfig.Gateway) { //nolint:gosec // a port
-		c.WebRTCTCP = "127.0.0.1:" + strconv.Itoa(tcpPort)
-	})
-	blockUDPTo(t, gw.gw.WebRTCAddr().Port())
-	b := browserStart(t, browserToneHz)
-	b.recordPeers()
-	b.login(gw.pageURL(), userAlice, testPassword)
-
-	b.dial(browserDemoNumber)
-	b.waitState("connected", 30*time.Second)
+	uas, _, b := netEchoCall(t, func(c *testconfig.Gateway) { c.WebRTCTCP = "127.0.0.1:" + strconv.Itoa(tcpPort) },
+		func(gw *env) { blockUDPTo(t, gw.gw.WebRTCAddr().Port()) })
 	rep := b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
 	p := b.selectedPair()
 	t.Logf("ICE-TCP with UDP blocked: selected pair %s -> %s, connected %.0f ms after the peer connection was made; echo rms %.0f, share %.2f",
@@ -208,9 +228,7 @@ func TestBrowserICETCPWithUDPBlocked(t *testing.T) {
 	if p.Local.Protocol != "tcp" || p.Remote.Protocol != "tcp" || p.Remote.Port != tcpPort {
 		t.Errorf("selected pair %s -> %s, want TCP to the gateway's ICE-TCP port %d", p.Local, p.Remote, tcpPort)
 	}
-	b.click("hangup")
-	b.waitState("idle", 10*time.Second)
-	uas.Wait(stepTimeout)
+	b.hangUp(uas)
 }
 
 // TestBrowserResumesAfterWebSocketKilled: mid-call, the page's WebSocket
@@ -294,22 +312,16 @@ func metricValue(t *testing.T, e *env, name string) float64 {
 // whose relay socket on 127.0.0.2 is the only source the media port still
 // accepts UDP from; audio flows both ways.
 func TestBrowserTURNOverTCPWithUDPBlocked(t *testing.T) {
-	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
-	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), func(c *testconfig.Gateway) { //nolint:gosec // a port
+	uas, gw, b := netEchoCall(t, func(c *testconfig.Gateway) {
 		c.Extra = "turn:\n  secret: \"" + turnTestSecret + "\"\n  listen: \"127.0.0.1:0\"\n  relay_ip: 127.0.0.2\n  credential_lifetime: 10m\n"
+	}, func(gw *env) {
+		media, turnAddr := gw.gw.WebRTCAddr(), gw.gw.TURNAddr()
+		if !turnAddr.IsValid() {
+			t.Fatal("the gateway runs no TURN server")
+		}
+		netRule(t, "-p", "udp", "--dport", strconv.Itoa(int(media.Port())), "!", "-s", "127.0.0.2", "-j", "DROP")
+		blockUDPTo(t, turnAddr.Port())
 	})
-	media, turnAddr := gw.gw.WebRTCAddr(), gw.gw.TURNAddr()
-	if !turnAddr.IsValid() {
-		t.Fatal("the gateway runs no TURN server")
-	}
-	netRule(t, "-p", "udp", "--dport", strconv.Itoa(int(media.Port())), "!", "-s", "127.0.0.2", "-j", "DROP")
-	blockUDPTo(t, turnAddr.Port())
-	b := browserStart(t, browserToneHz)
-	b.recordPeers()
-	b.login(gw.pageURL(), userAlice, testPassword)
-
-	b.dial(browserDemoNumber)
-	b.waitState("connected", 30*time.Second)
 	rep := b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
 	p := b.selectedPair()
 	t.Logf("TURN/TCP with UDP blocked: selected pair %s -> %s, connected %.0f ms after the peer connection was made; echo rms %.0f, share %.2f",
@@ -323,9 +335,7 @@ func TestBrowserTURNOverTCPWithUDPBlocked(t *testing.T) {
 	if got := metricValue(t, gw, "webtrunk_turn_allocations"); got < 1 {
 		t.Errorf("webtrunk_turn_allocations %v during a relayed call", got)
 	}
-	b.click("hangup")
-	b.waitState("idle", 10*time.Second)
-	uas.Wait(stepTimeout)
+	b.hangUp(uas)
 }
 
 // TestBrowserRestartsICEWhenItsPathBreaks: mid-call, every datagram from
@@ -335,14 +345,7 @@ func TestBrowserTURNOverTCPWithUDPBlocked(t *testing.T) {
 // audio comes back both ways from the page's new address, with no SIP
 // message on the trunk leg.
 func TestBrowserRestartsICEWhenItsPathBreaks(t *testing.T) {
-	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
-	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), nil) //nolint:gosec // a port
-	b := browserStart(t, browserToneHz)
-	b.recordPeers()
-	b.login(gw.pageURL(), userAlice, testPassword)
-
-	b.dial(browserDemoNumber)
-	b.waitState("connected", 20*time.Second)
+	uas, gw, b := netEchoCall(t, nil, nil)
 	b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
 	before := b.selectedPair()
 	sipBefore := len(uas.Messages())
@@ -366,9 +369,7 @@ func TestBrowserRestartsICEWhenItsPathBreaks(t *testing.T) {
 	if got := metricValue(t, gw, "webtrunk_ice_restarts_total"); got < 1 {
 		t.Errorf("webtrunk_ice_restarts_total %v after a restart", got)
 	}
-	b.click("hangup")
-	b.waitState("idle", 10*time.Second)
-	uas.Wait(stepTimeout)
+	b.hangUp(uas)
 }
 
 // TestBrowserCallEndsWhenNotResumedInTime: the page's WebSocket dies and
@@ -376,14 +377,7 @@ func TestBrowserRestartsICEWhenItsPathBreaks(t *testing.T) {
 // than calls.resume_window (3 s here); the gateway ends the call with BYE
 // to the trunk and the reason signaling_lost, and the page ends it too.
 func TestBrowserCallEndsWhenNotResumedInTime(t *testing.T) {
-	uas := startSipp(t, "uas_answer.xml", sipp.Options{Echo: true}, 0)
-	gw := netStartGateway(t, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(uas.Port())), func(c *testconfig.Gateway) { //nolint:gosec // a port
-		c.Calls.ResumeWindow = "3s"
-	})
-	b := browserStart(t, browserToneHz)
-	b.login(gw.pageURL(), userAlice, testPassword)
-	b.dial(browserDemoNumber)
-	b.waitState("connected", 20*time.Second)
+	uas, gw, b := netEchoCall(t, func(c *testconfig.Gateway) { c.Calls.ResumeWindow = "3s" }, nil)
 	b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)
 
 	httpPort := strings.TrimPrefix(gw.httpURL, "http://127.0.0.1:")

@@ -130,6 +130,14 @@ func (l *Leg) negotiate(offer string, capab webrtc.RTPCodecCapability) (string, 
 	}
 	l.local = track
 	l.readRTCP(sender.Read)
+
+	return l.completeAnswer(bad)
+}
+
+// completeAnswer creates the answer to the offer just applied, sets it and
+// returns it once every ICE candidate is in it; bad classifies pion's
+// refusals of the offer.
+func (l *Leg) completeAnswer(bad func(error) error) (string, error) {
 	answer, err := l.pc.CreateAnswer(nil)
 	if err != nil {
 		return "", bad(err)

@@ -2,7 +2,6 @@ package browserleg
 
 import (
 	"slices"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -33,25 +32,8 @@ func (l *Leg) Restart(offer string) (string, error) {
 	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", bad(err)
 	}
-	answer, err := l.pc.CreateAnswer(nil)
-	if err != nil {
-		return "", bad(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(l.pc)
-	if err := l.pc.SetLocalDescription(answer); err != nil {
-		return "", bad(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(gatherTimeout):
-		return "", errGatherTimeout
-	}
-	ld := l.pc.LocalDescription()
-	if ld == nil {
-		return "", errNoLocalDescription
-	}
 
-	return ld.SDP, nil
+	return l.completeAnswer(bad)
 }
 
 // sameMedia reports whether a new offer keeps the call's audio codec (name,

@@ -304,3 +304,19 @@ func TestBandwidthLimitDropsExcess(t *testing.T) {
 		t.Errorf("stats %+v: nothing dropped over 1000 bytes/s", st)
 	}
 }
+
+func TestGateLetsChannelDataThroughWithoutAllocating(t *testing.T) {
+	media := listenUDP(t, "127.0.0.1")
+	srv := startServer(t, media, nil)
+	// ChannelData on channel 0x4000 with 160 bytes of audio (RFC 8656
+	// section 12.4), what a browser's relayed media is made of.
+	frame := append([]byte{0x40, 0x00, 0x00, 160}, make([]byte, 160)...)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, drop := srv.screen(frame); drop {
+			t.Fatal("ChannelData dropped")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("the gate allocates %v times per ChannelData frame", allocs)
+	}
+}
