@@ -285,8 +285,12 @@ func (c *wsConn) drainQueueLocked() {
 	}
 }
 
-// expire ends the calls of a parked connection nobody resumed.
+// expire ends the calls of a parked connection nobody resumed. A resume
+// that claimed the token first owns the calls: they are left to it.
 func (c *wsConn) expire() {
+	if !c.g.spendResume(c, errResumeExpired) {
+		return
+	}
 	c.mu.Lock()
 	if c.next != nil || !c.parked || c.expired {
 		c.mu.Unlock()
@@ -296,7 +300,6 @@ func (c *wsConn) expire() {
 	c.expired = true
 	calls := c.callList()
 	c.mu.Unlock()
-	c.g.spendResume(c, errResumeExpired)
 	c.g.metrics.ConnectionsParked.Dec()
 	c.g.metrics.Resumes.WithLabelValues(resumeExpired).Inc()
 	c.log.Info("resume window over, ending calls", "calls", len(calls))
