@@ -392,7 +392,7 @@ func (c *wsConn) resume(a signaling.Auth) {
 
 		return
 	}
-	tok := c.g.issueResume(c)
+	tok, servers := c.g.issueResume(c), c.g.iceServersFor(id.UserID)
 	c.mu.Lock()
 	c.id = id
 	c.log = c.log.With("user", id.UserID)
@@ -422,7 +422,7 @@ func (c *wsConn) resume(a signaling.Auth) {
 	// While old.mu is held, nobody can send through old: the reply and the
 	// backlog reach c's queue before any newer message about these calls.
 	c.send(signaling.Authenticated{
-		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServersFor(id.UserID),
+		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: servers,
 		ResumeToken: tok, ResumeWindow: int(c.g.cfg.Calls.ResumeWindow / time.Millisecond),
 		Resumed: true, Calls: resumed,
 	})
