@@ -3,6 +3,7 @@ package turnserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/pion/turn/v5"
 	"go.uber.org/goleak"
+
+	"github.com/webtrunk/webtrunk/internal/testcert"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -318,5 +321,43 @@ func TestGateLetsChannelDataThroughWithoutAllocating(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("the gate allocates %v times per ChannelData frame", allocs)
+	}
+}
+
+func TestTURNOverTLS(t *testing.T) {
+	t.Parallel()
+	media := listenUDP(t, "127.0.0.1")
+	cert, roots := testcert.SelfSigned(t)
+	srv := startServer(t, media, func(s *Settings) {
+		s.TLSListen = netip.MustParseAddrPort("127.0.0.1:0")
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	})
+	d := tls.Dialer{Config: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(context.Background(), "tcp", srv.TLSAddr().String())
+	if err != nil {
+		t.Fatalf("dial turns: %v", err)
+	}
+	u, p := Credentials(testSecret, "alice", time.Minute, time.Now())
+	c, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: srv.TLSAddr().String(), Username: u, Password: p, Realm: "webtrunk",
+		Conn: turn.NewSTUNConn(conn), RTO: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocate over TLS: %v", err)
+	}
+	defer relay.Close()
+	if _, err := relay.WriteTo([]byte("over tls"), media.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readFrom(t, media); string(got) != "over tls" {
+		t.Fatalf("media got %q", got)
 	}
 }
