@@ -275,6 +275,9 @@ func TestBrowserResumesAfterWebSocketKilled(t *testing.T) {
 		t.Errorf("the trunk exchanged %d SIP messages across the resume, want none", n-sipBefore)
 	}
 	b.waitState("connected", time.Second)
+	b.run(10*time.Second, "the page says the connection is back", chromedp.Poll[chromedp.Void](
+		`document.getElementById("status").textContent === "Connection restored."`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
 
 	b.click("hangup")
 	b.waitState("idle", 10*time.Second)
