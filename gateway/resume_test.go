@@ -88,6 +88,13 @@ func TestResumeKeepsCallAcrossDroppedWebSocket(t *testing.T) {
 	if got := testutil.ToFloat64(e.gw.metrics.Resumes.WithLabelValues(resumeOK)); got != 1 {
 		t.Error("webtrunk_resumes_total{outcome=resumed} is not 1")
 	}
+	// Resume tokens are secrets: no log line shows one (pion's debug
+	// lines included).
+	for _, tok := range []string{token, a.ResumeToken} {
+		if lines := e.logs.Lines(tok); len(lines) != 0 {
+			t.Errorf("a resume token is logged: %q", lines[0])
+		}
+	}
 }
 
 func TestResumeDeliversHangupMissedWhileDropped(t *testing.T) {
