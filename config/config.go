@@ -50,6 +50,9 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
+	// TURN relays media for browsers that cannot reach the gateway
+	// directly (config/turn.go). Default: off.
+	TURN TURNConfig `yaml:"turn"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.
@@ -243,6 +246,12 @@ type CallsConfig struct {
 	// FEC (RFC 7587 section 3.3); the measurements are in
 	// docs/performance.md. Default 5.
 	OpusComplexity int `yaml:"opus_complexity"`
+	// ResumeWindow is how long the calls of a browser whose WebSocket
+	// dropped (without a closing handshake) stay up waiting for the browser
+	// to come back with its resume token; after it they end with the
+	// hang-up reason signaling_lost. 0 turns resuming off: a dropped
+	// connection ends its calls at once. From 0 to 10m. Default 30s.
+	ResumeWindow time.Duration `yaml:"resume_window"`
 }
 
 // LogConfig configures the process logger.
@@ -298,6 +307,7 @@ func Default() *Config {
 			MediaTimeout:   30 * time.Second,
 			MaxDuration:    4 * time.Hour,
 			OpusComplexity: 5,
+			ResumeWindow:   30 * time.Second,
 		},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Metrics:  MetricsConfig{Enabled: true, Listener: MetricsOnAdmin, Path: "/metrics"},

@@ -76,6 +76,7 @@ func (c *Config) applyDerivedDefaults() {
 			c.Routes[i].RingTimeout = c.Calls.RingTimeout
 		}
 	}
+	c.setTURNDefaults()
 }
 
 // applyUserDialRules gives users without dial rules a copy of the default

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
@@ -221,7 +222,9 @@ func TestGatewayCallLimitReleasedOnEveryEnd(t *testing.T) {
 			dial(t, b2, "gone", "+15550123")
 			tc := e.trunk.NextCall(t)
 			expectProgress[signaling.Connected](t, b2)
-			b2.Close()
+			// A tab that closes says goodbye (1001); a connection that
+			// merely drops keeps its calls for a resume (resume_test.go).
+			b2.CloseWith(websocket.StatusGoingAway)
 			tc.WaitEnded(t, faketrunk.EndByeReceived)
 			// Nobody is told of this end: wait for the session to finish.
 			deadline := time.Now().Add(5 * time.Second)

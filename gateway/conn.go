@@ -159,6 +159,19 @@ type wsConn struct {
 	finReason string
 	finCause  error
 	once      sync.Once
+
+	// Resuming (resume.go): the key of the connection's live resume token
+	// (hasResume; hadResume once it had one), whether it is parked waiting
+	// for a resume and the timer of that wait, the messages kept for the
+	// browser meanwhile, and the connection that resumed it.
+	resumeKey tokenKey
+	hasResume bool
+	hadResume bool
+	parked    bool
+	expired   bool
+	parkTimer *time.Timer
+	backlog   []signaling.Message
+	next      *wsConn
 }
 
 func newWSConn(g *Gateway, ws *websocket.Conn, remote netip.Addr) *wsConn {
@@ -188,7 +201,7 @@ func (c *wsConn) serve() {
 	err := c.readLoop()
 	authTimer.Stop()
 	c.cancel(err)
-	c.shutdownCalls()
+	c.endCalls(err)
 	wg.Wait()
 	_ = c.ws.CloseNow()
 	user := ""
@@ -251,6 +264,9 @@ func (c *wsConn) readLoop() error {
 // send queues m for the writer without blocking. A client whose queue is
 // full is too slow: it is disconnected, and its calls end.
 func (c *wsConn) send(m signaling.Message) {
+	if c.deliver(m) {
+		return
+	}
 	select {
 	case c.out <- m:
 	default:
@@ -302,14 +318,19 @@ func (c *wsConn) writer() {
 	}
 }
 
-// pinger pings the client periodically; an unanswered ping ends it.
+// pinger pings the client periodically; an unanswered ping ends it. It
+// also refreshes the client's TURN credentials before they expire.
 func (c *wsConn) pinger() {
 	t := time.NewTicker(pingInterval)
 	defer t.Stop()
+	refresh, stop := c.g.iceRefreshTicker()
+	defer stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
+		case <-refresh:
+			c.refreshICEServers()
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(c.ctx, pingTimeout)
 			err := c.ws.Ping(ctx)
@@ -380,8 +401,12 @@ func (c *wsConn) addCall(s *session) bool {
 	return true
 }
 
-// removeCall forgets a call that ended.
-func (c *wsConn) removeCall(id string, s *session) { deleteIfSame(&c.mu, c.calls, id, s) }
+// removeCall forgets a call that ended, on whichever connection holds it
+// now.
+func (c *wsConn) removeCall(id string, s *session) {
+	o := c.owner()
+	deleteIfSame(&o.mu, o.calls, id, s)
+}
 
 // call returns the call with the given id.
 func (c *wsConn) call(id string) *session { return lockedGet(&c.mu, c.calls, id) }
@@ -408,18 +433,23 @@ func lockedGet[V any](mu *sync.Mutex, m map[string]V, id string) V {
 // BYE or CANCEL) and withdraws it from inbound calls that ring it.
 func (c *wsConn) shutdownCalls() {
 	c.mu.Lock()
-	calls := make([]*session, 0, len(c.calls))
-	for _, s := range c.calls {
-		calls = append(calls, s)
+	calls := c.callList()
+	c.mu.Unlock()
+	for _, s := range calls {
+		s.end(errConnClosed)
 	}
+	c.withdrawOffers()
+}
+
+// withdrawOffers withdraws a closed connection from the inbound calls that
+// ring it.
+func (c *wsConn) withdrawOffers() {
+	c.mu.Lock()
 	offers := make([]*inboundCall, 0, len(c.offers))
 	for _, in := range c.offers {
 		offers = append(offers, in)
 	}
 	c.mu.Unlock()
-	for _, s := range calls {
-		s.end(errConnClosed)
-	}
 	for _, in := range offers {
 		in.withdraw(c)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -50,6 +51,8 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 		callID, err = m.CallID, c.hold(m.CallID, true, m.Ref)
 	case signaling.Resume:
 		callID, err = m.CallID, c.hold(m.CallID, false, m.Ref)
+	case signaling.ICERestart:
+		callID, err = m.CallID, c.iceRestart(m)
 	default:
 		err = &callError{Code: signaling.CodeUnknownType, Msg: "unexpected message"}
 	}
@@ -63,6 +66,11 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 func (c *wsConn) authenticate(a signaling.Auth) {
 	if c.identity() != nil {
 		c.send(signaling.ErrorReply{Code: signaling.CodeOutOfOrder, Message: "already authenticated", Ref: a.Ref})
+
+		return
+	}
+	if a.ResumeToken != "" {
+		c.resume(a)
 
 		return
 	}
@@ -99,7 +107,8 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 	c.mu.Unlock()
 	c.log.Debug("authenticated")
 	c.send(signaling.Authenticated{
-		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServers,
+		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServersFor(id.UserID),
+		ResumeToken: c.g.issueResume(c), ResumeWindow: int(c.g.cfg.Calls.ResumeWindow / time.Millisecond),
 	})
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/turnserver"
 	"github.com/webtrunk/webtrunk/sip"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -71,6 +72,16 @@ type Gateway struct {
 	// (nanoseconds; iceConnectTimeout, shortened by tests).
 	iceTimeout atomic.Int64
 	iceServers []signaling.ICEServer
+	// turn is the embedded TURN server (turn.go), nil when off; turnURLs
+	// are the TURN URLs browsers get credentials for.
+	turn     *turnserver.Server
+	turnURLs []string
+	// iceRefresh is how often connections get new TURN credentials
+	// (nanoseconds; half turn.credential_lifetime, shortened by tests).
+	iceRefresh atomic.Int64
+	// resume holds the resume tokens of connections (resume.go).
+	resumeMu sync.Mutex
+	resume   *resumeStore
 	// listenWebRTC binds the browsers' WebRTC stack in Listen.
 	listenWebRTC browser.Listen
 
@@ -137,6 +148,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		// The WebRTC stack is bound by Listen.
 		listenWebRTC: webrtc,
 		sessions:     newSessionSet(),
+		resume:       newResumeStore(),
 		admission:    newAdmission(cfg.Calls.MaxConcurrent),
 		// Each WebSocket upgrade spends one token of its address.
 		connLimit: auth.NewLimiter(connRate, connBurst, auth.DefaultLimiterSize),
@@ -145,10 +157,12 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	}
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
+	g.iceRefresh.Store(int64(cfg.TURN.CredentialLifetime / 2))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.metrics.registerSIP(ua)
 	g.carrier = newCarrierMetrics(g.metrics.Registry)
 	g.health = newTrunkHealth(cfg, logger.With("component", "trunk-health"), g.carrier)
+	g.metrics.registerTURN(g.turnStats)
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())
 	for _, t := range cfg.Trunks {
 		if t.Register.Enabled {
@@ -233,6 +247,13 @@ func (g *Gateway) Listen() error {
 
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if err := g.listenTURN(rtc.UDPAddr()); err != nil {
+		_ = ln.Close()
+		_ = rtc.Close()
+		_ = g.ua.Close()
+
+		return err
+	}
 	g.httpLn = ln
 	g.adminLn = adminLn
 	g.rtc = rtc
@@ -303,6 +324,7 @@ func (g *Gateway) Close() error {
 	}
 	_ = g.rtc.Close()
 	_ = g.ua.Close()
+	g.closeTURN()
 
 	return nil
 }
@@ -394,6 +416,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	if err := rtc.Close(); err != nil {
 		g.log.Warn("webrtc close", "error", err)
 	}
+	g.closeTURN()
 	g.log.Info("gateway stopped")
 
 	return runErr
@@ -416,6 +439,7 @@ func (g *Gateway) shutdown() {
 	g.callCancel(errShutdown)
 	g.mu.Unlock()
 	g.sessionWG.Wait()
+	g.stopResumes()
 	for _, c := range g.hub.connections() {
 		c.goAway()
 	}

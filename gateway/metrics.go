@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/webtrunk/webtrunk/gateway/turnserver"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -72,6 +73,18 @@ type Metrics struct {
 	OriginsRefused prometheus.Counter
 	// AdminRefused counts admin listener requests refused with 401.
 	AdminRefused prometheus.Counter
+	// Resumes counts the events of call continuity across dropped
+	// WebSockets, by outcome: parked (a connection with calls dropped),
+	// resumed, taken_over (resumed while the old connection still looked
+	// alive), expired (nobody resumed within calls.resume_window) and
+	// refused (a resume token unknown, spent or of another user).
+	Resumes *prometheus.CounterVec
+	// ConnectionsParked is the number of dropped connections whose calls
+	// wait for a resume now.
+	ConnectionsParked prometheus.Gauge
+	// ICERestarts counts ICE restarts the browsers asked for and the
+	// gateway answered.
+	ICERestarts prometheus.Counter
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -140,6 +153,7 @@ func NewMetrics() *Metrics {
 	)
 	m.WebSocketsRefused.WithLabelValues(connLimitGateway)
 	m.WebSocketsRefused.WithLabelValues(connLimitUser)
+	m.registerContinuity()
 	// Pre-create the label sets a dashboard expects to see at zero.
 	for _, d := range []string{directionOutbound, directionInbound} {
 		m.CallsActive.WithLabelValues(d)
@@ -210,4 +224,58 @@ func (m *Metrics) registerOperations() {
 		Help: "Admin listener requests refused with 401 for a missing or wrong bearer token.",
 	})
 	m.Registry.MustRegister(m.AdminRefused)
+}
+
+// registerContinuity creates and registers the collectors of call
+// continuity across dropped WebSockets and network changes (Resumes,
+// ConnectionsParked, ICERestarts).
+func (m *Metrics) registerContinuity() {
+	m.Resumes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_resumes_total",
+		Help: "Call continuity across dropped WebSockets, by outcome: parked, resumed, taken_over, expired, refused.",
+	}, []string{"outcome"})
+	m.ConnectionsParked = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "webtrunk_connections_parked",
+		Help: "Dropped WebSocket connections whose calls wait for a resume (calls.resume_window).",
+	})
+	m.ICERestarts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webtrunk_ice_restarts_total", Help: "ICE restarts of browsers answered on their calls.",
+	})
+	m.Registry.MustRegister(m.Resumes, m.ConnectionsParked, m.ICERestarts)
+	for _, o := range []string{resumeParked, resumeOK, resumeTakeover, resumeExpired, resumeRefused} {
+		m.Resumes.WithLabelValues(o)
+	}
+}
+
+// registerTURN adds the collectors of the embedded TURN server, read from
+// stats at each scrape: allocations now (webtrunk_turn_allocations) and
+// the counters webtrunk_turn_allocations_total,
+// webtrunk_turn_relayed_bytes_total, webtrunk_turn_refused_peers_total
+// (permissions and datagrams for any address but the gateway's media
+// address), webtrunk_turn_bad_credentials_total,
+// webtrunk_turn_quota_refused_total and webtrunk_turn_dropped_total
+// (datagrams over turn.max_bandwidth). All stay 0 without turn.listen.
+func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
+	counter := func(name, help string, v func(turnserver.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(stats())) })
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "webtrunk_turn_allocations", Help: "Allocations of the embedded TURN server now.",
+		}, func() float64 { return float64(stats().Allocations) }),
+		counter("webtrunk_turn_allocations_total", "Allocations the embedded TURN server made.",
+			func(s turnserver.Stats) uint64 { return s.AllocationsTotal }),
+		counter("webtrunk_turn_relayed_bytes_total", "Payload bytes the embedded TURN server relayed, both ways.",
+			func(s turnserver.Stats) uint64 { return s.RelayedBytes }),
+		counter("webtrunk_turn_refused_peers_total",
+			"TURN permissions and datagrams refused because their peer is not the gateway's media address.",
+			func(s turnserver.Stats) uint64 { return s.RefusedPeers }),
+		counter("webtrunk_turn_bad_credentials_total", "TURN requests refused for malformed, expired or wrong credentials.",
+			func(s turnserver.Stats) uint64 { return s.BadCredentials }),
+		counter("webtrunk_turn_quota_refused_total", "TURN allocations refused by the per-user or per-address quota.",
+			func(s turnserver.Stats) uint64 { return s.QuotaRefused }),
+		counter("webtrunk_turn_dropped_total", "Datagrams the embedded TURN server dropped over turn.max_bandwidth.",
+			func(s turnserver.Stats) uint64 { return s.Dropped }),
+	)
 }

@@ -17,6 +17,9 @@ var (
 	errLocalHangup = errors.New("gateway: hung up by the browser")
 	// errConnClosed: the browser's WebSocket closed while the call was up.
 	errConnClosed = errors.New("gateway: signaling connection closed")
+	// errSignalingLost: the browser's WebSocket dropped and nobody resumed
+	// its calls within calls.resume_window.
+	errSignalingLost = errors.New("gateway: signaling connection lost, not resumed in time")
 	// errICEFailed: ICE or DTLS with the browser failed or did not complete.
 	errICEFailed = errors.New("gateway: ice or dtls with the browser failed")
 	// errMediaTimeout: no RTP arrived on a leg for calls.media_timeout.
@@ -115,6 +118,8 @@ func causeOf(err error) *endError {
 	switch {
 	case errors.Is(err, errLocalHangup), errors.Is(err, errConnClosed):
 		reason = signaling.ReasonLocalHangup
+	case errors.Is(err, errSignalingLost):
+		reason = signaling.ReasonSignalingLost
 	case errors.Is(err, errICEFailed):
 		reason = signaling.ReasonICEFailed
 	case errors.Is(err, errMediaTimeout):

@@ -296,7 +296,7 @@ func rejectStatus(r signaling.Reason) (int, string) {
 	switch r {
 	case signaling.ReasonShutdown:
 		return 503, "Service Unavailable"
-	case signaling.ReasonICEFailed, signaling.ReasonFailed:
+	case signaling.ReasonICEFailed, signaling.ReasonFailed, signaling.ReasonSignalingLost:
 		return 480, "Temporarily Unavailable"
 	default:
 		return 603, "Decline"

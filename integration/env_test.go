@@ -49,6 +49,8 @@ type envOptions struct {
 	// maxConcurrent is calls.max_concurrent, the gateway-wide call
 	// limit; 0 leaves it unlimited.
 	maxConcurrent int
+	// resumeWindow is calls.resume_window when set.
+	resumeWindow time.Duration
 }
 
 // env is one in-process test environment: the real gateway on 127.0.0.1
@@ -192,6 +194,9 @@ func renderConfig(trunkPort uint16, opts envOptions) testconfig.Gateway {
 	c.Users = append(c.Users, testconfig.User{ID: userLoad, MaxCalls: &unlimited})
 	c.Routes = append(c.Routes, testconfig.Route{DID: didNobody, User: userLoad})
 	c.Calls = testconfig.Calls{RingTimeout: ring.String(), MediaTimeout: media.String(), MaxConcurrent: opts.maxConcurrent}
+	if opts.resumeWindow != 0 {
+		c.Calls.ResumeWindow = opts.resumeWindow.String()
+	}
 	c.Grace = opts.grace.String()
 	if opts.trunkPlan.Challenge != 0 {
 		c.Trunk.User, c.Trunk.Password = trunkUser, trunkPass

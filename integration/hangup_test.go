@@ -93,6 +93,16 @@ func TestHangup(t *testing.T) {
 			name: "websocket closed mid-call: trunk gets BYE",
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
+				b.ws.CloseWith(websocket.StatusGoingAway)
+				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
+				c.peer.States().WaitGone(t)
+			},
+		},
+		{
+			name: "websocket dropped mid-call, not resumed: trunk gets BYE after the window",
+			opts: envOptions{resumeWindow: 2 * time.Second},
+			run: func(t *testing.T, e *env, b *browser) {
+				c := b.dialConnected(t, numberOK)
 				b.ws.Close()
 				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 				c.peer.States().WaitGone(t)

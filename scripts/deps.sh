@@ -10,7 +10,7 @@
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd sox espeak-ng iproute2 util-linux"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd sox espeak-ng iproute2 util-linux coturn"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;
@@ -39,6 +39,15 @@ if [ -n "$missing" ]; then
 	fi
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+	case " $missing " in
+	*" coturn "*)
+		# The tests start coturn themselves, on loopback; the package's
+		# own service would be an open TURN server on this machine.
+		if command -v systemctl >/dev/null 2>&1; then
+			$sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+		fi
+		;;
+	esac
 fi
 
 go mod download

@@ -58,6 +58,13 @@ type Leg interface {
 	// AddCandidate adds a candidate the browser trickled. It returns an
 	// *Error of kind ErrBadCandidate when the leg refuses it.
 	AddCandidate(c Candidate) error
+	// Restart answers the browser's new offer on the same call, an ICE
+	// restart when its ICE credentials changed (RFC 8445 section 2.4):
+	// the answer carries new local credentials and candidates, the
+	// media streams go on. It returns an *Error of kind ErrCodecChange for
+	// an offer whose audio codec or telephone-events differ from Media,
+	// or of kind ErrBadOffer; the leg is then unchanged.
+	Restart(offer string) (string, error)
 }
 
 // Media is what the browser's offer says about its audio: the codec both
@@ -105,12 +112,16 @@ var (
 	ErrNoCommonCodec = errors.New("browser: no codec in common")
 	// ErrBadCandidate is a trickled ICE candidate the agent refuses.
 	ErrBadCandidate = errors.New("browser: bad candidate")
+	// ErrCodecChange is a new offer on a call whose audio codec or
+	// telephone-events differ from the call's.
+	ErrCodecChange = errors.New("browser: offer changes the codec")
 )
 
 // Error is a failure of Stack.NewLeg or Leg.AddCandidate that the
 // browser's input caused.
 type Error struct {
-	// Kind is ErrBadOffer, ErrNoCommonCodec or ErrBadCandidate.
+	// Kind is ErrBadOffer, ErrNoCommonCodec, ErrBadCandidate or
+	// ErrCodecChange.
 	Kind error
 	// Detail says what was wrong, for the browser's user, for example
 	// "sdp: the offer has no active audio section" or "candidate: ...".

@@ -31,6 +31,9 @@ type Leg struct {
 	connected chan struct{}
 	closed    chan struct{}
 
+	// restartMu serialises ICE restarts (restart.go).
+	restartMu sync.Mutex
+
 	mu        sync.Mutex
 	isClosed  bool
 	readers   sync.WaitGroup
@@ -130,6 +133,14 @@ func (l *Leg) negotiate(offer string, capab webrtc.RTPCodecCapability) (string, 
 	if err := l.answerOneEvent(sender, offer); err != nil {
 		return "", err
 	}
+
+	return l.completeAnswer(bad)
+}
+
+// completeAnswer creates the answer to the offer just applied, sets it and
+// returns it once every ICE candidate is in it; bad classifies pion's
+// refusals of the offer.
+func (l *Leg) completeAnswer(bad func(error) error) (string, error) {
 	answer, err := l.pc.CreateAnswer(nil)
 	if err != nil {
 		return "", bad(err)

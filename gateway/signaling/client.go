@@ -5,14 +5,18 @@ import "log/slog"
 // Auth authenticates the connection; it must be the first message. It
 // carries the protocol version the client speaks and either a Token (an
 // HS256 JWT issued by the operator's backend, RFC 7519) or a User and
-// Password configured on the gateway. The server answers [Authenticated] or
-// an [ErrorReply] with [CodeUnauthorized] or [CodeUnsupportedVersion].
+// Password configured on the gateway, or a ResumeToken (with an optional
+// User it must belong to) that re-attaches the calls of a connection that
+// dropped (docs/protocol.md, "Resuming after a dropped connection"). The
+// server answers [Authenticated] or an [ErrorReply] with
+// [CodeUnauthorized], [CodeUnsupportedVersion] or [CodeResumeFailed].
 type Auth struct {
-	Version  int    `json:"version"`
-	Token    string `json:"token,omitzero"`
-	User     string `json:"user,omitzero"`
-	Password string `json:"password,omitzero"`
-	Ref      string `json:"ref,omitzero"`
+	Version     int    `json:"version"`
+	Token       string `json:"token,omitzero"`
+	User        string `json:"user,omitzero"`
+	Password    string `json:"password,omitzero"`
+	ResumeToken string `json:"resume_token,omitzero"`
+	Ref         string `json:"ref,omitzero"`
 }
 
 // Dial places an outbound call to the number To: an optional leading "+"
@@ -162,14 +166,15 @@ func (m Hangup) Reference() string { return m.Ref }
 func (m Ping) Reference() string { return m.Ref }
 
 // LogValue implements [slog.LogValuer] so that logging an Auth never
-// reveals its credentials: the token and password are replaced by whether
-// they were present.
+// reveals its credentials: the token, password and resume token are
+// replaced by whether they were present.
 func (m Auth) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int("version", m.Version),
 		slog.String("user", m.User),
 		slog.Bool("token", m.Token != ""),
 		slog.Bool("password", m.Password != ""),
+		slog.Bool("resume_token", m.ResumeToken != ""),
 	)
 }
 

@@ -61,6 +61,10 @@ const (
 	// connections as allowed (auth.max_connections_per_user); the server
 	// closes this one.
 	CodeTooManyConnections Code = "too_many_connections"
+	// CodeResumeFailed: an auth with a resume token that is unknown,
+	// expired, already used, or belongs to another user; the message says
+	// which. No call is touched; the client may authenticate anew.
+	CodeResumeFailed Code = "resume_failed"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -72,7 +76,7 @@ var allCodes = [...]Code{
 	CodeOutOfOrder, CodeForbiddenNumber, CodeInvalidNumber, CodeTooManyCalls,
 	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
-	CodeInternal, CodeTryLater, CodeTooManyConnections,
+	CodeInternal, CodeTryLater, CodeTooManyConnections, CodeResumeFailed,
 }
 
 // Valid reports whether c is a code of protocol version 1.
@@ -114,6 +118,9 @@ const (
 	// ReasonFailed: any other failure; sip_code and sip_reason say more when
 	// the trunk gave a response.
 	ReasonFailed Reason = "failed"
+	// ReasonSignalingLost: the browser's WebSocket dropped and no resume
+	// re-attached the call within calls.resume_window.
+	ReasonSignalingLost Reason = "signaling_lost"
 )
 
 // Reasons lists every hang-up reason of protocol version 1 in documentation
@@ -125,6 +132,7 @@ var allReasons = [...]Reason{
 	ReasonLocalHangup, ReasonRemoteHangup, ReasonAnsweredElsewhere, ReasonRejected,
 	ReasonBusy, ReasonNoAnswer, ReasonCancelled, ReasonICEFailed, ReasonMediaTimeout,
 	ReasonMaxDuration, ReasonRingTimeout, ReasonShutdown, ReasonFailed,
+	ReasonSignalingLost,
 }
 
 // Valid reports whether r is a hang-up reason of protocol version 1.

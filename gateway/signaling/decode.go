@@ -84,6 +84,8 @@ var clientDecoders = map[Type]decodeFunc{
 	TypeResume:    decodeAs[Resume],
 	TypeHangup:    decodeAs[Hangup],
 	TypePing:      decodeAs[Ping],
+
+	TypeICERestart: decodeAs[ICERestart],
 }
 
 var serverDecoders = map[Type]decodeFunc{
@@ -100,6 +102,8 @@ var serverDecoders = map[Type]decodeFunc{
 	TypePong:          decodeAs[Pong],
 	TypeHeld:          decodeAs[Held],
 	TypeResumed:       decodeAs[Resumed],
+	TypeICERestarted:  decodeAs[ICERestarted],
+	TypeICEServers:    decodeAs[ICEServers],
 }
 
 // Decode parses and validates one frame sent by a browser. It returns one

@@ -94,6 +94,12 @@ func (e *Encoder) Encode(m Message) ([]byte, error) {
 		err = encodeAs(&e.enc, m)
 	case Resumed:
 		err = encodeAs(&e.enc, m)
+	case ICERestart:
+		err = encodeAs(&e.enc, m)
+	case ICERestarted:
+		err = encodeAs(&e.enc, m)
+	case ICEServers:
+		err = encodeAs(&e.enc, m)
 	default:
 		return nil, fmt.Errorf("%w: %T", ErrUnknownMessage, m)
 	}

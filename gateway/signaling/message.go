@@ -29,6 +29,8 @@ const (
 	MaxUserSize = 128
 	// MaxPasswordSize is the longest password.
 	MaxPasswordSize = 1024
+	// MaxResumeTokenSize is the longest resume token.
+	MaxResumeTokenSize = 128
 )
 
 // Type names a message: the value of the "type" member of every frame.

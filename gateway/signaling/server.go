@@ -5,12 +5,35 @@ package signaling
 // the user may have at once across all its connections, inbound and
 // outbound (0 means unlimited), and ICEServers the STUN/TURN servers the
 // browser should put in its RTCConfiguration (never null on the wire).
+// ResumeToken, when present, is the single-use secret that re-attaches this
+// connection's calls after it drops, for ResumeWindow milliseconds after
+// the drop (docs/protocol.md, "Resuming after a dropped connection"); each
+// Authenticated carries a new one. Resumed is true when the Auth carried a
+// resume token, and Calls then lists the calls that were re-attached.
 type Authenticated struct {
-	Version    int         `json:"version"`
-	User       string      `json:"user"`
-	MaxCalls   int         `json:"max_calls"`
-	ICEServers []ICEServer `json:"ice_servers"`
+	Version      int           `json:"version"`
+	User         string        `json:"user"`
+	MaxCalls     int           `json:"max_calls"`
+	ICEServers   []ICEServer   `json:"ice_servers"`
+	ResumeToken  string        `json:"resume_token,omitzero"`
+	ResumeWindow int           `json:"resume_window,omitzero"`
+	Resumed      bool          `json:"resumed,omitzero"`
+	Calls        []ResumedCall `json:"calls,omitzero"`
 }
+
+// ResumedCall is a call re-attached by a resume: CallID and its State,
+// "setup" (not answered yet) or "connected". Messages about it that the
+// client missed while disconnected follow the [Authenticated].
+type ResumedCall struct {
+	CallID string `json:"call_id"`
+	State  string `json:"state"`
+}
+
+// States of a [ResumedCall].
+const (
+	CallStateSetup     = "setup"
+	CallStateConnected = "connected"
+)
 
 // Answer carries the gateway's SDP answer (RFC 3264) to the browser's offer
 // for call CallID. It always precedes any other message about that call but

@@ -179,6 +179,8 @@ func (m Auth) validate() *DecodeError {
 		return invalid(CodeBadRequest, "user", "longer than "+strconv.Itoa(MaxUserSize)+" bytes")
 	case len(m.Password) > MaxPasswordSize:
 		return invalid(CodeBadRequest, "password", "longer than "+strconv.Itoa(MaxPasswordSize)+" bytes")
+	case m.ResumeToken != "":
+		return m.validateResume()
 	case m.Token != "" && (m.User != "" || m.Password != ""):
 		return invalid(CodeBadRequest, "token", "token excludes user and password")
 	case m.Token != "" && !printable(m.Token):
@@ -189,6 +191,21 @@ func (m Auth) validate() *DecodeError {
 		return invalid(CodeBadRequest, "user", "required with password")
 	case m.Token == "" && m.Password == "":
 		return invalid(CodeBadRequest, "password", "required with user")
+	}
+
+	return checkRef(m.Ref)
+}
+
+// validateResume checks an auth message that carries a resume token: the
+// token stands alone, with at most the user it must belong to.
+func (m Auth) validateResume() *DecodeError {
+	switch {
+	case len(m.ResumeToken) > MaxResumeTokenSize || !printable(m.ResumeToken):
+		return invalid(CodeBadRequest, "resume_token", "must be at most "+strconv.Itoa(MaxResumeTokenSize)+" bytes of printable ASCII")
+	case m.Token != "":
+		return invalid(CodeBadRequest, "resume_token", "resume_token excludes token")
+	case m.Password != "":
+		return invalid(CodeBadRequest, "resume_token", "resume_token excludes password")
 	}
 
 	return checkRef(m.Ref)

@@ -153,6 +153,16 @@ async function signIn(credentials) {
     setStatus("Connection lost. Reconnecting in " + Math.ceil(delayMs / 1000) + " s…");
     render();
   });
+  d.on("suspended", () => {
+    setStatus("Connection lost. Your call goes on while it reconnects…");
+    render();
+  });
+  d.on("resumed", () => {
+    reconnecting = false;
+    clearError();
+    setStatus("Connection restored.");
+    render();
+  });
   d.on("incoming", onIncoming);
   d.on("error", (err) => {
     reconnecting = false; // a refused reconnection ends the retries

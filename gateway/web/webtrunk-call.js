@@ -25,8 +25,15 @@ import { QualityMonitor, Ringback } from "./webtrunk-media.js";
  * "mute" (boolean), "hold" (boolean), "held" and "resumed" (the far end put
  * the call on hold or took it off), "remotestream" (MediaStream),
  * "warning" (QualityWarning, raised and cleared), "inputchange" (the new
- * microphone track), "error" (WebtrunkError that did not end the call).
+ * microphone track), "error" (WebtrunkError that did not end the call),
+ * "icerestart" ({reason}: the media path is being re-established after a
+ * network change) and "icerestarted" (the gateway answered the restart).
  */
+
+/** ICE_RESTART_DELAY_MS is how long ICE may stay "disconnected" before the call restarts it. */
+const ICE_RESTART_DELAY_MS = 1500;
+/** MAX_ICE_RESTARTS is how many restarts in a row may fail before the call ends. */
+const MAX_ICE_RESTARTS = 3;
 export class Call extends Emitter {
   #link;
   #state;
@@ -59,6 +66,8 @@ export class Call extends Emitter {
   #monitor = null;
   /** @type {Map<string, object>} raised warnings by source and name */
   #warnings = new Map();
+  /** ICE restart state (see restartIce). */
+  #ice = { restarting: false, pending: false, attempts: 0, timer: 0 };
 
   /**
    * Calls are created by Device; do not construct them yourself.
@@ -370,6 +379,9 @@ export class Call extends Emitter {
       this.#end({ reason: "failed", error: err });
       return;
     }
+    if (this.#ice.restarting) {
+      this.#restartRefused();
+    }
     this.emit("error", err);
   }
 
@@ -384,6 +396,9 @@ export class Call extends Emitter {
         break;
       case "candidate":
         this.#addRemoteCandidate(msg.candidate);
+        break;
+      case "ice_restarted":
+        this.#applyRestartAnswer(msg.sdp);
         break;
       case "ringing":
         if (this.#state === "dialing") {
@@ -463,13 +478,9 @@ export class Call extends Emitter {
       preferCodecs(pc, options.preferredCodecs ?? opts.preferredCodecs);
       pc.ontrack = (ev) => this.#onTrack(ev);
       pc.onicecandidate = (ev) => this.#onLocalCandidate(ev.candidate);
-      pc.oniceconnectionstatechange = () => {
-        if (pc.iceConnectionState === "failed") {
-          this._fail(new WebtrunkError(ErrorCode.ICE_FAILED, "ICE failed", { callId: this.id }));
-        }
-      };
+      pc.oniceconnectionstatechange = () => this.#onIceState(pc);
       pc.onconnectionstatechange = () => {
-        if (pc.connectionState === "failed") {
+        if (pc.connectionState === "failed" && !this.#iceRecoverable()) {
           this._fail(new WebtrunkError(ErrorCode.ICE_FAILED, "DTLS or ICE failed", { callId: this.id }));
         }
       };
@@ -636,6 +647,131 @@ export class Call extends Emitter {
     }
   }
 
+  // ICE restart (RFC 8445 section 2.4): when the network path breaks, the
+  // call makes a new offer with new ICE credentials and sends it as
+  // ice_restart; the gateway answers ice_restarted on the same call.
+
+  /**
+   * restartIce re-establishes the call's media path, for example after the
+   * application learnt that the network changed. The library does it by
+   * itself when ICE goes "disconnected" (for ICE_RESTART_DELAY_MS) or
+   * "failed", and when the browser reports a network change.
+   */
+  restartIce() {
+    this.#startRestart("requested");
+  }
+
+  /** @param {RTCPeerConnection} pc */
+  #onIceState(pc) {
+    const st = pc.iceConnectionState;
+    if (st === "connected" || st === "completed") {
+      clearTimeout(this.#ice.timer);
+      if (!this.#ice.restarting) {
+        this.#ice.attempts = 0;
+      }
+      return;
+    }
+    if (st === "disconnected") {
+      clearTimeout(this.#ice.timer);
+      this.#ice.timer = setTimeout(() => {
+        if (pc.iceConnectionState === "disconnected") {
+          this.#startRestart("disconnected");
+        }
+      }, ICE_RESTART_DELAY_MS);
+      return;
+    }
+    if (st === "failed") {
+      if (this.#iceRecoverable()) {
+        this.#startRestart("failed");
+      } else {
+        this._fail(new WebtrunkError(ErrorCode.ICE_FAILED, "ICE failed", { callId: this.id }));
+      }
+    }
+  }
+
+  /** #iceRecoverable reports whether a restart may still save the call. */
+  #iceRecoverable() {
+    return this.#answered && this.#ice.attempts < MAX_ICE_RESTARTS;
+  }
+
+  /** @param {string} reason */
+  async #startRestart(reason) {
+    const pc = this.#pc;
+    if (!pc || !this.#answered || this.#state === "ended" || this.#ice.restarting || !this.#iceRecoverable()) {
+      return;
+    }
+    this.#ice.restarting = true;
+    this.#ice.attempts++;
+    this.emit("icerestart", { reason });
+    try {
+      const offer = await pc.createOffer({ iceRestart: true });
+      await pc.setLocalDescription(offer);
+    } catch (e) {
+      this.#ice.restarting = false;
+      this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "ICE restart failed: " + errorText(e), { callId: this.id, cause: e }));
+      return;
+    }
+    this.#sendRestart();
+  }
+
+  /** #sendRestart sends the pending restart offer, or keeps it for the resumed connection. */
+  #sendRestart() {
+    const sdp = this.#pc?.localDescription?.sdp;
+    if (!sdp || this.#state === "ended") {
+      return;
+    }
+    this.#ice.pending = !this.#link.send({ type: "ice_restart", call_id: this.id, sdp });
+  }
+
+  /** @param {RTCIceServer[]} servers new ICE servers for later restarts @internal */
+  _setIceServers(servers) {
+    if (!this.#pc || this.#state === "ended") {
+      return;
+    }
+    try {
+      this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), iceServers: servers });
+    } catch {
+      // The browser refused to change them: the call keeps the old ones.
+    }
+  }
+
+  /** _resumed sends what the call could not send while the connection was lost. @internal */
+  _resumed() {
+    if (this.#ice.restarting && this.#ice.pending) {
+      this.#sendRestart();
+    } else if (this.#pc && ["disconnected", "failed"].includes(this.#pc.iceConnectionState)) {
+      this.#startRestart("resumed");
+    }
+  }
+
+  /** @param {string} sdp */
+  async #applyRestartAnswer(sdp) {
+    const pc = this.#pc;
+    if (!pc || !this.#ice.restarting) {
+      return;
+    }
+    try {
+      await pc.setRemoteDescription({ type: "answer", sdp });
+      this.#ice.restarting = false;
+      this.emit("icerestarted");
+    } catch (e) {
+      this.#restartRefused();
+      this.emit("error", new WebtrunkError(ErrorCode.MEDIA_FAILED, "ICE restart answer rejected: " + errorText(e), { callId: this.id, cause: e }));
+    }
+  }
+
+  /** #restartRefused returns to the last agreed description after a refused restart. */
+  async #restartRefused() {
+    this.#ice.restarting = false;
+    try {
+      if (this.#pc?.signalingState === "have-local-offer") {
+        await this.#pc.setLocalDescription({ type: "rollback" });
+      }
+    } catch {
+      // The call goes on with whatever the browser kept.
+    }
+  }
+
   #end(info) {
     if (this.#state === "ended") {
       return;
@@ -645,6 +781,7 @@ export class Call extends Emitter {
     this.#ringback?.stop();
     this.#ringback = null;
     this.#monitor?.stop();
+    clearTimeout(this.#ice.timer);
     this.#link.remove(this.id);
     if (this.#pc) {
       this.#pc.ontrack = this.#pc.onicecandidate = null;

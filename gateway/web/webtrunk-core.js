@@ -32,6 +32,7 @@ export const ErrorCode = Object.freeze({
   INTERNAL: "internal",
   TRY_LATER: "try_later",
   TOO_MANY_CONNECTIONS: "too_many_connections",
+  RESUME_FAILED: "resume_failed",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -66,6 +67,7 @@ const ERROR_TEXT = {
   internal: "The gateway had an internal problem.",
   try_later: "The gateway is busy signing in others. Try again in a moment.",
   too_many_connections: "You are signed in on too many tabs or devices. Close one and try again.",
+  resume_failed: "The connection came back too late to keep the call.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",
@@ -93,6 +95,7 @@ const HANGUP_TEXT = {
   ring_timeout: "Nobody answered in time.",
   shutdown: "The gateway restarted and ended the call.",
   failed: "The call failed.",
+  signaling_lost: "The connection to the gateway was lost for too long and the call was ended.",
 };
 
 /**

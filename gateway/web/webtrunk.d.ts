@@ -26,6 +26,7 @@ export declare const ErrorCode: Readonly<{
   INTERNAL: "internal";
   TRY_LATER: "try_later";
   TOO_MANY_CONNECTIONS: "too_many_connections";
+  RESUME_FAILED: "resume_failed";
   MICROPHONE_DENIED: "microphone_denied";
   MICROPHONE_NOT_FOUND: "microphone_not_found";
   MICROPHONE_UNAVAILABLE: "microphone_unavailable";
@@ -192,6 +193,8 @@ export interface DeviceOptions {
   audioElement?: HTMLAudioElement | ((call: Call) => HTMLAudioElement);
   /** Reconnect after a lost connection (default true). */
   reconnect?: boolean;
+  /** Keep calls up across a lost connection by resuming with the gateway's resume token (default true). */
+  resume?: boolean;
   /** How long a call waits for the gateway's SDP answer, ms (default 20000). */
   answerTimeoutMs?: number;
   /** Keep-alive period, ms (default 20000). */
@@ -236,6 +239,10 @@ export interface DeviceEvents {
   incoming: [Call];
   devicechange: [AudioDevices];
   error: [WebtrunkError];
+  /** The connection was lost; the calls wait for a resume within windowMs. */
+  suspended: [{ calls: Call[]; windowMs: number }];
+  /** The connection came back and these calls went on. */
+  resumed: [{ calls: Call[] }];
 }
 
 /** The events of a Call and their payloads. */
@@ -251,6 +258,10 @@ export interface CallEvents {
   resumed: [];
   warning: [QualityWarningEvent];
   inputchange: [MediaStreamTrack];
+  /** The media path is being re-established (ICE restart) after a network change. */
+  icerestart: [{ reason: string }];
+  /** The gateway answered the ICE restart. */
+  icerestarted: [];
   error: [WebtrunkError];
   disconnected: [DisconnectInfo];
 }
@@ -340,6 +351,8 @@ export declare class Call extends Emitter<CallEvents> {
   mute(muted?: boolean): void;
   /** Puts the call on hold (or resumes it). */
   hold(held?: boolean): void;
+  /** Re-establishes the media path with an ICE restart (protocol message ice_restart). */
+  restartIce(): void;
   /**
    * Sends DTMF: 0-9, *, #, A-D, and "," for a 2 s pause.
    * @throws WebtrunkError bad_request for other characters

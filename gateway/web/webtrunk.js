@@ -61,6 +61,8 @@ const MAX_BUSY_RETRIES = 8;
  *   browser's
  * @property {boolean|object} [qualityWarnings] thresholds of the calls'
  *   "warning" events (see DEFAULT_QUALITY); false turns them off
+ * @property {boolean} [resume] keep calls up across a lost connection by
+ *   resuming with the gateway's resume token; default true
  */
 
 /**
@@ -77,7 +79,9 @@ const MAX_BUSY_RETRIES = 8;
  * Events: "registered" ({user, maxCalls}), "unregistered" ({error?}),
  * "reconnecting" ({attempt, delayMs}), "incoming" (Call), "devicechange"
  * ({inputs, outputs}: a microphone or speaker was plugged in or out),
- * "error" (WebtrunkError).
+ * "error" (WebtrunkError), "suspended" ({calls, windowMs}: the connection
+ * was lost and calls wait for a resume), "resumed" ({calls}: the calls went
+ * on).
  */
 export class Device extends Emitter {
   /** @type {DeviceOptions} */
@@ -101,13 +105,16 @@ export class Device extends Emitter {
   #seq = 0;
   /** @type {Map<string, () => void>} preflight pings waiting for their pong */
   #pongWaiters = new Map();
+  #networkWatched = false;
+  /** Resuming after a lost connection (docs/protocol.md). */
+  #resume = { token: "", windowMs: 0, deadline: 0, pending: false, timer: 0 };
 
   /**
    * @param {DeviceOptions} [options]
    */
   constructor(options = {}) {
     super();
-    this.#opts = { reconnect: true, answerTimeoutMs: 20000, pingIntervalMs: 20000, ...options };
+    this.#opts = { reconnect: true, resume: true, answerTimeoutMs: 20000, pingIntervalMs: 20000, ...options };
     globalThis.navigator?.mediaDevices?.addEventListener?.("devicechange", () => {
       listAudioDevices().then((d) => this.emit("devicechange", d), () => {});
     });
@@ -243,6 +250,7 @@ export class Device extends Emitter {
   disconnect() {
     this.#wanted = false;
     clearTimeout(this.#reconnectTimer);
+    this.#forgetResume();
     for (const call of this.#calls.values()) {
       call.hangup();
     }
@@ -311,7 +319,12 @@ export class Device extends Emitter {
       };
       const sendAuth = () => {
         const auth = { type: "auth", version: PROTOCOL_VERSION };
-        if (this.#opts.token) {
+        if (this.#resume.pending) {
+          auth.resume_token = this.#resume.token;
+          if (this.#user) {
+            auth.user = this.#user;
+          }
+        } else if (this.#opts.token) {
           auth.token = this.#opts.token;
         } else {
           auth.user = this.#opts.user || "";
@@ -332,9 +345,20 @@ export class Device extends Emitter {
           this.emit("error", new WebtrunkError(ErrorCode.BAD_REQUEST, "gateway sent invalid JSON"));
           return;
         }
+        if (!settled && msg.type === "error" && msg.code === ErrorCode.RESUME_FAILED) {
+          // The calls cannot be taken back: they end here as they ended
+          // (or will end) at the gateway, and this connection logs in anew.
+          this.#resumeFailed(new WebtrunkError(msg.code, msg.message));
+          sendAuth();
+          return;
+        }
         if (!settled && msg.type === "authenticated") {
           settled = true;
+          const resumed = this.#resume.pending;
           this.#registered(msg);
+          if (resumed) {
+            this.#resumed(msg);
+          }
           resolve({ user: this.#user, maxCalls: this.#maxCalls });
           return;
         }
@@ -388,6 +412,9 @@ export class Device extends Emitter {
         } else {
           fail(err);
         }
+        if (this.#suspend(settled, ev)) {
+          return;
+        }
         for (const call of this.#calls.values()) {
           call._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, "connection to the gateway lost", { callId: call.id }), false);
         }
@@ -419,6 +446,9 @@ export class Device extends Emitter {
     this.#user = msg.user;
     this.#maxCalls = msg.max_calls || 0;
     this.#iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    this.#resume.token = this.#opts.resume && msg.resume_token ? msg.resume_token : "";
+    this.#resume.windowMs = msg.resume_window || 0;
+    this.#watchNetwork();
     this.#pongMissing = 0;
     clearInterval(this.#pingTimer);
     this.#pingTimer = setInterval(() => this.#ping(), this.#opts.pingIntervalMs);
@@ -463,11 +493,141 @@ export class Device extends Emitter {
     return true;
   }
 
+  /**
+   * #suspend keeps the calls of a connection that dropped while registered,
+   * when the gateway gave a resume token: it reports true and reconnects
+   * at once, then with short back-off, until the resume window is over.
+   * @param {boolean} settled whether the connection had authenticated
+   * @param {CloseEvent} ev
+   */
+  #suspend(settled, ev) {
+    const r = this.#resume;
+    if (!this.#wanted || !this.#opts.reconnect || !r.token || this.#calls.size === 0) {
+      return false;
+    }
+    if (!r.pending) {
+      if (!settled || this.#state !== "registered" || ev.code === 1000) {
+        return false;
+      }
+      r.pending = true;
+      // A little less than the gateway's window: its clock started first.
+      r.deadline = Date.now() + Math.max(0, r.windowMs - 500);
+      clearTimeout(r.timer);
+      r.timer = setTimeout(
+        () => this.#resumeFailed(new WebtrunkError(ErrorCode.CONNECTION_LOST, "connection to the gateway lost")),
+        Math.max(0, r.deadline - Date.now()),
+      );
+      this.#setUnregistered(new WebtrunkError(ErrorCode.CONNECTION_LOST, "connection lost, resuming"));
+      this.emit("suspended", { calls: this.calls, windowMs: r.windowMs });
+    }
+    if (Date.now() >= r.deadline) {
+      this.#forgetResume();
+      return false;
+    }
+    this.#attempt++;
+    const delayMs = Math.min(2000, 250 * 2 ** (this.#attempt - 1));
+    this.emit("reconnecting", { attempt: this.#attempt, delayMs });
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#open().catch(() => {});
+    }, this.#attempt === 1 ? 0 : delayMs);
+    return true;
+  }
+
+  /**
+   * #resumed finishes a resume: calls the gateway re-attached go on; a
+   * call it did not list either gets its hangup among the messages that
+   * follow or, if none came, ends as lost.
+   * @param {{calls?: {call_id: string, state: string}[]}} msg
+   */
+  #resumed(msg) {
+    const r = this.#resume;
+    r.pending = false;
+    clearTimeout(r.timer);
+    const listed = new Set((msg.calls || []).map((c) => c.call_id));
+    const unlisted = this.calls.filter((c) => !listed.has(c.id));
+    if (unlisted.length > 0) {
+      setTimeout(() => {
+        for (const call of unlisted) {
+          if (this.#calls.get(call.id) === call) {
+            call._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, "call lost while disconnected", { callId: call.id }), false);
+          }
+        }
+      }, 2000);
+    }
+    const resumed = this.calls.filter((c) => listed.has(c.id));
+    for (const call of resumed) {
+      call._resumed();
+    }
+    this.emit("resumed", { calls: resumed });
+  }
+
+  /**
+   * #watchNetwork restarts ICE on every call when the browser reports a
+   * network change (Network Information API "change", or "online").
+   */
+  #watchNetwork() {
+    if (this.#networkWatched || typeof window === "undefined") {
+      return;
+    }
+    this.#networkWatched = true;
+    const restart = () => {
+      for (const call of this.#calls.values()) {
+        if (call.state === "connected") {
+          call.restartIce();
+        }
+      }
+    };
+    navigator.connection?.addEventListener?.("change", restart);
+    window.addEventListener("online", restart);
+  }
+
+  /**
+   * #resumeFailed gives up resuming: the kept calls end with err.
+   * @param {WebtrunkError} err
+   */
+  #resumeFailed(err) {
+    const r = this.#resume;
+    if (!r.pending) {
+      return;
+    }
+    this.#forgetResume();
+    for (const call of this.#calls.values()) {
+      call._fail(new WebtrunkError(ErrorCode.CONNECTION_LOST, err.message, { callId: call.id }), false);
+    }
+  }
+
+  /**
+   * #refreshIceServers takes the gateway's new ICE servers (fresh TURN
+   * credentials) for the next calls and the ICE restarts of current ones.
+   * @param {RTCIceServer[]} servers
+   */
+  #refreshIceServers(servers) {
+    if (!Array.isArray(servers)) {
+      return;
+    }
+    this.#iceServers = servers;
+    for (const call of this.#calls.values()) {
+      call._setIceServers(servers);
+    }
+  }
+
+  /** #forgetResume drops the resume state. */
+  #forgetResume() {
+    const r = this.#resume;
+    clearTimeout(r.timer);
+    r.pending = false;
+    r.token = "";
+  }
+
   #dispatch(msg) {
     switch (msg.type) {
       case "pong":
         this.#pongMissing = 0;
         this.#pongWaiters.get(msg.ref)?.();
+        return;
+      case "ice_servers":
+        this.#refreshIceServers(msg.ice_servers);
         return;
       case "incoming": {
         if (this.#calls.has(msg.call_id)) {

@@ -34,9 +34,10 @@ type Record struct {
 	mu      sync.Mutex
 	pcm     []int16
 	digits  []rune
-	last    time.Time // arrival of the last audio packet
-	ended   time.Time // when the receiver stopped
-	lastEv  uint32    // RTP timestamp of the last event whose end was recorded
+	last    time.Time     // arrival of the last audio packet
+	maxGap  time.Duration // longest time between two audio packets since MarkGap
+	ended   time.Time     // when the receiver stopped
+	lastEv  uint32        // RTP timestamp of the last event whose end was recorded
 	anyEv   bool
 	changed chan struct{} // closed and replaced at each change
 }
@@ -55,8 +56,28 @@ func (r *Record) Hear(pcm []int16) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pcm = append(r.pcm, pcm...)
-	r.last = time.Now()
+	now := time.Now()
+	if !r.last.IsZero() {
+		r.maxGap = max(r.maxGap, now.Sub(r.last))
+	}
+	r.last = now
 	r.wakeLocked()
+}
+
+// MarkGap starts measuring the longest gap between audio packets anew.
+func (r *Record) MarkGap() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxGap = 0
+}
+
+// LongestGap is the longest time between the arrivals of two consecutive
+// audio packets since MarkGap (or since the first packet).
+func (r *Record) LongestGap() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	return r.maxGap
 }
 
 // HearDigit records one DTMF digit, as a receiver learns it from

@@ -8,21 +8,37 @@ import (
 
 // Login authenticates the connection as user with password and fails tb
 // unless the gateway confirms it with protocol version
-// signaling.Version.
-func (c *Client) Login(tb testing.TB, user, password string) {
+// signaling.Version; it returns the confirmation.
+func (c *Client) Login(tb testing.TB, user, password string) signaling.Authenticated {
 	tb.Helper()
 	c.Send(tb, signaling.Auth{Version: signaling.Version, User: user, Password: password, Ref: "login"})
-	c.expectAuthenticated(tb, user)
+
+	return c.expectAuthenticated(tb, user)
 }
 
 // LoginToken authenticates the connection with a token for user.
-func (c *Client) LoginToken(tb testing.TB, user, token string) {
+func (c *Client) LoginToken(tb testing.TB, user, token string) signaling.Authenticated {
 	tb.Helper()
 	c.Send(tb, signaling.Auth{Version: signaling.Version, Token: token})
-	c.expectAuthenticated(tb, user)
+
+	return c.expectAuthenticated(tb, user)
 }
 
-func (c *Client) expectAuthenticated(tb testing.TB, user string) {
+// Resume authenticates the connection with the resume token of user's
+// connection that dropped, and fails tb unless the gateway confirms that
+// it resumed.
+func (c *Client) Resume(tb testing.TB, user, token string) signaling.Authenticated {
+	tb.Helper()
+	c.Send(tb, signaling.Auth{Version: signaling.Version, User: user, ResumeToken: token, Ref: "resume"})
+	a := c.expectAuthenticated(tb, user)
+	if !a.Resumed {
+		tb.Fatalf("resume as %s: authenticated without resumed", user)
+	}
+
+	return a
+}
+
+func (c *Client) expectAuthenticated(tb testing.TB, user string) signaling.Authenticated {
 	tb.Helper()
 	m := c.Expect(tb, "authenticated", func(m signaling.Message) bool {
 		return m.MessageType() == signaling.TypeAuthenticated || m.MessageType() == signaling.TypeError
@@ -34,6 +50,8 @@ func (c *Client) expectAuthenticated(tb testing.TB, user string) {
 	if a.User != user || a.Version != signaling.Version {
 		tb.Fatalf("login as %s: authenticated as %q, protocol %d", user, a.User, a.Version)
 	}
+
+	return a
 }
 
 // Dial places call id to number with p's offer, and applies the

@@ -25,7 +25,10 @@ type Gateway struct {
 	RTPMin, RTPMax int
 	// WebRTC is the WebRTC UDP listen address, "127.0.0.1:0" when empty.
 	WebRTC string
-	Trunk  Trunk
+	// WebRTCTCP is the ICE-TCP listen address (webrtc.tcp_listen); none
+	// when empty.
+	WebRTCTCP string
+	Trunk     Trunk
 	// JWTKey is the HS256 key of the token login; none when empty.
 	JWTKey string
 	Users  []User
@@ -93,6 +96,8 @@ type Calls struct {
 	RingTimeout, MediaTimeout string
 	TranscodeSameCodec        bool
 	MaxConcurrent             int
+	// ResumeWindow is calls.resume_window; the default when empty.
+	ResumeWindow string
 }
 
 // AdminToken is the admin listener's bearer token (admin.token) of every
@@ -122,6 +127,9 @@ sip:
 webrtc:
   udp_listen: "{{.WebRTC}}"
   public_ips: ["127.0.0.1"]
+{{- if .WebRTCTCP}}
+  tcp_listen: "{{.WebRTCTCP}}"
+{{- end}}
 trunks:
 {{- range .AllTrunks}}
   - name: {{.Name}}
@@ -206,6 +214,9 @@ calls:
 {{- end}}
 {{- if .Calls.MaxConcurrent}}
   max_concurrent: {{.Calls.MaxConcurrent}}
+{{- end}}
+{{- if .Calls.ResumeWindow}}
+  resume_window: {{.Calls.ResumeWindow}}
 {{- end}}
 {{- if .LogLevel}}
 log:
