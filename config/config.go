@@ -48,6 +48,8 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Admin is the operators' listener: admin API, metrics, profiles.
 	Admin AdminConfig `yaml:"admin"`
+	// CDR is where call detail records go.
+	CDR CDRConfig `yaml:"cdr"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
 
@@ -297,6 +299,7 @@ func Default() *Config {
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Metrics:  MetricsConfig{Enabled: true, Listener: MetricsOnAdmin, Path: "/metrics"},
 		Admin:    AdminDefault(),
+		CDR:      CDRDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
 	}
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -35,7 +36,10 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 	var err error
 	switch m := msg.(type) {
 	case signaling.Dial:
-		callID, err = m.ID, c.dial(*id, m)
+		start := time.Now()
+		if callID, err = m.ID, c.dial(*id, m); err != nil {
+			c.recordRefusedDial(*id, m, start, err)
+		}
 	case signaling.Accept:
 		callID, err = m.CallID, c.accept(*id, m)
 	case signaling.Reject:

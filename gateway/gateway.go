@@ -28,6 +28,7 @@ import (
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/browser"
+	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
 
@@ -91,6 +92,12 @@ type Gateway struct {
 	adminLn     net.Listener
 	adminServer *http.Server
 	adminLog    *throttle
+
+	// records writes the call detail records (records.go), nil when the
+	// cdr section names no file and no sink; opened by Listen.
+	records *cdr.Recorder
+	// cdrSinks are the record sinks besides the file.
+	cdrSinks []cdr.Sink
 }
 
 // New checks cfg and prepares a gateway. It binds no socket and starts no
@@ -156,6 +163,9 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g.adminLog = newThrottle(adminLogInterval, originLogKeys)
+	if cfg.CDR.File != "" || len(g.cdrSinks) > 0 {
+		g.metrics.registerRecords(func() *cdr.Recorder { return g.records })
+	}
 	if cfg.Admin.Listen != "" {
 		g.adminServer = &http.Server{
 			Handler:           g.adminRoutes(),
@@ -213,6 +223,21 @@ func (g *Gateway) Listen() error {
 		_ = ln.Close()
 		if adminLn != nil {
 			_ = adminLn.Close()
+		}
+	}
+	if err := g.openRecords(); err != nil {
+		closeHTTP()
+
+		return fmt.Errorf("gateway: %w", err)
+	}
+	closeHTTP = func() {
+		_ = ln.Close()
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
+		if g.records != nil {
+			g.records.Close()
+			g.records = nil
 		}
 	}
 	rtc, err := g.listenWebRTC(g.cfg.WebRTC, g.log.With("component", "webrtc"))
@@ -295,6 +320,9 @@ func (g *Gateway) Close() error {
 	if g.adminLn != nil {
 		_ = g.adminLn.Close()
 	}
+	if g.records != nil {
+		g.records.Close()
+	}
 	_ = g.rtc.Close()
 	_ = g.ua.Close()
 
@@ -322,6 +350,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ln, adminLn := g.httpLn, g.adminLn
 	g.mu.Unlock()
 
+	recordsDone := make(chan struct{})
+	if g.records != nil {
+		go func() { defer close(recordsDone); g.records.Run() }()
+	} else {
+		close(recordsDone)
+	}
 	uaCtx, uaCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer uaCancel()
 	uaErr := make(chan error, 1)
@@ -380,6 +414,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}
 	monitor.Wait()
+	if g.records != nil {
+		// Every session has ended: the recorder writes what is queued.
+		g.records.Close()
+	}
+	<-recordsDone
 	g.mu.Lock()
 	rtc := g.rtc
 	g.mu.Unlock()

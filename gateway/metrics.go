@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -210,4 +211,63 @@ func (m *Metrics) registerOperations() {
 		Help: "Admin listener requests refused with 401 for a missing or wrong bearer token.",
 	})
 	m.Registry.MustRegister(m.AdminRefused)
+}
+
+// registerRecords adds the call record collectors, read at each scrape
+// from the recorder rec returns (nil before Listen): records written to
+// the file, dropped, failed file writes, and per sink the records
+// spooled, delivered, failed and dropped.
+func (m *Metrics) registerRecords(recorder func() *cdr.Recorder) {
+	stats := func() cdr.Stats {
+		if r := recorder(); r != nil {
+			return r.Stats()
+		}
+
+		return cdr.Stats{}
+	}
+	counter := func(name, help string, f func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	m.Registry.MustRegister(
+		counter("webtrunk_cdr_written_total", "Call detail records appended to cdr.file.",
+			func() uint64 { return stats().Written }),
+		counter("webtrunk_cdr_dropped_total", "Call detail records lost because the in-memory record queue was full.",
+			func() uint64 { return stats().Dropped }),
+		counter("webtrunk_cdr_file_errors_total", "Failed writes of cdr.file (each retried).",
+			func() uint64 { return stats().FileErrors }),
+		sinkCollector{recorder: recorder,
+			spooled:   prometheus.NewDesc("webtrunk_cdr_spooled", "Call detail records waiting in a sink's spool, by sink.", []string{"sink"}, nil),
+			delivered: prometheus.NewDesc("webtrunk_cdr_delivered_total", "Call detail records a sink stored, by sink.", []string{"sink"}, nil),
+			errors:    prometheus.NewDesc("webtrunk_cdr_sink_errors_total", "Failed writes to a sink (each retried), by sink.", []string{"sink"}, nil),
+			dropped:   prometheus.NewDesc("webtrunk_cdr_spool_dropped_total", "Call detail records that did not fit in a sink's spool, by sink.", []string{"sink"}, nil),
+		},
+	)
+}
+
+// sinkCollector exports cdr.Recorder.SinkStats.
+type sinkCollector struct {
+	recorder                            func() *cdr.Recorder
+	spooled, delivered, errors, dropped *prometheus.Desc
+}
+
+// Describe sends the collector's descriptors.
+func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.spooled
+	ch <- c.delivered
+	ch <- c.errors
+	ch <- c.dropped
+}
+
+// Collect sends each sink's current counters.
+func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
+	r := c.recorder()
+	if r == nil {
+		return
+	}
+	for _, s := range r.SinkStats() {
+		ch <- prometheus.MustNewConstMetric(c.spooled, prometheus.GaugeValue, float64(s.Spooled), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(s.Errors), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
+	}
 }

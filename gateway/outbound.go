@@ -78,6 +78,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	s := g.newSession(c, m.ID, directionOutbound, id)
 	s.slot = slot
 	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
+	s.fromDialled, s.toDialled = id.CallerID, m.To
 	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {
 		s.cancel(err)
@@ -164,6 +165,11 @@ func (s *session) progress(p sip.Progress) {
 	if p.Call != nil {
 		s.setSIPCallID(p.Call.CallID())
 	}
+	s.mu.Lock()
+	if s.ringAt.IsZero() {
+		s.ringAt = time.Now()
+	}
+	s.mu.Unlock()
 	if !p.EarlyMedia {
 		s.conn.send(signaling.Ringing{CallID: s.id})
 

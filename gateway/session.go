@@ -83,6 +83,12 @@ type session struct {
 	iceTimer   *time.Timer
 	hold       holdState
 	holdWG     sync.WaitGroup // the goroutine carrying out hold and resume
+
+	// The call's record (records.go): the numbers as the caller gave
+	// them, set before the session starts, and the first ringing or early
+	// media, under mu.
+	fromDialled, toDialled string
+	ringAt                 time.Time
 }
 
 // newSession allocates a session; it starts nothing.
@@ -241,6 +247,7 @@ func (s *session) mediaTimedOut(now int64) bool {
 // runs at the end of the session goroutine.
 func (s *session) finish() {
 	<-s.ctx.Done()
+	endAt := time.Now()
 	cause := causeOf(context.Cause(s.ctx))
 	s.mu.Lock()
 	call, rtpConn, ic, stopBridge := s.call, s.rtp, s.ic, s.stopBridge
@@ -278,7 +285,7 @@ func (s *session) finish() {
 	s.slot.release()
 	s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
 	s.conn.removeCall(s.id, s)
-	s.record(cause, rtpConn)
+	s.record(cause, rtpConn, endAt)
 	s.g.sessions.remove(s)
 }
 
@@ -295,8 +302,9 @@ func rejectStatus(r signaling.Reason) (int, string) {
 	}
 }
 
-// record adds the call to the metrics and writes its one log line.
-func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
+// record adds the call to the metrics and writes its one log line and its
+// record; end is when the session ended.
+func (s *session) record(cause *endError, rtpConn *sip.RTPConn, end time.Time) {
 	m := s.g.metrics
 	m.CallsActive.WithLabelValues(s.dir).Dec()
 	m.CallsTotal.WithLabelValues(s.dir, string(cause.Reason)).Inc()
@@ -317,7 +325,7 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 	s.mu.Lock()
 	answered, codecs, log := s.answeredAt, s.codecs, s.log
 	s.mu.Unlock()
-	end := time.Now()
+	s.g.writeRecord(s.sessionRecord(cause, end))
 	setup, talk := end.Sub(s.epoch), time.Duration(0)
 	if !answered.IsZero() {
 		setup, talk = answered.Sub(s.epoch), end.Sub(answered)

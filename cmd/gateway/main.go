@@ -9,6 +9,8 @@
 //	                              that address, at /debug/pprof/; for
 //	                              measurements only: bind it to loopback
 //
+// SIGHUP reopens the call record file (cdr.file), for logrotate.
+//
 // Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM) or a valid
 // configuration with -check; 1 when the gateway fails while running;
 // 2 for a usage error or an invalid configuration, with every problem printed
@@ -119,6 +121,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			<-done
 		}()
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reopening the call record file")
+				gw.ReopenRecords()
+			}
+		}
+	}()
 	if err := gw.Run(ctx); err != nil {
 		logger.Error("gateway failed", "error", err)
 
