@@ -88,6 +88,12 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 
 		return
 	}
+	if c.g.locks.locked(id.UserID) {
+		c.log.Info("authentication refused: user locked", "user", id.UserID)
+		c.send(signaling.ErrorReply{Code: signaling.CodeUserLocked, Message: errUserLocked.Msg, Ref: a.Ref})
+
+		return
+	}
 	if !c.g.hub.login(c, id.UserID, c.g.cfg.Auth.MaxConnectionsPerUser) {
 		c.g.metrics.WebSocketsRefused.WithLabelValues(connLimitUser).Inc()
 		c.log.Info("websocket refused: auth.max_connections_per_user reached", "user", id.UserID)

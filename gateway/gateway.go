@@ -92,6 +92,8 @@ type Gateway struct {
 	adminLn     net.Listener
 	adminServer *http.Server
 	adminLog    *throttle
+	// locks are the users an operator locked (admin API).
+	locks userLocks
 
 	// records writes the call detail records (records.go), nil when the
 	// cdr section names no file and no sink; opened by Listen.

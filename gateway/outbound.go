@@ -30,6 +30,9 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	if c.call(m.ID) != nil || c.offer(m.ID) != nil {
 		return &callError{Code: signaling.CodeOutOfOrder, Msg: "id: already in use"}
 	}
+	if g.locks.locked(id.UserID) {
+		return errUserLocked
+	}
 	rt, denied, err := g.router.Route(m.To, id.DialRules)
 	if err != nil {
 		g.metrics.DialsDenied.WithLabelValues(denied).Inc()

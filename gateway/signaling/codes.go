@@ -59,6 +59,24 @@ const (
 	// connections as allowed (auth.max_connections_per_user); the server
 	// closes this one.
 	CodeTooManyConnections Code = "too_many_connections"
+	// CodeUserLocked: an operator locked the user; no login and no dial
+	// until it is unlocked.
+	CodeUserLocked Code = "user_locked"
+	// CodeLimitCallsPerMinute: the user started as many calls in the last
+	// minute as its limits allow.
+	CodeLimitCallsPerMinute Code = "limit_calls_per_minute"
+	// CodeLimitConcurrentCalls: the user has as many calls in progress as
+	// its limits allow.
+	CodeLimitConcurrentCalls Code = "limit_concurrent_calls"
+	// CodeLimitDailyMinutes: the user's calls today (UTC) reached its daily
+	// minutes.
+	CodeLimitDailyMinutes Code = "limit_daily_minutes"
+	// CodeLimitPrefix: a cap on calls to the number's prefix (premium or
+	// international ranges) is reached.
+	CodeLimitPrefix Code = "limit_prefix"
+	// CodeDialDenied: the operator's dial authorisation refused the call;
+	// the message carries its reason.
+	CodeDialDenied Code = "dial_denied"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -71,6 +89,8 @@ var allCodes = [...]Code{
 	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
 	CodeInternal, CodeTryLater, CodeTooManyConnections,
+	CodeUserLocked, CodeLimitCallsPerMinute, CodeLimitConcurrentCalls, CodeLimitDailyMinutes,
+	CodeLimitPrefix, CodeDialDenied,
 }
 
 // Valid reports whether c is a code of protocol version 1.
@@ -120,6 +140,9 @@ const (
 	// ReasonFailed: any other failure; sip_code and sip_reason say more when
 	// the trunk gave a response.
 	ReasonFailed Reason = "failed"
+	// ReasonAdminHangup: an operator ended the call (admin API: a hang-up,
+	// a user disconnected or locked).
+	ReasonAdminHangup Reason = "admin_hangup"
 )
 
 // Reasons lists every hang-up reason of protocol version 1 in documentation
@@ -131,6 +154,7 @@ var allReasons = [...]Reason{
 	ReasonLocalHangup, ReasonRemoteHangup, ReasonAnsweredElsewhere, ReasonRejected,
 	ReasonBusy, ReasonNoAnswer, ReasonCancelled, ReasonICEFailed, ReasonMediaTimeout,
 	ReasonMaxDuration, ReasonRingTimeout, ReasonShutdown, ReasonFailed,
+	ReasonAdminHangup,
 }
 
 // Valid reports whether r is a hang-up reason of protocol version 1.

@@ -303,8 +303,8 @@ func TestCodesAndReasons(t *testing.T) {
 		}
 		seen[string(c)] = true
 	}
-	if len(seen) != 19 {
-		t.Fatalf("%d codes, want 19", len(seen))
+	if len(seen) != 25 {
+		t.Fatalf("%d codes, want 25", len(seen))
 	}
 	if Code("nope").Valid() {
 		t.Fatal(`Code("nope").Valid()`)
@@ -316,8 +316,8 @@ func TestCodesAndReasons(t *testing.T) {
 		}
 		seen[string(r)] = true
 	}
-	if len(seen) != 13 {
-		t.Fatalf("%d reasons, want 13", len(seen))
+	if len(seen) != 14 {
+		t.Fatalf("%d reasons, want 14", len(seen))
 	}
 	if Reason("nope").Valid() {
 		t.Fatal(`Reason("nope").Valid()`)
