@@ -39,6 +39,7 @@ func (g *Gateway) adminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+p+"users/{user}/lock", g.apiUnlock)
 	mux.HandleFunc("GET "+p+"users/locked", g.apiLocked)
 	mux.HandleFunc("GET "+p+"trunks", g.apiTrunks)
+	mux.HandleFunc("POST "+p+"reload", g.apiReload)
 	mux.HandleFunc(p, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Detail: "no such endpoint"})
 	})
@@ -276,7 +277,7 @@ func (g *Gateway) apiTrunks(w http.ResponseWriter, _ *http.Request) {
 		calls[in.ic.Trunk()]++
 	}
 	regs := g.ua.RegistrationStates()
-	cfg := g.cfg
+	cfg := g.policy().cfg
 	trunks := make([]apiTrunk, 0, len(cfg.Trunks))
 	for i := range cfg.Trunks {
 		t := &cfg.Trunks[i]

@@ -94,7 +94,7 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 
 		return
 	}
-	if !c.g.hub.login(c, id.UserID, c.g.cfg.Auth.MaxConnectionsPerUser) {
+	if !c.g.hub.login(c, id.UserID, c.g.policy().cfg.Auth.MaxConnectionsPerUser) {
 		c.g.metrics.WebSocketsRefused.WithLabelValues(connLimitUser).Inc()
 		c.log.Info("websocket refused: auth.max_connections_per_user reached", "user", id.UserID)
 		c.send(signaling.ErrorReply{Code: signaling.CodeTooManyConnections,

@@ -52,7 +52,6 @@ type Gateway struct {
 	metrics  *Metrics
 	auth     *auth.Authenticator
 	ua       *sip.UA
-	router   *router
 	hub      *hub
 	sessions *sessionSet
 	// admission holds calls in progress against calls.max_concurrent.
@@ -92,8 +91,14 @@ type Gateway struct {
 	adminLn     net.Listener
 	adminServer *http.Server
 	adminLog    *throttle
+	// pol is the current call policy (policy.go), swapped by Reload.
+	pol atomic.Pointer[policy]
 	// locks are the users an operator locked (admin API).
 	locks userLocks
+	// configFile is the file ReloadFile reads (SetConfigFile), under mu;
+	// reloadMu serialises reloads (SIGHUP and the admin API may race).
+	configFile string
+	reloadMu   sync.Mutex
 
 	// records writes the call detail records (records.go), nil when the
 	// cdr section names no file and no sink; opened by Listen.
@@ -127,7 +132,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	rt, err := newRouter(cfg)
+	pol, err := newPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +142,6 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		metrics: NewMetrics(),
 		auth:    authn,
 		ua:      ua,
-		router:  rt,
 		hub:     newHub(),
 		// The WebRTC stack is bound by Listen.
 		listenWebRTC: webrtc,
@@ -148,6 +152,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		originLog: newThrottle(originLogInterval, originLogKeys),
 		limitLog:  newThrottle(originLogInterval, originLogKeys),
 	}
+	g.pol.Store(pol)
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
@@ -440,7 +445,7 @@ func (g *Gateway) shutdown() {
 	g.ready.Store(false)
 	g.draining.Store(true)
 	g.mu.Unlock()
-	grace := g.cfg.Shutdown.GracePeriod
+	grace := g.policy().cfg.Shutdown.GracePeriod
 	g.log.Info("gateway shutting down", "grace_period", grace, "calls", g.sessions.len())
 	if !g.waitDrained(grace) {
 		g.log.Info("grace period over, hanging up", "calls", g.sessions.len())

@@ -80,7 +80,8 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 
 		return
 	}
-	rt, ok := g.cfg.Route(ic.To())
+	pol := g.policy()
+	rt, ok := pol.cfg.Route(ic.To())
 	if !ok {
 		reject(404, "Not Found", "no_route")
 
@@ -96,6 +97,9 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	var limit int
 	if id := conns[0].identity(); id != nil {
 		limit = id.MaxCalls
+		if cur, err := pol.identity(*id); err == nil {
+			limit = cur.MaxCalls
+		}
 	}
 	if g.hub.atLimit(rt.User, limit) {
 		reject(486, "Busy Here", string(signaling.ReasonBusy))
@@ -105,7 +109,7 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	slot := g.admission.acquire()
 	if slot == nil {
 		log.Info("inbound call refused", "sip_code", 503, "reason", deniedOverCapacity,
-			"max_concurrent", g.cfg.Calls.MaxConcurrent)
+			"max_concurrent", pol.cfg.Calls.MaxConcurrent)
 		g.metrics.CallsTotal.WithLabelValues(directionInbound, deniedOverCapacity).Inc()
 		g.metrics.CallsOverCapacity.WithLabelValues(directionInbound).Inc()
 		_ = ic.RejectRetryAfter(503, "Service Unavailable", capacityRetryAfter)

@@ -73,6 +73,9 @@ type Metrics struct {
 	OriginsRefused prometheus.Counter
 	// AdminRefused counts admin listener requests refused with 401.
 	AdminRefused prometheus.Counter
+	// Reloads counts configuration reloads by result: ok or failed (the
+	// file was unreadable or invalid and nothing changed).
+	Reloads *prometheus.CounterVec
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -204,13 +207,19 @@ func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // registerOperations adds the collectors of the operators' features:
-// the admin listener.
+// the admin listener and configuration reloads.
 func (m *Metrics) registerOperations() {
 	m.AdminRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "webtrunk_admin_refused_total",
 		Help: "Admin listener requests refused with 401 for a missing or wrong bearer token.",
 	})
-	m.Registry.MustRegister(m.AdminRefused)
+	m.Reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_config_reloads_total",
+		Help: "Configuration reloads (SIGHUP or the admin API), by result: ok, or failed (nothing changed).",
+	}, []string{"result"})
+	m.Reloads.WithLabelValues(reloadOK)
+	m.Reloads.WithLabelValues(reloadFailed)
+	m.Registry.MustRegister(m.AdminRefused, m.Reloads)
 }
 
 // registerRecords adds the call record collectors, read at each scrape

@@ -33,14 +33,19 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	if g.locks.locked(id.UserID) {
 		return errUserLocked
 	}
-	rt, denied, err := g.router.Route(m.To, id.DialRules)
+	pol := g.policy()
+	id, err := pol.identity(id)
+	if err != nil {
+		return err
+	}
+	rt, denied, err := pol.router.Route(m.To, id.DialRules)
 	if err != nil {
 		g.metrics.DialsDenied.WithLabelValues(denied).Inc()
 		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", denied)
 
 		return err
 	}
-	if !g.trunkUp(rt.Trunk) {
+	if !g.trunkUp(pol, rt.Trunk) {
 		return &callError{Code: signaling.CodeTrunkUnavailable, Msg: "trunk " + rt.Trunk + " is not registered"}
 	}
 	if !g.hub.reserve(id.UserID, id.MaxCalls) {
@@ -54,7 +59,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 		g.metrics.DialsDenied.WithLabelValues(deniedOverCapacity).Inc()
 		g.metrics.CallsOverCapacity.WithLabelValues(directionOutbound).Inc()
 		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", deniedOverCapacity,
-			"max_concurrent", g.cfg.Calls.MaxConcurrent)
+			"max_concurrent", pol.cfg.Calls.MaxConcurrent)
 
 		return errOverCapacity
 	}
@@ -79,6 +84,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 		_ = rtp.Close()
 	}
 	s := g.newSession(c, m.ID, directionOutbound, id)
+	s.pol = pol
 	s.slot = slot
 	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
 	s.fromDialled, s.toDialled = id.CallerID, m.To
@@ -142,7 +148,7 @@ func callerID(id auth.Identity, rt route) string {
 func (s *session) runOutbound(rt route, rtp *sip.RTPConn) {
 	defer s.g.sessionWG.Done()
 	defer s.finish()
-	ring := time.AfterFunc(s.g.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
+	ring := time.AfterFunc(s.pol.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
 	call, err := s.g.ua.Dial(s.ctx, sip.DialRequest{
 		Trunk:       rt.Trunk,
 		To:          rt.E164,
@@ -188,10 +194,10 @@ func (s *session) progress(p sip.Progress) {
 	s.conn.send(signaling.Progress{CallID: s.id})
 }
 
-// trunkUp reports whether a trunk may take calls: a trunk that registers
-// must hold a current registration.
-func (g *Gateway) trunkUp(name string) bool {
-	t, ok := g.cfg.Trunk(name)
+// trunkUp reports whether a trunk of pol may take calls: a trunk that
+// registers must hold a current registration.
+func (g *Gateway) trunkUp(pol *policy, name string) bool {
+	t, ok := pol.cfg.Trunk(name)
 	if !ok || !t.Register.Enabled {
 		return ok
 	}

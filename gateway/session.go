@@ -89,6 +89,9 @@ type session struct {
 	// media, under mu.
 	fromDialled, toDialled string
 	ringAt                 time.Time
+	// pol is the call policy the session started with (policy.go): a
+	// reload does not change a call in progress.
+	pol *policy
 }
 
 // newSession allocates a session; it starts nothing.
@@ -96,7 +99,7 @@ func (g *Gateway) newSession(c *wsConn, id, dir string, user auth.Identity) *ses
 	ctx, cancel := context.WithCancelCause(g.callCtx)
 	s := &session{
 		g: g, id: id, dir: dir, user: user, conn: c, ctx: ctx, cancel: cancel,
-		epoch: time.Now(),
+		epoch: time.Now(), pol: g.policy(),
 	}
 	s.log = g.log.With("call_id", id, "user", user.UserID, "direction", dir)
 
@@ -173,7 +176,7 @@ func (s *session) established(call *sip.Call) {
 func (s *session) supervise(call *sip.Call) {
 	check := time.NewTicker(mediaCheckInterval)
 	defer check.Stop()
-	maxDur := time.NewTimer(s.g.cfg.Calls.MaxDuration)
+	maxDur := time.NewTimer(s.pol.cfg.Calls.MaxDuration)
 	defer maxDur.Stop()
 	for {
 		select {
@@ -229,7 +232,7 @@ func (s *session) mediaTimedOut(now int64) bool {
 	if s.trunkH.Load() {
 		return false
 	}
-	limit := int64(s.g.cfg.Calls.MediaTimeout)
+	limit := int64(s.pol.cfg.Calls.MediaTimeout)
 	ref := s.mediaRef.Load()
 	up, down := s.mediaStats()
 	for _, st := range []bridge.Stats{up, down} {
