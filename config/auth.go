@@ -58,6 +58,9 @@ type User struct {
 	// MaxCalls limits the user's concurrent calls; 0 means unlimited.
 	// Default 2.
 	MaxCalls int `yaml:"max_calls"`
+	// Limits, when set, replace the top-level limits for this user as a
+	// whole (a key left out is no limit). Default: the top-level limits.
+	Limits *Limits `yaml:"limits"`
 }
 
 // setDefaults gives a user decoded from a list element its static defaults.

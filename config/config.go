@@ -50,6 +50,8 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 	// CDR is where call detail records go.
 	CDR CDRConfig `yaml:"cdr"`
+	// Limits are the fraud limits of users without their own.
+	Limits Limits `yaml:"limits"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
 

@@ -29,6 +29,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/gateway/cdr"
+	"github.com/webtrunk/webtrunk/gateway/fraud"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
 
@@ -93,6 +94,9 @@ type Gateway struct {
 	adminLog    *throttle
 	// pol is the current call policy (policy.go), swapped by Reload.
 	pol atomic.Pointer[policy]
+	// counter holds users' calls against their fraud limits (limits.go);
+	// its counts outlive reloads.
+	counter fraud.Counter
 	// locks are the users an operator locked (admin API).
 	locks userLocks
 	// configFile is the file ReloadFile reads (SetConfigFile), under mu;
@@ -153,6 +157,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		limitLog:  newThrottle(originLogInterval, originLogKeys),
 	}
 	g.pol.Store(pol)
+	g.counter = &fraud.Memory{}
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))

@@ -11,9 +11,10 @@ import (
 )
 
 // dial handles a dial message (docs/protocol.md, "Outbound call"): the
-// checks come first, in order (gateway draining, call id in use, number
-// and route, dial rules, trunk registration, the user's call limit, the
-// gateway's call limit, a free trunk-side RTP port pair, the offer), and a
+// checks come first, in order (gateway draining, call id in use, user
+// locked, number and route, dial rules, trunk registration, the user's
+// fraud limits, the user's call limit, the gateway's call limit, a free
+// trunk-side RTP port pair, the offer), and a
 // failed check is answered with an error while nothing reaches a trunk. The
 // gateway's limit is taken before any resource: no PeerConnection exists and
 // no INVITE is sent for a dial over calls.max_concurrent. The RTP port pair
@@ -48,13 +49,21 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	if !g.trunkUp(pol, rt.Trunk) {
 		return &callError{Code: signaling.CodeTrunkUnavailable, Msg: "trunk " + rt.Trunk + " is not registered"}
 	}
+	ticket, longest, err := g.takeLimits(pol, id.UserID, rt.E164)
+	if err != nil {
+		c.log.Info("dial refused", "call_id", m.ID, "to", rt.E164, "reason", err.Error())
+
+		return err
+	}
 	if !g.hub.reserve(id.UserID, id.MaxCalls) {
+		g.endLimits(&ticket, 0)
 		g.metrics.DialsDenied.WithLabelValues(deniedTooManyCalls).Inc()
 
 		return &callError{Code: signaling.CodeTooManyCalls, Msg: "too many calls"}
 	}
 	slot := g.admission.acquire()
 	if slot == nil {
+		g.endLimits(&ticket, 0)
 		g.hub.release(id.UserID)
 		g.metrics.DialsDenied.WithLabelValues(deniedOverCapacity).Inc()
 		g.metrics.CallsOverCapacity.WithLabelValues(directionOutbound).Inc()
@@ -65,6 +74,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	}
 	rtp, err := g.ua.ReservePorts()
 	if err != nil {
+		g.endLimits(&ticket, 0)
 		g.hub.release(id.UserID)
 		slot.release()
 		if !errors.Is(err, sip.ErrNoPorts) {
@@ -79,12 +89,14 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	// session goroutine, which otherwise releases them when the call ends
 	// (the RTP ports go with the sip call: Dial closes them on every path).
 	release := func() {
+		g.endLimits(&ticket, 0)
 		g.hub.release(id.UserID)
 		slot.release()
 		_ = rtp.Close()
 	}
 	s := g.newSession(c, m.ID, directionOutbound, id)
 	s.pol = pol
+	s.ticket, s.longest = &ticket, longest
 	s.slot = slot
 	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
 	s.fromDialled, s.toDialled = id.CallerID, m.To

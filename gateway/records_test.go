@@ -48,6 +48,21 @@ func waitRecords(t *testing.T, path string, n int) []cdr.Record {
 	}
 }
 
+// waitRecord waits until the JSON Lines file at path holds a record
+// matching match, and returns it.
+func waitRecord(t *testing.T, path string, match func(cdr.Record) bool) cdr.Record {
+	t.Helper()
+	for n := 1; ; n++ {
+		recs := waitRecords(t, path, n)
+		for _, r := range recs {
+			if match(r) {
+				return r
+			}
+		}
+		n = len(recs)
+	}
+}
+
 // near fails the test unless got is within recordSlack of want.
 func near(t *testing.T, what string, got cdr.Time, want time.Time) {
 	t.Helper()

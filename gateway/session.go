@@ -10,6 +10,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/browser"
+	"github.com/webtrunk/webtrunk/gateway/fraud"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
 )
@@ -92,6 +93,11 @@ type session struct {
 	// pol is the call policy the session started with (policy.go): a
 	// reload does not change a call in progress.
 	pol *policy
+	// ticket is the outbound call's count against the user's fraud limits
+	// (limits.go), given back when it ends; longest is its longest
+	// answered time from those limits (0: calls.max_duration only).
+	ticket  *fraud.Ticket
+	longest time.Duration
 }
 
 // newSession allocates a session; it starts nothing.
@@ -176,7 +182,11 @@ func (s *session) established(call *sip.Call) {
 func (s *session) supervise(call *sip.Call) {
 	check := time.NewTicker(mediaCheckInterval)
 	defer check.Stop()
-	maxDur := time.NewTimer(s.pol.cfg.Calls.MaxDuration)
+	limit := s.pol.cfg.Calls.MaxDuration
+	if s.longest > 0 {
+		limit = min(limit, s.longest)
+	}
+	maxDur := time.NewTimer(limit)
 	defer maxDur.Stop()
 	for {
 		select {
@@ -328,7 +338,13 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn, end time.Time) {
 	s.mu.Lock()
 	answered, codecs, log := s.answeredAt, s.codecs, s.log
 	s.mu.Unlock()
-	s.g.writeRecord(s.sessionRecord(cause, end))
+	rec := s.sessionRecord(cause, end)
+	var talked time.Duration
+	if !rec.Answer.IsZero() {
+		talked = rec.End.Sub(rec.Answer.Time)
+	}
+	s.g.endLimits(s.ticket, talked)
+	s.g.writeRecord(rec)
 	setup, talk := end.Sub(s.epoch), time.Duration(0)
 	if !answered.IsZero() {
 		setup, talk = answered.Sub(s.epoch), end.Sub(answered)
