@@ -52,6 +52,8 @@ type Config struct {
 	CDR CDRConfig `yaml:"cdr"`
 	// Limits are the fraud limits of users without their own.
 	Limits Limits `yaml:"limits"`
+	// Webhooks send call events to the operator's backend.
+	Webhooks WebhooksConfig `yaml:"webhooks"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
 
@@ -302,6 +304,7 @@ func Default() *Config {
 		Metrics:  MetricsConfig{Enabled: true, Listener: MetricsOnAdmin, Path: "/metrics"},
 		Admin:    AdminDefault(),
 		CDR:      CDRDefault(),
+		Webhooks: WebhooksDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
 	}
 }

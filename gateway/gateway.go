@@ -31,6 +31,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/gateway/fraud"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -109,6 +110,11 @@ type Gateway struct {
 	records *cdr.Recorder
 	// cdrSinks are the record sinks besides the file.
 	cdrSinks []cdr.Sink
+	// hooks deliver events to the webhooks' receivers (events.go), nil
+	// without receivers; dialAuth is the dial authorisation hook, nil
+	// without one. Both are set by Listen.
+	hooks    *webhook.Sender
+	dialAuth *webhook.Authorizer
 }
 
 // New checks cfg and prepares a gateway. It binds no socket and starts no
@@ -178,6 +184,9 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	if cfg.CDR.File != "" || len(g.cdrSinks) > 0 {
 		g.metrics.registerRecords(func() *cdr.Recorder { return g.records })
 	}
+	if len(cfg.Webhooks.Receivers) > 0 {
+		g.metrics.registerWebhooks(func() *webhook.Sender { return g.hooks })
+	}
 	if cfg.Admin.Listen != "" {
 		g.adminServer = &http.Server{
 			Handler:           g.adminRoutes(),
@@ -242,6 +251,15 @@ func (g *Gateway) Listen() error {
 
 		return fmt.Errorf("gateway: %w", err)
 	}
+	if err := g.openWebhooks(); err != nil {
+		closeHTTP()
+		if g.records != nil {
+			g.records.Close()
+			g.records = nil
+		}
+
+		return fmt.Errorf("gateway: %w", err)
+	}
 	closeHTTP = func() {
 		_ = ln.Close()
 		if adminLn != nil {
@@ -250,6 +268,10 @@ func (g *Gateway) Listen() error {
 		if g.records != nil {
 			g.records.Close()
 			g.records = nil
+		}
+		if g.hooks != nil {
+			g.hooks.Close()
+			g.hooks = nil
 		}
 	}
 	rtc, err := g.listenWebRTC(g.cfg.WebRTC, g.log.With("component", "webrtc"))
@@ -335,6 +357,9 @@ func (g *Gateway) Close() error {
 	if g.records != nil {
 		g.records.Close()
 	}
+	if g.hooks != nil {
+		g.hooks.Close()
+	}
 	_ = g.rtc.Close()
 	_ = g.ua.Close()
 
@@ -362,11 +387,16 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ln, adminLn := g.httpLn, g.adminLn
 	g.mu.Unlock()
 
-	recordsDone := make(chan struct{})
+	recordsDone, hooksDone := make(chan struct{}), make(chan struct{})
 	if g.records != nil {
 		go func() { defer close(recordsDone); g.records.Run() }()
 	} else {
 		close(recordsDone)
+	}
+	if g.hooks != nil {
+		go func() { defer close(hooksDone); g.hooks.Run() }()
+	} else {
+		close(hooksDone)
 	}
 	uaCtx, uaCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer uaCancel()
@@ -431,6 +461,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.records.Close()
 	}
 	<-recordsDone
+	if g.hooks != nil {
+		// The last events are queued; what is undelivered stays on disk.
+		g.hooks.Close()
+	}
+	<-hooksDone
 	g.mu.Lock()
 	rtc := g.rtc
 	g.mu.Unlock()
@@ -524,8 +559,11 @@ func (g *Gateway) startCall(dir string, add func()) bool {
 func (g *Gateway) watchRegistrations(ctx context.Context) {
 	t := time.NewTicker(registrationPoll)
 	defer t.Stop()
+	last := map[string]sip.RegistrationState{}
 	for {
-		for _, st := range g.ua.RegistrationStates() {
+		states := g.ua.RegistrationStates()
+		g.publishRegistrations(states, last)
+		for _, st := range states {
 			v := 0.0
 			if st.Registered {
 				v = 1

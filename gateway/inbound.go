@@ -10,6 +10,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -159,6 +160,8 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 		c.send(msg)
 	}
 	in.log.Info("inbound call ringing", "browsers", len(ringing))
+	g.publish(webhook.CallRinging, callFacts{CallID: in.id, SIPCallID: ic.CallID(), Direction: directionInbound,
+		User: rt.User, From: ic.From(), To: ic.To(), Trunk: ic.Trunk()})
 	go in.watch(rt.RingTimeout)
 }
 

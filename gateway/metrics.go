@@ -5,6 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/webtrunk/webtrunk/gateway/cdr"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -277,6 +278,46 @@ func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.spooled, prometheus.GaugeValue, float64(s.Spooled), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(s.Errors), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
+	}
+}
+
+// registerWebhooks adds the webhook delivery collectors, read at each
+// scrape from the sender hooks returns (nil before Listen): per receiver
+// the events queued, delivered, failed attempts and dropped events.
+func (m *Metrics) registerWebhooks(hooks func() *webhook.Sender) {
+	m.Registry.MustRegister(webhookCollector{hooks: hooks,
+		queued:    prometheus.NewDesc("webtrunk_webhook_queued", "Events waiting in a webhook receiver's queue, by receiver.", []string{"receiver"}, nil),
+		delivered: prometheus.NewDesc("webtrunk_webhook_deliveries_total", "Events a webhook receiver accepted (2xx), by receiver.", []string{"receiver"}, nil),
+		failed:    prometheus.NewDesc("webtrunk_webhook_failures_total", "Failed delivery attempts (each retried), by receiver.", []string{"receiver"}, nil),
+		dropped:   prometheus.NewDesc("webtrunk_webhook_dropped_total", "Events dropped because a queue was full, by receiver.", []string{"receiver"}, nil),
+	})
+}
+
+// webhookCollector exports webhook.Sender.Stats.
+type webhookCollector struct {
+	hooks                              func() *webhook.Sender
+	queued, delivered, failed, dropped *prometheus.Desc
+}
+
+// Describe sends the collector's descriptors.
+func (c webhookCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.queued
+	ch <- c.delivered
+	ch <- c.failed
+	ch <- c.dropped
+}
+
+// Collect sends each receiver's current counters.
+func (c webhookCollector) Collect(ch chan<- prometheus.Metric) {
+	h := c.hooks()
+	if h == nil {
+		return
+	}
+	for _, s := range h.Stats() {
+		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.Queued), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(s.Failed), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
 	}
 }

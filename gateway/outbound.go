@@ -7,6 +7,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -44,6 +45,10 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 		g.metrics.DialsDenied.WithLabelValues(denied).Inc()
 		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", denied)
 
+		return err
+	}
+	from := callerID(id, rt)
+	if rt, from, err = c.authorizeDial(pol, id.DialRules, m, id.UserID, rt, from); err != nil {
 		return err
 	}
 	if !g.trunkUp(pol, rt.Trunk) {
@@ -98,7 +103,7 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	s.pol = pol
 	s.ticket, s.longest = &ticket, longest
 	s.slot = slot
-	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
+	s.from, s.to, s.trunk = from, rt.E164, rt.Trunk
 	s.fromDialled, s.toDialled = id.CallerID, m.To
 	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {
@@ -187,10 +192,14 @@ func (s *session) progress(p sip.Progress) {
 		s.setSIPCallID(p.Call.CallID())
 	}
 	s.mu.Lock()
-	if s.ringAt.IsZero() {
+	first := s.ringAt.IsZero()
+	if first {
 		s.ringAt = time.Now()
 	}
 	s.mu.Unlock()
+	if first {
+		s.publishCall(webhook.CallRinging)
+	}
 	if !p.EarlyMedia {
 		s.conn.send(signaling.Ringing{CallID: s.id})
 

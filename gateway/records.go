@@ -7,6 +7,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 )
 
 // openRecords opens the call record file and spools of the cdr section
@@ -42,6 +43,7 @@ func (g *Gateway) writeRecord(r cdr.Record) {
 	if g.records != nil {
 		g.records.Record(r)
 	}
+	g.publish(webhook.CallEnded, r)
 }
 
 // sessionRecord is the call's record, built from the same facts as its
@@ -88,6 +90,7 @@ func (c *wsConn) recordRefusedDial(id auth.Identity, m signaling.Dial, start tim
 		r.BrowserAddr = c.remote.String()
 	}
 	c.g.writeRecord(r)
+	c.g.publish(webhook.DialDenied, r)
 }
 
 // recordRefusedInbound writes the record of an inbound INVITE refused

@@ -42,6 +42,7 @@ var restartSections = []struct {
 	{"metrics", func(c *config.Config) any { return c.Metrics }},
 	{"admin", func(c *config.Config) any { return c.Admin }},
 	{"cdr", func(c *config.Config) any { return c.CDR }},
+	{"webhooks", func(c *config.Config) any { return c.Webhooks }},
 }
 
 // SetConfigFile tells the gateway the file its configuration came from,

@@ -12,6 +12,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/browser"
 	"github.com/webtrunk/webtrunk/gateway/fraud"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -173,6 +174,7 @@ func (s *session) established(call *sip.Call) {
 	s.state.Store(int32(stateConnected))
 	s.g.metrics.SetupSeconds.WithLabelValues(s.dir).Observe(time.Since(s.epoch).Seconds())
 	s.conn.send(signaling.Connected{CallID: s.id})
+	s.publishCall(webhook.CallAnswered)
 	s.supervise(call)
 }
 
