@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 )
 
 // Call record fsync policies (CDRConfig.Fsync).
@@ -38,13 +39,33 @@ type CDRConfig struct {
 	// record): a record that does not fit is not handed to that sink (it
 	// is still in File) and is counted. From 1 to 1048576. Default 256.
 	SpoolMaxMB int `yaml:"spool_max_mb"`
+	// Postgres, when its DSN is set, also stores every record in a
+	// PostgreSQL table, created on start when missing, through the spool
+	// (a server that is slow or down loses no record).
+	Postgres PostgresConfig `yaml:"postgres"`
+}
+
+// PostgresConfig is the PostgreSQL record sink.
+type PostgresConfig struct {
+	// DSN is the server's connection string, a postgres:// URL or libpq
+	// key=value pairs; typically "${WEBTRUNK_CDR_DSN}". Empty: no sink.
+	// Default empty.
+	DSN Secret `yaml:"dsn"`
+	// Table is the table's name: a lowercase letter or "_", then up to 62
+	// lowercase letters, digits and "_". Default "webtrunk_cdr".
+	Table string `yaml:"table"`
 }
 
 // SpoolMaxBytes is SpoolMaxMB in bytes.
 func (c CDRConfig) SpoolMaxBytes() int64 { return int64(c.SpoolMaxMB) << 20 }
 
 // CDRDefault returns the defaults of the cdr section.
-func CDRDefault() CDRConfig { return CDRConfig{Fsync: FsyncBatch, SpoolMaxMB: 256} }
+func CDRDefault() CDRConfig {
+	return CDRConfig{Fsync: FsyncBatch, SpoolMaxMB: 256, Postgres: PostgresConfig{Table: "webtrunk_cdr"}}
+}
+
+// tableName is the form of cdr.postgres.table.
+var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // validateCDR checks the cdr section.
 func (c *Config) validateCDR(p *problems) {
@@ -56,6 +77,12 @@ func (c *Config) validateCDR(p *problems) {
 	}
 	if r.SpoolDir != "" {
 		checkWritableDir(p, "cdr.spool_dir", r.SpoolDir)
+	}
+	if !tableName.MatchString(r.Postgres.Table) {
+		p.add("cdr.postgres.table", "must be a lowercase letter or _, then up to 62 lowercase letters, digits or _")
+	}
+	if !r.Postgres.DSN.IsZero() && r.SpoolDir == "" {
+		p.add("cdr.spool_dir", "required with cdr.postgres.dsn: records wait there while the server is slow or down")
 	}
 }
 

@@ -108,8 +108,6 @@ type Gateway struct {
 	// records writes the call detail records (records.go), nil when the
 	// cdr section names no file and no sink; opened by Listen.
 	records *cdr.Recorder
-	// cdrSinks are the record sinks besides the file.
-	cdrSinks []cdr.Sink
 	// hooks deliver events to the webhooks' receivers (events.go), nil
 	// without receivers; dialAuth is the dial authorisation hook, nil
 	// without one. Both are set by Listen.
@@ -181,7 +179,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g.adminLog = newThrottle(adminLogInterval, originLogKeys)
-	if cfg.CDR.File != "" || len(g.cdrSinks) > 0 {
+	if cfg.CDR.File != "" || !cfg.CDR.Postgres.DSN.IsZero() {
 		g.metrics.registerRecords(func() *cdr.Recorder { return g.records })
 	}
 	if len(cfg.Webhooks.Receivers) > 0 {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -10,18 +11,39 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/webhook"
 )
 
+// postgresStartTimeout bounds creating the record table at start.
+const postgresStartTimeout = 5 * time.Second
+
 // openRecords opens the call record file and spools of the cdr section
 // (none when it names neither); it runs in Listen.
 func (g *Gateway) openRecords() error {
 	c := g.cfg.CDR
-	if c.File == "" && len(g.cdrSinks) == 0 {
+	if c.File == "" && c.Postgres.DSN.IsZero() {
 		return nil
+	}
+	var sinks []cdr.Sink
+	if !c.Postgres.DSN.IsZero() {
+		pg, err := cdr.NewPostgres(c.Postgres.DSN.Reveal(), c.Postgres.Table)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), postgresStartTimeout)
+		if err := pg.EnsureSchema(ctx); err != nil {
+			// Records wait in the spool until the server answers.
+			g.log.Warn("call record database not reachable at start; records are spooled", "error", err)
+		}
+		cancel()
+		sinks = append(sinks, pg)
 	}
 	rec, err := cdr.New(cdr.Options{
 		File: c.File, Sync: c.Fsync == "batch", SpoolDir: c.SpoolDir, SpoolMaxBytes: c.SpoolMaxBytes(),
-		Sinks: g.cdrSinks, Logger: g.log.With("component", "cdr"),
+		Sinks: sinks, Logger: g.log.With("component", "cdr"),
 	})
 	if err != nil {
+		for _, s := range sinks {
+			_ = s.Close()
+		}
+
 		return err
 	}
 	g.records = rec

@@ -81,22 +81,9 @@ func TestCallRecordFile(t *testing.T) {
 	e := newEnv(t, testConfig{extra: "cdr:\n  file: " + path + "\n"},
 		faketrunk.WithPlan(faketrunk.Plan{Ring: 300 * time.Millisecond}))
 	b := login(t, e, "alice")
-	p := gobrowser.NewPeer(t, gobrowser.PeerOptions{})
-	offer := p.Offer(t)
-	start := time.Now()
-	b.Send(t, signaling.Dial{ID: "c1", To: "5550123", SDP: offer, Ref: "c1"})
-	p.ApplyAnswer(t, b.ExpectAnswer(t, "c1").SDP)
-	expect[signaling.Ringing](t, b)
-	ring := time.Now()
-	expectProgress[signaling.Connected](t, b)
-	answer := time.Now()
-	tc := e.trunk.NextCall(t)
-	tc.Heard().WaitSamples(t, secondOfAudio)
-	p.Heard().WaitSamples(t, secondOfAudio)
-	end := time.Now()
-	b.Send(t, signaling.Hangup{CallID: "c1"})
-	expect[signaling.HangupEvent](t, b)
-	ended := time.Now()
+	obs := observedCall(t, e, b, "c1", "5550123")
+	start, ring, answer, end, ended, tc := obs.start, obs.ring, obs.answer, obs.end, obs.ended, obs.trunk
+	offer := offer(t)
 
 	refusedAt := time.Now()
 	b.Send(t, signaling.Dial{ID: "c2", To: "+15559990000", SDP: offer, Ref: "c2"})
@@ -158,4 +145,37 @@ func TestCallRecordFile(t *testing.T) {
 	if in.SIPCode != 404 {
 		t.Errorf("inbound sip_code %d, want 404", in.SIPCode)
 	}
+}
+
+// observed are the times a test saw of one call, and the trunk's call.
+type observed struct {
+	start, ring, answer, end, ended time.Time
+	trunk                           *faketrunk.Call
+}
+
+// observedCall has b dial id to number (the trunk rings before it
+// answers), exchange a second of audio and hang up, and returns when each
+// step happened as the test saw it: the dial sent, ringing and connected
+// received, the hangup sent (end) and its answer received (ended).
+func observedCall(t *testing.T, e *env, b *gobrowser.Client, id, number string) observed {
+	t.Helper()
+	var o observed
+	p := gobrowser.NewPeer(t, gobrowser.PeerOptions{})
+	sdp := p.Offer(t)
+	o.start = time.Now()
+	b.Send(t, signaling.Dial{ID: id, To: number, SDP: sdp, Ref: id})
+	p.ApplyAnswer(t, b.ExpectAnswer(t, id).SDP)
+	expect[signaling.Ringing](t, b)
+	o.ring = time.Now()
+	expectProgress[signaling.Connected](t, b)
+	o.answer = time.Now()
+	o.trunk = e.trunk.NextCall(t)
+	o.trunk.Heard().WaitSamples(t, secondOfAudio)
+	p.Heard().WaitSamples(t, secondOfAudio)
+	o.end = time.Now()
+	b.Send(t, signaling.Hangup{CallID: id})
+	expect[signaling.HangupEvent](t, b)
+	o.ended = time.Now()
+
+	return o
 }

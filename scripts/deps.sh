@@ -2,12 +2,13 @@
 # deps.sh run|test: installs the Debian packages Webtrunk needs when they are
 # missing, then downloads the Go modules. "run" is what building and running
 # the gateway needs (libopus for the Opus codec through cgo); "test" adds the
-# real peers the integration tests drive (sipp, baresip, Chromium) and the
-# tools that generate and analyse test audio.
+# real peers the integration tests drive (sipp, baresip, Chromium, the
+# PostgreSQL server of the call record tests) and the tools that generate
+# and analyse test audio.
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium sox espeak-ng iproute2 util-linux"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium sox espeak-ng iproute2 util-linux postgresql"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;
