@@ -245,79 +245,98 @@ func (m *Metrics) registerRecords(recorder func() *cdr.Recorder) {
 			func() uint64 { return stats().Dropped }),
 		counter("webtrunk_cdr_file_errors_total", "Failed writes of cdr.file (each retried).",
 			func() uint64 { return stats().FileErrors }),
-		sinkCollector{recorder: recorder,
-			spooled:   prometheus.NewDesc("webtrunk_cdr_spooled", "Call detail records waiting in a sink's spool, by sink.", []string{"sink"}, nil),
-			delivered: prometheus.NewDesc("webtrunk_cdr_delivered_total", "Call detail records a sink stored, by sink.", []string{"sink"}, nil),
-			errors:    prometheus.NewDesc("webtrunk_cdr_sink_errors_total", "Failed writes to a sink (each retried), by sink.", []string{"sink"}, nil),
-			dropped:   prometheus.NewDesc("webtrunk_cdr_spool_dropped_total", "Call detail records that did not fit in a sink's spool, by sink.", []string{"sink"}, nil),
-		},
+		namedCollector{label: "sink",
+			metrics: []namedMetric{
+				{"webtrunk_cdr_spooled", "Call detail records waiting in a sink's spool, by sink.", prometheus.GaugeValue},
+				{"webtrunk_cdr_delivered_total", "Call detail records a sink stored, by sink.", prometheus.CounterValue},
+				{"webtrunk_cdr_sink_errors_total", "Failed writes to a sink (each retried), by sink.", prometheus.CounterValue},
+				{"webtrunk_cdr_spool_dropped_total", "Call detail records that did not fit in a sink's spool, by sink.", prometheus.CounterValue},
+			},
+			read: func() []namedValues {
+				r := recorder()
+				if r == nil {
+					return nil
+				}
+				var out []namedValues
+				for _, s := range r.SinkStats() {
+					out = append(out, namedValues{s.Name, []float64{float64(s.Spooled), float64(s.Delivered), float64(s.Errors), float64(s.Dropped)}})
+				}
+
+				return out
+			},
+		}.init(),
 	)
-}
-
-// sinkCollector exports cdr.Recorder.SinkStats.
-type sinkCollector struct {
-	recorder                            func() *cdr.Recorder
-	spooled, delivered, errors, dropped *prometheus.Desc
-}
-
-// Describe sends the collector's descriptors.
-func (c sinkCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.spooled
-	ch <- c.delivered
-	ch <- c.errors
-	ch <- c.dropped
-}
-
-// Collect sends each sink's current counters.
-func (c sinkCollector) Collect(ch chan<- prometheus.Metric) {
-	r := c.recorder()
-	if r == nil {
-		return
-	}
-	for _, s := range r.SinkStats() {
-		ch <- prometheus.MustNewConstMetric(c.spooled, prometheus.GaugeValue, float64(s.Spooled), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(s.Errors), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
-	}
 }
 
 // registerWebhooks adds the webhook delivery collectors, read at each
 // scrape from the sender hooks returns (nil before Listen): per receiver
 // the events queued, delivered, failed attempts and dropped events.
 func (m *Metrics) registerWebhooks(hooks func() *webhook.Sender) {
-	m.Registry.MustRegister(webhookCollector{hooks: hooks,
-		queued:    prometheus.NewDesc("webtrunk_webhook_queued", "Events waiting in a webhook receiver's queue, by receiver.", []string{"receiver"}, nil),
-		delivered: prometheus.NewDesc("webtrunk_webhook_deliveries_total", "Events a webhook receiver accepted (2xx), by receiver.", []string{"receiver"}, nil),
-		failed:    prometheus.NewDesc("webtrunk_webhook_failures_total", "Failed delivery attempts (each retried), by receiver.", []string{"receiver"}, nil),
-		dropped:   prometheus.NewDesc("webtrunk_webhook_dropped_total", "Events dropped because a queue was full, by receiver.", []string{"receiver"}, nil),
-	})
+	m.Registry.MustRegister(namedCollector{label: "receiver",
+		metrics: []namedMetric{
+			{"webtrunk_webhook_queued", "Events waiting in a webhook receiver's queue, by receiver.", prometheus.GaugeValue},
+			{"webtrunk_webhook_deliveries_total", "Events a webhook receiver accepted (2xx), by receiver.", prometheus.CounterValue},
+			{"webtrunk_webhook_failures_total", "Failed delivery attempts (each retried), by receiver.", prometheus.CounterValue},
+			{"webtrunk_webhook_dropped_total", "Events dropped because a queue was full, by receiver.", prometheus.CounterValue},
+		},
+		read: func() []namedValues {
+			h := hooks()
+			if h == nil {
+				return nil
+			}
+			var out []namedValues
+			for _, s := range h.Stats() {
+				out = append(out, namedValues{s.Name, []float64{float64(s.Queued), float64(s.Delivered), float64(s.Failed), float64(s.Dropped)}})
+			}
+
+			return out
+		},
+	}.init())
 }
 
-// webhookCollector exports webhook.Sender.Stats.
-type webhookCollector struct {
-	hooks                              func() *webhook.Sender
-	queued, delivered, failed, dropped *prometheus.Desc
+// namedMetric is one metric of a namedCollector.
+type namedMetric struct {
+	name, help string
+	kind       prometheus.ValueType
+}
+
+// namedValues are the values of one named thing, in the order of the
+// collector's metrics.
+type namedValues struct {
+	name   string
+	values []float64
+}
+
+// namedCollector exports metrics of named things (record sinks, webhook
+// receivers) read at each scrape, labelled with their names.
+type namedCollector struct {
+	label   string
+	metrics []namedMetric
+	descs   []*prometheus.Desc
+	read    func() []namedValues
+}
+
+// init builds the descriptors.
+func (c namedCollector) init() namedCollector {
+	for _, m := range c.metrics {
+		c.descs = append(c.descs, prometheus.NewDesc(m.name, m.help, []string{c.label}, nil))
+	}
+
+	return c
 }
 
 // Describe sends the collector's descriptors.
-func (c webhookCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.queued
-	ch <- c.delivered
-	ch <- c.failed
-	ch <- c.dropped
+func (c namedCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
 }
 
-// Collect sends each receiver's current counters.
-func (c webhookCollector) Collect(ch chan<- prometheus.Metric) {
-	h := c.hooks()
-	if h == nil {
-		return
-	}
-	for _, s := range h.Stats() {
-		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(s.Queued), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(s.Delivered), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(s.Failed), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(s.Dropped), s.Name)
+// Collect sends each named thing's current values.
+func (c namedCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, nv := range c.read() {
+		for i, d := range c.descs {
+			ch <- prometheus.MustNewConstMetric(d, c.metrics[i].kind, nv.values[i], nv.name)
+		}
 	}
 }

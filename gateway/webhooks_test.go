@@ -66,10 +66,16 @@ func (r *hookReceiver) start(addr string) {
 	go func() { defer close(r.done); _ = r.srv.Serve(ln) }()
 }
 
-// stop closes the listener and every connection: the receiver is down.
+// stop closes the listener, lets the request in progress finish (its
+// answer sent: an event the receiver recorded counts as delivered) and
+// closes every connection: the receiver is down.
 func (r *hookReceiver) stop() {
 	if r.srv != nil {
-		_ = r.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.srv.Shutdown(ctx); err != nil {
+			_ = r.srv.Close()
+		}
 		<-r.done
 		r.srv = nil
 	}

@@ -374,62 +374,36 @@ func (r *Recorder) spoolBatch(batch []Record, buf []byte) {
 // deliver hands a sink its spooled records in order until ctx ends,
 // retrying failed writes with a back-off.
 func (r *Recorder) deliver(ctx context.Context, s *spooledSink) {
-	wait := time.Duration(0)
-	failing := false
-	for {
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
-		lines, err := s.spool.Peek(sinkBatch)
-		if err != nil {
-			return
-		}
-		if len(lines) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.spool.Ready():
-			}
-			wait = 0
+	spool.Deliver(ctx, s.spool, sinkBatch, spool.Backoff{Min: retryMin, Max: retryMax}, spool.Handlers{
+		Send: func(ctx context.Context, lines [][]byte) error {
+			recs := make([]Record, 0, len(lines))
+			for _, l := range lines {
+				var rec Record
+				if err := json.Unmarshal(l, &rec); err != nil {
+					r.log.Error("spooled call record unreadable, skipped", "sink", s.Name(), "error", err)
 
-			continue
-		}
-		recs := make([]Record, 0, len(lines))
-		for _, l := range lines {
-			var rec Record
-			if err := json.Unmarshal(l, &rec); err != nil {
-				r.log.Error("spooled call record unreadable, skipped", "sink", s.Name(), "error", err)
-
-				continue
+					continue
+				}
+				recs = append(recs, rec)
 			}
-			recs = append(recs, rec)
-		}
-		wctx, cancel := context.WithTimeout(ctx, sinkTimeout)
-		err = s.Write(wctx, recs)
-		cancel()
-		if err != nil {
+			wctx, cancel := context.WithTimeout(ctx, sinkTimeout)
+			defer cancel()
+
+			return s.Write(wctx, recs)
+		},
+		Failed: func(err error, first bool) {
 			s.errs.Add(1)
-			if !failing {
+			if first {
 				r.log.Warn("call record sink failing, records stay spooled", "sink", s.Name(), "spooled", s.spool.Len(), "error", err)
 			}
-			failing = true
-			wait = min(max(2*wait, retryMin), retryMax)
-
-			continue
-		}
-		if failing {
-			r.log.Info("call record sink recovered", "sink", s.Name())
-		}
-		failing, wait = false, 0
-		s.delivered.Add(uint64(len(recs)))
-		if err := s.spool.Ack(len(lines)); err != nil {
-			r.log.Error("call record spool", "sink", s.Name(), "error", err)
-		}
-	}
+		},
+		Delivered: func(n int, recovered bool) {
+			s.delivered.Add(uint64(n)) //nolint:gosec // a batch size
+			if recovered {
+				r.log.Info("call record sink recovered", "sink", s.Name())
+			}
+		},
+	})
 }
 
 // closeSpools closes the sinks' spool files.

@@ -313,51 +313,21 @@ func (s *Sender) enqueue(ev Event) {
 // deliver posts a receiver's queued events one at a time, in order, until
 // ctx ends; a failure is retried with a back-off before the next event.
 func (s *Sender) deliver(ctx context.Context, r *receiver) {
-	wait := time.Duration(0)
-	failing := false
-	for {
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
-		recs, err := r.queue.Peek(1)
-		if err != nil {
-			return
-		}
-		if len(recs) == 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-r.queue.Ready():
-			}
-
-			continue
-		}
-		if err := s.post(ctx, r, recs[0]); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
+	spool.Deliver(ctx, r.queue, 1, spool.Backoff{Min: retryMin, Max: retryMax}, spool.Handlers{
+		Send: func(ctx context.Context, recs [][]byte) error { return s.post(ctx, r, recs[0]) },
+		Failed: func(err error, first bool) {
 			r.failed.Add(1)
-			if !failing {
+			if first {
 				s.log.Warn("webhook receiver failing, events stay queued", "receiver", r.Name, "queued", r.queue.Len(), "error", err)
 			}
-			failing = true
-			wait = min(max(2*wait, retryMin), retryMax)
-
-			continue
-		}
-		if failing {
-			s.log.Info("webhook receiver recovered", "receiver", r.Name)
-		}
-		failing, wait = false, 0
-		r.delivered.Add(1)
-		if err := r.queue.Ack(1); err != nil {
-			s.log.Error("webhook queue", "receiver", r.Name, "error", err)
-		}
-	}
+		},
+		Delivered: func(n int, recovered bool) {
+			r.delivered.Add(uint64(n)) //nolint:gosec // one event
+			if recovered {
+				s.log.Info("webhook receiver recovered", "receiver", r.Name)
+			}
+		},
+	})
 }
 
 // errStatus is a delivery answered with a status other than 2xx.
