@@ -82,6 +82,10 @@ type Counter interface {
 type Memory struct {
 	mu    sync.Mutex
 	users map[string]*userCount
+	// day is the UTC day of the last Begin; when it turns, users with no
+	// call in progress are forgotten, so that the map holds only users
+	// who called today or are still on a call.
+	day string
 }
 
 // userCount is one user's counts.
@@ -124,6 +128,14 @@ func (m *Memory) user(user string, now time.Time) *userCount {
 func (m *Memory) Begin(user, number string, lim Limits, now time.Time) (Ticket, Refusal) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if d := dayOf(now); d != m.day {
+		m.day = d
+		for k, u := range m.users {
+			if u.inFlight == 0 && u.day != d {
+				delete(m.users, k)
+			}
+		}
+	}
 	u := m.user(user, now)
 	switch {
 	case lim.CallsPerMinute > 0 && len(u.starts) >= lim.CallsPerMinute:

@@ -64,4 +64,11 @@ func TestMemoryLimits(t *testing.T) {
 	if tk.Remaining != 30*time.Minute {
 		t.Errorf("remaining %v, want 30m", tk.Remaining)
 	}
+	// A new day forgets users without a call in progress.
+	done, _ := m.Begin("carol", "+1555", Limits{}, day)
+	m.End(done, time.Minute, day)
+	m.Begin("dave", "+1555", Limits{}, day.Add(2*time.Hour))
+	if _, ok := m.users["carol"]; ok || m.users["bob"] == nil || len(m.users) != 2 {
+		t.Errorf("users after the day turned: %v, want bob (on a call) and dave", len(m.users))
+	}
 }
