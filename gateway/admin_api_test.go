@@ -119,3 +119,25 @@ func TestAdminLocksUser(t *testing.T) {
 		t.Errorf("bob's WebSocket closed with %d, want 1008", code)
 	}
 }
+
+// TestAdminHangsUpRingingCall: an inbound call still ringing is listed as
+// ringing, and hanging it up answers the trunk 603 and tells the browser
+// admin_hangup.
+func TestAdminHangsUpRingingCall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig{})
+	b := login(t, e, "alice")
+	tc := trunkDial(t, e, "+15550100")
+	in := expect[signaling.Incoming](t, b)
+	var list callList
+	adminJSON(t, e, http.MethodGet, "/v1/calls", http.StatusOK, &list)
+	if len(list.Calls) != 1 || list.Calls[0].State != apiStateRinging || list.Calls[0].ID != in.CallID {
+		t.Fatalf("calls %+v, want %s ringing", list.Calls, in.CallID)
+	}
+	adminJSON(t, e, http.MethodDelete, "/v1/calls/"+in.CallID, http.StatusOK, nil)
+	b.ExpectHangup(t, in.CallID, signaling.ReasonAdminHangup, 0)
+	tc.WaitEnded(t, faketrunk.EndRejected)
+	if code := tc.FinalCode(); code != 603 {
+		t.Errorf("the trunk got %d, want 603", code)
+	}
+}
