@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/testcodec"
 )
 
@@ -49,4 +50,27 @@ func TestReloadReplacesTrunk(t *testing.T) {
 		t.Errorf("trunks after the reload %+v, want fake2 with the one new call", trunks.Trunks)
 	}
 	adminJSON(t, e, http.MethodPost, "/v1/reload", http.StatusConflict, nil)
+}
+
+// TestReloadUsers: a user removed by a reload can no longer log in, and
+// its open connection can no longer dial; the other users are untouched.
+func TestReloadUsers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig{})
+	bob := login(t, e, "bob")
+	alice := login(t, e, "alice")
+	next := parseTestConfig(t, testConfig{trunkPort: int(e.trunk.Addr().Port()), edit: func(c *config.Config) {
+		c.Auth.Users = slices.DeleteFunc(c.Auth.Users, func(u config.User) bool { return u.ID == "bob" })
+	}})
+	if _, err := e.gw.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	again := newTab(t, e)
+	again.Send(t, signaling.Auth{Version: signaling.Version, User: "bob", Password: testPassword, Ref: "l"})
+	if r := expect[signaling.ErrorReply](t, again); r.Code != signaling.CodeUnauthorized {
+		t.Errorf("login of a removed user: %+v", r)
+	}
+	refusedDial(t, e, bob, "b1", "+447700900123", signaling.CodeUnauthorized)
+	dial(t, alice, "a1", "+15550123")
+	e.trunk.NextCall(t)
 }
