@@ -18,7 +18,7 @@ func (g *Gateway) openWebhooks() error {
 	w := g.cfg.Webhooks
 	if w.DialAuth.URL != "" {
 		g.dialAuth = &webhook.Authorizer{
-			URL: w.DialAuth.URL, Secret: []byte(w.Secret.Reveal()), Timeout: w.DialAuth.Timeout,
+			URL: w.DialAuth.URL, Secret: []byte(w.Secret.Reveal()), Timeout: w.DialAuth.Timeout, Client: webhook.NewClient(),
 			Default: webhook.Decision{Allow: w.DialAuth.OnFailure == config.DialAuthAllow, Reason: "the authorisation service did not answer"},
 		}
 	}

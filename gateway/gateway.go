@@ -464,6 +464,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.hooks.Close()
 	}
 	<-hooksDone
+	if g.dialAuth != nil {
+		g.dialAuth.Client.CloseIdleConnections()
+	}
 	g.mu.Lock()
 	rtc := g.rtc
 	g.mu.Unlock()

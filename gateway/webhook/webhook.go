@@ -65,6 +65,18 @@ const (
 // it an event is dropped and counted.
 const queueSize = 4096
 
+// NewClient returns an HTTP client with a transport of its own (not
+// shared with the rest of the process), whose idle connections its owner
+// closes when it stops.
+func NewClient() *http.Client {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return &http.Client{}
+	}
+
+	return &http.Client{Transport: t.Clone()}
+}
+
 // Sign returns the signature header value of body sent at t with secret:
 // "t=UNIX,v1=" and the hex HMAC-SHA256 of "UNIX.body".
 func Sign(secret []byte, t time.Time, body []byte) string {
@@ -152,7 +164,7 @@ type Options struct {
 	SpoolMaxBytes int64
 	// Timeout bounds one delivery attempt.
 	Timeout time.Duration
-	// Client sends the requests; nil: a client of its own.
+	// Client sends the requests; nil: NewClient.
 	Client *http.Client
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
@@ -199,7 +211,7 @@ func New(o Options) (*Sender, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.client == nil {
-		s.client = &http.Client{}
+		s.client = NewClient()
 	}
 	for _, r := range o.Receivers {
 		q, err := spool.Open(filepath.Join(o.SpoolDir, r.Name+".queue"), o.SpoolMaxBytes)
@@ -271,6 +283,7 @@ run:
 	cancel()
 	wg.Wait()
 	s.closeQueues()
+	s.client.CloseIdleConnections()
 }
 
 // Close stops the Sender and waits for Run to return; on a Sender that
