@@ -62,6 +62,9 @@ type User struct {
 	// call (RFC 3323 section 4.2), "none" to present it (a dial may still
 	// withhold it). Default none.
 	Privacy Privacy `yaml:"privacy"`
+	// Limits, when set, replace the top-level limits for this user as a
+	// whole (a key left out is no limit). Default: the top-level limits.
+	Limits *Limits `yaml:"limits"`
 }
 
 // setDefaults gives a user decoded from a list element its static defaults.

@@ -48,6 +48,12 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Admin is the operators' listener: admin API, metrics, profiles.
 	Admin AdminConfig `yaml:"admin"`
+	// CDR is where call detail records go.
+	CDR CDRConfig `yaml:"cdr"`
+	// Limits are the fraud limits of users without their own.
+	Limits Limits `yaml:"limits"`
+	// Webhooks send call events to the operator's backend.
+	Webhooks WebhooksConfig `yaml:"webhooks"`
 	// Shutdown configures graceful shutdown.
 	Shutdown ShutdownConfig `yaml:"shutdown"`
 	// TURN relays media for browsers that cannot reach the gateway
@@ -312,6 +318,8 @@ func Default() *Config {
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Metrics:  MetricsConfig{Enabled: true, Listener: MetricsOnAdmin, Path: "/metrics"},
 		Admin:    AdminDefault(),
+		CDR:      CDRDefault(),
+		Webhooks: WebhooksDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
 	}
 }

@@ -36,6 +36,9 @@ func (c *Config) validate(p *problems) {
 	c.validateRouting(p)
 	c.validateAdmin(p)
 	c.validateNetwork(p)
+	c.validateCDR(p)
+	c.validateLimits(p)
+	c.validateWebhooks(p)
 
 	checkRange(p, "calls.ring_timeout", c.Calls.RingTimeout, 5*time.Second, 10*time.Minute)
 	checkRange(p, "calls.media_timeout", c.Calls.MediaTimeout, 5*time.Second, 10*time.Minute)

@@ -122,3 +122,19 @@ func TestAdminWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPprof: with admin.pprof the Go profiles are served on the
+// admin listener behind the token, and never on the browsers' listener.
+func TestAdminPprof(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig{edit: func(c *config.Config) { c.Admin.Pprof = true }})
+	if _, body := adminGet(t, e, "/debug/pprof/"); !strings.Contains(body, "goroutine") {
+		t.Errorf("profile index lacks goroutine:\n%.200s", body)
+	}
+	if code, _ := adminRequest(t, e, http.MethodGet, "/debug/pprof/", nil); code != http.StatusUnauthorized {
+		t.Errorf("profiles without the token: %d, want 401", code)
+	}
+	if code, body := httpGet(t, e, "/debug/pprof/"); code == http.StatusOK && strings.Contains(body, "goroutine") {
+		t.Error("profiles served on the browsers' listener")
+	}
+}

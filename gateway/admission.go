@@ -24,21 +24,28 @@ const capacityRetryAfter = 5 * time.Second
 // never per packet, and lock-free: one compare-and-swap to take a slot, one
 // atomic add to give it back.
 type admission struct {
-	limit  int64 // 0: unlimited
+	limit  atomic.Int64 // 0: unlimited
 	active atomic.Int64
 }
 
 // newAdmission returns the count for a limit of max calls (0 or less:
 // unlimited).
 func newAdmission(limit int) *admission {
-	return &admission{limit: int64(max(limit, 0))}
+	a := &admission{}
+	a.setLimit(limit)
+
+	return a
 }
+
+// setLimit changes the limit (a reload); calls in progress beyond a lower
+// limit continue, new ones wait until the count is below it.
+func (a *admission) setLimit(limit int) { a.limit.Store(int64(max(limit, 0))) }
 
 // acquire takes a slot, or returns nil when limit calls are in progress.
 func (a *admission) acquire() *callSlot {
 	for {
 		n := a.active.Load()
-		if a.limit > 0 && n >= a.limit {
+		if limit := a.limit.Load(); limit > 0 && n >= limit {
 			return nil
 		}
 		if a.active.CompareAndSwap(n, n+1) {
@@ -50,7 +57,9 @@ func (a *admission) acquire() *callSlot {
 // full reports whether the limit is reached, so that a new call would be
 // refused.
 func (a *admission) full() bool {
-	return a.limit > 0 && a.active.Load() >= a.limit
+	limit := a.limit.Load()
+
+	return limit > 0 && a.active.Load() >= limit
 }
 
 // inUse returns how many slots are taken.

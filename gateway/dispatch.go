@@ -36,7 +36,10 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 	var err error
 	switch m := msg.(type) {
 	case signaling.Dial:
-		callID, err = m.ID, c.dial(*id, m)
+		start := time.Now()
+		if callID, err = m.ID, c.dial(*id, m); err != nil {
+			c.recordRefusedDial(*id, m, start, err)
+		}
 	case signaling.Accept:
 		callID, err = m.CallID, c.accept(*id, m)
 	case signaling.Reject:
@@ -92,7 +95,13 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 
 		return
 	}
-	if !c.g.hub.login(c, id.UserID, c.g.cfg.Auth.MaxConnectionsPerUser) {
+	if c.g.locks.locked(id.UserID) {
+		c.log.Info("authentication refused: user locked", "user", id.UserID)
+		c.send(signaling.ErrorReply{Code: signaling.CodeUserLocked, Message: errUserLocked.Msg, Ref: a.Ref})
+
+		return
+	}
+	if !c.g.hub.login(c, id.UserID, c.g.policy().cfg.Auth.MaxConnectionsPerUser) {
 		c.g.metrics.WebSocketsRefused.WithLabelValues(connLimitUser).Inc()
 		c.log.Info("websocket refused: auth.max_connections_per_user reached", "user", id.UserID)
 		c.send(signaling.ErrorReply{Code: signaling.CodeTooManyConnections,

@@ -234,6 +234,9 @@ func (s *session) attempt(rt route, t *config.Trunk, target netip.AddrPort, rtp 
 	if from == "" {
 		from = t.CallerID
 	}
+	if s.fromRewritten != "" {
+		from = s.fromRewritten
+	}
 	s.from = from // read by the call's log line, in this goroutine
 	var early atomic.Bool
 	start := time.Now()

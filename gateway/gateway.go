@@ -28,8 +28,11 @@ import (
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/browser"
+	"github.com/webtrunk/webtrunk/gateway/cdr"
+	"github.com/webtrunk/webtrunk/gateway/fraud"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/gateway/turnserver"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 
 	"github.com/webtrunk/webtrunk/telephony"
@@ -52,7 +55,6 @@ type Gateway struct {
 	metrics *Metrics
 	auth    *auth.Authenticator
 	ua      *sip.UA
-	router  *router
 	// health and carrier: trunk availability and its metrics
 	// (trunkhealth.go).
 	health   *trunkHealth
@@ -106,6 +108,26 @@ type Gateway struct {
 	adminLn     net.Listener
 	adminServer *http.Server
 	adminLog    *throttle
+	// pol is the current call policy (policy.go), swapped by Reload.
+	pol atomic.Pointer[policy]
+	// counter holds users' calls against their fraud limits (limits.go);
+	// its counts outlive reloads.
+	counter fraud.Counter
+	// locks are the users an operator locked (admin API).
+	locks userLocks
+	// configFile is the file ReloadFile reads (SetConfigFile), under mu;
+	// reloadMu serialises reloads (SIGHUP and the admin API may race).
+	configFile string
+	reloadMu   sync.Mutex
+
+	// records writes the call detail records (records.go), nil when the
+	// cdr section names no file and no sink; opened by Listen.
+	records *cdr.Recorder
+	// hooks deliver events to the webhooks' receivers (events.go), nil
+	// without receivers; dialAuth is the dial authorisation hook, nil
+	// without one. Both are set by Listen.
+	hooks    *webhook.Sender
+	dialAuth *webhook.Authorizer
 }
 
 // New checks cfg and prepares a gateway. It binds no socket and starts no
@@ -133,7 +155,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	rt, err := newRouter(cfg)
+	pol, err := newPolicy(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +165,6 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		metrics: NewMetrics(),
 		auth:    authn,
 		ua:      ua,
-		router:  rt,
 		hub:     newHub(),
 		// The WebRTC stack is bound by Listen.
 		listenWebRTC: webrtc,
@@ -155,6 +176,8 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		originLog: newThrottle(originLogInterval, originLogKeys),
 		limitLog:  newThrottle(originLogInterval, originLogKeys),
 	}
+	g.pol.Store(pol)
+	g.counter = &fraud.Memory{}
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.iceRefresh.Store(int64(cfg.TURN.CredentialLifetime / 2))
@@ -176,6 +199,12 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	g.adminLog = newThrottle(adminLogInterval, originLogKeys)
+	if cfg.CDR.File != "" || !cfg.CDR.Postgres.DSN.IsZero() {
+		g.metrics.registerRecords(func() *cdr.Recorder { return g.records })
+	}
+	if len(cfg.Webhooks.Receivers) > 0 {
+		g.metrics.registerWebhooks(func() *webhook.Sender { return g.hooks })
+	}
 	if cfg.Admin.Listen != "" {
 		g.adminServer = &http.Server{
 			Handler:           g.adminRoutes(),
@@ -233,6 +262,34 @@ func (g *Gateway) Listen() error {
 		_ = ln.Close()
 		if adminLn != nil {
 			_ = adminLn.Close()
+		}
+	}
+	if err := g.openRecords(); err != nil {
+		closeHTTP()
+
+		return fmt.Errorf("gateway: %w", err)
+	}
+	if err := g.openWebhooks(); err != nil {
+		closeHTTP()
+		if g.records != nil {
+			g.records.Close()
+			g.records = nil
+		}
+
+		return fmt.Errorf("gateway: %w", err)
+	}
+	closeHTTP = func() {
+		_ = ln.Close()
+		if adminLn != nil {
+			_ = adminLn.Close()
+		}
+		if g.records != nil {
+			g.records.Close()
+			g.records = nil
+		}
+		if g.hooks != nil {
+			g.hooks.Close()
+			g.hooks = nil
 		}
 	}
 	rtc, err := g.listenWebRTC(g.cfg.WebRTC, g.log.With("component", "webrtc"))
@@ -322,6 +379,12 @@ func (g *Gateway) Close() error {
 	if g.adminLn != nil {
 		_ = g.adminLn.Close()
 	}
+	if g.records != nil {
+		g.records.Close()
+	}
+	if g.hooks != nil {
+		g.hooks.Close()
+	}
 	_ = g.rtc.Close()
 	_ = g.ua.Close()
 	g.closeTURN()
@@ -350,6 +413,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ln, adminLn := g.httpLn, g.adminLn
 	g.mu.Unlock()
 
+	recordsDone, hooksDone := make(chan struct{}), make(chan struct{})
+	if g.records != nil {
+		go func() { defer close(recordsDone); g.records.Run() }()
+	} else {
+		close(recordsDone)
+	}
+	if g.hooks != nil {
+		go func() { defer close(hooksDone); g.hooks.Run() }()
+	} else {
+		close(hooksDone)
+	}
 	uaCtx, uaCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer uaCancel()
 	uaErr := make(chan error, 1)
@@ -410,6 +484,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}
 	monitor.Wait()
+	if g.records != nil {
+		// Every session has ended: the recorder writes what is queued.
+		g.records.Close()
+	}
+	<-recordsDone
+	if g.hooks != nil {
+		// The last events are queued; what is undelivered stays on disk.
+		g.hooks.Close()
+	}
+	<-hooksDone
+	if g.dialAuth != nil {
+		g.dialAuth.Client.CloseIdleConnections()
+	}
 	g.mu.Lock()
 	rtc := g.rtc
 	g.mu.Unlock()
@@ -430,7 +517,7 @@ func (g *Gateway) shutdown() {
 	g.ready.Store(false)
 	g.draining.Store(true)
 	g.mu.Unlock()
-	grace := g.cfg.Shutdown.GracePeriod
+	grace := g.policy().cfg.Shutdown.GracePeriod
 	g.log.Info("gateway shutting down", "grace_period", grace, "calls", g.sessions.len())
 	if !g.waitDrained(grace) {
 		g.log.Info("grace period over, hanging up", "calls", g.sessions.len())
@@ -505,8 +592,11 @@ func (g *Gateway) startCall(dir string, add func()) bool {
 func (g *Gateway) watchRegistrations(ctx context.Context) {
 	t := time.NewTicker(registrationPoll)
 	defer t.Stop()
+	last := map[string]sip.RegistrationState{}
 	for {
-		for _, st := range g.ua.RegistrationStates() {
+		states := g.ua.RegistrationStates()
+		g.publishRegistrations(states, last)
+		for _, st := range states {
 			v := 0.0
 			if st.Registered {
 				v = 1

@@ -10,6 +10,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -34,6 +35,8 @@ type inboundCall struct {
 	user  string
 	log   *slog.Logger
 	start time.Time
+	// ringAt is when the trunk got 180 and the browsers rang.
+	ringAt time.Time
 
 	// acceptedCh is closed once a session owns the call.
 	acceptedCh chan struct{}
@@ -64,23 +67,28 @@ type pendingEnd struct {
 // Retry-After (RFC 3261 sections 21.5.4 and 20.33) when the gateway
 // carries calls.max_concurrent calls, in which case no browser rings.
 func (g *Gateway) incoming(ic *sip.IncomingCall) {
+	start := time.Now()
 	log := g.log.With("sip_call_id", ic.CallID(), "direction", directionInbound, "from", ic.From(), "to", ic.To())
+	user := ""
 	reject := func(code int, text, why string) {
 		log.Info("inbound call refused", "sip_code", code, "reason", why)
 		g.metrics.CallsTotal.WithLabelValues(directionInbound, why).Inc()
 		_ = ic.Reject(code, text)
+		g.recordRefusedInbound(ic.CallID(), ic.From(), ic.To(), ic.Trunk(), user, start, code, text, why)
 	}
 	if g.draining.Load() {
 		reject(503, "Service Unavailable", string(signaling.ReasonShutdown))
 
 		return
 	}
-	rt, ok := g.cfg.Route(ic.To())
+	pol := g.policy()
+	rt, ok := pol.cfg.Route(ic.To())
 	if !ok {
 		reject(404, "Not Found", "no_route")
 
 		return
 	}
+	user = rt.User
 	conns := g.hub.conns(rt.User)
 	if len(conns) == 0 {
 		reject(480, "Temporarily Unavailable", "offline")
@@ -90,6 +98,9 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	var limit int
 	if id := conns[0].identity(); id != nil {
 		limit = id.MaxCalls
+		if cur, err := pol.identity(*id); err == nil {
+			limit = cur.MaxCalls
+		}
 	}
 	if g.hub.atLimit(rt.User, limit) {
 		reject(486, "Busy Here", string(signaling.ReasonBusy))
@@ -99,15 +110,16 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	slot := g.admission.acquire()
 	if slot == nil {
 		log.Info("inbound call refused", "sip_code", 503, "reason", deniedOverCapacity,
-			"max_concurrent", g.cfg.Calls.MaxConcurrent)
+			"max_concurrent", pol.cfg.Calls.MaxConcurrent)
 		g.metrics.CallsTotal.WithLabelValues(directionInbound, deniedOverCapacity).Inc()
 		g.metrics.CallsOverCapacity.WithLabelValues(directionInbound).Inc()
 		_ = ic.RejectRetryAfter(503, "Service Unavailable", capacityRetryAfter)
+		g.recordRefusedInbound(ic.CallID(), ic.From(), ic.To(), ic.Trunk(), user, start, 503, "Service Unavailable", deniedOverCapacity)
 
 		return
 	}
 	in := &inboundCall{
-		g: g, id: "in-" + randomHex(8), ic: ic, user: rt.User, start: time.Now(), slot: slot,
+		g: g, id: "in-" + randomHex(8), ic: ic, user: rt.User, start: start, slot: slot,
 		conns: make(map[*wsConn]struct{}, len(conns)), acceptedCh: make(chan struct{}),
 	}
 	in.log = log.With("call_id", in.id, "user", rt.User)
@@ -138,6 +150,9 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	}
 	// 180 goes out before any tab hears of the call, so that no accept
 	// can answer the INVITE while the provisional response is being sent.
+	in.mu.Lock()
+	in.ringAt = time.Now()
+	in.mu.Unlock()
 	if err := ic.Ring(); err != nil {
 		in.log.Debug("ring", "error", err)
 	}
@@ -145,6 +160,8 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 		c.send(msg)
 	}
 	in.log.Info("inbound call ringing", "browsers", len(ringing))
+	g.publish(webhook.CallRinging, callFacts{CallID: in.id, SIPCallID: ic.CallID(), Direction: directionInbound,
+		User: rt.User, From: ic.From(), To: ic.To(), Trunk: ic.Trunk()})
 	go in.watch(rt.RingTimeout)
 }
 
@@ -212,6 +229,10 @@ func (in *inboundCall) finish(cause *endError, code int, text string) {
 		c.send(ev)
 	}
 	in.g.metrics.CallsTotal.WithLabelValues(directionInbound, string(cause.Reason)).Inc()
+	in.mu.Lock()
+	rec := in.ringingRecord(cause, code, text)
+	in.mu.Unlock()
+	in.g.writeRecord(rec)
 	in.log.Info("call ended", "from", in.ic.From(), "to", in.ic.To(), "trunk", in.ic.Trunk(),
 		"setup", time.Since(in.start).Round(time.Millisecond), "talk", time.Duration(0), "reason", string(cause.Reason))
 }
@@ -295,7 +316,11 @@ func (c *wsConn) accept(id auth.Identity, m signaling.Accept) error {
 	}
 	s := g.newSession(c, in.id, directionInbound, id)
 	s.from, s.to, s.trunk, s.ic = in.ic.From(), in.ic.To(), in.ic.Trunk(), in.ic
+	s.fromDialled, s.toDialled = s.from, s.to
 	s.epoch = in.start
+	in.mu.Lock()
+	s.ringAt = in.ringAt
+	in.mu.Unlock()
 	s.setSIPCallID(in.ic.CallID())
 	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {

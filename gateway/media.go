@@ -42,8 +42,8 @@ func (s *session) startBridge(call *sip.Call) error {
 		BrowserCodec:       browser.Audio,
 		BrowserEvents:      browser.Events,
 		TrunkMedia:         bridge.TrunkMedia{Codec: trunk.Codec, EventPT: trunk.TelephoneEventPT},
-		TranscodeSameCodec: s.g.cfg.Calls.TranscodeSameCodec,
-		OpusComplexity:     s.g.cfg.Calls.OpusComplexity,
+		TranscodeSameCodec: s.pol.cfg.Calls.TranscodeSameCodec,
+		OpusComplexity:     s.pol.cfg.Calls.OpusComplexity,
 		OnDigit:            s.digit,
 		Epoch:              s.epoch,
 	})

@@ -4,7 +4,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/gateway/turnserver"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -85,6 +87,9 @@ type Metrics struct {
 	// ICERestarts counts ICE restarts the browsers asked for and the
 	// gateway answered.
 	ICERestarts prometheus.Counter
+	// Reloads counts configuration reloads by result: ok or failed (the
+	// file was unreadable or invalid and nothing changed).
+	Reloads *prometheus.CounterVec
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -217,13 +222,137 @@ func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // registerOperations adds the collectors of the operators' features:
-// the admin listener.
+// the admin listener and configuration reloads.
 func (m *Metrics) registerOperations() {
 	m.AdminRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "webtrunk_admin_refused_total",
 		Help: "Admin listener requests refused with 401 for a missing or wrong bearer token.",
 	})
-	m.Registry.MustRegister(m.AdminRefused)
+	m.Reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_config_reloads_total",
+		Help: "Configuration reloads (SIGHUP or the admin API), by result: ok, or failed (nothing changed).",
+	}, []string{"result"})
+	m.Reloads.WithLabelValues(reloadOK)
+	m.Reloads.WithLabelValues(reloadFailed)
+	m.Registry.MustRegister(m.AdminRefused, m.Reloads)
+}
+
+// registerRecords adds the call record collectors, read at each scrape
+// from the recorder rec returns (nil before Listen): records written to
+// the file, dropped, failed file writes, and per sink the records
+// spooled, delivered, failed and dropped.
+func (m *Metrics) registerRecords(recorder func() *cdr.Recorder) {
+	stats := func() cdr.Stats {
+		if r := recorder(); r != nil {
+			return r.Stats()
+		}
+
+		return cdr.Stats{}
+	}
+	counter := func(name, help string, f func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	m.Registry.MustRegister(
+		counter("webtrunk_cdr_written_total", "Call detail records appended to cdr.file.",
+			func() uint64 { return stats().Written }),
+		counter("webtrunk_cdr_dropped_total", "Call detail records lost because the in-memory record queue was full.",
+			func() uint64 { return stats().Dropped }),
+		counter("webtrunk_cdr_file_errors_total", "Failed writes of cdr.file (each retried).",
+			func() uint64 { return stats().FileErrors }),
+		namedCollector{label: "sink",
+			metrics: []namedMetric{
+				{"webtrunk_cdr_spooled", "Call detail records waiting in a sink's spool, by sink.", prometheus.GaugeValue},
+				{"webtrunk_cdr_delivered_total", "Call detail records a sink stored, by sink.", prometheus.CounterValue},
+				{"webtrunk_cdr_sink_errors_total", "Failed writes to a sink (each retried), by sink.", prometheus.CounterValue},
+				{"webtrunk_cdr_spool_dropped_total", "Call detail records that did not fit in a sink's spool, by sink.", prometheus.CounterValue},
+			},
+			read: func() []namedValues {
+				r := recorder()
+				if r == nil {
+					return nil
+				}
+				var out []namedValues
+				for _, s := range r.SinkStats() {
+					out = append(out, namedValues{s.Name, []float64{float64(s.Spooled), float64(s.Delivered), float64(s.Errors), float64(s.Dropped)}})
+				}
+
+				return out
+			},
+		}.init(),
+	)
+}
+
+// registerWebhooks adds the webhook delivery collectors, read at each
+// scrape from the sender hooks returns (nil before Listen): per receiver
+// the events queued, delivered, failed attempts and dropped events.
+func (m *Metrics) registerWebhooks(hooks func() *webhook.Sender) {
+	m.Registry.MustRegister(namedCollector{label: "receiver",
+		metrics: []namedMetric{
+			{"webtrunk_webhook_queued", "Events waiting in a webhook receiver's queue, by receiver.", prometheus.GaugeValue},
+			{"webtrunk_webhook_deliveries_total", "Events a webhook receiver accepted (2xx), by receiver.", prometheus.CounterValue},
+			{"webtrunk_webhook_failures_total", "Failed delivery attempts (each retried), by receiver.", prometheus.CounterValue},
+			{"webtrunk_webhook_dropped_total", "Events dropped because a queue was full, by receiver.", prometheus.CounterValue},
+		},
+		read: func() []namedValues {
+			h := hooks()
+			if h == nil {
+				return nil
+			}
+			var out []namedValues
+			for _, s := range h.Stats() {
+				out = append(out, namedValues{s.Name, []float64{float64(s.Queued), float64(s.Delivered), float64(s.Failed), float64(s.Dropped)}})
+			}
+
+			return out
+		},
+	}.init())
+}
+
+// namedMetric is one metric of a namedCollector.
+type namedMetric struct {
+	name, help string
+	kind       prometheus.ValueType
+}
+
+// namedValues are the values of one named thing, in the order of the
+// collector's metrics.
+type namedValues struct {
+	name   string
+	values []float64
+}
+
+// namedCollector exports metrics of named things (record sinks, webhook
+// receivers) read at each scrape, labelled with their names.
+type namedCollector struct {
+	label   string
+	metrics []namedMetric
+	descs   []*prometheus.Desc
+	read    func() []namedValues
+}
+
+// init builds the descriptors.
+func (c namedCollector) init() namedCollector {
+	for _, m := range c.metrics {
+		c.descs = append(c.descs, prometheus.NewDesc(m.name, m.help, []string{c.label}, nil))
+	}
+
+	return c
+}
+
+// Describe sends the collector's descriptors.
+func (c namedCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect sends each named thing's current values.
+func (c namedCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, nv := range c.read() {
+		for i, d := range c.descs {
+			ch <- prometheus.MustNewConstMetric(d, c.metrics[i].kind, nv.values[i], nv.name)
+		}
+	}
 }
 
 // registerContinuity creates and registers the collectors of call

@@ -8,13 +8,15 @@ import (
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
 // dial handles a dial message (docs/protocol.md, "Outbound call"): the
-// checks come first, in order (gateway draining, call id in use, number
-// and route, dial rules, trunk registration, the user's call limit, the
-// gateway's call limit, a free trunk-side RTP port pair, the offer), and a
+// checks come first, in order (gateway draining, call id in use, user
+// locked, number and route, dial rules, trunk registration, the user's
+// fraud limits, the user's call limit, the gateway's call limit, a free
+// trunk-side RTP port pair, the offer), and a
 // failed check is answered with an error while nothing reaches a trunk. The
 // gateway's limit is taken before any resource: no PeerConnection exists and
 // no INVITE is sent for a dial over calls.max_concurrent. The RTP port pair
@@ -31,11 +33,23 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	if c.call(m.ID) != nil || c.offer(m.ID) != nil {
 		return &callError{Code: signaling.CodeOutOfOrder, Msg: "id: already in use"}
 	}
-	rt, denied, err := g.router.Route(m.To, id.DialRules)
+	if g.locks.locked(id.UserID) {
+		return errUserLocked
+	}
+	pol := g.policy()
+	id, err := pol.identity(id)
+	if err != nil {
+		return err
+	}
+	rt, denied, err := pol.router.Route(m.To, id.DialRules)
 	if err != nil {
 		g.metrics.DialsDenied.WithLabelValues(denied).Inc()
 		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", denied)
 
+		return err
+	}
+	from := callerID(id, rt)
+	if rt, from, err = c.authorizeDial(pol, id.DialRules, m, id.UserID, rt, from); err != nil {
 		return err
 	}
 	if !g.routeAvailable(rt) {
@@ -43,23 +57,32 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 
 		return trunkUnavailable(rt)
 	}
+	ticket, longest, err := g.takeLimits(pol, id.UserID, rt.E164)
+	if err != nil {
+		c.log.Info("dial refused", "call_id", m.ID, "to", rt.E164, "reason", err.Error())
+
+		return err
+	}
 	if !g.hub.reserve(id.UserID, id.MaxCalls) {
+		g.endLimits(&ticket, 0)
 		g.metrics.DialsDenied.WithLabelValues(deniedTooManyCalls).Inc()
 
 		return &callError{Code: signaling.CodeTooManyCalls, Msg: "too many calls"}
 	}
 	slot := g.admission.acquire()
 	if slot == nil {
+		g.endLimits(&ticket, 0)
 		g.hub.release(id.UserID)
 		g.metrics.DialsDenied.WithLabelValues(deniedOverCapacity).Inc()
 		g.metrics.CallsOverCapacity.WithLabelValues(directionOutbound).Inc()
 		c.log.Info("dial refused", "call_id", m.ID, "to", m.To, "reason", deniedOverCapacity,
-			"max_concurrent", g.cfg.Calls.MaxConcurrent)
+			"max_concurrent", pol.cfg.Calls.MaxConcurrent)
 
 		return errOverCapacity
 	}
 	rtp, err := g.ua.ReservePorts()
 	if err != nil {
+		g.endLimits(&ticket, 0)
 		g.hub.release(id.UserID)
 		slot.release()
 		if !errors.Is(err, sip.ErrNoPorts) {
@@ -74,13 +97,20 @@ func (c *wsConn) dial(id auth.Identity, m signaling.Dial) error {
 	// session goroutine, which otherwise releases them when the call ends
 	// (the RTP ports go with the sip call: Dial closes them on every path).
 	release := func() {
+		g.endLimits(&ticket, 0)
 		g.hub.release(id.UserID)
 		slot.release()
 		_ = rtp.Close()
 	}
 	s := g.newSession(c, m.ID, directionOutbound, id)
+	s.pol = pol
+	s.ticket, s.longest = &ticket, longest
 	s.slot = slot
-	s.from, s.to, s.trunk = callerID(id, rt), rt.E164, rt.Trunk
+	s.from, s.to, s.trunk = from, rt.E164, rt.Trunk
+	s.fromDialled, s.toDialled = id.CallerID, m.To
+	if from != callerID(id, rt) {
+		s.fromRewritten = from
+	}
 	s.withheld = id.Privacy == config.PrivacyID || m.Privacy == signaling.PrivacyID
 	leg, answer, err := g.newLeg(s, m.SDP)
 	if err != nil {
@@ -142,7 +172,7 @@ func callerID(id auth.Identity, rt route) string {
 func (s *session) runOutbound(rt route, rtp *sip.RTPConn) {
 	defer s.g.sessionWG.Done()
 	defer s.finish()
-	ring := time.AfterFunc(s.g.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
+	ring := time.AfterFunc(s.pol.cfg.Calls.RingTimeout, func() { s.end(errRingTimeout) })
 	call, err := s.dialRoute(rt, rtp)
 	ring.Stop()
 	if err != nil {
@@ -160,6 +190,15 @@ func (s *session) runOutbound(rt route, rtp *sip.RTPConn) {
 func (s *session) progress(p sip.Progress) {
 	if p.Call != nil {
 		s.setSIPCallID(p.Call.CallID())
+	}
+	s.mu.Lock()
+	first := s.ringAt.IsZero()
+	if first {
+		s.ringAt = time.Now()
+	}
+	s.mu.Unlock()
+	if first {
+		s.publishCall(webhook.CallRinging)
 	}
 	if !p.EarlyMedia {
 		if s.ringOnce() {
@@ -180,10 +219,10 @@ func (s *session) progress(p sip.Progress) {
 	s.conn.send(signaling.Progress{CallID: s.id})
 }
 
-// trunkUp reports whether a trunk may take calls: a trunk that registers
-// must hold a current registration.
-func (g *Gateway) trunkUp(name string) bool {
-	t, ok := g.cfg.Trunk(name)
+// trunkUp reports whether a trunk of pol may take calls: a trunk that
+// registers must hold a current registration.
+func (g *Gateway) trunkUp(pol *policy, name string) bool {
+	t, ok := pol.cfg.Trunk(name)
 	if !ok || !t.Register.Enabled {
 		return ok
 	}

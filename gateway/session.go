@@ -10,7 +10,9 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/browser"
+	"github.com/webtrunk/webtrunk/gateway/fraud"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/webhook"
 	"github.com/webtrunk/webtrunk/sip"
 )
 
@@ -89,6 +91,24 @@ type session struct {
 	holdWG     sync.WaitGroup // the goroutine carrying out hold and resume
 	// attempts are the trunks tried for an outbound call (failover.go).
 	attempts []Attempt
+
+	// The call's record (records.go): the numbers as the caller gave
+	// them, set before the session starts, and the first ringing or early
+	// media, under mu.
+	fromDialled, toDialled string
+	ringAt                 time.Time
+	// fromRewritten is the caller ID the dial authorisation gave
+	// (webhooks.dial_auth), used on every trunk of the route instead of
+	// the user's or the trunk's; empty when it gave none.
+	fromRewritten string
+	// pol is the call policy the session started with (policy.go): a
+	// reload does not change a call in progress.
+	pol *policy
+	// ticket is the outbound call's count against the user's fraud limits
+	// (limits.go), given back when it ends; longest is its longest
+	// answered time from those limits (0: calls.max_duration only).
+	ticket  *fraud.Ticket
+	longest time.Duration
 }
 
 // newSession allocates a session; it starts nothing.
@@ -96,7 +116,7 @@ func (g *Gateway) newSession(c *wsConn, id, dir string, user auth.Identity) *ses
 	ctx, cancel := context.WithCancelCause(g.callCtx)
 	s := &session{
 		g: g, id: id, dir: dir, user: user, conn: c, ctx: ctx, cancel: cancel,
-		epoch: time.Now(),
+		epoch: time.Now(), pol: g.policy(),
 	}
 	s.log = g.log.With("call_id", id, "user", user.UserID, "direction", dir)
 
@@ -164,6 +184,7 @@ func (s *session) established(call *sip.Call) {
 	s.state.Store(int32(stateConnected))
 	s.g.metrics.SetupSeconds.WithLabelValues(s.dir).Observe(time.Since(s.epoch).Seconds())
 	s.conn.send(signaling.Connected{CallID: s.id})
+	s.publishCall(webhook.CallAnswered)
 	s.supervise(call)
 }
 
@@ -173,7 +194,11 @@ func (s *session) established(call *sip.Call) {
 func (s *session) supervise(call *sip.Call) {
 	check := time.NewTicker(mediaCheckInterval)
 	defer check.Stop()
-	maxDur := time.NewTimer(s.g.cfg.Calls.MaxDuration)
+	limit := s.pol.cfg.Calls.MaxDuration
+	if s.longest > 0 {
+		limit = min(limit, s.longest)
+	}
+	maxDur := time.NewTimer(limit)
 	defer maxDur.Stop()
 	for {
 		select {
@@ -231,7 +256,7 @@ func (s *session) mediaTimedOut(now int64) bool {
 	if s.trunkH.Load() {
 		return false
 	}
-	limit := int64(s.g.cfg.Calls.MediaTimeout)
+	limit := int64(s.pol.cfg.Calls.MediaTimeout)
 	ref := s.mediaRef.Load()
 	up, down := s.mediaStats()
 	for _, st := range []bridge.Stats{up, down} {
@@ -249,6 +274,7 @@ func (s *session) mediaTimedOut(now int64) bool {
 // runs at the end of the session goroutine.
 func (s *session) finish() {
 	<-s.ctx.Done()
+	endAt := time.Now()
 	cause := causeOf(context.Cause(s.ctx))
 	s.mu.Lock()
 	call, rtpConn, ic, stopBridge := s.call, s.rtp, s.ic, s.stopBridge
@@ -286,7 +312,7 @@ func (s *session) finish() {
 	s.slot.release()
 	s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
 	s.conn.removeCall(s.id, s)
-	s.record(cause, rtpConn)
+	s.record(cause, rtpConn, endAt)
 	s.g.sessions.remove(s)
 }
 
@@ -303,8 +329,9 @@ func rejectStatus(r signaling.Reason) (int, string) {
 	}
 }
 
-// record adds the call to the metrics and writes its one log line.
-func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
+// record adds the call to the metrics and writes its one log line and its
+// record; end is when the session ended.
+func (s *session) record(cause *endError, rtpConn *sip.RTPConn, end time.Time) {
 	m := s.g.metrics
 	m.CallsActive.WithLabelValues(s.dir).Dec()
 	m.CallsTotal.WithLabelValues(s.dir, string(cause.Reason)).Inc()
@@ -325,7 +352,13 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn) {
 	s.mu.Lock()
 	answered, codecs, log, attempts := s.answeredAt, s.codecs, s.log, attemptsAttr(s.attempts)
 	s.mu.Unlock()
-	end := time.Now()
+	rec := s.sessionRecord(cause, end)
+	var talked time.Duration
+	if !rec.Answer.IsZero() {
+		talked = rec.End.Sub(rec.Answer.Time)
+	}
+	s.g.endLimits(s.ticket, talked)
+	s.g.writeRecord(rec)
 	setup, talk := end.Sub(s.epoch), time.Duration(0)
 	if !answered.IsZero() {
 		setup, talk = answered.Sub(s.epoch), end.Sub(answered)

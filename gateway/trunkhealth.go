@@ -304,7 +304,7 @@ func (g *Gateway) TrunkStates() []TrunkState {
 	now := time.Now()
 	for i := range states {
 		st := &states[i]
-		st.Registered = g.trunkUp(st.Name)
+		st.Registered = g.trunkUp(g.policy(), st.Name)
 		st.Available = st.Up && !now.Before(st.HeldUntil) && st.Registered
 	}
 
@@ -313,10 +313,11 @@ func (g *Gateway) TrunkStates() []TrunkState {
 
 // trunkAvailable reports whether outbound calls may go to trunk name now:
 // registered when it registers, up by its probes, not held by a
-// Retry-After. The second result names why not ("unregistered", "down",
+// Retry-After (a trunk a reload removed is unregistered, one it added is
+// unprobed and up). The second result names why not ("unregistered", "down",
 // "held") when it may not.
 func (g *Gateway) trunkAvailable(name string) (bool, string) {
-	if !g.trunkUp(name) {
+	if !g.trunkUp(g.policy(), name) {
 		return false, attemptUnregistered
 	}
 	h := g.health
@@ -325,7 +326,9 @@ func (g *Gateway) trunkAvailable(name string) (bool, string) {
 	st, ok := h.trunks[name]
 	switch {
 	case !ok:
-		return false, attemptDown
+		// A trunk a reload added: its OPTIONS probes start with the next
+		// restart, until then it counts as up.
+		return true, ""
 	case !st.up:
 		return false, attemptDown
 	case time.Now().Before(st.heldUntil):

@@ -3,14 +3,15 @@
 # missing, then downloads the Go modules. "run" is what building and running
 # the gateway needs (libopus for the Opus codec through cgo); "test" adds the
 # real peers the integration tests drive (sipp, baresip, Chromium, Firefox
-# ESR), the tools that generate and analyse test audio and captures, and
-# the test-only npm packages of test/js (puppeteer-core, which drives
-# Firefox without downloading a browser, and typescript, which checks
-# webtrunk.d.ts); none of those is shipped with the gateway.
+# ESR, coturn, the PostgreSQL server of the call record tests), the tools
+# that generate and analyse test audio and captures, and the test-only npm
+# packages of test/js (puppeteer-core, which drives Firefox without
+# downloading a browser, and typescript, which checks webtrunk.d.ts); none
+# of those is shipped with the gateway.
 set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
-test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd sox espeak-ng iproute2 util-linux coturn"
+test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd sox espeak-ng iproute2 util-linux coturn postgresql"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;

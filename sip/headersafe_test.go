@@ -152,7 +152,7 @@ func FuzzBuildInvite(f *testing.F) {
 			}
 			user = "anonymous"
 		}
-		inv := ua.buildInvite(ua.trunks[0], b, display, user, "15557654321", offer)
+		inv := ua.buildInvite(ua.trunkList()[0], b, display, user, "15557654321", offer)
 		wire := inv.String()
 		msg, err := sipmsg.ParseMessage([]byte(wire))
 		if err != nil {

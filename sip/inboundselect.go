@@ -66,7 +66,7 @@ func (ua *UA) inboundTrunk(req *sipmsg.Request, tx sipmsg.ServerTransaction) (t 
 	src := sourceAddr(req)
 	var fallback *trunk
 	allowed := false
-	for _, c := range ua.trunks {
+	for _, c := range ua.trunkList() {
 		if !c.allows(src) {
 			continue
 		}
@@ -97,7 +97,7 @@ func (ua *UA) inboundTrunk(req *sipmsg.Request, tx sipmsg.ServerTransaction) (t 
 
 // hasDigestTrunk reports whether any trunk admits INVITEs by digest authentication.
 func (ua *UA) hasDigestTrunk() bool {
-	for _, t := range ua.trunks {
+	for _, t := range ua.trunkList() {
 		if t.Inbound.DigestUser != "" {
 			return true
 		}
@@ -129,7 +129,7 @@ func (ua *UA) authenticateInvite(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		return nil
 	}
 	var t *trunk
-	for _, c := range ua.trunks {
+	for _, c := range ua.trunkList() {
 		if c.Inbound.DigestUser != "" && c.Inbound.DigestUser == cred.Username && ua.digestRealm(c) == cred.Realm {
 			t = c
 			break
@@ -169,7 +169,7 @@ func (ua *UA) challenge(req *sipmsg.Request, tx sipmsg.ServerTransaction, stale 
 	nonce := ua.newNonce(time.Now())
 	seen := map[string]bool{}
 	var hs []sipmsg.Header
-	for _, t := range ua.trunks {
+	for _, t := range ua.trunkList() {
 		realm := ua.digestRealm(t)
 		if t.Inbound.DigestUser == "" || seen[realm] {
 			continue

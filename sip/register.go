@@ -52,6 +52,8 @@ type RegistrationState struct {
 // granted lifetime, exponential back-off (Config.RegisterRetryMin..Max, or Retry-After) after
 // failures, and removal (Expires: 0) at shutdown.
 type registration struct {
+	// quit is closed when the trunk is removed (SetTrunks).
+	quit    chan struct{}
 	ua      *UA
 	t       *trunk
 	callID  string
@@ -70,6 +72,7 @@ func newRegistration(ua *UA, t *trunk) *registration {
 		callID:  newID() + newID(),
 		fromTag: newID(),
 		st:      RegistrationState{Trunk: t.Name, Status: RegUnregistered},
+		quit:    make(chan struct{}),
 	}
 }
 
@@ -84,7 +87,8 @@ func (r *registration) state() RegistrationState {
 	return st
 }
 
-// run registers until stop is closed, then removes the binding.
+// run registers until stop or r.quit (the trunk was removed) is closed,
+// then removes the binding.
 func (r *registration) run(stop <-chan struct{}) {
 	cfg := r.ua.cfg
 	backoff := cfg.RegisterRetryMin
@@ -93,6 +97,9 @@ func (r *registration) run(stop <-chan struct{}) {
 	for {
 		select {
 		case <-stop:
+			r.unregister()
+			return
+		case <-r.quit:
 			r.unregister()
 			return
 		case <-wait.C:

@@ -224,7 +224,7 @@ func sourceAddr(m interface{ Source() string }) netip.Addr {
 
 // trunkForSource returns the first trunk whose AllowedSources contain ip.
 func (ua *UA) trunkForSource(ip netip.Addr) *trunk {
-	for _, t := range ua.trunks {
+	for _, t := range ua.trunkList() {
 		if t.allows(ip) {
 			return t
 		}

@@ -58,11 +58,7 @@ func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 	close(ua.started)
 	var rwg sync.WaitGroup
 	rwg.Go(func() { ua.refusals.run(ua.cfg.RefusedLogInterval, ua.stop) })
-	for _, t := range ua.trunks {
-		if t.reg != nil {
-			rwg.Go(func() { t.reg.run(ua.stop) })
-		}
-	}
+	ua.startRegistrations()
 
 	select {
 	case <-ctx.Done():
@@ -70,7 +66,8 @@ func (ua *UA) Serve(ctx context.Context, h func(*IncomingCall)) error {
 	}
 	ua.beginShutdown()
 	ua.hangupAll()
-	rwg.Wait() // registrations un-register and the refusal log summarises once stop is closed
+	rwg.Wait()     // the refusal log summarises once stop is closed
+	ua.regs.Wait() // registrations un-register once stop is closed
 	ua.wg.Wait()
 
 	ua.mu.Lock()

@@ -50,7 +50,8 @@ func TestTargets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.trunk.Name = "carrier"
-			ua := &UA{cfg: Config{Resolver: res}, trunks: []*trunk{{Trunk: tt.trunk}}}
+			ua := &UA{cfg: Config{Resolver: res}}
+			ua.trunks.Store(&[]*trunk{{Trunk: tt.trunk}})
 			ua.log = testLogger(t)
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 			defer cancel()
@@ -67,7 +68,8 @@ func TestTargets(t *testing.T) {
 			}
 		})
 	}
-	ua := &UA{cfg: Config{Resolver: res}, trunks: []*trunk{{Trunk: Trunk{Name: "carrier", Host: "nowhere.test", Port: 5060}}}}
+	ua := &UA{cfg: Config{Resolver: res}}
+	ua.trunks.Store(&[]*trunk{{Trunk: Trunk{Name: "carrier", Host: "nowhere.test", Port: 5060}}})
 	if _, err := ua.Targets(t.Context(), "carrier"); err == nil {
 		t.Errorf("Targets of a name that does not resolve: no error")
 	}

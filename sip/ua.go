@@ -30,7 +30,9 @@ type UA struct {
 	srv    *sipgo.Server
 	inflow *inflow   // gate of the UDP listeners, see drain.go
 	gate   *dialGate // gate of outgoing TCP and TLS connections, see dialgate.go
-	trunks []*trunk
+	// trunks is the current trunk list (trunkList), replaced as a whole by
+	// SetTrunks; calls keep the trunk they started on.
+	trunks atomic.Pointer[[]*trunk]
 
 	counters uaCounters
 	refusals *refusalLog
@@ -57,6 +59,10 @@ type UA struct {
 
 	wg    sync.WaitGroup // goroutines of calls and request handlers, see enter
 	dials sync.WaitGroup // Dial calls in progress, see enterDial
+	// regs are the registrations' goroutines; regsStarted (under mu) says
+	// that Serve started them, so that SetTrunks starts new ones.
+	regs        sync.WaitGroup
+	regsStarted bool
 }
 
 // trunk is a configured trunk with its live counters.
@@ -130,13 +136,11 @@ func NewUA(cfg Config) (*UA, error) {
 		closing:   make(chan struct{}),
 		released:  make(chan struct{}),
 	}
+	trunks := make([]*trunk, 0, len(cfg.Trunks))
 	for _, t := range cfg.Trunks {
-		tr := &trunk{Trunk: t}
-		if t.Register {
-			tr.reg = newRegistration(ua, tr)
-		}
-		ua.trunks = append(ua.trunks, tr)
+		trunks = append(trunks, ua.newTrunk(t))
 	}
+	ua.trunks.Store(&trunks)
 	srv.OnInvite(ua.onInvite)
 	srv.OnAck(ua.onAck)
 	srv.OnBye(ua.onBye)
@@ -156,7 +160,7 @@ func (ua *UA) Ready() bool {
 	if !serving || ua.draining.Load() {
 		return false
 	}
-	for _, t := range ua.trunks {
+	for _, t := range ua.trunkList() {
 		if t.reg != nil && !t.reg.state().Registered {
 			return false
 		}
@@ -176,7 +180,7 @@ func (ua *UA) Ports() *PortPool { return ua.cfg.RTPPorts }
 // RegistrationStates returns the registration state of every trunk that registers, in configuration order.
 func (ua *UA) RegistrationStates() []RegistrationState {
 	var out []RegistrationState
-	for _, t := range ua.trunks {
+	for _, t := range ua.trunkList() {
 		if t.reg != nil {
 			out = append(out, t.reg.state())
 		}
@@ -192,7 +196,7 @@ func (ua *UA) ActiveCalls() int {
 }
 
 func (ua *UA) trunkByName(name string) *trunk {
-	for _, t := range ua.trunks {
+	for _, t := range ua.trunkList() {
 		if t.Name == name {
 			return t
 		}

@@ -11,6 +11,11 @@
 //	                              that address, at /debug/pprof/; for
 //	                              measurements only: bind it to loopback
 //
+// SIGHUP reloads the configuration file (README, "Operators": users, dial
+// rules, routes, limits and trunks apply to new calls; an invalid file
+// changes nothing and its problems are logged) and reopens the call
+// record file (cdr.file), for logrotate.
+//
 // Exit codes: 0 after a clean shutdown (SIGINT or SIGTERM) or a valid
 // configuration with -check; 1 when the gateway fails while running;
 // 2 for a usage error or an invalid configuration, with every problem printed
@@ -131,6 +136,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			<-done
 		}()
 	}
+	gw.SetConfigFile(*configPath)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the configuration and reopening the call record file", "file", *configPath)
+				gw.ReopenRecords()
+				// ReloadFile logs and counts the outcome itself.
+				_, _ = gw.ReloadFile()
+			}
+		}
+	}()
 	if err := gw.Run(ctx); err != nil {
 		logger.Error("gateway failed", "error", err)
 

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -126,12 +127,10 @@ type user struct {
 
 // Authenticator checks passwords and tokens. It is safe for concurrent use.
 type Authenticator struct {
-	users        map[string]user
-	dummyHash    []byte
-	defaultRules *config.DialRules
-
-	jwtParser *jwt.Parser
-	jwtKey    []byte
+	// creds are the users and the token key of the current configuration,
+	// replaced as a whole by Update.
+	creds  atomic.Pointer[credentials]
+	leeway time.Duration
 
 	// pairs limits failed passwords per (address, user) pair, limiter
 	// per address over all users and all methods.
@@ -143,6 +142,17 @@ type Authenticator struct {
 	// goroutines nor delay every other login.
 	gate *gate
 	now  func() time.Time
+}
+
+// credentials are one configuration's users and token settings.
+type credentials struct {
+	users        map[string]user
+	dummyHash    []byte
+	dummyCost    int
+	defaultRules *config.DialRules
+
+	jwtParser *jwt.Parser
+	jwtKey    []byte
 }
 
 // pairKey is an (address, user) pair of the per-pair limiter.
@@ -229,28 +239,49 @@ func New(cfg *config.Config, opts ...Option) (*Authenticator, error) {
 	}
 	pairs := newTable[pairKey](o.pair.limit, o.pair.burst, DefaultLimiterSize)
 	a := &Authenticator{
+		leeway:  o.leeway,
+		pairs:   &pairs,
+		limiter: o.limiter,
+		guard:   newGuard(o.userFree, o.userMaxDelay, DefaultLimiterSize),
+		gate:    newGate(o.slots, o.reserved, o.queue, o.maxWait),
+		now:     o.now,
+	}
+	if err := a.Update(cfg); err != nil {
+		return nil, err
+	}
+
+	return a, nil
+}
+
+// Update replaces the users (with their hashes), the token settings and
+// the default dial rules with those of cfg, for every login from now on;
+// the limits of failed attempts and their counts are kept. It returns the
+// errors of New, leaving the Authenticator unchanged. When the highest
+// bcrypt cost changed it hashes a new random password, which takes as
+// long as one login.
+func (a *Authenticator) Update(cfg *config.Config) error {
+	if cfg == nil {
+		return errors.New("auth: nil config") //nolint:err113 // programming error, not matched by callers
+	}
+	prev := a.creds.Load()
+	c := &credentials{
 		users:        make(map[string]user, len(cfg.Auth.Users)),
 		defaultRules: &cfg.DefaultDialRules,
-		pairs:        &pairs,
-		limiter:      o.limiter,
-		guard:        newGuard(o.userFree, o.userMaxDelay, DefaultLimiterSize),
-		gate:         newGate(o.slots, o.reserved, o.queue, o.maxWait),
-		now:          o.now,
 	}
 	cost := bcrypt.MinCost
 	for i := range cfg.Auth.Users {
 		u := &cfg.Auth.Users[i]
 		hash := []byte(u.PasswordHash.Reveal())
-		c, err := bcrypt.Cost(hash)
+		hc, err := bcrypt.Cost(hash)
 		if err != nil {
-			return nil, fmt.Errorf("%w: user %q", ErrBadHash, u.ID)
+			return fmt.Errorf("%w: user %q", ErrBadHash, u.ID)
 		}
-		cost = max(cost, c)
+		cost = max(cost, hc)
 		rules := u.DialRules
 		if rules == nil {
-			rules = a.defaultRules
+			rules = c.defaultRules
 		}
-		a.users[u.ID] = user{
+		c.users[u.ID] = user{
 			hash: hash,
 			identity: Identity{
 				UserID:      u.ID,
@@ -262,24 +293,29 @@ func New(cfg *config.Config, opts ...Option) (*Authenticator, error) {
 			},
 		}
 	}
-	if len(a.users) > 0 {
-		// The dummy hash has the highest configured cost, so that an
-		// unknown user takes as long as the slowest known one.
-		dummy, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
-		if err != nil {
-			return nil, fmt.Errorf("auth: dummy hash: %w", err)
-		}
-		a.dummyHash = dummy
-	}
 	if jc := cfg.Auth.JWT; jc.Enabled() {
 		if jc.HMACKey.Len() < minKeyLen {
-			return nil, ErrShortKey
+			return ErrShortKey
 		}
-		a.jwtKey = []byte(jc.HMACKey.Reveal())
-		a.jwtParser = newParser(jc.Issuer, jc.Audience, o.leeway, o.now)
+		c.jwtKey = []byte(jc.HMACKey.Reveal())
+		c.jwtParser = newParser(jc.Issuer, jc.Audience, a.leeway, a.now)
 	}
+	if len(c.users) > 0 {
+		// The dummy hash has the highest configured cost, so that an
+		// unknown user takes as long as the slowest known one.
+		if prev != nil && prev.dummyCost == cost && prev.dummyHash != nil {
+			c.dummyHash, c.dummyCost = prev.dummyHash, cost
+		} else {
+			dummy, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
+			if err != nil {
+				return fmt.Errorf("auth: dummy hash: %w", err)
+			}
+			c.dummyHash, c.dummyCost = dummy, cost
+		}
+	}
+	a.creds.Store(c)
 
-	return a, nil
+	return nil
 }
 
 // Password authenticates a configured user by password for a client at
@@ -295,7 +331,8 @@ func New(cfg *config.Config, opts ...Option) (*Authenticator, error) {
 // comparison (tens of milliseconds at the default cost) plus its wait for
 // a slot, bounded by the queue's maximum wait.
 func (a *Authenticator) Password(remote netip.Addr, userID, password string) (Identity, error) {
-	if len(a.users) == 0 {
+	creds := a.creds.Load()
+	if len(creds.users) == 0 {
 		return Identity{}, ErrMethodDisabled
 	}
 	now := a.now()
@@ -331,10 +368,10 @@ func (a *Authenticator) Password(remote netip.Addr, userID, password string) (Id
 
 		return Identity{}, err
 	}
-	u, known := a.users[userID]
+	u, known := creds.users[userID]
 	hash := u.hash
 	if !known {
-		hash = a.dummyHash
+		hash = creds.dummyHash
 	}
 	// The comparison runs whether or not the user exists, so the time
 	// taken does not reveal which users exist.
@@ -371,7 +408,8 @@ func (a *Authenticator) Password(remote netip.Addr, userID, password string) (Id
 // it succeeds. A token is never compared with bcrypt, so token logins do
 // not wait behind password checks.
 func (a *Authenticator) Token(remote netip.Addr, token string) (Identity, error) {
-	if a.jwtParser == nil {
+	creds := a.creds.Load()
+	if creds.jwtParser == nil {
 		return Identity{}, ErrMethodDisabled
 	}
 	now := a.now()
@@ -379,12 +417,12 @@ func (a *Authenticator) Token(remote netip.Addr, token string) (Identity, error)
 	if !ok {
 		return Identity{}, ErrRateLimited
 	}
-	claims, err := a.parse(token)
+	claims, err := creds.parse(token)
 	if err != nil {
 		return Identity{}, err
 	}
 	res.Refund()
-	if u, ok := a.users[claims.Subject]; ok {
+	if u, ok := creds.users[claims.Subject]; ok {
 		return u.identity, nil
 	}
 	maxCalls := DefaultMaxCalls
@@ -397,6 +435,6 @@ func (a *Authenticator) Token(remote netip.Addr, token string) (Identity, error)
 		DisplayName: claims.Name,
 		CallerID:    claims.CallerID,
 		MaxCalls:    maxCalls,
-		DialRules:   a.defaultRules,
+		DialRules:   creds.defaultRules,
 	}, nil
 }

@@ -82,7 +82,7 @@ func newParser(issuer, audience string, leeway time.Duration, now func() time.Ti
 // parse verifies token and returns its claims, or an error matching
 // ErrExpired or ErrInvalidToken that names what failed but never contains
 // the token.
-func (a *Authenticator) parse(token string) (*tokenClaims, error) {
+func (c *credentials) parse(token string) (*tokenClaims, error) {
 	if len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
@@ -90,14 +90,14 @@ func (a *Authenticator) parse(token string) (*tokenClaims, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var claims tokenClaims
-	_, err := a.jwtParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+	_, err := c.jwtParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		// WithValidMethods has admitted HS256 only; check the type too, so
 		// that the key can never be used with another algorithm.
 		if _, ok := t.Method.(*jwt.SigningMethodHMAC); !ok {
 			return nil, fmt.Errorf("%w: unexpected signing method", ErrInvalidToken)
 		}
 
-		return a.jwtKey, nil
+		return c.jwtKey, nil
 	})
 	switch {
 	case err == nil:

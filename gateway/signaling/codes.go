@@ -65,6 +65,24 @@ const (
 	// expired, already used, or belongs to another user; the message says
 	// which. No call is touched; the client may authenticate anew.
 	CodeResumeFailed Code = "resume_failed"
+	// CodeUserLocked: an operator locked the user; no login and no dial
+	// until it is unlocked.
+	CodeUserLocked Code = "user_locked"
+	// CodeLimitCallsPerMinute: the user started as many calls in the last
+	// minute as its limits allow.
+	CodeLimitCallsPerMinute Code = "limit_calls_per_minute"
+	// CodeLimitConcurrentCalls: the user has as many calls in progress as
+	// its limits allow.
+	CodeLimitConcurrentCalls Code = "limit_concurrent_calls"
+	// CodeLimitDailyMinutes: the user's calls today (UTC) reached its daily
+	// minutes.
+	CodeLimitDailyMinutes Code = "limit_daily_minutes"
+	// CodeLimitPrefix: a cap on calls to the number's prefix (premium or
+	// international ranges) is reached.
+	CodeLimitPrefix Code = "limit_prefix"
+	// CodeDialDenied: the operator's dial authorisation refused the call;
+	// the message carries its reason.
+	CodeDialDenied Code = "dial_denied"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -77,6 +95,8 @@ var allCodes = [...]Code{
 	CodeBusy, CodeNoAnswer, CodeTrunkUnavailable, CodeICEFailed,
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
 	CodeInternal, CodeTryLater, CodeTooManyConnections, CodeResumeFailed,
+	CodeUserLocked, CodeLimitCallsPerMinute, CodeLimitConcurrentCalls, CodeLimitDailyMinutes,
+	CodeLimitPrefix, CodeDialDenied,
 }
 
 // Valid reports whether c is a code of protocol version 1.
@@ -121,6 +141,9 @@ const (
 	// ReasonSignalingLost: the browser's WebSocket dropped and no resume
 	// re-attached the call within calls.resume_window.
 	ReasonSignalingLost Reason = "signaling_lost"
+	// ReasonAdminHangup: an operator ended the call (admin API: a hang-up,
+	// a user disconnected or locked).
+	ReasonAdminHangup Reason = "admin_hangup"
 )
 
 // Reasons lists every hang-up reason of protocol version 1 in documentation
@@ -132,7 +155,7 @@ var allReasons = [...]Reason{
 	ReasonLocalHangup, ReasonRemoteHangup, ReasonAnsweredElsewhere, ReasonRejected,
 	ReasonBusy, ReasonNoAnswer, ReasonCancelled, ReasonICEFailed, ReasonMediaTimeout,
 	ReasonMaxDuration, ReasonRingTimeout, ReasonShutdown, ReasonFailed,
-	ReasonSignalingLost,
+	ReasonSignalingLost, ReasonAdminHangup,
 }
 
 // Valid reports whether r is a hang-up reason of protocol version 1.

@@ -33,6 +33,12 @@ export const ErrorCode = Object.freeze({
   TRY_LATER: "try_later",
   TOO_MANY_CONNECTIONS: "too_many_connections",
   RESUME_FAILED: "resume_failed",
+  USER_LOCKED: "user_locked",
+  LIMIT_CALLS_PER_MINUTE: "limit_calls_per_minute",
+  LIMIT_CONCURRENT_CALLS: "limit_concurrent_calls",
+  LIMIT_DAILY_MINUTES: "limit_daily_minutes",
+  LIMIT_PREFIX: "limit_prefix",
+  DIAL_DENIED: "dial_denied",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -68,6 +74,12 @@ const ERROR_TEXT = {
   try_later: "The gateway is busy signing in others. Try again in a moment.",
   too_many_connections: "You are signed in on too many tabs or devices. Close one and try again.",
   resume_failed: "The connection came back too late to keep the call.",
+  user_locked: "Your account is locked. Contact your administrator.",
+  limit_calls_per_minute: "You are calling too often. Wait a minute and try again.",
+  limit_concurrent_calls: "You already have as many calls as your limits allow.",
+  limit_daily_minutes: "You have used today's call minutes.",
+  limit_prefix: "Calls to this kind of number are limited right now. Try again later.",
+  dial_denied: "This call is not allowed.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",
@@ -96,6 +108,7 @@ const HANGUP_TEXT = {
   shutdown: "The gateway restarted and ended the call.",
   failed: "The call failed.",
   signaling_lost: "The connection to the gateway was lost for too long and the call was ended.",
+  admin_hangup: "An administrator ended the call.",
 };
 
 /**

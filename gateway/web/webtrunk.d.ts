@@ -27,6 +27,12 @@ export declare const ErrorCode: Readonly<{
   TRY_LATER: "try_later";
   TOO_MANY_CONNECTIONS: "too_many_connections";
   RESUME_FAILED: "resume_failed";
+  USER_LOCKED: "user_locked";
+  LIMIT_CALLS_PER_MINUTE: "limit_calls_per_minute";
+  LIMIT_CONCURRENT_CALLS: "limit_concurrent_calls";
+  LIMIT_DAILY_MINUTES: "limit_daily_minutes";
+  LIMIT_PREFIX: "limit_prefix";
+  DIAL_DENIED: "dial_denied";
   MICROPHONE_DENIED: "microphone_denied";
   MICROPHONE_NOT_FOUND: "microphone_not_found";
   MICROPHONE_UNAVAILABLE: "microphone_unavailable";
@@ -80,7 +86,9 @@ export type HangupReason =
   | "max_duration"
   | "ring_timeout"
   | "shutdown"
-  | "failed";
+  | "failed"
+  | "signaling_lost"
+  | "admin_hangup";
 
 /** Why a call ended: the payload of its "disconnected" event. */
 export interface DisconnectInfo {
