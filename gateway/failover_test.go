@@ -3,12 +3,14 @@ package gateway
 import (
 	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
@@ -58,7 +60,8 @@ func TestOutboundFailover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			backup := faketrunk.New(t, faketrunk.WithPlan(faketrunk.Plan{Ring: 300 * time.Millisecond}))
-			e := newEnv(t, testConfig{edit: withBackup(int(backup.Addr().Port()), func(fake, _ *config.Trunk) {
+			records := filepath.Join(t.TempDir(), "cdr.jsonl")
+			e := newEnv(t, testConfig{extra: "cdr:\n  file: " + records + "\n", edit: withBackup(int(backup.Addr().Port()), func(fake, _ *config.Trunk) {
 				fake.FinalCodes = tt.finalCodes
 			})}, faketrunk.WithPlan(tt.first))
 			b := login(t, e, "alice")
@@ -97,6 +100,9 @@ func TestOutboundFailover(t *testing.T) {
 			line := e.logs.WaitLine(t, `msg="call ended"`)
 			if !strings.Contains(line, "attempts=\""+tt.attempts+"\"") && !strings.Contains(line, "attempts="+tt.attempts) {
 				t.Errorf("call ended line %q, want attempts %q", line, tt.attempts)
+			}
+			if r := waitRecord(t, records, func(r cdr.Record) bool { return r.ID == "c1" }); r.Attempts != tt.attempts {
+				t.Errorf("call record attempts %q, want %q", r.Attempts, tt.attempts)
 			}
 		})
 	}

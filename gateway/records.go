@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/auth"
@@ -75,6 +76,10 @@ func (s *session) sessionRecord(cause *endError, end time.Time) cdr.Record {
 	up, down := s.mediaStats()
 	s.mu.Lock()
 	answered, ringAt, codecs, sipCallID := s.answeredAt, s.ringAt, s.codecs, s.sipCallID
+	attempts := make([]string, len(s.attempts))
+	for i, a := range s.attempts {
+		attempts[i] = a.String()
+	}
 	s.mu.Unlock()
 	r := cdr.Record{
 		ID: s.id, SIPCallID: sipCallID, Direction: s.dir, User: s.user.UserID,
@@ -83,6 +88,7 @@ func (s *session) sessionRecord(cause *endError, end time.Time) cdr.Record {
 		Reason: string(cause.Reason), SIPCode: cause.SIPCode, SIPReason: cause.SIPText, Codecs: codecs,
 		Uplink:   cdr.NewMedia(up.Received, up.Lost, up.Jitter),
 		Downlink: cdr.NewMedia(down.Received, down.Lost, down.Jitter),
+		Attempts: strings.Join(attempts, " "),
 	}
 	if s.conn != nil && s.conn.remote.IsValid() {
 		r.BrowserAddr = s.conn.remote.String()

@@ -77,8 +77,10 @@ func (p *Postgres) EnsureSchema(ctx context.Context) error {
 			downlink_lost bigint NOT NULL,
 			downlink_jitter_ms double precision NOT NULL,
 			downlink_mos double precision NOT NULL,
-			browser_addr text
+			browser_addr text,
+			attempts text
 		)`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS attempts text`,
 		`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{p.name + "_start"}.Sanitize() + ` ON ` + p.table + ` (start_time)`,
 		`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{p.name + "_user_start"}.Sanitize() + ` ON ` + p.table + ` (user_id, start_time)`,
 	}
@@ -103,8 +105,8 @@ func (p *Postgres) Write(ctx context.Context, recs []Record) error {
 	insert := `INSERT INTO ` + p.table + ` (record_id, call_id, sip_call_id, direction, user_id, from_dialled, to_dialled,
 		from_number, to_number, trunk, start_time, ring_time, answer_time, end_time, billable_seconds, reason, sip_code,
 		sip_reason, codecs, uplink_packets, uplink_lost, uplink_jitter_ms, uplink_mos, downlink_packets, downlink_lost,
-		downlink_jitter_ms, downlink_mos, browser_addr)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28)
+		downlink_jitter_ms, downlink_mos, browser_addr, attempts)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29)
 		ON CONFLICT (record_id) DO NOTHING`
 	var b pgx.Batch
 	for i := range recs {
@@ -113,7 +115,7 @@ func (p *Postgres) Write(ctx context.Context, recs []Record) error {
 			nullable(r.ToDialled), nullable(r.From), nullable(r.To), nullable(r.Trunk), r.Start.Time, nullTime(r.Ring),
 			nullTime(r.Answer), r.End.Time, r.BillableSeconds, r.Reason, nullCode(r.SIPCode), nullable(r.SIPReason),
 			nullable(r.Codecs), int64(r.Uplink.Packets), int64(r.Uplink.Lost), r.Uplink.JitterMS, r.Uplink.MOS, //nolint:gosec // packet counts stay far below 2^63
-			int64(r.Downlink.Packets), int64(r.Downlink.Lost), r.Downlink.JitterMS, r.Downlink.MOS, nullable(r.BrowserAddr)) //nolint:gosec // as above
+			int64(r.Downlink.Packets), int64(r.Downlink.Lost), r.Downlink.JitterMS, r.Downlink.MOS, nullable(r.BrowserAddr), nullable(r.Attempts)) //nolint:gosec // as above
 	}
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, &b).Close()

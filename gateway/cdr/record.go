@@ -126,6 +126,11 @@ type Record struct {
 	Downlink Media `json:"downlink"`
 	// BrowserAddr is the IP address of the browser's WebSocket.
 	BrowserAddr string `json:"browser_addr,omitempty"`
+	// Attempts are the trunks an outbound call tried, in order, separated
+	// by spaces, each "trunk[@ip:port]:outcome[:sip_code]" (outcome
+	// answered, next, failed, or why it was skipped: down, held,
+	// unregistered, unresolved); empty when no trunk was tried.
+	Attempts string `json:"attempts,omitempty"`
 }
 
 // Media is one direction's media quality over the call.
