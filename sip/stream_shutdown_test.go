@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webtrunk/webtrunk/internal/testcert"
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
@@ -133,7 +134,7 @@ func (f *floodConn) close() {
 // streamTLS returns a server configuration with cert and a client configuration trusting roots.
 func streamTLS(t *testing.T) (server, client *tls.Config) {
 	t.Helper()
-	cert, roots := selfSigned(t)
+	cert, roots := testcert.SelfSigned(t)
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 }
