@@ -1,8 +1,6 @@
 package browserleg
 
 import (
-	"slices"
-
 	"github.com/pion/webrtc/v4"
 
 	"github.com/webtrunk/webtrunk/gateway/browser"
@@ -36,8 +34,11 @@ func (l *Leg) Restart(offer string) (string, error) {
 	return l.completeAnswer(bad)
 }
 
-// sameMedia reports whether a new offer keeps the call's audio codec (name,
-// clock rate, channels and payload type) and telephone-events.
+// sameMedia reports whether a new offer a keeps the call's audio codec
+// (name, clock rate, channels and payload type) and the telephone-event
+// the call uses. The other telephone-events a lists do not matter: the
+// answer narrowed the call to one (answerOneEvent), and a browser's later
+// offer may list them all again or only the negotiated one.
 func sameMedia(a, b browser.Media) bool {
-	return a.Audio == b.Audio && a.Event == b.Event && slices.Equal(a.Events, b.Events)
+	return a.Audio == b.Audio && a.Event == b.Event
 }
