@@ -263,6 +263,22 @@ func (ic *IncomingCall) finalize(cause error) bool {
 
 func (ic *IncomingCall) close() { ic.closeOnce.Do(func() { close(ic.done) }) }
 
+// overInviteRate charges the INVITE to its source's bucket (sip.invite_rate) and, when the
+// bucket is empty, answers 503 with Retry-After (RFC 3261 section 21.5.4), counts and logs it,
+// and reports true.
+func (ua *UA) overInviteRate(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+	ok, wait := ua.invites.allow(sourceAddr(req), time.Now())
+	if ok {
+		return false
+	}
+	ua.counters.inviteRateLimited.Add(1)
+	ua.refusals.refused(sourceAddr(req), "sip INVITE over the per-source rate", "source", req.Source(),
+		"rate_per_s", ua.cfg.InviteRate, "burst", ua.cfg.InviteBurst)
+	secs := (wait + time.Second - 1) / time.Second
+	ua.respond(tx, req, 503, "Service Unavailable", sipmsg.NewHeader("Retry-After", strconv.FormatInt(int64(secs), 10)))
+	return true
+}
+
 // onNewInvite handles an out-of-dialog INVITE: source check, per-source rate, limits, SDP
 // offer, then the Serve handler (no RTP port is bound before it, see IncomingCall); it returns
 // once the call has a final response.
@@ -271,12 +287,7 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if t == nil {
 		return
 	}
-	if ok, wait := ua.invites.allow(sourceAddr(req), time.Now()); !ok {
-		ua.counters.inviteRateLimited.Add(1)
-		ua.refusals.refused(sourceAddr(req), "sip INVITE over the per-source rate", "source", req.Source(),
-			"rate_per_s", ua.cfg.InviteRate, "burst", ua.cfg.InviteBurst)
-		secs := (wait + time.Second - 1) / time.Second
-		ua.respond(tx, req, 503, "Service Unavailable", sipmsg.NewHeader("Retry-After", strconv.FormatInt(int64(secs), 10)))
+	if !byDigest && ua.overInviteRate(req, tx) { // a digest INVITE was counted before its check
 		return
 	}
 	if !ua.enter() {

@@ -59,7 +59,8 @@ const nonceLifetime = 5 * time.Minute
 // with digest credentials that the INVITE authenticates for. Otherwise it answers and returns
 // nil: 403 when trunks allow the source but none selects the INVITE, the digest exchange (401
 // challenge, 401 with stale=true for an expired nonce, 403 for wrong credentials, RFC 3261
-// section 22.2 and 22.4) when digest trunks exist, else the unknown-source policy. digest is
+// section 22.2 and 22.4; 503 beyond the per-source INVITE rate, checked first) when digest
+// trunks exist, else the unknown-source policy. digest is
 // true when the trunk was chosen by authentication (the call then trusts the INVITE's source
 // address for its dialog).
 func (ua *UA) inboundTrunk(req *sipmsg.Request, tx sipmsg.ServerTransaction) (t *trunk, digest bool) {
@@ -90,6 +91,11 @@ func (ua *UA) inboundTrunk(req *sipmsg.Request, tx sipmsg.ServerTransaction) (t 
 	}
 	if !ua.hasDigestTrunk() {
 		ua.refuseUnknown(req, tx, src)
+		return nil, false
+	}
+	// Any address may try digest credentials: each try costs a response and a hash, so the
+	// per-source INVITE rate applies before the exchange, not after it.
+	if ua.overInviteRate(req, tx) {
 		return nil, false
 	}
 	return ua.authenticateInvite(req, tx), true

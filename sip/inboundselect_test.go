@@ -133,6 +133,32 @@ func TestInboundDigest(t *testing.T) {
 	}
 }
 
+// TestInboundDigestRateLimited: an address no trunk allows, trying digest
+// credentials, is held to the per-source INVITE rate before any challenge
+// or check: past the burst it gets 503 with Retry-After, counted.
+func TestInboundDigestRateLimited(t *testing.T) {
+	pbx := Trunk{Name: "pbx", Host: "192.0.2.50", AllowedSources: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		Inbound: InboundSelect{DigestUser: "pbx", DigestPassword: "s3cret", DigestRealm: "gw.test"}}
+	peer := newWirePeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{pbx}, InviteRate: 0.1, InviteBurst: 3})
+	codes := map[int]int{}
+	for i := range 6 {
+		inv := peer.SendText(inviteFor(peer, env.addr, "15557654321", "127.0.0.1", "", fmt.Sprintf("digrate-%d-%s", i, newID())), env.addr)
+		res := peer.ExpectFinal(inv, 5*time.Second)
+		codes[res.StatusCode]++
+		if res.StatusCode == 503 && res.GetHeader("Retry-After") == nil {
+			t.Errorf("503 without Retry-After:\n%s", res)
+		}
+		peer.Send(peer.ACKFailure(inv, res), env.addr)
+	}
+	if codes[401] != 3 || codes[503] != 3 {
+		t.Errorf("final responses %v, want 3 x 401 (challenged) and 3 x 503 (over the rate)", codes)
+	}
+	if got := env.ua.Stats().InviteRateLimited; got != 3 {
+		t.Errorf("Stats().InviteRateLimited = %d, want 3", got)
+	}
+}
+
 // TestNonce: nonces are accepted within their lifetime only, and only when
 // this user agent issued them.
 func TestNonce(t *testing.T) {
