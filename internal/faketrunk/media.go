@@ -50,6 +50,7 @@ type Media struct {
 	eventPT  uint8
 	hdr      rtp.Header // of the last packet sent
 	started  bool
+	closed   bool // Close began: no sender starts any more
 	received []rtp.Packet
 	changed  chan struct{} // closed and replaced at each packet received
 
@@ -101,11 +102,15 @@ func (m *Media) Heard() *ear.Record { return m.heard }
 func (m *Media) Start(remote netip.AddrPort, codec telephony.Codec, eventPT uint8) {
 	m.mu.Lock()
 	m.remote, m.codec, m.eventPT = remote, codec, eventPT
-	start := !m.started
+	start := !m.started && !m.closed
 	m.started = true
+	if start {
+		// Under mu, so that Close, which marks closed under mu before it
+		// waits, never waits while a sender is being added.
+		m.wg.Add(1)
+	}
 	m.mu.Unlock()
 	if start {
-		m.wg.Add(1)
 		go m.send()
 	}
 }
@@ -135,6 +140,9 @@ func (m *Media) SetMuted(muted bool) { m.muted.Store(muted) }
 // Close stops sending and receiving and releases the socket; the record
 // ends. It is idempotent.
 func (m *Media) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
 	m.closeOnce.Do(func() {
 		close(m.stop)
 		_ = m.conn.Close()
