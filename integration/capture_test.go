@@ -2,11 +2,13 @@ package integration
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -26,6 +28,7 @@ type udpCapture struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	file string
+	port uint16 // the captured UDP port on 127.0.0.1
 	done chan error
 	// stats are tcpdump's lines after "listening on", read once it ended.
 	stats []string
@@ -45,7 +48,7 @@ func startCapture(t *testing.T, port uint16) *udpCapture {
 	if _, err := os.Stat(tcpdumpPath); err != nil {
 		t.Fatalf("tcpdump not found at %s: install the Debian package tcpdump (scripts/deps.sh test): %v", tcpdumpPath, err)
 	}
-	c := &udpCapture{t: t, file: filepath.Join(t.TempDir(), "capture.pcap"), done: make(chan error, 1)}
+	c := &udpCapture{t: t, file: filepath.Join(t.TempDir(), "capture.pcap"), port: port, done: make(chan error, 1)}
 	c.cmd = exec.CommandContext(context.Background(), tcpdumpPath, "-i", "lo", "-n", "-U", "-s", "256", "-w", c.file, "udp", "port", fmt.Sprint(port))
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
@@ -101,9 +104,11 @@ func (c *udpCapture) stopProcess() {
 	}
 }
 
-// stop ends the capture and returns its UDP datagrams over IPv4.
+// stop ends the capture, once tcpdump has written what it had received,
+// and returns its UDP datagrams over IPv4.
 func (c *udpCapture) stop() []capturedDatagram {
 	c.t.Helper()
+	c.drained()
 	c.stopProcess()
 	data, err := os.ReadFile(c.file)
 	if err != nil {
@@ -116,6 +121,32 @@ func (c *udpCapture) stop() []capturedDatagram {
 	c.t.Logf("tcpdump: %s", strings.Join(c.stats, "; "))
 
 	return pkts
+}
+
+// drained sends a marker datagram to the captured port and waits until
+// tcpdump has written it (resent every second, at most 30 s): on a busy
+// machine tcpdump writes well behind the traffic, and what the kernel
+// buffered but tcpdump had not written yet is lost when it is stopped. The
+// gateway drops the marker (it is no STUN, DTLS or SRTP).
+func (c *udpCapture) drained() {
+	c.t.Helper()
+	marker := []byte(fmt.Sprintf("webtrunk capture end %d", time.Now().UnixNano()))
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), c.port)))
+	if err != nil {
+		c.t.Fatalf("capture marker: %v", err)
+	}
+	defer conn.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for next := time.Now(); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !time.Now().Before(next) {
+			_, _ = conn.Write(marker)
+			next = time.Now().Add(time.Second)
+		}
+		if data, err := os.ReadFile(c.file); err == nil && bytes.Contains(data, marker) {
+			return
+		}
+	}
+	c.t.Logf("tcpdump had not written the capture's end marker within 30 s")
 }
 
 // errPcap is a capture file this reader does not understand.
