@@ -153,10 +153,7 @@ func TestOutboundSkipsHeldTrunk(t *testing.T) {
 	backup := faketrunk.New(t)
 	e := newEnv(t, testConfig{edit: withBackup(int(backup.Addr().Port()), nil)})
 	e.gw.health.hold("fake", netip.AddrPort{}, time.Minute)
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	bc := backup.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, bc := callUpVia(t, e, backup)
 	if n := len(e.trunk.Requests("INVITE")); n != 0 {
 		t.Errorf("held trunk got %d INVITEs", n)
 	}
@@ -283,10 +280,7 @@ func TestProbesPerTarget(t *testing.T) {
 	if n := len(live.Requests("OPTIONS")); n == 0 {
 		t.Errorf("the live target got no OPTIONS")
 	}
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	lc2 := live.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, lc2 := callUpVia(t, e, live)
 	lc2.Bye(t)
 	expect[signaling.HangupEvent](t, b)
 	want := "fake@" + silent.String() + ":down fake@" + live.Addr().String() + ":answered"
@@ -301,10 +295,7 @@ func TestOutboundSkipsUnregisteredTrunk(t *testing.T) {
 	backup := faketrunk.New(t)
 	e := newEnv(t, testConfig{register: true, edit: withBackup(int(backup.Addr().Port()), nil)}, faketrunk.WithRegisterStatus(403))
 	e.trunk.WaitRequest(t, "REGISTER", "")
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	bc := backup.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, bc := callUpVia(t, e, backup)
 	if n := len(e.trunk.Requests("INVITE")); n != 0 {
 		t.Errorf("unregistered trunk got %d INVITEs", n)
 	}
