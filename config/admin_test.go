@@ -1,9 +1,6 @@
 package config
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestAdmin: the admin listener defaults to loopback without a token and
 // carries the metrics; a token is required off loopback and must be long
@@ -38,18 +35,8 @@ func TestAdmin(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(baseYAML+tc.yaml), env(tc.env))
-			if tc.wantError != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
-					t.Fatalf("Parse: %v, want a problem %q", err, tc.wantError)
-				}
-
-				return
-			}
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if !tc.check(cfg) {
+			cfg := parseCase(t, baseYAML+tc.yaml, env(tc.env), tc.wantError)
+			if cfg != nil && !tc.check(cfg) {
 				t.Errorf("admin %+v metrics %+v", cfg.Admin, cfg.Metrics)
 			}
 		})

@@ -176,9 +176,7 @@ func (c *Config) validateRule(p *problems, path string, r *OutboundRule) {
 			p.add(tpath+".name", fmt.Sprintf("%q is listed twice", ref.Name))
 		}
 		names[ref.Name] = true
-		if ref.Weight < 0 || ref.Weight > 1000 {
-			p.add(tpath+".weight", "must be from 0 to 1000")
-		}
+		checkIntRange(p, tpath+".weight", ref.Weight, 0, 1000)
 	}
 	if r.AttemptTimeout != 0 { // 0 in a configuration built in code: the default
 		checkRange(p, path+".attempt_timeout", r.AttemptTimeout, minAttemptTimeout, maxAttemptTimeout)

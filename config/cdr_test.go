@@ -2,7 +2,6 @@ package config
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -27,18 +26,8 @@ func TestCDR(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(baseYAML+tc.yaml), noEnv)
-			if tc.wantError != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
-					t.Fatalf("Parse: %v, want a problem %q", err, tc.wantError)
-				}
-
-				return
-			}
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if cfg.CDR != tc.want {
+			cfg := parseCase(t, baseYAML+tc.yaml, noEnv, tc.wantError)
+			if cfg != nil && cfg.CDR != tc.want {
 				t.Errorf("cdr %+v, want %+v", cfg.CDR, tc.want)
 			}
 		})

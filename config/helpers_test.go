@@ -68,6 +68,33 @@ func mustParse(t *testing.T, doc string, getenv func(string) (string, bool)) *Co
 	return cfg
 }
 
+// parseCase parses doc for one table case: with wantError set, Parse must
+// fail with an error containing it and parseCase returns nil; without,
+// Parse must succeed.
+func parseCase(t *testing.T, doc string, getenv func(string) (string, bool), wantError string) *Config {
+	t.Helper()
+	cfg, err := Parse([]byte(doc), getenv)
+	if wantError != "" {
+		if err == nil || !strings.Contains(err.Error(), wantError) {
+			t.Fatalf("Parse: %v, want a problem %q", err, wantError)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return cfg
+}
+
+// checkRefused reports an error unless baseYAML followed by yaml fails to
+// parse with a problem containing want.
+func checkRefused(t *testing.T, yaml, want string) {
+	t.Helper()
+	if _, err := Parse([]byte(baseYAML+yaml), noEnv); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%q: %v, want a problem at %s", yaml, err, want)
+	}
+}
+
 // parseProblems parses doc, which must be invalid, and returns its problems.
 func parseProblems(t *testing.T, doc string, getenv func(string) (string, bool)) []FieldError {
 	t.Helper()

@@ -23,17 +23,8 @@ func TestInviteRate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := strings.Replace(baseYAML, "sip:\n", "sip:\n"+tc.yaml, 1)
-			cfg, err := Parse([]byte(doc), func(string) (string, bool) { return "", false })
-			if tc.wantError != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
-					t.Fatalf("Parse: %v, want a problem at %s", err, tc.wantError)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if cfg.SIP.InviteRate != tc.want {
+			cfg := parseCase(t, doc, noEnv, tc.wantError)
+			if cfg != nil && cfg.SIP.InviteRate != tc.want {
 				t.Errorf("invite_rate %+v, want %+v", cfg.SIP.InviteRate, tc.want)
 			}
 		})

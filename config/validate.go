@@ -46,9 +46,7 @@ func (c *Config) validate(p *problems) {
 	if c.Calls.MaxConcurrent < 0 {
 		p.add("calls.max_concurrent", "must not be negative (0 means unlimited)")
 	}
-	if c.Calls.OpusComplexity < 0 || c.Calls.OpusComplexity > 10 {
-		p.add("calls.opus_complexity", "must be from 0 to 10")
-	}
+	checkIntRange(p, "calls.opus_complexity", c.Calls.OpusComplexity, 0, 10)
 	checkOneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	checkOneOf(p, "log.format", c.Log.Format, "text", "json")
 	switch path := c.Metrics.Path; {

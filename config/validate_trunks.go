@@ -28,9 +28,7 @@ func (c *Config) validateTrunks(p *problems) {
 		case !validHost(t.Host):
 			p.add(path+".host", fmt.Sprintf("%q is not a host name or IP address", t.Host))
 		}
-		if t.Port < 1 || t.Port > 65535 {
-			p.add(path+".port", "must be from 1 to 65535")
-		}
+		checkIntRange(p, path+".port", t.Port, 1, 65535)
 		switch {
 		case t.Transport.Valid():
 			if !c.hasListener(t.Transport) && len(c.SIP.Listeners) > 0 {

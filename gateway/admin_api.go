@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -107,16 +108,8 @@ func (in *inboundCall) view(now time.Time) apiCall {
 func (s *sessionSet) snapshot() ([]*session, []*inboundCall) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sessions := make([]*session, 0, len(s.sessions))
-	for x := range s.sessions {
-		sessions = append(sessions, x)
-	}
-	ringing := make([]*inboundCall, 0, len(s.ringing))
-	for x := range s.ringing {
-		ringing = append(ringing, x)
-	}
 
-	return sessions, ringing
+	return slices.Collect(maps.Keys(s.sessions)), slices.Collect(maps.Keys(s.ringing))
 }
 
 // apiListCalls answers GET /v1/calls: every live call, oldest first,

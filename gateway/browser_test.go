@@ -58,9 +58,17 @@ func dial(t *testing.T, b *gobrowser.Client, id, to string) *gobrowser.Peer {
 // gateway said connected.
 func callUp(t *testing.T, e *env) (*gobrowser.Client, *gobrowser.Peer, *faketrunk.Call) {
 	t.Helper()
+
+	return callUpVia(t, e, e.trunk)
+}
+
+// callUpVia is callUp for a call that trunk tr takes (a backup trunk of
+// a failover test).
+func callUpVia(t *testing.T, e *env, tr *faketrunk.Trunk) (*gobrowser.Client, *gobrowser.Peer, *faketrunk.Call) {
+	t.Helper()
 	b := login(t, e, "alice")
 	p := dial(t, b, "c1", "+15550123")
-	tc := e.trunk.NextCall(t)
+	tc := tr.NextCall(t)
 	expectProgress[signaling.Connected](t, b)
 
 	return b, p, tc

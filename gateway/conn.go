@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -445,10 +447,7 @@ func (c *wsConn) shutdownCalls() {
 // ring it.
 func (c *wsConn) withdrawOffers() {
 	c.mu.Lock()
-	offers := make([]*inboundCall, 0, len(c.offers))
-	for _, in := range c.offers {
-		offers = append(offers, in)
-	}
+	offers := slices.Collect(maps.Values(c.offers))
 	c.mu.Unlock()
 	for _, in := range offers {
 		in.withdraw(c)

@@ -17,6 +17,21 @@ import (
 	"github.com/webtrunk/webtrunk/internal/testdns"
 )
 
+// silentTrunk binds a UDP socket on loopback that reads nothing and
+// answers nothing (a trunk that never responds), closed at cleanup, and
+// returns its address.
+func silentTrunk(t *testing.T) netip.AddrPort {
+	t.Helper()
+	var lc net.ListenConfig
+	pc, err := lc.ListenPacket(t.Context(), "udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
 // withBackup returns a testConfig edit that adds trunk "backup" at
 // 127.0.0.1:port (a copy of "fake") and makes every outbound rule try
 // fake, then backup; change, when set, edits both trunks further.
@@ -112,15 +127,10 @@ func TestOutboundFailover(t *testing.T) {
 // INVITE is given up after the rule's attempt_timeout and the second one
 // answers; the browser never hears of the first.
 func TestOutboundFailoverSilentTrunk(t *testing.T) {
-	var lc net.ListenConfig
-	silent, err := lc.ListenPacket(t.Context(), "udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = silent.Close() })
+	silent := silentTrunk(t)
 	backup := faketrunk.New(t)
 	logger, logs := logcapture.New(t)
-	e := startGateway(t, testConfig{edit: withBackup(int(backup.Addr().Port()), nil)}, silent.LocalAddr().(*net.UDPAddr).Port, logger, logs)
+	e := startGateway(t, testConfig{edit: withBackup(int(backup.Addr().Port()), nil)}, int(silent.Port()), logger, logs)
 	b := login(t, e, "alice")
 	start := time.Now()
 	dial(t, b, "c1", "+15550123")
@@ -143,10 +153,7 @@ func TestOutboundSkipsHeldTrunk(t *testing.T) {
 	backup := faketrunk.New(t)
 	e := newEnv(t, testConfig{edit: withBackup(int(backup.Addr().Port()), nil)})
 	e.gw.health.hold("fake", netip.AddrPort{}, time.Minute)
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	bc := backup.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, bc := callUpVia(t, e, backup)
 	if n := len(e.trunk.Requests("INVITE")); n != 0 {
 		t.Errorf("held trunk got %d INVITEs", n)
 	}
@@ -238,20 +245,14 @@ func TestOutboundSRVFailover(t *testing.T) {
 // target that never answers is marked down and skipped by calls while the
 // trunk stays up through its other target.
 func TestProbesPerTarget(t *testing.T) {
-	var lc net.ListenConfig
-	silent, err := lc.ListenPacket(t.Context(), "udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = silent.Close() })
-	silentAddr := netip.MustParseAddrPort(silent.LocalAddr().String())
+	silent := silentTrunk(t)
 	live := faketrunk.New(t)
 	res := testdns.Start(t, testdns.Zone{
 		SRV: map[string][]net.SRV{"_sip._udp.carrier.test": {
-			{Target: "a.carrier.test", Port: silentAddr.Port(), Priority: 10},
+			{Target: "a.carrier.test", Port: silent.Port(), Priority: 10},
 			{Target: "b.carrier.test", Port: live.Addr().Port(), Priority: 20},
 		}},
-		A: map[string][]netip.Addr{"a.carrier.test": {silentAddr.Addr()}, "b.carrier.test": {live.Addr().Addr()}},
+		A: map[string][]netip.Addr{"a.carrier.test": {silent.Addr()}, "b.carrier.test": {live.Addr().Addr()}},
 	})
 	logger, logs := logcapture.New(t)
 	e := startGateway(t, testConfig{
@@ -279,13 +280,10 @@ func TestProbesPerTarget(t *testing.T) {
 	if n := len(live.Requests("OPTIONS")); n == 0 {
 		t.Errorf("the live target got no OPTIONS")
 	}
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	lc2 := live.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, lc2 := callUpVia(t, e, live)
 	lc2.Bye(t)
 	expect[signaling.HangupEvent](t, b)
-	want := "fake@" + silentAddr.String() + ":down fake@" + live.Addr().String() + ":answered"
+	want := "fake@" + silent.String() + ":down fake@" + live.Addr().String() + ":answered"
 	if line := logs.WaitLine(t, `msg="call ended"`); !strings.Contains(line, want) {
 		t.Errorf("call ended line %q, want attempts %s", line, want)
 	}
@@ -297,10 +295,7 @@ func TestOutboundSkipsUnregisteredTrunk(t *testing.T) {
 	backup := faketrunk.New(t)
 	e := newEnv(t, testConfig{register: true, edit: withBackup(int(backup.Addr().Port()), nil)}, faketrunk.WithRegisterStatus(403))
 	e.trunk.WaitRequest(t, "REGISTER", "")
-	b := login(t, e, "alice")
-	dial(t, b, "c1", "+15550123")
-	bc := backup.NextCall(t)
-	expectProgress[signaling.Connected](t, b)
+	b, _, bc := callUpVia(t, e, backup)
 	if n := len(e.trunk.Requests("INVITE")); n != 0 {
 		t.Errorf("unregistered trunk got %d INVITEs", n)
 	}

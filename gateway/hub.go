@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -64,12 +66,8 @@ func (h *hub) forget(c *wsConn, user string) {
 func (h *hub) conns(user string) []*wsConn {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*wsConn, 0, len(h.users[user]))
-	for c := range h.users[user] {
-		out = append(out, c)
-	}
 
-	return out
+	return slices.Collect(maps.Keys(h.users[user]))
 }
 
 // connections returns every connection.

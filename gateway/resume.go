@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/coder/websocket"
@@ -192,10 +194,7 @@ func (g *Gateway) restoreResume(c *wsConn, key tokenKey) {
 // their calls end with the gateway's).
 func (g *Gateway) stopResumes() {
 	g.resumeMu.Lock()
-	conns := make([]*wsConn, 0, len(g.resume.live))
-	for _, c := range g.resume.live {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Values(g.resume.live))
 	g.resumeMu.Unlock()
 	for _, c := range conns {
 		c.stopParking()
@@ -319,12 +318,7 @@ func (c *wsConn) stopParking() {
 
 // callList returns the connection's calls; c.mu is held.
 func (c *wsConn) callList() []*session {
-	out := make([]*session, 0, len(c.calls))
-	for _, s := range c.calls {
-		out = append(out, s)
-	}
-
-	return out
+	return slices.Collect(maps.Values(c.calls))
 }
 
 // deliver routes a message for a connection that dropped: to the

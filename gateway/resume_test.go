@@ -37,6 +37,18 @@ func resumableCall(t *testing.T, e *env) (*gobrowser.Client, *gobrowser.Peer, *f
 	return b, p, tc, a.ResumeToken
 }
 
+// parkedCall is a resumableCall whose WebSocket has dropped and whose
+// calls the gateway keeps for resume; it returns the trunk's call and the
+// resume token.
+func parkedCall(t *testing.T, e *env) (*faketrunk.Call, string) {
+	t.Helper()
+	b, _, tc, token := resumableCall(t, e)
+	b.Close()
+	e.logs.WaitLine(t, "calls kept for resume")
+
+	return tc, token
+}
+
 // trunkRequests is how many SIP requests the fake trunk has received.
 func trunkRequests(e *env) int { return len(e.trunk.Requests("")) }
 
@@ -105,9 +117,7 @@ func TestResumeKeepsCallAcrossDroppedWebSocket(t *testing.T) {
 func TestResumeDeliversHangupMissedWhileDropped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b, _, tc, token := resumableCall(t, e)
-	b.Close()
-	e.logs.WaitLine(t, "calls kept for resume")
+	tc, token := parkedCall(t, e)
 	tc.Bye(t)
 	e.logs.WaitLine(t, `msg="call ended"`)
 
@@ -142,9 +152,7 @@ func TestResumeWindowExpiryEndsCallWithBye(t *testing.T) {
 func TestResumeRefusalsTouchNoCall(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testConfig{})
-	b, _, tc, token := resumableCall(t, e)
-	b.Close()
-	e.logs.WaitLine(t, "calls kept for resume")
+	tc, token := parkedCall(t, e)
 	requests := trunkRequests(e)
 
 	tests := []struct {
@@ -239,9 +247,7 @@ func TestResumeNeverWaitsForPasswordChecks(t *testing.T) {
 			}
 		}
 	}})
-	b, _, _, token := resumableCall(t, e)
-	b.Close()
-	e.logs.WaitLine(t, "calls kept for resume")
+	_, token := parkedCall(t, e)
 
 	bob, alice := newTab(t, e), newTab(t, e)
 	start := time.Now()

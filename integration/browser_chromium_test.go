@@ -279,14 +279,26 @@ func (b *browserChrome) waitHears(want, unwant float64, timeout time.Duration) e
 // waitHearsOn is waitHears for the <audio> element with id elementID.
 func (b *browserChrome) waitHearsOn(elementID string, want, unwant float64, timeout time.Duration) ear.ToneReport {
 	b.t.Helper()
+	capture := func() (browserCapture, error) {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		defer cancel()
+
+		return chromedp.Run(ctx, chromedp.Evaluate[browserCapture](captureJS(elementID), chromedp.EvalAwaitPromise))
+	}
+
+	return pollTone(b.t, "the page", capture, want, unwant, timeout, b.pageState)
+}
+
+// pollTone captures a page's audio with capture every 200 ms until want
+// Hz dominates it (and little of unwant Hz), and returns that analysis;
+// after timeout it fails tb, saying that who did not hear the tone, what
+// the last capture held and, when state is not nil, the page's state.
+func pollTone(tb testing.TB, who string, capture func() (browserCapture, error), want, unwant float64, timeout time.Duration, state func() string) ear.ToneReport {
+	tb.Helper()
 	deadline := time.Now().Add(timeout)
 	var last ear.ToneReport
-	var lastErr error
 	for {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		c, err := chromedp.Run(ctx, chromedp.Evaluate[browserCapture](captureJS(elementID), chromedp.EvalAwaitPromise))
-		cancel()
-		lastErr = err
+		c, err := capture()
 		if err == nil && c.Rate > 0 {
 			last = ear.Analyse(c.Samples, c.Rate, want, unwant)
 			if last.RMS >= ear.MinToneRMS && last.Want >= ear.MinToneShare && last.Unwant <= ear.MaxEchoShare {
@@ -294,8 +306,12 @@ func (b *browserChrome) waitHearsOn(elementID string, want, unwant float64, time
 			}
 		}
 		if time.Now().After(deadline) {
-			b.t.Fatalf("the page did not hear %v Hz within %v: last capture rms %.0f, share at %v Hz %.2f, at %v Hz %.2f (error %v); %s",
-				want, timeout, last.RMS, want, last.Want, unwant, last.Unwant, lastErr, b.pageState())
+			page := ""
+			if state != nil {
+				page = "; " + state()
+			}
+			tb.Fatalf("%s did not hear %v Hz within %v: last capture rms %.0f, share at %v Hz %.2f, at %v Hz %.2f (error %v)%s",
+				who, want, timeout, last.RMS, want, last.Want, unwant, last.Unwant, err, page)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

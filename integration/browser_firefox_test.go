@@ -220,22 +220,12 @@ func (f *browserFox) poll(what, cond, describe string, timeout time.Duration) {
 // WebAudio by captureJS, or fails the test after timeout.
 func (f *browserFox) waitHears(elementID string, want, unwant float64, timeout time.Duration) ear.ToneReport {
 	f.t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last ear.ToneReport
-	var lastErr error
-	for {
+	capture := func() (browserCapture, error) {
 		var c browserCapture
-		lastErr = f.tryEval(captureJS(elementID), &c)
-		if lastErr == nil && c.Rate > 0 {
-			last = ear.Analyse(c.Samples, c.Rate, want, unwant)
-			if last.RMS >= ear.MinToneRMS && last.Want >= ear.MinToneShare && last.Unwant <= ear.MaxEchoShare {
-				return last
-			}
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("Firefox did not hear %v Hz within %v: last capture rms %.0f, share at %v Hz %.2f, at %v Hz %.2f (error %v)",
-				want, timeout, last.RMS, want, last.Want, unwant, last.Unwant, lastErr)
-		}
-		time.Sleep(200 * time.Millisecond)
+		err := f.tryEval(captureJS(elementID), &c)
+
+		return c, err
 	}
+
+	return pollTone(f.t, "Firefox", capture, want, unwant, timeout, nil)
 }

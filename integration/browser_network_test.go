@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"os/exec"
 	"strconv"
@@ -175,14 +174,8 @@ func netStartGateway(t *testing.T, trunkAddr netip.AddrPort, edit func(*testconf
 // freeTCPPort is a TCP port of 127.0.0.1 that was free a moment ago.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 
-	return ln.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener
+	return int(netip.MustParseAddrPort(freeTCPAddr(t)).Port())
 }
 
 // netEchoCall starts sipp answering with an echo, the gateway (its

@@ -43,6 +43,14 @@ func startCarrierGateway(t *testing.T, firstPort, secondPort int, attemptTimeout
 	return startGateway(t, c, logger.With("component", "gateway"), logs)
 }
 
+// answeringCarrier runs uas_answer.xml on a free port: a carrier that
+// answers each call, its media on a free even port.
+func answeringCarrier(t *testing.T) *sipp.Proc {
+	t.Helper()
+
+	return startScenario(t, "uas_answer.xml", 0, map[string]string{"mport": strconv.Itoa(sipp.FreeEvenPort(t))})
+}
+
 // startScenario runs a scenario of testdata/sipp on port (a free one when
 // 0) with the given variables and extra arguments.
 func startScenario(t *testing.T, scenario string, port int, vars map[string]string, extra ...string) *sipp.Proc {
@@ -126,8 +134,7 @@ func readyzVerbose(t *testing.T, e *env) string {
 // Retry-After, and the call's log line lists both attempts.
 func TestCarrierFailover503(t *testing.T) {
 	first := startScenario(t, "uas_503.xml", 0, nil)
-	mport := sipp.FreeEvenPort(t)
-	second := startScenario(t, "uas_answer.xml", 0, map[string]string{"mport": strconv.Itoa(mport)})
+	second := answeringCarrier(t)
 	e := startCarrierGateway(t, first.Port(), second.Port(), "5s", "")
 	b := e.login(t, userAlice)
 
@@ -158,8 +165,7 @@ func TestCarrierFailover503(t *testing.T) {
 // (CANCEL, 487, ACK, all checked by sipp) and the second carrier answers.
 func TestCarrierFailoverTimeout(t *testing.T) {
 	first := startScenario(t, "uas_trying.xml", 0, nil)
-	mport := sipp.FreeEvenPort(t)
-	second := startScenario(t, "uas_answer.xml", 0, map[string]string{"mport": strconv.Itoa(mport)})
+	second := answeringCarrier(t)
 	e := startCarrierGateway(t, first.Port(), second.Port(), "2s", "")
 	b := e.login(t, userAlice)
 
@@ -230,8 +236,7 @@ func TestCarrierIdentityOnWire(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mport := sipp.FreeEvenPort(t)
-			uas := startScenario(t, "uas_answer.xml", 0, map[string]string{"mport": strconv.Itoa(mport)})
+			uas := answeringCarrier(t)
 			e := startCarrierGateway(t, uas.Port(), 0, "", "    identity: pai")
 			b := e.login(t, userAlice)
 			id := newCallID()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,11 +124,7 @@ func (ua *UA) beginShutdown() {
 
 // boundListeners returns the bound listeners; the caller holds ua.mu.
 func (ua *UA) boundListeners() []*boundListener {
-	out := make([]*boundListener, 0, len(ua.listeners))
-	for _, b := range ua.listeners {
-		out = append(out, b)
-	}
-	return out
+	return slices.Collect(maps.Values(ua.listeners))
 }
 
 // awaitUDPListeners waits until sipgo's transport has taken the UDP listening sockets into its
@@ -173,10 +171,7 @@ func (ua *UA) track(wg *sync.WaitGroup) bool {
 // once ua.stop is closed.
 func (ua *UA) hangupAll() {
 	ua.mu.Lock()
-	calls := make([]*Call, 0, len(ua.dialogs))
-	for _, c := range ua.dialogs {
-		calls = append(calls, c)
-	}
+	calls := slices.Collect(maps.Values(ua.dialogs))
 	ua.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range calls {

@@ -2,7 +2,6 @@ package browserleg
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/pion/sdp/v3"
@@ -58,32 +57,16 @@ func offeredCodecs(sd *sdp.SessionDescription, eventClock int) []webrtc.RTPCodec
 		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 {
 			continue
 		}
-		maps := rtpmaps(md)
 		var out []webrtc.RTPCodecParameters
-		for _, f := range md.MediaName.Formats {
-			pt64, err := strconv.ParseUint(f, 10, 7)
-			if err != nil {
-				continue
-			}
-			pt := uint8(pt64)
-			name, clock := maps[pt].name, maps[pt].clock
-			switch {
-			case name != "":
-			case pt == 0:
-				name, clock = "PCMU", 8000
-			case pt == 8:
-				name, clock = "PCMA", 8000
-			default:
-				continue
-			}
+		for _, f := range formats(md) {
 			for _, c := range Codecs() {
-				if !strings.EqualFold(c.MimeType, "audio/"+name) || int(c.ClockRate) != clock {
+				if !strings.EqualFold(c.MimeType, "audio/"+f.name) || int(c.ClockRate) != f.clock {
 					continue
 				}
-				if c.MimeType == MimeTypeTelephoneEvent && clock != eventClock {
+				if c.MimeType == MimeTypeTelephoneEvent && f.clock != eventClock {
 					continue
 				}
-				c.PayloadType = webrtc.PayloadType(pt)
+				c.PayloadType = webrtc.PayloadType(f.pt)
 				out = append(out, c)
 			}
 		}

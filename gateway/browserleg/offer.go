@@ -101,23 +101,9 @@ func iceChars(s string) bool {
 
 // audioMedia picks the codecs of an active audio section.
 func audioMedia(md *sdp.MediaDescription) (browser.Media, error) {
-	maps := rtpmaps(md)
 	var m browser.Media
-	for _, f := range md.MediaName.Formats {
-		pt64, err := strconv.ParseUint(f, 10, 7)
-		if err != nil {
-			continue
-		}
-		pt := uint8(pt64)
-		name, clock := maps[pt].name, maps[pt].clock
-		if name == "" {
-			switch pt {
-			case 0:
-				name, clock = "PCMU", 8000
-			case 8:
-				name, clock = "PCMA", 8000
-			}
-		}
+	for _, f := range formats(md) {
+		pt, name, clock := f.pt, f.name, f.clock
 		switch {
 		case strings.EqualFold(name, "opus") && clock == 48000 && m.Audio.Name == "":
 			m.Audio = telephony.Opus.WithPayloadType(pt)
@@ -145,6 +131,42 @@ func audioMedia(md *sdp.MediaDescription) (browser.Media, error) {
 type rtpmap struct {
 	name  string
 	clock int
+}
+
+// format is one payload type of a media section with its encoding.
+type format struct {
+	pt uint8
+	rtpmap
+}
+
+// formats returns the payload types of a media section's m= line, in its
+// order, each with the encoding name and clock rate of its a=rtpmap or,
+// without one, of the static types PCMU (0) and PCMA (8) of RFC 3551
+// section 6; formats that are no payload type or have neither are left
+// out.
+func formats(md *sdp.MediaDescription) []format {
+	maps := rtpmaps(md)
+	out := make([]format, 0, len(md.MediaName.Formats))
+	for _, f := range md.MediaName.Formats {
+		pt64, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		pt := uint8(pt64)
+		enc := maps[pt]
+		switch {
+		case enc.name != "":
+		case pt == 0:
+			enc = rtpmap{name: "PCMU", clock: 8000}
+		case pt == 8:
+			enc = rtpmap{name: "PCMA", clock: 8000}
+		default:
+			continue
+		}
+		out = append(out, format{pt: pt, rtpmap: enc})
+	}
+
+	return out
 }
 
 // rtpmaps reads the a=rtpmap attributes of a media section.

@@ -104,10 +104,7 @@ type Recorder struct {
 	reopen chan struct{}
 	sinks  []*spooledSink
 
-	closeOnce sync.Once
-	closed    chan struct{}
-	done      chan struct{}
-	started   atomic.Bool
+	worker *spool.Worker
 
 	written, dropped, fileErrors atomic.Uint64
 }
@@ -124,7 +121,7 @@ type spooledSink struct {
 func New(o Options) (*Recorder, error) {
 	r := &Recorder{
 		o: o, log: o.Logger, queue: make(chan Record, queueSize), reopen: make(chan struct{}, 1),
-		closed: make(chan struct{}), done: make(chan struct{}),
+		worker: spool.NewWorker(),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -208,10 +205,10 @@ func (r *Recorder) SinkStats() []SinkStats {
 // returns; the sinks' deliveries stop at Close (their records stay
 // spooled for the next start). Run is called once.
 func (r *Recorder) Run() {
-	if !r.started.CompareAndSwap(false, true) {
+	if !r.worker.Start() {
 		return
 	}
-	defer close(r.done)
+	defer r.worker.Stopped()
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
 	for _, s := range r.sinks {
@@ -232,13 +229,9 @@ func (r *Recorder) Run() {
 // returns; on a Recorder that never ran it closes the spools. Records
 // passed to Record afterwards are dropped.
 func (r *Recorder) Close() {
-	r.closeOnce.Do(func() { close(r.closed) })
-	if r.started.CompareAndSwap(false, true) {
+	if r.worker.Close() {
 		r.closeSpools()
-
-		return
 	}
-	<-r.done
 }
 
 // write is the writer loop: it takes every waiting record, appends them
@@ -269,7 +262,7 @@ func (r *Recorder) write() {
 				}
 
 				continue
-			case <-r.closed:
+			case <-r.worker.Closing():
 				stopping = true
 			}
 		}
@@ -305,7 +298,7 @@ func (r *Recorder) write() {
 				}
 				select {
 				case <-time.After(retryMin):
-				case <-r.closed:
+				case <-r.worker.Closing():
 					stopping = true
 				}
 

@@ -58,9 +58,16 @@ func startServer(t *testing.T, media *net.UDPConn, edit func(*Settings)) *Server
 // listening, closed at cleanup.
 func newClient(t *testing.T, srv *Server, username, password string) *turn.Client {
 	t.Helper()
-	conn := listenUDP(t, "127.0.0.1")
+
+	return listeningClient(t, srv.UDPAddr().String(), listenUDP(t, "127.0.0.1"), username, password)
+}
+
+// listeningClient is a TURN client of the server at addr over conn with
+// the given credentials, listening, closed at cleanup.
+func listeningClient(t *testing.T, addr string, conn net.PacketConn, username, password string) *turn.Client {
+	t.Helper()
 	c, err := turn.NewClient(&turn.ClientConfig{
-		TURNServerAddr: srv.UDPAddr().String(), Username: username, Password: password, Realm: "webtrunk",
+		TURNServerAddr: addr, Username: username, Password: password, Realm: "webtrunk",
 		Conn: conn, RTO: 200 * time.Millisecond,
 	})
 	if err != nil {
@@ -233,19 +240,8 @@ func newTCPClient(t *testing.T, srv *Server, username, password string) *turn.Cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := turn.NewClient(&turn.ClientConfig{
-		TURNServerAddr: srv.UDPAddr().String(), Username: username, Password: password, Realm: "webtrunk",
-		Conn: turn.NewSTUNConn(conn), RTO: 200 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 
-	return c
+	return listeningClient(t, srv.UDPAddr().String(), turn.NewSTUNConn(conn), username, password)
 }
 
 func TestTURNOverTCPPassesTheGate(t *testing.T) {
@@ -338,17 +334,7 @@ func TestTURNOverTLS(t *testing.T) {
 		t.Fatalf("dial turns: %v", err)
 	}
 	u, p := Credentials(testSecret, "alice", time.Minute, time.Now())
-	c, err := turn.NewClient(&turn.ClientConfig{
-		TURNServerAddr: srv.TLSAddr().String(), Username: u, Password: p, Realm: "webtrunk",
-		Conn: turn.NewSTUNConn(conn), RTO: 200 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := listeningClient(t, srv.TLSAddr().String(), turn.NewSTUNConn(conn), u, p)
 	relay, err := c.Allocate()
 	if err != nil {
 		t.Fatalf("allocate over TLS: %v", err)

@@ -188,10 +188,7 @@ type Sender struct {
 	in        chan Event
 	dropped   atomic.Uint64
 
-	closeOnce sync.Once
-	closed    chan struct{}
-	done      chan struct{}
-	started   atomic.Bool
+	worker *spool.Worker
 }
 
 // receiver is a receiver with its queue and counters.
@@ -206,7 +203,7 @@ type receiver struct {
 // are delivered first).
 func New(o Options) (*Sender, error) {
 	s := &Sender{o: o, log: o.Logger, client: o.Client, in: make(chan Event, queueSize),
-		closed: make(chan struct{}), done: make(chan struct{})}
+		worker: spool.NewWorker()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -259,10 +256,10 @@ func (s *Sender) Stats() []Stats {
 // them until Close; then it queues what was published and returns, the
 // undelivered events staying on disk for the next start.
 func (s *Sender) Run() {
-	if !s.started.CompareAndSwap(false, true) {
+	if !s.worker.Start() {
 		return
 	}
-	defer close(s.done)
+	defer s.worker.Stopped()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, r := range s.receivers {
@@ -273,7 +270,7 @@ run:
 		select {
 		case ev := <-s.in:
 			s.enqueue(ev)
-		case <-s.closed:
+		case <-s.worker.Closing():
 			break run
 		}
 	}
@@ -289,13 +286,9 @@ run:
 // Close stops the Sender and waits for Run to return; on a Sender that
 // never ran it closes the queues.
 func (s *Sender) Close() {
-	s.closeOnce.Do(func() { close(s.closed) })
-	if s.started.CompareAndSwap(false, true) {
+	if s.worker.Close() {
 		s.closeQueues()
-
-		return
 	}
-	<-s.done
 }
 
 func (s *Sender) closeQueues() {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,10 +196,7 @@ func (tr *Trunk) close() {
 	pin := &pinned{Connection: pool.Get(tr.addr.String())}
 	tr.mu.Lock()
 	tr.closing = true
-	calls := make([]*Call, 0, len(tr.calls))
-	for _, c := range tr.calls {
-		calls = append(calls, c)
-	}
+	calls := slices.Collect(maps.Values(tr.calls))
 	tr.mu.Unlock()
 	tr.cancel()
 	for _, c := range calls {
