@@ -33,11 +33,14 @@ func (w *Worker) Stopped() { close(w.done) }
 func (w *Worker) Closing() <-chan struct{} { return w.closing }
 
 // Close closes Closing and waits until the run has returned. It reports
-// true when no run had started (none can start any more): the owner then
-// releases what the run would have.
+// true, to the first Close only, when no run had started (none can start
+// any more): the owner then releases what the run would have. Closing
+// again returns at once.
 func (w *Worker) Close() (neverRan bool) {
 	w.closeOnce.Do(func() { close(w.closing) })
 	if w.started.CompareAndSwap(false, true) {
+		close(w.done) // no run will: later Closes do not wait
+
 		return true
 	}
 	<-w.done

@@ -1,6 +1,9 @@
 package spool
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestWorkerRunsOnceAndCloseWaits: the first Start runs and a second does
 // not; Close closes Closing and returns only after the run has stopped;
@@ -39,5 +42,15 @@ func TestWorkerRunsOnceAndCloseWaits(t *testing.T) {
 	case <-idle.Closing():
 	default:
 		t.Error("Closing still open after Close")
+	}
+	again := make(chan bool)
+	go func() { again <- idle.Close() }()
+	select {
+	case neverRan := <-again:
+		if neverRan {
+			t.Error("a second Close of an idle worker reports it never ran again")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second Close of an idle worker blocks")
 	}
 }
