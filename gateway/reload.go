@@ -43,6 +43,19 @@ var restartSections = []struct {
 	{"admin", func(c *config.Config) any { return c.Admin }},
 	{"cdr", func(c *config.Config) any { return c.CDR }},
 	{"webhooks", func(c *config.Config) any { return c.Webhooks }},
+	// OPTIONS probes start with the gateway: a trunk's probe settings, or a
+	// trunk with probes added or removed, take a restart (until then an
+	// added trunk counts as up).
+	{"trunks[].health", func(c *config.Config) any {
+		probed := map[string]config.TrunkHealth{}
+		for _, t := range c.Trunks {
+			if t.Health.Enabled() {
+				probed[t.Name] = t.Health
+			}
+		}
+
+		return probed
+	}},
 }
 
 // SetConfigFile tells the gateway the file its configuration came from,
