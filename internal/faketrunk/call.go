@@ -317,14 +317,30 @@ func (c *Call) reinvite(tb testing.TB, codec telephony.Codec, eventPT uint8, new
 	if c.uas == nil {
 		tb.Fatal("Reinvite on a call the trunk placed")
 	}
-	req := sipmsg.NewRequest(sipmsg.INVITE, c.invite.Contact().Address)
-	req.SetBody(c.nextSDP([]telephony.Codec{codec}, eventPT, dir))
-	req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
 	ctx, cancel := context.WithTimeout(c.trunk.ctx, ear.WaitTimeout)
 	defer cancel()
-	res, err := c.uas.Do(ctx, req)
-	if err != nil {
-		tb.Fatalf("fake trunk: re-INVITE: %v", err)
+	body := c.nextSDP([]telephony.Codec{codec}, eventPT, dir)
+	var res *sipmsg.Response
+	for attempt := 0; ; attempt++ {
+		req := sipmsg.NewRequest(sipmsg.INVITE, c.invite.Contact().Address)
+		req.SetBody(body)
+		req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+		var err error
+		if res, err = c.uas.Do(ctx, req); err != nil {
+			tb.Fatalf("fake trunk: re-INVITE: %v", err)
+		}
+		// 491: the other side had an INVITE of its own in progress (glare,
+		// or its ACK of our answer not sent yet on a busy machine); the
+		// side that did not choose the Call-ID retries after 2.1 to 4 s
+		// (RFC 3261 section 14.1), at most twice here.
+		if res.StatusCode != sipmsg.StatusRequestPending || attempt == 2 {
+			break
+		}
+		select {
+		case <-time.After(2100 * time.Millisecond):
+		case <-ctx.Done():
+			tb.Fatalf("fake trunk: re-INVITE: %v", ctx.Err())
+		}
 	}
 	if res.StatusCode != sipmsg.StatusOK {
 		tb.Fatalf("the re-INVITE was answered %d %s", res.StatusCode, res.Reason)
