@@ -321,25 +321,25 @@ func (g *Gateway) Listen() error {
 
 // HTTPAddr is the bound HTTP address, or nil before Listen.
 func (g *Gateway) HTTPAddr() net.Addr {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.httpLn == nil {
-		return nil
-	}
-
-	return g.httpLn.Addr()
+	return g.boundAddr(&g.httpLn)
 }
 
 // AdminAddr is the bound address of the admin listener, or nil before
 // Listen and when admin.listen is empty.
 func (g *Gateway) AdminAddr() net.Addr {
+	return g.boundAddr(&g.adminLn)
+}
+
+// boundAddr reads the listener *ln under g.mu: its address, or nil while
+// there is none.
+func (g *Gateway) boundAddr(ln *net.Listener) net.Addr {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.adminLn == nil {
+	if *ln == nil {
 		return nil
 	}
 
-	return g.adminLn.Addr()
+	return (*ln).Addr()
 }
 
 // SIPAddr is the bound address of the SIP listener of transport t ("udp",

@@ -266,18 +266,9 @@ func (m *Metrics) registerRecords(recorder func() *cdr.Recorder) {
 				{"webtrunk_cdr_sink_errors_total", "Failed writes to a sink (each retried), by sink.", prometheus.CounterValue},
 				{"webtrunk_cdr_spool_dropped_total", "Call detail records that did not fit in a sink's spool, by sink.", prometheus.CounterValue},
 			},
-			read: func() []namedValues {
-				r := recorder()
-				if r == nil {
-					return nil
-				}
-				var out []namedValues
-				for _, s := range r.SinkStats() {
-					out = append(out, namedValues{s.Name, []float64{float64(s.Spooled), float64(s.Delivered), float64(s.Errors), float64(s.Dropped)}})
-				}
-
-				return out
-			},
+			read: readNamed(recorder, (*cdr.Recorder).SinkStats, func(s cdr.SinkStats) namedValues {
+				return namedValues{s.Name, []float64{float64(s.Spooled), float64(s.Delivered), float64(s.Errors), float64(s.Dropped)}}
+			}),
 		}.init(),
 	)
 }
@@ -293,18 +284,9 @@ func (m *Metrics) registerWebhooks(hooks func() *webhook.Sender) {
 			{"webtrunk_webhook_failures_total", "Failed delivery attempts (each retried), by receiver.", prometheus.CounterValue},
 			{"webtrunk_webhook_dropped_total", "Events dropped because a queue was full, by receiver.", prometheus.CounterValue},
 		},
-		read: func() []namedValues {
-			h := hooks()
-			if h == nil {
-				return nil
-			}
-			var out []namedValues
-			for _, s := range h.Stats() {
-				out = append(out, namedValues{s.Name, []float64{float64(s.Queued), float64(s.Delivered), float64(s.Failed), float64(s.Dropped)}})
-			}
-
-			return out
-		},
+		read: readNamed(hooks, (*webhook.Sender).Stats, func(s webhook.Stats) namedValues {
+			return namedValues{s.Name, []float64{float64(s.Queued), float64(s.Delivered), float64(s.Failed), float64(s.Dropped)}}
+		}),
 	}.init())
 }
 
@@ -312,6 +294,25 @@ func (m *Metrics) registerWebhooks(hooks func() *webhook.Sender) {
 type namedMetric struct {
 	name, help string
 	kind       prometheus.ValueType
+}
+
+// readNamed builds a namedCollector's read function: at each scrape it
+// takes the source from current (nil before Listen: nothing to report),
+// lists its entries with stats and turns each into namedValues with row.
+func readNamed[S any, E any](current func() *S, stats func(*S) []E, row func(E) namedValues) func() []namedValues {
+	return func() []namedValues {
+		src := current()
+		if src == nil {
+			return nil
+		}
+		entries := stats(src)
+		out := make([]namedValues, 0, len(entries))
+		for _, e := range entries {
+			out = append(out, row(e))
+		}
+
+		return out
+	}
 }
 
 // namedValues are the values of one named thing, in the order of the

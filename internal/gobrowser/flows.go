@@ -1,6 +1,7 @@
 package gobrowser
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
@@ -123,28 +124,20 @@ func Is[T signaling.Message](id string) func(signaling.Message) bool {
 	return func(m signaling.Message) bool { _, ok := m.(T); return ok && about(m) }
 }
 
-// About matches every message about call id, an error included.
+// About matches every message about call id, an error included: every
+// message type with a CallID field, so that a message type added to the
+// protocol is matched without a change here.
 func About(id string) func(signaling.Message) bool {
 	return func(m signaling.Message) bool {
-		switch v := m.(type) {
-		case signaling.Answer:
-			return v.CallID == id
-		case signaling.Ringing:
-			return v.CallID == id
-		case signaling.Progress:
-			return v.CallID == id
-		case signaling.Connected:
-			return v.CallID == id
-		case signaling.HangupEvent:
-			return v.CallID == id
-		case signaling.ErrorReply:
-			return v.CallID == id
-		case signaling.Held:
-			return v.CallID == id
-		case signaling.Resumed:
-			return v.CallID == id
+		v := reflect.ValueOf(m)
+		if v.Kind() == reflect.Pointer {
+			v = v.Elem()
 		}
+		if v.Kind() != reflect.Struct {
+			return false
+		}
+		f := v.FieldByName("CallID")
 
-		return false
+		return f.IsValid() && f.Kind() == reflect.String && f.String() == id
 	}
 }
