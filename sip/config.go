@@ -82,6 +82,9 @@ type Trunk struct {
 	// first trunk allowing its source whose selectors all match, else to the first without
 	// selectors.
 	Inbound InboundSelect
+	// PRACK is the trunk's use of reliable provisional responses (RFC 3262, prack.go); "" =
+	// PRACKSupported.
+	PRACK PRACKMode
 }
 
 // Config configures a UA. Zero durations take the documented defaults.

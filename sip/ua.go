@@ -147,6 +147,7 @@ func NewUA(cfg Config) (*UA, error) {
 	srv.OnCancel(ua.onCancel)
 	srv.OnOptions(ua.onOptions)
 	srv.OnUpdate(ua.onUpdate)
+	srv.OnPrack(ua.onPrack)
 	srv.OnNoRoute(ua.onNoRoute)
 	return ua, nil
 }
