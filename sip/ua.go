@@ -148,6 +148,7 @@ func NewUA(cfg Config) (*UA, error) {
 	srv.OnOptions(ua.onOptions)
 	srv.OnUpdate(ua.onUpdate)
 	srv.OnPrack(ua.onPrack)
+	srv.OnInfo(ua.onInfo)
 	srv.OnNoRoute(ua.onNoRoute)
 	return ua, nil
 }
