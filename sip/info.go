@@ -97,13 +97,7 @@ func (c *Call) SendDigit(ctx context.Context, digit rune, duration time.Duration
 			}
 			return nil
 		case <-tx.Done():
-			if err := tx.Err(); err != nil {
-				if errors.Is(err, sipmsg.ErrTransactionTimeout) {
-					return fmt.Errorf("%w: %w", ErrNoResponse, err)
-				}
-				return err
-			}
-			return sipmsg.ErrTransactionTerminated
+			return txEndError(tx)
 		case <-c.done:
 			return c.endedError()
 		case <-ctx.Done():
