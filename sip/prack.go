@@ -92,7 +92,7 @@ func (p *prackClient) accept(c *Call, sess *sipgo.DialogClientSession, res *sipm
 		return true
 	}
 	rseq, err := strconv.ParseUint(headerValue(res, "RSeq"), 10, 32)
-	if err != nil || rseq == 0 || res.CSeq() == nil {
+	if err != nil || rseq == 0 || res.CSeq() == nil || res.To() == nil {
 		c.log.Warn("sip reliable provisional response without RSeq: not acknowledged", "status", res.StatusCode)
 		return true
 	}
