@@ -78,6 +78,17 @@ type Trunk struct {
 	// source address, or admits them by digest authentication
 	// (config/carrier.go). Default: source addresses alone.
 	Inbound TrunkInbound `yaml:"inbound"`
+	// PRACK is the trunk's use of reliable provisional responses (RFC
+	// 3262): off, supported or required (config/trunkmodes.go). Default
+	// supported.
+	PRACK PRACKMode `yaml:"prack"`
+	// DTMF is how digits travel to the trunk: rfc4733, info or auto
+	// (config/trunkmodes.go). Default rfc4733.
+	DTMF DTMFMode `yaml:"dtmf"`
+	// DTMFInfo is the body type of the SIP INFO digits sent to the trunk:
+	// dtmf-relay or dtmf (config/trunkmodes.go). Only with dtmf info or
+	// auto. Default dtmf-relay.
+	DTMFInfo DTMFInfoType `yaml:"dtmf_info"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with
@@ -114,6 +125,7 @@ func (t *Trunk) setDefaults() {
 	}
 	t.Codecs = []Codec{CodecPCMU, CodecPCMA}
 	t.setCarrierDefaults()
+	t.setModeDefaults()
 }
 
 // applyDerivedDefaults fills the defaults that depend on other fields of

@@ -79,6 +79,7 @@ func (c *Config) validateTrunks(p *problems) {
 			p.add(path+".max_calls", "must not be negative (0 means unlimited)")
 		}
 		validateCarrier(p, path, t)
+		validateModes(p, path, t)
 	}
 }
 

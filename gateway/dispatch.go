@@ -193,8 +193,11 @@ func (c *wsConn) sendDTMF(m signaling.DTMF) error {
 		return err
 	}
 	s.mu.Lock()
-	b := s.bridge
+	b, q := s.bridge, s.infoQ
 	s.mu.Unlock()
+	if q != nil {
+		return s.queueInfoDigits(q, m.Digits)
+	}
 	if b == nil {
 		return errNoTelephoneEvent
 	}

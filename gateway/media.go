@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
@@ -36,6 +37,11 @@ func (s *session) startBridge(call *sip.Call) error {
 		return nil
 	}
 	browser, trunk := s.leg.Media(), call.Media()
+	var onBrowserDigit func(rune, time.Duration)
+	if s.infoQ == nil && s.digitsByInfo(call) {
+		s.infoQ = make(chan infoDigit, infoQueueLen)
+		onBrowserDigit = s.browserDigit
+	}
 	b, err := bridge.New(bridge.Config{
 		Browser:            s.leg,
 		Trunk:              call.RTP(),
@@ -45,6 +51,7 @@ func (s *session) startBridge(call *sip.Call) error {
 		TranscodeSameCodec: s.pol.cfg.Calls.TranscodeSameCodec,
 		OpusComplexity:     s.pol.cfg.Calls.OpusComplexity,
 		OnDigit:            s.digit,
+		OnBrowserDigit:     onBrowserDigit,
 		Epoch:              s.epoch,
 	})
 	if err != nil {
@@ -59,6 +66,10 @@ func (s *session) startBridge(call *sip.Call) error {
 	s.stopBridge = stop
 	s.bridgeWG.Add(1)
 	go s.runBridge(ctx, b)
+	if onBrowserDigit != nil {
+		s.bridgeWG.Add(1)
+		go s.sendInfoDigits(ctx, call, s.infoQ)
+	}
 
 	return nil
 }

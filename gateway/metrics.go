@@ -90,6 +90,8 @@ type Metrics struct {
 	// Reloads counts configuration reloads by result: ok or failed (the
 	// file was unreadable or invalid and nothing changed).
 	Reloads *prometheus.CounterVec
+	// DTMFInfo counts digits carried by SIP INFO (registerDTMFInfo).
+	DTMFInfo *prometheus.CounterVec
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -169,6 +171,7 @@ func NewMetrics() *Metrics {
 		m.PacketsLost.WithLabelValues(d)
 	}
 	m.registerOperations()
+	m.registerDTMFInfo()
 
 	return m
 }
@@ -408,4 +411,18 @@ func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
 		counter("webtrunk_turn_dropped_total", "Datagrams the embedded TURN server dropped over turn.max_bandwidth.",
 			func(s turnserver.Stats) uint64 { return s.Dropped }),
 	)
+}
+
+// registerDTMFInfo adds webtrunk_dtmf_info_total: digits carried by SIP
+// INFO, by outcome: sent (to the trunk, answered 2xx), failed (refused or
+// unanswered), dropped (the browser's digits came faster than their INFOs
+// went out) and received (from the trunk, passed to the browser).
+func (m *Metrics) registerDTMFInfo() {
+	m.DTMFInfo = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_dtmf_info_total", Help: "DTMF digits carried by SIP INFO, by outcome.",
+	}, []string{"outcome"})
+	m.Registry.MustRegister(m.DTMFInfo)
+	for _, o := range []string{infoSent, infoFailed, infoDropped, infoReceived} {
+		m.DTMFInfo.WithLabelValues(o)
+	}
 }

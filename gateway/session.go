@@ -89,6 +89,9 @@ type session struct {
 	iceTimer   *time.Timer
 	hold       holdState
 	holdWG     sync.WaitGroup // the goroutine carrying out hold and resume
+	// infoQ holds the browser's digits waiting to go to the trunk by SIP
+	// INFO (dtmfinfo.go); nil when digits go in the RTP stream.
+	infoQ chan infoDigit
 	// attempts are the trunks tried for an outbound call (failover.go).
 	attempts []Attempt
 
@@ -246,6 +249,8 @@ func (s *session) dialogEvent(ev sip.DialogEvent) {
 		s.followTrunk(ev.Media)
 	case sip.EventRefreshFailed:
 		s.logger().Warn("session refresh failed", "error", ev.Err)
+	case sip.EventDigit:
+		s.infoDigitReceived(ev)
 	}
 }
 

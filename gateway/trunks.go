@@ -124,6 +124,8 @@ func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
 		Identity:       sip.IdentityHeader(t.Identity),
 		TrustIdentity:  t.TrustIdentity,
 		SRV:            t.DNSSRV,
+		PRACK:          sip.PRACKMode(t.PRACK),
+		DTMFInfo:       sip.DTMFInfoType(t.DTMFInfo),
 		Inbound: sip.InboundSelect{
 			RequestHost: t.Inbound.RequestHost, RequestUser: t.Inbound.RequestUser,
 			Header: t.Inbound.Header, HeaderValue: t.Inbound.HeaderValue,

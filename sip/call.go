@@ -49,6 +49,7 @@ type Call struct {
 	dialog *dialog
 	media  *mediaSession
 	timer  *timerState
+	prack  *prackServer // our reliable provisional responses on an inbound call; nil when none
 
 	mu          sync.Mutex
 	setupCancel context.CancelCauseFunc

@@ -82,6 +82,12 @@ type Trunk struct {
 	// first trunk allowing its source whose selectors all match, else to the first without
 	// selectors.
 	Inbound InboundSelect
+	// PRACK is the trunk's use of reliable provisional responses (RFC 3262, prack.go); "" =
+	// PRACKSupported.
+	PRACK PRACKMode
+	// DTMFInfo is the body type of the INFO requests Call.SendDigit sends (info.go); "" =
+	// DTMFInfoRelay.
+	DTMFInfo DTMFInfoType
 }
 
 // Config configures a UA. Zero durations take the documented defaults.

@@ -146,6 +146,8 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 
 	inv := ua.buildInvite(t, b, r.DisplayName, callerUser, calleeUser, offer)
 	applyIdentity(inv, t, r.DisplayName, callerUser, r.Withheld)
+	applyPRACK(inv, t)
+	reliable := newPRACKClient(t.PRACK)
 	if r.Target.IsValid() {
 		inv.SetDestination(r.Target.String())
 	}
@@ -184,6 +186,9 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 				responded.Store(true)
 				if res.StatusCode > 100 {
 					progressed.Store(true)
+				}
+				if !reliable.accept(c, sess, res) {
+					return nil
 				}
 				return c.onDialResponse(res, r.OnProgress, auth)
 			},

@@ -112,17 +112,23 @@ func (d *dialog) inviteTransaction(req *sipmsg.Request) (*sipmsg.Response, error
 			d.retarget(res.Contact())
 			return res, nil
 		case <-tx.Done():
-			if err := tx.Err(); err != nil {
-				if errors.Is(err, sipmsg.ErrTransactionTimeout) {
-					return nil, fmt.Errorf("%w: %w", ErrNoResponse, err)
-				}
-				return nil, err
-			}
-			return nil, sipmsg.ErrTransactionTerminated
+			return nil, txEndError(tx)
 		case <-d.done:
 			return nil, errDialogEnded
 		}
 	}
+}
+
+// txEndError is the error of a client transaction that ended without a final response: Timer
+// B or F (64*T1) as ErrNoResponse, its transport error, or ErrTransactionTerminated.
+func txEndError(tx sipmsg.ClientTransaction) error {
+	if err := tx.Err(); err != nil {
+		if errors.Is(err, sipmsg.ErrTransactionTimeout) {
+			return fmt.Errorf("%w: %w", ErrNoResponse, err)
+		}
+		return err
+	}
+	return sipmsg.ErrTransactionTerminated
 }
 
 // ack2xx acknowledges the 2xx of tx and arranges for the same ACK to be sent again for every

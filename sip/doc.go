@@ -1,7 +1,8 @@
 // Package sip is Webtrunk's trunk side: a SIP user agent (RFC 3261) on sipgo that registers to
 // carriers and PBXs, places and receives calls with plain RTP/AVP audio (PCMU, PCMA and
 // telephone-event, offer/answer per RFC 3264), and keeps them up with re-INVITEs and session
-// timers (RFC 4028).
+// timers (RFC 4028). Provisional responses are acknowledged and sent reliably as each trunk's
+// PRACKMode says (RFC 3262, prack.go), and DTMF digits travel by SIP INFO both ways (info.go).
 //
 // A UA is built from a Config (listeners, trunks, RTP port pool), run with Serve and stopped by
 // cancelling Serve's context or with Close, which also releases a UA that never served. Outbound

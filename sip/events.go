@@ -1,5 +1,7 @@
 package sip
 
+import "time"
+
 // DialogEventKind is the kind of a DialogEvent.
 type DialogEventKind int
 
@@ -13,6 +15,9 @@ const (
 	EventMediaChanged
 	// EventRefreshFailed means a session refresh we sent (RFC 4028 section 7.4) failed; Err says why.
 	EventRefreshFailed
+	// EventDigit means the trunk sent a DTMF digit in a SIP INFO (info.go); Digit and Duration
+	// say which and how long.
+	EventDigit
 )
 
 // String returns the event kind's name.
@@ -26,6 +31,8 @@ func (k DialogEventKind) String() string {
 		return "media-changed"
 	case EventRefreshFailed:
 		return "refresh-failed"
+	case EventDigit:
+		return "digit"
 	default:
 		return "unknown"
 	}
@@ -38,6 +45,10 @@ type DialogEvent struct {
 	Media Media
 	// Err is set for EventRefreshFailed.
 	Err error
+	// Digit is the DTMF character ('0'-'9', '*', '#', 'A'-'D') of an EventDigit.
+	Digit rune
+	// Duration is how long the trunk said an EventDigit's key was pressed.
+	Duration time.Duration
 }
 
 // emit queues ev for Events, or counts it as dropped when the queue is full.

@@ -83,7 +83,8 @@ func (ic *IncomingCall) Cause() error {
 	return ic.cause
 }
 
-// Ring binds the call's RTP port pair and sends 180 Ringing. It returns ErrCallFinalized after a
+// Ring binds the call's RTP port pair and sends 180 Ringing, reliably (RFC 3262 section 3, see
+// ringReliably) when the INVITE and the trunk's PRACKMode call for it. It returns ErrCallFinalized after a
 // final response, and ErrNoPorts when no pair is free, after answering the trunk 503 Service
 // Unavailable with Retry-After (RFC 3261 section 21.5.4) and ending the call.
 func (ic *IncomingCall) Ring() error {
@@ -95,6 +96,9 @@ func (ic *IncomingCall) Ring() error {
 	}
 	if err := ic.bindPorts(); err != nil {
 		return err
+	}
+	if ic.call.prack != nil {
+		return ic.ringReliably()
 	}
 	return ic.sess.Respond(180, "Ringing", nil, sipmsg.NewHeader("Server", ic.ua.cfg.UserAgent))
 }
@@ -378,10 +382,17 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 			return nil, reject(err)
 		}
 	}
+	reliable, ok := ua.check100rel(t, req, tx)
+	if !ok {
+		return nil, ErrBadRequest
+	}
 	if !t.reserve() {
 		return nil, reject(ErrTooManyCalls)
 	}
 	c := newCall(ua, t, Inbound, transportOf(req))
+	if reliable {
+		c.prack = newPRACKServer(req.CSeq().SeqNo)
+	}
 	sess, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		c.end(err)

@@ -11,7 +11,7 @@ import (
 )
 
 // allowMethods is the Allow header value (RFC 3261 section 20.5) of this user agent.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO"
 
 // dialogKey identifies a dialog by Call-ID and the local and remote tags (RFC 3261 section 12).
 func dialogKey(callID, localTag, remoteTag string) string {
@@ -173,7 +173,7 @@ func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	ua.respond(tx, req, code, reason,
 		sipmsg.NewHeader("Allow", allowMethods),
 		sipmsg.NewHeader("Accept", "application/sdp"),
-		sipmsg.NewHeader("Supported", "timer"))
+		sipmsg.NewHeader("Supported", "timer, "+option100rel))
 }
 
 func (ua *UA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
@@ -183,7 +183,7 @@ func (ua *UA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 // onNoRoute answers methods this user agent does not implement with 405 and Allow (RFC 3261 section 21.4.6).
-// Inside a dialog (INFO, REFER, NOTIFY, PRACK) the request must pass the dialog's source check.
+// Inside a dialog (REFER, NOTIFY, MESSAGE) the request must pass the dialog's source check.
 func (ua *UA) onNoRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !ua.admitted(req, tx) {
 		return

@@ -147,6 +147,8 @@ func NewUA(cfg Config) (*UA, error) {
 	srv.OnCancel(ua.onCancel)
 	srv.OnOptions(ua.onOptions)
 	srv.OnUpdate(ua.onUpdate)
+	srv.OnPrack(ua.onPrack)
+	srv.OnInfo(ua.onInfo)
 	srv.OnNoRoute(ua.onNoRoute)
 	return ua, nil
 }

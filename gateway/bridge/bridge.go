@@ -87,6 +87,12 @@ type Config struct {
 	// (RFC 4733 section 2.5.1.4), in the downlink goroutine; it must not
 	// block. Nil drops them.
 	OnDigit func(digit rune)
+	// OnBrowserDigit, when set, takes the browser's RFC 4733 digits out
+	// of the trunk's stream: each event is reported once, at its first end
+	// packet (RFC 4733 section 2.5.1.4), with its duration, in the uplink
+	// goroutine (it must not block), and nothing of it reaches the trunk's
+	// RTP. Nil maps them onto the trunk's stream.
+	OnBrowserDigit func(digit rune, duration time.Duration)
 	// Epoch is the origin of Stats.LastPacket and of the arrival clock of
 	// the jitter estimate; zero is the time of New.
 	Epoch time.Time
@@ -152,6 +158,9 @@ func New(cfg Config) (*Bridge, error) {
 	b := &Bridge{browser: cfg.Browser, trunk: cfg.Trunk, dtmf: gen}
 	b.media.Store(&media)
 	b.up = newUplink(b, upTC, cfg.BrowserCodec, mappers, epoch)
+	if cfg.OnBrowserDigit != nil {
+		b.up.digitsOut = newDigitTap(cfg.BrowserEvents, cfg.OnBrowserDigit)
+	}
 	b.down = newDownlink(b, downTC, cfg.BrowserCodec, cfg.OnDigit, epoch)
 
 	return b, nil

@@ -34,6 +34,9 @@ type uplink struct {
 	silence byte
 	marker  bool
 	epoch   time.Time
+	// digitsOut, when set, takes the browser's digits out of the trunk's
+	// stream (Config.OnBrowserDigit).
+	digitsOut *digitTap
 }
 
 // newUplink wires the uplink of b: tc transcodes the browser's audio codec
@@ -95,6 +98,13 @@ func (u *uplink) handle(pkt []byte) {
 // type, and any event while the trunk has no telephone-event, is dropped
 // and counted. Events of a muted call are dropped silently.
 func (u *uplink) event() {
+	if u.digitsOut != nil {
+		if !u.b.muted.Load() && !u.digitsOut.handle(&u.in) {
+			u.c.dropped.Add(1)
+		}
+
+		return
+	}
 	for _, m := range u.dtmf {
 		if u.in.PayloadType != m.InPayloadType() {
 			continue
