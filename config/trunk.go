@@ -78,6 +78,9 @@ type Trunk struct {
 	// source address, or admits them by digest authentication
 	// (config/carrier.go). Default: source addresses alone.
 	Inbound TrunkInbound `yaml:"inbound"`
+	// MediaEncryption is none, sdes or sdes_optional: SRTP keyed in the
+	// SDP (config/mediaenc.go). Default none.
+	MediaEncryption MediaEncryption `yaml:"media_encryption"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with
@@ -114,6 +117,7 @@ func (t *Trunk) setDefaults() {
 	}
 	t.Codecs = []Codec{CodecPCMU, CodecPCMA}
 	t.setCarrierDefaults()
+	t.MediaEncryption = MediaEncryptionNone
 }
 
 // applyDerivedDefaults fills the defaults that depend on other fields of

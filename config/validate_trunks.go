@@ -17,6 +17,7 @@ func validTrunkName(s string) bool {
 }
 
 func (c *Config) validateTrunks(p *problems) {
+	validateTLSCAFile(p, c.SIP.TLSCAFile)
 	names := map[string]string{}
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
@@ -79,6 +80,7 @@ func (c *Config) validateTrunks(p *problems) {
 			p.add(path+".max_calls", "must not be negative (0 means unlimited)")
 		}
 		validateCarrier(p, path, t)
+		validateMediaEncryption(p, path, t)
 	}
 }
 
