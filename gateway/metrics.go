@@ -90,6 +90,13 @@ type Metrics struct {
 	// Reloads counts configuration reloads by result: ok or failed (the
 	// file was unreadable or invalid and nothing changed).
 	Reloads *prometheus.CounterVec
+	// SRTPCalls counts ended calls whose trunk media was SRTP, by crypto
+	// suite (RFC 4568 section 6.2).
+	SRTPCalls *prometheus.CounterVec
+	// SRTPFailed counts SRTP and SRTCP packets from the trunk dropped
+	// because they failed authentication or were replayed (RFC 3711
+	// section 3.3).
+	SRTPFailed prometheus.Counter
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -169,6 +176,7 @@ func NewMetrics() *Metrics {
 		m.PacketsLost.WithLabelValues(d)
 	}
 	m.registerOperations()
+	m.registerSRTP()
 
 	return m
 }
@@ -407,4 +415,21 @@ func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
 		counter("webtrunk_turn_dropped_total", "Datagrams the embedded TURN server dropped over turn.max_bandwidth.",
 			func(s turnserver.Stats) uint64 { return s.Dropped }),
 	)
+}
+
+// registerSRTP creates and registers the collectors of SRTP on trunks
+// (SRTPCalls, SRTPFailed), with both suites' label sets at zero.
+func (m *Metrics) registerSRTP() {
+	m.SRTPCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_trunk_srtp_calls_total",
+		Help: "Ended calls whose trunk media was SRTP keyed by SDES, by crypto suite.",
+	}, []string{"suite"})
+	m.SRTPFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webtrunk_trunk_srtp_failed_total",
+		Help: "SRTP and SRTCP packets from trunks dropped for failing authentication or being replayed.",
+	})
+	m.Registry.MustRegister(m.SRTPCalls, m.SRTPFailed)
+	for _, suite := range []string{"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"} {
+		m.SRTPCalls.WithLabelValues(suite)
+	}
 }
