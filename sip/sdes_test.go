@@ -3,9 +3,11 @@ package sip
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -443,6 +445,70 @@ func BenchmarkSRTPCrypto(b *testing.B) {
 				if _, ok := in.unprotectRTP(buf, n); !ok {
 					b.Fatal("unprotect failed")
 				}
+			}
+		})
+	}
+}
+
+// TestSDESBadCryptoOffer: an INVITE over TLS to a trunk configured for SDES whose a=crypto
+// lines cannot be used is answered 488 Not Acceptable Here (RFC 4568 section 7.1.2) with a
+// Warning that says why without quoting the key, and no call is offered.
+func TestSDESBadCryptoOffer(t *testing.T) {
+	k := testKey(3)
+	key := base64.StdEncoding.EncodeToString(k[:])
+	tests := []struct {
+		name, crypto, warning string
+	}{
+		{"key too short", "1 AES_CM_128_HMAC_SHA1_80 inline:" + key[:24], "key and salt of 18 bytes"},
+		{"key not base64", "1 AES_CM_128_HMAC_SHA1_80 inline:!!!!" + key[4:], "not base64"},
+		{"not inline", "1 AES_CM_128_HMAC_SHA1_80 uri:https://keys.example/1", "not inline"},
+		{"only an MKI line", "1 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|2^31|1:4", "no a=crypto line with a suite of ours"},
+	}
+	serverTLS, clientTLS := streamTLS(t)
+	trunk := inboundTrunk()
+	trunk.Transport, trunk.MediaEncryption = telephony.TransportTLS, EncryptionSDES
+	env := startUA(t, Config{
+		Listeners: []Listener{
+			{Transport: telephony.TransportUDP, Addr: "127.0.0.1:0"},
+			{Transport: telephony.TransportTLS, Addr: "127.0.0.1:0", TLS: serverTLS},
+		},
+		Trunks: []Trunk{trunk},
+	})
+	addr, _ := env.ua.ListenAddr(telephony.TransportTLS)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := (&tls.Dialer{Config: clientTLS}).DialContext(t.Context(), "tcp", addr.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer := newStreamPeer(t, conn)
+			local := conn.LocalAddr().String()
+			body := sdesOffer("RTP/SAVP", tc.crypto)
+			inv := "INVITE sip:15550100@" + addr.String() + ";transport=tls SIP/2.0\r\n" +
+				"Via: SIP/2.0/TLS " + local + ";branch=z9hG4bK-bad-crypto-" + strconv.Itoa(i) + "\r\n" +
+				"Max-Forwards: 70\r\n" +
+				"From: <sip:15557770001@127.0.0.1>;tag=caller" + strconv.Itoa(i) + "\r\n" +
+				"To: <sip:15550100@127.0.0.1>\r\n" +
+				"Call-ID: bad-crypto-" + strconv.Itoa(i) + "@127.0.0.1\r\n" +
+				"CSeq: 1 INVITE\r\n" +
+				"Contact: <sip:15557770001@" + local + ";transport=tls>\r\n" +
+				"Content-Type: application/sdp\r\n" +
+				"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
+			if _, err := conn.Write([]byte(inv)); err != nil {
+				t.Fatal(err)
+			}
+			res := peer.final(10 * time.Second)
+			if res == nil || res.StatusCode != 488 {
+				t.Fatalf("final response %v, want 488", res)
+			}
+			w := res.GetHeader("Warning")
+			if w == nil || !strings.Contains(w.Value(), tc.warning) || strings.Contains(w.Value(), key[:12]) {
+				t.Errorf("Warning %v, want it to contain %q and no key", w, tc.warning)
+			}
+			select {
+			case ic := <-env.incoming:
+				t.Errorf("an INVITE with unusable crypto was offered as a call from %s", ic.call.From())
+			default:
 			}
 		})
 	}
