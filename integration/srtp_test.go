@@ -17,13 +17,15 @@ import (
 	"github.com/webtrunk/webtrunk/telephony"
 )
 
-// TestSRTPBaresip: a trunk with media_encryption sdes over TLS to a real
-// SIP phone, baresip with module srtp and mediaenc srtp-mand (it accepts
-// and offers RTP/SAVP only). A browser's call to baresip and baresip's call
-// to the browser's DID are each SRTP with SDES keys both ways: the browser
-// hears baresip's tone, baresip's recording holds the browser's tone (audio
-// that crossed the gateway's SRTP in each direction), and the call's log
-// line names the suite and no packet failed authentication.
+// TestSRTPBaresip: a trunk over TLS to a real SIP phone, baresip with
+// module srtp. With media_encryption sdes and baresip's mediaenc srtp-mand
+// (RTP/SAVP only), and with sdes_optional and mediaenc srtp (best effort,
+// RTP/AVP with keys), a browser's call to baresip and baresip's call to the
+// browser's DID are each SRTP with SDES keys both ways; with sdes_optional
+// and a baresip without SRTP they fall back to plain RTP. In every case the
+// browser hears baresip's tone and baresip's recording holds the browser's
+// (audio that crossed the gateway in each direction), and the call's log
+// line names the suite (or none) and no key.
 func TestSRTPBaresip(t *testing.T) {
 	const phoneNumber = numberOK // baresip answers only its own number
 	certFile, keyFile := srtpTestCert(t)
@@ -31,19 +33,29 @@ func TestSRTPBaresip(t *testing.T) {
 	srtpConcat(t, both, certFile, keyFile)
 
 	tests := []struct {
-		name    string
-		inbound bool
+		name     string
+		inbound  bool
+		trunkEnc string // the trunk's media_encryption
+		mediaEnc string // baresip's mediaenc; "" for none
+		suite    string // the SRTP suite of the call, "" for plain RTP
 	}{
-		{name: "browser calls baresip"},
-		{name: "baresip calls the browser", inbound: true},
+		{name: "browser calls baresip, sdes", trunkEnc: "sdes", mediaEnc: "srtp-mand", suite: "AES_CM_128_HMAC_SHA1_80"},
+		{name: "baresip calls the browser, sdes", inbound: true, trunkEnc: "sdes", mediaEnc: "srtp-mand", suite: "AES_CM_128_HMAC_SHA1_80"},
+		// baresip's mediaenc srtp is the best-effort convention: RTP/AVP
+		// with a=crypto, as sdes_optional offers.
+		{name: "browser calls baresip, optional", trunkEnc: "sdes_optional", mediaEnc: "srtp", suite: "AES_CM_128_HMAC_SHA1_80"},
+		{name: "baresip calls the browser, optional", inbound: true, trunkEnc: "sdes_optional", mediaEnc: "srtp", suite: "AES_CM_128_HMAC_SHA1_80"},
+		// A peer without SRTP: sdes_optional falls back to plain RTP.
+		{name: "browser calls baresip without srtp, optional", trunkEnc: "sdes_optional"},
+		{name: "baresip without srtp calls the browser, optional", inbound: true, trunkEnc: "sdes_optional"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			phone := baresipStartWith(t, phoneNumber, trunkToneHz, baresipOptions{TLSCert: both, MediaEnc: "srtp-mand", Dials: tc.inbound})
+			phone := baresipStartWith(t, phoneNumber, trunkToneHz, baresipOptions{TLSCert: both, MediaEnc: tc.mediaEnc, Dials: tc.inbound})
 			logger, logs := logcapture.New(t, logcapture.Name("gateway log"))
 			c := newGatewayConfig("carrier", phone.tlsPort(), testconfig.User{ID: userAlice})
 			c.Trunk.Transport = string(telephony.TransportTLS)
-			c.Trunk.Extra = "    media_encryption: sdes"
+			c.Trunk.Extra = "    media_encryption: " + tc.trunkEnc
 			c.TLSCert, c.TLSKey, c.TLSCAFile = certFile, keyFile, certFile
 			e := startGateway(t, c, logger, logs)
 			b := e.login(t, userAlice)
@@ -70,7 +82,7 @@ func TestSRTPBaresip(t *testing.T) {
 			phone.waitEvent(t, "CALL_ESTABLISHED", 20*time.Second)
 			peer.WaitConnected(t)
 			rep := peer.Heard().WaitTone(t, "browser", 0, trunkToneHz, browserToneHz)
-			t.Logf("the browser hears baresip over SRTP: %+v", rep)
+			t.Logf("the browser hears baresip: %+v", rep)
 			// Give baresip's recording some seconds of the browser's tone.
 			peer.Heard().WaitSamples(t, peer.Heard().Len()+3*8000)
 
@@ -84,17 +96,20 @@ func TestSRTPBaresip(t *testing.T) {
 			// they arrive before the answer or after the hangup. Any more
 			// would be RTP that failed.
 			clearRTCP := strings.Contains(line, "srtp_failed=0") || strings.Contains(line, "srtp_failed=1") || strings.Contains(line, "srtp_failed=2")
-			if !strings.Contains(line, "srtp=AES_CM_128_HMAC_SHA1_80") || !clearRTCP {
-				t.Errorf("call ended line without the SRTP suite, or with more failed packets than baresip's clear RTCP: %s", line)
+			switch {
+			case tc.suite == "" && strings.Contains(line, "srtp="):
+				t.Errorf("call ended line names SRTP for a call in plain RTP: %s", line)
+			case tc.suite != "" && (!strings.Contains(line, "srtp="+tc.suite) || !clearRTCP):
+				t.Errorf("call ended line without srtp=%s, or with more failed packets than baresip's clear RTCP: %s", tc.suite, line)
 			}
 			if strings.Contains(logs.String(), "inline:") {
 				t.Error("the gateway logged an SDES key (inline:)")
 			}
 			phone.stop(t)
 			passing := phone.heardTone(t, browserToneHz, trunkToneHz, 2*time.Second)
-			t.Logf("baresip heard the browser over SRTP in %d windows", passing)
-			if out := phone.out.String(); !strings.Contains(out, "srtp") {
-				t.Errorf("baresip's output does not mention srtp:\n%s", out)
+			t.Logf("baresip heard the browser in %d windows", passing)
+			if out := phone.out.String(); tc.suite != "" && !strings.Contains(out, "Using media encryption '"+tc.mediaEnc+"'") {
+				t.Errorf("baresip's output does not show media encryption %s:\n%s", tc.mediaEnc, out)
 			}
 		})
 	}
