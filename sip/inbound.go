@@ -378,7 +378,7 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 			return nil, reject(err)
 		}
 		var none [len(cryptoSuites)]masterKey
-		if _, _, _, err = chooseOfferCrypto(t.MediaEncryption, offer, &none); err != nil {
+		if _, _, err = chooseOfferCrypto(t.MediaEncryption, offer, &none); err != nil {
 			return nil, reject(err)
 		}
 	}

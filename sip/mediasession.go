@@ -94,11 +94,11 @@ func (s *mediaSession) offerCrypto() []cryptoAttr {
 // that accepts the offer's chosen one; the caller holds s.mu.
 func (s *mediaSession) answerParamsLocked(offer MediaDescription) (SDPParams, error) {
 	p := s.paramsLocked()
-	keys, tag, ok, err := chooseOfferCrypto(s.enc, offer, &s.keys)
+	keys, tag, err := chooseOfferCrypto(s.enc, offer, &s.keys)
 	if err != nil {
 		return p, err
 	}
-	if ok {
+	if keys != nil {
 		p.crypto = []cryptoAttr{{tag: tag, suite: keys.suite, key: keys.local}}
 	}
 	return p, nil
@@ -247,15 +247,11 @@ func (s *mediaSession) negotiate(md MediaDescription) (telephony.Codec, uint8, e
 // applyOffer installs the trunk's offer once our answer to it was sent, with the SRTP keys that
 // answer accepted (see apply).
 func (s *mediaSession) applyOffer(md MediaDescription, codec telephony.Codec, tePT uint8) (old, cur Media, err error) {
-	keys, _, ok, err := chooseOfferCrypto(s.enc, md, &s.keys)
+	keys, _, err := chooseOfferCrypto(s.enc, md, &s.keys)
 	if err != nil {
 		return Media{}, Media{}, err
 	}
-	var k *srtpKeys
-	if ok {
-		k = &keys
-	}
-	return s.apply(md, codec, tePT, k)
+	return s.apply(md, codec, tePT, keys)
 }
 
 // apply installs a negotiated description of the trunk and returns the media before and after.
@@ -296,15 +292,11 @@ func (s *mediaSession) applyAnswer(md MediaDescription) (old, cur Media, err err
 	s.mu.Lock()
 	sent := s.sent
 	s.mu.Unlock()
-	keys, ok, err := chooseAnswerCrypto(s.enc, md, sent, &s.keys)
+	keys, err := chooseAnswerCrypto(s.enc, md, sent, &s.keys)
 	if err != nil {
 		return Media{}, Media{}, err
 	}
-	var k *srtpKeys
-	if ok {
-		k = &keys
-	}
-	return s.apply(md, codec, tePT, k)
+	return s.apply(md, codec, tePT, keys)
 }
 
 // close closes the RTP socket, which returns its ports to the pool; a later attach closes its

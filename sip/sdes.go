@@ -190,51 +190,51 @@ type srtpKeys struct {
 
 // chooseOfferCrypto picks the SRTP keys for an offer received from the trunk under enc:
 // the first usable a=crypto line (RFC 4568 section 7.1.2, the offerer's preference), paired
-// with our key for its suite, and the tag to answer with. ok is false for plain RTP. It
+// with our key for its suite, and the tag to answer with. keys is nil for plain RTP. It
 // returns an error wrapping ErrBadCrypto when enc requires SRTP and no line is usable, when
 // the offer is RTP/SAVP without a usable line, or when a line is malformed.
-func chooseOfferCrypto(enc MediaEncryption, md MediaDescription, ours *[len(cryptoSuites)]masterKey) (keys srtpKeys, tag int, ok bool, err error) {
+func chooseOfferCrypto(enc MediaEncryption, md MediaDescription, ours *[len(cryptoSuites)]masterKey) (keys *srtpKeys, tag int, err error) {
 	if !enc.enabled() {
-		return keys, 0, false, nil
+		return nil, 0, nil
 	}
 	if md.crypto.bad != nil {
-		return keys, 0, false, md.crypto.bad
+		return nil, 0, md.crypto.bad
 	}
 	if len(md.crypto.attrs) == 0 {
 		if enc == EncryptionSDES || md.Secure {
-			return keys, 0, false, fmt.Errorf("%w: no a=crypto line with a suite of ours (AES_CM_128_HMAC_SHA1_80 or _32) without MKI or session parameters", ErrBadCrypto)
+			return nil, 0, fmt.Errorf("%w: no a=crypto line with a suite of ours (AES_CM_128_HMAC_SHA1_80 or _32) without MKI or session parameters", ErrBadCrypto)
 		}
-		return keys, 0, false, nil
+		return nil, 0, nil
 	}
 	a := md.crypto.attrs[0]
-	return srtpKeys{suite: a.suite, local: ours[a.suite], peer: a.key}, a.tag, true, nil
+	return &srtpKeys{suite: a.suite, local: ours[a.suite], peer: a.key}, a.tag, nil
 }
 
 // chooseAnswerCrypto reads the SRTP keys from the trunk's answer to our offer, which listed sent
 // (RFC 4568 section 7.1.3): its one a=crypto line must carry a tag we offered, with the same
-// suite. ok is false for plain RTP, which only EncryptionSDESOptional accepts (and then only
+// suite. keys is nil for plain RTP, which only EncryptionSDESOptional accepts (and then only
 // over RTP/AVP).
-func chooseAnswerCrypto(enc MediaEncryption, md MediaDescription, sent []cryptoAttr, ours *[len(cryptoSuites)]masterKey) (keys srtpKeys, ok bool, err error) {
+func chooseAnswerCrypto(enc MediaEncryption, md MediaDescription, sent []cryptoAttr, ours *[len(cryptoSuites)]masterKey) (*srtpKeys, error) {
 	if !enc.enabled() {
-		return keys, false, nil
+		return nil, nil
 	}
 	if md.crypto.bad != nil {
-		return keys, false, md.crypto.bad
+		return nil, md.crypto.bad
 	}
 	if !md.crypto.any {
 		if enc == EncryptionSDES || md.Secure {
-			return keys, false, fmt.Errorf("%w: the answer has no a=crypto line", ErrBadCrypto)
+			return nil, fmt.Errorf("%w: the answer has no a=crypto line", ErrBadCrypto)
 		}
-		return keys, false, nil
+		return nil, nil
 	}
 	if len(md.crypto.attrs) != 1 {
-		return keys, false, fmt.Errorf("%w: the answer has %d usable a=crypto lines, want one", ErrBadCrypto, len(md.crypto.attrs))
+		return nil, fmt.Errorf("%w: the answer has %d usable a=crypto lines, want one", ErrBadCrypto, len(md.crypto.attrs))
 	}
 	a := md.crypto.attrs[0]
 	for _, s := range sent {
 		if s.tag == a.tag && s.suite == a.suite {
-			return srtpKeys{suite: a.suite, local: ours[a.suite], peer: a.key}, true, nil
+			return &srtpKeys{suite: a.suite, local: ours[a.suite], peer: a.key}, nil
 		}
 	}
-	return keys, false, fmt.Errorf("%w: the answer's a=crypto:%d does not match an offered tag and suite", ErrBadCrypto, a.tag)
+	return nil, fmt.Errorf("%w: the answer's a=crypto:%d does not match an offered tag and suite", ErrBadCrypto, a.tag)
 }

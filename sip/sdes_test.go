@@ -124,7 +124,8 @@ func TestChooseOfferCrypto(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseSDP: %v", err)
 			}
-			keys, tag, ok, err := chooseOfferCrypto(tc.enc, md, &ours)
+			keys, tag, err := chooseOfferCrypto(tc.enc, md, &ours)
+			ok := keys != nil
 			if (err != nil) != tc.wantErr || ok != tc.wantOK {
 				t.Fatalf("chooseOfferCrypto = ok %v, err %v; want ok %v, error %v", ok, err, tc.wantOK, tc.wantErr)
 			}
