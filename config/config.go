@@ -133,6 +133,10 @@ type SIPConfig struct {
 	// beyond it are answered 503 with Retry-After (RFC 3261 section 21.5.4)
 	// before any resource is taken. Default 10 per second, burst 20.
 	InviteRate RateLimit `yaml:"invite_rate"`
+	// TLSCAFile is a PEM file of the certificate authorities trusted to
+	// sign trunks' certificates over TLS (config/mediaenc.go). Default
+	// empty: the system's roots.
+	TLSCAFile string `yaml:"tls_ca_file"`
 }
 
 // RateLimit is a token bucket: PerSecond tokens are added each second, up

@@ -89,6 +89,9 @@ type Trunk struct {
 	// dtmf-relay or dtmf (config/trunkmodes.go). Only with dtmf info or
 	// auto. Default dtmf-relay.
 	DTMFInfo DTMFInfoType `yaml:"dtmf_info"`
+	// MediaEncryption is none, sdes or sdes_optional: SRTP keyed in the
+	// SDP (config/mediaenc.go). Default none.
+	MediaEncryption MediaEncryption `yaml:"media_encryption"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with
@@ -126,6 +129,7 @@ func (t *Trunk) setDefaults() {
 	t.Codecs = []Codec{CodecPCMU, CodecPCMA}
 	t.setCarrierDefaults()
 	t.setModeDefaults()
+	t.MediaEncryption = MediaEncryptionNone
 }
 
 // applyDerivedDefaults fills the defaults that depend on other fields of

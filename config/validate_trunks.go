@@ -17,6 +17,7 @@ func validTrunkName(s string) bool {
 }
 
 func (c *Config) validateTrunks(p *problems) {
+	validateTLSCAFile(p, c.SIP.TLSCAFile)
 	names := map[string]string{}
 	for i := range c.Trunks {
 		t := &c.Trunks[i]
@@ -80,6 +81,7 @@ func (c *Config) validateTrunks(p *problems) {
 		}
 		validateCarrier(p, path, t)
 		validateModes(p, path, t)
+		validateMediaEncryption(p, path, t)
 	}
 }
 

@@ -92,6 +92,13 @@ type Metrics struct {
 	Reloads *prometheus.CounterVec
 	// DTMFInfo counts digits carried by SIP INFO (registerDTMFInfo).
 	DTMFInfo *prometheus.CounterVec
+	// SRTPCalls counts ended calls whose trunk media was SRTP, by crypto
+	// suite (RFC 4568 section 6.2).
+	SRTPCalls *prometheus.CounterVec
+	// SRTPFailed counts SRTP and SRTCP packets from the trunk dropped
+	// because they failed authentication or were replayed (RFC 3711
+	// section 3.3).
+	SRTPFailed prometheus.Counter
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -172,6 +179,7 @@ func NewMetrics() *Metrics {
 	}
 	m.registerOperations()
 	m.registerDTMFInfo()
+	m.registerSRTP()
 
 	return m
 }
@@ -424,5 +432,22 @@ func (m *Metrics) registerDTMFInfo() {
 	m.Registry.MustRegister(m.DTMFInfo)
 	for _, o := range []string{infoSent, infoFailed, infoDropped, infoReceived} {
 		m.DTMFInfo.WithLabelValues(o)
+	}
+}
+
+// registerSRTP creates and registers the collectors of SRTP on trunks
+// (SRTPCalls, SRTPFailed), with both suites' label sets at zero.
+func (m *Metrics) registerSRTP() {
+	m.SRTPCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_trunk_srtp_calls_total",
+		Help: "Ended calls whose trunk media was SRTP keyed by SDES, by crypto suite.",
+	}, []string{"suite"})
+	m.SRTPFailed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "webtrunk_trunk_srtp_failed_total",
+		Help: "SRTP and SRTCP packets from trunks dropped for failing authentication or being replayed.",
+	})
+	m.Registry.MustRegister(m.SRTPCalls, m.SRTPFailed)
+	for _, suite := range []string{"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"} {
+		m.SRTPCalls.WithLabelValues(suite)
 	}
 }

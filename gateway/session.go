@@ -383,6 +383,7 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn, end time.Time) {
 	if attempts != "" {
 		attrs = append(attrs, "attempts", attempts)
 	}
+	attrs = append(attrs, s.srtpAttrs(rtpConn)...)
 	if cause.Err != nil {
 		attrs = append(attrs, "cause", cause.Err.Error())
 	}

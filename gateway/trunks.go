@@ -40,6 +40,13 @@ func sipConfig(cfg *config.Config, logger *slog.Logger) (sip.Config, error) {
 	if r := cfg.SIP.InviteRate.PerSecond; r > 0 {
 		sc.InviteRate = float64(r)
 	}
+	roots, err := cfg.SIP.TrunkRoots()
+	if err != nil {
+		return sip.Config{}, fmt.Errorf("gateway: %w", err)
+	}
+	if roots != nil {
+		sc.ClientTLS = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
 	for i, l := range cfg.SIP.Listeners {
 		sl := sip.Listener{Transport: l.Transport, Addr: l.Listen}
 		if l.TLS.Enabled() {
@@ -108,24 +115,25 @@ func maxRingTimeout(cfg *config.Config) (d time.Duration) {
 // sipTrunk converts one configured trunk.
 func sipTrunk(t *config.Trunk) (sip.Trunk, error) {
 	st := sip.Trunk{
-		Name:           t.Name,
-		Host:           t.Host,
-		Port:           t.Port,
-		Transport:      t.Transport,
-		Username:       t.Auth.Username,
-		Password:       t.Auth.Password.Reveal(),
-		Realm:          t.Auth.Realm,
-		Register:       t.Register.Enabled,
-		RegisterExpiry: t.Register.Expiry,
-		CallerID:       t.CallerID,
-		Numbering:      t.Numbering,
-		AllowedSources: t.AllowedSources,
-		MaxCalls:       t.MaxCalls,
-		Identity:       sip.IdentityHeader(t.Identity),
-		TrustIdentity:  t.TrustIdentity,
-		SRV:            t.DNSSRV,
-		PRACK:          sip.PRACKMode(t.PRACK),
-		DTMFInfo:       sip.DTMFInfoType(t.DTMFInfo),
+		Name:            t.Name,
+		Host:            t.Host,
+		Port:            t.Port,
+		Transport:       t.Transport,
+		Username:        t.Auth.Username,
+		Password:        t.Auth.Password.Reveal(),
+		Realm:           t.Auth.Realm,
+		Register:        t.Register.Enabled,
+		RegisterExpiry:  t.Register.Expiry,
+		CallerID:        t.CallerID,
+		Numbering:       t.Numbering,
+		AllowedSources:  t.AllowedSources,
+		MaxCalls:        t.MaxCalls,
+		Identity:        sip.IdentityHeader(t.Identity),
+		TrustIdentity:   t.TrustIdentity,
+		SRV:             t.DNSSRV,
+		MediaEncryption: sip.MediaEncryption(t.MediaEncryption),
+		PRACK:           sip.PRACKMode(t.PRACK),
+		DTMFInfo:        sip.DTMFInfoType(t.DTMFInfo),
 		Inbound: sip.InboundSelect{
 			RequestHost: t.Inbound.RequestHost, RequestUser: t.Inbound.RequestUser,
 			Header: t.Inbound.Header, HeaderValue: t.Inbound.HeaderValue,

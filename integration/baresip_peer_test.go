@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
@@ -76,7 +77,7 @@ module_app		account.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		{{CTRL}}
 snd_path		{{DIR}}
-`
+{{TLS}}`
 
 // baresipStart starts baresip listening for SIP on 127.0.0.1 with an
 // account for number (E.164: baresip answers only INVITEs whose
@@ -87,6 +88,28 @@ snd_path		{{DIR}}
 // of the test.
 func baresipStart(t *testing.T, number string, toneHz int) *baresipPhone {
 	t.Helper()
+
+	return baresipStartWith(t, number, toneHz, baresipOptions{})
+}
+
+// baresipOptions are what a test may add to baresip's set-up.
+type baresipOptions struct {
+	// TLSCert is a PEM file with a certificate and its key: baresip then
+	// also takes SIP over TLS, on the port above its UDP/TCP port
+	// (baresipPhone.tlsPort).
+	TLSCert string
+	// MediaEnc is the account's media encryption (module srtp): srtp
+	// (best effort, RTP/AVP with a=crypto), srtp-mand (RTP/SAVP only) or
+	// srtp-mandf; none when empty.
+	MediaEnc string
+	// Dials loads module menu, which gives ctrl_tcp the dial command
+	// (baresipPhone.command).
+	Dials bool
+}
+
+// baresipStartWith is baresipStart with the options.
+func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptions) *baresipPhone {
+	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
 		t.Fatalf("baresip not found: install the Debian package baresip-core (%v)", err)
@@ -96,8 +119,19 @@ func baresipStart(t *testing.T, number string, toneHz int) *baresipPhone {
 	browserWriteWAV(t, mic, toneHz, 8000, 60)
 	sipAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port())
 	ctrlAddr := freeTCPAddr(t)
-	cfg := strings.NewReplacer("{{SIP}}", sipAddr.String(), "{{MIC}}", mic, "{{CTRL}}", ctrlAddr, "{{DIR}}", dir).Replace(baresipConfig)
-	account := fmt.Sprintf("<sip:%s@%s>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1,PCMA/8000/1;ptime=20\n", number, sipAddr)
+	var extra, params string
+	if opts.TLSCert != "" {
+		extra += "sip_certificate\t\t" + opts.TLSCert + "\n"
+	}
+	if opts.Dials {
+		extra += "module_app\t\tmenu.so\n"
+	}
+	if opts.MediaEnc != "" {
+		extra += "module\t\t\tsrtp.so\n"
+		params = ";mediaenc=" + opts.MediaEnc
+	}
+	cfg := strings.NewReplacer("{{SIP}}", sipAddr.String(), "{{MIC}}", mic, "{{CTRL}}", ctrlAddr, "{{DIR}}", dir, "{{TLS}}", extra).Replace(baresipConfig)
+	account := fmt.Sprintf("<sip:%s@%s>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1,PCMA/8000/1;ptime=20%s\n", number, sipAddr, params)
 	for name, body := range map[string]string{"config": cfg, "accounts": account, "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -151,6 +185,50 @@ func baresipStart(t *testing.T, number string, toneHz int) *baresipPhone {
 	p.wg.Go(p.readEvents)
 
 	return p
+}
+
+// tlsPort is the port baresip takes SIP over TLS on: the one above its
+// UDP and TCP port.
+func (p *baresipPhone) tlsPort() uint16 { return p.sipAddr.Port() + 1 }
+
+// command sends one ctrl_tcp command (netstring-framed JSON, for example
+// "dial" with a SIP URI or "hangup").
+func (p *baresipPhone) command(t *testing.T, cmd, params string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"command": cmd, "params": params, "token": cmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(p.ctrl, "%d:%s,", len(body), body); err != nil {
+		t.Fatalf("baresip ctrl_tcp %s: %v", cmd, err)
+	}
+}
+
+// heardTone fails the test unless at least minHeard of baresip's
+// recording of the call (after stop) carries wantHz, with little of
+// unwantHz, in windows of ear.AnalysisWindow; it returns how many windows
+// passed.
+func (p *baresipPhone) heardTone(t *testing.T, wantHz, unwantHz float64, minHeard time.Duration) int {
+	t.Helper()
+	pcm, rate := p.recording(t)
+	window := int(ear.AnalysisWindow.Seconds() * float64(rate))
+	passing := 0
+	var best ear.ToneReport
+	for off := 0; off+window <= len(pcm); off += window {
+		r := ear.Analyse(pcm[off:off+window], rate, wantHz, unwantHz)
+		if r.RMS >= ear.MinToneRMS && r.Want >= ear.MinToneShare && r.Unwant <= ear.MaxEchoShare {
+			passing++
+		}
+		if r.Want > best.Want {
+			best = r
+		}
+	}
+	if need := int(minHeard / ear.AnalysisWindow); passing < need {
+		t.Fatalf("baresip heard %v Hz in %d windows of %v, want at least %d; best window: rms %.0f, share %.2f, own tone %.2f (%d samples at %d Hz)",
+			wantHz, passing, ear.AnalysisWindow, need, best.RMS, best.Want, best.Unwant, len(pcm), rate)
+	}
+
+	return passing
 }
 
 // freeTCPAddr returns a TCP address on 127.0.0.1 that was free a moment ago.

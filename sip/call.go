@@ -75,7 +75,7 @@ func newCall(ua *UA, t *trunk, dir CallDirection, tp telephony.Transport) *Call 
 		dir:    dir,
 		log:    ua.log.With("call", id, "trunk", t.Name, "direction", dir.String()),
 		dialog: newDialog(ua, tp, t.Username, dir == Outbound, done),
-		media:  newMediaSession(t.Codecs, ua.cfg.UserAgent),
+		media:  newMediaSession(t.Codecs, ua.cfg.UserAgent, t.MediaEncryption),
 		timer:  newTimerState(),
 		events: make(chan DialogEvent, 16),
 		done:   done,

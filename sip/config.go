@@ -88,6 +88,10 @@ type Trunk struct {
 	// DTMFInfo is the body type of the INFO requests Call.SendDigit sends (info.go); "" =
 	// DTMFInfoRelay.
 	DTMFInfo DTMFInfoType
+	// MediaEncryption is how the trunk's media is protected: EncryptionNone ("" too),
+	// EncryptionSDES or EncryptionSDESOptional (SRTP keyed in the SDP, RFC 4568). SDES needs
+	// Transport tls.
+	MediaEncryption MediaEncryption
 }
 
 // Config configures a UA. Zero durations take the documented defaults.
@@ -260,6 +264,11 @@ func (c Config) validate() error {
 		}
 		if t.MaxCalls < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s: negative max calls", ErrInvalidConfig, p))
+		}
+		if !t.MediaEncryption.Valid() {
+			errs = append(errs, fmt.Errorf("%w: %s: unknown media encryption %q", ErrInvalidConfig, p, t.MediaEncryption))
+		} else if t.MediaEncryption.enabled() && t.Transport != telephony.TransportTLS {
+			errs = append(errs, fmt.Errorf("%w: %s: media encryption %s needs transport tls (RFC 4568 section 8.3)", ErrInvalidConfig, p, t.MediaEncryption))
 		}
 		if t.RegisterExpiry < time.Second {
 			errs = append(errs, fmt.Errorf("%w: %s: register expiry below 1 s", ErrInvalidConfig, p))

@@ -207,7 +207,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest) (*Call, error) {
 		c.end(err)
 		return nil, fmt.Errorf("sip: send ACK: %w", err)
 	}
-	md, err := ParseSDP(res.Body())
+	md, err := c.media.parse(res.Body())
 	if err == nil {
 		_, _, err = c.media.applyAnswer(md)
 	}
@@ -263,7 +263,7 @@ func (c *Call) onDialResponse(res *sipmsg.Response, onProgress func(Progress), a
 	case res.IsProvisional():
 		p := Progress{StatusCode: res.StatusCode, Reason: res.Reason, Call: c}
 		if len(res.Body()) > 0 {
-			md, err := ParseSDP(res.Body())
+			md, err := c.media.parse(res.Body())
 			if err == nil {
 				if _, _, err = c.media.applyAnswer(md); err == nil {
 					p.EarlyMedia = true

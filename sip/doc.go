@@ -18,4 +18,10 @@
 // up to MaxDatagramSize (513 beyond). Refusals are counted (UA.Stats) and logged at most once
 // per source and Config.RefusedLogInterval, with a summary per interval. User strings written
 // into headers pass DisplayName or are refused unless they are E.164 or dialable numbers.
+//
+// A trunk's media can be SRTP (RFC 3711) keyed by SDES in the SDP (RFC 4568, Trunk.MediaEncryption:
+// EncryptionSDES or EncryptionSDESOptional, over TLS only): offers carry one a=crypto line per
+// suite (AES_CM_128_HMAC_SHA1_80 and _32) with keys fresh per call from crypto/rand, and the
+// call's RTPConn protects and unprotects RTP and RTCP in place, dropping and counting
+// (RTPStats.SRTPFailed) what fails authentication before it can latch the peer's address.
 package sip

@@ -162,7 +162,7 @@ func statusFor(err error) (int, string) {
 		return 422, "Session Interval Too Small"
 	case errors.Is(err, ErrSDPMalformed):
 		return 400, "Bad Request"
-	case errors.Is(err, ErrNoAudio), errors.Is(err, ErrNoCommonCodec):
+	case errors.Is(err, ErrNoAudio), errors.Is(err, ErrNoCommonCodec), errors.Is(err, ErrBadCrypto):
 		return 488, "Not Acceptable Here"
 	case errors.Is(err, ErrUnsupportedBody):
 		return 415, "Unsupported Media Type"

@@ -204,7 +204,7 @@ func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
 		return nil, err
 	}
 	if !ic.lateOffer {
-		c.media.apply(ic.offer, ic.codec, ic.tePT)
+		_, _, _ = c.media.applyOffer(ic.offer, ic.codec, ic.tePT) // the answer accepted these keys
 	}
 	res := sipmsg.NewResponseFromRequest(ic.sess.InviteRequest, 200, "OK", answer)
 	res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
@@ -375,10 +375,14 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 	var tePT uint8
 	lateOffer := len(body) == 0 // we offer in the 2xx, the answer comes in the ACK (RFC 3261 section 13.2.1)
 	if !lateOffer {
-		if offer, err = ParseSDP(body); err != nil {
+		if offer, err = parseSDP(body, t.MediaEncryption.enabled()); err != nil {
 			return nil, reject(err)
 		}
 		if codec, tePT, err = Negotiate(offer, t.Codecs); err != nil {
+			return nil, reject(err)
+		}
+		var none [len(cryptoSuites)]masterKey
+		if _, _, err = chooseOfferCrypto(t.MediaEncryption, offer, &none); err != nil {
 			return nil, reject(err)
 		}
 	}
@@ -445,7 +449,7 @@ func userNumber(t *trunk, user string) string {
 
 // applyAckAnswer installs the SDP answer the ACK carried for our offer in the 2xx.
 func (c *Call) applyAckAnswer() error {
-	md, err := ParseSDP(c.dialog.lateAnswer())
+	md, err := c.media.parse(c.dialog.lateAnswer())
 	if err == nil {
 		_, _, err = c.media.applyAnswer(md)
 	}

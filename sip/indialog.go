@@ -78,7 +78,7 @@ func (c *Call) onReinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	if !offered {
 		// We made the offer in the 2xx; the answer is in the ACK (RFC 3264 section 4).
-		if md, err := ParseSDP(ack.Body()); err == nil {
+		if md, err := c.media.parse(ack.Body()); err == nil {
 			applyAnswer = func() { c.applyAnswer(md) }
 		} else {
 			c.log.Warn("sip ACK without usable SDP answer", "error", err)
@@ -153,7 +153,7 @@ func (c *Call) answerOffer(req *sipmsg.Request) (body []byte, offered bool, appl
 	if ct := headerValue(req, "Content-Type"); ct != "" && !isSDPType(ct) {
 		return nil, true, nil, ErrUnsupportedBody
 	}
-	md, err := ParseSDP(raw)
+	md, err := c.media.parse(raw)
 	if err != nil {
 		return nil, true, nil, err
 	}
@@ -165,7 +165,11 @@ func (c *Call) answerOffer(req *sipmsg.Request) (body []byte, offered bool, appl
 	if err != nil {
 		return nil, true, nil, err
 	}
-	return answer, true, func() { c.reportMediaChange(c.media.apply(md, codec, tePT)) }, nil
+	return answer, true, func() {
+		if old, cur, err := c.media.applyOffer(md, codec, tePT); err == nil {
+			c.reportMediaChange(old, cur)
+		}
+	}, nil
 }
 
 // applyAnswer installs the trunk's answer to an offer of ours and reports what changed.

@@ -22,6 +22,9 @@ type Media struct {
 	// LocalHold is true while we hold the trunk: Hold succeeded and Resume has not
 	// (RFC 3264 section 8.4).
 	LocalHold bool
+	// SRTP is the SRTP crypto suite protecting the media (RFC 4568 section 6.2, for example
+	// "AES_CM_128_HMAC_SHA1_80"), or "" for plain RTP.
+	SRTP string
 }
 
 // telephoneEventPT is the dynamic payload type offered for telephone-event/8000 (RFC 4733).
@@ -41,12 +44,16 @@ type mediaSession struct {
 	media   Media
 	version uint64 // o= version of the last description we sent
 	lastSDP []byte // the last description we sent; nil before the first
+
+	enc  MediaEncryption              // the trunk's media encryption
+	keys [len(cryptoSuites)]masterKey // our SRTP master keys, one per suite, fresh per call
+	sent []cryptoAttr                 // the a=crypto lines of lastSDP
 }
 
 // newMediaSession starts the media of a call offering codecs in that order of preference; the
 // o= session id is random. It has no RTP socket until attach.
-func newMediaSession(codecs []telephony.Codec, userAgent string) *mediaSession {
-	return &mediaSession{
+func newMediaSession(codecs []telephony.Codec, userAgent string, enc MediaEncryption) *mediaSession {
+	s := &mediaSession{
 		params: SDPParams{
 			SessionID:        randUint64() >> 2,
 			Codecs:           codecs,
@@ -55,7 +62,46 @@ func newMediaSession(codecs []telephony.Codec, userAgent string) *mediaSession {
 			UserAgent:        userAgent,
 		},
 		version: 1,
+		enc:     enc,
 	}
+	if enc.enabled() {
+		for i := range s.keys {
+			s.keys[i] = newMasterKey()
+		}
+	}
+	return s
+}
+
+// parse reads a description of the trunk: RTP/SAVP streams count only when the trunk uses SDES.
+func (s *mediaSession) parse(body []byte) (MediaDescription, error) {
+	return parseSDP(body, s.enc.enabled())
+}
+
+// offerCrypto returns the a=crypto lines of our offers: every suite, tags from 1, each with its
+// own key (RFC 4568 section 6.1).
+func (s *mediaSession) offerCrypto() []cryptoAttr {
+	if !s.enc.enabled() {
+		return nil
+	}
+	out := make([]cryptoAttr, len(cryptoSuites))
+	for i := range cryptoSuites {
+		out[i] = cryptoAttr{tag: i + 1, suite: i, key: s.keys[i]}
+	}
+	return out
+}
+
+// answerParamsLocked returns our parameters for an answer to offer, with the one a=crypto line
+// that accepts the offer's chosen one; the caller holds s.mu.
+func (s *mediaSession) answerParamsLocked(offer MediaDescription) (SDPParams, error) {
+	p := s.paramsLocked()
+	keys, tag, err := chooseOfferCrypto(s.enc, offer, &s.keys)
+	if err != nil {
+		return p, err
+	}
+	if keys != nil {
+		p.crypto = []cryptoAttr{{tag: tag, suite: keys.suite, key: keys.local}}
+	}
+	return p, nil
 }
 
 // attach gives the session its RTP socket, advertised at addr (RFC 4566 section 5.7), before
@@ -112,8 +158,11 @@ func (s *mediaSession) paramsLocked() SDPParams {
 func (s *mediaSession) offer() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	body, err := BuildOffer(s.paramsLocked())
-	s.lastSDP = body
+	p := s.paramsLocked()
+	p.crypto = s.offerCrypto()
+	p.Secure = s.enc == EncryptionSDES
+	body, err := BuildOffer(p)
+	s.lastSDP, s.sent = body, p.crypto
 	return body, err
 }
 
@@ -122,8 +171,12 @@ func (s *mediaSession) offer() ([]byte, error) {
 func (s *mediaSession) answer(offer MediaDescription) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	body, err := BuildAnswer(offer, s.paramsLocked())
-	s.lastSDP = body
+	p, err := s.answerParamsLocked(offer)
+	if err != nil {
+		return nil, err
+	}
+	body, err := BuildAnswer(offer, p)
+	s.lastSDP, s.sent = body, p.crypto
 	return body, err
 }
 
@@ -133,7 +186,10 @@ func (s *mediaSession) answer(offer MediaDescription) ([]byte, error) {
 func (s *mediaSession) reanswer(offer MediaDescription) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.paramsLocked()
+	p, err := s.answerParamsLocked(offer)
+	if err != nil {
+		return nil, err
+	}
 	answer, err := BuildAnswer(offer, p)
 	if err == nil && s.lastSDP != nil && !sameSDP(answer, s.lastSDP) {
 		s.version++
@@ -143,7 +199,7 @@ func (s *mediaSession) reanswer(offer MediaDescription) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.lastSDP = answer
+	s.lastSDP, s.sent = answer, p.crypto
 	return answer, nil
 }
 
@@ -188,22 +244,43 @@ func (s *mediaSession) negotiate(md MediaDescription) (telephony.Codec, uint8, e
 	return Negotiate(md, s.params.Codecs)
 }
 
+// applyOffer installs the trunk's offer once our answer to it was sent, with the SRTP keys that
+// answer accepted (see apply).
+func (s *mediaSession) applyOffer(md MediaDescription, codec telephony.Codec, tePT uint8) (old, cur Media, err error) {
+	keys, _, err := chooseOfferCrypto(s.enc, md, &s.keys)
+	if err != nil {
+		return Media{}, Media{}, err
+	}
+	return s.apply(md, codec, tePT, keys)
+}
+
 // apply installs a negotiated description of the trunk and returns the media before and after.
 // The RTP socket sends to the new address unless the trunk holds with c=0.0.0.0 (RFC 3264
 // section 8.4), which keeps the previous one. Our hold state is kept.
-func (s *mediaSession) apply(md MediaDescription, codec telephony.Codec, tePT uint8) (old, cur Media) {
+// With keys the RTP socket protects and unprotects the media with SRTP (RFC 3711); with nil it
+// carries plain RTP. It fails only when pion cannot build the SRTP contexts.
+func (s *mediaSession) apply(md MediaDescription, codec telephony.Codec, tePT uint8, keys *srtpKeys) (old, cur Media, err error) {
+	rtp := s.rtp.Load()
+	if rtp != nil {
+		if err := rtp.setSRTP(keys); err != nil {
+			return Media{}, Media{}, err
+		}
+	}
 	s.mu.Lock()
 	old = s.media
 	held := md.OnHold() || !md.Addr.Addr().IsValid()
 	s.media = Media{Codec: codec, TelephoneEventPT: tePT, Remote: md, Held: held, LocalHold: old.LocalHold}
+	if keys != nil {
+		s.media.SRTP = cryptoSuites[keys.suite].name
+	}
 	cur = s.media
 	s.mu.Unlock()
 	if a := md.Addr.Addr(); a.IsValid() && !a.IsUnspecified() && md.Addr.Port() != 0 {
-		if rtp := s.rtp.Load(); rtp != nil {
+		if rtp != nil {
 			rtp.SetRemote(md.Addr, md.RTCPAddr)
 		}
 	}
-	return old, cur
+	return old, cur, nil
 }
 
 // applyAnswer negotiates and applies the trunk's answer to an offer of ours.
@@ -212,8 +289,14 @@ func (s *mediaSession) applyAnswer(md MediaDescription) (old, cur Media, err err
 	if err != nil {
 		return Media{}, Media{}, err
 	}
-	old, cur = s.apply(md, codec, tePT)
-	return old, cur, nil
+	s.mu.Lock()
+	sent := s.sent
+	s.mu.Unlock()
+	keys, err := chooseAnswerCrypto(s.enc, md, sent, &s.keys)
+	if err != nil {
+		return Media{}, Media{}, err
+	}
+	return s.apply(md, codec, tePT, keys)
 }
 
 // close closes the RTP socket, which returns its ports to the pool; a later attach closes its

@@ -99,7 +99,7 @@ func (c *Call) renegotiate(ctx context.Context, hold bool, st sessionTimer) (res
 		break
 	}
 	if len(res.Body()) > 0 {
-		if md, perr := ParseSDP(res.Body()); perr == nil {
+		if md, perr := c.media.parse(res.Body()); perr == nil {
 			c.applyAnswer(md)
 		} else {
 			c.log.Warn("sip re-INVITE answer unusable", "error", perr)

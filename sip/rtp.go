@@ -40,6 +40,10 @@ type RTPStats struct {
 	// reached the RTCP port from a source other than the peer's negotiated
 	// or latched RTCP address.
 	RTCPForeign uint64
+	// SRTPFailed counts SRTP and SRTCP packets from the right source dropped because they
+	// failed authentication, were replayed or were too short to carry a tag (RFC 3711
+	// section 3.3), while the call uses SRTP.
+	SRTPFailed uint64
 }
 
 // rtpCounters are the atomics behind RTPStats.
@@ -47,6 +51,7 @@ type rtpCounters struct {
 	packetsIn, bytesIn, packetsOut, bytesOut     atomic.Uint64
 	droppedForeign, droppedMalformed, droppedOut atomic.Uint64
 	rtcpIn, rtcpOut, rtcpForeign                 atomic.Uint64
+	srtpFailed                                   atomic.Uint64
 }
 
 // Latch states of an endpoint.
@@ -119,6 +124,10 @@ type RTPConn struct {
 	rtcpHandler atomic.Pointer[func([]byte)]
 	rtcpDone    chan struct{} // closed when the RTCP reader ended; nil without one
 
+	srtpMu  sync.Mutex              // serialises setSRTP
+	srtpIn  atomic.Pointer[srtpIn]  // nil: plain RTP received
+	srtpOut atomic.Pointer[srtpOut] // nil: plain RTP sent
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -190,7 +199,9 @@ func isRTCPType(b byte) bool { return b >= 192 && b <= 223 }
 //
 // It blocks until a packet is accepted, the read deadline passes
 // (os.ErrDeadlineExceeded) or the conn is closed (net.ErrClosed). It does
-// not allocate.
+// not allocate. While the call uses SRTP (RFC 3711), each packet is authenticated and decrypted
+// in place before it latches or is returned; one that fails is dropped and counted in
+// RTPStats.SRTPFailed, so only the keyed peer can latch.
 func (c *RTPConn) ReadRTP(buf []byte) (int, error) {
 	for {
 		n, _, flags, src, err := c.rtp.ReadMsgUDPAddrPort(buf, nil)
@@ -209,6 +220,13 @@ func (c *RTPConn) ReadRTP(buf []byte) (int, error) {
 		case n < rtpHeaderLen || buf[0]>>6 != 2:
 			c.stats.droppedMalformed.Add(1)
 		default:
+			if in := c.srtpIn.Load(); in != nil {
+				var ok bool
+				if n, ok = in.unprotectRTP(buf, n); !ok {
+					c.stats.srtpFailed.Add(1)
+					continue
+				}
+			}
 			r.rtp.latchTo(src)
 			c.stats.packetsIn.Add(1)
 			c.stats.bytesIn.Add(uint64(n))
@@ -220,7 +238,9 @@ func (c *RTPConn) ReadRTP(buf []byte) (int, error) {
 // WriteRTP sends one RTP packet to the peer: to the latched source once a
 // packet was accepted, else to the negotiated address. It returns
 // ErrNoRemote, and counts the packet in RTPStats.DroppedOut, when there is
-// no destination (see ErrNoRemote). It does not allocate.
+// no destination (see ErrNoRemote). While the call uses SRTP the packet is encrypted and
+// authenticated into the conn's own buffer (b is not changed); the returned count is len(b).
+// It does not allocate.
 func (c *RTPConn) WriteRTP(b []byte) (int, error) {
 	r := c.remote.Load()
 	if r == nil {
@@ -232,13 +252,21 @@ func (c *RTPConn) WriteRTP(b []byte) (int, error) {
 		c.stats.droppedOut.Add(1)
 		return 0, ErrNoRemote
 	}
+	plain := len(b)
+	if out := c.srtpOut.Load(); out != nil {
+		var err error
+		if b, err = out.protectRTP(b); err != nil {
+			c.stats.droppedOut.Add(1)
+			return 0, err
+		}
+	}
 	n, err := c.rtp.WriteToUDPAddrPort(b, dst)
 	if err != nil {
 		return n, err
 	}
 	c.stats.packetsOut.Add(1)
 	c.stats.bytesOut.Add(uint64(n))
-	return n, nil
+	return plain, nil
 }
 
 // ReadRTCP reads the next RTCP compound packet from the peer on the RTCP
@@ -262,6 +290,13 @@ func (c *RTPConn) ReadRTCP(buf []byte) (int, error) {
 		case flags&syscall.MSG_TRUNC != 0 || n < rtcpHeaderLen || buf[0]>>6 != 2 || !isRTCPType(buf[1]):
 			c.stats.droppedMalformed.Add(1)
 		default:
+			if in := c.srtpIn.Load(); in != nil {
+				var ok bool
+				if n, ok = in.unprotectRTCP(buf, n); !ok {
+					c.stats.srtpFailed.Add(1)
+					continue
+				}
+			}
 			r.rtcp.latchTo(src)
 			c.stats.rtcpIn.Add(1)
 			return n, nil
@@ -283,12 +318,20 @@ func (c *RTPConn) WriteRTCP(b []byte) (int, error) {
 		c.stats.droppedOut.Add(1)
 		return 0, ErrNoRemote
 	}
+	plain := len(b)
+	if out := c.srtpOut.Load(); out != nil {
+		var err error
+		if b, err = out.protectRTCP(b); err != nil {
+			c.stats.droppedOut.Add(1)
+			return 0, err
+		}
+	}
 	n, err := c.rtcp.WriteToUDPAddrPort(b, dst)
 	if err != nil {
 		return n, err
 	}
 	c.stats.rtcpOut.Add(1)
-	return n, nil
+	return plain, nil
 }
 
 // SetReadDeadline sets the deadline of ReadRTP (see net.Conn); a zero t
@@ -313,6 +356,7 @@ func (c *RTPConn) Stats() RTPStats {
 		RTCPIn:           s.rtcpIn.Load(),
 		RTCPOut:          s.rtcpOut.Load(),
 		RTCPForeign:      s.rtcpForeign.Load(),
+		SRTPFailed:       s.srtpFailed.Load(),
 	}
 }
 

@@ -134,6 +134,11 @@ type MediaDescription struct {
 	// (RFC 3605 section 2.1) when present, the RTP address when RTCPMux is
 	// set, else the RTP port plus one (RFC 3550 section 11).
 	RTCPAddr netip.AddrPort
+	// Secure reports that the stream's proto is RTP/SAVP or RTP/SAVPF (RFC 3711 section 12):
+	// SRTP only. ParseSDP never returns such a stream; a trunk configured for SDES accepts it.
+	Secure bool
+
+	crypto cryptoOffer // the stream's a=crypto lines (RFC 4568)
 }
 
 // OnHold reports whether the peer's description stops media towards it or
@@ -156,6 +161,13 @@ func (m MediaDescription) OnHold() bool {
 // is no usable audio stream. A stream without any codec we understand is
 // returned without error and with empty Codecs: Negotiate reports that.
 func ParseSDP(body []byte) (MediaDescription, error) {
+	return parseSDP(body, false)
+}
+
+// parseSDP is ParseSDP that, when secure is true, also takes an audio stream over RTP/SAVP or
+// RTP/SAVPF (the first audio stream of either kind is used). The stream's a=crypto lines are
+// read either way; whether they matter is the trunk's media encryption's business.
+func parseSDP(body []byte, secure bool) (MediaDescription, error) {
 	var sess sdp.SessionDescription
 	if err := sess.UnmarshalString(string(body)); err != nil {
 		return MediaDescription{}, fmt.Errorf("%w: %w", ErrSDPMalformed, err)
@@ -167,7 +179,8 @@ func ParseSDP(body []byte) (MediaDescription, error) {
 
 	var media *sdp.MediaDescription
 	for _, md := range sess.MediaDescriptions {
-		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 && isPlainRTP(md.MediaName.Protos) {
+		usable := isPlainRTP(md.MediaName.Protos) || secure && isSecureRTP(md.MediaName.Protos)
+		if md.MediaName.Media == "audio" && md.MediaName.Port.Value != 0 && usable {
 			media = md
 			break
 		}
@@ -188,6 +201,8 @@ func ParseSDP(body []byte) (MediaDescription, error) {
 	out := MediaDescription{
 		Addr:      netip.AddrPortFrom(ip, uint16(media.MediaName.Port.Value)),
 		Direction: SendRecv,
+		Secure:    isSecureRTP(media.MediaName.Protos),
+		crypto:    readCrypto(media),
 	}
 	out.Codecs, out.TelephoneEventPT, err = mediaFormats(media)
 	if err != nil {
@@ -225,6 +240,11 @@ const maxPtimeMs = 1000
 // RTP/AVP, or RFC 4585 RTP/AVPF whose feedback we may ignore).
 func isPlainRTP(protos []string) bool {
 	return len(protos) == 2 && protos[0] == "RTP" && (protos[1] == "AVP" || protos[1] == "AVPF")
+}
+
+// isSecureRTP reports whether an m= proto is SRTP (RFC 3711 RTP/SAVP, or RFC 5124 RTP/SAVPF).
+func isSecureRTP(protos []string) bool {
+	return len(protos) == 2 && protos[0] == "RTP" && (protos[1] == "SAVP" || protos[1] == "SAVPF")
 }
 
 // connectionAddr returns the IP address of a c= line.

@@ -60,6 +60,11 @@ type SDPParams struct {
 	// UserAgent is the session name (s=); "-" when empty, or when it holds control characters
 	// or invalid UTF-8 (RFC 4566 section 5.3: one line of UTF-8 text).
 	UserAgent string
+	// Secure makes an offer use the proto RTP/SAVP (RFC 3711) instead of RTP/AVP; an answer
+	// takes the offer's proto instead.
+	Secure bool
+
+	crypto []cryptoAttr // a=crypto lines to write (RFC 4568 section 9.1)
 }
 
 // telephoneEventEvents is the fmtp of telephone-event we offer and accept:
@@ -79,7 +84,7 @@ func BuildOffer(p SDPParams) ([]byte, error) {
 	if len(p.Codecs) == 0 {
 		return nil, fmt.Errorf("%w: no codec", ErrSDPParams)
 	}
-	return buildSDP(p, p.Codecs, p.TelephoneEventPT, p.Direction)
+	return buildSDP(p, p.Codecs, p.TelephoneEventPT, p.Direction, p.Secure)
 }
 
 // BuildAnswer writes the SDP answer (RFC 3264 section 6) to offer: one
@@ -106,11 +111,14 @@ func BuildAnswer(offer MediaDescription, p SDPParams) ([]byte, error) {
 		theirs = directionOf(theirs.Sends(), false)
 	}
 	dir := directionOf(theirs.Receives() && p.Direction.Sends(), theirs.Sends() && p.Direction.Receives())
-	return buildSDP(p, []telephony.Codec{codec}, tePT, dir)
+	if offer.Secure && len(p.crypto) == 0 {
+		return nil, fmt.Errorf("%w: an RTP/SAVP offer without keys of ours", ErrBadCrypto)
+	}
+	return buildSDP(p, []telephony.Codec{codec}, tePT, dir, offer.Secure)
 }
 
 // buildSDP marshals a session with one audio stream.
-func buildSDP(p SDPParams, codecs []telephony.Codec, tePT uint8, dir Direction) ([]byte, error) {
+func buildSDP(p SDPParams, codecs []telephony.Codec, tePT uint8, dir Direction, secure bool) ([]byte, error) {
 	if !p.Addr.IsValid() || p.Addr.Port() == 0 || p.Addr.Addr().Zone() != "" {
 		return nil, fmt.Errorf("%w: address %v", ErrSDPParams, p.Addr)
 	}
@@ -132,6 +140,9 @@ func buildSDP(p SDPParams, codecs []telephony.Codec, tePT uint8, dir Direction) 
 			Port:   sdp.RangedPort{Value: int(p.Addr.Port())},
 			Protos: []string{"RTP", "AVP"},
 		},
+	}
+	if secure {
+		media.MediaName.Protos[1] = "SAVP"
 	}
 	used := make(map[uint8]bool, len(codecs)+1)
 	addFormat := func(pt uint8, name string, clock int) error {
@@ -161,6 +172,9 @@ func buildSDP(p SDPParams, codecs []telephony.Codec, tePT uint8, dir Direction) 
 	}
 	if p.PtimeMs != 0 {
 		media.Attributes = append(media.Attributes, sdp.NewAttribute("ptime", strconv.Itoa(p.PtimeMs)))
+	}
+	for _, a := range p.crypto {
+		media.Attributes = append(media.Attributes, sdp.NewAttribute("crypto", a.String()))
 	}
 	media.Attributes = append(media.Attributes, sdp.NewPropertyAttribute(dir.String()))
 

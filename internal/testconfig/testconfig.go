@@ -51,6 +51,11 @@ type Gateway struct {
 	LogLevel string
 	// Extra is appended as it is: more YAML at the top level.
 	Extra string
+	// TLSCert and TLSKey, when set, add a tls SIP listener on 127.0.0.1
+	// with a port the kernel chooses, with this PEM certificate and key.
+	TLSCert, TLSKey string
+	// TLSCAFile is sip.tls_ca_file when set.
+	TLSCAFile string
 }
 
 // Trunk is the one trunk, on 127.0.0.1 over UDP, allowed to send from
@@ -72,6 +77,8 @@ type Trunk struct {
 	Extra string
 	// Sources replaces allowed_sources ["127.0.0.1"] when set.
 	Sources []string
+	// Transport is the trunk's transport, udp when empty.
+	Transport string
 }
 
 // User is one user of auth.users with the password Password.
@@ -120,7 +127,15 @@ sip:
   listeners:
     - transport: udp
       listen: "127.0.0.1:0"
+{{- if .TLSCert}}
+    - transport: tls
+      listen: "127.0.0.1:0"
+      tls: {cert_file: "{{.TLSCert}}", key_file: "{{.TLSKey}}"}
+{{- end}}
   public_host: "127.0.0.1"
+{{- if .TLSCAFile}}
+  tls_ca_file: "{{.TLSCAFile}}"
+{{- end}}
   rtp:
     port_min: {{.RTPMin}}
     port_max: {{.RTPMax}}
@@ -135,7 +150,7 @@ trunks:
   - name: {{.Name}}
     host: 127.0.0.1
     port: {{.Port}}
-    transport: udp
+    transport: {{if .Transport}}{{.Transport}}{{else}}udp{{end}}
     caller_id: "{{.CallerID}}"
     allowed_sources: {{if .Sources}}{{list .Sources}}{{else}}["127.0.0.1"]{{end}}
 {{- if .Numbering}}

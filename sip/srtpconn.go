@@ -1,0 +1,153 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// errTooLongToProtect is returned by WriteRTP and WriteRTCP for a packet that leaves no room for
+// the SRTP authentication tag in the conn's buffer.
+var errTooLongToProtect = errors.New("sip: packet too long to protect with srtp")
+
+// srtpOverhead is room after a packet for what protection appends: an authentication tag of
+// up to 10 bytes and, for SRTCP, the 4-byte index (RFC 3711 section 3.4), with margin.
+const srtpOverhead = 32
+
+// srtpReplayWindow is the replay window of received SRTP and SRTCP packets, in packets
+// (RFC 3711 section 3.3.2 asks for at least 64).
+const srtpReplayWindow = 128
+
+// srtpIn unprotects what one peer sends with its master key: one pion context for SRTP and one
+// for SRTCP, each used by one reader goroutine only (ReadRTP, and the RTCP reader), with the
+// header each reader decodes into so that nothing is allocated per packet.
+type srtpIn struct {
+	key     masterKey
+	suite   int
+	rtp     *srtp.Context
+	rtcp    *srtp.Context
+	rtpHdr  rtp.Header
+	rtcpHdr rtcp.Header
+}
+
+// srtpOut protects what we send with our master key: one context and one output buffer for
+// SRTP (used by WriteRTP) and for SRTCP (used by WriteRTCP).
+type srtpOut struct {
+	key     masterKey
+	suite   int
+	rtp     *srtp.Context
+	rtcp    *srtp.Context
+	rtpHdr  rtp.Header
+	rtcpHdr rtcp.Header
+	rtpBuf  [rtpBufSize]byte
+	rtcpBuf [rtpBufSize]byte
+}
+
+// rtpBufSize holds a packet of an Ethernet MTU and what protection appends.
+const rtpBufSize = 1500 + srtpOverhead
+
+// newSRTPIn creates the receiving contexts for key, with replay protection.
+func newSRTPIn(suite int, key masterKey) (*srtpIn, error) {
+	profile := cryptoSuites[suite].profile
+	k, salt := key[:16], key[16:]
+	in := &srtpIn{key: key, suite: suite}
+	var err error
+	if in.rtp, err = srtp.CreateContext(k, salt, profile, srtp.SRTPReplayProtection(srtpReplayWindow)); err != nil {
+		return nil, fmt.Errorf("sip: srtp context: %w", err)
+	}
+	if in.rtcp, err = srtp.CreateContext(k, salt, profile, srtp.SRTCPReplayProtection(srtpReplayWindow)); err != nil {
+		return nil, fmt.Errorf("sip: srtcp context: %w", err)
+	}
+	return in, nil
+}
+
+// newSRTPOut creates the sending contexts for key.
+func newSRTPOut(suite int, key masterKey) (*srtpOut, error) {
+	profile := cryptoSuites[suite].profile
+	k, salt := key[:16], key[16:]
+	out := &srtpOut{key: key, suite: suite}
+	var err error
+	if out.rtp, err = srtp.CreateContext(k, salt, profile); err != nil {
+		return nil, fmt.Errorf("sip: srtp context: %w", err)
+	}
+	if out.rtcp, err = srtp.CreateContext(k, salt, profile); err != nil {
+		return nil, fmt.Errorf("sip: srtcp context: %w", err)
+	}
+	return out, nil
+}
+
+// setSRTP makes the conn protect what it sends with keys.local and unprotect what it receives
+// with keys.peer (RFC 3711), or, with nil, send and accept plain RTP. A direction whose suite
+// and key are unchanged keeps its contexts (and so its rollover counter and replay window), as
+// a re-INVITE that repeats the keys requires (RFC 4568 section 7.1.4). It is safe to call
+// while ReadRTP, WriteRTP and the RTCP reader run: each picks up the change at its next packet.
+func (c *RTPConn) setSRTP(keys *srtpKeys) error {
+	c.srtpMu.Lock()
+	defer c.srtpMu.Unlock()
+	if keys == nil {
+		c.srtpIn.Store(nil)
+		c.srtpOut.Store(nil)
+		return nil
+	}
+	if in := c.srtpIn.Load(); in == nil || in.suite != keys.suite || in.key != keys.peer {
+		next, err := newSRTPIn(keys.suite, keys.peer)
+		if err != nil {
+			return err
+		}
+		c.srtpIn.Store(next)
+	}
+	if out := c.srtpOut.Load(); out == nil || out.suite != keys.suite || out.key != keys.local {
+		next, err := newSRTPOut(keys.suite, keys.local)
+		if err != nil {
+			return err
+		}
+		c.srtpOut.Store(next)
+	}
+	return nil
+}
+
+// unprotectRTP authenticates and decrypts the SRTP packet in buf[:n] in place and returns the
+// length of the RTP packet; ok is false when it failed (authentication, replay, too short).
+func (in *srtpIn) unprotectRTP(buf []byte, n int) (int, bool) {
+	out, err := in.rtp.DecryptRTP(buf[:n], buf[:n], &in.rtpHdr)
+	if err != nil {
+		return 0, false
+	}
+	return len(out), true
+}
+
+// unprotectRTCP does the same for an SRTCP packet (RFC 3711 section 3.4).
+func (in *srtpIn) unprotectRTCP(buf []byte, n int) (int, bool) {
+	out, err := in.rtcp.DecryptRTCP(buf[:n], buf[:n], &in.rtcpHdr)
+	if err != nil {
+		return 0, false
+	}
+	return len(out), true
+}
+
+// protectRTP encrypts and authenticates an RTP packet into the conn's output buffer.
+func (o *srtpOut) protectRTP(b []byte) ([]byte, error) {
+	if len(b) > len(o.rtpBuf)-srtpOverhead {
+		return nil, fmt.Errorf("%w: rtp, %d bytes", errTooLongToProtect, len(b))
+	}
+	out, err := o.rtp.EncryptRTP(o.rtpBuf[:0], b, &o.rtpHdr)
+	if err != nil {
+		return nil, fmt.Errorf("sip: srtp protect: %w", err)
+	}
+	return out, nil
+}
+
+// protectRTCP encrypts and authenticates an RTCP compound packet into the conn's output buffer.
+func (o *srtpOut) protectRTCP(b []byte) ([]byte, error) {
+	if len(b) > len(o.rtcpBuf)-srtpOverhead {
+		return nil, fmt.Errorf("%w: rtcp, %d bytes", errTooLongToProtect, len(b))
+	}
+	out, err := o.rtcp.EncryptRTCP(o.rtcpBuf[:0], b, &o.rtcpHdr)
+	if err != nil {
+		return nil, fmt.Errorf("sip: srtcp protect: %w", err)
+	}
+	return out, nil
+}
