@@ -408,3 +408,28 @@ func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
 			func(s turnserver.Stats) uint64 { return s.Dropped }),
 	)
 }
+
+// registerRedis adds the collectors of the limits shared in Redis
+// (cluster.redis.url): webtrunk_redis_up (1 while the last operation
+// reached Redis, read from up at each scrape) and
+// webtrunk_redis_errors_total by operation (begin: a dial's limits, end:
+// a call's end), which it returns.
+func (m *Metrics) registerRedis(up func() bool) *prometheus.CounterVec {
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_redis_errors_total",
+		Help: "Operations on the shared limits that could not reach Redis within cluster.redis.timeout, by op: begin, end.",
+	}, []string{"op"})
+	m.Registry.MustRegister(errs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "webtrunk_redis_up", Help: "1 while the last operation on the shared limits reached Redis, else 0.",
+	}, func() float64 {
+		if up() {
+			return 1
+		}
+
+		return 0
+	}))
+	errs.WithLabelValues("begin")
+	errs.WithLabelValues("end")
+
+	return errs
+}

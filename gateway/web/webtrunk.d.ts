@@ -33,6 +33,7 @@ export declare const ErrorCode: Readonly<{
   LIMIT_DAILY_MINUTES: "limit_daily_minutes";
   LIMIT_PREFIX: "limit_prefix";
   DIAL_DENIED: "dial_denied";
+  LIMITS_UNAVAILABLE: "limits_unavailable";
   MICROPHONE_DENIED: "microphone_denied";
   MICROPHONE_NOT_FOUND: "microphone_not_found";
   MICROPHONE_UNAVAILABLE: "microphone_unavailable";
