@@ -18,6 +18,11 @@ const (
 // ClusterConfig is what several gateway instances behind one SIP proxy
 // share (README, "More than one machine").
 type ClusterConfig struct {
+	// Instance names this gateway among the instances: it is written in
+	// the resume tokens it issues and is the seed of the RFC 5626
+	// +sip.instance of its registered contacts. Default: the SIP public
+	// host and port.
+	Instance string `yaml:"instance"`
 	// Redis, when its URL is set, holds the users' fraud limits (calls in
 	// progress, calls per minute, daily minutes, prefix caps) for every
 	// instance configured with the same server and key prefix. Empty: the
@@ -58,6 +63,10 @@ var keyPrefix = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,64}$`)
 
 // validateCluster checks the cluster section.
 func (c *Config) validateCluster(p *problems) {
+	c.validateAccounts(p)
+	if c.Cluster.Instance != "" && !ValidUserID(c.Cluster.Instance) {
+		p.add("cluster.instance", "1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -")
+	}
 	r := &c.Cluster.Redis
 	checkOneOf(p, "cluster.redis.failure_policy", r.FailurePolicy, FailOpen, FailClosed)
 	checkRange(p, "cluster.redis.timeout", r.Timeout, 10*time.Millisecond, 10*time.Second)
