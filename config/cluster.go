@@ -18,10 +18,12 @@ const (
 // ClusterConfig is what several gateway instances behind one SIP proxy
 // share (README, "More than one machine").
 type ClusterConfig struct {
-	// Instance names this gateway among the instances: it is written in
-	// the resume tokens it issues and is the seed of the RFC 5626
-	// +sip.instance of its registered contacts. Default: the SIP public
-	// host and port.
+	// Instance names this gateway among the instances, 1 to 64 of the
+	// characters of a user id: resume tokens it issues start with it and a
+	// dot (a resume sent to another instance is refused, naming it), and
+	// it is the seed of the RFC 5626 +sip.instance of its registered
+	// contacts. Default: no name in tokens; the SIP public host and port
+	// for +sip.instance.
 	Instance string `yaml:"instance"`
 	// Redis, when its URL is set, holds the users' fraud limits (calls in
 	// progress, calls per minute, daily minutes, prefix caps) for every
@@ -64,8 +66,8 @@ var keyPrefix = regexp.MustCompile(`^[A-Za-z0-9.:_-]{1,64}$`)
 // validateCluster checks the cluster section.
 func (c *Config) validateCluster(p *problems) {
 	c.validateAccounts(p)
-	if c.Cluster.Instance != "" && !ValidUserID(c.Cluster.Instance) {
-		p.add("cluster.instance", "1 to 128 characters of A-Z, a-z, 0-9, ., _, @ and -")
+	if inst := c.Cluster.Instance; inst != "" && (!ValidUserID(inst) || len(inst) > 64) {
+		p.add("cluster.instance", "1 to 64 characters of A-Z, a-z, 0-9, ., _, @ and -")
 	}
 	r := &c.Cluster.Redis
 	checkOneOf(p, "cluster.redis.failure_policy", r.FailurePolicy, FailOpen, FailClosed)

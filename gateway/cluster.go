@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,4 +82,35 @@ func (g *Gateway) closeShared() {
 	if g.shared != nil {
 		_ = g.shared.redis.Close()
 	}
+}
+
+// errResumeElsewhere refuses a resume token issued by another instance.
+var errResumeElsewhere = errors.New("resume token issued by another instance: reconnect to it")
+
+// newInstanceToken returns a fresh resume token and its key; with
+// cluster.instance set, the token starts with the instance's name and a
+// dot, so that a load balancer (or the client) can send the resume to the
+// instance holding the calls.
+func (g *Gateway) newInstanceToken() (string, tokenKey) {
+	tok, key := newResumeToken()
+	if inst := g.cfg.Cluster.Instance; inst != "" {
+		tok = inst + "." + tok
+		key = sha256.Sum256([]byte(tok))
+	}
+
+	return tok, key
+}
+
+// resumeElsewhere returns errResumeElsewhere, naming the instance, when
+// token names an instance other than this one; nil otherwise.
+func (g *Gateway) resumeElsewhere(token string) error {
+	i := strings.LastIndexByte(token, '.')
+	if i <= 0 {
+		return nil
+	}
+	if inst := token[:i]; inst != g.cfg.Cluster.Instance {
+		return fmt.Errorf("%w (%s)", errResumeElsewhere, inst)
+	}
+
+	return nil
 }

@@ -73,3 +73,25 @@ func hangUp(t *testing.T, e *env, b *gobrowser.Client, id string) {
 	b.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
 	e.logs.WaitLine(t, `msg="call ended" call_id=`+id+" ")
 }
+
+// TestResumeNamesInstance: with cluster.instance set, resume tokens start
+// with the instance's name; a token of another instance is refused with
+// resume_failed naming it, and the instance's own token resumes the call.
+func TestResumeNamesInstance(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testConfig{extra: "cluster:\n  instance: gw-a\n"})
+	b := newTab(t, e)
+	auth := b.Login(t, "alice", testPassword)
+	if !strings.HasPrefix(auth.ResumeToken, "gw-a.") {
+		t.Fatalf("resume token %q, want it to start with gw-a.", auth.ResumeToken)
+	}
+	other := newTab(t, e)
+	other.Send(t, signaling.Auth{Version: signaling.Version, User: "alice", ResumeToken: "gw-b." + strings.TrimPrefix(auth.ResumeToken, "gw-a."), Ref: "r"})
+	if r := expect[signaling.ErrorReply](t, other); r.Code != signaling.CodeResumeFailed || !strings.Contains(r.Message, "(gw-b)") {
+		t.Errorf("resume with another instance's token: %+v", r)
+	}
+	dialOutConnected(t, e, b)
+	b.Close()
+	again := newTab(t, e)
+	again.Resume(t, "alice", auth.ResumeToken)
+}
