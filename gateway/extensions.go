@@ -60,18 +60,8 @@ type extension struct {
 // newExtensions prepares the extensions of cfg's users; the metrics
 // exist (at 0) for every user with an account.
 func newExtensions(g *Gateway, cfg *config.Config) *extensions {
-	x := &extensions{
-		g: g, instance: instanceURN(cfg), users: map[string]*extension{}, browsers: map[string]int{},
-		registered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "webtrunk_extension_registered",
-			Help: "1 while the user's extension (auth.users[].sip_account) holds a binding to this gateway on its registrar.",
-		}, []string{"user"}),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_extension_register_failures_total",
-			Help: "REGISTERs of users' extensions that failed, by user and SIP status (0: no response).",
-		}, []string{"user", "code"}),
-	}
-	g.metrics.Registry.MustRegister(x.registered, x.failures)
+	x := &extensions{g: g, instance: instanceURN(cfg), users: map[string]*extension{}, browsers: map[string]int{}}
+	x.registered, x.failures = g.metrics.registerExtensions()
 	for _, u := range cfg.Auth.Users {
 		if u.SIPAccount != nil {
 			x.registered.WithLabelValues(u.ID).Set(0)

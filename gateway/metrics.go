@@ -433,3 +433,21 @@ func (m *Metrics) registerRedis(up func() bool) *prometheus.CounterVec {
 
 	return errs
 }
+
+// registerExtensions creates and registers the collectors of users'
+// extensions (auth.users[].sip_account): webtrunk_extension_registered
+// by user (1 while the registrar holds this gateway's binding) and
+// webtrunk_extension_register_failures_total by user and SIP status.
+func (m *Metrics) registerExtensions() (*prometheus.GaugeVec, *prometheus.CounterVec) {
+	registered := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "webtrunk_extension_registered",
+		Help: "1 while the user's extension (auth.users[].sip_account) holds a binding to this gateway on its registrar.",
+	}, []string{"user"})
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_extension_register_failures_total",
+		Help: "REGISTERs of users' extensions that failed, by user and SIP status (0: no response).",
+	}, []string{"user", "code"})
+	m.Registry.MustRegister(registered, failures)
+
+	return registered, failures
+}
