@@ -228,3 +228,33 @@ func TestNewRedisBadURL(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBeginEnd times one call's Begin and End (every limit set, one
+// capped prefix) with the counter of one process and with Redis on
+// loopback: the cost a dial pays for shared limits.
+func BenchmarkBeginEnd(b *testing.B) {
+	srv := redistest.Start(b)
+	r, err := NewRedis(RedisConfig{URL: srv.URL(), Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = r.Close() })
+	lim := Limits{CallsPerMinute: 1 << 30, ConcurrentCalls: 10, DailyMinutes: 1 << 20,
+		Prefixes: []PrefixCap{{Prefix: "+1555", MaxConcurrent: 10, MaxPerDay: 1 << 30}}}
+	for _, c := range []struct {
+		name    string
+		counter Counter
+	}{{"memory", &Memory{}}, {"redis", r}} {
+		b.Run(c.name, func(b *testing.B) {
+			now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+			for b.Loop() {
+				tk, ref := c.counter.Begin("alice", "+15550123", lim, now)
+				if ref != None || tk.Local {
+					b.Fatalf("refused %q local=%v", ref, tk.Local)
+				}
+				c.counter.End(tk, time.Second, now)
+				now = now.Add(time.Minute) // the starts of the minute stay few
+			}
+		})
+	}
+}
