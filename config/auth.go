@@ -65,6 +65,9 @@ type User struct {
 	// Limits, when set, replace the top-level limits for this user as a
 	// whole (a key left out is no limit). Default: the top-level limits.
 	Limits *Limits `yaml:"limits"`
+	// SIPAccount, when set, makes the user an extension on a SIP
+	// registrar (config/accounts.go). Default: none.
+	SIPAccount *SIPAccount `yaml:"sip_account"`
 }
 
 // setDefaults gives a user decoded from a list element its static defaults.

@@ -59,6 +59,9 @@ type Config struct {
 	// TURN relays media for browsers that cannot reach the gateway
 	// directly (config/turn.go). Default: off.
 	TURN TURNConfig `yaml:"turn"`
+	// Cluster is what several instances share (config/cluster.go).
+	// Default: nothing shared.
+	Cluster ClusterConfig `yaml:"cluster"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.
@@ -324,6 +327,7 @@ func Default() *Config {
 		Admin:    AdminDefault(),
 		CDR:      CDRDefault(),
 		Webhooks: WebhooksDefault(),
+		Cluster:  ClusterDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
 	}
 }

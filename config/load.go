@@ -77,6 +77,7 @@ func (c *Config) applyDerivedDefaults() {
 		}
 	}
 	c.setTURNDefaults()
+	c.setAccountDefaults()
 }
 
 // applyUserDialRules gives users without dial rules a copy of the default

@@ -40,6 +40,7 @@ func (g *Gateway) adminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE "+p+"users/{user}/lock", g.apiUnlock)
 	mux.HandleFunc("GET "+p+"users/locked", g.apiLocked)
 	mux.HandleFunc("GET "+p+"trunks", g.apiTrunks)
+	mux.HandleFunc("GET "+p+"extensions", g.apiExtensions)
 	mux.HandleFunc("POST "+p+"reload", g.apiReload)
 	mux.HandleFunc(p, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: "not_found", Detail: "no such endpoint"})

@@ -119,6 +119,7 @@ func (c *wsConn) authenticate(a signaling.Auth) {
 		Version: signaling.Version, User: id.UserID, MaxCalls: id.MaxCalls, ICEServers: c.g.iceServersFor(id.UserID),
 		ResumeToken: c.g.issueResume(c), ResumeWindow: int(c.g.cfg.Calls.ResumeWindow / time.Millisecond),
 	})
+	c.g.ext.greet(c, id.UserID)
 }
 
 // authFailureLabel is the AuthFailures label of an authentication error.

@@ -113,6 +113,12 @@ type Gateway struct {
 	// counter holds users' calls against their fraud limits (limits.go);
 	// its counts outlive reloads.
 	counter fraud.Counter
+	// shared is the Redis counter with its metrics (cluster.go), nil
+	// without cluster.redis.url.
+	shared *sharedLimits
+	// ext registers users' extensions on their registrars
+	// (extensions.go).
+	ext *extensions
 	// locks are the users an operator locked (admin API).
 	locks userLocks
 	// configFile is the file ReloadFile reads (SetConfigFile), under mu;
@@ -177,7 +183,11 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 		limitLog:  newThrottle(originLogInterval, originLogKeys),
 	}
 	g.pol.Store(pol)
-	g.counter = &fraud.Memory{}
+	if g.counter, err = g.newCounter(cfg); err != nil {
+		return nil, err
+	}
+	g.ext = newExtensions(g, cfg)
+	g.hub.presence = g.ext.presence
 	g.iceServers = signaling.ICEServersFromConfig(cfg.WebRTC.ICEServers)
 	g.iceTimeout.Store(int64(iceConnectTimeout))
 	g.iceRefresh.Store(int64(cfg.TURN.CredentialLifetime / 2))
@@ -372,6 +382,7 @@ func (g *Gateway) Close() error {
 	}
 	g.closed = true
 	g.callCancel(ErrClosed)
+	g.closeShared()
 	if g.httpLn == nil {
 		return nil
 	}
@@ -504,6 +515,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		g.log.Warn("webrtc close", "error", err)
 	}
 	g.closeTURN()
+	g.closeShared()
 	g.log.Info("gateway stopped")
 
 	return runErr
@@ -517,6 +529,8 @@ func (g *Gateway) shutdown() {
 	g.ready.Store(false)
 	g.draining.Store(true)
 	g.mu.Unlock()
+	// Registrars stop sending new calls here before anything else.
+	g.ext.drain()
 	grace := g.policy().cfg.Shutdown.GracePeriod
 	g.log.Info("gateway shutting down", "grace_period", grace, "calls", g.sessions.len())
 	if !g.waitDrained(grace) {

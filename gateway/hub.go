@@ -14,6 +14,9 @@ type hub struct {
 	users map[string]map[*wsConn]struct{}
 	calls map[string]int
 	all   map[*wsConn]struct{}
+	// presence, when set, is told of each authenticated connection that
+	// arrives (true) or leaves (false), under mu: it must not call the hub.
+	presence func(user string, arrived bool)
 }
 
 func newHub() *hub {
@@ -45,6 +48,9 @@ func (h *hub) login(c *wsConn, user string, limit int) bool {
 		h.users[user] = set
 	}
 	set[c] = struct{}{}
+	if h.presence != nil {
+		h.presence(user, true)
+	}
 
 	return true
 }
@@ -55,6 +61,9 @@ func (h *hub) forget(c *wsConn, user string) {
 	defer h.mu.Unlock()
 	delete(h.all, c)
 	if set := h.users[user]; set != nil {
+		if _, ok := set[c]; ok && h.presence != nil {
+			h.presence(user, false)
+		}
 		delete(set, c)
 		if len(set) == 0 {
 			delete(h.users, user)

@@ -84,6 +84,9 @@ func (g *Gateway) incoming(ic *sip.IncomingCall) {
 	pol := g.policy()
 	rt, ok := pol.cfg.Route(ic.To())
 	if !ok {
+		rt, ok = g.ext.route(ic.To(), pol.cfg)
+	}
+	if !ok {
 		reject(404, "Not Found", "no_route")
 
 		return

@@ -14,6 +14,7 @@ var limitCodes = map[fraud.Refusal]signaling.Code{
 	fraud.ConcurrentCalls: signaling.CodeLimitConcurrentCalls,
 	fraud.DailyMinutes:    signaling.CodeLimitDailyMinutes,
 	fraud.Prefix:          signaling.CodeLimitPrefix,
+	fraud.Unavailable:     signaling.CodeLimitsUnavailable,
 }
 
 // limitMessages say what each refusal means, for people.
@@ -22,6 +23,7 @@ var limitMessages = map[fraud.Refusal]string{
 	fraud.ConcurrentCalls: "as many calls in progress as the limits allow",
 	fraud.DailyMinutes:    "today's call minutes are used",
 	fraud.Prefix:          "calls to this number's prefix are capped",
+	fraud.Unavailable:     "the shared call limits cannot be checked now",
 }
 
 // fraudLimits converts a configuration's limits.

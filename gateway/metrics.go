@@ -451,3 +451,46 @@ func (m *Metrics) registerSRTP() {
 		m.SRTPCalls.WithLabelValues(suite)
 	}
 }
+
+// registerRedis adds the collectors of the limits shared in Redis
+// (cluster.redis.url): webtrunk_redis_up (1 while the last operation
+// reached Redis, read from up at each scrape) and
+// webtrunk_redis_errors_total by operation (begin: a dial's limits, end:
+// a call's end), which it returns.
+func (m *Metrics) registerRedis(up func() bool) *prometheus.CounterVec {
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_redis_errors_total",
+		Help: "Operations on the shared limits that could not reach Redis within cluster.redis.timeout, by op: begin, end.",
+	}, []string{"op"})
+	m.Registry.MustRegister(errs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "webtrunk_redis_up", Help: "1 while the last operation on the shared limits reached Redis, else 0.",
+	}, func() float64 {
+		if up() {
+			return 1
+		}
+
+		return 0
+	}))
+	errs.WithLabelValues("begin")
+	errs.WithLabelValues("end")
+
+	return errs
+}
+
+// registerExtensions creates and registers the collectors of users'
+// extensions (auth.users[].sip_account): webtrunk_extension_registered
+// by user (1 while the registrar holds this gateway's binding) and
+// webtrunk_extension_register_failures_total by user and SIP status.
+func (m *Metrics) registerExtensions() (*prometheus.GaugeVec, *prometheus.CounterVec) {
+	registered := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "webtrunk_extension_registered",
+		Help: "1 while the user's extension (auth.users[].sip_account) holds a binding to this gateway on its registrar.",
+	}, []string{"user"})
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_extension_register_failures_total",
+		Help: "REGISTERs of users' extensions that failed, by user and SIP status (0: no response).",
+	}, []string{"user", "code"})
+	m.Registry.MustRegister(registered, failures)
+
+	return registered, failures
+}

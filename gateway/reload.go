@@ -43,6 +43,8 @@ var restartSections = []struct {
 	{"admin", func(c *config.Config) any { return c.Admin }},
 	{"cdr", func(c *config.Config) any { return c.CDR }},
 	{"webhooks", func(c *config.Config) any { return c.Webhooks }},
+	// The limits' counter (Redis or in process) is chosen by New.
+	{"cluster", func(c *config.Config) any { return c.Cluster }},
 	// OPTIONS probes start with the gateway: a trunk's probe settings, or a
 	// trunk with probes added or removed, take a restart (until then an
 	// added trunk counts as up).

@@ -29,13 +29,15 @@ func TestReloadReplacesTrunk(t *testing.T) {
 		}
 		c.Trunks[0].Health = config.TrunkHealth{Interval: time.Minute, Timeout: time.Second, DownAfter: 3, UpAfter: 2}
 		c.HTTP.Listen = "127.0.0.1:1"
+		c.Cluster.Redis.Timeout = time.Second
 	}})
 	res, err := e.gw.Reload(next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(res.Restart, "http") || !slices.Contains(res.Restart, "trunks[].health") || slices.Contains(res.Restart, "sip") {
-		t.Errorf("restart needed for %v, want http and trunks[].health and not sip", res.Restart)
+	if !slices.Contains(res.Restart, "http") || !slices.Contains(res.Restart, "trunks[].health") || !slices.Contains(res.Restart, "cluster") ||
+		slices.Contains(res.Restart, "sip") {
+		t.Errorf("restart needed for %v, want http, trunks[].health and cluster, not sip", res.Restart)
 	}
 	upMark, downMark := tc.Heard().Len(), p.Heard().Len()
 	testcodec.AssertTone(t, tc.Heard().WaitSamples(t, upMark+secondOfAudio)[upMark:], 440, 1000)

@@ -94,7 +94,7 @@ func (g *Gateway) issueResume(c *wsConn) string {
 	if g.cfg.Calls.ResumeWindow <= 0 {
 		return ""
 	}
-	tok, key := newResumeToken()
+	tok, key := g.newInstanceToken()
 	g.resumeMu.Lock()
 	defer g.resumeMu.Unlock()
 	c.mu.Lock()
@@ -148,6 +148,9 @@ func (g *Gateway) takeResume(token, user string) (*wsConn, tokenKey, error) {
 	key := sha256.Sum256([]byte(token))
 	if g.cfg.Calls.ResumeWindow <= 0 {
 		return nil, key, errResumeUnavailable
+	}
+	if err := g.resumeElsewhere(token); err != nil {
+		return nil, key, err
 	}
 	g.resumeMu.Lock()
 	defer g.resumeMu.Unlock()

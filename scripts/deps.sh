@@ -12,6 +12,8 @@ set -eu
 
 run_pkgs="libopus-dev libopusfile-dev pkg-config gcc"
 test_pkgs="$run_pkgs sip-tester baresip-core chromium firefox-esr tcpdump iptables systemd sox espeak-ng iproute2 util-linux coturn postgresql"
+# Several instances: Redis of the shared limits, Kamailio of deploy/kamailio.cfg.
+test_pkgs="$test_pkgs redis-server kamailio"
 
 case "${1:-}" in
 run) pkgs=$run_pkgs ;;
@@ -46,6 +48,14 @@ if [ -n "$missing" ]; then
 		# own service would be an open TURN server on this machine.
 		if command -v systemctl >/dev/null 2>&1; then
 			$sudo systemctl disable --now coturn >/dev/null 2>&1 || true
+		fi
+		;;
+	esac
+	case " $missing " in
+	*" redis-server "* | *" kamailio "*)
+		# The tests start their own Redis and Kamailio on loopback.
+		if command -v systemctl >/dev/null 2>&1; then
+			$sudo systemctl disable --now redis-server kamailio >/dev/null 2>&1 || true
 		fi
 		;;
 	esac

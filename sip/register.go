@@ -58,6 +58,13 @@ type registration struct {
 	t       *trunk
 	callID  string
 	fromTag string
+	// instance is the RFC 5626 +sip.instance of our contact, "" for none;
+	// kind names what registers in logs: "trunk" or "account".
+	instance string
+	kind     string
+	// onState, when set, is called with the state after each attempt
+	// and after the removal (accounts).
+	onState func(RegistrationState)
 
 	mu   sync.Mutex
 	st   RegistrationState
@@ -71,6 +78,7 @@ func newRegistration(ua *UA, t *trunk) *registration {
 		t:       t,
 		callID:  newID() + newID(),
 		fromTag: newID(),
+		kind:    "trunk",
 		st:      RegistrationState{Trunk: t.Name, Status: RegUnregistered},
 		quit:    make(chan struct{}),
 	}
@@ -135,9 +143,12 @@ func (r *registration) run(stop <-chan struct{}) {
 		st := r.st
 		r.mu.Unlock()
 		if err != nil {
-			r.ua.log.Warn("sip registration failed", "trunk", r.t.Name, "code", st.LastCode, "error", err, "retry_in", next)
+			r.ua.log.Warn("sip registration failed", r.kind, r.t.Name, "code", st.LastCode, "error", err, "retry_in", next)
 		} else {
-			r.ua.log.Info("sip registered", "trunk", r.t.Name, "expires", granted)
+			r.ua.log.Info("sip registered", r.kind, r.t.Name, "expires", granted)
+		}
+		if r.onState != nil {
+			r.onState(st)
 		}
 		wait.Reset(next)
 	}
@@ -148,6 +159,13 @@ func (r *registration) unregister() {
 	r.mu.Lock()
 	registered := r.st.Registered
 	r.mu.Unlock()
+	if r.onState != nil {
+		defer func() {
+			st := r.state()
+			st.Status, st.Registered, st.Expires = RegUnregistered, false, time.Time{}
+			r.onState(st)
+		}()
+	}
 	if !registered {
 		return
 	}
@@ -159,7 +177,7 @@ func (r *registration) unregister() {
 	}
 	r.mu.Unlock()
 	if err != nil {
-		r.ua.log.Warn("sip un-register failed", "trunk", r.t.Name, "error", err)
+		r.ua.log.Warn("sip un-register failed", r.kind, r.t.Name, "error", err)
 	}
 }
 
@@ -251,6 +269,7 @@ func (r *registration) build(b *boundListener, expiry time.Duration) *sipmsg.Req
 	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: r.cseq, MethodName: sipmsg.REGISTER})
 	r.mu.Unlock()
 	ct := r.ua.contact(t.Username, b)
+	instanceParams(&ct, r.instance)
 	req.AppendHeader(&ct)
 	req.AppendHeader(sipmsg.NewHeader("Expires", strconv.Itoa(int(expiry.Seconds()))))
 	req.AppendHeader(sipmsg.NewHeader("User-Agent", r.ua.cfg.UserAgent))

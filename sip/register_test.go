@@ -29,6 +29,7 @@ type registerSeen struct {
 	cseq    uint32
 	expires string
 	auth    string
+	contact string
 	status  int
 }
 
@@ -72,7 +73,7 @@ func serveRegister(t *testing.T, conn *net.UDPConn, handle sipgo.RequestHandler)
 
 func (r *registrar) handle(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	seen := registerSeen{at: time.Now(), callID: req.CallID().Value(), cseq: req.CSeq().SeqNo,
-		expires: headerValue(req, "Expires"), auth: headerValue(req, "Authorization")}
+		expires: headerValue(req, "Expires"), auth: headerValue(req, "Authorization"), contact: headerValue(req, "Contact")}
 	var res *sipmsg.Response
 	r.mu.Lock()
 	switch {

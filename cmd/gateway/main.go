@@ -34,6 +34,8 @@ import (
 	"runtime"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway"
 	"github.com/webtrunk/webtrunk/gateway/browserleg"
@@ -100,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	logger := newLogger(cfg.Log, stderr)
+	redis.SetLogger(redisLogger{logger.With("component", "redis")})
 	for _, w := range cfg.Warnings() {
 		logger.Warn("configuration", "warning", w)
 	}

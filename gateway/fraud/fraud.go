@@ -50,6 +50,9 @@ const (
 	ConcurrentCalls Refusal = "concurrent_calls"
 	DailyMinutes    Refusal = "daily_minutes"
 	Prefix          Refusal = "prefix"
+	// Unavailable: a shared Counter could not reach its store and is
+	// configured to fail closed (Redis.Begin).
+	Unavailable Refusal = "unavailable"
 )
 
 // Ticket is one counted call, handed back to End.
@@ -61,6 +64,13 @@ type Ticket struct {
 	// Remaining is what is left of the user's daily minutes when the call
 	// started; 0 when DailyMinutes is not set.
 	Remaining time.Duration
+	// ID names the call in a shared Counter's counts (Redis); empty for
+	// Memory.
+	ID string
+	// Local reports that a shared Counter counted the call in process
+	// because its store could not be reached (fail open); End gives it
+	// back there.
+	Local bool
 }
 
 // Counter holds users' calls against their limits. Implementations are

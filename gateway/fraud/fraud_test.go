@@ -9,13 +9,39 @@ import (
 // refusal, counts nothing for a refused call, and frees its place when
 // the window passes, a call ends or the UTC day turns.
 func TestMemoryLimits(t *testing.T) {
+	testLimits(t, func(*testing.T) Counter { return &Memory{} })
 	day := time.Date(2026, 5, 1, 23, 0, 0, 0, time.UTC)
-	type step struct {
-		at     time.Duration // since day
-		number string
-		end    int // end the ticket of step end-1 instead of beginning (answered 10 min)
-		want   Refusal
+	var m Memory
+	tk, _ := m.Begin("bob", "+1555", Limits{DailyMinutes: 30}, day)
+	if tk.Remaining != 30*time.Minute {
+		t.Errorf("remaining %v, want 30m", tk.Remaining)
 	}
+	// A new day forgets users without a call in progress.
+	done, _ := m.Begin("carol", "+1555", Limits{}, day)
+	m.End(done, time.Minute, day)
+	m.Begin("dave", "+1555", Limits{}, day.Add(2*time.Hour))
+	if _, ok := m.users["carol"]; ok || m.users["bob"] == nil || len(m.users) != 2 {
+		t.Errorf("users after the day turned: %v, want bob (on a call) and dave", len(m.users))
+	}
+}
+
+// limitStep is one step of a limits case: a call begun at a time, or
+// an earlier call ended.
+type limitStep struct {
+	at     time.Duration // since the case's day
+	number string
+	end    int // end the ticket of step end-1 instead of beginning (answered 10 min)
+	want   Refusal
+}
+
+// testLimits runs the limits cases against the counters newCounter
+// returns, a fresh one per case: each limit refuses the call past it
+// with its own refusal, counts nothing for a refused call, and frees its
+// place when the window passes, a call ends or the UTC day turns.
+func testLimits(t *testing.T, newCounter func(*testing.T) Counter) {
+	t.Helper()
+	day := time.Date(2026, 5, 1, 23, 0, 0, 0, time.UTC)
+	type step = limitStep
 	tests := []struct {
 		name  string
 		lim   Limits
@@ -42,7 +68,7 @@ func TestMemoryLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var m Memory
+			m := newCounter(t)
 			tickets := map[int]Ticket{}
 			for i, s := range tc.steps {
 				now := day.Add(s.at)
@@ -58,17 +84,5 @@ func TestMemoryLimits(t *testing.T) {
 				tickets[i] = tk
 			}
 		})
-	}
-	var m Memory
-	tk, _ := m.Begin("bob", "+1555", Limits{DailyMinutes: 30}, day)
-	if tk.Remaining != 30*time.Minute {
-		t.Errorf("remaining %v, want 30m", tk.Remaining)
-	}
-	// A new day forgets users without a call in progress.
-	done, _ := m.Begin("carol", "+1555", Limits{}, day)
-	m.End(done, time.Minute, day)
-	m.Begin("dave", "+1555", Limits{}, day.Add(2*time.Hour))
-	if _, ok := m.users["carol"]; ok || m.users["bob"] == nil || len(m.users) != 2 {
-		t.Errorf("users after the day turned: %v, want bob (on a call) and dave", len(m.users))
 	}
 }

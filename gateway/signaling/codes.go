@@ -83,6 +83,11 @@ const (
 	// CodeDialDenied: the operator's dial authorisation refused the call;
 	// the message carries its reason.
 	CodeDialDenied Code = "dial_denied"
+	// CodeLimitsUnavailable: the user's limits are shared by several
+	// gateways in a store that cannot be reached now, and the operator
+	// chose to refuse calls then (cluster.redis.failure_policy
+	// fail_closed); the client may try again later.
+	CodeLimitsUnavailable Code = "limits_unavailable"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -96,7 +101,7 @@ var allCodes = [...]Code{
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
 	CodeInternal, CodeTryLater, CodeTooManyConnections, CodeResumeFailed,
 	CodeUserLocked, CodeLimitCallsPerMinute, CodeLimitConcurrentCalls, CodeLimitDailyMinutes,
-	CodeLimitPrefix, CodeDialDenied,
+	CodeLimitPrefix, CodeDialDenied, CodeLimitsUnavailable,
 }
 
 // Valid reports whether c is a code of protocol version 1.

@@ -317,7 +317,7 @@ func checkEnum[T ~string](t *testing.T, what string, all []T, valid func(T) bool
 }
 
 func TestCodesAndReasons(t *testing.T) {
-	checkEnum(t, "code", Codes(), Code.Valid, 26)
+	checkEnum(t, "code", Codes(), Code.Valid, 27)
 	checkEnum(t, "reason", Reasons(), Reason.Valid, 15)
 	Codes()[0] = "mutated"
 	if !CodeUnauthorized.Valid() || Codes()[0] != CodeUnauthorized {

@@ -39,6 +39,7 @@ export const ErrorCode = Object.freeze({
   LIMIT_DAILY_MINUTES: "limit_daily_minutes",
   LIMIT_PREFIX: "limit_prefix",
   DIAL_DENIED: "dial_denied",
+  LIMITS_UNAVAILABLE: "limits_unavailable",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -80,6 +81,7 @@ const ERROR_TEXT = {
   limit_daily_minutes: "You have used today's call minutes.",
   limit_prefix: "Calls to this kind of number are limited right now. Try again later.",
   dial_denied: "This call is not allowed.",
+  limits_unavailable: "Calls cannot be checked against your limits right now. Try again in a moment.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",

@@ -33,6 +33,7 @@ export declare const ErrorCode: Readonly<{
   LIMIT_DAILY_MINUTES: "limit_daily_minutes";
   LIMIT_PREFIX: "limit_prefix";
   DIAL_DENIED: "dial_denied";
+  LIMITS_UNAVAILABLE: "limits_unavailable";
   MICROPHONE_DENIED: "microphone_denied";
   MICROPHONE_NOT_FOUND: "microphone_not_found";
   MICROPHONE_UNAVAILABLE: "microphone_unavailable";
@@ -251,6 +252,16 @@ export interface DeviceEvents {
   suspended: [{ calls: Call[]; windowMs: number }];
   /** The connection came back and these calls went on. */
   resumed: [{ calls: Call[] }];
+  /** The state of the user's extension on a SIP registrar changed. */
+  extension: [ExtensionState];
+}
+
+/** The state of the user's extension on a SIP registrar (protocol message "extension"). */
+export interface ExtensionState {
+  extension: string;
+  status: "registered" | "failed" | "forbidden" | "unregistered";
+  /** The registrar's last final status code; 0 when none came. */
+  sipCode: number;
 }
 
 /** The events of a Call and their payloads. */

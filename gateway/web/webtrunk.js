@@ -629,6 +629,9 @@ export class Device extends Emitter {
       case "ice_servers":
         this.#refreshIceServers(msg.ice_servers);
         return;
+      case "extension":
+        this.emit("extension", { extension: msg.extension, status: msg.status, sipCode: msg.sip_code || 0 });
+        return;
       case "incoming": {
         if (this.#calls.has(msg.call_id)) {
           return;
