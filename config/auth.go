@@ -65,6 +65,12 @@ type User struct {
 	// Limits, when set, replace the top-level limits for this user as a
 	// whole (a key left out is no limit). Default: the top-level limits.
 	Limits *Limits `yaml:"limits"`
+	// SIPPassword is the user's password for SIP over WebSocket digest
+	// authentication (config/sipws.go), kept apart from PasswordHash: a
+	// digest server needs the password (or its per-realm hash), which a
+	// bcrypt hash cannot give. At least 12 characters; empty: the user
+	// cannot use SIP over WebSocket. Default empty.
+	SIPPassword Secret `yaml:"sip_password"`
 }
 
 // setDefaults gives a user decoded from a list element its static defaults.

@@ -59,6 +59,9 @@ type Config struct {
 	// TURN relays media for browsers that cannot reach the gateway
 	// directly (config/turn.go). Default: off.
 	TURN TURNConfig `yaml:"turn"`
+	// SIPWebSocket is the SIP over WebSocket front door (config/sipws.go).
+	// Default: off.
+	SIPWebSocket SIPWebSocketConfig `yaml:"sip_websocket"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.
@@ -321,6 +324,8 @@ func Default() *Config {
 		CDR:      CDRDefault(),
 		Webhooks: WebhooksDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
+
+		SIPWebSocket: SIPWebSocketDefault(),
 	}
 }
 
