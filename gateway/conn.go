@@ -161,6 +161,9 @@ type wsConn struct {
 	finReason string
 	finCause  error
 	once      sync.Once
+	// sink, set for a connection of another front door (door.go),
+	// receives the messages instead of a WebSocket; ws is nil then.
+	sink func(signaling.Message)
 
 	// Resuming (resume.go): the key of the connection's live resume token
 	// (hasResume; hadResume once it had one), whether it is parked waiting
@@ -281,6 +284,11 @@ func (c *wsConn) send(m signaling.Message) {
 func (c *wsConn) writer() {
 	var enc signaling.Encoder
 	write := func(m signaling.Message) error {
+		if c.sink != nil {
+			c.sink(m)
+
+			return nil
+		}
 		b, err := enc.Encode(m)
 		if err != nil {
 			return err
@@ -350,6 +358,11 @@ func (c *wsConn) pinger() {
 // section 7.4), bounded by closeTimeout, and ends the connection.
 func (c *wsConn) closeWith(code websocket.StatusCode, reason string, cause error) {
 	c.once.Do(func() {
+		if c.ws == nil {
+			c.cancel(cause)
+
+			return
+		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -150,3 +150,16 @@ func (s *sessionSet) len() int {
 
 	return len(s.sessions) + len(s.ringing)
 }
+
+// forgetUser removes c from user's connections that inbound calls ring,
+// keeping it tracked for shutdown.
+func (h *hub) forgetUser(c *wsConn, user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.users[user]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, user)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package gateway
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/auth"
+	"github.com/webtrunk/webtrunk/gateway/signaling"
+	"github.com/webtrunk/webtrunk/gateway/sipws"
+)
+
+// errDoorClosed ends the calls of a front door's connection that closed.
+var errDoorClosed = errors.New("gateway: front door connection closed")
+
+// sipWSHandler returns the handler of sip_websocket.path: the Origin
+// check and connection accounting of /ws, then the SIP over WebSocket
+// front door (gateway/sipws), whose connections reach call control as
+// doors.
+func (g *Gateway) sipWSHandler() http.Handler {
+	m := sipws.NewMetrics()
+	g.metrics.Registry.MustRegister(m.Collectors()...)
+	srv := sipws.New(g.cfg.SIPWebSocket, doors{g}, g.log, m)
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.originAllowed(r) {
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+
+			return
+		}
+		remote := remoteAddr(r)
+		now := time.Now()
+		if !g.connLimit.Allowed(remote, now) {
+			http.Error(w, "too many connections", http.StatusTooManyRequests)
+
+			return
+		}
+		g.connLimit.Failed(remote, now)
+		if !g.acceptConn() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+
+			return
+		}
+		defer g.connWG.Done()
+		if n := g.openConns.Add(1); n > int64(g.cfg.HTTP.MaxConnections) {
+			g.openConns.Add(-1)
+			g.metrics.WebSocketsRefused.WithLabelValues(connLimitGateway).Inc()
+			http.Error(w, "too many connections", http.StatusServiceUnavailable)
+
+			return
+		}
+		defer g.openConns.Add(-1)
+		srv.ServeHTTP(w, r)
+	})
+}
+
+// doors is call control as the SIP over WebSocket front door sees it
+// (sipws.Gateway).
+type doors struct{ g *Gateway }
+
+// SIPPassword returns the user's sip_password in the current policy.
+func (d doors) SIPPassword(user string) (string, bool) {
+	users := d.g.policy().cfg.Auth.Users
+	i := slices.IndexFunc(users, func(u config.User) bool { return u.ID == user })
+	if i < 0 || users[i].SIPPassword.IsZero() {
+		return "", false
+	}
+
+	return users[i].SIPPassword.Reveal(), true
+}
+
+// Open starts a connection of a configured user whose messages go to out.
+func (d doors) Open(remote netip.Addr, user string, out func(signaling.Message)) (sipws.Door, error) {
+	g := d.g
+	id, err := g.policy().identity(auth.Identity{UserID: user})
+	if err != nil {
+		return nil, err
+	}
+	if g.locks.locked(user) {
+		return nil, errUserLocked
+	}
+	c := newWSConn(g, nil, remote)
+	c.sink = out
+	c.id = &id
+	c.log = c.log.With("user", user, "front_door", "sip_websocket")
+	g.hub.track(c)
+	dr := &door{c: c, writerDone: make(chan struct{})}
+	go func() { defer close(dr.writerDone); c.writer() }()
+
+	return dr, nil
+}
+
+// door is one connection of the SIP over WebSocket front door: a wsConn
+// without a WebSocket, whose messages go to a function (sipws.Door).
+type door struct {
+	c          *wsConn
+	writerDone chan struct{}
+	ringing    bool
+}
+
+// Send handles one client message as the read loop of /ws would.
+func (d *door) Send(m signaling.ClientMessage) {
+	if d.c.ctx.Err() != nil {
+		return
+	}
+	d.c.dispatch(m)
+}
+
+// Ring makes the user's inbound calls ring this connection, or not.
+func (d *door) Ring(on bool) {
+	c := d.c
+	c.mu.Lock()
+	was := d.ringing
+	d.ringing = on
+	c.mu.Unlock()
+	switch {
+	case on && !was:
+		c.g.hub.login(c, c.id.UserID, math.MaxInt)
+	case !on && was:
+		c.g.hub.forgetUser(c, c.id.UserID)
+		c.withdrawOffers()
+	}
+}
+
+// Withdraw stops inbound call id ringing this connection.
+func (d *door) Withdraw(id string) {
+	if in := d.c.offer(id); in != nil {
+		d.c.removeOffer(id, in)
+		in.withdraw(d.c)
+	}
+}
+
+// Done is closed when the gateway ends the connection.
+func (d *door) Done() <-chan struct{} { return d.c.ctx.Done() }
+
+// Close ends the connection's calls and forgets it.
+func (d *door) Close() {
+	c := d.c
+	c.cancel(errDoorClosed)
+	c.shutdownCalls()
+	<-d.writerDone
+	c.g.hub.forget(c, c.id.UserID)
+}
