@@ -10,7 +10,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/gobrowser"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/internal/testconfig"
@@ -23,12 +25,22 @@ const sipwsPassword = "sip-secret-0123456"
 // WebSocket on /sip and alice's SIP password.
 func sipwsGateway(t *testing.T, trunkPort uint16) *env {
 	t.Helper()
+
+	return sipwsGatewayWith(t, trunkPort, nil)
+}
+
+// sipwsGatewayWith is sipwsGateway with the fake trunk at trunkPort when
+// trunk is not nil.
+func sipwsGatewayWith(t *testing.T, trunkPort uint16, trunk *faketrunk.Trunk) *env {
+	t.Helper()
 	logger, logs := logcapture.New(t, logcapture.Name("gateway log"))
 	c := newGatewayConfig("peer", trunkPort, testconfig.User{ID: userAlice, DisplayName: "Alice", SIPPassword: sipwsPassword})
 	c.Grace = "2s"
 	c.Extra = "sip_websocket:\n  path: /sip\n"
+	e := startGateway(t, c, logger, logs)
+	e.trunk = trunk
 
-	return startGateway(t, c, logger, logs)
+	return e
 }
 
 // sipwsBundle builds JsSIP from test/js (installed by scripts/deps.sh
@@ -79,7 +91,8 @@ var sipLibraries = []sipLibrary{
 
 // phoneAPI is what both pages set up in window.phone: registered;
 // state ("", "calling", "incoming", "confirmed", "ended", "failed");
-// code and warning of a failed call's final response; call(number),
+// code and warning of a failed call's final response; reason, the
+// Reason header of a CANCEL; call(number),
 // answer(), hangup(), dtmf(digit); log, what went wrong.
 const phoneAPI = `window.phone`
 
@@ -141,6 +154,7 @@ func jssipPageJS(wsURL string) string {
 			phone.cause = ev.cause;
 			phone.code = ev.message && ev.message.status_code;
 			phone.warning = ev.message && ev.message.getHeader && ev.message.getHeader("Warning");
+			phone.reason = ev.message && ev.message.getHeader && ev.message.getHeader("Reason");
 		});
 	});
 	ua.start();
@@ -168,7 +182,11 @@ func sipjsPageJS(wsURL string) string {
 		sessionDescriptionHandlerFactoryOptions: sdh,
 		logLevel: window.SIP_DEBUG ? "debug" : "warn",
 		delegate: {
-			onInvite: (invitation) => { watch(invitation); phone.state = "incoming"; },
+			onInvite: (invitation) => {
+				watch(invitation);
+				invitation.delegate = {onCancel: (c) => { phone.reason = c.request.getHeader("Reason"); }};
+				phone.state = "incoming";
+			},
 		},
 	});
 	const watch = (s) => {
@@ -301,5 +319,49 @@ func TestSIPWebSocketRefusedOutsideDialRules(t *testing.T) {
 			t.Errorf("the 403 has Warning %q, want a 399 warning", w)
 		}
 		e.logs.WaitLine(t, "sip invite refused")
+	})
+}
+
+// TestSIPWebSocketForksWithTabs: an inbound call rings a JSON-protocol
+// tab and the library's registration of the same user. When the tab
+// answers, the library's INVITE is cancelled with Reason cause=200 "Call
+// completed elsewhere" (RFC 3326); when the library answers, the tab is
+// told answered_elsewhere.
+func TestSIPWebSocketForksWithTabs(t *testing.T) {
+	forEachLibrary(t, func(t *testing.T, lib sipLibrary) {
+		trunk := faketrunk.New(t)
+		e := sipwsGatewayWith(t, trunk.Addr().Port(), trunk)
+		b := sipPhone(t, e, lib)
+		tab := e.login(t, userAlice)
+
+		tc := trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
+		in := tab.ws.ExpectIncoming(t, didAlice)
+		chromePoll(b, "incoming", `window.phone.state === "incoming"`, phoneState, 15*time.Second)
+		peer := tab.accept(t, in.CallID)
+		chromePoll(b, "cancelled", `!!window.phone.reason`, phoneState, 10*time.Second)
+		if r := chromeEval[string](b, "reason", `window.phone.reason`); r != `SIP;cause=200;text="Call completed elsewhere"` {
+			t.Errorf("%s got a CANCEL with Reason %q, want cause 200 Call completed elsewhere", lib.name, r)
+		}
+		tab.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in.CallID))
+		tc.WaitAnswered(t)
+		peer.WaitConnected(t)
+		tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
+		tab.ws.Send(t, signaling.Hangup{CallID: in.CallID})
+		tab.ws.ExpectHangup(t, in.CallID, signaling.ReasonLocalHangup, 0)
+
+		// Now the library answers first.
+		chromeEval[any](b, "forget the last call", `window.phone.reason = ""; window.phone.state = ""`)
+		tc2 := trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
+		in2 := tab.ws.ExpectIncoming(t, didAlice)
+		chromePoll(b, "incoming", `window.phone.state === "incoming"`, phoneState, 15*time.Second)
+		chromeEval[any](b, "answer", `window.phone.answer()`)
+		tab.ws.ExpectHangup(t, in2.CallID, signaling.ReasonAnsweredElsewhere, 0)
+		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 15*time.Second)
+		tc2.WaitAnswered(t)
+		tc2.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
+		b.waitHearsOn("remote-audio", trunkToneHz, browserToneHz, 10*time.Second)
+		chromeEval[any](b, "hang up", `window.phone.hangup()`)
+		chromePoll(b, "ended", `window.phone.state === "ended"`, phoneState, 10*time.Second)
+		tc2.WaitEnded(t, faketrunk.EndByeReceived)
 	})
 }
