@@ -356,8 +356,9 @@ func (c *conn) register(req *sipmsg.Request) {
 
 		return
 	}
-	c.reply(req, 200, "OK", token(8), extra...)
+	// The door rings before the client learns it is registered.
 	c.bindingsChanged(user)
+	c.reply(req, 200, "OK", token(8), extra...)
 	c.log.Info("sip registration", "user", user, "contacts", len(bound))
 }
 
