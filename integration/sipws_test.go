@@ -93,7 +93,8 @@ var sipLibraries = []sipLibrary{
 // state ("", "calling", "incoming", "confirmed", "ended", "failed");
 // code and warning of a failed call's final response; reason, the
 // Reason header of a CANCEL; call(number),
-// answer(), hangup(), dtmf(digit); log, what went wrong.
+// answer(), hangup(), dtmf(digit), hold(on) and held once the re-INVITE
+// was accepted; log, what went wrong.
 const phoneAPI = `window.phone`
 
 // sipPhone opens a page of the gateway in Chromium, loads lib into it
@@ -148,6 +149,8 @@ func jssipPageJS(wsURL string) string {
 		phone.session = s;
 		phone.state = e.originator === "remote" ? "incoming" : "calling";
 		s.on("confirmed", () => { phone.state = "confirmed"; play(s.connection); });
+		s.on("hold", () => { phone.held = true; });
+		s.on("unhold", () => { phone.held = false; });
 		s.on("ended", (ev) => { phone.state = "ended"; phone.cause = ev.cause; });
 		s.on("failed", (ev) => {
 			phone.state = "failed";
@@ -165,6 +168,7 @@ func jssipPageJS(wsURL string) string {
 	phone.answer = () => { phone.session.answer({...options, rtcOfferConstraints: {offerToReceiveAudio: true}}); };
 	phone.hangup = () => { phone.session.terminate(); };
 	phone.dtmf = (d) => { phone.session.sendDTMF(d); }; // SIP INFO, JsSIP's default
+	phone.hold = (on) => { if (on) { phone.session.hold(); } else { phone.session.unhold(); } };
 	return 0;
 })()`
 }
@@ -220,6 +224,13 @@ func sipjsPageJS(wsURL string) string {
 	phone.hangup = () => { phone.session.bye(); };
 	// RFC 4733 through the browser's RTCDTMFSender.
 	phone.dtmf = (d) => { phone.session.sessionDescriptionHandler.sendDtmf(d, {duration: 100}); };
+	// Hold is a re-INVITE whose offer the hold modifier marks sendonly.
+	phone.hold = (on) => {
+		phone.session.invite({
+			sessionDescriptionHandlerModifiers: on ? [SIP.Web.holdModifier] : [],
+			requestDelegate: {onAccept: () => { phone.held = on; }},
+		}).catch((e) => { phone.log.push("re-invite: " + e); });
+	};
 	return 0;
 })()`
 }
@@ -363,5 +374,38 @@ func TestSIPWebSocketForksWithTabs(t *testing.T) {
 		chromeEval[any](b, "hang up", `window.phone.hangup()`)
 		chromePoll(b, "ended", `window.phone.state === "ended"`, phoneState, 10*time.Second)
 		tc2.WaitEnded(t, faketrunk.EndByeReceived)
+	})
+}
+
+// TestSIPWebSocketHold: the library's hold re-INVITE (a=sendonly) is
+// answered on the WebRTC leg and puts the trunk on hold with a re-INVITE
+// of its own; unhold resumes it, and the trunk hears the library again.
+func TestSIPWebSocketHold(t *testing.T) {
+	forEachLibrary(t, func(t *testing.T, lib sipLibrary) {
+		trunk := faketrunk.New(t)
+		e := sipwsGatewayWith(t, trunk.Addr().Port(), trunk)
+		b := sipPhone(t, e, lib)
+
+		chromeEval[any](b, "call", `window.phone.call("+15550123")`)
+		tc := trunk.WaitCallTo(t, "+15550123")
+		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 20*time.Second)
+		tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
+
+		chromeEval[any](b, "hold", `window.phone.hold(true)`)
+		if d := tc.WaitReinvite(t); d.Direction != "sendonly" {
+			t.Errorf("hold: the trunk's re-INVITE is %s, want sendonly", d.Direction)
+		}
+		chromePoll(b, "held", `window.phone.held === true`, phoneState, 10*time.Second)
+		chromeEval[any](b, "unhold", `window.phone.hold(false)`)
+		if d := tc.WaitReinvite(t); d.Direction != "sendrecv" {
+			t.Errorf("unhold: the trunk's re-INVITE is %s, want sendrecv", d.Direction)
+		}
+		chromePoll(b, "unheld", `window.phone.held === false`, phoneState, 10*time.Second)
+		tc.Heard().WaitTone(t, "trunk after unhold", tc.Heard().Len(), browserToneHz, trunkToneHz)
+		if st := chromeEval[string](b, "state", `window.phone.state`); st != "confirmed" {
+			t.Errorf("after hold and unhold the call is %s (%s), want confirmed", st, chromeEval[string](b, "log", phoneState))
+		}
+		chromeEval[any](b, "hang up", `window.phone.hangup()`)
+		tc.WaitEnded(t, faketrunk.EndByeReceived)
 	})
 }

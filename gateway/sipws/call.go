@@ -35,6 +35,8 @@ type call struct {
 	// reinvite is a re-INVITE waiting for the gateway's answer.
 	reinvite *sipmsg.Request
 	held     bool
+	// reofferDir is the direction of the re-INVITE's offer.
+	reofferDir string
 
 	// Inbound (our INVITE to the client): its branch and Request-URI,
 	// whether the client answered it, whether we cancelled it.
@@ -448,6 +450,7 @@ func (c *conn) reinvite(req *sipmsg.Request) {
 		return
 	}
 	cl.reinvite = req
+	cl.reofferDir = offerDirection(sdp)
 	change := hold != cl.held
 	cl.held = hold
 	c.mu.Unlock()
@@ -468,10 +471,50 @@ func (c *conn) reanswer(id, sdp string) {
 		return
 	}
 	c.mu.Lock()
-	req := cl.reinvite
+	req, dir := cl.reinvite, cl.reofferDir
 	cl.reinvite = nil
 	c.mu.Unlock()
 	if req != nil {
-		c.replyBody(req, 200, "OK", "", []byte(sdp), c.contact())
+		c.replyBody(req, 200, "OK", "", []byte(answerDirection(sdp, dir)), c.contact())
 	}
+}
+
+// offerDirection is the direction attribute of an offer's media, sendrecv
+// when it has none (RFC 3264 section 5.1).
+func offerDirection(sdp string) string {
+	for line := range strings.Lines(sdp) {
+		switch d := strings.TrimSpace(line); d {
+		case "a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv":
+			return d[2:]
+		}
+	}
+
+	return "sendrecv"
+}
+
+// answerDirection makes an answer's direction agree with the offer's
+// (RFC 3264 section 6.1): to a sendonly offer the gateway receives only,
+// to an inactive one it is inactive. The WebRTC leg keeps sending (the
+// gateway mutes a held call itself), so its answer says sendrecv.
+func answerDirection(answer, offer string) string {
+	want := ""
+	switch offer {
+	case "sendonly":
+		want = "a=recvonly"
+	case "inactive":
+		want = "a=inactive"
+	default:
+		return answer
+	}
+	var b strings.Builder
+	for line := range strings.Lines(answer) {
+		switch strings.TrimSpace(line) {
+		case "a=sendrecv", "a=sendonly", "a=recvonly":
+			b.WriteString(want + "\r\n")
+		default:
+			b.WriteString(line)
+		}
+	}
+
+	return b.String()
 }
