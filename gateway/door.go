@@ -73,10 +73,22 @@ func (d doors) SIPPassword(user string) (string, bool) {
 	return users[i].SIPPassword.Reveal(), true
 }
 
-// Open starts a connection of a configured user whose messages go to out.
-func (d doors) Open(remote netip.Addr, user string, out func(signaling.Message)) (sipws.Door, error) {
+// Token checks a bearer token as the JSON protocol's auth does.
+func (d doors) Token(remote netip.Addr, token string) (auth.Identity, error) {
+	id, err := d.g.auth.Token(remote, token)
+	if err != nil {
+		d.g.metrics.AuthFailures.WithLabelValues(authFailureLabel(err)).Inc()
+	}
+
+	return id, err
+}
+
+// Open starts a connection of id whose messages go to out; a configured
+// user's settings come from the current policy.
+func (d doors) Open(remote netip.Addr, id auth.Identity, out func(signaling.Message)) (sipws.Door, error) {
 	g := d.g
-	id, err := g.policy().identity(auth.Identity{UserID: user})
+	user := id.UserID
+	id, err := g.policy().identity(id)
 	if err != nil {
 		return nil, err
 	}

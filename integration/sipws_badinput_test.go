@@ -3,6 +3,7 @@ package integration
 import (
 	"strings"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
@@ -64,4 +65,31 @@ func sipwsInvite(t *testing.T, c *sipwsclient.Client, number, sdp string) *sipms
 	c.Send(c.Build(req))
 
 	return c.Response()
+}
+
+// TestSIPWebSocketBearer: a client with a token of auth.jwt (RFC 8898
+// bearer) registers and places a call without a digest exchange, as a
+// user the configuration does not list; a forged token is refused 403.
+func TestSIPWebSocketBearer(t *testing.T) {
+	trunk := faketrunk.New(t)
+	e := sipwsGatewayWith(t, trunk.Addr().Port(), trunk)
+	c := sipwsclient.Dial(t, "ws"+strings.TrimPrefix(e.httpURL, "http")+"/sip")
+	tok := token(t, jwtKey, "carol", time.Hour)
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{{"forged", tok + "x", 403}, {"good", tok, 200}} {
+		c.Send(c.Build(sipwsclient.Request{Method: "REGISTER", URI: "sip:webtrunk", From: "sip:carol@webtrunk",
+			Headers: []string{"Authorization: Bearer " + tc.token}}))
+		if res := c.Response(); res.StatusCode != tc.want {
+			t.Errorf("REGISTER with a %s token: %d, want %d", tc.name, res.StatusCode, tc.want)
+		}
+	}
+	req := sipwsclient.Request{Method: "INVITE", URI: "sip:+15550123@webtrunk", From: "sip:carol@webtrunk",
+		Body: newPeer(t).Offer(t), Headers: []string{"Proxy-Authorization: Bearer " + tok}}
+	c.Send(c.Build(req))
+	if res := c.Response(); res.StatusCode != 183 {
+		t.Errorf("INVITE with a token: %d, want 183 with the answer", res.StatusCode)
+	}
+	trunk.WaitCallTo(t, "+15550123")
 }

@@ -22,7 +22,7 @@ import (
 const sipwsPassword = "sip-secret-0123456"
 
 // sipwsGateway runs the gateway of browserStartGateway with SIP over
-// WebSocket on /sip and alice's SIP password.
+// WebSocket on /sip, alice's SIP password and tokens signed with jwtKey.
 func sipwsGateway(t *testing.T, trunkPort uint16) *env {
 	t.Helper()
 
@@ -37,6 +37,7 @@ func sipwsGatewayWith(t *testing.T, trunkPort uint16, trunk *faketrunk.Trunk) *e
 	c := newGatewayConfig("peer", trunkPort, testconfig.User{ID: userAlice, DisplayName: "Alice", SIPPassword: sipwsPassword})
 	c.Grace = "2s"
 	c.Extra = "sip_websocket:\n  path: /sip\n"
+	c.JWTKey = jwtKey
 	e := startGateway(t, c, logger, logs)
 	e.trunk = trunk
 

@@ -92,10 +92,11 @@ func (c *conn) byID(id string) *call {
 // with the client's WebRTC offer. 407 without credentials; 488 with a
 // Warning without an SDP offer.
 func (c *conn) invite(req *sipmsg.Request) {
-	user := c.authenticate(req)
-	if user == "" {
+	id, ok := c.authenticate(req)
+	if !ok {
 		return
 	}
+	user := id.UserID
 	tag := token(8)
 	if len(req.Body()) == 0 {
 		c.reply(req, 488, "Not Acceptable Here", tag, `Warning: 399 webtrunk "an SDP offer is required in the INVITE"`)
@@ -112,7 +113,7 @@ func (c *conn) invite(req *sipmsg.Request) {
 
 		return
 	}
-	d := c.door(user)
+	d := c.door(id)
 	if d == nil {
 		c.reply(req, 503, "Service Unavailable", tag)
 

@@ -14,6 +14,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"golang.org/x/time/rate"
 
+	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 )
 
@@ -43,10 +44,11 @@ type conn struct {
 	cancel context.CancelCauseFunc
 	limit  *rate.Limiter
 
-	mu    sync.Mutex
-	doors map[string]Door
-	calls map[string]*call // by the gateway's call id
-	sipID map[string]*call // by SIP Call-ID
+	mu        sync.Mutex
+	authFails int
+	doors     map[string]Door
+	calls     map[string]*call // by the gateway's call id
+	sipID     map[string]*call // by SIP Call-ID
 }
 
 func newConn(s *Server, ws *websocket.Conn, remote netip.Addr, tls bool) *conn {
@@ -227,31 +229,47 @@ func (c *conn) request(req *sipmsg.Request) {
 // 20.5).
 const allowHeader = "Allow: INVITE, ACK, CANCEL, BYE, INFO, OPTIONS, REGISTER"
 
-// authenticate checks a request's digest credentials (Authorization for
-// REGISTER, Proxy-Authorization otherwise) and answers the challenge
-// (401 or 407, RFC 3261 sections 22.2 and 22.3) or 403 when they fail;
-// it returns the user, or "" when it answered.
-func (c *conn) authenticate(req *sipmsg.Request) string {
+// maxAuthFailures is how many failed authentications a connection may
+// make; the next closes it with 1008 (new connections per address are
+// bounded by the gateway).
+const maxAuthFailures = 5
+
+// authenticate checks a request's credentials (Authorization for
+// REGISTER, Proxy-Authorization otherwise): a bearer token (RFC 8898
+// section 3) when auth.jwt is on, else digest, answering the challenge
+// (401 or 407, RFC 3261 sections 22.2 and 22.3) or 403 when they fail. It
+// returns the identity, or false when it answered.
+func (c *conn) authenticate(req *sipmsg.Request) (auth.Identity, bool) {
 	hdr, code, reason, chal := "Authorization", 401, "Unauthorized", "WWW-Authenticate"
 	if req.Method != sipmsg.REGISTER {
 		hdr, code, reason, chal = "Proxy-Authorization", 407, "Proxy Authentication Required", "Proxy-Authenticate"
 	}
-	var value string
+	var value, bearer string
 	for _, h := range req.GetHeaders(hdr) {
-		if v := h.Value(); strings.Contains(v, `realm="`+c.s.cfg.Domain+`"`) {
+		v := h.Value()
+		if tok, ok := cutPrefixFold(v, "Bearer "); ok {
+			bearer = strings.TrimSpace(tok)
+		} else if strings.Contains(v, `realm="`+c.s.cfg.Domain+`"`) {
 			value = v
 		}
+	}
+	if bearer != "" {
+		id, err := c.s.gw.Token(c.remote, bearer)
+		if err == nil {
+			return id, true
+		}
+		c.authFailed(req, "bearer token: "+err.Error())
+
+		return auth.Identity{}, false
 	}
 	user, err := c.s.auth.check(value, string(req.Method))
 	switch {
 	case err == nil:
-		return user
+		return auth.Identity{UserID: user}, true
 	case errors.Is(err, errBadCredential):
-		c.s.metrics.Refused.WithLabelValues("auth").Inc()
-		c.log.Info("sip digest authentication failed", "method", string(req.Method))
-		c.reply(req, 403, "Forbidden", token(8))
+		c.authFailed(req, "digest")
 
-		return ""
+		return auth.Identity{}, false
 	}
 	var extra []string
 	for _, v := range c.s.auth.challenges(errors.Is(err, errStaleNonce)) {
@@ -259,12 +277,37 @@ func (c *conn) authenticate(req *sipmsg.Request) string {
 	}
 	c.reply(req, code, reason, token(8), extra...)
 
-	return ""
+	return auth.Identity{}, false
 }
 
-// door returns the connection's door for user, opening it on first use;
+// authFailed answers 403 to credentials that failed, and closes a
+// connection that failed maxAuthFailures times.
+func (c *conn) authFailed(req *sipmsg.Request, why string) {
+	c.s.metrics.Refused.WithLabelValues("auth").Inc()
+	c.log.Info("sip authentication failed", "method", string(req.Method), "why", why)
+	c.reply(req, 403, "Forbidden", token(8))
+	c.mu.Lock()
+	c.authFails++
+	over := c.authFails >= maxAuthFailures
+	c.mu.Unlock()
+	if over {
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "too many failed authentications")
+	}
+}
+
+// cutPrefixFold is strings.CutPrefix ignoring ASCII case.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+
+	return s, false
+}
+
+// door returns the connection's door for id's user, opening it on first use;
 // nil when the gateway refused (the caller answers).
-func (c *conn) door(user string) Door {
+func (c *conn) door(id auth.Identity) Door {
+	user := id.UserID
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d := c.doors[user]; d != nil {
@@ -273,7 +316,7 @@ func (c *conn) door(user string) Door {
 	if c.ctx.Err() != nil {
 		return nil
 	}
-	d, err := c.s.gw.Open(c.remote, user, func(m signaling.Message) { c.fromGateway(user, m) })
+	d, err := c.s.gw.Open(c.remote, id, func(m signaling.Message) { c.fromGateway(user, m) })
 	if err != nil {
 		c.log.Info("sip websocket: connection refused by call control", "user", user, "error", err)
 
@@ -297,10 +340,11 @@ func (c *conn) door(user string) Door {
 // Expires 0 removes all), answered with the user's current bindings on
 // this connection.
 func (c *conn) register(req *sipmsg.Request) {
-	user := c.authenticate(req)
-	if user == "" {
+	id, ok := c.authenticate(req)
+	if !ok {
 		return
 	}
+	user := id.UserID
 	to := req.To().Address
 	if to.User != user || !strings.EqualFold(to.Host, c.s.cfg.Domain) {
 		c.reply(req, 403, "Forbidden", token(8), `Warning: 399 webtrunk "the address of record is not the authenticated user's"`)
@@ -350,7 +394,7 @@ func (c *conn) register(req *sipmsg.Request) {
 	for _, b := range bound {
 		extra = append(extra, "Contact: <"+b.uri+">;expires="+strconv.Itoa(b.left))
 	}
-	if len(bound) > 0 && c.door(user) == nil {
+	if len(bound) > 0 && c.door(id) == nil {
 		c.s.reg.removeConn(c, user)
 		c.reply(req, 403, "Forbidden", token(8))
 

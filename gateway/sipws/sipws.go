@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 )
 
@@ -31,14 +32,17 @@ const maxMessageSize = 64 << 10
 
 // Gateway is what the front door needs of call control.
 type Gateway interface {
-	// Open starts a signaling connection of the configured user, seen
-	// from remote; out receives the gateway's messages for it, in order,
-	// from one goroutine. It fails when the user is not configured or the
-	// gateway is shutting down.
-	Open(remote netip.Addr, user string, out func(signaling.Message)) (Door, error)
+	// Open starts a signaling connection of id (a configured user, or a
+	// token's), seen from remote; out receives the gateway's messages for
+	// it, in order, from one goroutine. It fails when the user is no
+	// longer allowed in or is locked.
+	Open(remote netip.Addr, id auth.Identity, out func(signaling.Message)) (Door, error)
 	// SIPPassword returns the user's auth.users[].sip_password in the
 	// current configuration; false when the user has none.
 	SIPPassword(user string) (string, bool)
+	// Token checks a bearer token (auth.jwt) presented by remote, with
+	// the errors of auth.Authenticator.Token.
+	Token(remote netip.Addr, token string) (auth.Identity, error)
 }
 
 // Door is one signaling connection of a user, driven with the JSON

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/sipwsclient"
 )
@@ -38,8 +39,19 @@ func (g *fakeGateway) SIPPassword(user string) (string, bool) {
 	return testPassword, user == testUser
 }
 
-func (g *fakeGateway) Open(_ netip.Addr, user string, out func(signaling.Message)) (Door, error) {
-	if user != testUser {
+// testToken is the one bearer token fakeGateway takes.
+const testToken = "token-of-alice"
+
+func (g *fakeGateway) Token(_ netip.Addr, token string) (auth.Identity, error) {
+	if token != testToken {
+		return auth.Identity{}, auth.ErrInvalidToken
+	}
+
+	return auth.Identity{UserID: testUser}, nil
+}
+
+func (g *fakeGateway) Open(_ netip.Addr, id auth.Identity, out func(signaling.Message)) (Door, error) {
+	if id.UserID != testUser {
 		return nil, errors.New("unknown user") //nolint:err113 // a test double
 	}
 	d := &fakeDoor{out: out, sent: make(chan signaling.ClientMessage, 16), done: make(chan struct{}), closed: make(chan struct{})}
@@ -352,5 +364,32 @@ func TestSubprotocolRequired(t *testing.T) {
 	_, _, err = ws.Read(ctx)
 	if st := websocket.CloseStatus(err); st != websocket.StatusProtocolError {
 		t.Errorf("closed with %v (%v), want 1002", st, err)
+	}
+}
+
+// TestRegisterBearer: a bearer token (RFC 8898) registers without a
+// challenge; a bad one is refused 403, and a connection that fails
+// maxAuthFailures times is closed with 1008.
+func TestRegisterBearer(t *testing.T) {
+	_, _, url := testServer(t, nil)
+	c := sipwsclient.Dial(t, url)
+	reg := func(tok string) *sipmsg.Response {
+		t.Helper()
+		c.Send(c.Build(sipwsclient.Request{Method: "REGISTER", URI: "sip:webtrunk", From: testAOR,
+			Headers: []string{"Authorization: Bearer " + tok}}))
+
+		return c.Response()
+	}
+	if res := reg(testToken); res.StatusCode != 200 {
+		t.Fatalf("REGISTER with a good token: %d, want 200", res.StatusCode)
+	}
+	for i := range maxAuthFailures {
+		if res := reg("forged"); res.StatusCode != 403 {
+			t.Fatalf("REGISTER with a bad token (%d): %d, want 403", i, res.StatusCode)
+		}
+	}
+	_, err := c.Read()
+	if st := websocket.CloseStatus(err); st != websocket.StatusPolicyViolation {
+		t.Errorf("after %d failures: %v (%v), want a close with 1008", maxAuthFailures, st, err)
 	}
 }
