@@ -150,8 +150,6 @@ func jssipPageJS(wsURL string) string {
 		phone.session = s;
 		phone.state = e.originator === "remote" ? "incoming" : "calling";
 		s.on("confirmed", () => { phone.state = "confirmed"; play(s.connection); });
-		s.on("hold", () => { phone.held = true; });
-		s.on("unhold", () => { phone.held = false; });
 		s.on("ended", (ev) => { phone.state = "ended"; phone.cause = ev.cause; });
 		s.on("failed", (ev) => {
 			phone.state = "failed";
@@ -169,7 +167,11 @@ func jssipPageJS(wsURL string) string {
 	phone.answer = () => { phone.session.answer({...options, rtcOfferConstraints: {offerToReceiveAudio: true}}); };
 	phone.hangup = () => { phone.session.terminate(); };
 	phone.dtmf = (d) => { phone.session.sendDTMF(d); }; // SIP INFO, JsSIP's default
-	phone.hold = (on) => { if (on) { phone.session.hold(); } else { phone.session.unhold(); } };
+	// JsSIP emits "hold" before its re-INVITE is answered; done comes after.
+	phone.hold = (on) => {
+		const done = () => { phone.held = on; };
+		if (on) { phone.session.hold({}, done); } else { phone.session.unhold({}, done); }
+	};
 	return 0;
 })()`
 }
