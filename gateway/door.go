@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"time"
 
 	"github.com/webtrunk/webtrunk/config"
 	"github.com/webtrunk/webtrunk/gateway/auth"
@@ -18,7 +17,7 @@ import (
 var errDoorClosed = errors.New("gateway: front door connection closed")
 
 // sipWSHandler returns the handler of sip_websocket.path: the Origin
-// check and connection accounting of /ws, then the SIP over WebSocket
+// check and connection limits of /ws (admitWebSocket), then the SIP over WebSocket
 // front door (gateway/sipws), whose connections reach call control as
 // doors.
 func (g *Gateway) sipWSHandler() http.Handler {
@@ -27,33 +26,11 @@ func (g *Gateway) sipWSHandler() http.Handler {
 	srv := sipws.New(g.cfg.SIPWebSocket, doors{g}, g.log, m)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !g.originAllowed(r) {
-			http.Error(w, "origin not allowed", http.StatusForbidden)
-
+		done, ok := g.admitWebSocket(w, r)
+		if !ok {
 			return
 		}
-		remote := remoteAddr(r)
-		now := time.Now()
-		if !g.connLimit.Allowed(remote, now) {
-			http.Error(w, "too many connections", http.StatusTooManyRequests)
-
-			return
-		}
-		g.connLimit.Failed(remote, now)
-		if !g.acceptConn() {
-			http.Error(w, "shutting down", http.StatusServiceUnavailable)
-
-			return
-		}
-		defer g.connWG.Done()
-		if n := g.openConns.Add(1); n > int64(g.cfg.HTTP.MaxConnections) {
-			g.openConns.Add(-1)
-			g.metrics.WebSocketsRefused.WithLabelValues(connLimitGateway).Inc()
-			http.Error(w, "too many connections", http.StatusServiceUnavailable)
-
-			return
-		}
-		defer g.openConns.Add(-1)
+		defer done()
 		srv.ServeHTTP(w, r)
 	})
 }
