@@ -22,3 +22,26 @@ func TestAnswerDirection(t *testing.T) {
 		})
 	}
 }
+
+// TestCallerInINVITE: a caller's number and name from the trunk cannot
+// add a header or a parameter to the INVITE the client gets.
+func TestCallerInINVITE(t *testing.T) {
+	for _, tc := range []struct {
+		number string
+		ok     bool
+	}{{"+15551230000", true}, {"anonymous", true}, {"1>;x\r\nEvil: 1", false}, {"", false}, {"a b", false}} {
+		if got := safeUser(tc.number); got != tc.ok {
+			t.Errorf("safeUser(%q) = %v, want %v", tc.number, got, tc.ok)
+		}
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"Bob Caller", `"Bob Caller"`},
+		{"Bo\"b\\\r\nEvil: 1", `"Bo\"b\\Evil: 1"`},
+		{"\x00\x01", ""},
+		{"", ""},
+	} {
+		if got := quotedName(tc.name); got != tc.want {
+			t.Errorf("quotedName(%q) = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

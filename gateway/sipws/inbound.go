@@ -32,12 +32,12 @@ func (c *conn) ring(user string, m signaling.Incoming) {
 		localTag: token(8), branch: "z9hG4bK" + token(10), ruri: bound[len(bound)-1].uri, cseq: 1,
 	}
 	from := m.From
-	if m.Anonymous || from == "" {
+	if m.Anonymous || !safeUser(from) {
 		from = "anonymous"
 	}
 	name := ""
-	if m.FromName != "" {
-		name = strconv.Quote(m.FromName) + " "
+	if q := quotedName(m.FromName); q != "" && !m.Anonymous {
+		name = q + " "
 	}
 	cl.localFrom = name + "<sip:" + from + "@" + dom + ">;tag=" + cl.localTag
 	cl.remoteTo = "<sip:" + user + "@" + dom + ">"
@@ -174,4 +174,44 @@ func (c *conn) sendBye(cl *call) {
 		return
 	}
 	c.write(c.buildRequest(cl, "BYE", uri, "z9hG4bK"+token(10), to, seq, ""))
+}
+
+// safeUser reports whether a caller's number may stand as the user part
+// of a SIP URI as it is: 1 to 64 characters of digits, letters, "+",
+// "*", "#", "-", "." and "_" (RFC 3261 section 25.1, no escaping needed).
+func safeUser(u string) bool {
+	if u == "" || len(u) > 64 {
+		return false
+	}
+	for _, r := range u {
+		ok := (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || strings.ContainsRune("+*#-._", r)
+		if !ok {
+			return false
+		}
+	}
+
+	return true
+}
+
+// quotedName is a display name as a SIP quoted-string (RFC 3261 section
+// 25.1): control characters and invalid UTF-8 dropped, '"' and '\'
+// escaped, at most 64 characters; "" when nothing is left.
+func quotedName(name string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToValidUTF8(name, "") {
+		if r < 0x20 || r == 0x7f || n == 64 {
+			continue
+		}
+		if r == '"' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+		n++
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+
+	return `"` + b.String() + `"`
 }
