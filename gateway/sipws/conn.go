@@ -22,6 +22,11 @@ import (
 const (
 	// writeTimeout bounds writing one SIP message.
 	writeTimeout = 10 * time.Second
+	// pingInterval is how often the client is pinged (RFC 6455 section
+	// 5.5.2); a ping not answered within pingTimeout closes the
+	// connection, and with it its contacts.
+	pingInterval = 20 * time.Second
+	pingTimeout  = 10 * time.Second
 	// minExpires is the shortest registration accepted (RFC 3261 section
 	// 10.3 step 7, 423 Interval Too Brief).
 	minExpires = 60
@@ -70,8 +75,11 @@ func newConn(s *Server, ws *websocket.Conn, remote netip.Addr, tls bool) *conn {
 // serve reads until the connection fails, then removes its contacts and
 // ends its calls (RFC 7118 section 5).
 func (c *conn) serve() {
+	pinged := make(chan struct{})
+	go func() { defer close(pinged); c.pinger() }()
 	err := c.readLoop()
 	c.cancel(err)
+	<-pinged
 	c.s.reg.removeConn(c, "")
 	c.mu.Lock()
 	doors := c.doors
@@ -82,6 +90,29 @@ func (c *conn) serve() {
 	}
 	_ = c.ws.CloseNow()
 	c.log.Debug("sip websocket closed", "cause", err)
+}
+
+// pinger pings the client until the connection ends; a ping without a
+// pong ends it.
+func (c *conn) pinger() {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(c.ctx, pingTimeout)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.cancel(err)
+				_ = c.ws.CloseNow()
+
+				return
+			}
+		}
+	}
 }
 
 // readLoop reads one SIP message per WebSocket message.
