@@ -68,6 +68,12 @@ type User struct {
 	// SIPAccount, when set, makes the user an extension on a SIP
 	// registrar (config/accounts.go). Default: none.
 	SIPAccount *SIPAccount `yaml:"sip_account"`
+	// SIPPassword is the user's password for SIP over WebSocket digest
+	// authentication (config/sipws.go), kept apart from PasswordHash: a
+	// digest server needs the password (or its per-realm hash), which a
+	// bcrypt hash cannot give. At least 12 characters; empty: the user
+	// cannot use SIP over WebSocket. Default empty.
+	SIPPassword Secret `yaml:"sip_password"`
 }
 
 // setDefaults gives a user decoded from a list element its static defaults.

@@ -62,6 +62,9 @@ type Config struct {
 	// Cluster is what several instances share (config/cluster.go).
 	// Default: nothing shared.
 	Cluster ClusterConfig `yaml:"cluster"`
+	// SIPWebSocket is the SIP over WebSocket front door (config/sipws.go).
+	// Default: off.
+	SIPWebSocket SIPWebSocketConfig `yaml:"sip_websocket"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.
@@ -329,6 +332,8 @@ func Default() *Config {
 		Webhooks: WebhooksDefault(),
 		Cluster:  ClusterDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
+
+		SIPWebSocket: SIPWebSocketDefault(),
 	}
 }
 

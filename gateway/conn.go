@@ -64,36 +64,12 @@ var (
 // handleWS upgrades /ws to a WebSocket (RFC 6455) after checking its
 // Origin, and serves the signaling protocol on it until it closes.
 func (g *Gateway) handleWS(w http.ResponseWriter, r *http.Request) {
-	if !g.originAllowed(r) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
-
+	done, ok := g.admitWebSocket(w, r)
+	if !ok {
 		return
 	}
+	defer done()
 	remote := remoteAddr(r)
-	now := time.Now()
-	if !g.connLimit.Allowed(remote, now) {
-		http.Error(w, "too many connections", http.StatusTooManyRequests)
-
-		return
-	}
-	g.connLimit.Failed(remote, now)
-	if !g.acceptConn() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-
-		return
-	}
-	defer g.connWG.Done()
-	if n := g.openConns.Add(1); n > int64(g.cfg.HTTP.MaxConnections) {
-		g.openConns.Add(-1)
-		g.metrics.WebSocketsRefused.WithLabelValues(connLimitGateway).Inc()
-		if g.limitLog.allow(connLimitGateway, time.Now()) {
-			g.log.Warn("websocket refused: http.max_connections reached", "max_connections", g.cfg.HTTP.MaxConnections)
-		}
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
-
-		return
-	}
-	defer g.openConns.Add(-1)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		g.log.Debug("websocket upgrade", "error", err)
@@ -109,6 +85,47 @@ func (g *Gateway) handleWS(w http.ResponseWriter, r *http.Request) {
 	g.metrics.WebSocketSessions.Inc()
 	defer g.metrics.WebSocketSessions.Dec()
 	c.serve()
+}
+
+// admitWebSocket checks a WebSocket upgrade of any front door: its
+// Origin, the client address's connection rate, draining and
+// http.max_connections. It answers a refusal itself and returns false;
+// otherwise done must be called when the connection has ended.
+func (g *Gateway) admitWebSocket(w http.ResponseWriter, r *http.Request) (done func(), ok bool) {
+	if !g.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+
+		return nil, false
+	}
+	remote := remoteAddr(r)
+	now := time.Now()
+	if !g.connLimit.Allowed(remote, now) {
+		http.Error(w, "too many connections", http.StatusTooManyRequests)
+
+		return nil, false
+	}
+	g.connLimit.Failed(remote, now)
+	if !g.acceptConn() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+
+		return nil, false
+	}
+	if n := g.openConns.Add(1); n > int64(g.cfg.HTTP.MaxConnections) {
+		g.openConns.Add(-1)
+		g.connWG.Done()
+		g.metrics.WebSocketsRefused.WithLabelValues(connLimitGateway).Inc()
+		if g.limitLog.allow(connLimitGateway, time.Now()) {
+			g.log.Warn("websocket refused: http.max_connections reached", "max_connections", g.cfg.HTTP.MaxConnections)
+		}
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+
+		return nil, false
+	}
+
+	return func() {
+		g.openConns.Add(-1)
+		g.connWG.Done()
+	}, true
 }
 
 // acceptConn counts a new connection unless the gateway is draining.
@@ -161,6 +178,9 @@ type wsConn struct {
 	finReason string
 	finCause  error
 	once      sync.Once
+	// sink, set for a connection of another front door (door.go),
+	// receives the messages instead of a WebSocket; ws is nil then.
+	sink func(signaling.Message)
 
 	// Resuming (resume.go): the key of the connection's live resume token
 	// (hasResume; hadResume once it had one), whether it is parked waiting
@@ -281,6 +301,11 @@ func (c *wsConn) send(m signaling.Message) {
 func (c *wsConn) writer() {
 	var enc signaling.Encoder
 	write := func(m signaling.Message) error {
+		if c.sink != nil {
+			c.sink(m)
+
+			return nil
+		}
 		b, err := enc.Encode(m)
 		if err != nil {
 			return err
@@ -350,6 +375,11 @@ func (c *wsConn) pinger() {
 // section 7.4), bounded by closeTimeout, and ends the connection.
 func (c *wsConn) closeWith(code websocket.StatusCode, reason string, cause error) {
 	c.once.Do(func() {
+		if c.ws == nil {
+			c.cancel(cause)
+
+			return
+		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

@@ -23,9 +23,10 @@ import (
 // registration is removed once calls.resume_window has passed without a
 // browser coming back; a drain removes them all first.
 //
-// Presence comes from the hub (JSON-protocol connections). A second front
-// door (SIP over WebSocket registrations) reports its browsers through
-// browserArrived and browserLeft as well.
+// Presence comes from the hub: JSON-protocol connections from login to
+// close, and SIP over WebSocket clients while they are registered (their
+// door joins the hub at registration and leaves at unregistration or
+// close).
 type extensions struct {
 	g *Gateway
 	// instance is this gateway's RFC 5626 instance URN.

@@ -16,6 +16,9 @@ func (g *Gateway) routes() http.Handler {
 	mux.HandleFunc("GET /ws", g.handleWS)
 	mux.HandleFunc("POST "+OriginCheckPath, g.handleOriginCheck)
 	mux.Handle("GET /", g.webHandler())
+	if p := g.cfg.SIPWebSocket.Path; p != "" {
+		mux.Handle("GET "+p, g.sipWSHandler())
+	}
 	if m := g.cfg.Metrics; m.Enabled && m.Listener == config.MetricsOnHTTP {
 		mux.Handle("GET "+m.Path, g.metricsHandler())
 	}

@@ -159,3 +159,21 @@ func (s *sessionSet) len() int {
 
 	return len(s.sessions) + len(s.ringing)
 }
+
+// forgetUser removes c from user's connections that inbound calls ring,
+// keeping it tracked for shutdown; the user's presence counts it gone (a
+// SIP over WebSocket client that unregistered is no longer one of the
+// user's browsers for its extension).
+func (h *hub) forgetUser(c *wsConn, user string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.users[user]; set != nil {
+		if _, ok := set[c]; ok && h.presence != nil {
+			h.presence(user, false)
+		}
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, user)
+		}
+	}
+}

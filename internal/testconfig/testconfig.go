@@ -91,6 +91,8 @@ type User struct {
 	// Allow is the user's own dial_rules.allow; the default rules when
 	// empty.
 	Allow []string
+	// SIPPassword is sip_password (SIP over WebSocket); none when empty.
+	SIPPassword string
 }
 
 // Route routes a DID to a user, with its own ring timeout when given.
@@ -187,6 +189,9 @@ auth:
 {{- end}}
 {{- if .Allow}}
       dial_rules: {allow: {{list .Allow}}}
+{{- end}}
+{{- if .SIPPassword}}
+      sip_password: "{{.SIPPassword}}"
 {{- end}}
 {{- end}}
 default_dial_rules:
