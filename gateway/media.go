@@ -6,6 +6,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
+	"github.com/webtrunk/webtrunk/transcode"
 )
 
 // startMedia starts the bridge between the browser's leg and the trunk
@@ -46,6 +47,8 @@ func (s *session) startBridge(call *sip.Call) error {
 		OpusComplexity:     s.pol.cfg.Calls.OpusComplexity,
 		OnDigit:            s.digit,
 		Epoch:              s.epoch,
+		UplinkJitterMin:    transcode.DefaultJitterMin,
+		UplinkJitterMax:    transcode.DefaultJitterMax,
 	})
 	if err != nil {
 		return err

@@ -90,6 +90,12 @@ type Config struct {
 	// Epoch is the origin of Stats.LastPacket and of the arrival clock of
 	// the jitter estimate; zero is the time of New.
 	Epoch time.Time
+	// UplinkJitterMin and UplinkJitterMax bound the wait of the uplink's
+	// adaptive jitter buffer for a missing packet of the browser
+	// (transcode.WithJitterBuffer): packets that arrive out of order
+	// within it are decoded in order instead of being dropped as late.
+	// Both zero: no jitter buffer.
+	UplinkJitterMin, UplinkJitterMax time.Duration
 }
 
 // Bridge is the media path of one call between its two legs. Create it with
@@ -117,7 +123,7 @@ type Bridge struct {
 // and the two directions. It starts nothing. Errors wrap
 // transcode.ErrUnsupportedCodec (a trunk codec other than G.711, a
 // browser codec other than Opus or G.711) or transcode.ErrInvalidOption
-// (an Opus complexity out of range).
+// (an Opus complexity or jitter buffer bounds out of range).
 func New(cfg Config) (*Bridge, error) {
 	if cfg.Browser == nil || cfg.Trunk == nil {
 		return nil, errNoLeg
@@ -126,7 +132,7 @@ func New(cfg Config) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	upTC, downTC, err := newTranscoders(cfg.BrowserCodec, media.Codec, cfg.TranscodeSameCodec, cfg.OpusComplexity)
+	upTC, downTC, err := newTranscoders(cfg.BrowserCodec, media.Codec, cfg.TranscodeSameCodec, cfg.OpusComplexity, cfg.UplinkJitterMin, cfg.UplinkJitterMax)
 	if err != nil {
 		return nil, err
 	}

@@ -68,11 +68,12 @@ func (u *uplink) handle(pkt []byte) {
 
 		return
 	}
-	u.c.arrived(u.in.SequenceNumber, u.in.Timestamp, time.Since(u.epoch))
+	at := time.Since(u.epoch)
+	u.c.arrived(u.in.SequenceNumber, u.in.Timestamp, at)
 	switch u.in.PayloadType {
 	case u.audioPT:
 		start := time.Now()
-		if err := u.tc.Push(u.in.SequenceNumber, u.in.Timestamp, u.in.Payload); err != nil {
+		if err := u.tc.PushAt(u.in.SequenceNumber, u.in.Timestamp, at, u.in.Payload); err != nil {
 			u.c.dropped.Add(1)
 		}
 		for {
