@@ -59,6 +59,9 @@ type Config struct {
 	// TURN relays media for browsers that cannot reach the gateway
 	// directly (config/turn.go). Default: off.
 	TURN TURNConfig `yaml:"turn"`
+	// Quality is the uplink's jitter buffer and the thresholds of the
+	// quality warnings (config/quality.go).
+	Quality QualityConfig `yaml:"quality"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.
@@ -321,6 +324,7 @@ func Default() *Config {
 		CDR:      CDRDefault(),
 		Webhooks: WebhooksDefault(),
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
+		Quality:  QualityDefault(),
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/sip"
-	"github.com/webtrunk/webtrunk/transcode"
 )
 
 // startMedia starts the bridge between the browser's leg and the trunk
@@ -47,8 +46,8 @@ func (s *session) startBridge(call *sip.Call) error {
 		OpusComplexity:     s.pol.cfg.Calls.OpusComplexity,
 		OnDigit:            s.digit,
 		Epoch:              s.epoch,
-		UplinkJitterMin:    transcode.DefaultJitterMin,
-		UplinkJitterMax:    transcode.DefaultJitterMax,
+		UplinkJitterMin:    s.pol.cfg.Quality.JitterMin,
+		UplinkJitterMax:    s.pol.cfg.Quality.JitterMax,
 	})
 	if err != nil {
 		return err
