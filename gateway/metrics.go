@@ -90,6 +90,8 @@ type Metrics struct {
 	// Reloads counts configuration reloads by result: ok or failed (the
 	// file was unreadable or invalid and nothing changed).
 	Reloads *prometheus.CounterVec
+	// Quality holds the collectors of call quality (registerQuality).
+	Quality QualityMetrics
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -159,6 +161,7 @@ func NewMetrics() *Metrics {
 	m.WebSocketsRefused.WithLabelValues(connLimitGateway)
 	m.WebSocketsRefused.WithLabelValues(connLimitUser)
 	m.registerContinuity()
+	m.registerQuality()
 	// Pre-create the label sets a dashboard expects to see at zero.
 	for _, d := range []string{directionOutbound, directionInbound} {
 		m.CallsActive.WithLabelValues(d)
@@ -407,4 +410,50 @@ func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
 		counter("webtrunk_turn_dropped_total", "Datagrams the embedded TURN server dropped over turn.max_bandwidth.",
 			func(s turnserver.Stats) uint64 { return s.Dropped }),
 	)
+}
+
+// QualityMetrics are the collectors of call quality.
+type QualityMetrics struct {
+	// MOS is the distribution of the estimated mean opinion score (1 to
+	// 4.5, cdr.EstimateMOS) of each direction of each call that carried
+	// media, at its end: webtrunk_call_mos{direction}.
+	MOS *prometheus.HistogramVec
+	// JitterBuffer counts the uplink jitter buffer's work by outcome:
+	// reordered (packets received out of order and decoded in order) and
+	// late (packets that came after their time had been concealed):
+	// webtrunk_jitter_buffer_packets_total{outcome}.
+	JitterBuffer *prometheus.CounterVec
+	// Events counts the quality events raised for browsers, by kind
+	// (high_loss, high_jitter, low_mos): webtrunk_quality_events_total.
+	Events *prometheus.CounterVec
+}
+
+// Outcomes of QualityMetrics.JitterBuffer.
+const (
+	jitterReordered = "reordered"
+	jitterLate      = "late"
+)
+
+// registerQuality creates and registers the call quality collectors.
+func (m *Metrics) registerQuality() {
+	q := &m.Quality
+	q.MOS = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "webtrunk_call_mos",
+		Help:    "Estimated mean opinion score (ITU-T G.107 E-model, 1 to 4.5) of each direction of each call at its end.",
+		Buckets: []float64{1, 1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5},
+	}, []string{"direction"})
+	q.JitterBuffer = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_jitter_buffer_packets_total",
+		Help: "Browser packets the uplink jitter buffer decoded in order though they came out of order (reordered), or that came too late to use (late).",
+	}, []string{"outcome"})
+	q.Events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_quality_events_total",
+		Help: "Quality warnings raised for browsers, by kind: high_loss, high_jitter, low_mos.",
+	}, []string{"kind"})
+	m.Registry.MustRegister(q.MOS, q.JitterBuffer, q.Events)
+	for _, d := range []string{mediaUplink, mediaDownlink} {
+		q.MOS.WithLabelValues(d)
+	}
+	q.JitterBuffer.WithLabelValues(jitterReordered)
+	q.JitterBuffer.WithLabelValues(jitterLate)
 }

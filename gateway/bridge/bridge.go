@@ -94,7 +94,7 @@ type Config struct {
 	// adaptive jitter buffer for a missing packet of the browser
 	// (transcode.WithJitterBuffer): packets that arrive out of order
 	// within it are decoded in order instead of being dropped as late.
-	// Both zero: no jitter buffer.
+	// UplinkJitterMax zero: no jitter buffer.
 	UplinkJitterMin, UplinkJitterMax time.Duration
 }
 

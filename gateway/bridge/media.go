@@ -57,12 +57,12 @@ func normalize(m TrunkMedia) (TrunkMedia, error) {
 // re-encoding them (true); it changes nothing when the codecs differ.
 // complexity is the Opus encoder's, used when the browser's codec is
 // Opus. jitterMin and jitterMax bound the uplink's jitter buffer, none
-// when both are 0. Errors wrap transcode.ErrUnsupportedCodec or
+// when jitterMax is 0. Errors wrap transcode.ErrUnsupportedCodec or
 // transcode.ErrInvalidOption.
 func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int, jitterMin, jitterMax time.Duration) (*transcode.Uplink, *transcode.Downlink, error) {
 	same := transcode.WithTranscodeSameCodec(reencode)
 	upOpts := []transcode.Option{same}
-	if jitterMin != 0 || jitterMax != 0 {
+	if jitterMax != 0 {
 		upOpts = append(upOpts, transcode.WithJitterBuffer(jitterMin, jitterMax))
 	}
 	up, err := transcode.NewUplink(browser, trunk, upOpts...)

@@ -28,6 +28,11 @@ type Stats struct {
 	// LastPacket is when the last packet arrived, since the bridge's
 	// epoch; 0 before the first.
 	LastPacket time.Duration
+	// Late counts audio packets the transcoder dropped because they came
+	// after their time had been concealed (transcode.Stats.Late), and
+	// Reordered those the jitter buffer received out of order and still
+	// decoded in order (transcode.Stats.Reordered; uplink only).
+	Late, Reordered uint64
 }
 
 // counters are one direction's Stats, written by its goroutine with
@@ -36,6 +41,7 @@ type Stats struct {
 type counters struct {
 	received, sent, dropped, lost atomic.Uint64
 	transcode, lastPacket         atomic.Int64
+	late, reordered               atomic.Uint64
 	jitter                        atomic.Uint32 // RTP clock units
 
 	// Owned by the direction's goroutine.
@@ -68,6 +74,13 @@ func (c *counters) arrived(seq uint16, ts uint32, at time.Duration) {
 	c.jitter.Store(st.Jitter)
 }
 
+// transcoded publishes the transcoder's counts of late and reordered
+// packets.
+func (c *counters) transcoded(late, reordered int) {
+	c.late.Store(uint64(max(late, 0)))           //nolint:gosec // not negative
+	c.reordered.Store(uint64(max(reordered, 0))) //nolint:gosec // not negative
+}
+
 // stats reads the counters.
 func (c *counters) stats() Stats {
 	return Stats{
@@ -78,6 +91,8 @@ func (c *counters) stats() Stats {
 		Jitter:     time.Duration(int64(c.jitter.Load()) * int64(time.Second) / c.clockRate),
 		Transcode:  time.Duration(c.transcode.Load()),
 		LastPacket: time.Duration(c.lastPacket.Load()),
+		Late:       c.late.Load(),
+		Reordered:  c.reordered.Load(),
 	}
 }
 

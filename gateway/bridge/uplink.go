@@ -76,6 +76,8 @@ func (u *uplink) handle(pkt []byte) {
 		if err := u.tc.PushAt(u.in.SequenceNumber, u.in.Timestamp, at, u.in.Payload); err != nil {
 			u.c.dropped.Add(1)
 		}
+		st := u.tc.Stats()
+		u.c.transcoded(st.Late, st.Reordered)
 		for {
 			n, ts, ok := u.tc.Next(u.out[rtpstream.HeaderSize:])
 			if !ok {
