@@ -112,6 +112,7 @@ type Bridge struct {
 	dtmf     *transcode.DTMFGenerator
 	up       *uplink
 	down     *downlink
+	rtcp     *TrunkRTCP
 	ran      atomic.Bool
 	// closing is set when Run closes the legs: the loops' read errors are
 	// then the end of the call, not failures.
@@ -159,6 +160,7 @@ func New(cfg Config) (*Bridge, error) {
 	b.media.Store(&media)
 	b.up = newUplink(b, upTC, cfg.BrowserCodec, mappers, epoch)
 	b.down = newDownlink(b, downTC, cfg.BrowserCodec, cfg.OnDigit, epoch)
+	b.rtcp = newTrunkRTCP(b)
 
 	return b, nil
 }

@@ -42,7 +42,11 @@ type counters struct {
 	received, sent, dropped, lost atomic.Uint64
 	transcode, lastPacket         atomic.Int64
 	late, reordered               atomic.Uint64
-	jitter                        atomic.Uint32 // RTP clock units
+	// For RTCP reports (rtcp.go): the source's SSRC and extended highest
+	// sequence number; the octets sent and the last RTP timestamp sent.
+	ssrc, highest, lastTS atomic.Uint32
+	octets                atomic.Uint64
+	jitter                atomic.Uint32 // RTP clock units
 
 	// Owned by the direction's goroutine.
 	rx        rtpstream.Receiver
@@ -72,6 +76,7 @@ func (c *counters) arrived(seq uint16, ts uint32, at time.Duration) {
 	c.lostNow = st.Lost
 	c.lost.Store(uint64(max(c.lostDone+c.lostNow, 0))) //nolint:gosec // not negative
 	c.jitter.Store(st.Jitter)
+	c.highest.Store(st.ExtendedHighest)
 }
 
 // transcoded publishes the transcoder's counts of late and reordered

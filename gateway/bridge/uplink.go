@@ -174,6 +174,8 @@ func (u *uplink) send(h *rtp.Header, n int) {
 		return
 	}
 	u.c.sent.Add(1)
+	u.c.octets.Add(uint64(n)) //nolint:gosec // a payload length
+	u.c.lastTS.Store(h.Timestamp)
 }
 
 // follow makes the uplink send what the trunk negotiated last: m's G.711

@@ -39,6 +39,9 @@ const frameSamples = 160
 type Media struct {
 	conn  *net.UDPConn
 	local netip.AddrPort
+	// rtcp receives the RTCP the other side sends (RFC 3550 section 6),
+	// on the port the trunk's SDP names with a=rtcp (RFC 3605).
+	rtcp  *net.UDPConn
 	tone  float64
 	heard *ear.Record
 	dtmf  *testcodec.DTMFSender
@@ -52,6 +55,7 @@ type Media struct {
 	started  bool
 	closed   bool // Close began: no sender starts any more
 	received []rtp.Packet
+	rtcpIn   [][]byte      // RTCP compound packets received
 	changed  chan struct{} // closed and replaced at each packet received
 
 	stop      chan struct{}
@@ -79,15 +83,47 @@ func newMedia(toneHz float64) (*Media, error) {
 	if err != nil {
 		return nil, err
 	}
+	rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
 	m := &Media{
-		conn: c, local: c.LocalAddr().(*net.UDPAddr).AddrPort(), tone: toneHz, //nolint:forcetypeassert // a UDP socket
+		conn: c, rtcp: rc, local: c.LocalAddr().(*net.UDPAddr).AddrPort(), tone: toneHz, //nolint:forcetypeassert // a UDP socket
 		heard: ear.New(8000), dtmf: testcodec.NewDTMFSender(8000), changed: make(chan struct{}), stop: make(chan struct{}),
 		hdr: rtp.Header{Version: rtpstream.Version, SSRC: SSRC, SequenceNumber: 3000, Timestamp: 77000},
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.receive()
+	go m.receiveRTCP()
 
 	return m, nil
+}
+
+// RTCPAddr is where the trunk receives RTCP.
+func (m *Media) RTCPAddr() netip.AddrPort { return m.rtcp.LocalAddr().(*net.UDPAddr).AddrPort() } //nolint:forcetypeassert // a UDP socket
+
+// RTCP returns copies of the RTCP compound packets received so far.
+func (m *Media) RTCP() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	return append([][]byte(nil), m.rtcpIn...)
+}
+
+// receiveRTCP records every RTCP packet until the socket is closed.
+func (m *Media) receiveRTCP() {
+	defer m.wg.Done()
+	buf := make([]byte, rtpstream.MaxPacketSize)
+	for {
+		n, err := m.rtcp.Read(buf)
+		if err != nil {
+			return
+		}
+		m.mu.Lock()
+		m.rtcpIn = append(m.rtcpIn, append([]byte(nil), buf[:n]...))
+		m.mu.Unlock()
+	}
 }
 
 // Addr is the socket's address: where the trunk receives RTP.
@@ -146,6 +182,7 @@ func (m *Media) Close() {
 	m.closeOnce.Do(func() {
 		close(m.stop)
 		_ = m.conn.Close()
+		_ = m.rtcp.Close()
 	})
 	m.wg.Wait()
 }
