@@ -104,6 +104,7 @@ var serverDecoders = map[Type]decodeFunc{
 	TypeResumed:       decodeAs[Resumed],
 	TypeICERestarted:  decodeAs[ICERestarted],
 	TypeICEServers:    decodeAs[ICEServers],
+	TypeQuality:       decodeAs[Quality],
 }
 
 // Decode parses and validates one frame sent by a browser. It returns one

@@ -100,6 +100,8 @@ func (e *Encoder) Encode(m Message) ([]byte, error) {
 		err = encodeAs(&e.enc, m)
 	case ICEServers:
 		err = encodeAs(&e.enc, m)
+	case Quality:
+		err = encodeAs(&e.enc, m)
 	default:
 		return nil, fmt.Errorf("%w: %T", ErrUnknownMessage, m)
 	}

@@ -70,8 +70,8 @@ type Relay struct {
 // direction is one way through the relay: its impairment, its pseudo-random
 // source, its counters.
 type direction struct {
+	mu  sync.Mutex // guards imp and rnd
 	imp Impairment
-	mu  sync.Mutex // guards rnd
 	rnd *rand.Rand
 	st  struct {
 		received, dropped, delayed, reordered, duplicated, sent atomic.Uint64
@@ -111,6 +111,19 @@ func (r *Relay) Up() Stats { return r.up.stats() }
 
 // Down returns the counters of the server-to-client direction.
 func (r *Relay) Down() Stats { return r.down.stats() }
+
+// SetImpairment changes the impairments of both directions from the next
+// packet on: up for the client's packets, down for the server's.
+func (r *Relay) SetImpairment(up, down Impairment) {
+	for _, d := range []struct {
+		dir *direction
+		imp Impairment
+	}{{&r.up, up}, {&r.down, down}} {
+		d.dir.mu.Lock()
+		d.dir.imp = d.imp
+		d.dir.mu.Unlock()
+	}
+}
 
 // Close stops the relay; packets still delayed are not sent.
 func (r *Relay) Close() {
@@ -170,11 +183,14 @@ type plan struct {
 	dup       bool
 }
 
-// decide draws the fate of one packet from the direction's pattern.
-func (d *direction) decide() plan {
+// decide draws the fate of one packet pkt from the direction's pattern;
+// ok is false for a packet the impairment leaves alone (RTPOnly).
+func (d *direction) decide(pkt []byte) (p plan, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var p plan
+	if d.imp.RTPOnly && (len(pkt) == 0 || pkt[0] < 128 || pkt[0] > 191) {
+		return plan{}, false
+	}
 	p.drop = d.rnd.Float64() < d.imp.Loss
 	if d.imp.Jitter > 0 {
 		p.delay = time.Duration(d.rnd.Int64N(int64(d.imp.Jitter) + 1))
@@ -189,19 +205,19 @@ func (d *direction) decide() plan {
 	}
 	p.dup = d.rnd.Float64() < d.imp.Duplicate
 
-	return p
+	return p, true
 }
 
 // carry impairs one packet and sends it (a copy, at its time) with send.
 func (d *direction) carry(r *Relay, pkt []byte, send func([]byte)) {
 	d.st.received.Add(1)
-	if d.imp.RTPOnly && (len(pkt) == 0 || pkt[0] < 128 || pkt[0] > 191) {
+	p, ok := d.decide(pkt)
+	if !ok {
 		send(pkt)
 		d.st.sent.Add(1)
 
 		return
 	}
-	p := d.decide()
 	if p.drop {
 		d.st.dropped.Add(1)
 
