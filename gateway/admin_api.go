@@ -73,7 +73,7 @@ const (
 
 // view describes a session for the admin API.
 func (s *session) view(now time.Time) apiCall {
-	up, down := s.mediaStats()
+	up, down, _ := s.mediaRecords()
 	s.mu.Lock()
 	answered, sipCallID := s.answeredAt, s.sipCallID
 	s.mu.Unlock()
@@ -85,8 +85,8 @@ func (s *session) view(now time.Time) apiCall {
 		ID: s.id, SIPCallID: sipCallID, Direction: s.dir, State: state, User: s.user.UserID,
 		From: s.from, To: s.to, Trunk: s.trunk, Start: cdr.At(s.epoch), Answer: cdr.At(answered),
 		Seconds:  now.Sub(s.epoch).Round(time.Millisecond).Seconds(),
-		Uplink:   cdr.NewMedia(up.Received, up.Lost, up.Jitter),
-		Downlink: cdr.NewMedia(down.Received, down.Lost, down.Jitter),
+		Uplink:   up,
+		Downlink: down,
 	}
 	if s.conn != nil && s.conn.remote.IsValid() {
 		c.BrowserAddr = s.conn.remote.String()

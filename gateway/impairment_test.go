@@ -3,14 +3,19 @@ package gateway
 import (
 	"math"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
+
 	"github.com/webtrunk/webtrunk/config"
+	"github.com/webtrunk/webtrunk/gateway/cdr"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/faketrunk"
 	"github.com/webtrunk/webtrunk/internal/gobrowser"
 	"github.com/webtrunk/webtrunk/internal/netimpair"
 	"github.com/webtrunk/webtrunk/internal/testaudio"
@@ -161,4 +166,81 @@ func logInt(t *testing.T, line, key string) int {
 	}
 
 	return n
+}
+
+// dialViaRelay has alice dial c1 with her media through an impairing relay
+// that impairs her packets by up, and returns her tab, the relay and the
+// trunk's call once connected.
+func dialViaRelay(t *testing.T, e *env, up netimpair.Impairment) (*gobrowser.Client, *netimpair.Relay, *faketrunk.Call) {
+	t.Helper()
+	b := login(t, e, "alice")
+	p := gobrowser.NewPeer(t, gobrowser.PeerOptions{})
+	b.Send(t, signaling.Dial{ID: "c1", To: "+15550123", SDP: p.Offer(t), Ref: "c1"})
+	var relay *netimpair.Relay
+	answer := viaRelay(t, b.ExpectAnswer(t, "c1").SDP, func(gw netip.AddrPort) netip.AddrPort {
+		relay = netimpair.Start(t, gw, up, netimpair.Impairment{}, 21)
+		return relay.Addr()
+	})
+	p.ApplyAnswer(t, answer)
+	call := e.trunk.NextCall(t)
+	expectProgress[signaling.Connected](t, b)
+
+	return b, relay, call
+}
+
+// isQuality matches the quality event raising (or clearing) warning name
+// about direction dir of call c1.
+func isQuality(name signaling.QualityWarning, dir string, raised bool) func(signaling.Message) bool {
+	return func(m signaling.Message) bool {
+		q, ok := m.(signaling.Quality)
+		return ok && q.CallID == "c1" && q.Name == name && q.Direction == dir && q.Raised == raised
+	}
+}
+
+// TestQualityEventsUnderLoss: when a fifth of the browser's packets are
+// lost, the gateway raises high_loss (and low_mos) on the uplink for the
+// browser, and clears them once the loss stops; the trunk receives the
+// gateway's RTCP reports meanwhile, and the call's record and end log
+// line carry the uplink's reduced MOS.
+func TestQualityEventsUnderLoss(t *testing.T) {
+	records := filepath.Join(t.TempDir(), "cdr.jsonl")
+	e := newEnv(t, testConfig{extra: "cdr:\n  file: " + records + "\n", edit: func(c *config.Config) { c.Quality.Interval = time.Second }})
+	b, relay, call := dialViaRelay(t, e, netimpair.Impairment{Loss: 0.2, RTPOnly: true})
+	m := b.Expect(t, "high_loss raised", isQuality(signaling.WarningHighLoss, signaling.QualityUplink, true))
+	if q := m.(signaling.Quality); q.Value < 0.05 || q.Threshold != 0.05 {
+		t.Errorf("high_loss %+v, want a loss above the 0.05 threshold", q)
+	}
+	b.Expect(t, "low_mos raised", isQuality(signaling.WarningLowMOS, signaling.QualityUplink, true))
+
+	relay.SetImpairment(netimpair.Impairment{RTPOnly: true}, netimpair.Impairment{})
+	b.Expect(t, "high_loss cleared", isQuality(signaling.WarningHighLoss, signaling.QualityUplink, false))
+	checkTrunkRTCP(t, call.Media().RTCP())
+
+	b.Send(t, signaling.Hangup{CallID: "c1"})
+	line := e.logs.WaitLine(t, `msg="call ended"`)
+	mos, err := strconv.ParseFloat(logValue(line, "uplink_mos"), 64)
+	if err != nil || mos >= 4 || mos < 1 {
+		t.Errorf("uplink_mos %q, want below 4 after a fifth lost: %s", logValue(line, "uplink_mos"), line)
+	}
+	rec := waitRecord(t, records, func(r cdr.Record) bool { return r.ID == "c1" })
+	if rec.Uplink.MOS != mos || rec.Downlink.MOS < 4 || rec.Uplink.Lost == 0 {
+		t.Errorf("record media up %+v down %+v, want the uplink's MOS %v of the log line and a clean downlink", rec.Uplink, rec.Downlink, mos)
+	}
+}
+
+// checkTrunkRTCP fails t unless the trunk received a sender report of
+// the gateway with a report block about the trunk's own stream.
+func checkTrunkRTCP(t *testing.T, got [][]byte) {
+	t.Helper()
+	for _, b := range got {
+		pkts, err := rtcp.Unmarshal(b)
+		if err != nil {
+			t.Errorf("the trunk received a malformed RTCP packet: %v", err)
+			continue
+		}
+		if sr, ok := pkts[0].(*rtcp.SenderReport); ok && len(sr.Reports) == 1 && sr.Reports[0].SSRC == faketrunk.SSRC && sr.PacketCount > 0 {
+			return
+		}
+	}
+	t.Errorf("the trunk received no sender report about its stream among %d RTCP packets", len(got))
 }

@@ -61,6 +61,7 @@ func (s *session) startBridge(call *sip.Call) error {
 	s.stopBridge = stop
 	s.bridgeWG.Add(1)
 	go s.runBridge(ctx, b)
+	s.watchQuality(ctx, b, call.RTP())
 
 	return nil
 }
