@@ -88,12 +88,16 @@ func TestUplinkSurvivesImpairment(t *testing.T) {
 	tests := []struct {
 		name     string
 		imp      netimpair.Impairment
-		noBuffer bool // the uplink as it was before its jitter buffer
+		noBuffer bool   // the uplink as it was before its jitter buffer
+		seed     uint64 // of the relay's pattern
 	}{
-		{"5% loss", netimpair.Impairment{Loss: 0.05}, false},
-		{"30 ms jitter with reordering", jittery, false},
-		{"5% loss, 30 ms jitter, reordering, duplicates", netimpair.Impairment{Loss: 0.05, Jitter: 30 * time.Millisecond, Reorder: 0.05, Duplicate: 0.02}, false},
-		{"30 ms jitter with reordering, no jitter buffer", jittery, true},
+		// Seed 3 drops 3 of the first 200 packets at 1%, after 80.
+		{"1% loss", netimpair.Impairment{Loss: 0.01}, false, 3},
+		{"5% loss", netimpair.Impairment{Loss: 0.05}, false, 13},
+		{"10% loss", netimpair.Impairment{Loss: 0.1}, false, 13},
+		{"30 ms jitter with reordering", jittery, false, 13},
+		{"5% loss, 30 ms jitter, reordering, duplicates", netimpair.Impairment{Loss: 0.05, Jitter: 30 * time.Millisecond, Reorder: 0.05, Duplicate: 0.02}, false, 13},
+		{"30 ms jitter with reordering, no jitter buffer", jittery, true, 13},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,7 +113,7 @@ func TestUplinkSurvivesImpairment(t *testing.T) {
 			imp.RTPOnly = true
 			var relay *netimpair.Relay
 			answer := viaRelay(t, b.ExpectAnswer(t, "c1").SDP, func(gw netip.AddrPort) netip.AddrPort {
-				relay = netimpair.Start(t, gw, imp, netimpair.Impairment{}, 13)
+				relay = netimpair.Start(t, gw, imp, netimpair.Impairment{}, tt.seed)
 				return relay.Addr()
 			})
 			p.ApplyAnswer(t, answer)
