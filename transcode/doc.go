@@ -42,7 +42,7 @@
 // # Jitter buffer
 //
 // With WithJitterBuffer the chain starts with an adaptive reorder buffer
-// ("jitter buffer 20-80ms -> opus/48000 decode@8k ..."). A packet that
+// (String ends with ", jitter buffer 20-80ms"). A packet that
 // follows the last one handed on crosses it at once; a packet further
 // ahead is copied into one of 16 fixed slots and waits for the missing
 // ones. The wait is three times the interarrival jitter measured from

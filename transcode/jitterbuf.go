@@ -213,10 +213,12 @@ func (j *jitterBuffer) oldest() (uint16, bool) {
 	return j.expected, false
 }
 
-// String describes the chain from the buffer on.
+// String describes the chain from the buffer on, the buffer last so that
+// the chain still reads from its codec: "opus/48000 decode@8k (FEC, PLC)
+// -> PCMU encode, ptime 20ms, jitter buffer 20-80ms".
 func (j *jitterBuffer) String() string {
-	return "jitter buffer " + strconv.FormatInt(j.minDepth.Milliseconds(), 10) + "-" +
-		strconv.FormatInt(j.maxDepth.Milliseconds(), 10) + "ms -> " + j.next.String()
+	return j.next.String() + ", jitter buffer " + strconv.FormatInt(j.minDepth.Milliseconds(), 10) + "-" +
+		strconv.FormatInt(j.maxDepth.Milliseconds(), 10) + "ms"
 }
 
 // joinFirst returns the first non-nil of a and b: one error per push is

@@ -208,7 +208,7 @@ func TestUplinkJitterBufferDoesNotAllocate(t *testing.T) {
 	if allocs := allocsPerPacket(500, 960, func(i int) *rtp.Packet { return &pkts[i%len(pkts)] }, b.up.handle); allocs != 0 {
 		t.Errorf("uplink with jitter buffer allocates %v times per packet", allocs)
 	}
-	if !strings.HasPrefix(b.String(), "up: jitter buffer 20-80ms -> opus/48000 decode") {
+	if !strings.HasPrefix(b.String(), "up: opus/48000 decode") || !strings.Contains(b.String(), "ptime 20ms, jitter buffer 20-80ms; down:") {
 		t.Errorf("String = %q", b.String())
 	}
 }
