@@ -230,6 +230,11 @@ func TestQualityEventsUnderLoss(t *testing.T) {
 	if rec.Uplink.MOS != mos || rec.Downlink.MOS < 4 || rec.Uplink.Lost == 0 {
 		t.Errorf("record media up %+v down %+v, want the uplink's MOS %v of the log line and a clean downlink", rec.Uplink, rec.Downlink, mos)
 	}
+	// The fake trunk answers each sender report with a receiver report:
+	// the round trip on loopback is short, and it lost nothing.
+	if q := rec.TrunkQuality; q == nil || q.RTTMS <= 0 || q.RTTMS > 500 || q.Lost != 0 || q.MOS < 4 {
+		t.Errorf("record trunk quality %+v, want a short round trip, no loss and a good MOS", q)
+	}
 }
 
 // checkTrunkRTCP fails t unless the trunk received a sender report of

@@ -143,8 +143,8 @@ func (w *qualityWatch) check(name signaling.QualityWarning, dir string, value, t
 // mediaRecords returns both directions' media figures for the call's
 // record and the admin API, with the jitter buffer's counts and, where
 // the trunk's RTCP gave it, the round-trip time to the trunk in the MOS
-// estimates and what the trunk reported of the uplink (nil without a
-// report).
+// estimates and what the trunk reported of the uplink with its MOS: the
+// trunk leg's view of the uplink (nil without a report).
 func (s *session) mediaRecords() (up, down cdr.Media, trunk *cdr.TrunkQuality) {
 	upSt, downSt := s.mediaStats()
 	s.mu.Lock()
@@ -157,10 +157,15 @@ func (s *session) mediaRecords() (up, down cdr.Media, trunk *cdr.TrunkQuality) {
 	up = cdr.NewMediaRTT(upSt.Received, upSt.Lost, upSt.Jitter, tr.RTT, upSt.Reordered, upSt.Late)
 	down = cdr.NewMediaRTT(downSt.Received, downSt.Lost, downSt.Jitter, tr.RTT, 0, 0)
 	if tr.Reports > 0 {
+		var loss float64
+		if upSt.Sent > 0 {
+			loss = float64(max(tr.Lost, 0)) / float64(upSt.Sent)
+		}
 		trunk = &cdr.TrunkQuality{
 			RTTMS:    float64(tr.RTT.Microseconds()) / 1000,
 			Lost:     tr.Lost,
 			JitterMS: float64(tr.Jitter.Microseconds()) / 1000,
+			MOS:      cdr.EstimateMOSRTT(loss, tr.Jitter, tr.RTT),
 		}
 	}
 

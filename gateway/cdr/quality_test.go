@@ -53,7 +53,7 @@ func TestRecordQualityJSON(t *testing.T) {
 	r.TrunkQuality = &TrunkQuality{RTTMS: 12.5, Lost: 3, JitterMS: 4}
 	r.Uplink.Reordered, r.Uplink.Late = 4, 1
 	b, _ = json.Marshal(r)
-	for _, want := range []string{`"trunk_quality":{"rtt_ms":12.5,"lost":3,"jitter_ms":4}`, `"reordered":4`, `"late":1`} {
+	for _, want := range []string{`"trunk_quality":{"rtt_ms":12.5,"lost":3,"jitter_ms":4,"mos":0}`, `"reordered":4`, `"late":1`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %s", b, want)
 		}
@@ -90,20 +90,21 @@ func TestPostgresQualityColumns(t *testing.T) {
 	now := At(time.Now())
 	recs := []Record{
 		{RecordID: "a", ID: "c1", Direction: Outbound, Start: now, End: now, Reason: "local_hangup",
-			Uplink: Media{Packets: 100, MOS: 4.1, Reordered: 6, Late: 1}, TrunkQuality: &TrunkQuality{RTTMS: 21.5, Lost: 2, JitterMS: 3.25}},
+			Uplink: Media{Packets: 100, MOS: 4.1, Reordered: 6, Late: 1}, TrunkQuality: &TrunkQuality{RTTMS: 21.5, Lost: 2, JitterMS: 3.25, MOS: 4.3}},
 		{RecordID: "b", ID: "c2", Direction: Outbound, Start: now, End: now, Reason: "busy"},
 	}
 	if err := p.Write(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
 	var reordered, late, lost *int64
-	var rtt, jitter *float64
-	if err := conn.QueryRow(ctx, `SELECT uplink_reordered, uplink_late, trunk_rtt_ms, trunk_lost, trunk_jitter_ms FROM quality_cdr WHERE call_id = 'c1'`).
-		Scan(&reordered, &late, &rtt, &lost, &jitter); err != nil {
+	var rtt, jitter, mos *float64
+	if err := conn.QueryRow(ctx, `SELECT uplink_reordered, uplink_late, trunk_rtt_ms, trunk_lost, trunk_jitter_ms, trunk_mos FROM quality_cdr WHERE call_id = 'c1'`).
+		Scan(&reordered, &late, &rtt, &lost, &jitter, &mos); err != nil {
 		t.Fatal(err)
 	}
-	if reordered == nil || *reordered != 6 || late == nil || *late != 1 || rtt == nil || *rtt != 21.5 || lost == nil || *lost != 2 || jitter == nil || *jitter != 3.25 {
-		t.Errorf("c1: reordered %v late %v rtt %v lost %v jitter %v", reordered, late, rtt, lost, jitter)
+	if reordered == nil || *reordered != 6 || late == nil || *late != 1 || rtt == nil || *rtt != 21.5 || lost == nil || *lost != 2 || jitter == nil || *jitter != 3.25 ||
+		mos == nil || *mos != 4.3 {
+		t.Errorf("c1: reordered %v late %v rtt %v lost %v jitter %v mos %v", reordered, late, rtt, lost, jitter, mos)
 	}
 	if err := conn.QueryRow(ctx, `SELECT trunk_rtt_ms FROM quality_cdr WHERE call_id = 'c2'`).Scan(&rtt); err != nil || rtt != nil {
 		t.Errorf("c2: trunk_rtt_ms %v (%v), want NULL", rtt, err)

@@ -168,6 +168,10 @@ type TrunkQuality struct {
 	// JitterMS is the interarrival jitter the trunk measured on the
 	// uplink, in milliseconds.
 	JitterMS float64 `json:"jitter_ms"`
+	// MOS is the listening quality of the uplink at the trunk estimated
+	// from these figures (EstimateMOSRTT, the loss as Lost over the
+	// packets sent), 1 to 4.5.
+	MOS float64 `json:"mos"`
 }
 
 // NewMedia builds a direction's Media from its counters and computes its
