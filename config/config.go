@@ -65,6 +65,9 @@ type Config struct {
 	// SIPWebSocket is the SIP over WebSocket front door (config/sipws.go).
 	// Default: off.
 	SIPWebSocket SIPWebSocketConfig `yaml:"sip_websocket"`
+	// Quality is the uplink's jitter buffer and the thresholds of the
+	// quality warnings (config/quality.go).
+	Quality QualityConfig `yaml:"quality"`
 
 	// lines maps field paths (as in FieldError.Path) to the line of the
 	// YAML node they were decoded from; nil for configurations built in code.
@@ -334,6 +337,7 @@ func Default() *Config {
 		Shutdown: ShutdownConfig{GracePeriod: 30 * time.Second},
 
 		SIPWebSocket: SIPWebSocketDefault(),
+		Quality:      QualityDefault(),
 	}
 }
 

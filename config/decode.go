@@ -159,6 +159,13 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		var f float64
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!float" && n.ShortTag() != "!!int") || n.Decode(&f) != nil {
+			d.fail(path, n.Line, "must be a number, not "+describe(n))
+			return
+		}
+		v.SetFloat(f)
 	default:
 		// Unreachable for the types of this package.
 		d.fail(path, n.Line, "unsupported type "+v.Type().String())

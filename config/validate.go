@@ -41,6 +41,7 @@ func (c *Config) validate(p *problems) {
 	c.validateWebhooks(p)
 	c.validateCluster(p)
 	c.validateSIPWebSocket(p)
+	c.validateQuality(p)
 
 	checkRange(p, "calls.ring_timeout", c.Calls.RingTimeout, 5*time.Second, 10*time.Minute)
 	checkRange(p, "calls.media_timeout", c.Calls.MediaTimeout, 5*time.Second, 10*time.Minute)

@@ -63,6 +63,8 @@ type apiCall struct {
 	Uplink      cdr.Media `json:"uplink"`
 	Downlink    cdr.Media `json:"downlink"`
 	BrowserAddr string    `json:"browser_addr,omitempty"`
+	// TrunkQuality is what the trunk's RTCP reports said of the uplink.
+	TrunkQuality *cdr.TrunkQuality `json:"trunk_quality,omitempty"`
 }
 
 // Call states of the admin API.
@@ -74,7 +76,7 @@ const (
 
 // view describes a session for the admin API.
 func (s *session) view(now time.Time) apiCall {
-	up, down := s.mediaStats()
+	up, down, trunkQuality := s.mediaRecords()
 	s.mu.Lock()
 	answered, sipCallID := s.answeredAt, s.sipCallID
 	s.mu.Unlock()
@@ -85,9 +87,10 @@ func (s *session) view(now time.Time) apiCall {
 	c := apiCall{
 		ID: s.id, SIPCallID: sipCallID, Direction: s.dir, State: state, User: s.user.UserID,
 		From: s.from, To: s.to, Trunk: s.trunk, Start: cdr.At(s.epoch), Answer: cdr.At(answered),
-		Seconds:  now.Sub(s.epoch).Round(time.Millisecond).Seconds(),
-		Uplink:   cdr.NewMedia(up.Received, up.Lost, up.Jitter),
-		Downlink: cdr.NewMedia(down.Received, down.Lost, down.Jitter),
+		Seconds:      now.Sub(s.epoch).Round(time.Millisecond).Seconds(),
+		Uplink:       up,
+		Downlink:     down,
+		TrunkQuality: trunkQuality,
 	}
 	if s.conn != nil && s.conn.remote.IsValid() {
 		c.BrowserAddr = s.conn.remote.String()

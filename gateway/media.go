@@ -53,6 +53,8 @@ func (s *session) startBridge(call *sip.Call) error {
 		OnDigit:            s.digit,
 		OnBrowserDigit:     onBrowserDigit,
 		Epoch:              s.epoch,
+		UplinkJitterMin:    s.pol.cfg.Quality.JitterMin,
+		UplinkJitterMax:    s.pol.cfg.Quality.JitterMax,
 	})
 	if err != nil {
 		return err
@@ -70,6 +72,7 @@ func (s *session) startBridge(call *sip.Call) error {
 		s.bridgeWG.Add(1)
 		go s.sendInfoDigits(ctx, call, s.infoQ)
 	}
+	s.watchQuality(ctx, b, call.RTP())
 
 	return nil
 }

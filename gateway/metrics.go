@@ -99,6 +99,8 @@ type Metrics struct {
 	// because they failed authentication or were replayed (RFC 3711
 	// section 3.3).
 	SRTPFailed prometheus.Counter
+	// Quality holds the collectors of call quality (registerQuality).
+	Quality QualityMetrics
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -168,6 +170,7 @@ func NewMetrics() *Metrics {
 	m.WebSocketsRefused.WithLabelValues(connLimitGateway)
 	m.WebSocketsRefused.WithLabelValues(connLimitUser)
 	m.registerContinuity()
+	m.registerQuality()
 	// Pre-create the label sets a dashboard expects to see at zero.
 	for _, d := range []string{directionOutbound, directionInbound} {
 		m.CallsActive.WithLabelValues(d)
@@ -493,4 +496,50 @@ func (m *Metrics) registerExtensions() (*prometheus.GaugeVec, *prometheus.Counte
 	m.Registry.MustRegister(registered, failures)
 
 	return registered, failures
+}
+
+// QualityMetrics are the collectors of call quality.
+type QualityMetrics struct {
+	// MOS is the distribution of the estimated mean opinion score (1 to
+	// 4.5, cdr.EstimateMOS) of each direction of each call that carried
+	// media, at its end: webtrunk_call_mos{direction}.
+	MOS *prometheus.HistogramVec
+	// JitterBuffer counts the uplink jitter buffer's work by outcome:
+	// reordered (packets received out of order and decoded in order) and
+	// late (packets that came after their time had been concealed):
+	// webtrunk_jitter_buffer_packets_total{outcome}.
+	JitterBuffer *prometheus.CounterVec
+	// Events counts the quality events raised for browsers, by kind
+	// (high_loss, high_jitter, low_mos): webtrunk_quality_events_total.
+	Events *prometheus.CounterVec
+}
+
+// Outcomes of QualityMetrics.JitterBuffer.
+const (
+	jitterReordered = "reordered"
+	jitterLate      = "late"
+)
+
+// registerQuality creates and registers the call quality collectors.
+func (m *Metrics) registerQuality() {
+	q := &m.Quality
+	q.MOS = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "webtrunk_call_mos",
+		Help:    "Estimated mean opinion score (ITU-T G.107 E-model, 1 to 4.5) of each direction of each call at its end.",
+		Buckets: []float64{1, 1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5},
+	}, []string{"direction"})
+	q.JitterBuffer = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_jitter_buffer_packets_total",
+		Help: "Browser packets the uplink jitter buffer decoded in order though they came out of order (reordered), or that came too late to use (late).",
+	}, []string{"outcome"})
+	q.Events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_quality_events_total",
+		Help: "Quality warnings raised for browsers, by kind: high_loss, high_jitter, low_mos.",
+	}, []string{"kind"})
+	m.Registry.MustRegister(q.MOS, q.JitterBuffer, q.Events)
+	for _, d := range []string{mediaUplink, mediaDownlink} {
+		q.MOS.WithLabelValues(d)
+	}
+	q.JitterBuffer.WithLabelValues(jitterReordered)
+	q.JitterBuffer.WithLabelValues(jitterLate)
 }

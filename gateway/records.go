@@ -73,7 +73,7 @@ func (g *Gateway) writeRecord(r cdr.Record) {
 // log line: the session has ended (finish), cause is its end and end
 // when it ended.
 func (s *session) sessionRecord(cause *endError, end time.Time) cdr.Record {
-	up, down := s.mediaStats()
+	up, down, trunkQuality := s.mediaRecords()
 	s.mu.Lock()
 	answered, ringAt, codecs, sipCallID := s.answeredAt, s.ringAt, s.codecs, s.sipCallID
 	attempts := make([]string, len(s.attempts))
@@ -86,8 +86,7 @@ func (s *session) sessionRecord(cause *endError, end time.Time) cdr.Record {
 		FromDialled: s.fromDialled, ToDialled: s.toDialled, From: s.from, To: s.to, Trunk: s.trunk,
 		Start: cdr.At(s.epoch), Ring: cdr.At(ringAt), Answer: cdr.At(answered), End: cdr.At(end),
 		Reason: string(cause.Reason), SIPCode: cause.SIPCode, SIPReason: cause.SIPText, Codecs: codecs,
-		Uplink:   cdr.NewMedia(up.Received, up.Lost, up.Jitter),
-		Downlink: cdr.NewMedia(down.Received, down.Lost, down.Jitter),
+		Uplink: up, Downlink: down, TrunkQuality: trunkQuality,
 		Attempts: strings.Join(attempts, " "),
 	}
 	if s.conn != nil && s.conn.remote.IsValid() {

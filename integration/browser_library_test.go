@@ -53,11 +53,18 @@ func TestBrowserPCMUPassthrough(t *testing.T) {
 // private network namespace.
 func iptablesDrop(t *testing.T, sport uint16, p float64, del bool) {
 	t.Helper()
+	iptablesDropPort(t, "--sport", sport, p, del)
+}
+
+// iptablesDropPort is iptablesDrop for the datagrams whose port (flag
+// "--sport" for the source, "--dport" for the destination) is port.
+func iptablesDropPort(t *testing.T, flag string, port uint16, p float64, del bool) {
+	t.Helper()
 	op := "-A"
 	if del {
 		op = "-D"
 	}
-	out, err := exec.CommandContext(t.Context(), "iptables", op, "INPUT", "-p", "udp", "--sport", strconv.Itoa(int(sport)),
+	out, err := exec.CommandContext(t.Context(), "iptables", op, "INPUT", "-p", "udp", flag, strconv.Itoa(int(port)),
 		"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(p, 'f', 2, 64), "-j", "DROP").CombinedOutput()
 	if err != nil {
 		t.Fatalf("iptables %s (install the Debian package iptables; run in scripts/isolated.sh): %v: %s", op, err, out)

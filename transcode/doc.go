@@ -36,7 +36,28 @@
 // itself, so String prints the chain, for example "opus/48000 decode@8k
 // (FEC, PLC) -> PCMU encode, ptime 20ms" or "PCMU/8000 passthrough ->
 // PCMU re-chunk, ptime 20ms". A new codec is a new audio input or frame
-// output; a jitter buffer would be one more stage before the sequencer.
+// output. WithJitterBuffer puts one more stage before the sequencer (next
+// section).
+//
+// # Jitter buffer
+//
+// With WithJitterBuffer the chain starts with an adaptive reorder buffer
+// (String ends with ", jitter buffer 20-80ms"). A packet that
+// follows the last one handed on crosses it at once; a packet further
+// ahead is copied into one of 16 fixed slots and waits for the missing
+// ones. The wait is three times the interarrival jitter measured from
+// the arrival times given to PushAt (RFC 3550 appendix A.8, through an
+// rtpstream.Receiver), kept within the configured bounds, and is judged at
+// each arrival. A missing packet that arrives within it is decoded in its
+// place (Stats.Reordered) instead of being dropped as late and concealed;
+// one that does not is given up (Stats.Skipped) and its time concealed by
+// FEC or PLC as above. Latency: in-order packets gain nothing; the packets
+// behind a missing one are held until it arrives or the wait ends, so
+// loss or reordering delays them by at most the upper bound (80 ms with
+// DefaultJitterMax), and a receiver's own jitter buffer sees that as
+// jitter. The buffer releases held packets only when another packet
+// arrives: a stream that stops right after a loss keeps up to the wait's
+// worth of audio until it resumes.
 //
 // # Loss, reordering, gaps
 //

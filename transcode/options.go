@@ -37,6 +37,9 @@ type settings struct {
 	loss       int
 	// reencode turns off passthrough between equal G.711 formats.
 	reencode bool
+	// jitterMin and jitterMax bound the jitter buffer's wait; both 0
+	// without one.
+	jitterMin, jitterMax time.Duration
 }
 
 func defaultSettings() settings {
@@ -83,6 +86,22 @@ func WithOpusExpectedLoss(percent int) Option { return func(s *settings) { s.los
 // "decode -> ... re-encode").
 func WithTranscodeSameCodec(on bool) Option { return func(s *settings) { s.reencode = on } }
 
+// WithJitterBuffer puts an adaptive jitter buffer in front of the
+// transcoder: packets that arrive out of order are handed on in sequence
+// order instead of being dropped as late, and the wait for a missing
+// packet is jitterFactor (3) times the measured interarrival jitter (RFC
+// 3550 appendix A.8), kept between minDepth and maxDepth, before its time
+// is concealed. In-order packets cross it with no delay; the packets
+// behind a missing one are delayed by at most maxDepth. It needs
+// 0 < minDepth <= maxDepth <= MaxJitterDepth. Without this option (the
+// default) there is no buffer. Uplink.PushAt gives it the arrival times it
+// measures jitter from; Push measures time by the RTP timestamps alone, so
+// the wait stays at minDepth. DefaultJitterMin and DefaultJitterMax are
+// the usual bounds.
+func WithJitterBuffer(minDepth, maxDepth time.Duration) Option {
+	return func(s *settings) { s.jitterMin, s.jitterMax = minDepth, maxDepth }
+}
+
 func (s *settings) validate(out telephony.Codec) error {
 	ms := s.ptime.Milliseconds()
 	if s.ptime != time.Duration(ms)*time.Millisecond {
@@ -103,6 +122,11 @@ func (s *settings) validate(out telephony.Codec) error {
 	}
 	if s.complexity < 0 || s.complexity > 10 {
 		return fmt.Errorf("%w: Opus complexity %d outside 0-10", ErrInvalidOption, s.complexity)
+	}
+	if s.jitterMin != 0 || s.jitterMax != 0 {
+		if s.jitterMin <= 0 || s.jitterMax < s.jitterMin || s.jitterMax > MaxJitterDepth {
+			return fmt.Errorf("%w: jitter buffer %v-%v not within 0-%v", ErrInvalidOption, s.jitterMin, s.jitterMax, MaxJitterDepth)
+		}
 	}
 	if s.loss < 0 || s.loss > 100 {
 		return fmt.Errorf("%w: Opus expected loss %d%% outside 0-100", ErrInvalidOption, s.loss)

@@ -16,9 +16,15 @@ type pipeline struct {
 	reencode bool // WithTranscodeSameCodec: equal formats are decoded and re-encoded
 	stats    Stats
 
-	head  packetStage // the first stage: the sequencer
-	seq   sequencer
-	queue frameQueue
+	head  packetStage   // the first stage: the jitter buffer or the sequencer
+	jb    *jitterBuffer // nil without WithJitterBuffer
+	clock int64         // input RTP clock, Hz
+	// Without arrival times (push), the jitter buffer's clock is the
+	// media time of the RTP timestamps, unwrapped.
+	lastTS  uint32
+	mediaAt time.Duration
+	seq     sequencer
+	queue   frameQueue
 
 	// The stages the codecs may call for, built once.
 	opusIn   *opusDecoder // nil unless the input is Opus
@@ -48,6 +54,11 @@ func newPipeline(in, out telephony.Codec, trunkIn bool, opts []Option) (*pipelin
 	frame := int(s.ptime / time.Millisecond * pcmRate / 1000)
 	p.seq = newSequencer(in, maxGap, &p.stats)
 	p.head = &p.seq
+	p.clock = int64(in.ClockRate)
+	if s.jitterMax > 0 {
+		p.jb = newJitterBuffer(in.ClockRate, s.jitterMin, s.jitterMax, &p.seq, &p.stats)
+		p.head = p.jb
+	}
 	p.queue = newFrameQueue(frame, maxGap, uint32(out.ClockRate/pcmRate), &p.stats)
 	g := g711Input{plc: &p.plc, q: &p.queue, stats: &p.stats}
 	p.g711In, p.relayIn = g711Decoder{g}, g711Relay{g}
@@ -118,9 +129,25 @@ func (p *pipeline) connect(in, out telephony.Codec) {
 	p.in, p.out, p.relaying = in, out, pass
 }
 
-// push handles one input RTP packet.
+// push handles one input RTP packet. A jitter buffer measures its
+// arrival by its RTP timestamp.
 func (p *pipeline) push(seq uint16, ts uint32, payload []byte) error {
-	return p.head.push(seq, ts, payload)
+	if p.jb == nil {
+		return p.head.push(seq, ts, payload)
+	}
+	if p.jb.started {
+		p.mediaAt += time.Duration(int64(int32(ts-p.lastTS)) * int64(time.Second) / p.clock) //nolint:gosec // timestamp distance wraps by design
+	}
+	p.lastTS = ts
+	return p.jb.pushAt(seq, ts, p.mediaAt, payload)
+}
+
+// pushAt handles one input RTP packet that arrived at time at.
+func (p *pipeline) pushAt(seq uint16, ts uint32, at time.Duration, payload []byte) error {
+	if p.jb == nil {
+		return p.head.push(seq, ts, payload)
+	}
+	return p.jb.pushAt(seq, ts, at, payload)
 }
 
 // next encodes the oldest complete output frame into dst.

@@ -20,8 +20,8 @@ import "fmt"
 // The pipeline builds every stage a transcoder may need at construction
 // and wires the ones the current codecs call for; a trunk codec change
 // rewires them between two packets (switch.go). Adding a codec means
-// adding an audio input or a frame output; a jitter buffer would be a
-// packetStage placed before the sequencer.
+// adding an audio input or a frame output; the jitter buffer
+// (jitterbuf.go) is a packetStage placed before the sequencer.
 
 // packetStage takes the RTP payloads of one input stream in the order they
 // arrived, with their sequence numbers and timestamps (input clock).

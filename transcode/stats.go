@@ -1,5 +1,7 @@
 package transcode
 
+import "time"
+
 // Stats counts what a transcoder did with its input. All fields are plain
 // integers read by the transcoder's owning goroutine.
 type Stats struct {
@@ -46,4 +48,15 @@ type Stats struct {
 	// payload type) was changed on a running transcoder with
 	// Downlink.SetInput or Uplink.SetOutput.
 	Switches int
+	// Reordered is the number of packets the jitter buffer
+	// (WithJitterBuffer) received after a later one and still handed on in
+	// sequence order, where without it they would have been dropped as
+	// late.
+	Reordered int
+	// Skipped is the number of missing packets the jitter buffer stopped
+	// waiting for, so that their time was concealed.
+	Skipped int
+	// JitterDepth is the jitter buffer's current longest wait for a
+	// missing packet; 0 without a jitter buffer.
+	JitterDepth time.Duration
 }

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -30,7 +31,8 @@ type Uplink struct {
 // or PCMA with any payload type) to the trunk codec out (PCMU or PCMA). It
 // returns an error wrapping ErrUnsupportedCodec for other codecs and
 // ErrInvalidOption for an out-of-range option. Options: WithPtime (output
-// ptime, default 20 ms), WithMaxGap and WithTranscodeSameCodec.
+// ptime, default 20 ms), WithMaxGap, WithTranscodeSameCodec and
+// WithJitterBuffer.
 func NewUplink(in, out telephony.Codec, opts ...Option) (*Uplink, error) {
 	if !out.IsG711() {
 		return nil, fmt.Errorf("%w: uplink output %s is not G.711", ErrUnsupportedCodec, out)
@@ -56,6 +58,17 @@ func NewUplink(in, out telephony.Codec, opts ...Option) (*Uplink, error) {
 // Duplicates and late packets are dropped without error.
 func (u *Uplink) Push(seq uint16, ts uint32, payload []byte) error {
 	return u.p.push(seq, ts, payload)
+}
+
+// PushAt is Push of a packet that arrived at time at, on any monotonic
+// clock the caller keeps for the stream (for example the time since the
+// call began). The jitter buffer of WithJitterBuffer measures the
+// interarrival jitter from these times (RFC 3550 appendix A.8) and waits
+// for a missing packet by them; without one, PushAt is Push. Packets the
+// buffer holds are decoded by a later PushAt, so Next may return the
+// frames of several packets after one call, or none.
+func (u *Uplink) PushAt(seq uint16, ts uint32, at time.Duration, payload []byte) error {
+	return u.p.pushAt(seq, ts, at, payload)
 }
 
 // Next writes the next output G.711 frame (ptime x 8 bytes) into dst and

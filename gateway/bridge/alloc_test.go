@@ -1,13 +1,16 @@
 package bridge
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/internal/testcodec"
 	"github.com/webtrunk/webtrunk/rtpstream"
 	"github.com/webtrunk/webtrunk/telephony"
+	"github.com/webtrunk/webtrunk/transcode"
 )
 
 // discard is a Leg that swallows what is written and is never read: the
@@ -142,12 +145,34 @@ func TestFollowDoesNotAllocate(t *testing.T) {
 	})
 }
 
-// BenchmarkUplinkPacket measures one browser packet of a bridged call: RTP
-// parse, RFC 3550 accounting, Opus decode at 8 kHz, PCMU encode, RTP
-// header and write.
+// BenchmarkUplinkPacket measures one browser packet of a bridged call as
+// the gateway configures it: RTP parse, RFC 3550 accounting, the jitter
+// buffer, Opus decode at 8 kHz, PCMU encode, RTP header and write.
 func BenchmarkUplinkPacket(b *testing.B) {
-	br := newMeasured(b)
+	br := newJittered(b, transcode.DefaultJitterMin, transcode.DefaultJitterMax)
 	benchPackets(b, parsed(b, browserPackets(b, 250, 440)), 960, br.up.handle)
+}
+
+// BenchmarkUplinkPacketNoJitterBuffer is BenchmarkUplinkPacket without
+// the uplink's jitter buffer, for comparing the two in one run.
+func BenchmarkUplinkPacketNoJitterBuffer(b *testing.B) {
+	br := newJittered(b, 0, 0)
+	benchPackets(b, parsed(b, browserPackets(b, 250, 440)), 960, br.up.handle)
+}
+
+// newJittered is newMeasured with the uplink's jitter buffer bounds set
+// to minDepth and maxDepth (none when both are 0).
+func newJittered(tb testing.TB, minDepth, maxDepth time.Duration) *Bridge {
+	tb.Helper()
+	cfg := testConfig()
+	cfg.Browser, cfg.Trunk = discard{}, discard{}
+	cfg.UplinkJitterMin, cfg.UplinkJitterMax = minDepth, maxDepth
+	b, err := New(cfg)
+	if err != nil {
+		tb.Fatalf("New: %v", err)
+	}
+
+	return b
 }
 
 // BenchmarkDownlinkPacket measures one trunk packet of a bridged call: RTP
@@ -171,5 +196,19 @@ func benchPackets(b *testing.B, pkts []rtp.Packet, step int, handle func([]byte)
 		p.Timestamp = uint32(step * i) //nolint:gosec // wraps as RTP does
 		n, _ := p.MarshalTo(buf)
 		handle(buf[:n])
+	}
+}
+
+// The uplink with the gateway's jitter buffer allocates nothing per
+// packet either (transcode's TestJitterBufferDoesNotAllocate covers
+// reordered and lost packets).
+func TestUplinkJitterBufferDoesNotAllocate(t *testing.T) {
+	b := newJittered(t, transcode.DefaultJitterMin, transcode.DefaultJitterMax)
+	pkts := parsed(t, browserPackets(t, 200, 440))
+	if allocs := allocsPerPacket(500, 960, func(i int) *rtp.Packet { return &pkts[i%len(pkts)] }, b.up.handle); allocs != 0 {
+		t.Errorf("uplink with jitter buffer allocates %v times per packet", allocs)
+	}
+	if !strings.HasPrefix(b.String(), "up: opus/48000 decode") || !strings.Contains(b.String(), "ptime 20ms, jitter buffer 20-80ms; down:") {
+		t.Errorf("String = %q", b.String())
 	}
 }

@@ -96,6 +96,12 @@ type Config struct {
 	// Epoch is the origin of Stats.LastPacket and of the arrival clock of
 	// the jitter estimate; zero is the time of New.
 	Epoch time.Time
+	// UplinkJitterMin and UplinkJitterMax bound the wait of the uplink's
+	// adaptive jitter buffer for a missing packet of the browser
+	// (transcode.WithJitterBuffer): packets that arrive out of order
+	// within it are decoded in order instead of being dropped as late.
+	// UplinkJitterMax zero: no jitter buffer.
+	UplinkJitterMin, UplinkJitterMax time.Duration
 }
 
 // Bridge is the media path of one call between its two legs. Create it with
@@ -112,6 +118,7 @@ type Bridge struct {
 	dtmf     *transcode.DTMFGenerator
 	up       *uplink
 	down     *downlink
+	rtcp     *TrunkRTCP
 	ran      atomic.Bool
 	// closing is set when Run closes the legs: the loops' read errors are
 	// then the end of the call, not failures.
@@ -123,7 +130,7 @@ type Bridge struct {
 // and the two directions. It starts nothing. Errors wrap
 // transcode.ErrUnsupportedCodec (a trunk codec other than G.711, a
 // browser codec other than Opus or G.711) or transcode.ErrInvalidOption
-// (an Opus complexity out of range).
+// (an Opus complexity or jitter buffer bounds out of range).
 func New(cfg Config) (*Bridge, error) {
 	if cfg.Browser == nil || cfg.Trunk == nil {
 		return nil, errNoLeg
@@ -132,7 +139,7 @@ func New(cfg Config) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	upTC, downTC, err := newTranscoders(cfg.BrowserCodec, media.Codec, cfg.TranscodeSameCodec, cfg.OpusComplexity)
+	upTC, downTC, err := newTranscoders(cfg.BrowserCodec, media.Codec, cfg.TranscodeSameCodec, cfg.OpusComplexity, cfg.UplinkJitterMin, cfg.UplinkJitterMax)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +169,7 @@ func New(cfg Config) (*Bridge, error) {
 		b.up.digitsOut = newDigitTap(cfg.BrowserEvents, cfg.OnBrowserDigit)
 	}
 	b.down = newDownlink(b, downTC, cfg.BrowserCodec, cfg.OnDigit, epoch)
+	b.rtcp = newTrunkRTCP(b)
 
 	return b, nil
 }

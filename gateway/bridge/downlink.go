@@ -71,7 +71,8 @@ func (d *downlink) handle(pkt []byte) {
 
 		return
 	}
-	d.c.arrived(d.in.SequenceNumber, d.in.Timestamp, time.Since(d.epoch))
+	d.c.arrived(d.in.SSRC, d.in.SequenceNumber, d.in.Timestamp, time.Since(d.epoch))
+	d.c.ssrc.Store(d.in.SSRC)
 	switch {
 	case d.in.PayloadType == d.audioPT:
 		start := time.Now()

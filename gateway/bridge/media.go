@@ -3,6 +3,7 @@ package bridge
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/webtrunk/webtrunk/telephony"
 	"github.com/webtrunk/webtrunk/transcode"
@@ -55,11 +56,16 @@ func normalize(m TrunkMedia) (TrunkMedia, error) {
 // between relaying the payloads re-chunked (false) and decoding and
 // re-encoding them (true); it changes nothing when the codecs differ.
 // complexity is the Opus encoder's, used when the browser's codec is
-// Opus. Errors wrap transcode.ErrUnsupportedCodec or
+// Opus. jitterMin and jitterMax bound the uplink's jitter buffer, none
+// when jitterMax is 0. Errors wrap transcode.ErrUnsupportedCodec or
 // transcode.ErrInvalidOption.
-func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int) (*transcode.Uplink, *transcode.Downlink, error) {
+func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int, jitterMin, jitterMax time.Duration) (*transcode.Uplink, *transcode.Downlink, error) {
 	same := transcode.WithTranscodeSameCodec(reencode)
-	up, err := transcode.NewUplink(browser, trunk, same)
+	upOpts := []transcode.Option{same}
+	if jitterMax != 0 {
+		upOpts = append(upOpts, transcode.WithJitterBuffer(jitterMin, jitterMax))
+	}
+	up, err := transcode.NewUplink(browser, trunk, upOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bridge: uplink: %w", err)
 	}

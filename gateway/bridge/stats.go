@@ -28,6 +28,11 @@ type Stats struct {
 	// LastPacket is when the last packet arrived, since the bridge's
 	// epoch; 0 before the first.
 	LastPacket time.Duration
+	// Late counts audio packets the transcoder dropped because they came
+	// after their time had been concealed (transcode.Stats.Late), and
+	// Reordered those the jitter buffer received out of order and still
+	// decoded in order (transcode.Stats.Reordered; uplink only).
+	Late, Reordered uint64
 }
 
 // counters are one direction's Stats, written by its goroutine with
@@ -36,13 +41,20 @@ type Stats struct {
 type counters struct {
 	received, sent, dropped, lost atomic.Uint64
 	transcode, lastPacket         atomic.Int64
-	jitter                        atomic.Uint32 // RTP clock units
+	late, reordered               atomic.Uint64
+	// For RTCP reports (rtcp.go): the source's SSRC and extended highest
+	// sequence number; the octets sent and the last RTP timestamp sent.
+	ssrc, highest, lastTS atomic.Uint32
+	octets                atomic.Uint64
+	jitter                atomic.Uint32 // RTP clock units
 
 	// Owned by the direction's goroutine.
 	rx        rtpstream.Receiver
 	clockRate int64
-	lostDone  int64 // lost before the last restart of the source
-	lostNow   int64 // lost since it
+	lostDone  int64  // lost before the last restart of the source
+	lostNow   int64  // lost since it
+	source    uint32 // SSRC of the stream rx accounts for
+	started   bool   // a packet was accounted for
 }
 
 // newCounters returns the counters of a source whose RTP clock is
@@ -54,11 +66,21 @@ func newCounters(clockRate int) *counters {
 	return c
 }
 
-// arrived accounts for one RTP packet with sequence number seq and
-// timestamp ts read at time at since the epoch.
-func (c *counters) arrived(seq uint16, ts uint32, at time.Duration) {
+// arrived accounts for one RTP packet of source ssrc with sequence
+// number seq and timestamp ts read at time at since the epoch. A new SSRC
+// is a new stream whose numbering and timestamps are unrelated to the old
+// one's (RFC 3550 section 8.2, a trunk that changed codec by re-INVITE):
+// its sequence and jitter accounting start afresh, the losses counted so
+// far kept.
+func (c *counters) arrived(ssrc uint32, seq uint16, ts uint32, at time.Duration) {
 	c.received.Add(1)
 	c.lastPacket.Store(int64(at))
+	if c.started && ssrc != c.source {
+		c.lostDone += c.lostNow
+		c.lostNow = 0
+		c.rx.Reset()
+	}
+	c.started, c.source = true, ssrc
 	if a, _ := c.rx.Update(seq, ts, at); a == rtpstream.Restart {
 		c.lostDone += c.lostNow
 	}
@@ -66,6 +88,14 @@ func (c *counters) arrived(seq uint16, ts uint32, at time.Duration) {
 	c.lostNow = st.Lost
 	c.lost.Store(uint64(max(c.lostDone+c.lostNow, 0))) //nolint:gosec // not negative
 	c.jitter.Store(st.Jitter)
+	c.highest.Store(st.ExtendedHighest)
+}
+
+// transcoded publishes the transcoder's counts of late and reordered
+// packets.
+func (c *counters) transcoded(late, reordered int) {
+	c.late.Store(uint64(max(late, 0)))           //nolint:gosec // not negative
+	c.reordered.Store(uint64(max(reordered, 0))) //nolint:gosec // not negative
 }
 
 // stats reads the counters.
@@ -78,6 +108,8 @@ func (c *counters) stats() Stats {
 		Jitter:     time.Duration(int64(c.jitter.Load()) * int64(time.Second) / c.clockRate),
 		Transcode:  time.Duration(c.transcode.Load()),
 		LastPacket: time.Duration(c.lastPacket.Load()),
+		Late:       c.late.Load(),
+		Reordered:  c.reordered.Load(),
 	}
 }
 

@@ -71,13 +71,16 @@ func (u *uplink) handle(pkt []byte) {
 
 		return
 	}
-	u.c.arrived(u.in.SequenceNumber, u.in.Timestamp, time.Since(u.epoch))
+	at := time.Since(u.epoch)
+	u.c.arrived(u.in.SSRC, u.in.SequenceNumber, u.in.Timestamp, at)
 	switch u.in.PayloadType {
 	case u.audioPT:
 		start := time.Now()
-		if err := u.tc.Push(u.in.SequenceNumber, u.in.Timestamp, u.in.Payload); err != nil {
+		if err := u.tc.PushAt(u.in.SequenceNumber, u.in.Timestamp, at, u.in.Payload); err != nil {
 			u.c.dropped.Add(1)
 		}
+		st := u.tc.Stats()
+		u.c.transcoded(st.Late, st.Reordered)
 		for {
 			n, ts, ok := u.tc.Next(u.out[rtpstream.HeaderSize:])
 			if !ok {
@@ -181,6 +184,8 @@ func (u *uplink) send(h *rtp.Header, n int) {
 		return
 	}
 	u.c.sent.Add(1)
+	u.c.octets.Add(uint64(n)) //nolint:gosec // a payload length
+	u.c.lastTS.Store(h.Timestamp)
 }
 
 // follow makes the uplink send what the trunk negotiated last: m's G.711

@@ -78,9 +78,21 @@ func (p *Postgres) EnsureSchema(ctx context.Context) error {
 			downlink_jitter_ms double precision NOT NULL,
 			downlink_mos double precision NOT NULL,
 			browser_addr text,
-			attempts text
+			attempts text,
+			uplink_reordered bigint,
+			uplink_late bigint,
+			trunk_rtt_ms double precision,
+			trunk_lost bigint,
+			trunk_jitter_ms double precision,
+			trunk_mos double precision
 		)`,
 		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS attempts text`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS uplink_reordered bigint`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS uplink_late bigint`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS trunk_rtt_ms double precision`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS trunk_lost bigint`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS trunk_jitter_ms double precision`,
+		`ALTER TABLE ` + p.table + ` ADD COLUMN IF NOT EXISTS trunk_mos double precision`,
 		`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{p.name + "_start"}.Sanitize() + ` ON ` + p.table + ` (start_time)`,
 		`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{p.name + "_user_start"}.Sanitize() + ` ON ` + p.table + ` (user_id, start_time)`,
 	}
@@ -105,8 +117,10 @@ func (p *Postgres) Write(ctx context.Context, recs []Record) error {
 	insert := `INSERT INTO ` + p.table + ` (record_id, call_id, sip_call_id, direction, user_id, from_dialled, to_dialled,
 		from_number, to_number, trunk, start_time, ring_time, answer_time, end_time, billable_seconds, reason, sip_code,
 		sip_reason, codecs, uplink_packets, uplink_lost, uplink_jitter_ms, uplink_mos, downlink_packets, downlink_lost,
-		downlink_jitter_ms, downlink_mos, browser_addr, attempts)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29)
+		downlink_jitter_ms, downlink_mos, browser_addr, attempts, uplink_reordered, uplink_late, trunk_rtt_ms, trunk_lost,
+		trunk_jitter_ms, trunk_mos)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,
+		$30,$31,$32,$33,$34,$35)
 		ON CONFLICT (record_id) DO NOTHING`
 	var b pgx.Batch
 	for i := range recs {
@@ -115,7 +129,12 @@ func (p *Postgres) Write(ctx context.Context, recs []Record) error {
 			nullable(r.ToDialled), nullable(r.From), nullable(r.To), nullable(r.Trunk), r.Start.Time, nullTime(r.Ring),
 			nullTime(r.Answer), r.End.Time, r.BillableSeconds, r.Reason, nullCode(r.SIPCode), nullable(r.SIPReason),
 			nullable(r.Codecs), int64(r.Uplink.Packets), int64(r.Uplink.Lost), r.Uplink.JitterMS, r.Uplink.MOS, //nolint:gosec // packet counts stay far below 2^63
-			int64(r.Downlink.Packets), int64(r.Downlink.Lost), r.Downlink.JitterMS, r.Downlink.MOS, nullable(r.BrowserAddr), nullable(r.Attempts)) //nolint:gosec // as above
+			int64(r.Downlink.Packets), int64(r.Downlink.Lost), r.Downlink.JitterMS, r.Downlink.MOS, nullable(r.BrowserAddr), nullable(r.Attempts), //nolint:gosec // as above
+			int64(r.Uplink.Reordered), int64(r.Uplink.Late), //nolint:gosec // as above
+			trunkField(r.TrunkQuality, func(q *TrunkQuality) any { return q.RTTMS }),
+			trunkField(r.TrunkQuality, func(q *TrunkQuality) any { return q.Lost }),
+			trunkField(r.TrunkQuality, func(q *TrunkQuality) any { return q.JitterMS }),
+			trunkField(r.TrunkQuality, func(q *TrunkQuality) any { return q.MOS }))
 	}
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, &b).Close()
@@ -125,6 +144,15 @@ func (p *Postgres) Write(ctx context.Context, recs []Record) error {
 	}
 
 	return nil
+}
+
+// trunkField is field of q, or NULL without q.
+func trunkField(q *TrunkQuality, field func(*TrunkQuality) any) any {
+	if q == nil {
+		return nil
+	}
+
+	return field(q)
 }
 
 // nullable is s, or NULL when empty.

@@ -126,6 +126,9 @@ type Record struct {
 	Downlink Media `json:"downlink"`
 	// BrowserAddr is the IP address of the browser's WebSocket.
 	BrowserAddr string `json:"browser_addr,omitempty"`
+	// TrunkQuality is what the trunk's RTCP reports said of the uplink; absent
+	// when the trunk sent none.
+	TrunkQuality *TrunkQuality `json:"trunk_quality,omitempty"`
 	// Attempts are the trunks an outbound call tried, in order, separated
 	// by spaces, each "trunk[@ip:port]:outcome[:sip_code]" (outcome
 	// answered, next, failed, or why it was skipped: down, held,
@@ -146,6 +149,29 @@ type Media struct {
 	// MOS is the estimated listening quality from 1 to 4.5 (EstimateMOS);
 	// 0 when no packet arrived.
 	MOS float64 `json:"mos"`
+	// Reordered counts packets the jitter buffer received out of order and
+	// still played in order, and Late those that came too late to be
+	// played (their time was concealed); uplink only.
+	Reordered uint64 `json:"reordered,omitempty"`
+	Late      uint64 `json:"late,omitempty"`
+}
+
+// TrunkQuality is what the trunk's RTCP receiver reports said (RFC 3550
+// section 6.4) of the gateway's stream to it, the uplink.
+type TrunkQuality struct {
+	// RTTMS is the round-trip time to the trunk, in milliseconds, from
+	// its last report that echoed a sender report of the gateway; 0 when
+	// none did.
+	RTTMS float64 `json:"rtt_ms"`
+	// Lost is the trunk's cumulative count of the uplink's packets lost.
+	Lost int64 `json:"lost"`
+	// JitterMS is the interarrival jitter the trunk measured on the
+	// uplink, in milliseconds.
+	JitterMS float64 `json:"jitter_ms"`
+	// MOS is the listening quality of the uplink at the trunk estimated
+	// from these figures (EstimateMOSRTT, the loss as Lost over the
+	// packets sent), 1 to 4.5.
+	MOS float64 `json:"mos"`
 }
 
 // NewMedia builds a direction's Media from its counters and computes its
@@ -159,6 +185,18 @@ func NewMedia(packets, lost uint64, jitter time.Duration) Media {
 	return m
 }
 
+// NewMediaRTT is NewMedia with the round-trip time of the trunk's hop
+// known (EstimateMOSRTT) and the jitter buffer's counts.
+func NewMediaRTT(packets, lost uint64, jitter, rtt time.Duration, reordered, late uint64) Media {
+	m := NewMedia(packets, lost, jitter)
+	if packets > 0 {
+		m.MOS = EstimateMOSRTT(float64(lost)/float64(packets+lost), jitter, rtt)
+	}
+	m.Reordered, m.Late = reordered, late
+
+	return m
+}
+
 // EstimateMOS estimates a G.711 call's listening quality (mean opinion
 // score, 1 to 4.5, two decimals) from the fraction of packets lost (0 to
 // 1) and the jitter, with the E-model of ITU-T G.107 reduced to what the
@@ -167,10 +205,17 @@ func NewMedia(packets, lost uint64, jitter time.Duration) Media {
 // with packet loss concealment (Ie 0, Bpl 25.1, G.113 appendix I) gives
 // Ie-eff, and the R factor becomes a MOS by G.107 annex B.
 func EstimateMOS(lossFraction float64, jitter time.Duration) float64 {
+	return EstimateMOSRTT(lossFraction, jitter, 0)
+}
+
+// EstimateMOSRTT is EstimateMOS with the network's share of the one-way
+// delay known: half the round-trip time rtt (RFC 3550 section 6.4.1,
+// from RTCP), added to the packet and jitter buffer delay.
+func EstimateMOSRTT(lossFraction float64, jitter, rtt time.Duration) float64 {
 	ppl := 100 * math.Min(math.Max(lossFraction, 0), 1)
 	const bpl = 25.1
 	ieEff := 95 * ppl / (ppl + bpl)
-	delay := 20 + 2*float64(jitter)/float64(time.Millisecond) // ms
+	delay := 20 + 2*float64(jitter)/float64(time.Millisecond) + float64(rtt)/float64(2*time.Millisecond) // ms
 	id := 0.024 * delay
 	if delay > 177.3 {
 		id += 0.11 * (delay - 177.3)

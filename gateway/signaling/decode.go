@@ -105,6 +105,7 @@ var serverDecoders = map[Type]decodeFunc{
 	TypeICERestarted:  decodeAs[ICERestarted],
 	TypeICEServers:    decodeAs[ICEServers],
 	TypeExtension:     decodeAs[Extension],
+	TypeQuality:       decodeAs[Quality],
 }
 
 // Decode parses and validates one frame sent by a browser. It returns one

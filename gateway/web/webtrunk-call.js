@@ -210,25 +210,27 @@ export class Call extends Emitter {
 
   /**
    * _quality raises or clears the warning name reported by source
-   * ("browser" for the call's own statistics). @internal
+   * ("browser" for the call's own statistics, "gateway" for the gateway's
+   * quality events, which also name the direction). @internal
    * @param {string} source
    * @param {string} name
    * @param {boolean} raised
    * @param {number} value
    * @param {number} threshold
+   * @param {string} [direction]
    */
-  _quality(source, name, raised, value, threshold) {
-    const key = source + ":" + name;
+  _quality(source, name, raised, value, threshold, direction) {
+    const key = source + ":" + name + (direction ? ":" + direction : "");
     if (raised === this.#warnings.has(key) || this.#state === "ended") {
       return;
     }
-    const w = { name, source, value, threshold };
+    const w = direction ? { name, source, direction, value, threshold } : { name, source, value, threshold };
     if (raised) {
       this.#warnings.set(key, w);
     } else {
       this.#warnings.delete(key);
     }
-    this.emit("warning", { ...w, raised, figures: this.quality });
+    this.emit("warning", { ...w, raised, figures: source === "browser" ? this.quality : null });
   }
 
   /** peerConnection is the call's RTCPeerConnection (for getStats). */
@@ -430,6 +432,9 @@ export class Call extends Emitter {
       case "resumed":
         this.#heldByRemote = msg.type === "held";
         this.emit(msg.type);
+        break;
+      case "quality":
+        this._quality("gateway", msg.name, !!msg.raised, Number(msg.value), Number(msg.threshold), msg.direction);
         break;
       case "hangup":
         this.#end({

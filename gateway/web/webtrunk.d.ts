@@ -161,8 +161,10 @@ export type WarningName = "high_loss" | "high_jitter" | "high_rtt" | "low_mos" |
 /** A raised quality warning. */
 export interface QualityWarning {
   name: WarningName | (string & {});
-  /** Who measured it: "browser" for the call's own statistics; other sources may follow. */
-  source: "browser" | (string & {});
+  /** Who measured it: "browser" for the call's own statistics, "gateway" for the gateway's quality events; other sources may follow. */
+  source: "browser" | "gateway" | (string & {});
+  /** For the gateway's warnings, the direction of the audio: "uplink" (the browser's, towards the trunk) or "downlink". */
+  direction?: "uplink" | "downlink";
   /** The figure that crossed the threshold, in the threshold's unit. */
   value: number;
   threshold: number;

@@ -234,7 +234,7 @@ func (c *Call) nextSDP(codecs []telephony.Codec, eventPT uint8, dir string) []by
 	v := c.sdpV
 	c.mu.Unlock()
 
-	return Description{Addr: c.media.Addr(), Codecs: codecs, TelephoneEventPT: eventPT, Direction: dir, Version: v}.Marshal()
+	return Description{Addr: c.media.Addr(), RTCP: c.media.RTCPAddr(), Codecs: codecs, TelephoneEventPT: eventPT, Direction: dir, Version: v}.Marshal()
 }
 
 // answerCodec is the codec the trunk answers the offer with: want when

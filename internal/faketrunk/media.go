@@ -8,7 +8,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/webtrunk/webtrunk/internal/ear"
@@ -39,6 +41,9 @@ const frameSamples = 160
 type Media struct {
 	conn  *net.UDPConn
 	local netip.AddrPort
+	// rtcp receives the RTCP the other side sends (RFC 3550 section 6),
+	// on the port the trunk's SDP names with a=rtcp (RFC 3605).
+	rtcp  *net.UDPConn
 	tone  float64
 	heard *ear.Record
 	dtmf  *testcodec.DTMFSender
@@ -52,7 +57,10 @@ type Media struct {
 	started  bool
 	closed   bool // Close began: no sender starts any more
 	received []rtp.Packet
-	changed  chan struct{} // closed and replaced at each packet received
+	rtcpIn   [][]byte           // RTCP compound packets received
+	rx       rtpstream.Receiver // what arrived, for receiver reports
+	epoch    time.Time          // origin of rx's arrival clock
+	changed  chan struct{}      // closed and replaced at each packet received
 
 	stop      chan struct{}
 	closeOnce sync.Once
@@ -79,15 +87,85 @@ func newMedia(toneHz float64) (*Media, error) {
 	if err != nil {
 		return nil, err
 	}
+	rc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
 	m := &Media{
-		conn: c, local: c.LocalAddr().(*net.UDPAddr).AddrPort(), tone: toneHz, //nolint:forcetypeassert // a UDP socket
-		heard: ear.New(8000), dtmf: testcodec.NewDTMFSender(8000), changed: make(chan struct{}), stop: make(chan struct{}),
+		conn: c, rtcp: rc, local: c.LocalAddr().(*net.UDPAddr).AddrPort(), tone: toneHz, //nolint:forcetypeassert // a UDP socket
+		heard: ear.New(8000), dtmf: testcodec.NewDTMFSender(8000), changed: make(chan struct{}), stop: make(chan struct{}), epoch: time.Now(),
 		hdr: rtp.Header{Version: rtpstream.Version, SSRC: SSRC, SequenceNumber: 3000, Timestamp: 77000},
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.receive()
+	go m.receiveRTCP()
 
 	return m, nil
+}
+
+// RTCPAddr is where the trunk receives RTCP.
+func (m *Media) RTCPAddr() netip.AddrPort { return m.rtcp.LocalAddr().(*net.UDPAddr).AddrPort() } //nolint:forcetypeassert // a UDP socket
+
+// RTCP returns copies of the RTCP compound packets received so far.
+func (m *Media) RTCP() [][]byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	return append([][]byte(nil), m.rtcpIn...)
+}
+
+// receiveRTCP records every RTCP packet until the socket is closed, and
+// answers each sender report with a receiver report about the stream it
+// describes (RFC 3550 section 6.4.2): the loss, highest sequence number
+// and jitter of what the trunk received, and the LSR and DLSR that let the
+// sender measure the round trip.
+func (m *Media) receiveRTCP() {
+	defer m.wg.Done()
+	buf := make([]byte, rtpstream.MaxPacketSize)
+	for {
+		n, from, err := m.rtcp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		at := time.Now()
+		m.mu.Lock()
+		m.rtcpIn = append(m.rtcpIn, append([]byte(nil), buf[:n]...))
+		m.mu.Unlock()
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				m.answerSR(sr, at, from)
+			}
+		}
+	}
+}
+
+// answerSR sends the receiver report that answers sr, received at at from
+// from.
+func (m *Media) answerSR(sr *rtcp.SenderReport, at time.Time, from netip.AddrPort) {
+	m.mu.Lock()
+	st := m.rx.Stats()
+	fraction := m.rx.Interval()
+	m.mu.Unlock()
+	delay := time.Since(at)
+	rr := &rtcp.ReceiverReport{SSRC: SSRC, Reports: []rtcp.ReceptionReport{{
+		SSRC:               sr.SSRC,
+		FractionLost:       fraction,
+		TotalLost:          uint32(max(st.Lost, 0)) & 0xffffff, //nolint:gosec // 24 bits
+		LastSequenceNumber: st.ExtendedHighest,
+		Jitter:             st.Jitter,
+		LastSenderReport:   uint32(sr.NTPTime >> 16),                //nolint:gosec // the middle 32 bits
+		Delay:              uint32(delay * (1 << 16) / time.Second), //nolint:gosec // a short delay
+	}}}
+	b, err := rtcp.Marshal([]rtcp.Packet{rr})
+	if err != nil {
+		return
+	}
+	_, _ = m.rtcp.WriteToUDPAddrPort(b, from)
 }
 
 // Addr is the socket's address: where the trunk receives RTP.
@@ -146,6 +224,7 @@ func (m *Media) Close() {
 	m.closeOnce.Do(func() {
 		close(m.stop)
 		_ = m.conn.Close()
+		_ = m.rtcp.Close()
 	})
 	m.wg.Wait()
 }
@@ -217,6 +296,7 @@ func (m *Media) receive() {
 			m.heard.HearEvent(p.Timestamp, p.Payload)
 		}
 		m.mu.Lock()
+		m.rx.Update(p.SequenceNumber, p.Timestamp, time.Since(m.epoch))
 		m.received = append(m.received, p)
 		close(m.changed)
 		m.changed = make(chan struct{})

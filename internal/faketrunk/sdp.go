@@ -115,7 +115,8 @@ func ParseSDP(body []byte) (Description, error) {
 // Marshal writes d as the trunk's SDP offer or answer for RTP on 127.0.0.1
 // at d.Addr's port: its codecs in order, then telephone-event/8000 with
 // events 0-15 when d.TelephoneEventPT is set, ptime 20 and the direction
-// (sendrecv when empty).
+// (sendrecv when empty), and a=rtcp with d.RTCP's port when it is set
+// (RFC 3605).
 func (d Description) Marshal() []byte {
 	formats := make([]string, 0, len(d.Codecs)+1)
 	var attrs []sdp.Attribute
@@ -134,6 +135,9 @@ func (d Description) Marshal() []byte {
 		dir = SendRecv
 	}
 	attrs = append(attrs, sdp.NewAttribute("ptime", "20"), sdp.NewPropertyAttribute(dir))
+	if d.RTCP.IsValid() {
+		attrs = append(attrs, sdp.NewAttribute("rtcp", strconv.Itoa(int(d.RTCP.Port()))))
+	}
 	desc := sdp.SessionDescription{
 		Origin: sdp.Origin{
 			Username: "faketrunk", SessionID: 4242, SessionVersion: d.Version,

@@ -161,9 +161,10 @@ func (c *Client) Expect(tb testing.TB, what string, match func(signaling.Message
 	})
 }
 
-// Next takes the next message in order that is not a pong and not of a
-// type in skip (those before it are dropped), and fails tb unless it is a
-// T.
+// Next takes the next message in order that is not a pong, not a quality
+// event (advisory, sent whenever the gateway measures a call) unless T is
+// one, and not of a type in skip (those before it are dropped), and fails
+// tb unless it is a T.
 func Next[T signaling.Message](tb testing.TB, c *Client, skip ...signaling.Type) T {
 	tb.Helper()
 	var zero T
@@ -172,7 +173,7 @@ func Next[T signaling.Message](tb testing.TB, c *Client, skip ...signaling.Type)
 			if _, ok := m.(T); ok {
 				return i
 			}
-			if t := m.MessageType(); t != signaling.TypePong && !contains(skip, t) {
+			if t := m.MessageType(); t != signaling.TypePong && t != signaling.TypeQuality && !contains(skip, t) {
 				return i
 			}
 		}

@@ -1,0 +1,214 @@
+package transcode
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/webtrunk/webtrunk/internal/testaudio"
+	"github.com/webtrunk/webtrunk/telephony"
+)
+
+// recordStage is a packetStage that records the sequence numbers handed to
+// it.
+type recordStage struct{ seqs []uint16 }
+
+func (r *recordStage) push(seq uint16, _ uint32, _ []byte) error {
+	r.seqs = append(r.seqs, seq)
+	return nil
+}
+
+func (r *recordStage) String() string { return "record" }
+
+// arrival is one packet given to a jitter buffer: its sequence number and
+// when it arrived, in milliseconds.
+type arrival struct {
+	seq uint16
+	ms  int
+}
+
+func TestJitterBufferOrder(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        []arrival
+		want      []uint16
+		reordered int
+		skipped   int
+	}{
+		{
+			name: "in order passes at once",
+			in:   []arrival{{1, 0}, {2, 20}, {3, 40}},
+			want: []uint16{1, 2, 3},
+		},
+		{
+			name:      "a swapped pair is put in order",
+			in:        []arrival{{1, 0}, {3, 40}, {2, 45}, {4, 60}},
+			want:      []uint16{1, 2, 3, 4},
+			reordered: 1,
+		},
+		{
+			name: "a lost packet is given up after the depth",
+			// Depth 20 ms: 3 waits from 40 ms, given up at 60 ms.
+			in:      []arrival{{1, 0}, {3, 40}, {4, 50}, {5, 60}, {2, 70}, {6, 80}},
+			want:    []uint16{1, 3, 4, 5, 2, 6},
+			skipped: 1,
+		},
+		{
+			name: "a duplicate held is dropped",
+			in:   []arrival{{1, 0}, {3, 40}, {3, 41}, {2, 45}},
+			want: []uint16{1, 2, 3},
+			// The duplicate counts in Stats.Duplicates.
+			reordered: 1,
+		},
+		{
+			name: "a jump far ahead flushes and goes on",
+			in:   []arrival{{1, 0}, {3, 40}, {1000, 41}, {1001, 60}},
+			want: []uint16{1, 3, 1000, 1001},
+			// 2 was skipped by the flush.
+			skipped: 1,
+		},
+		{
+			name: "a full buffer gives up at once",
+			in: []arrival{
+				{1, 0}, {3, 1}, {4, 1}, {5, 1}, {6, 1}, {7, 1}, {8, 1}, {9, 1}, {10, 1},
+				{11, 1}, {12, 1}, {13, 1}, {14, 1}, {15, 1}, {16, 1}, {17, 1},
+			},
+			want:    []uint16{1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17},
+			skipped: 1,
+		},
+		{
+			name: "sequence numbers wrap",
+			in:   []arrival{{65534, 0}, {0, 40}, {65535, 45}, {1, 60}},
+			want: []uint16{65534, 65535, 0, 1},
+			// 65535 arrived after 0.
+			reordered: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recordStage
+			var st Stats
+			j := newJitterBuffer(8000, 20*time.Millisecond, 80*time.Millisecond, &rec, &st)
+			for _, a := range tt.in {
+				if err := j.pushAt(a.seq, uint32(a.seq)*160, time.Duration(a.ms)*time.Millisecond, []byte{0xff}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(rec.seqs, tt.want) {
+				t.Errorf("handed on %v, want %v", rec.seqs, tt.want)
+			}
+			if st.Reordered != tt.reordered || st.Skipped != tt.skipped {
+				t.Errorf("reordered %d skipped %d, want %d and %d", st.Reordered, st.Skipped, tt.reordered, tt.skipped)
+			}
+		})
+	}
+}
+
+// The depth follows the measured jitter: three times it, within the
+// bounds.
+func TestJitterBufferDepthAdapts(t *testing.T) {
+	tests := []struct {
+		name   string
+		jitter int // each packet arrives this many ms early or late, alternately
+		want   time.Duration
+	}{
+		{"steady stream keeps the minimum", 0, 20 * time.Millisecond},
+		{"10 ms of jitter waits 30 ms", 5, 30 * time.Millisecond},
+		{"large jitter stops at the maximum", 40, 80 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recordStage
+			var st Stats
+			j := newJitterBuffer(48000, 20*time.Millisecond, 80*time.Millisecond, &rec, &st)
+			for i := range 500 {
+				at := i*20 + tt.jitter*(i%2*2-1)
+				_ = j.pushAt(uint16(i), uint32(i)*960, time.Duration(at)*time.Millisecond, []byte{0xff})
+			}
+			// The estimate of an alternating offset of ±o converges on 2o.
+			if d := st.JitterDepth; d < tt.want-2*time.Millisecond || d > tt.want+2*time.Millisecond {
+				t.Errorf("depth %v, want %v", d, tt.want)
+			}
+		})
+	}
+}
+
+// With the buffer, an Opus uplink whose packets arrive in swapped pairs
+// decodes every packet and sends an unbroken tone; without it, every
+// second packet is dropped as late and concealed.
+func TestUplinkJitterBufferUsesReorderedPackets(t *testing.T) {
+	pk := opusPackets(t, 100, 20)
+	type pkt struct {
+		seq     uint16
+		ts      uint32
+		payload []byte
+	}
+	var pkts []pkt
+	for i, p := range pk {
+		pkts = append(pkts, pkt{uint16(i), uint32(i * 960), p})
+	}
+	for i := 2; i+1 < len(pkts); i += 4 {
+		pkts[i], pkts[i+1] = pkts[i+1], pkts[i]
+	}
+	tests := []struct {
+		name      string
+		opts      []Option
+		wantLate  int
+		reordered int
+		minShare  float64
+	}{
+		{"without buffer", nil, 25, 0, 0},
+		{"with buffer", []Option{WithJitterBuffer(DefaultJitterMin, DefaultJitterMax)}, 0, 25, 0.99},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := mustUplink(t, telephony.Opus, telephony.PCMU, tt.opts...)
+			var pcm []int16
+			for i, p := range pkts {
+				if err := up.PushAt(p.seq, p.ts, time.Duration(i)*20*time.Millisecond, p.payload); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range drainWhole(t, up.Next, 160) {
+					pcm = append(pcm, decodeG711(telephony.PCMU, f.payload)...)
+				}
+			}
+			st := up.Stats()
+			if st.Late != tt.wantLate || st.Reordered != tt.reordered {
+				t.Errorf("late %d reordered %d, want %d and %d", st.Late, st.Reordered, tt.wantLate, tt.reordered)
+			}
+			if st.Packets != len(pkts)-tt.wantLate {
+				t.Errorf("decoded %d packets, want %d", st.Packets, len(pkts)-tt.wantLate)
+			}
+			if share := testaudio.Share(pcm[800:], 8000, 500, testaudio.Hann); share < tt.minShare {
+				t.Errorf("500 Hz tone is %.3f of the energy, want at least %.3f", share, tt.minShare)
+			}
+		})
+	}
+}
+
+// The jitter buffer allocates nothing: in order, reordered, lost and given
+// up on, and late after that.
+func TestJitterBufferDoesNotAllocate(t *testing.T) {
+	pk := opusPackets(t, 50, 20)
+	out := make([]byte, 1500)
+	up := mustUplink(t, telephony.Opus, telephony.PCMU, WithJitterBuffer(DefaultJitterMin, DefaultJitterMax))
+	// Each run sends eight packets: 0 1 3 2 4 6 7 8, then 5 late.
+	order := []int{0, 1, 3, 2, 4, 6, 7, 8, 5}
+	arrive := []int{0, 20, 60, 65, 80, 120, 140, 160, 170}
+	base, at := 0, time.Duration(0)
+	fn := func() {
+		for k, o := range order {
+			seq := base + o
+			_ = up.PushAt(uint16(seq), uint32(seq*960), at+time.Duration(arrive[k])*time.Millisecond, pk[seq%len(pk)])
+			discardFrames(up.Next, out)
+		}
+		base += 9
+		at += 180 * time.Millisecond
+	}
+	if a := testing.AllocsPerRun(200, fn); a != 0 {
+		t.Errorf("%.2f allocations per run, want 0", a)
+	}
+	if st := up.Stats(); st.Reordered == 0 || st.Skipped == 0 || st.Late == 0 {
+		t.Errorf("did not exercise reordering, giving up and late packets: %+v", st)
+	}
+}
