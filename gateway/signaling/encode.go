@@ -101,6 +101,7 @@ func (e *Encoder) Encode(m Message) ([]byte, error) {
 	case ICEServers:
 		err = encodeAs(&e.enc, m)
 	case Extension:
+		err = encodeAs(&e.enc, m)
 	case Quality:
 		err = encodeAs(&e.enc, m)
 	default:

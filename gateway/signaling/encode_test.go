@@ -65,6 +65,7 @@ func TestRoundTrip(t *testing.T) {
 		Resume{CallID: "c1"},
 		Hangup{CallID: "c1", Ref: "x"},
 		Ping{Ref: "p"},
+		ICERestart{CallID: "c1", SDP: offerSDP, Ref: "r"},
 	}
 	server := []Message{
 		Authenticated{Version: 1, User: "alice", MaxCalls: 3, ICEServers: []ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}},
@@ -78,6 +79,29 @@ func TestRoundTrip(t *testing.T) {
 		HangupEvent{CallID: "c1", Reason: ReasonNoAnswer, SIPCode: 480, SIPReason: "Temporarily Unavailable"},
 		ErrorReply{Code: CodeTooManyCalls, Message: "limit 2", CallID: "c3"},
 		Pong{Ref: "p"},
+		Held{CallID: "c1"},
+		Resumed{CallID: "c1"},
+		ICERestarted{CallID: "c1", SDP: offerSDP},
+		ICEServers{ICEServers: []ICEServer{{URLs: []string{"turn:127.0.0.1:3478?transport=tcp"}, Username: "u", Credential: "c"}}},
+		Extension{Extension: "201", Status: ExtensionForbidden, SIPCode: 403},
+		Quality{CallID: "c1", Name: WarningHighLoss, Raised: true, Direction: "uplink", Value: 7.5, Threshold: 5},
+	}
+	// Every message type a decoder knows is in the lists: a type the
+	// encoder's switch misses (an empty case falls through to nothing in
+	// Go) fails here rather than on a browser.
+	for _, side := range []struct {
+		decoders map[Type]decodeFunc
+		msgs     []Message
+	}{{clientDecoders, client}, {serverDecoders, server}} {
+		listed := map[Type]bool{}
+		for _, m := range side.msgs {
+			listed[m.MessageType()] = true
+		}
+		for typ := range side.decoders {
+			if !listed[typ] {
+				t.Errorf("message type %q has no round trip here", typ)
+			}
+		}
 	}
 	for _, side := range []struct {
 		name   string
