@@ -6,8 +6,9 @@ import "time"
 // jitter and reordering, and when it warns the browser about the quality
 // of a call (docs/protocol.md, "Call quality").
 type QualityConfig struct {
-	// JitterMin and JitterMax bound the uplink's adaptive jitter buffer:
-	// packets of the browser that arrive out of order are decoded in
+	// JitterMin and JitterMax bound the adaptive jitter buffers of both
+	// directions (the browser's uplink and the trunk's downlink):
+	// packets that arrive out of order are decoded in
 	// order, and a missing packet is waited for three times the measured
 	// interarrival jitter (RFC 3550 appendix A.8), within these bounds,
 	// before its time is concealed. In-order packets are not delayed; the

@@ -55,6 +55,8 @@ func (s *session) startBridge(call *sip.Call) error {
 		Epoch:              s.epoch,
 		UplinkJitterMin:    s.pol.cfg.Quality.JitterMin,
 		UplinkJitterMax:    s.pol.cfg.Quality.JitterMax,
+		DownlinkJitterMin:  s.pol.cfg.Quality.JitterMin,
+		DownlinkJitterMax:  s.pol.cfg.Quality.JitterMax,
 	})
 	if err != nil {
 		return err

@@ -504,7 +504,7 @@ type QualityMetrics struct {
 	// 4.5, cdr.EstimateMOS) of each direction of each call that carried
 	// media, at its end: webtrunk_call_mos{direction}.
 	MOS *prometheus.HistogramVec
-	// JitterBuffer counts the uplink jitter buffer's work by outcome:
+	// JitterBuffer counts both jitter buffers' work by outcome:
 	// reordered (packets received out of order and decoded in order) and
 	// late (packets that came after their time had been concealed):
 	// webtrunk_jitter_buffer_packets_total{outcome}.
@@ -530,7 +530,7 @@ func (m *Metrics) registerQuality() {
 	}, []string{"direction"})
 	q.JitterBuffer = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webtrunk_jitter_buffer_packets_total",
-		Help: "Browser packets the uplink jitter buffer decoded in order though they came out of order (reordered), or that came too late to use (late).",
+		Help: "Packets the jitter buffers (browser uplink, trunk downlink) decoded in order though they came out of order (reordered), or that came too late to use (late).",
 	}, []string{"outcome"})
 	q.Events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "webtrunk_quality_events_total",

@@ -377,7 +377,7 @@ func (s *session) record(cause *endError, rtpConn *sip.RTPConn, end time.Time) {
 		"downlink_dropped", down.Dropped, "downlink_foreign", foreign,
 		"reason", string(cause.Reason),
 	}
-	attrs = append(attrs, s.qualityAttrs(rec, up)...)
+	attrs = append(attrs, s.qualityAttrs(rec, up, down)...)
 	if cause.SIPCode != 0 {
 		attrs = append(attrs, "sip_code", cause.SIPCode, "sip_reason", cause.SIPText)
 	}

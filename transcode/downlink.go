@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/webtrunk/webtrunk/telephony"
 )
@@ -33,7 +34,7 @@ type Downlink struct {
 // codecs, ErrInvalidOption for an out-of-range option, or the libopus
 // error when the encoder cannot be set up. Options: WithPtime, WithMaxGap,
 // WithOpusBitrate, WithOpusComplexity, WithOpusExpectedLoss,
-// WithTranscodeSameCodec.
+// WithTranscodeSameCodec and WithJitterBuffer.
 func NewDownlink(in, out telephony.Codec, opts ...Option) (*Downlink, error) {
 	if !in.IsG711() {
 		return nil, fmt.Errorf("%w: downlink input %s is not G.711", ErrUnsupportedCodec, in)
@@ -56,6 +57,17 @@ func NewDownlink(in, out telephony.Codec, opts ...Option) (*Downlink, error) {
 // ErrMalformedPacket for an empty payload or one longer than 120 ms.
 func (d *Downlink) Push(seq uint16, ts uint32, payload []byte) error {
 	return d.p.push(seq, ts, payload)
+}
+
+// PushAt is Push of a packet that arrived at time at, on any monotonic
+// clock the caller keeps for the stream (for example the time since the
+// call began). The jitter buffer of WithJitterBuffer measures the
+// interarrival jitter from these times (RFC 3550 appendix A.8, at 8 kHz)
+// and waits for a missing packet by them; without one, PushAt is Push.
+// Packets the buffer holds are decoded by a later PushAt, so Next may
+// return the frames of several packets after one call, or none.
+func (d *Downlink) PushAt(seq uint16, ts uint32, at time.Duration, payload []byte) error {
+	return d.p.pushAt(seq, ts, at, payload)
 }
 
 // Next writes the next output frame into dst and returns its length and its

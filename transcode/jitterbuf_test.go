@@ -212,3 +212,87 @@ func TestJitterBufferDoesNotAllocate(t *testing.T) {
 		t.Errorf("did not exercise reordering, giving up and late packets: %+v", st)
 	}
 }
+
+// The downlink's buffer does the same for a trunk's G.711 stream: packets
+// arriving in swapped pairs are all decoded, in order, and the tone goes
+// on unbroken; without it, every second packet is dropped as late.
+func TestDownlinkJitterBufferUsesReorderedPackets(t *testing.T) {
+	pcm := testaudio.Sine(500, 8000, 100*160, 0.25)
+	codes := encodeG711(telephony.PCMU, pcm)
+	type pkt struct {
+		seq     uint16
+		ts      uint32
+		payload []byte
+	}
+	var pkts []pkt
+	for i := range 100 {
+		pkts = append(pkts, pkt{uint16(40000 + i), uint32(1000 + i*160), codes[i*160 : (i+1)*160]})
+	}
+	for i := 2; i+1 < len(pkts); i += 4 {
+		pkts[i], pkts[i+1] = pkts[i+1], pkts[i]
+	}
+	tests := []struct {
+		name      string
+		opts      []Option
+		wantLate  int
+		reordered int
+		minShare  float64
+	}{
+		{"without buffer", nil, 25, 0, 0},
+		{"with buffer", []Option{WithJitterBuffer(DefaultJitterMin, DefaultJitterMax)}, 0, 25, 0.99},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			down := mustDownlink(t, telephony.PCMU, telephony.PCMA, tt.opts...)
+			var out []int16
+			for i, p := range pkts {
+				if err := down.PushAt(p.seq, p.ts, time.Duration(i)*20*time.Millisecond, p.payload); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range drainWhole(t, down.Next, 160) {
+					out = append(out, decodeG711(telephony.PCMA, f.payload)...)
+				}
+			}
+			st := down.Stats()
+			if st.Late != tt.wantLate || st.Reordered != tt.reordered {
+				t.Errorf("late %d reordered %d, want %d and %d", st.Late, st.Reordered, tt.wantLate, tt.reordered)
+			}
+			if share := testaudio.Share(out[800:], 8000, 500, testaudio.Hann); share < tt.minShare {
+				t.Errorf("500 Hz tone is %.3f of the energy, want at least %.3f", share, tt.minShare)
+			}
+		})
+	}
+}
+
+// A trunk codec change decodes the packets the buffer held with the codec
+// they were sent in: none is lost or decoded with the new one.
+func TestDownlinkJitterBufferFlushesOnCodecChange(t *testing.T) {
+	down := mustDownlink(t, telephony.PCMU, telephony.PCMU, WithJitterBuffer(DefaultJitterMin, DefaultJitterMax), WithTranscodeSameCodec(true))
+	pcmu := encodeG711(telephony.PCMU, testaudio.Sine(500, 8000, 160*3, 0.25))
+	// 0 arrives, 2 is held waiting for 1, which never comes; then PCMA.
+	for _, p := range []struct {
+		seq uint16
+		at  time.Duration
+	}{{0, 0}, {2, 40 * time.Millisecond}} {
+		if err := down.PushAt(p.seq, uint32(p.seq)*160, p.at, pcmu[int(p.seq)*160:int(p.seq+1)*160]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []int16
+	for _, f := range drainWhole(t, down.Next, 160) {
+		out = append(out, decodeG711(telephony.PCMU, f.payload)...)
+	}
+	if err := down.SetInput(telephony.PCMA); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range drainWhole(t, down.Next, 160) {
+		out = append(out, decodeG711(telephony.PCMU, f.payload)...)
+	}
+	// Packet 0, the gap of 1 concealed, packet 2: three frames of tone.
+	if len(out) != 3*160 {
+		t.Fatalf("%d samples out, want 480", len(out))
+	}
+	if share := testaudio.Share(out[320:], 8000, 500, testaudio.Hann); share < 0.95 {
+		t.Errorf("the held packet decoded as %.3f tone, want it decoded as PCMU (at least 0.95)", share)
+	}
+}

@@ -53,6 +53,12 @@ func (p *pipeline) switchTrunk(c telephony.Codec) error {
 	if cur := p.trunk(); c.SameFormat(cur) && c.PayloadType == cur.PayloadType {
 		return nil
 	}
+	if p.trunkIn && p.jb != nil {
+		// Packets held for reordering belong to the old input: decode
+		// them with it, and measure the new input's jitter afresh.
+		_ = p.jb.flush() // a failed packet is counted in Stats
+		p.jb.rx.Reset()
+	}
 	in, out := p.withTrunk(p.in, p.out, c)
 	pending := p.queue.pending()
 	switch pass := relays(in, out, p.reencode); {

@@ -160,13 +160,15 @@ func BenchmarkUplinkPacketNoJitterBuffer(b *testing.B) {
 	benchPackets(b, parsed(b, browserPackets(b, 250, 440)), 960, br.up.handle)
 }
 
-// newJittered is newMeasured with the uplink's jitter buffer bounds set
-// to minDepth and maxDepth (none when both are 0).
+// newJittered is newMeasured with both directions' jitter buffer bounds
+// set to minDepth and maxDepth (none when both are 0), as the gateway
+// configures them.
 func newJittered(tb testing.TB, minDepth, maxDepth time.Duration) *Bridge {
 	tb.Helper()
 	cfg := testConfig()
 	cfg.Browser, cfg.Trunk = discard{}, discard{}
 	cfg.UplinkJitterMin, cfg.UplinkJitterMax = minDepth, maxDepth
+	cfg.DownlinkJitterMin, cfg.DownlinkJitterMax = minDepth, maxDepth
 	b, err := New(cfg)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
@@ -175,12 +177,32 @@ func newJittered(tb testing.TB, minDepth, maxDepth time.Duration) *Bridge {
 	return b
 }
 
-// BenchmarkDownlinkPacket measures one trunk packet of a bridged call: RTP
-// parse, RFC 3550 accounting, PCMU decode, Opus encode at 8 kHz, RTP
-// header and write.
+// BenchmarkDownlinkPacket measures one trunk packet of a bridged call as
+// the gateway configures it: RTP parse, RFC 3550 accounting, the jitter
+// buffer, PCMU decode, Opus encode at 8 kHz, RTP header and write.
 func BenchmarkDownlinkPacket(b *testing.B) {
-	br := newMeasured(b)
+	br := newJittered(b, transcode.DefaultJitterMin, transcode.DefaultJitterMax)
 	benchPackets(b, parsed(b, trunkPackets(b, 250, 1000)), 160, br.down.handle)
+}
+
+// BenchmarkDownlinkPacketNoJitterBuffer is BenchmarkDownlinkPacket
+// without the downlink's jitter buffer, for comparing the two in one run.
+func BenchmarkDownlinkPacketNoJitterBuffer(b *testing.B) {
+	br := newJittered(b, 0, 0)
+	benchPackets(b, parsed(b, trunkPackets(b, 250, 1000)), 160, br.down.handle)
+}
+
+// TestDownlinkJitterBufferDoesNotAllocate: the trunk's packets cross the
+// downlink's jitter buffer without allocating.
+func TestDownlinkJitterBufferDoesNotAllocate(t *testing.T) {
+	b := newJittered(t, transcode.DefaultJitterMin, transcode.DefaultJitterMax)
+	pkts := parsed(t, trunkPackets(t, 200, 1000))
+	if allocs := allocsPerPacket(500, 160, func(i int) *rtp.Packet { return &pkts[i%len(pkts)] }, b.down.handle); allocs != 0 {
+		t.Errorf("downlink with jitter buffer allocates %v times per packet", allocs)
+	}
+	if !strings.HasSuffix(b.String(), "ptime 20ms, jitter buffer 20-80ms") {
+		t.Errorf("String = %q", b.String())
+	}
 }
 
 // benchPackets times handle on the packets in turn, renumbered as one

@@ -102,6 +102,11 @@ type Config struct {
 	// within it are decoded in order instead of being dropped as late.
 	// UplinkJitterMax zero: no jitter buffer.
 	UplinkJitterMin, UplinkJitterMax time.Duration
+	// DownlinkJitterMin and DownlinkJitterMax bound the wait of the
+	// downlink's jitter buffer for a missing packet of the trunk (G.711 at
+	// 8 kHz), the same kind of buffer as the uplink's. DownlinkJitterMax
+	// zero: no jitter buffer.
+	DownlinkJitterMin, DownlinkJitterMax time.Duration
 }
 
 // Bridge is the media path of one call between its two legs. Create it with
@@ -139,7 +144,8 @@ func New(cfg Config) (*Bridge, error) {
 	if err != nil {
 		return nil, err
 	}
-	upTC, downTC, err := newTranscoders(cfg.BrowserCodec, media.Codec, cfg.TranscodeSameCodec, cfg.OpusComplexity, cfg.UplinkJitterMin, cfg.UplinkJitterMax)
+	upTC, downTC, err := newTranscoders(cfg.BrowserCodec, media.Codec, cfg.TranscodeSameCodec, cfg.OpusComplexity,
+		jitterBounds{cfg.UplinkJitterMin, cfg.UplinkJitterMax}, jitterBounds{cfg.DownlinkJitterMin, cfg.DownlinkJitterMax})
 	if err != nil {
 		return nil, err
 	}

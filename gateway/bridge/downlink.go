@@ -71,14 +71,17 @@ func (d *downlink) handle(pkt []byte) {
 
 		return
 	}
-	d.c.arrived(d.in.SSRC, d.in.SequenceNumber, d.in.Timestamp, time.Since(d.epoch))
+	at := time.Since(d.epoch)
+	d.c.arrived(d.in.SSRC, d.in.SequenceNumber, d.in.Timestamp, at)
 	d.c.ssrc.Store(d.in.SSRC)
 	switch {
 	case d.in.PayloadType == d.audioPT:
 		start := time.Now()
-		if err := d.tc.Push(d.in.SequenceNumber, d.in.Timestamp, d.in.Payload); err != nil {
+		if err := d.tc.PushAt(d.in.SequenceNumber, d.in.Timestamp, at, d.in.Payload); err != nil {
 			d.c.dropped.Add(1)
 		}
+		st := d.tc.Stats()
+		d.c.transcoded(st.Late, st.Reordered)
 		payload := d.out[rtpstream.HeaderSize : rtpstream.HeaderSize+d.maxPayload]
 		for {
 			n, ts, ok := d.tc.Next(payload)

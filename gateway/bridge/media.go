@@ -56,25 +56,34 @@ func normalize(m TrunkMedia) (TrunkMedia, error) {
 // between relaying the payloads re-chunked (false) and decoding and
 // re-encoding them (true); it changes nothing when the codecs differ.
 // complexity is the Opus encoder's, used when the browser's codec is
-// Opus. jitterMin and jitterMax bound the uplink's jitter buffer, none
-// when jitterMax is 0. Errors wrap transcode.ErrUnsupportedCodec or
-// transcode.ErrInvalidOption.
-func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int, jitterMin, jitterMax time.Duration) (*transcode.Uplink, *transcode.Downlink, error) {
+// Opus. upJitter and downJitter bound each direction's jitter buffer.
+// Errors wrap transcode.ErrUnsupportedCodec or transcode.ErrInvalidOption.
+func newTranscoders(browser, trunk telephony.Codec, reencode bool, complexity int, upJitter, downJitter jitterBounds) (*transcode.Uplink, *transcode.Downlink, error) {
 	same := transcode.WithTranscodeSameCodec(reencode)
-	upOpts := []transcode.Option{same}
-	if jitterMax != 0 {
-		upOpts = append(upOpts, transcode.WithJitterBuffer(jitterMin, jitterMax))
-	}
-	up, err := transcode.NewUplink(browser, trunk, upOpts...)
+	up, err := transcode.NewUplink(browser, trunk, upJitter.options(same)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bridge: uplink: %w", err)
 	}
-	down, err := transcode.NewDownlink(trunk, browser, same, transcode.WithOpusComplexity(complexity))
+	down, err := transcode.NewDownlink(trunk, browser, downJitter.options(same, transcode.WithOpusComplexity(complexity))...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bridge: downlink: %w", err)
 	}
 
 	return up, down, nil
+}
+
+// jitterBounds are the shortest and longest wait of a direction's jitter
+// buffer for a missing packet; max zero: no jitter buffer.
+type jitterBounds struct{ min, max time.Duration }
+
+// options returns opts with the jitter buffer's option added when there
+// is one.
+func (j jitterBounds) options(opts ...transcode.Option) []transcode.Option {
+	if j.max == 0 {
+		return opts
+	}
+
+	return append(opts, transcode.WithJitterBuffer(j.min, j.max))
 }
 
 // TrunkMedia is the trunk's audio the bridge follows now.
