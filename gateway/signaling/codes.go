@@ -83,6 +83,13 @@ const (
 	// CodeDialDenied: the operator's dial authorisation refused the call;
 	// the message carries its reason.
 	CodeDialDenied Code = "dial_denied"
+	// CodeTransferNotAllowed: the call's trunk takes no transfers (its
+	// transfer is off); nothing was sent to the trunk and the call goes on.
+	CodeTransferNotAllowed Code = "transfer_not_allowed"
+	// CodeTransferFailed: the trunk refused the transfer's REFER, or reported
+	// that the transfer target failed (RFC 3515 NOTIFY with a sipfrag status
+	// of 300 or more); the call goes on.
+	CodeTransferFailed Code = "transfer_failed"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -96,7 +103,7 @@ var allCodes = [...]Code{
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
 	CodeInternal, CodeTryLater, CodeTooManyConnections, CodeResumeFailed,
 	CodeUserLocked, CodeLimitCallsPerMinute, CodeLimitConcurrentCalls, CodeLimitDailyMinutes,
-	CodeLimitPrefix, CodeDialDenied,
+	CodeLimitPrefix, CodeDialDenied, CodeTransferNotAllowed, CodeTransferFailed,
 }
 
 // Valid reports whether c is a code of protocol version 1.
@@ -144,6 +151,10 @@ const (
 	// ReasonAdminHangup: an operator ended the call (admin API: a hang-up,
 	// a user disconnected or locked).
 	ReasonAdminHangup Reason = "admin_hangup"
+	// ReasonTransferred: the trunk reported the call's blind transfer
+	// succeeded (RFC 3515 NOTIFY with a 2xx sipfrag); the gateway left the
+	// call, sending BYE when the trunk did not.
+	ReasonTransferred Reason = "transferred"
 )
 
 // Reasons lists every hang-up reason of protocol version 1 in documentation
@@ -155,7 +166,7 @@ var allReasons = [...]Reason{
 	ReasonLocalHangup, ReasonRemoteHangup, ReasonAnsweredElsewhere, ReasonRejected,
 	ReasonBusy, ReasonNoAnswer, ReasonCancelled, ReasonICEFailed, ReasonMediaTimeout,
 	ReasonMaxDuration, ReasonRingTimeout, ReasonShutdown, ReasonFailed,
-	ReasonSignalingLost, ReasonAdminHangup,
+	ReasonSignalingLost, ReasonAdminHangup, ReasonTransferred,
 }
 
 // Valid reports whether r is a hang-up reason of protocol version 1.
