@@ -149,6 +149,7 @@ func NewUA(cfg Config) (*UA, error) {
 	srv.OnUpdate(ua.onUpdate)
 	srv.OnPrack(ua.onPrack)
 	srv.OnInfo(ua.onInfo)
+	srv.OnNotify(ua.onNotify)
 	srv.OnNoRoute(ua.onNoRoute)
 	return ua, nil
 }
