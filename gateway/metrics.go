@@ -99,6 +99,9 @@ type Metrics struct {
 	// because they failed authentication or were replayed (RFC 3711
 	// section 3.3).
 	SRTPFailed prometheus.Counter
+	// Transfers counts the browser's blind transfers by outcome
+	// (registerTransfers).
+	Transfers *prometheus.CounterVec
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -180,6 +183,7 @@ func NewMetrics() *Metrics {
 	m.registerOperations()
 	m.registerDTMFInfo()
 	m.registerSRTP()
+	m.registerTransfers()
 
 	return m
 }
@@ -449,5 +453,19 @@ func (m *Metrics) registerSRTP() {
 	m.Registry.MustRegister(m.SRTPCalls, m.SRTPFailed)
 	for _, suite := range []string{"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"} {
 		m.SRTPCalls.WithLabelValues(suite)
+	}
+}
+
+// registerTransfers adds webtrunk_transfers_total: the browser's blind
+// transfers (transfer.go) by outcome: refused (by the gateway's checks,
+// nothing sent), rejected (the trunk refused the REFER or did not answer
+// it), failed (a NOTIFY reported the target failed) and succeeded.
+func (m *Metrics) registerTransfers() {
+	m.Transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_transfers_total", Help: "Blind transfers asked by browsers (REFER to the trunk), by outcome.",
+	}, []string{"outcome"})
+	m.Registry.MustRegister(m.Transfers)
+	for _, o := range []string{transferRefused, transferRejected, transferFailed, transferSucceeded} {
+		m.Transfers.WithLabelValues(o)
 	}
 }
