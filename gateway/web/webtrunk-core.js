@@ -39,6 +39,8 @@ export const ErrorCode = Object.freeze({
   LIMIT_DAILY_MINUTES: "limit_daily_minutes",
   LIMIT_PREFIX: "limit_prefix",
   DIAL_DENIED: "dial_denied",
+  TRANSFER_NOT_ALLOWED: "transfer_not_allowed",
+  TRANSFER_FAILED: "transfer_failed",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -80,6 +82,8 @@ const ERROR_TEXT = {
   limit_daily_minutes: "You have used today's call minutes.",
   limit_prefix: "Calls to this kind of number are limited right now. Try again later.",
   dial_denied: "This call is not allowed.",
+  transfer_not_allowed: "Calls on this line cannot be transferred.",
+  transfer_failed: "The transfer did not go through; the call continues.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",
@@ -109,6 +113,7 @@ const HANGUP_TEXT = {
   failed: "The call failed.",
   signaling_lost: "The connection to the gateway was lost for too long and the call was ended.",
   admin_hangup: "An administrator ended the call.",
+  transferred: "The call was transferred.",
 };
 
 /**
