@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,57 @@ func TestTransfer(t *testing.T) {
 	select {
 	case ev := <-call.Events():
 		t.Errorf("event %v after the refused NOTIFYs", ev.Kind)
+	case <-call.Done():
+		t.Fatalf("call ended: %v", call.Err())
+	default:
+	}
+	acceptHangup(t, peer, call, env.addr)
+}
+
+// TestReferFromTrunk: the trunk's REFER inside the call is refused, 400 without a Refer-To and
+// 603 with a Warning otherwise, and neither reports anything nor ends the call; a REFER
+// outside any dialog gets 405 with Allow.
+func TestReferFromTrunk(t *testing.T) {
+	peer, env := dialingUA(t)
+	call, inv, ok := dialPeer(t, env, peer, 40036)
+	cseq := uint32(100)
+	tests := []struct {
+		name     string
+		referTo  []string
+		code     int
+		warnSays string
+	}{
+		{"no Refer-To", nil, 400, "Refer-To"},
+		{"two Refer-To", []string{"<sip:+15550199@127.0.0.1>", "<sip:+15550198@127.0.0.1>"}, 400, "Refer-To"},
+		{"blind transfer", []string{"<sip:+15550199@127.0.0.1>"}, 603, "not accepted"},
+	}
+	for _, tt := range tests {
+		cseq++
+		req := peerRequest(peer, sipmsg.REFER, inv, ok, cseq, nil)
+		for _, v := range tt.referTo {
+			req.AppendHeader(sipmsg.NewHeader("Refer-To", v))
+		}
+		peer.Send(req, env.addr)
+		res := peer.ExpectFinal(req, 5*time.Second)
+		if res.StatusCode != tt.code || !strings.Contains(headerValue(res, "Warning"), tt.warnSays) {
+			t.Errorf("%s: REFER answered %d Warning %q, want %d naming %q", tt.name, res.StatusCode, headerValue(res, "Warning"), tt.code, tt.warnSays)
+		}
+	}
+	out := peer.SendText(fmt.Sprintf("REFER sip:gw@%s SIP/2.0\n"+
+		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-refer-out\n"+
+		"From: <sip:pbx@127.0.0.1>;tag=out1\n"+
+		"To: <sip:gw@127.0.0.1>\n"+
+		"Call-ID: refer-out-%s@test\n"+
+		"CSeq: 1 REFER\n"+
+		"Max-Forwards: 70\n"+
+		"Refer-To: <sip:+15550199@127.0.0.1>\n"+
+		"Content-Length: 0\n\n", env.addr, peer.Addr(), newID()), env.addr)
+	if res := peer.ExpectFinal(out, 5*time.Second); res.StatusCode != 405 || !strings.Contains(headerValue(res, "Allow"), "NOTIFY") {
+		t.Errorf("REFER outside a dialog: %d Allow %q, want 405 with Allow", res.StatusCode, headerValue(res, "Allow"))
+	}
+	select {
+	case ev := <-call.Events():
+		t.Errorf("event %v after refused REFERs", ev.Kind)
 	case <-call.Done():
 		t.Fatalf("call ended: %v", call.Err())
 	default:

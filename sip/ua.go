@@ -150,6 +150,7 @@ func NewUA(cfg Config) (*UA, error) {
 	srv.OnPrack(ua.onPrack)
 	srv.OnInfo(ua.onInfo)
 	srv.OnNotify(ua.onNotify)
+	srv.OnRefer(ua.onRefer)
 	srv.OnNoRoute(ua.onNoRoute)
 	return ua, nil
 }
