@@ -114,3 +114,27 @@ func TestTransferOff(t *testing.T) {
 		t.Errorf("carrier got %d REFERs, want none", len(refers))
 	}
 }
+
+// TestTransferFromTrunk: a PBX (sipp) that tries to transfer the browser's
+// call: its REFER without Refer-To gets 400 and its REFER to a number 603
+// Decline (the gateway does not carry out transfers asked by trunks), and
+// the call goes on until the browser hangs up.
+func TestTransferFromTrunk(t *testing.T) {
+	t.Parallel()
+	uas := startScenario(t, "uas_refers_call.xml", 0, nil)
+	e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
+	b := e.login(t, userAlice)
+	id := newCallID()
+	b.ws.Dial(t, id, carrierNumber, newPeer(t))
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	e.logs.WaitLine(t, "sip REFER from the trunk declined")
+	b.ws.Send(t, signaling.Hangup{CallID: id})
+	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	uas.Wait(stepTimeout)
+	if d := uas.MustReceive("SIP/2.0 603"); !strings.Contains(d.Header("Warning"), "not accepted") {
+		t.Errorf("603 Warning %q", d.Header("Warning"))
+	}
+	if bad := uas.MustReceive("SIP/2.0 400"); !strings.Contains(bad.Header("Warning"), "Refer-To") {
+		t.Errorf("400 Warning %q", bad.Header("Warning"))
+	}
+}
