@@ -86,11 +86,19 @@ func (c *Call) sendRefer(ctx context.Context, user string) error {
 	req.AppendHeader(sipmsg.NewHeader("Referred-By", "<"+me.String()+">"))
 	ct := c.dialog.contact()
 	req.AppendHeader(&ct)
+	return c.inDialogRequest(ctx, req)
+}
+
+// inDialogRequest sends a request other than INVITE inside the established dialog and waits
+// for its final response, at most Timer F (64*T1, RFC 3261 section 17.1.2.2). Errors: a
+// *StatusError for a failure response, ErrNoResponse, ErrCallEnded when the call ends first,
+// context.Cause(ctx).
+func (c *Call) inDialogRequest(ctx context.Context, req *sipmsg.Request) error {
 	ctx, cancel := context.WithTimeout(ctx, 64*sipmsg.T1)
 	defer cancel()
 	tx, err := c.dialog.sess.TransactionRequest(ctx, req)
 	if err != nil {
-		return fmt.Errorf("sip: send REFER: %w", err)
+		return fmt.Errorf("sip: send %s: %w", req.Method, err)
 	}
 	defer tx.Terminate()
 	for {
