@@ -92,6 +92,10 @@ type Trunk struct {
 	// MediaEncryption is none, sdes or sdes_optional: SRTP keyed in the
 	// SDP (config/mediaenc.go). Default none.
 	MediaEncryption MediaEncryption `yaml:"media_encryption"`
+	// Transfer is off or refer: whether the browser's blind transfers of
+	// the trunk's calls are sent to it as REFER (config/transfer.go).
+	// Default off.
+	Transfer TransferMode `yaml:"transfer"`
 }
 
 // DigestAuth is the credentials used to answer 401/407 challenges with
@@ -129,6 +133,7 @@ func (t *Trunk) setDefaults() {
 	t.Codecs = []Codec{CodecPCMU, CodecPCMA}
 	t.setCarrierDefaults()
 	t.setModeDefaults()
+	t.Transfer = TransferOff
 	t.MediaEncryption = MediaEncryptionNone
 }
 

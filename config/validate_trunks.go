@@ -82,6 +82,7 @@ func (c *Config) validateTrunks(p *problems) {
 		validateCarrier(p, path, t)
 		validateModes(p, path, t)
 		validateMediaEncryption(p, path, t)
+		validateTransfer(p, path, t)
 	}
 }
 

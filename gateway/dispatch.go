@@ -56,6 +56,8 @@ func (c *wsConn) dispatch(msg signaling.ClientMessage) {
 		callID, err = m.CallID, c.hold(m.CallID, false, m.Ref)
 	case signaling.ICERestart:
 		callID, err = m.CallID, c.iceRestart(m)
+	case signaling.Transfer:
+		callID, err = m.CallID, c.transfer(*id, m)
 	default:
 		err = &callError{Code: signaling.CodeUnknownType, Msg: "unexpected message"}
 	}

@@ -101,6 +101,9 @@ type Metrics struct {
 	SRTPFailed prometheus.Counter
 	// Quality holds the collectors of call quality (registerQuality).
 	Quality QualityMetrics
+	// Transfers counts the browser's blind transfers by outcome
+	// (registerTransfers).
+	Transfers *prometheus.CounterVec
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -183,6 +186,7 @@ func NewMetrics() *Metrics {
 	m.registerOperations()
 	m.registerDTMFInfo()
 	m.registerSRTP()
+	m.registerTransfers()
 
 	return m
 }
@@ -542,4 +546,18 @@ func (m *Metrics) registerQuality() {
 	}
 	q.JitterBuffer.WithLabelValues(jitterReordered)
 	q.JitterBuffer.WithLabelValues(jitterLate)
+}
+
+// registerTransfers adds webtrunk_transfers_total: the browser's blind
+// transfers (transfer.go) by outcome: refused (by the gateway's checks,
+// nothing sent), rejected (the trunk refused the REFER or did not answer
+// it), failed (a NOTIFY reported the target failed) and succeeded.
+func (m *Metrics) registerTransfers() {
+	m.Transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "webtrunk_transfers_total", Help: "Blind transfers asked by browsers (REFER to the trunk), by outcome.",
+	}, []string{"outcome"})
+	m.Registry.MustRegister(m.Transfers)
+	for _, o := range []string{transferRefused, transferRejected, transferFailed, transferSucceeded} {
+		m.Transfers.WithLabelValues(o)
+	}
 }

@@ -92,6 +92,8 @@ type session struct {
 	// infoQ holds the browser's digits waiting to go to the trunk by SIP
 	// INFO (dtmfinfo.go); nil when digits go in the RTP stream.
 	infoQ chan infoDigit
+	// xfer is the browser's transfer of the call in progress (transfer.go).
+	xfer transferState
 	// attempts are the trunks tried for an outbound call (failover.go).
 	attempts []Attempt
 
@@ -208,7 +210,7 @@ func (s *session) supervise(call *sip.Call) {
 		case <-s.ctx.Done():
 			return
 		case <-call.Done():
-			s.end(call.Err())
+			s.end(trunkEnded(call))
 
 			return
 		case ev := <-call.Events():
@@ -251,6 +253,8 @@ func (s *session) dialogEvent(ev sip.DialogEvent) {
 		s.logger().Warn("session refresh failed", "error", ev.Err)
 	case sip.EventDigit:
 		s.infoDigitReceived(ev)
+	case sip.EventTransfer:
+		s.transferProgress(ev)
 	}
 }
 

@@ -50,6 +50,7 @@ type Call struct {
 	media  *mediaSession
 	timer  *timerState
 	prack  *prackServer // our reliable provisional responses on an inbound call; nil when none
+	refer  referState   // our transfer of the call to the trunk (refer.go)
 
 	mu          sync.Mutex
 	setupCancel context.CancelCauseFunc

@@ -18,6 +18,10 @@ const (
 	// EventDigit means the trunk sent a DTMF digit in a SIP INFO (info.go); Digit and Duration
 	// say which and how long.
 	EventDigit
+	// EventTransfer means the trunk reported the progress of a transfer we asked for in a NOTIFY
+	// (refer.go, RFC 3515 section 2.4.5); TransferStatus, TransferReason and TransferFinal say
+	// what.
+	EventTransfer
 )
 
 // String returns the event kind's name.
@@ -33,6 +37,8 @@ func (k DialogEventKind) String() string {
 		return "refresh-failed"
 	case EventDigit:
 		return "digit"
+	case EventTransfer:
+		return "transfer"
 	default:
 		return "unknown"
 	}
@@ -49,6 +55,13 @@ type DialogEvent struct {
 	Digit rune
 	// Duration is how long the trunk said an EventDigit's key was pressed.
 	Duration time.Duration
+	// TransferStatus is the SIP status code (100-699) of the referred call an EventTransfer's
+	// sipfrag reports (RFC 3420); TransferReason is its reason phrase, made safe to log.
+	TransferStatus int
+	TransferReason string
+	// TransferFinal is set when the EventTransfer ends the transfer: a status of 200 or more,
+	// or the subscription terminated.
+	TransferFinal bool
 }
 
 // emit queues ev for Events, or counts it as dropped when the queue is full.

@@ -79,31 +79,7 @@ func (c *Call) SendDigit(ctx context.Context, digit rune, duration time.Duration
 	}
 	req.AppendHeader(sipmsg.NewHeader("Content-Type", ctype))
 	req.SetBody([]byte(body))
-	ctx, cancel := context.WithTimeout(ctx, 64*sipmsg.T1)
-	defer cancel()
-	tx, err := c.dialog.sess.TransactionRequest(ctx, req)
-	if err != nil {
-		return fmt.Errorf("sip: send INFO: %w", err)
-	}
-	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			if !res.IsSuccess() {
-				return statusErrorFrom(res)
-			}
-			return nil
-		case <-tx.Done():
-			return txEndError(tx)
-		case <-c.done:
-			return c.endedError()
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
+	return c.inDialogRequest(ctx, req)
 }
 
 // normalDigit returns the DTMF character of r, upper case, and false when r is none.

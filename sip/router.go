@@ -11,7 +11,7 @@ import (
 )
 
 // allowMethods is the Allow header value (RFC 3261 section 20.5) of this user agent.
-const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO"
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO, NOTIFY"
 
 // dialogKey identifies a dialog by Call-ID and the local and remote tags (RFC 3261 section 12).
 func dialogKey(callID, localTag, remoteTag string) string {

@@ -149,6 +149,8 @@ func NewUA(cfg Config) (*UA, error) {
 	srv.OnUpdate(ua.onUpdate)
 	srv.OnPrack(ua.onPrack)
 	srv.OnInfo(ua.onInfo)
+	srv.OnNotify(ua.onNotify)
+	srv.OnRefer(ua.onRefer)
 	srv.OnNoRoute(ua.onNoRoute)
 	return ua, nil
 }

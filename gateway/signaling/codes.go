@@ -88,6 +88,13 @@ const (
 	// chose to refuse calls then (cluster.redis.failure_policy
 	// fail_closed); the client may try again later.
 	CodeLimitsUnavailable Code = "limits_unavailable"
+	// CodeTransferNotAllowed: the call's trunk takes no transfers (its
+	// transfer is off); nothing was sent to the trunk and the call goes on.
+	CodeTransferNotAllowed Code = "transfer_not_allowed"
+	// CodeTransferFailed: the trunk refused the transfer's REFER, or reported
+	// that the transfer target failed (RFC 3515 NOTIFY with a sipfrag status
+	// of 300 or more); the call goes on.
+	CodeTransferFailed Code = "transfer_failed"
 )
 
 // Codes lists every error code of protocol version 1 in documentation order.
@@ -101,7 +108,7 @@ var allCodes = [...]Code{
 	CodeNoCommonCodec, CodeNotFound, CodeShuttingDown, CodeOverCapacity,
 	CodeInternal, CodeTryLater, CodeTooManyConnections, CodeResumeFailed,
 	CodeUserLocked, CodeLimitCallsPerMinute, CodeLimitConcurrentCalls, CodeLimitDailyMinutes,
-	CodeLimitPrefix, CodeDialDenied, CodeLimitsUnavailable,
+	CodeLimitPrefix, CodeDialDenied, CodeLimitsUnavailable, CodeTransferNotAllowed, CodeTransferFailed,
 }
 
 // Valid reports whether c is a code of protocol version 1.
@@ -149,6 +156,10 @@ const (
 	// ReasonAdminHangup: an operator ended the call (admin API: a hang-up,
 	// a user disconnected or locked).
 	ReasonAdminHangup Reason = "admin_hangup"
+	// ReasonTransferred: the trunk reported the call's blind transfer
+	// succeeded (RFC 3515 NOTIFY with a 2xx sipfrag); the gateway left the
+	// call, sending BYE when the trunk did not.
+	ReasonTransferred Reason = "transferred"
 )
 
 // Reasons lists every hang-up reason of protocol version 1 in documentation
@@ -160,7 +171,7 @@ var allReasons = [...]Reason{
 	ReasonLocalHangup, ReasonRemoteHangup, ReasonAnsweredElsewhere, ReasonRejected,
 	ReasonBusy, ReasonNoAnswer, ReasonCancelled, ReasonICEFailed, ReasonMediaTimeout,
 	ReasonMaxDuration, ReasonRingTimeout, ReasonShutdown, ReasonFailed,
-	ReasonSignalingLost, ReasonAdminHangup,
+	ReasonSignalingLost, ReasonAdminHangup, ReasonTransferred,
 }
 
 // Valid reports whether r is a hang-up reason of protocol version 1.

@@ -86,6 +86,7 @@ var clientDecoders = map[Type]decodeFunc{
 	TypePing:      decodeAs[Ping],
 
 	TypeICERestart: decodeAs[ICERestart],
+	TypeTransfer:   decodeAs[Transfer],
 }
 
 var serverDecoders = map[Type]decodeFunc{

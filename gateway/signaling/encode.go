@@ -98,6 +98,8 @@ func (e *Encoder) Encode(m Message) ([]byte, error) {
 		err = encodeAs(&e.enc, m)
 	case ICERestarted:
 		err = encodeAs(&e.enc, m)
+	case Transfer:
+		err = encodeAs(&e.enc, m)
 	case ICEServers:
 		err = encodeAs(&e.enc, m)
 	case Extension:

@@ -66,6 +66,7 @@ func TestRoundTrip(t *testing.T) {
 		Hangup{CallID: "c1", Ref: "x"},
 		Ping{Ref: "p"},
 		ICERestart{CallID: "c1", SDP: offerSDP, Ref: "r"},
+		Transfer{CallID: "c1", To: "+15551234567", Ref: "t"},
 	}
 	server := []Message{
 		Authenticated{Version: 1, User: "alice", MaxCalls: 3, ICEServers: []ICEServer{{URLs: []string{"stun:127.0.0.1:3478"}}}},

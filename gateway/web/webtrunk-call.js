@@ -3,7 +3,7 @@
 // through RTCDTMFSender) and remote audio. Calls are made by the Device of
 // webtrunk.js, which re-exports this class.
 
-import { Emitter, ErrorCode, WebtrunkError, checkWebRTC, errorText } from "./webtrunk-core.js";
+import { Emitter, ErrorCode, WebtrunkError, checkWebRTC, errorText, normalizeNumber } from "./webtrunk-core.js";
 import { QualityMonitor, Ringback } from "./webtrunk-media.js";
 
 /**
@@ -314,6 +314,24 @@ export class Call extends Emitter {
       this.#audio.muted = held;
     }
     this.emit("hold", held);
+  }
+
+  /**
+   * transfer hands the far end of a connected call over to number (a blind
+   * transfer): the gateway checks the number as it checks a dial, then asks
+   * the trunk with a REFER (RFC 3515). When the trunk reports success the
+   * call ends with reason "transferred"; a refusal or a failed transfer
+   * arrives as an "error" event (forbidden_number, transfer_not_allowed,
+   * transfer_failed, ...) and the call goes on.
+   * @param {string} number the number as typed (formatting is stripped)
+   * @throws {WebtrunkError} invalid_number, out_of_order when the call is not connected
+   */
+  transfer(number) {
+    const to = normalizeNumber(number);
+    if (this.#state !== "connected") {
+      throw new WebtrunkError(ErrorCode.OUT_OF_ORDER, "only a connected call can be transferred", { callId: this.id });
+    }
+    this.#link.send({ type: "transfer", call_id: this.id, to });
   }
 
   /**

@@ -40,6 +40,8 @@ export const ErrorCode = Object.freeze({
   LIMIT_PREFIX: "limit_prefix",
   DIAL_DENIED: "dial_denied",
   LIMITS_UNAVAILABLE: "limits_unavailable",
+  TRANSFER_NOT_ALLOWED: "transfer_not_allowed",
+  TRANSFER_FAILED: "transfer_failed",
   // Codes detected by the client.
   MICROPHONE_DENIED: "microphone_denied",
   MICROPHONE_NOT_FOUND: "microphone_not_found",
@@ -82,6 +84,8 @@ const ERROR_TEXT = {
   limit_prefix: "Calls to this kind of number are limited right now. Try again later.",
   dial_denied: "This call is not allowed.",
   limits_unavailable: "Calls cannot be checked against your limits right now. Try again in a moment.",
+  transfer_not_allowed: "Calls on this line cannot be transferred.",
+  transfer_failed: "The transfer did not go through; the call continues.",
   microphone_denied: "Microphone access was denied. Allow it in the browser's site settings.",
   microphone_not_found: "No microphone was found. Plug one in and try again.",
   microphone_unavailable: "The microphone is in use by another application or cannot be opened.",
@@ -111,6 +115,7 @@ const HANGUP_TEXT = {
   failed: "The call failed.",
   signaling_lost: "The connection to the gateway was lost for too long and the call was ended.",
   admin_hangup: "An administrator ended the call.",
+  transferred: "The call was transferred.",
 };
 
 /**

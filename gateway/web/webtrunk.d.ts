@@ -34,6 +34,8 @@ export declare const ErrorCode: Readonly<{
   LIMIT_PREFIX: "limit_prefix";
   DIAL_DENIED: "dial_denied";
   LIMITS_UNAVAILABLE: "limits_unavailable";
+  TRANSFER_NOT_ALLOWED: "transfer_not_allowed";
+  TRANSFER_FAILED: "transfer_failed";
   MICROPHONE_DENIED: "microphone_denied";
   MICROPHONE_NOT_FOUND: "microphone_not_found";
   MICROPHONE_UNAVAILABLE: "microphone_unavailable";
@@ -89,7 +91,8 @@ export type HangupReason =
   | "shutdown"
   | "failed"
   | "signaling_lost"
-  | "admin_hangup";
+  | "admin_hangup"
+  | "transferred";
 
 /** Why a call ended: the payload of its "disconnected" event. */
 export interface DisconnectInfo {
@@ -372,6 +375,14 @@ export declare class Call extends Emitter<CallEvents> {
   mute(muted?: boolean): void;
   /** Puts the call on hold (or resumes it). */
   hold(held?: boolean): void;
+  /**
+   * Blind transfer of a connected call to number (protocol message transfer,
+   * a REFER to the trunk): on success the call ends with reason
+   * "transferred"; a refusal (forbidden_number, transfer_not_allowed,
+   * transfer_failed, ...) arrives as an "error" event and the call goes on.
+   * @throws WebtrunkError invalid_number, out_of_order when not connected
+   */
+  transfer(number: string): void;
   /** Re-establishes the media path with an ICE restart (protocol message ice_restart). */
   restartIce(): void;
   /**

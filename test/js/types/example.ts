@@ -57,6 +57,7 @@ function watch(call: Call): void {
     call.mute(false);
     call.hold();
     call.hold(false);
+    call.transfer("+441632960002");
   });
   call.on("dtmf", (digit) => console.log(digit.length));
   call.on("mute", (muted) => console.log(muted === true));
