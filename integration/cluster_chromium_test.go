@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/internal/redistest"
-	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
 // TestClusterKamailioChromium: alice has a Chromium page on the second
@@ -19,15 +16,8 @@ import (
 // tone echoed by the caller, and the first instance's tab stops ringing
 // (Kamailio cancels its branch).
 func TestClusterKamailioChromium(t *testing.T) {
-	srv := redistest.Start(t)
-	kamPort := sipp.FreePort(t)
-	carrier := answeringCarrier(t)
-	gw1 := newClusterGateway(t, "gw1", "127.0.0.2", kamPort, srv.URL())
-	gw2 := newClusterGateway(t, "gw2", "127.0.0.3", kamPort, srv.URL())
-	startKamailio(t, kamPort, []string{"127.0.0.1:" + strconv.Itoa(carrier.Port())},
-		[]string{gw1.sipAddr.String(), gw2.sipAddr.String()})
-	gw1.run(t)
-	gw2.run(t)
+	c := startCluster(t)
+	kamPort, gw1, gw2 := c.kamPort, c.gw1, c.gw2
 
 	a1 := gw1.alice(t)
 	page := browserStart(t, browserToneHz)

@@ -268,21 +268,38 @@ func carrierCall(t *testing.T, kamPort int) *sipp.Proc {
 	}, 0)
 }
 
+// cluster is Redis, Kamailio (the shipped configuration) on kamPort in
+// front of a carrier that answers, and two running gateway instances on
+// 127.0.0.2 and 127.0.0.3.
+type cluster struct {
+	kamPort  int
+	carrier  *sipp.Proc
+	gw1, gw2 *clusterGateway
+}
+
+// startCluster starts a cluster; every part stops at cleanup.
+func startCluster(t *testing.T) cluster {
+	t.Helper()
+	srv := redistest.Start(t)
+	c := cluster{kamPort: sipp.FreePort(t), carrier: answeringCarrier(t)}
+	c.gw1 = newClusterGateway(t, "gw1", "127.0.0.2", c.kamPort, srv.URL())
+	c.gw2 = newClusterGateway(t, "gw2", "127.0.0.3", c.kamPort, srv.URL())
+	startKamailio(t, c.kamPort, []string{"127.0.0.1:" + strconv.Itoa(c.carrier.Port())},
+		[]string{c.gw1.sipAddr.String(), c.gw2.sipAddr.String()})
+	c.gw1.run(t)
+	c.gw2.run(t)
+
+	return c
+}
+
 // TestClusterKamailio runs the cluster: a call to the DID reaches alice on
 // the second instance; with alice on both, both ring, the first answer wins
 // and the other stops ringing; alice over her concurrent limit on one
 // instance is refused on the other; a drained instance unregisters at once
 // and the next call goes to the other with no failed call.
 func TestClusterKamailio(t *testing.T) {
-	srv := redistest.Start(t)
-	kamPort := sipp.FreePort(t)
-	carrier := answeringCarrier(t)
-	gw1 := newClusterGateway(t, "gw1", "127.0.0.2", kamPort, srv.URL())
-	gw2 := newClusterGateway(t, "gw2", "127.0.0.3", kamPort, srv.URL())
-	startKamailio(t, kamPort, []string{"127.0.0.1:" + strconv.Itoa(carrier.Port())},
-		[]string{gw1.sipAddr.String(), gw2.sipAddr.String()})
-	gw1.run(t)
-	gw2.run(t)
+	c := startCluster(t)
+	kamPort, carrier, gw1, gw2 := c.kamPort, c.carrier, c.gw1, c.gw2
 
 	// Alice on the second instance only.
 	a2 := gw2.alice(t)

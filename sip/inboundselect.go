@@ -1,12 +1,7 @@
 package sip
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,10 +43,6 @@ func (s InboundSelect) selects(req *sipmsg.Request) bool {
 	}
 	return true
 }
-
-// nonceLifetime is how long a nonce of our digest challenges stays valid; an older one is
-// challenged again with stale=true (RFC 2617 section 3.2.1).
-const nonceLifetime = 5 * time.Minute
 
 // inboundTrunk picks the trunk of an out-of-dialog INVITE: among the trunks whose
 // AllowedSources contain its source, the first (in configuration order) whose selectors are set
@@ -145,7 +136,7 @@ func (ua *UA) authenticateInvite(req *sipmsg.Request, tx sipmsg.ServerTransactio
 		ua.refuseAuth(req, tx, "credentials of no trunk")
 		return nil
 	}
-	if !ua.nonceValid(cred.Nonce, time.Now()) {
+	if !ua.nonces.Valid(cred.Nonce, time.Now()) {
 		ua.challenge(req, tx, true)
 		return nil
 	}
@@ -172,7 +163,7 @@ func (ua *UA) authenticateInvite(req *sipmsg.Request, tx sipmsg.ServerTransactio
 // (RFC 3261 section 22.2), marked stale when the request's nonce had expired (RFC 2617
 // section 3.2.1).
 func (ua *UA) challenge(req *sipmsg.Request, tx sipmsg.ServerTransaction, stale bool) {
-	nonce := ua.newNonce(time.Now())
+	nonce := ua.nonces.New(time.Now())
 	seen := map[string]bool{}
 	var hs []sipmsg.Header
 	for _, t := range ua.trunkList() {
@@ -197,38 +188,4 @@ func (ua *UA) refuseAuth(req *sipmsg.Request, tx sipmsg.ServerTransaction, why s
 	ua.counters.unknownSource.Add(1)
 	ua.refusals.refused(sourceAddr(req), "sip INVITE refused: "+why, "source", req.Source())
 	ua.respond(tx, req, 403, "Forbidden")
-}
-
-// newNonce returns a nonce that carries its time of issue and an HMAC of it under the user
-// agent's nonce key, so that it can be checked without state: "unixseconds.hexmac".
-func (ua *UA) newNonce(now time.Time) string {
-	ts := strconv.FormatInt(now.Unix(), 10)
-	return ts + "." + ua.nonceMAC(ts)
-}
-
-// nonceValid reports whether nonce was issued by this user agent within nonceLifetime.
-func (ua *UA) nonceValid(nonce string, now time.Time) bool {
-	ts, mac, ok := strings.Cut(nonce, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(ua.nonceMAC(ts))) {
-		return false
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return false
-	}
-	age := now.Sub(time.Unix(sec, 0))
-	return age >= -time.Minute && age <= nonceLifetime
-}
-
-// nonceMAC is the hex HMAC-SHA256 of ts under the nonce key.
-func (ua *UA) nonceMAC(ts string) string {
-	m := hmac.New(sha256.New, ua.nonceKey[:])
-	m.Write([]byte(ts))
-	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// newNonceKey returns a random key for the nonces of one user agent.
-func newNonceKey() (k [32]byte) {
-	_, _ = rand.Read(k[:]) // crypto/rand.Read never fails (Go 1.24)
-	return k
 }

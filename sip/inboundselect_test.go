@@ -106,7 +106,7 @@ func TestInboundDigest(t *testing.T) {
 				t.Fatalf("challenge %q: %v", headerValue(res, "WWW-Authenticate"), err)
 			}
 			if tt.stale {
-				chal.Nonce = env.ua.newNonce(time.Now().Add(-10 * time.Minute))
+				chal.Nonce = env.ua.nonces.New(time.Now().Add(-10 * time.Minute))
 			}
 			cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: "sip:15557654321@127.0.0.1", Username: tt.user, Password: tt.pass})
 			if err != nil {
@@ -156,33 +156,5 @@ func TestInboundDigestRateLimited(t *testing.T) {
 	}
 	if got := env.ua.Stats().InviteRateLimited; got != 3 {
 		t.Errorf("Stats().InviteRateLimited = %d, want 3", got)
-	}
-}
-
-// TestNonce: nonces are accepted within their lifetime only, and only when
-// this user agent issued them.
-func TestNonce(t *testing.T) {
-	ua, other := &UA{nonceKey: newNonceKey()}, &UA{nonceKey: newNonceKey()}
-	now := time.Now()
-	n := ua.newNonce(now)
-	tests := []struct {
-		name  string
-		nonce string
-		at    time.Time
-		want  bool
-	}{
-		{"fresh", n, now, true},
-		{"within lifetime", n, now.Add(4 * time.Minute), true},
-		{"expired", n, now.Add(6 * time.Minute), false},
-		{"another agent's", other.newNonce(now), now, false},
-		{"forged", "12345.abcdef", now, false},
-		{"garbage", "not a nonce", now, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ua.nonceValid(tt.nonce, tt.at); got != tt.want {
-				t.Errorf("nonceValid(%q) = %v, want %v", tt.nonce, got, tt.want)
-			}
-		})
 	}
 }

@@ -36,7 +36,7 @@ type UA struct {
 
 	counters uaCounters
 	refusals *refusalLog
-	nonceKey [32]byte // signs the nonces of inbound digest challenges (inboundselect.go)
+	nonces   *Nonces // of inbound digest challenges (inboundselect.go)
 	invites  *inviteLimiter
 
 	served   atomic.Bool
@@ -120,7 +120,7 @@ func NewUA(cfg Config) (*UA, error) {
 	ua = &UA{
 		cfg:       cfg,
 		log:       log,
-		nonceKey:  newNonceKey(),
+		nonces:    NewNonces(),
 		refusals:  newRefusalLog(log),
 		invites:   newInviteLimiter(cfg.InviteRate, cfg.InviteBurst),
 		ringing:   map[string]*IncomingCall{},

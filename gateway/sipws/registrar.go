@@ -1,14 +1,10 @@
 package sipws
 
 import (
-	"crypto/rand"
 	"errors"
 	"sync"
 	"time"
 )
-
-// randRead fills b from crypto/rand.
-func randRead(b []byte) (int, error) { return rand.Read(b) }
 
 // binding is one registered contact of a user (RFC 3261 section 10.3),
 // reachable only over the connection it registered on (RFC 7118 section
