@@ -133,6 +133,10 @@ type Config struct {
 	RingTimeout time.Duration
 	// HangupTimeout bounds a BYE sent at shutdown or after a failure; 0 = 5 s.
 	HangupTimeout time.Duration
+	// TransferTimeout bounds the wait for the final NOTIFY of a transfer the trunk accepted
+	// (Call.Transfer): when none came, the transfer is reported failed with status 408 and
+	// another may start; 0 = 3 minutes, time for the target to ring and answer.
+	TransferTimeout time.Duration
 	// InviteRate is how many new INVITEs per second one source address may send (a token bucket
 	// refilled at this rate, RFC 3261 leaves admission to the UAS); one beyond it is answered 503
 	// Service Unavailable with Retry-After (RFC 3261 section 21.5.4) before any resource is
@@ -170,6 +174,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MinSE, minSessionExpires)
 	def(&c.RingTimeout, 3*time.Minute)
 	def(&c.HangupTimeout, 5*time.Second)
+	def(&c.TransferTimeout, 3*time.Minute)
 	def(&c.RefusedLogInterval, time.Minute)
 	if c.InviteRate == 0 {
 		c.InviteRate = defaultInviteRate

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 )
@@ -33,8 +34,9 @@ const maxSipfragReason = 128
 // final NOTIFY.
 type referState struct {
 	mu      sync.Mutex
-	pending bool // a REFER was accepted and no final NOTIFY has arrived
-	done    bool // a final NOTIFY reported success (2xx)
+	pending bool   // a REFER was accepted and no final NOTIFY has arrived
+	done    bool   // a final NOTIFY reported success (2xx)
+	round   uint64 // counts the transfers, so that a late timer ends only its own
 }
 
 // Transfer sends the trunk a REFER inside the established dialog (RFC 3515 section 2.4.1)
@@ -43,7 +45,9 @@ type referState struct {
 // (RFC 3892) is our Contact. It waits for the final response: a 2xx means the trunk took the
 // transfer on and its NOTIFYs follow as EventTransfer events. Errors: ErrNotEstablished,
 // ErrCallEnded, ErrTransferPending, telephony.ErrInvalidNumber, a *StatusError for a failure
-// response, ErrNoResponse after Timer F (64*T1), context.Cause(ctx).
+// response, ErrNoResponse after Timer F (64*T1), context.Cause(ctx). A transfer whose final
+// NOTIFY has not come within Config.TransferTimeout is reported as a final EventTransfer with
+// status 408, and another transfer may start.
 func (c *Call) Transfer(ctx context.Context, number string) error {
 	user, err := numberUser(c.trunk.Numbering.ForTrunk(number))
 	if err != nil {
@@ -66,6 +70,8 @@ func (c *Call) Transfer(ctx context.Context, number string) error {
 		return ErrTransferPending
 	}
 	c.refer.pending = true
+	c.refer.round++
+	round := c.refer.round
 	c.refer.mu.Unlock()
 	if err := c.sendRefer(ctx, user); err != nil {
 		c.refer.mu.Lock()
@@ -73,7 +79,33 @@ func (c *Call) Transfer(ctx context.Context, number string) error {
 		c.refer.mu.Unlock()
 		return err
 	}
+	c.awaitFinalNotify(round)
 	return nil
+}
+
+// awaitFinalNotify ends transfer round as failed with status 408 (Request Timeout) when its
+// final NOTIFY has not come within Config.TransferTimeout and the call goes on; the timer
+// stops with the call.
+func (c *Call) awaitFinalNotify(round uint64) {
+	timer := time.NewTimer(c.ua.cfg.TransferTimeout)
+	go func() {
+		defer timer.Stop()
+		select {
+		case <-c.done:
+			return
+		case <-timer.C:
+		}
+		c.refer.mu.Lock()
+		expired := c.refer.pending && c.refer.round == round
+		if expired {
+			c.refer.pending = false
+		}
+		c.refer.mu.Unlock()
+		if expired {
+			c.log.Info("sip transfer without a final NOTIFY", "timeout", c.ua.cfg.TransferTimeout)
+			c.emit(DialogEvent{Kind: EventTransfer, TransferStatus: 408, TransferReason: "Request Timeout", TransferFinal: true})
+		}
+	}()
 }
 
 // sendRefer sends the REFER with Refer-To the trunk's URI with user part user and waits for

@@ -219,3 +219,48 @@ func TestReferFromTrunk(t *testing.T) {
 	}
 	acceptHangup(t, peer, call, env.addr)
 }
+
+// TestTransferWithoutFinalNotify: a trunk that accepts a REFER and never
+// sends a final NOTIFY does not leave the call's transfer pending forever:
+// after Config.TransferTimeout the transfer is reported failed (408), the
+// call goes on, and another transfer may start.
+func TestTransferWithoutFinalNotify(t *testing.T) {
+	peer := newWirePeer(t)
+	env := startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}, TransferTimeout: 300 * time.Millisecond})
+	call, _, _ := dialPeer(t, env, peer, 40036)
+	accept := func() {
+		t.Helper()
+		sent := make(chan error, 1)
+		go func() { sent <- call.Transfer(t.Context(), "+15551230002") }()
+		req := peer.ExpectRequest(sipmsg.REFER, 5*time.Second)
+		peer.Send(sipmsg.NewResponseFromRequest(req, 202, "Accepted", nil), env.addr)
+		if err := <-sent; err != nil {
+			t.Fatalf("Transfer: %v", err)
+		}
+	}
+	accept()
+	select {
+	case ev := <-call.Events():
+		if ev.Kind != EventTransfer || ev.TransferStatus != 408 || !ev.TransferFinal {
+			t.Errorf("event %v %d final %v, want transfer 408 final", ev.Kind, ev.TransferStatus, ev.TransferFinal)
+		}
+	case <-call.Done():
+		t.Fatalf("call ended: %v", call.Err())
+	case <-time.After(10 * time.Second):
+		t.Fatal("no transfer event after the timeout")
+	}
+	if call.Transferred() {
+		t.Error("Transferred without a NOTIFY")
+	}
+	// Another transfer may start; its own timer reports it again.
+	accept()
+	select {
+	case ev := <-call.Events():
+		if ev.Kind != EventTransfer || ev.TransferStatus != 408 {
+			t.Errorf("second transfer: event %v %d, want transfer 408", ev.Kind, ev.TransferStatus)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event for the second transfer")
+	}
+	acceptHangup(t, peer, call, env.addr)
+}
