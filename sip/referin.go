@@ -39,14 +39,15 @@ func (c *Call) onRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	if n := len(req.GetHeaders("Refer-To")); n != 1 {
-		c.log.Info("sip REFER without exactly one Refer-To refused", "refer_to_headers", n)
 		c.ua.respond(tx, req, 400, "Bad Request", warning(c.ua.cfg.PublicHost, errReferTarget))
+		c.log.Info("sip REFER without exactly one Refer-To refused", "refer_to_headers", n)
 		return
 	}
 	target := headerValue(req, "Refer-To")
 	if len(target) > maxLoggedReferTo {
 		target = target[:maxLoggedReferTo]
 	}
-	c.log.Info("sip REFER from the trunk declined", "refer_to", sanitizeText(target))
+	// Logged once answered: a reader of the log may act on the call at once.
 	c.ua.respond(tx, req, 603, "Decline", warning(c.ua.cfg.PublicHost, errReferRefused))
+	c.log.Info("sip REFER from the trunk declined", "refer_to", sanitizeText(target))
 }
