@@ -130,7 +130,7 @@ func causeOf(err error) *endError {
 		reason = signaling.ReasonRingTimeout
 	case errors.Is(err, errShutdown), errors.Is(err, sip.ErrShuttingDown):
 		reason = signaling.ReasonShutdown
-	case errors.Is(err, errAnsweredElsewhere):
+	case errors.Is(err, errAnsweredElsewhere), errors.Is(err, sip.ErrAnsweredElsewhere):
 		reason = signaling.ReasonAnsweredElsewhere
 	case errors.Is(err, errRejected):
 		reason = signaling.ReasonRejected

@@ -14,7 +14,7 @@ import (
 // instance and a Go browser on the first; a carrier's call to her DID
 // through Kamailio rings both, the page answers first and hears its own
 // tone echoed by the caller, and the first instance's tab stops ringing
-// (Kamailio cancels its branch).
+// (Kamailio cancels its branch, saying it was answered elsewhere).
 func TestClusterKamailioChromium(t *testing.T) {
 	c := startCluster(t)
 	kamPort, gw1, gw2 := c.kamPort, c.gw1, c.gw2
@@ -31,7 +31,7 @@ func TestClusterKamailioChromium(t *testing.T) {
 	page.waitState("connected", 15*time.Second)
 	rep := page.waitHears(browserToneHz, trunkToneHz, 6*time.Second)
 	t.Logf("page on the second instance hears its tone echoed by the caller: rms %.0f, share %.2f", rep.RMS, rep.Want)
-	a1.ws.ExpectHangup(t, id1, signaling.ReasonCancelled, 0)
+	a1.ws.ExpectHangup(t, id1, signaling.ReasonAnsweredElsewhere, 0)
 	page.waitState("idle", 20*time.Second)
 	uac.Wait(stepTimeout)
 }

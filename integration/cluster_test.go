@@ -316,8 +316,9 @@ func TestClusterKamailio(t *testing.T) {
 	id1, id2 := ringing(t, a1), ringing(t, a2)
 	a2.accept(t, id2)
 	a2.ws.Expect(t, "connected "+id2, gobrowser.Is[signaling.Connected](id2))
-	// Kamailio cancels the other branch (RFC 3261 section 9).
-	a1.ws.ExpectHangup(t, id1, signaling.ReasonCancelled, 0)
+	// Kamailio cancels the other branch (RFC 3261 section 9) saying it was
+	// answered elsewhere (RFC 3326): the tab is told answered_elsewhere.
+	a1.ws.ExpectHangup(t, id1, signaling.ReasonAnsweredElsewhere, 0)
 	a2.ws.ExpectHangup(t, id2, signaling.ReasonRemoteHangup, 0)
 	uac.Wait(stepTimeout)
 

@@ -44,6 +44,10 @@ var (
 	ErrSessionExpired = errors.New("sip: session timer expired")
 	// ErrCanceled is the cause of an IncomingCall ended by a CANCEL from the trunk (RFC 3261 section 9.2).
 	ErrCanceled = errors.New("sip: call canceled by the caller")
+	// ErrAnsweredElsewhere accompanies ErrCanceled (both match) when the trunk's CANCEL said
+	// the call was answered elsewhere: a Reason header with protocol SIP and cause 200 (RFC
+	// 3326 section 2), as a forking proxy sends to the branches that lost.
+	ErrAnsweredElsewhere = errors.New("sip: call answered elsewhere")
 	// ErrRingTimeout is the cause of an IncomingCall that was neither answered nor rejected
 	// within Config.RingTimeout; the trunk receives 480.
 	ErrRingTimeout = errors.New("sip: incoming call not answered in time")

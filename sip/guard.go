@@ -169,6 +169,9 @@ func (ua *UA) admitCancel(data []byte, tp telephony.Transport, src netip.AddrPor
 	req.SetSource(src.String())
 	req.SetTransport(sipgoNetwork(tp))
 	if ic.call.admits(req) {
+		if answeredElsewhere(req) {
+			ic.elsewhere.Store(true)
+		}
 		return true
 	}
 	ua.counters.foreignInDialog.Add(1)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -33,6 +35,9 @@ type IncomingCall struct {
 	timer     sessionTimer
 	remoteTag string // the From tag of the INVITE
 	log       *slog.Logger
+	// elsewhere is set when the trunk's CANCEL said the call was answered elsewhere (RFC
+	// 3326), before sipgo ends the INVITE transaction.
+	elsewhere atomic.Bool
 
 	portsMu sync.Mutex // serialises bindPorts
 
@@ -223,10 +228,11 @@ func (ic *IncomingCall) Answer(ctx context.Context) (*Call, error) {
 	if err != nil {
 		if errors.Is(err, sipmsg.ErrTransactionCanceled) || ic.sess.Context().Err() != nil && ic.sess.LoadState() < sipmsg.DialogStateEstablished {
 			ic.mu.Lock()
-			ic.cause = ErrCanceled
+			cause := ic.cancelCause()
+			ic.cause = cause
 			ic.mu.Unlock()
-			c.end(ErrCanceled)
-			return nil, ErrCanceled
+			c.end(cause)
+			return nil, cause
 		}
 		ic.log.Warn("sip 2xx not acknowledged, sending BYE", "error", err)
 		c.abort(ErrAckTimeout)
@@ -321,9 +327,9 @@ func (ua *UA) onNewInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	select {
 	case <-ic.done:
 	case <-ic.sess.Context().Done():
-		if ic.finalize(ErrCanceled) {
-			ic.log.Info("sip incoming call cancelled")
-			ic.call.end(ErrCanceled)
+		if cause := ic.cancelCause(); ic.finalize(cause) {
+			ic.log.Info("sip incoming call cancelled", "answered_elsewhere", ic.elsewhere.Load())
+			ic.call.end(cause)
 			ic.close()
 		}
 	case <-ring.C:
@@ -424,6 +430,36 @@ func (ua *UA) acceptInvite(t *trunk, req *sipmsg.Request, tx sipmsg.ServerTransa
 		ua: ua, call: c, sess: sess, tx: tx, offer: offer, lateOffer: lateOffer, codec: codec, tePT: tePT, timer: timer,
 		remoteTag: remote, log: c.log, done: make(chan struct{}),
 	}, nil
+}
+
+// cancelCause is the cause of a call the trunk cancelled: ErrCanceled, joined with
+// ErrAnsweredElsewhere when the CANCEL said so.
+func (ic *IncomingCall) cancelCause() error {
+	if ic.elsewhere.Load() {
+		return errors.Join(ErrCanceled, ErrAnsweredElsewhere)
+	}
+	return ErrCanceled
+}
+
+// answeredElsewhere reports whether the Reason headers of a CANCEL say that the call was
+// answered elsewhere: one reason of protocol SIP with cause 200 (RFC 3326 section 2, "Reason:
+// SIP ;cause=200 ;text=\"Call completed elsewhere\"").
+func answeredElsewhere(req *sipmsg.Request) bool {
+	for _, h := range req.GetHeaders("Reason") {
+		for _, reason := range strings.Split(h.Value(), ",") {
+			protocol, params, _ := strings.Cut(reason, ";")
+			if !strings.EqualFold(strings.TrimSpace(protocol), "SIP") {
+				continue
+			}
+			for _, p := range strings.Split(params, ";") {
+				name, value, _ := strings.Cut(p, "=")
+				if strings.EqualFold(strings.TrimSpace(name), "cause") && strings.TrimSpace(value) == "200" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // trackRinging adds a ringing incoming call to the table CANCELs are screened against, or removes it.
