@@ -162,13 +162,6 @@ func signalDigit(s string) (rune, bool) {
 	return normalDigit(rune(s[0]))
 }
 
-// onInfo routes an INFO of the trunk to the call of its dialog (dialogOf screens it).
-func (ua *UA) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if c := ua.dialogOf(req, tx); c != nil {
-		c.onInfo(req, tx)
-	}
-}
-
 // onInfo answers an INFO of the trunk inside the dialog (RFC 6086 section 4.2): a DTMF body
 // (application/dtmf-relay or application/dtmf) is answered 200 and reported as EventDigit; a
 // malformed one gets 400, any other body type 415 with Accept (RFC 6086 section 4.2.2), and

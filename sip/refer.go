@@ -161,12 +161,6 @@ func (c *Call) Transferred() bool {
 	return c.refer.done
 }
 
-func (ua *UA) onNotify(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if c := ua.dialogOf(req, tx); c != nil {
-		c.onNotify(req, tx)
-	}
-}
-
 // onNotify answers a NOTIFY of the trunk inside the dialog: one of the refer subscription of a
 // pending transfer (Event: refer, RFC 3515 section 2.4.4) with a message/sipfrag body is
 // answered 200 and reported as EventTransfer; a final status (200 and above) or

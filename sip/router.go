@@ -135,9 +135,14 @@ func (ua *UA) onAck(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 }
 
-func (ua *UA) onBye(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if c := ua.dialogOf(req, tx); c != nil {
-		c.onBye(req, tx)
+// inDialog returns the handler of a method that only makes sense inside a dialog: the request
+// goes to handle on the call of its dialog once dialogOf admitted it (dialogOf answers or drops
+// the others).
+func (ua *UA) inDialog(handle func(*Call, *sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
+	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if c := ua.dialogOf(req, tx); c != nil {
+			handle(c, req, tx)
+		}
 	}
 }
 
@@ -174,12 +179,6 @@ func (ua *UA) onOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		sipmsg.NewHeader("Allow", allowMethods),
 		sipmsg.NewHeader("Accept", "application/sdp"),
 		sipmsg.NewHeader("Supported", "timer, "+option100rel))
-}
-
-func (ua *UA) onUpdate(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	if c := ua.dialogOf(req, tx); c != nil {
-		c.onUpdate(req, tx)
-	}
 }
 
 // onNoRoute answers methods this user agent does not implement with 405 and Allow (RFC 3261 section 21.4.6).

@@ -133,24 +133,60 @@ func TestJitterBufferDepthAdapts(t *testing.T) {
 	}
 }
 
-// With the buffer, an Opus uplink whose packets arrive in swapped pairs
-// decodes every packet and sends an unbroken tone; without it, every
-// second packet is dropped as late and concealed.
-func TestUplinkJitterBufferUsesReorderedPackets(t *testing.T) {
-	pk := opusPackets(t, 100, 20)
-	type pkt struct {
-		seq     uint16
-		ts      uint32
-		payload []byte
-	}
-	var pkts []pkt
-	for i, p := range pk {
-		pkts = append(pkts, pkt{uint16(i), uint32(i * 960), p})
+// timedPipeline is what Uplink and Downlink share for the reordering
+// tests: packets with arrival times in, G.711 frames out.
+type timedPipeline interface {
+	PushAt(seq uint16, ts uint32, at time.Duration, payload []byte) error
+	Next(dst []byte) (n int, ts uint32, ok bool)
+	Stats() Stats
+}
+
+// swappedPairs returns payloads as packets numbered from seq0 with
+// timestamps step apart from ts0, every other pair swapped: 0 1 3 2 4 5 7 6.
+func swappedPairs(payloads [][]byte, seq0 uint16, ts0, step uint32) []sentPacket {
+	pkts := make([]sentPacket, len(payloads))
+	for i, p := range payloads {
+		pkts[i] = sentPacket{seq0 + uint16(i), ts0 + uint32(i)*step, p} //nolint:gosec // test sizes
 	}
 	for i := 2; i+1 < len(pkts); i += 4 {
 		pkts[i], pkts[i+1] = pkts[i+1], pkts[i]
 	}
-	tests := []struct {
+	return pkts
+}
+
+// sentPacket is one packet of a reordering test.
+type sentPacket struct {
+	seq     uint16
+	ts      uint32
+	payload []byte
+}
+
+// With a jitter buffer, a stream whose packets arrive in swapped pairs is
+// decoded whole, in order, and the 500 Hz tone goes on unbroken; without
+// one, every second packet is dropped as late and concealed. The uplink
+// takes Opus from the browser, the downlink G.711 from the trunk.
+func TestJitterBufferUsesReorderedPackets(t *testing.T) {
+	pcmu := encodeG711(telephony.PCMU, testaudio.Sine(500, 8000, 100*160, 0.25))
+	var g711 [][]byte
+	for i := range 100 {
+		g711 = append(g711, pcmu[i*160:(i+1)*160])
+	}
+	streams := []struct {
+		name string
+		pkts []sentPacket
+		out  telephony.Codec // of the frames Next returns
+		new  func(t *testing.T, opts ...Option) timedPipeline
+	}{
+		{"uplink", swappedPairs(opusPackets(t, 100, 20), 0, 0, 960), telephony.PCMU,
+			func(t *testing.T, opts ...Option) timedPipeline {
+				return mustUplink(t, telephony.Opus, telephony.PCMU, opts...)
+			}},
+		{"downlink", swappedPairs(g711, 40000, 1000, 160), telephony.PCMA,
+			func(t *testing.T, opts ...Option) timedPipeline {
+				return mustDownlink(t, telephony.PCMU, telephony.PCMA, opts...)
+			}},
+	}
+	buffers := []struct {
 		name      string
 		opts      []Option
 		wantLate  int
@@ -160,29 +196,31 @@ func TestUplinkJitterBufferUsesReorderedPackets(t *testing.T) {
 		{"without buffer", nil, 25, 0, 0},
 		{"with buffer", []Option{WithJitterBuffer(DefaultJitterMin, DefaultJitterMax)}, 0, 25, 0.99},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			up := mustUplink(t, telephony.Opus, telephony.PCMU, tt.opts...)
-			var pcm []int16
-			for i, p := range pkts {
-				if err := up.PushAt(p.seq, p.ts, time.Duration(i)*20*time.Millisecond, p.payload); err != nil {
-					t.Fatal(err)
+	for _, st := range streams {
+		for _, tt := range buffers {
+			t.Run(st.name+" "+tt.name, func(t *testing.T) {
+				p := st.new(t, tt.opts...)
+				var pcm []int16
+				for i, pk := range st.pkts {
+					if err := p.PushAt(pk.seq, pk.ts, time.Duration(i)*20*time.Millisecond, pk.payload); err != nil {
+						t.Fatal(err)
+					}
+					for _, f := range drainWhole(t, p.Next, 160) {
+						pcm = append(pcm, decodeG711(st.out, f.payload)...)
+					}
 				}
-				for _, f := range drainWhole(t, up.Next, 160) {
-					pcm = append(pcm, decodeG711(telephony.PCMU, f.payload)...)
+				stats := p.Stats()
+				if stats.Late != tt.wantLate || stats.Reordered != tt.reordered {
+					t.Errorf("late %d reordered %d, want %d and %d", stats.Late, stats.Reordered, tt.wantLate, tt.reordered)
 				}
-			}
-			st := up.Stats()
-			if st.Late != tt.wantLate || st.Reordered != tt.reordered {
-				t.Errorf("late %d reordered %d, want %d and %d", st.Late, st.Reordered, tt.wantLate, tt.reordered)
-			}
-			if st.Packets != len(pkts)-tt.wantLate {
-				t.Errorf("decoded %d packets, want %d", st.Packets, len(pkts)-tt.wantLate)
-			}
-			if share := testaudio.Share(pcm[800:], 8000, 500, testaudio.Hann); share < tt.minShare {
-				t.Errorf("500 Hz tone is %.3f of the energy, want at least %.3f", share, tt.minShare)
-			}
-		})
+				if stats.Packets != len(st.pkts)-tt.wantLate {
+					t.Errorf("decoded %d packets, want %d", stats.Packets, len(st.pkts)-tt.wantLate)
+				}
+				if share := testaudio.Share(pcm[800:], 8000, 500, testaudio.Hann); share < tt.minShare {
+					t.Errorf("500 Hz tone is %.3f of the energy, want at least %.3f", share, tt.minShare)
+				}
+			})
+		}
 	}
 }
 
@@ -210,57 +248,6 @@ func TestJitterBufferDoesNotAllocate(t *testing.T) {
 	}
 	if st := up.Stats(); st.Reordered == 0 || st.Skipped == 0 || st.Late == 0 {
 		t.Errorf("did not exercise reordering, giving up and late packets: %+v", st)
-	}
-}
-
-// The downlink's buffer does the same for a trunk's G.711 stream: packets
-// arriving in swapped pairs are all decoded, in order, and the tone goes
-// on unbroken; without it, every second packet is dropped as late.
-func TestDownlinkJitterBufferUsesReorderedPackets(t *testing.T) {
-	pcm := testaudio.Sine(500, 8000, 100*160, 0.25)
-	codes := encodeG711(telephony.PCMU, pcm)
-	type pkt struct {
-		seq     uint16
-		ts      uint32
-		payload []byte
-	}
-	var pkts []pkt
-	for i := range 100 {
-		pkts = append(pkts, pkt{uint16(40000 + i), uint32(1000 + i*160), codes[i*160 : (i+1)*160]})
-	}
-	for i := 2; i+1 < len(pkts); i += 4 {
-		pkts[i], pkts[i+1] = pkts[i+1], pkts[i]
-	}
-	tests := []struct {
-		name      string
-		opts      []Option
-		wantLate  int
-		reordered int
-		minShare  float64
-	}{
-		{"without buffer", nil, 25, 0, 0},
-		{"with buffer", []Option{WithJitterBuffer(DefaultJitterMin, DefaultJitterMax)}, 0, 25, 0.99},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			down := mustDownlink(t, telephony.PCMU, telephony.PCMA, tt.opts...)
-			var out []int16
-			for i, p := range pkts {
-				if err := down.PushAt(p.seq, p.ts, time.Duration(i)*20*time.Millisecond, p.payload); err != nil {
-					t.Fatal(err)
-				}
-				for _, f := range drainWhole(t, down.Next, 160) {
-					out = append(out, decodeG711(telephony.PCMA, f.payload)...)
-				}
-			}
-			st := down.Stats()
-			if st.Late != tt.wantLate || st.Reordered != tt.reordered {
-				t.Errorf("late %d reordered %d, want %d and %d", st.Late, st.Reordered, tt.wantLate, tt.reordered)
-			}
-			if share := testaudio.Share(out[800:], 8000, 500, testaudio.Hann); share < tt.minShare {
-				t.Errorf("500 Hz tone is %.3f of the energy, want at least %.3f", share, tt.minShare)
-			}
-		})
 	}
 }
 
