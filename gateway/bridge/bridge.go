@@ -113,7 +113,10 @@ type Config struct {
 // New and start it with Run; SetMuted, SendDTMF, FollowTrunk, TrunkMedia,
 // Uplink and Downlink may be called from any goroutine while it runs.
 type Bridge struct {
-	browser, trunk Leg
+	browser Leg
+	// trunk is the trunk's leg, loaded once per packet by both
+	// directions; ReplaceTrunk swaps it.
+	trunk atomic.Pointer[legRef]
 	// media is the trunk's negotiated audio, published by FollowTrunk
 	// under followMu and loaded by both directions once per packet. A
 	// published value is never modified.
@@ -168,7 +171,8 @@ func New(cfg Config) (*Bridge, error) {
 	if epoch.IsZero() {
 		epoch = time.Now()
 	}
-	b := &Bridge{browser: cfg.Browser, trunk: cfg.Trunk, dtmf: gen}
+	b := &Bridge{browser: cfg.Browser, dtmf: gen}
+	b.trunk.Store(&legRef{cfg.Trunk})
 	b.media.Store(&media)
 	b.up = newUplink(b, upTC, cfg.BrowserCodec, mappers, epoch)
 	if cfg.OnBrowserDigit != nil {
@@ -204,7 +208,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			done = nil
 			b.closing.Store(true)
 			_ = b.browser.Close()
-			_ = b.trunk.Close()
+			_ = b.trunkLeg().Close()
 		case err := <-ended:
 			errs[i] = err
 			i++
@@ -214,25 +218,68 @@ func (b *Bridge) Run(ctx context.Context) error {
 	return errors.Join(errs[:]...)
 }
 
-// relay is the loop of direction dir: it reads the source leg src into
-// buf and hands each packet to handle, retrying reads that time out
-// (os.ErrDeadlineExceeded), until src fails. A failure is the end of the
-// call, and nil, once the bridge has closed the legs or when the leg's
-// owner closed it (net.ErrClosed); any other is returned, named with the
+// legRef holds a Leg for an atomic pointer.
+type legRef struct{ Leg }
+
+// trunkLeg returns the trunk's current leg.
+func (b *Bridge) trunkLeg() Leg { return b.trunk.Load().Leg }
+
+// relay is the loop of direction dir: it reads the source leg, which src
+// returns before each read, into buf and hands each packet to handle,
+// retrying reads that time out (os.ErrDeadlineExceeded), until the leg
+// fails. A failure is the end of the call, and nil, once the bridge has
+// closed the legs or when the leg's owner closed it (net.ErrClosed),
+// unless src returns another leg by then (ReplaceTrunk): the loop then
+// goes on with it. Any other failure is returned, named with the
 // direction.
-func (b *Bridge) relay(dir string, src Leg, buf []byte, handle func([]byte)) error {
+func (b *Bridge) relay(dir string, src func() Leg, buf []byte, handle func([]byte)) error {
 	for {
-		n, err := src.ReadRTP(buf)
+		leg := src()
+		n, err := leg.ReadRTP(buf)
 		switch {
 		case err == nil:
 			handle(buf[:n])
 		case errors.Is(err, os.ErrDeadlineExceeded):
-		case b.closing.Load() || errors.Is(err, net.ErrClosed):
+		case b.closing.Load():
 			return nil
+		case errors.Is(err, net.ErrClosed):
+			if src() == leg {
+				return nil
+			}
 		default:
 			return fmt.Errorf("bridge: %s: %w", dir, err)
 		}
 	}
+}
+
+// ReplaceTrunk makes leg the trunk's leg, with its negotiated media m,
+// while the bridge runs or before: the call's other party changed (a
+// transfer) and the browser's leg stays. The uplink writes to leg from its
+// next packet on; the downlink reads it once its read of the old leg
+// ends, so the caller closes the old leg, which it owns, right after
+// (until then packets of the old leg still reach the browser). The new
+// leg's first packet with another SSRC starts the downlink's stream
+// accounting and jitter buffer afresh. It returns the old leg, and the
+// media before and after as FollowTrunk does; a codec other than G.711
+// is refused with an error wrapping transcode.ErrUnsupportedCodec and
+// nothing changes. Once Run has begun closing the legs the new leg is
+// closed too.
+func (b *Bridge) ReplaceTrunk(leg Leg, m TrunkMedia) (old Leg, prev, cur TrunkMedia, err error) {
+	if leg == nil {
+		return nil, TrunkMedia{}, TrunkMedia{}, errNoLeg
+	}
+	if _, err := normalize(m); err != nil {
+		p := *b.media.Load()
+
+		return nil, p, p, err
+	}
+	old = b.trunk.Swap(&legRef{leg}).Leg
+	prev, cur, err = b.FollowTrunk(m)
+	if b.closing.Load() {
+		_ = leg.Close()
+	}
+
+	return old, prev, cur, err
 }
 
 // SetMuted mutes the uplink (on) or unmutes it: while muted the trunk

@@ -57,7 +57,7 @@ func newDownlink(b *Bridge, tc *transcode.Downlink, browser telephony.Codec, onD
 }
 
 // run relays the trunk's packets until its leg is closed or fails.
-func (d *downlink) run() error { return d.b.relay("downlink", d.b.trunk, d.buf[:], d.handle) }
+func (d *downlink) run() error { return d.b.relay("downlink", d.b.trunkLeg, d.buf[:], d.handle) }
 
 // handle processes one RTP packet read from the trunk. A change of the
 // trunk's media published since the last packet takes effect first, so
@@ -72,7 +72,11 @@ func (d *downlink) handle(pkt []byte) {
 		return
 	}
 	at := time.Since(d.epoch)
-	d.c.arrived(d.in.SSRC, d.in.SequenceNumber, d.in.Timestamp, at)
+	if d.c.arrived(d.in.SSRC, d.in.SequenceNumber, d.in.Timestamp, at) {
+		// Another source: another party after a transfer, or the trunk's
+		// new stream after a re-INVITE (RFC 3550 section 8.2).
+		d.tc.NewSource()
+	}
 	d.c.ssrc.Store(d.in.SSRC)
 	switch {
 	case d.in.PayloadType == d.audioPT:

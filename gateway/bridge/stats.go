@@ -71,14 +71,15 @@ func newCounters(clockRate int) *counters {
 // is a new stream whose numbering and timestamps are unrelated to the old
 // one's (RFC 3550 section 8.2, a trunk that changed codec by re-INVITE):
 // its sequence and jitter accounting start afresh, the losses counted so
-// far kept.
-func (c *counters) arrived(ssrc uint32, seq uint16, ts uint32, at time.Duration) {
+// far kept, and arrived reports it.
+func (c *counters) arrived(ssrc uint32, seq uint16, ts uint32, at time.Duration) (newSource bool) {
 	c.received.Add(1)
 	c.lastPacket.Store(int64(at))
 	if c.started && ssrc != c.source {
 		c.lostDone += c.lostNow
 		c.lostNow = 0
 		c.rx.Reset()
+		newSource = true
 	}
 	c.started, c.source = true, ssrc
 	if a, _ := c.rx.Update(seq, ts, at); a == rtpstream.Restart {
@@ -89,6 +90,8 @@ func (c *counters) arrived(ssrc uint32, seq uint16, ts uint32, at time.Duration)
 	c.lost.Store(uint64(max(c.lostDone+c.lostNow, 0))) //nolint:gosec // not negative
 	c.jitter.Store(st.Jitter)
 	c.highest.Store(st.ExtendedHighest)
+
+	return newSource
 }
 
 // transcoded publishes the transcoder's counts of late and reordered

@@ -54,7 +54,10 @@ func newUplink(b *Bridge, tc *transcode.Uplink, browser telephony.Codec, dtmf []
 }
 
 // run relays the browser's packets until its leg is closed or fails.
-func (u *uplink) run() error { return u.b.relay("uplink", u.b.browser, u.buf[:], u.handle) }
+func (u *uplink) run() error { return u.b.relay("uplink", u.browserLeg, u.buf[:], u.handle) }
+
+// browserLeg returns the browser's leg, which never changes.
+func (u *uplink) browserLeg() Leg { return u.b.browser }
 
 // handle processes one RTP packet read from the browser: audio is
 // transcoded and sent as frames of the trunk's ptime, telephone-events
@@ -178,7 +181,7 @@ func (u *uplink) send(h *rtp.Header, n int) {
 
 		return
 	}
-	if _, err := u.b.trunk.WriteRTP(u.out[:rtpstream.HeaderSize+n]); err != nil {
+	if _, err := u.b.trunkLeg().WriteRTP(u.out[:rtpstream.HeaderSize+n]); err != nil {
 		u.c.dropped.Add(1)
 
 		return
