@@ -51,6 +51,8 @@ type Call struct {
 	timer  *timerState
 	prack  *prackServer // our reliable provisional responses on an inbound call; nil when none
 	refer  referState   // our transfer of the call to the trunk (refer.go)
+	// referIn is the trunk's transfer of the call in progress (referin.go).
+	referIn referIn
 
 	mu          sync.Mutex
 	setupCancel context.CancelCauseFunc

@@ -22,6 +22,9 @@ const (
 	// (refer.go, RFC 3515 section 2.4.5); TransferStatus, TransferReason and TransferFinal say
 	// what.
 	EventTransfer
+	// EventRefer means the trunk asked, in a REFER, that the call be transferred to someone else
+	// (referin.go, RFC 3515); Refer says to whom and must be answered.
+	EventRefer
 )
 
 // String returns the event kind's name.
@@ -39,6 +42,8 @@ func (k DialogEventKind) String() string {
 		return "digit"
 	case EventTransfer:
 		return "transfer"
+	case EventRefer:
+		return "refer"
 	default:
 		return "unknown"
 	}
@@ -62,6 +67,9 @@ type DialogEvent struct {
 	// TransferFinal is set when the EventTransfer ends the transfer: a status of 200 or more,
 	// or the subscription terminated.
 	TransferFinal bool
+	// Refer is the trunk's transfer request of an EventRefer; its receiver answers it with
+	// Refer.Accept or Refer.Refuse.
+	Refer *Refer
 }
 
 // emit queues ev for Events, or counts it as dropped when the queue is full.

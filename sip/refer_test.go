@@ -169,14 +169,44 @@ func TestTransfer(t *testing.T) {
 	acceptHangup(t, peer, call, env.addr)
 }
 
-// TestReferFromTrunk: the trunk's REFER inside the call is refused, 400 without a Refer-To and
-// 603 with a Warning otherwise, and neither reports anything nor ends the call; a REFER
-// outside any dialog gets 405 with Allow.
+// TestReferFromTrunk: the trunk's REFER inside the call. This package refuses what it cannot
+// read or carry out (400 without exactly one Refer-To or with one naming no number, 603 for an
+// attended transfer), reports the rest as EventRefer with the number in E.164, and the call's
+// owner answers it: a refusal reaches the trunk with its Warning, a second REFER while one is
+// in progress gets 603, an accepted one gets 202 and NOTIFYs of the refer subscription with
+// the new call's status, the last one terminating it; with Refer-Sub: false (RFC 4488) it gets
+// 202 with Refer-Sub: false and no NOTIFY. Nothing ends the call. A REFER outside any dialog
+// gets 405 with Allow.
 func TestReferFromTrunk(t *testing.T) {
 	peer, env := dialingUA(t)
 	call, inv, ok := dialPeer(t, env, peer, 40036)
 	cseq := uint32(100)
-	tests := []struct {
+	refer := func(extra map[string][]string) *sipmsg.Request {
+		t.Helper()
+		cseq++
+		req := peerRequest(peer, sipmsg.REFER, inv, ok, cseq, nil)
+		for name, vs := range extra {
+			for _, v := range vs {
+				req.AppendHeader(sipmsg.NewHeader(name, v))
+			}
+		}
+		peer.Send(req, env.addr)
+		return req
+	}
+	nextRefer := func() *Refer {
+		t.Helper()
+		select {
+		case ev := <-call.Events():
+			if ev.Kind != EventRefer || ev.Refer == nil {
+				t.Fatalf("event %v, want refer", ev.Kind)
+			}
+			return ev.Refer
+		case <-time.After(5 * time.Second):
+			t.Fatal("no refer event")
+		}
+		return nil
+	}
+	refused := []struct {
 		name     string
 		referTo  []string
 		code     int
@@ -184,20 +214,92 @@ func TestReferFromTrunk(t *testing.T) {
 	}{
 		{"no Refer-To", nil, 400, "Refer-To"},
 		{"two Refer-To", []string{"<sip:+15550199@127.0.0.1>", "<sip:+15550198@127.0.0.1>"}, 400, "Refer-To"},
-		{"blind transfer", []string{"<sip:+15550199@127.0.0.1>"}, 603, "not accepted"},
+		{"not a SIP URI", []string{"<http://example.com/x>"}, 400, "sip, sips or tel"},
+		{"no user part", []string{"<sip:127.0.0.1>"}, 400, "sip, sips or tel"},
+		{"attended transfer", []string{"<sip:+15550199@127.0.0.1?Replaces=abc%40pbx%3Bto-tag%3D1%3Bfrom-tag%3D2>"}, 603, "Replaces"},
 	}
-	for _, tt := range tests {
-		cseq++
-		req := peerRequest(peer, sipmsg.REFER, inv, ok, cseq, nil)
-		for _, v := range tt.referTo {
-			req.AppendHeader(sipmsg.NewHeader("Refer-To", v))
-		}
-		peer.Send(req, env.addr)
+	for _, tt := range refused {
+		req := refer(map[string][]string{"Refer-To": tt.referTo})
 		res := peer.ExpectFinal(req, 5*time.Second)
 		if res.StatusCode != tt.code || !strings.Contains(headerValue(res, "Warning"), tt.warnSays) {
 			t.Errorf("%s: REFER answered %d Warning %q, want %d naming %q", tt.name, res.StatusCode, headerValue(res, "Warning"), tt.code, tt.warnSays)
 		}
 	}
+
+	// Refused by the call's owner.
+	req := refer(map[string][]string{"Refer-To": {"<sip:+15550199@127.0.0.1;user=phone>"}, "Referred-By": {"<sip:pbx@127.0.0.1>"}})
+	r := nextRefer()
+	if r.Number != "+15550199" || r.Target != "+15550199" || !strings.Contains(r.ReferredBy, "pbx") {
+		t.Errorf("refer %+v, want number +15550199 referred by pbx", r)
+	}
+	if err := r.Refuse(403, "Forbidden", errors.New("number not allowed")); err != nil {
+		t.Fatal(err)
+	}
+	if res := peer.ExpectFinal(req, 5*time.Second); res.StatusCode != 403 || !strings.Contains(headerValue(res, "Warning"), "not allowed") {
+		t.Errorf("refused REFER answered %d Warning %q", res.StatusCode, headerValue(res, "Warning"))
+	}
+	if err := r.Refuse(403, "Forbidden", nil); !errors.Is(err, ErrReferAnswered) {
+		t.Errorf("second answer: %v, want ErrReferAnswered", err)
+	}
+
+	// Accepted: 202, then the NOTIFYs; a second REFER meanwhile is refused.
+	req = refer(map[string][]string{"Refer-To": {"tel:+15550199"}})
+	r = nextRefer()
+	if r.Number != "+15550199" {
+		t.Errorf("tel URI: number %q", r.Number)
+	}
+	busy := refer(map[string][]string{"Refer-To": {"<sip:+15550198@127.0.0.1>"}})
+	if res := peer.ExpectFinal(busy, 5*time.Second); res.StatusCode != 603 || !strings.Contains(headerValue(res, "Warning"), "in progress") {
+		t.Errorf("REFER during a transfer answered %d %q, want 603", res.StatusCode, headerValue(res, "Warning"))
+	}
+	expectNotify := func(state, body string) {
+		t.Helper()
+		n := peer.ExpectRequest(sipmsg.NOTIFY, 5*time.Second)
+		peer.Send(sipmsg.NewResponseFromRequest(n, 200, "OK", nil), env.addr)
+		ev := fmt.Sprintf("refer;id=%d", req.CSeq().SeqNo)
+		if headerValue(n, "Event") != ev || !strings.HasPrefix(headerValue(n, "Subscription-State"), state) ||
+			!strings.HasPrefix(headerValue(n, "Content-Type"), contentSipfrag) || string(n.Body()) != body {
+			t.Errorf("NOTIFY Event %q State %q Type %q body %q; want %q, %q, sipfrag %q", headerValue(n, "Event"),
+				headerValue(n, "Subscription-State"), headerValue(n, "Content-Type"), n.Body(), ev, state, body)
+		}
+	}
+	accepted := make(chan error, 1)
+	go func() { accepted <- r.Accept(t.Context()) }()
+	if res := peer.ExpectFinal(req, 5*time.Second); res.StatusCode != 202 {
+		t.Errorf("accepted REFER answered %d, want 202", res.StatusCode)
+	}
+	expectNotify("active", "SIP/2.0 100 Trying\r\n")
+	if err := <-accepted; err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	notified := make(chan error, 1)
+	go func() { notified <- r.Notify(t.Context(), 180, "Ringing") }()
+	expectNotify("active", "SIP/2.0 180 Ringing\r\n")
+	if err := <-notified; err != nil {
+		t.Fatal(err)
+	}
+	go func() { notified <- r.Notify(t.Context(), 200, "OK") }()
+	expectNotify("terminated", "SIP/2.0 200 OK\r\n")
+	if err := <-notified; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Notify(t.Context(), 200, "OK"); err != nil {
+		t.Errorf("Notify after the final one: %v, want nil (nothing sent)", err)
+	}
+
+	// Refer-Sub: false: 202 saying so, and no NOTIFY.
+	req = refer(map[string][]string{"Refer-To": {"<sip:+15550199@127.0.0.1>"}, "Refer-Sub": {"false"}})
+	r = nextRefer()
+	if err := r.Accept(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if res := peer.ExpectFinal(req, 5*time.Second); res.StatusCode != 202 || headerValue(res, "Refer-Sub") != "false" {
+		t.Errorf("REFER without subscription answered %d Refer-Sub %q", res.StatusCode, headerValue(res, "Refer-Sub"))
+	}
+	if err := r.Notify(t.Context(), 200, "OK"); err != nil {
+		t.Fatal(err)
+	}
+
 	out := peer.SendText(fmt.Sprintf("REFER sip:gw@%s SIP/2.0\n"+
 		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-refer-out\n"+
 		"From: <sip:pbx@127.0.0.1>;tag=out1\n"+
@@ -212,7 +314,7 @@ func TestReferFromTrunk(t *testing.T) {
 	}
 	select {
 	case ev := <-call.Events():
-		t.Errorf("event %v after refused REFERs", ev.Kind)
+		t.Errorf("event %v after the REFERs", ev.Kind)
 	case <-call.Done():
 		t.Fatalf("call ended: %v", call.Err())
 	default:
