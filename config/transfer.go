@@ -1,22 +1,25 @@
 package config
 
-// TransferMode is whether the browser's blind transfers of a trunk's calls
-// are sent to the trunk (Trunk.Transfer).
+// TransferMode is whether a trunk's calls may be transferred: the
+// browser's blind transfers sent to the trunk, and the trunk's own REFERs
+// carried out (Trunk.Transfer).
 type TransferMode string
 
 const (
 	// TransferOff refuses the browser's transfers of the trunk's calls
-	// (protocol code transfer_not_allowed); nothing is sent to the trunk.
-	// It is the default.
+	// (protocol code transfer_not_allowed; nothing is sent to the trunk)
+	// and the trunk's REFERs (603 Decline). It is the default.
 	TransferOff TransferMode = "off"
 	// TransferRefer sends the browser's transfer to the trunk as a REFER
 	// inside the call's dialog (RFC 3515) whose Refer-To is the target in
-	// the trunk's number format, and follows the trunk's NOTIFYs.
+	// the trunk's number format, and follows the trunk's NOTIFYs; and it
+	// carries out the trunk's REFER of a call: the gateway calls the
+	// target on the trunk and moves the browser to it.
 	TransferRefer TransferMode = "refer"
 )
 
-// Refers reports whether the browser's transfers of the trunk's calls go to
-// the trunk as REFER (transfer: refer).
+// Refers reports whether the trunk's calls are transferred by REFER, the
+// browser's and the trunk's own (transfer: refer).
 func (t *Trunk) Refers() bool { return t.Transfer == TransferRefer }
 
 // validateTransfer reports the problem of a trunk's transfer setting under

@@ -95,8 +95,9 @@ func (s *session) queueInfoDigits(q chan<- infoDigit, digits string) error {
 }
 
 // sendInfoDigits sends the queued digits to the trunk one INFO at a time
-// until ctx ends (the bridge stops); a failed INFO is logged and counted,
-// and the next digit goes on.
+// until ctx ends (the bridge stops): in call's dialog, or in the dialog of
+// the call a trunk's transfer gave the session since; a failed INFO is
+// logged and counted, and the next digit goes on.
 func (s *session) sendInfoDigits(ctx context.Context, call *sip.Call, q <-chan infoDigit) {
 	defer s.bridgeWG.Done()
 	for {
@@ -104,6 +105,11 @@ func (s *session) sendInfoDigits(ctx context.Context, call *sip.Call, q <-chan i
 		case <-ctx.Done():
 			return
 		case d := <-q:
+			s.mu.Lock()
+			if s.call != nil {
+				call = s.call
+			}
+			s.mu.Unlock()
 			if err := call.SendDigit(ctx, d.digit, d.duration); err != nil {
 				if ctx.Err() != nil {
 					return

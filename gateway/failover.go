@@ -55,14 +55,21 @@ type Attempt struct {
 	Error string
 	// Duration is the time from the INVITE to its outcome.
 	Duration time.Duration
+	// Referred is the number, E.164, a trunk's REFER asked the gateway to
+	// call in the call's place (a transfer by the trunk, trunkrefer.go);
+	// "" for the attempts that placed the call itself.
+	Referred string
 }
 
 // String formats the attempt for the call's log line:
-// "trunk[@target]:outcome[:code]".
+// "trunk[@target][>referred]:outcome[:code]".
 func (a Attempt) String() string {
 	s := a.Trunk
 	if a.Target != "" {
 		s += "@" + a.Target
+	}
+	if a.Referred != "" {
+		s += ">" + a.Referred
 	}
 	s += ":" + a.Outcome
 	if a.SIPCode != 0 {

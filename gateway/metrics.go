@@ -104,6 +104,9 @@ type Metrics struct {
 	// Transfers counts the browser's blind transfers by outcome
 	// (registerTransfers).
 	Transfers *prometheus.CounterVec
+	// TrunkTransfers counts the trunks' transfers of calls (REFER from
+	// the trunk) by outcome (registerTrunkTransfers).
+	TrunkTransfers *prometheus.CounterVec
 }
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
@@ -187,6 +190,7 @@ func NewMetrics() *Metrics {
 	m.registerDTMFInfo()
 	m.registerSRTP()
 	m.registerTransfers()
+	m.registerTrunkTransfers()
 
 	return m
 }

@@ -46,7 +46,6 @@ func (s *session) qualityAttrs(rec cdr.Record, up, down bridge.Stats) []any {
 type qualityWatch struct {
 	s      *session
 	b      *bridge.Bridge
-	rtp    *sip.RTPConn
 	cfg    config.QualityConfig
 	prev   [2]bridge.Stats // uplink, downlink at the last measurement
 	raised map[qualityKey]bool
@@ -62,15 +61,30 @@ type qualityKey struct {
 // trunk leg is rtp: the trunk's RTCP goes to b.TrunkRTCP, and the watch
 // runs until ctx ends, counted in s.bridgeWG.
 func (s *session) watchQuality(ctx context.Context, b *bridge.Bridge, rtp *sip.RTPConn) {
-	if rtp != nil {
-		rtp.SetRTCPHandler(func(pkt []byte) { _ = b.TrunkRTCP().Handle(pkt, time.Now()) })
-	}
-	w := &qualityWatch{s: s, b: b, rtp: rtp, cfg: s.pol.cfg.Quality, raised: make(map[qualityKey]bool, 6)}
+	readTrunkRTCP(b, rtp)
+	w := &qualityWatch{s: s, b: b, cfg: s.pol.cfg.Quality, raised: make(map[qualityKey]bool, 6)}
 	s.bridgeWG.Add(1)
 	go func() {
 		defer s.bridgeWG.Done()
 		w.run(ctx)
 	}()
+}
+
+// readTrunkRTCP hands the RTCP arriving on the trunk leg rtp (nil: none)
+// to b's TrunkRTCP.
+func readTrunkRTCP(b *bridge.Bridge, rtp *sip.RTPConn) {
+	if rtp != nil {
+		rtp.SetRTCPHandler(func(pkt []byte) { _ = b.TrunkRTCP().Handle(pkt, time.Now()) })
+	}
+}
+
+// trunkRTP is the RTP socket of the session's trunk leg, nil before the
+// bridge starts.
+func (s *session) trunkRTP() *sip.RTPConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.rtp
 }
 
 // run measures every interval until ctx ends.
@@ -90,9 +104,9 @@ func (w *qualityWatch) run(ctx context.Context) {
 // measure sends the trunk its RTCP report and checks each direction
 // against the thresholds.
 func (w *qualityWatch) measure(now time.Time) {
-	if w.rtp != nil {
+	if rtp := w.s.trunkRTP(); rtp != nil {
 		if pkt, err := w.b.TrunkRTCP().Report(now); err == nil {
-			_, _ = w.rtp.WriteRTCP(pkt)
+			_, _ = rtp.WriteRTCP(pkt)
 		}
 	}
 	trunk := w.b.TrunkRTCP().Last()

@@ -94,6 +94,12 @@ type session struct {
 	infoQ chan infoDigit
 	// xfer is the browser's transfer of the call in progress (transfer.go).
 	xfer transferState
+	// A trunk's transfer of the call (trunkrefer.go): referring while its
+	// new call is being placed, by a goroutine counted in referWG that
+	// hands its outcome on referred (buffered: one at a time).
+	referring atomic.Bool
+	referWG   sync.WaitGroup
+	referred  chan trunkTransfer
 	// attempts are the trunks tried for an outbound call (failover.go).
 	attempts []Attempt
 
@@ -121,7 +127,7 @@ func (g *Gateway) newSession(c *wsConn, id, dir string, user auth.Identity) *ses
 	ctx, cancel := context.WithCancelCause(g.callCtx)
 	s := &session{
 		g: g, id: id, dir: dir, user: user, conn: c, ctx: ctx, cancel: cancel,
-		epoch: time.Now(), pol: g.policy(),
+		epoch: time.Now(), pol: g.policy(), referred: make(chan trunkTransfer, 1),
 	}
 	s.log = g.log.With("call_id", id, "user", user.UserID, "direction", dir)
 
@@ -194,8 +200,11 @@ func (s *session) established(call *sip.Call) {
 }
 
 // supervise waits for the end of an established call: the trunk ending
-// it, the session's context, the media timeout, the maximum duration, and
-// the trunk's hold and resume.
+// it, the session's context, the media timeout, the maximum duration, the
+// trunk's hold and resume, and a transfer by the trunk, which replaces
+// call with the new party's (trunkrefer.go). A trunk that ends the call
+// while its transfer is being placed ends the session only if the
+// transfer fails.
 func (s *session) supervise(call *sip.Call) {
 	check := time.NewTicker(mediaCheckInterval)
 	defer check.Stop()
@@ -205,18 +214,42 @@ func (s *session) supervise(call *sip.Call) {
 	}
 	maxDur := time.NewTimer(limit)
 	defer maxDur.Stop()
+	var orphan *sip.Call // the call the trunk ended while transferring it
+	ended := call.Done()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-call.Done():
-			s.end(trunkEnded(call))
+		case <-ended:
+			if !s.referring.Load() {
+				s.end(trunkEnded(call))
 
-			return
+				return
+			}
+			orphan, ended = call, nil
+			s.logger().Info("the trunk ended the call while transferring it")
 		case ev := <-call.Events():
+			if ev.Kind == sip.EventRefer {
+				s.trunkRefer(call, ev.Refer)
+
+				continue
+			}
 			s.dialogEvent(ev)
+		case tr := <-s.referred:
+			switch {
+			case tr.call != nil:
+				s.adoptTransfer(call, tr)
+				call, ended, orphan = tr.call, tr.call.Done(), nil
+			default:
+				s.awaitTrunk(false)
+				if orphan != nil {
+					s.end(trunkEnded(orphan))
+
+					return
+				}
+			}
 		case <-check.C:
-			if s.mediaTimedOut(s.since()) {
+			if !s.referring.Load() && s.mediaTimedOut(s.since()) {
 				s.end(errMediaTimeout)
 
 				return
@@ -311,6 +344,7 @@ func (s *session) finish() {
 	if stopBridge != nil {
 		stopBridge()
 	}
+	s.dropTransfer()
 	s.bridgeWG.Wait()
 	s.holdWG.Wait()
 	s.describeBridge()

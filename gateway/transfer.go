@@ -104,37 +104,18 @@ func (c *wsConn) transfer(id auth.Identity, m signaling.Transfer) error {
 // authorizeTransfer checks a transfer of call as a dial of m.To by the
 // user, and when it passes starts it.
 func (c *wsConn) authorizeTransfer(s *session, call *sip.Call, id auth.Identity, m signaling.Transfer) error {
-	g := c.g
 	if t, ok := s.pol.cfg.Trunk(call.Trunk()); !ok || !t.Refers() {
 		return errTransferOff
 	}
-	if g.locks.locked(id.UserID) {
-		return errUserLocked
-	}
-	pol := g.policy()
-	id, err := pol.identity(id)
+	e164, _, err := c.checkTransferTarget(s, id, m.To)
 	if err != nil {
 		return err
 	}
-	rt, _, err := pol.router.Route(m.To, id.DialRules)
-	if err != nil {
-		return err
-	}
-	if rt, _, err = c.authorizeDial(pol, id.DialRules, signaling.Dial{ID: m.CallID, To: m.To}, id.UserID, rt, s.from); err != nil {
-		return err
-	}
-	ticket, _, err := g.takeLimits(pol, id.UserID, rt.E164)
-	if err != nil {
-		return err
-	}
-	// The transferred call is the trunk's, not ours: it counts as a call
-	// started and holds no place among the user's calls in progress.
-	g.endLimits(&ticket, 0)
 	if !s.xfer.begin(m.Ref) {
 		return errTransferPending
 	}
-	s.logger().Info("transferring", "to", rt.E164, "trunk", call.Trunk())
-	go s.runTransfer(call, rt.E164)
+	s.logger().Info("transferring", "to", e164, "trunk", call.Trunk())
+	go s.runTransfer(call, e164)
 
 	return nil
 }

@@ -115,19 +115,127 @@ func TestTransferOff(t *testing.T) {
 	}
 }
 
-// TestTransferFromTrunk: a PBX (sipp) that tries to transfer the browser's
-// call: its REFER without Refer-To gets 400 and its REFER to a number 603
-// Decline (the gateway does not carry out transfers asked by trunks), and
-// the call goes on until the browser hangs up.
+// TestTransferFromTrunk: a PBX (sipp, echoing RTP) transfers the browser's
+// call. Its REFER without Refer-To gets 400 and its REFER to a number
+// outside the user's dial rules 403, and the call goes on; its REFER to an
+// allowed number gets 202 and NOTIFY 100 Trying, the gateway calls the
+// number on the same trunk with the user's caller ID, and when the new
+// party answers (with PCMA) the browser gets referred, hears its own tone
+// come back through the new party, and the PBX gets the final NOTIFY 200
+// and a BYE for the old call. The browser's hangup ends the new call.
 func TestTransferFromTrunk(t *testing.T) {
 	t.Parallel()
-	uas := startScenario(t, "uas_refers_call.xml", 0, nil)
+	uas := startSipp(t, "uas_transfers_call.xml", sipp.Options{Echo: true, Extra: []string{"-m", "2"}}, 0)
 	e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
+	b := e.login(t, userAlice)
+	id := newCallID()
+	peer := newPeer(t)
+	b.ws.Dial(t, id, carrierNumber, peer)
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	peer.Heard().WaitTone(t, "the browser, through the PBX", 0, gobrowser.DefaultToneHz, 0)
+
+	m := b.ws.Expect(t, "referred", gobrowser.Is[signaling.Referred](id)).(signaling.Referred)
+	if m.To != transferTarget {
+		t.Errorf("referred to %q, want %s", m.To, transferTarget)
+	}
+	// The old call's media stopped at the transfer: what the browser hears
+	// from here on crossed the new party's PCMA leg.
+	e.logs.WaitLine(t, "transferred by the trunk")
+	peer.Heard().WaitTone(t, "the browser, through the new party", peer.Heard().Len(), gobrowser.DefaultToneHz, 0)
+
+	b.ws.Send(t, signaling.Hangup{CallID: id})
+	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	uas.Wait(stepTimeout)
+
+	if bad := uas.MustReceive("SIP/2.0 400"); !strings.Contains(bad.Header("Warning"), "Refer-To") {
+		t.Errorf("400 Warning %q", bad.Header("Warning"))
+	}
+	if denied := uas.MustReceive("SIP/2.0 403"); !strings.Contains(denied.Header("Warning"), "forbidden") {
+		t.Errorf("403 Warning %q, want the dial rules' refusal", denied.Header("Warning"))
+	}
+	uas.MustReceive("SIP/2.0 202")
+	notifies := uas.Received("NOTIFY ", false)
+	if len(notifies) != 2 {
+		t.Fatalf("PBX got %d NOTIFYs, want 2", len(notifies))
+	}
+	for i, want := range []struct{ state, body string }{{"active", "SIP/2.0 100 Trying"}, {"terminated", "SIP/2.0 200 OK"}} {
+		n := notifies[i]
+		if !strings.HasPrefix(n.Header("Event"), "refer") || !strings.HasPrefix(n.Header("Subscription-State"), want.state) ||
+			!strings.Contains(n.Text, want.body) {
+			t.Errorf("NOTIFY %d: Event %q State %q, want %s with %q:\n%s", i, n.Header("Event"), n.Header("Subscription-State"), want.state, want.body, n.Text)
+		}
+	}
+	invites := uas.Received("INVITE ", false)
+	if len(invites) != 2 || !strings.HasPrefix(invites[1].Text, "INVITE sip:"+transferTarget+"@") {
+		t.Fatalf("PBX got INVITEs %v, want the call and one to %s", invites, transferTarget)
+	}
+	if from := invites[1].Header("From"); !strings.Contains(from, "+15550100") {
+		t.Errorf("the transfer's INVITE From %q, want the user's caller ID", from)
+	}
+	if byes := uas.Received("BYE ", false); len(byes) != 2 {
+		t.Errorf("PBX got %d BYEs, want 2 (the old call at the transfer, the new one at the hangup)", len(byes))
+	}
+}
+
+// TestTransferFromTrunkLeaves: a PBX (sipp) that hangs up right after
+// the 202 of its REFER, as a transferor may. When the new party answers
+// the browser's call goes on with it (referred, its tone echoed back by
+// the new party); when the new party is busy the call ends as the PBX
+// ended it.
+func TestTransferFromTrunkLeaves(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, target string
+		answers      bool
+	}{
+		{"target answers", "+15550198", true},
+		{"target busy", "+15550197", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			uas := startSipp(t, "uas_transfers_leaves.xml", sipp.Options{Echo: true, Extra: []string{"-m", "2", "-set", "target", tt.target}}, 0)
+			e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
+			b := e.login(t, userAlice)
+			id := newCallID()
+			peer := newPeer(t)
+			b.ws.Dial(t, id, carrierNumber, peer)
+			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+			if !tt.answers {
+				b.ws.ExpectHangup(t, id, signaling.ReasonRemoteHangup, 0)
+				uas.Wait(stepTimeout)
+				if invites := uas.Received("INVITE sip:"+tt.target+"@", false); len(invites) != 1 {
+					t.Errorf("PBX got %d INVITEs to %s, want 1", len(invites), tt.target)
+				}
+
+				return
+			}
+			if m := b.ws.Expect(t, "referred", gobrowser.Is[signaling.Referred](id)).(signaling.Referred); m.To != tt.target {
+				t.Errorf("referred to %q, want %s", m.To, tt.target)
+			}
+			peer.Heard().WaitTone(t, "the browser, through the new party", peer.Heard().Len(), gobrowser.DefaultToneHz, 0)
+			b.ws.Send(t, signaling.Hangup{CallID: id})
+			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+			uas.Wait(stepTimeout)
+			if byes := uas.Received("BYE ", false); len(byes) != 1 {
+				t.Errorf("PBX got %d BYEs, want 1 (the new call's)", len(byes))
+			}
+		})
+	}
+}
+
+// TestTransferFromTrunkOff: a trunk without transfer: refer gets 603 for
+// its REFER (400 without Refer-To), and the call goes on until the
+// browser hangs up.
+func TestTransferFromTrunkOff(t *testing.T) {
+	t.Parallel()
+	uas := startScenario(t, "uas_refers_call.xml", 0, nil)
+	e := startCarrierGateway(t, uas.Port(), 0, "", "")
 	b := e.login(t, userAlice)
 	id := newCallID()
 	b.ws.Dial(t, id, carrierNumber, newPeer(t))
 	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
-	e.logs.WaitLine(t, "sip REFER from the trunk declined")
+	e.logs.WaitLine(t, "transfer by the trunk refused")
 	b.ws.Send(t, signaling.Hangup{CallID: id})
 	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
 	uas.Wait(stepTimeout)

@@ -131,6 +131,12 @@ type Bridge struct {
 	// closing is set when Run closes the legs: the loops' read errors are
 	// then the end of the call, not failures.
 	closing atomic.Bool
+	// awaiting is set by AwaitTrunk: a closed trunk leg waits for its
+	// replacement. swapped wakes the waiting downlink (ReplaceTrunk);
+	// stopped is closed when Run's context ends.
+	awaiting atomic.Bool
+	swapped  chan struct{}
+	stopped  chan struct{}
 }
 
 // New builds the bridge of a call: the transcoders between the browser's
@@ -171,7 +177,7 @@ func New(cfg Config) (*Bridge, error) {
 	if epoch.IsZero() {
 		epoch = time.Now()
 	}
-	b := &Bridge{browser: cfg.Browser, dtmf: gen}
+	b := &Bridge{browser: cfg.Browser, dtmf: gen, swapped: make(chan struct{}, 1), stopped: make(chan struct{})}
 	b.trunk.Store(&legRef{cfg.Trunk})
 	b.media.Store(&media)
 	b.up = newUplink(b, upTC, cfg.BrowserCodec, mappers, epoch)
@@ -207,6 +213,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-done:
 			done = nil
 			b.closing.Store(true)
+			close(b.stopped)
 			_ = b.browser.Close()
 			_ = b.trunkLeg().Close()
 		case err := <-ended:
@@ -225,14 +232,14 @@ type legRef struct{ Leg }
 func (b *Bridge) trunkLeg() Leg { return b.trunk.Load().Leg }
 
 // relay is the loop of direction dir: it reads the source leg, which src
-// returns before each read, into buf and hands each packet to handle,
+// returns before each read (trunk: the trunk's leg), into buf and hands each packet to handle,
 // retrying reads that time out (os.ErrDeadlineExceeded), until the leg
 // fails. A failure is the end of the call, and nil, once the bridge has
 // closed the legs or when the leg's owner closed it (net.ErrClosed),
-// unless src returns another leg by then (ReplaceTrunk): the loop then
-// goes on with it. Any other failure is returned, named with the
-// direction.
-func (b *Bridge) relay(dir string, src func() Leg, buf []byte, handle func([]byte)) error {
+// unless src returns another leg by then (ReplaceTrunk), or will (the
+// trunk's leg while AwaitTrunk is on): the loop then goes on with it. Any
+// other failure is returned, named with the direction.
+func (b *Bridge) relay(dir string, src func() Leg, trunk bool, buf []byte, handle func([]byte)) error {
 	for {
 		leg := src()
 		n, err := leg.ReadRTP(buf)
@@ -243,7 +250,7 @@ func (b *Bridge) relay(dir string, src func() Leg, buf []byte, handle func([]byt
 		case b.closing.Load():
 			return nil
 		case errors.Is(err, net.ErrClosed):
-			if src() == leg {
+			if src() == leg && (!trunk || !b.awaitReplacement(leg)) {
 				return nil
 			}
 		default:
@@ -274,12 +281,51 @@ func (b *Bridge) ReplaceTrunk(leg Leg, m TrunkMedia) (old Leg, prev, cur TrunkMe
 		return nil, p, p, err
 	}
 	old = b.trunk.Swap(&legRef{leg}).Leg
+	b.awaiting.Store(false)
+	b.wake()
 	prev, cur, err = b.FollowTrunk(m)
 	if b.closing.Load() {
 		_ = leg.Close()
 	}
 
 	return old, prev, cur, err
+}
+
+// AwaitTrunk (on) tells the bridge that the trunk's leg is about to be
+// replaced (a transfer is placing the new party's call) so that its owner
+// closing the current one, as when the old party hangs up meanwhile, does
+// not end the downlink: it waits for ReplaceTrunk or the end of Run. Off
+// (the transfer failed) a closed trunk leg ends the downlink again, at
+// once if it is waiting. ReplaceTrunk turns it off.
+func (b *Bridge) AwaitTrunk(on bool) {
+	b.awaiting.Store(on)
+	b.wake()
+}
+
+// wake wakes a downlink waiting for the trunk's leg, if any.
+func (b *Bridge) wake() {
+	select {
+	case b.swapped <- struct{}{}:
+	default:
+	}
+}
+
+// awaitReplacement waits, while AwaitTrunk is on, for the closed trunk
+// leg leg to be replaced: true once it is, false when it will not be (Run
+// ended, AwaitTrunk turned off).
+func (b *Bridge) awaitReplacement(leg Leg) bool {
+	for b.trunkLeg() == leg {
+		if !b.awaiting.Load() {
+			return false
+		}
+		select {
+		case <-b.swapped:
+		case <-b.stopped:
+			return false
+		}
+	}
+
+	return true
 }
 
 // SetMuted mutes the uplink (on) or unmutes it: while muted the trunk

@@ -57,7 +57,7 @@ func newDownlink(b *Bridge, tc *transcode.Downlink, browser telephony.Codec, onD
 }
 
 // run relays the trunk's packets until its leg is closed or fails.
-func (d *downlink) run() error { return d.b.relay("downlink", d.b.trunkLeg, d.buf[:], d.handle) }
+func (d *downlink) run() error { return d.b.relay("downlink", d.b.trunkLeg, true, d.buf[:], d.handle) }
 
 // handle processes one RTP packet read from the trunk. A change of the
 // trunk's media published since the last packet takes effect first, so

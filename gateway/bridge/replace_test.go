@@ -109,3 +109,24 @@ func testReplaceTrunk(t *testing.T, codec telephony.Codec) {
 		t.Error("Run did not close the trunk's current leg")
 	}
 }
+
+// TestBridgeAwaitTrunk: while a transfer is placed (AwaitTrunk) the old
+// party may hang up, closing the trunk's leg before its replacement
+// exists; the downlink waits for the new leg instead of ending, and the
+// browser hears the new party once it comes.
+func TestBridgeAwaitTrunk(t *testing.T) {
+	r := start(t, testConfig())
+	r.trunk.feed(t, trunkPackets(t, 10, 1000)...)
+	r.b.AwaitTrunk(true)
+	_ = r.trunk.Close()
+	r.browser.feed(t, browserPackets(t, 10, 440)...) // the uplink goes on meanwhile
+	mark := len(r.browser.packets())
+	next := newMemLeg()
+	if _, _, _, err := r.b.ReplaceTrunk(next, TrunkMedia{Codec: telephony.PCMU, EventPT: testTrunkTE}); err != nil {
+		t.Fatal(err)
+	}
+	next.feed(t, withSSRC(t, testcodec.G711Packets(t, telephony.PCMU, 20, 1500, 9000, 100), 5)...)
+	if n := len(r.browser.packets()) - mark; n != 20 {
+		t.Errorf("the browser got %d packets of the new party's 20", n)
+	}
+}

@@ -54,7 +54,7 @@ func newUplink(b *Bridge, tc *transcode.Uplink, browser telephony.Codec, dtmf []
 }
 
 // run relays the browser's packets until its leg is closed or fails.
-func (u *uplink) run() error { return u.b.relay("uplink", u.browserLeg, u.buf[:], u.handle) }
+func (u *uplink) run() error { return u.b.relay("uplink", u.browserLeg, false, u.buf[:], u.handle) }
 
 // browserLeg returns the browser's leg, which never changes.
 func (u *uplink) browserLeg() Leg { return u.b.browser }

@@ -102,6 +102,7 @@ var serverDecoders = map[Type]decodeFunc{
 	TypeError:         decodeAs[ErrorReply],
 	TypePong:          decodeAs[Pong],
 	TypeHeld:          decodeAs[Held],
+	TypeReferred:      decodeAs[Referred],
 	TypeResumed:       decodeAs[Resumed],
 	TypeICERestarted:  decodeAs[ICERestarted],
 	TypeICEServers:    decodeAs[ICEServers],

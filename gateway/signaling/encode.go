@@ -94,6 +94,8 @@ func (e *Encoder) Encode(m Message) ([]byte, error) {
 		err = encodeAs(&e.enc, m)
 	case Resumed:
 		err = encodeAs(&e.enc, m)
+	case Referred:
+		err = encodeAs(&e.enc, m)
 	case ICERestart:
 		err = encodeAs(&e.enc, m)
 	case ICERestarted:

@@ -82,6 +82,7 @@ func TestRoundTrip(t *testing.T) {
 		Pong{Ref: "p"},
 		Held{CallID: "c1"},
 		Resumed{CallID: "c1"},
+		Referred{CallID: "c1", To: "+15550199"},
 		ICERestarted{CallID: "c1", SDP: offerSDP},
 		ICEServers{ICEServers: []ICEServer{{URLs: []string{"turn:127.0.0.1:3478?transport=tcp"}, Username: "u", Credential: "c"}}},
 		Extension{Extension: "201", Status: ExtensionForbidden, SIPCode: 403},

@@ -282,6 +282,10 @@ function track(call) {
     setStatus(held ? "On hold." : "Connected.");
     render();
   });
+  call.on("referred", (number) => {
+    setStatus("Transferred to " + number + ".");
+    render();
+  });
   call.on("dtmf", (digit) => {
     setStatus("The other party pressed " + digit + ".");
   });

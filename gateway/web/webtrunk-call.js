@@ -23,7 +23,8 @@ import { QualityMonitor, Ringback } from "./webtrunk-media.js";
  * Events: "ringing", "progress" (early media flows), "connected",
  * "disconnected" (DisconnectInfo), "dtmf" (digit received from the far end),
  * "mute" (boolean), "hold" (boolean), "held" and "resumed" (the far end put
- * the call on hold or took it off), "remotestream" (MediaStream),
+ * the call on hold or took it off), "referred" (the far end transferred
+ * the call: the number of the party now on the line), "remotestream" (MediaStream),
  * "warning" (QualityWarning, raised and cleared), "inputchange" (the new
  * microphone track), "error" (WebtrunkError that did not end the call),
  * "icerestart" ({reason}: the media path is being re-established after a
@@ -40,6 +41,7 @@ export class Call extends Emitter {
   #muted = false;
   #held = false;
   #heldByRemote = false;
+  #referredTo = "";
   /** @type {RTCPeerConnection|null} */
   #pc = null;
   /** @type {MediaStream|null} */
@@ -104,8 +106,11 @@ export class Call extends Emitter {
     return this.#state;
   }
 
-  /** remoteNumber is the other party's number. */
+  /** remoteNumber is the other party's number: the party the far end transferred the call to, if it did. */
   get remoteNumber() {
+    if (this.#referredTo) {
+      return this.#referredTo;
+    }
     return this.direction === "outbound" ? this.to : this.from;
   }
 
@@ -450,6 +455,11 @@ export class Call extends Emitter {
       case "resumed":
         this.#heldByRemote = msg.type === "held";
         this.emit(msg.type);
+        break;
+      case "referred":
+        this.#referredTo = String(msg.to || "");
+        this.#heldByRemote = false;
+        this.emit("referred", this.#referredTo);
         break;
       case "quality":
         this._quality("gateway", msg.name, !!msg.raised, Number(msg.value), Number(msg.threshold), msg.direction);

@@ -280,6 +280,8 @@ export interface CallEvents {
   hold: [boolean];
   held: [];
   resumed: [];
+  /** The far end transferred the call: the number of the party now on the line (also remoteNumber). */
+  referred: [string];
   warning: [QualityWarningEvent];
   inputchange: [MediaStreamTrack];
   /** The media path is being re-established (ICE restart) after a network change. */
