@@ -120,6 +120,10 @@ func (s *session) followTrunk(m sip.Media) {
 // 20ms". s.mu is held and the bridge is not running (before Run, or after
 // it returned).
 func (s *session) describeMediaLocked() string {
+	if s.target != nil {
+		return "party " + s.call.Media().Codec.String() + ", transfer target " + s.bridge.TrunkMedia().Codec.String() + "; " + s.bridge.String()
+	}
+
 	return "browser " + s.leg.Media().String() + ", trunk " + s.bridge.TrunkMedia().Codec.String() + "; " + s.bridge.String()
 }
 
@@ -136,16 +140,17 @@ func (s *session) describeBridge() {
 }
 
 // mediaStats returns the counters of both directions (zero before the
-// bridge starts).
+// bridge starts), including those of the bridge a transfer by the gateway
+// replaced.
 func (s *session) mediaStats() (up, down bridge.Stats) {
 	s.mu.Lock()
-	b := s.bridge
+	b, earlier := s.bridge, s.earlier
 	s.mu.Unlock()
 	if b == nil {
-		return bridge.Stats{}, bridge.Stats{}
+		return earlier[0], earlier[1]
 	}
 
-	return b.Uplink(), b.Downlink()
+	return earlier[0].Plus(b.Uplink()), earlier[1].Plus(b.Downlink())
 }
 
 // muteLocked mutes the uplink while the browser holds the call (see

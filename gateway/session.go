@@ -100,6 +100,14 @@ type session struct {
 	referring atomic.Bool
 	referWG   sync.WaitGroup
 	referred  chan trunkTransfer
+	// detached is set once a transfer by the gateway let the browser go
+	// (transferbridge.go); target is then the transfer's call, bridged to
+	// call, under mu.
+	detached atomic.Bool
+	target   *sip.Call
+	// earlier are the uplink's and downlink's counters of the bridge a
+	// transfer by the gateway replaced, under mu.
+	earlier [2]bridge.Stats
 	// attempts are the trunks tried for an outbound call (failover.go).
 	attempts []Attempt
 
@@ -215,6 +223,9 @@ func (s *session) supervise(call *sip.Call) {
 	maxDur := time.NewTimer(limit)
 	defer maxDur.Stop()
 	var orphan *sip.Call // the call the trunk ended while transferring it
+	var target *sip.Call // the transfer's call bridged to call, once handed over
+	var targetDone <-chan struct{}
+	var targetEvents <-chan sip.DialogEvent
 	ended := call.Done()
 	for {
 		select {
@@ -228,15 +239,45 @@ func (s *session) supervise(call *sip.Call) {
 			}
 			orphan, ended = call, nil
 			s.logger().Info("the trunk ended the call while transferring it")
-		case ev := <-call.Events():
-			if ev.Kind == sip.EventRefer {
-				s.trunkRefer(call, ev.Refer)
+		case <-targetDone:
+			s.end(trunkEnded(target))
 
-				continue
+			return
+		case ev := <-call.Events():
+			switch {
+			case ev.Kind == sip.EventRefer:
+				s.trunkRefer(call, ev.Refer)
+			case target != nil:
+				s.logger().Info("dialog event of the transferred party not followed", "event", ev.Kind.String())
+			default:
+				s.dialogEvent(ev)
 			}
-			s.dialogEvent(ev)
+		case ev := <-targetEvents:
+			s.targetEvent(ev)
 		case tr := <-s.referred:
 			switch {
+			case tr.call != nil && tr.bridged:
+				s.referring.Store(false)
+				if orphan != nil {
+					// The party left while the target was called: the
+					// target is hung up with the rest in finish.
+					s.mu.Lock()
+					s.target = tr.call
+					s.mu.Unlock()
+					s.end(trunkEnded(orphan))
+
+					return
+				}
+				if err := s.handOver(call, tr.call); err != nil {
+					s.logger().Warn("transfer hand-over failed", "error", err)
+					s.mu.Lock()
+					s.target = tr.call
+					s.mu.Unlock()
+					s.end(err)
+
+					return
+				}
+				target, targetDone, targetEvents = tr.call, tr.call.Done(), tr.call.Events()
 			case tr.call != nil:
 				s.adoptTransfer(call, tr)
 				call, ended, orphan = tr.call, tr.call.Done(), nil
@@ -319,7 +360,7 @@ func (s *session) finish() {
 	endAt := time.Now()
 	cause := causeOf(context.Cause(s.ctx))
 	s.mu.Lock()
-	call, rtpConn, ic, stopBridge := s.call, s.rtp, s.ic, s.stopBridge
+	call, rtpConn, ic, stopBridge, target := s.call, s.rtp, s.ic, s.stopBridge, s.target
 	if s.iceTimer != nil {
 		s.iceTimer.Stop()
 	}
@@ -334,6 +375,13 @@ func (s *session) finish() {
 	case ic != nil:
 		code, text := rejectStatus(cause.Reason)
 		_ = ic.Reject(code, text)
+	}
+	if target != nil {
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), hangupTimeout)
+		if err := target.Hangup(hctx); err != nil {
+			s.logger().Debug("hangup of the transfer's call", "error", err)
+		}
+		cancel()
 	}
 	if rtpConn != nil {
 		_ = rtpConn.Close()
@@ -353,8 +401,10 @@ func (s *session) finish() {
 	// the moment it reads its hangup.
 	s.g.hub.release(s.user.UserID)
 	s.slot.release()
-	s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
-	s.conn.removeCall(s.id, s)
+	if !s.detached.Load() {
+		s.conn.send(signaling.HangupEvent{CallID: s.id, Reason: cause.Reason, SIPCode: cause.SIPCode, SIPReason: cause.SIPText})
+		s.conn.removeCall(s.id, s)
+	}
 	s.record(cause, rtpConn, endAt)
 	s.g.sessions.remove(s)
 }

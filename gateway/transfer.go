@@ -22,7 +22,8 @@ import (
 // call's dialog (sip.Call.Transfer, RFC 3515) and follows its NOTIFYs: a
 // 2xx sipfrag ends the call with reason transferred (BYE unless the trunk
 // sent one), a failure is reported to the browser as transfer_failed and
-// the call goes on.
+// the call goes on. A trunk with transfer: bridge takes no REFER: the
+// gateway places the new call itself (transferbridge.go).
 
 // referTimeout bounds waiting for the trunk's final response to a REFER.
 const referTimeout = 32 * time.Second
@@ -104,18 +105,27 @@ func (c *wsConn) transfer(id auth.Identity, m signaling.Transfer) error {
 // authorizeTransfer checks a transfer of call as a dial of m.To by the
 // user, and when it passes starts it.
 func (c *wsConn) authorizeTransfer(s *session, call *sip.Call, id auth.Identity, m signaling.Transfer) error {
-	if t, ok := s.pol.cfg.Trunk(call.Trunk()); !ok || !t.Refers() {
+	t, ok := s.pol.cfg.Trunk(call.Trunk())
+	if !ok || !t.Refers() && !t.Bridges() {
 		return errTransferOff
 	}
-	e164, _, err := c.checkTransferTarget(s, id, m.To)
+	if s.referring.Load() {
+		return errTransferPending
+	}
+	rt, from, err := c.checkTransferTarget(s, id, m.To)
 	if err != nil {
 		return err
 	}
 	if !s.xfer.begin(m.Ref) {
 		return errTransferPending
 	}
-	s.logger().Info("transferring", "to", e164, "trunk", call.Trunk())
-	go s.runTransfer(call, e164)
+	s.logger().Info("transferring", "to", rt.E164, "trunk", call.Trunk(), "mode", string(t.Transfer))
+	if t.Bridges() {
+		s.startBridgeTransfer(rt, from)
+
+		return nil
+	}
+	go s.runTransfer(call, rt.E164)
 
 	return nil
 }

@@ -42,8 +42,9 @@ const (
 
 // Warning texts of refused REFERs.
 var (
-	errTrunkTransferOff = errors.New("transfers are not accepted on this trunk")
-	errReferNoNumber    = errors.New("Refer-To names no number the trunk's numbering plan can read")
+	errTrunkTransferOff   = errors.New("transfers are not accepted on this trunk")
+	errReferNoNumber      = errors.New("Refer-To names no number the trunk's numbering plan can read")
+	errTransferInProgress = errors.New("a transfer of the call is in progress")
 )
 
 // trunkTransfer is the outcome of a trunk's transfer, handed by its
@@ -52,6 +53,9 @@ var (
 type trunkTransfer struct {
 	refer *sip.Refer
 	call  *sip.Call
+	// bridged marks the browser's transfer carried out by the gateway
+	// (transferbridge.go) rather than a trunk's REFER.
+	bridged bool
 }
 
 // registerTrunkTransfers adds webtrunk_trunk_transfers_total.
@@ -71,8 +75,13 @@ func (m *Metrics) registerTrunkTransfers() {
 // goroutine of its own, whose outcome arrives on s.referred. It runs in
 // the session goroutine and does not block.
 func (s *session) trunkRefer(call *sip.Call, r *sip.Refer) {
-	if t, ok := s.pol.cfg.Trunk(call.Trunk()); !ok || !t.Refers() {
+	if t, ok := s.pol.cfg.Trunk(call.Trunk()); !ok || !t.Refers() || s.detached.Load() {
 		s.refuseRefer(r, 603, "Decline", errTrunkTransferOff)
+
+		return
+	}
+	if s.referring.Load() {
+		s.refuseRefer(r, 603, "Decline", errTransferInProgress)
 
 		return
 	}
@@ -123,7 +132,8 @@ func (s *session) placeReferred(trunk string, r *sip.Refer) *sip.Call {
 
 		return nil
 	}
-	e164, from, err := s.conn.checkTransferTarget(s, s.user, r.Number)
+	rt, from, err := s.conn.checkTransferTarget(s, s.user, r.Number)
+	e164 := rt.E164
 	if err != nil {
 		s.refuseRefer(r, 403, "Forbidden", err)
 
@@ -170,36 +180,36 @@ func (s *session) placeReferred(trunk string, r *sip.Refer) *sip.Call {
 // dial authorisation hook and the user's limits, in that order. A
 // transfer counts as a call started; it holds no place among the user's
 // calls in progress (the call it replaces holds one). It returns the
-// number in E.164 and the caller ID to present, or the *callError that
-// refuses it.
-func (c *wsConn) checkTransferTarget(s *session, user auth.Identity, number string) (e164, from string, err error) {
+// number's route (its E.164 form and trunks) and the caller ID to present,
+// or the *callError that refuses it.
+func (c *wsConn) checkTransferTarget(s *session, user auth.Identity, number string) (rt route, from string, err error) {
 	g := c.g
 	if g.locks.locked(user.UserID) {
-		return "", "", errUserLocked
+		return route{}, "", errUserLocked
 	}
 	pol := g.policy()
 	id, err := pol.identity(user)
 	if err != nil {
-		return "", "", err
+		return route{}, "", err
 	}
-	rt, _, err := pol.router.Route(number, id.DialRules)
+	rt, _, err = pol.router.Route(number, id.DialRules)
 	if err != nil {
-		return "", "", err
+		return route{}, "", err
 	}
 	from = s.from
 	if s.dir != directionOutbound {
 		from = callerID(id, rt)
 	}
 	if rt, from, err = c.authorizeDial(pol, id.DialRules, signaling.Dial{ID: s.id, To: number}, id.UserID, rt, from); err != nil {
-		return "", "", err
+		return route{}, "", err
 	}
 	ticket, _, err := g.takeLimits(pol, id.UserID, rt.E164)
 	if err != nil {
-		return "", "", err
+		return route{}, "", err
 	}
 	g.endLimits(&ticket, 0)
 
-	return rt.E164, from, nil
+	return rt, from, nil
 }
 
 // referFailure is the status a failed transfer reports to the trunk in

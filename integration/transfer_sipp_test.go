@@ -96,6 +96,38 @@ func TestTransferByRefer(t *testing.T) {
 	}
 }
 
+// TestTransferBridged: a browser's transfer on a carrier (sipp) that takes
+// no REFER (transfer: bridge): the gateway calls the target itself with the
+// user's caller ID and, once it answers, ends the browser's call with
+// reason transferred while the carrier's two calls stay bridged; no REFER
+// reaches the carrier; when the target hangs up the gateway ends the
+// first call with a BYE.
+func TestTransferBridged(t *testing.T) {
+	t.Parallel()
+	uas := startSipp(t, "uas_bridged_transfer.xml", sipp.Options{Echo: true, Extra: []string{"-m", "2"}}, 0)
+	e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: bridge")
+	b := e.login(t, userAlice)
+	id, _ := dialUntilConnected(t, b)
+	b.ws.Send(t, signaling.Transfer{CallID: id, To: transferTarget, Ref: "t1"})
+	b.ws.ExpectHangup(t, id, signaling.ReasonTransferred, 0)
+	uas.Wait(stepTimeout)
+	e.logs.WaitLine(t, `msg="call ended"`)
+
+	invites := uas.Received("INVITE ", false)
+	if len(invites) != 2 || !strings.HasPrefix(invites[1].Text, "INVITE sip:"+transferTarget+"@") {
+		t.Fatalf("carrier got INVITEs %v, want the call and one to %s", invites, transferTarget)
+	}
+	if from := invites[1].Header("From"); !strings.Contains(from, "+15550100") {
+		t.Errorf("the transfer's INVITE From %q, want the user's caller ID", from)
+	}
+	if refers := uas.Received("REFER ", false); len(refers) != 0 {
+		t.Errorf("carrier got %d REFERs, want none", len(refers))
+	}
+	if byes := uas.Received("BYE ", false); len(byes) != 1 {
+		t.Errorf("carrier got %d BYEs, want 1 (the first call's, after the target hung up)", len(byes))
+	}
+}
+
 // TestTransferOff: a transfer of a call on a trunk without transfer: refer
 // is refused with transfer_not_allowed, nothing reaches the carrier, and
 // the call goes on.

@@ -46,3 +46,17 @@ func TestCountersNewSource(t *testing.T) {
 		})
 	}
 }
+
+// TestStatsPlus: the counters of two bridges one after the other add up;
+// the jitter is the later one's once it received, LastPacket the latest.
+func TestStatsPlus(t *testing.T) {
+	a := Stats{Received: 10, Sent: 9, Lost: 1, Dropped: 2, Jitter: 3 * time.Millisecond, Transcode: time.Second, LastPacket: 5 * time.Second, Late: 1, Reordered: 2}
+	b := Stats{Received: 4, Sent: 4, Lost: 1, Jitter: 7 * time.Millisecond, Transcode: time.Second, LastPacket: 9 * time.Second, Late: 1}
+	want := Stats{Received: 14, Sent: 13, Lost: 2, Dropped: 2, Jitter: 7 * time.Millisecond, Transcode: 2 * time.Second, LastPacket: 9 * time.Second, Late: 2, Reordered: 2}
+	if got := a.Plus(b); got != want {
+		t.Errorf("Plus = %+v, want %+v", got, want)
+	}
+	if got := a.Plus(Stats{}); got != a {
+		t.Errorf("Plus(zero) = %+v, want %+v", got, a)
+	}
+}

@@ -35,6 +35,23 @@ type Stats struct {
 	Late, Reordered uint64
 }
 
+// Plus returns the counters of a direction carried by two bridges one
+// after the other, s then later (a call whose party changed bridges):
+// counts and times summed, the later bridge's jitter once it received
+// anything, and the latest LastPacket.
+func (s Stats) Plus(later Stats) Stats {
+	sum := Stats{
+		Received: s.Received + later.Received, Sent: s.Sent + later.Sent, Lost: s.Lost + later.Lost,
+		Dropped: s.Dropped + later.Dropped, Jitter: s.Jitter, Transcode: s.Transcode + later.Transcode,
+		LastPacket: max(s.LastPacket, later.LastPacket), Late: s.Late + later.Late, Reordered: s.Reordered + later.Reordered,
+	}
+	if later.Received > 0 {
+		sum.Jitter = later.Jitter
+	}
+
+	return sum
+}
+
 // counters are one direction's Stats, written by its goroutine with
 // atomics (never a lock) and read by anyone; and that goroutine's RFC 3550
 // accounting of its source.
