@@ -82,21 +82,10 @@ func (s *session) placeTransfer(rt route, from string) *sip.Call {
 	if err != nil {
 		return fail("the gateway has no free media port")
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.pol.cfg.Calls.RingTimeout)
-	defer cancel()
-	start := time.Now()
-	call, err := s.g.ua.Dial(ctx, sip.DialRequest{
-		Trunk: trunk, To: rt.E164, From: from, DisplayName: s.user.DisplayName, Withheld: s.withheld, RTP: rtp,
-	})
-	a := Attempt{Trunk: trunk, Referred: rt.E164, Outcome: attemptAnswered, Duration: time.Since(start)}
+	call, code, reason, err := s.dialTransfer(trunk, rt.E164, from, rtp)
 	if err == nil {
-		s.addAttempt(a)
-
 		return call
 	}
-	code, reason := referFailure(err)
-	a.Outcome, a.SIPCode, a.Error = attemptFailed, code, err.Error()
-	s.addAttempt(a)
 
 	return fail(fmt.Sprintf("the transfer target answered %d %s", code, reason))
 }

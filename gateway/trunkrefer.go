@@ -149,21 +149,10 @@ func (s *session) placeReferred(trunk string, r *sip.Refer) *sip.Call {
 		s.logger().Debug("transfer by the trunk: first NOTIFY", "error", err)
 	}
 	s.logger().Info("transferred by the trunk: calling", "to", e164, "trunk", trunk)
-	ctx, cancel := context.WithTimeout(s.ctx, s.pol.cfg.Calls.RingTimeout)
-	defer cancel()
-	start := time.Now()
-	call, err := s.g.ua.Dial(ctx, sip.DialRequest{
-		Trunk: trunk, To: e164, From: from, DisplayName: s.user.DisplayName, Withheld: s.withheld, RTP: rtp,
-	})
-	a := Attempt{Trunk: trunk, Referred: e164, Outcome: attemptAnswered, Duration: time.Since(start)}
+	call, code, reason, err := s.dialTransfer(trunk, e164, from, rtp)
 	if err == nil {
-		s.addAttempt(a)
-
 		return call
 	}
-	code, reason := referFailure(err)
-	a.Outcome, a.SIPCode, a.Error = attemptFailed, code, err.Error()
-	s.addAttempt(a)
 	s.g.metrics.TrunkTransfers.WithLabelValues(trunkTransferFailed).Inc()
 	s.logger().Info("transfer by the trunk failed", "to", e164, "status", code, "error", err)
 	nctx, ncancel := context.WithTimeout(context.WithoutCancel(s.ctx), hangupTimeout)
@@ -210,6 +199,30 @@ func (c *wsConn) checkTransferTarget(s *session, user auth.Identity, number stri
 	g.endLimits(&ticket, 0)
 
 	return rt, from, nil
+}
+
+// dialTransfer calls e164 through trunk from the caller ID from, with rtp
+// its reserved RTP port pair, within calls.ring_timeout, for a transfer,
+// and records the attempt on the session. It returns the answered call,
+// or the status that describes its failure (referFailure) and the error.
+func (s *session) dialTransfer(trunk, e164, from string, rtp *sip.RTPConn) (*sip.Call, int, string, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.pol.cfg.Calls.RingTimeout)
+	defer cancel()
+	start := time.Now()
+	call, err := s.g.ua.Dial(ctx, sip.DialRequest{
+		Trunk: trunk, To: e164, From: from, DisplayName: s.user.DisplayName, Withheld: s.withheld, RTP: rtp,
+	})
+	a := Attempt{Trunk: trunk, Referred: e164, Outcome: attemptAnswered, Duration: time.Since(start)}
+	if err == nil {
+		s.addAttempt(a)
+
+		return call, 0, "", nil
+	}
+	code, reason := referFailure(err)
+	a.Outcome, a.SIPCode, a.Error = attemptFailed, code, err.Error()
+	s.addAttempt(a)
+
+	return nil, code, reason, err
 }
 
 // referFailure is the status a failed transfer reports to the trunk in

@@ -29,6 +29,57 @@ func expectError(t *testing.T, b *browser, id string, code signaling.Code) signa
 	return m
 }
 
+// transferCall starts a gateway whose trunk "first" is uas with the trunk
+// configuration lines extra, signs alice in and has her dial carrierNumber
+// from a new Go peer: the browser, the call id and the peer once the call
+// is connected.
+func transferCall(t *testing.T, uas *sipp.Proc, extra string) (*env, *browser, string, *gobrowser.Peer) {
+	t.Helper()
+	e := startCarrierGateway(t, uas.Port(), 0, "", extra)
+	b := e.login(t, userAlice)
+	id := newCallID()
+	peer := newPeer(t)
+	b.ws.Dial(t, id, carrierNumber, peer)
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+
+	return e, b, id, peer
+}
+
+// hangUp has the browser end call id and waits for its hangup and for
+// uas to finish.
+func hangUp(t *testing.T, b *browser, id string, uas *sipp.Proc) {
+	t.Helper()
+	b.ws.Send(t, signaling.Hangup{CallID: id})
+	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	uas.Wait(stepTimeout)
+}
+
+// checkReceived fails t unless uas received n messages starting with
+// prefix (retransmissions left out); why says which.
+func checkReceived(t *testing.T, uas *sipp.Proc, prefix string, n int, why string) []sipp.Message {
+	t.Helper()
+	ms := uas.Received(prefix, false)
+	if len(ms) != n {
+		t.Errorf("sipp got %d %q, want %d (%s)", len(ms), prefix, n, why)
+	}
+
+	return ms
+}
+
+// checkTransferInvite fails t unless the second INVITE uas received calls
+// target from the user's caller ID (+15550100): the call the gateway
+// placed for a transfer.
+func checkTransferInvite(t *testing.T, uas *sipp.Proc, target string) {
+	t.Helper()
+	invites := uas.Received("INVITE ", false)
+	if len(invites) != 2 || !strings.HasPrefix(invites[1].Text, "INVITE sip:"+target+"@") {
+		t.Fatalf("sipp got INVITEs %v, want the call and one to %s", invites, target)
+	}
+	if from := invites[1].Header("From"); !strings.Contains(from, "+15550100") {
+		t.Errorf("the transfer's INVITE From %q, want the user's caller ID", from)
+	}
+}
+
 // TestTransferByRefer: a browser's blind transfer of a connected call to a
 // carrier (sipp) with transfer: refer. A number outside the user's dial
 // rules is refused with forbidden_number and no REFER reaches the carrier;
@@ -51,12 +102,7 @@ func TestTransferByRefer(t *testing.T) {
 			t.Parallel()
 			uas := sipp.Start(t, sipp.Options{Scenario: "testdata/sipp/uas_refer.xml", Timeout: 60 * time.Second,
 				Vars: map[string]string{"fcode": tt.code, "freason": tt.reason}})
-			e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
-			b := e.login(t, userAlice)
-			id := newCallID()
-			peer := newPeer(t)
-			b.ws.Dial(t, id, carrierNumber, peer)
-			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+			e, b, id, peer := transferCall(t, uas, "    transfer: refer")
 			peer.WaitConnected(t)
 
 			b.ws.Send(t, signaling.Transfer{CallID: id, To: transferForbidden, Ref: "bad"})
@@ -73,14 +119,13 @@ func TestTransferByRefer(t *testing.T) {
 				}
 				// The call goes on until the browser ends it: a local hangup, not
 				// a transfer.
-				b.ws.Send(t, signaling.Hangup{CallID: id})
-				b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+				hangUp(t, b, id, uas)
 			}
 			uas.Wait(stepTimeout)
 
-			refers := uas.Received("REFER ", false)
+			refers := checkReceived(t, uas, "REFER ", 1, "none for the forbidden number")
 			if len(refers) != 1 {
-				t.Fatalf("carrier got %d REFERs, want 1 (none for the forbidden number)", len(refers))
+				t.FailNow()
 			}
 			if rt := refers[0].Header("Refer-To"); !strings.HasPrefix(rt, "<sip:"+transferTarget+"@127.0.0.1") {
 				t.Errorf("Refer-To %q, want the target at the trunk", rt)
@@ -88,9 +133,7 @@ func TestTransferByRefer(t *testing.T) {
 			if rb := refers[0].Header("Referred-By"); !strings.HasPrefix(rb, "<sip:") {
 				t.Errorf("Referred-By %q", rb)
 			}
-			if oks := uas.Received("SIP/2.0 200", false); len(oks) != 2 {
-				t.Errorf("carrier got %d 200s, want 2 (one per NOTIFY)", len(oks))
-			}
+			checkReceived(t, uas, "SIP/2.0 200", 2, "one per NOTIFY")
 			e.logs.WaitLine(t, "transfer progress")
 		})
 	}
@@ -105,27 +148,14 @@ func TestTransferByRefer(t *testing.T) {
 func TestTransferBridged(t *testing.T) {
 	t.Parallel()
 	uas := startSipp(t, "uas_bridged_transfer.xml", sipp.Options{Echo: true, Extra: []string{"-m", "2"}}, 0)
-	e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: bridge")
-	b := e.login(t, userAlice)
-	id, _ := dialUntilConnected(t, b)
+	e, b, id, _ := transferCall(t, uas, "    transfer: bridge")
 	b.ws.Send(t, signaling.Transfer{CallID: id, To: transferTarget, Ref: "t1"})
 	b.ws.ExpectHangup(t, id, signaling.ReasonTransferred, 0)
 	uas.Wait(stepTimeout)
 	e.logs.WaitLine(t, `msg="call ended"`)
-
-	invites := uas.Received("INVITE ", false)
-	if len(invites) != 2 || !strings.HasPrefix(invites[1].Text, "INVITE sip:"+transferTarget+"@") {
-		t.Fatalf("carrier got INVITEs %v, want the call and one to %s", invites, transferTarget)
-	}
-	if from := invites[1].Header("From"); !strings.Contains(from, "+15550100") {
-		t.Errorf("the transfer's INVITE From %q, want the user's caller ID", from)
-	}
-	if refers := uas.Received("REFER ", false); len(refers) != 0 {
-		t.Errorf("carrier got %d REFERs, want none", len(refers))
-	}
-	if byes := uas.Received("BYE ", false); len(byes) != 1 {
-		t.Errorf("carrier got %d BYEs, want 1 (the first call's, after the target hung up)", len(byes))
-	}
+	checkTransferInvite(t, uas, transferTarget)
+	checkReceived(t, uas, "REFER ", 0, "the gateway transfers")
+	checkReceived(t, uas, "BYE ", 1, "the first call's, after the target hung up")
 }
 
 // TestTransferOff: a transfer of a call on a trunk without transfer: refer
@@ -134,17 +164,11 @@ func TestTransferBridged(t *testing.T) {
 func TestTransferOff(t *testing.T) {
 	t.Parallel()
 	uas := answeringCarrier(t)
-	e := startCarrierGateway(t, uas.Port(), 0, "", "")
-	b := e.login(t, userAlice)
-	id, _ := dialUntilConnected(t, b)
+	_, b, id, _ := transferCall(t, uas, "")
 	b.ws.Send(t, signaling.Transfer{CallID: id, To: transferTarget})
 	expectError(t, b, id, signaling.CodeTransferNotAllowed)
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
-	uas.Wait(stepTimeout)
-	if refers := uas.Received("REFER ", false); len(refers) != 0 {
-		t.Errorf("carrier got %d REFERs, want none", len(refers))
-	}
+	hangUp(t, b, id, uas)
+	checkReceived(t, uas, "REFER ", 0, "transfers are off")
 }
 
 // TestTransferFromTrunk: a PBX (sipp, echoing RTP) transfers the browser's
@@ -158,12 +182,7 @@ func TestTransferOff(t *testing.T) {
 func TestTransferFromTrunk(t *testing.T) {
 	t.Parallel()
 	uas := startSipp(t, "uas_transfers_call.xml", sipp.Options{Echo: true, Extra: []string{"-m", "2"}}, 0)
-	e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
-	b := e.login(t, userAlice)
-	id := newCallID()
-	peer := newPeer(t)
-	b.ws.Dial(t, id, carrierNumber, peer)
-	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	e, b, id, peer := transferCall(t, uas, "    transfer: refer")
 	peer.Heard().WaitTone(t, "the browser, through the PBX", 0, gobrowser.DefaultToneHz, 0)
 
 	m := b.ws.Expect(t, "referred", gobrowser.Is[signaling.Referred](id)).(signaling.Referred)
@@ -175,9 +194,7 @@ func TestTransferFromTrunk(t *testing.T) {
 	e.logs.WaitLine(t, "transferred by the trunk")
 	peer.Heard().WaitTone(t, "the browser, through the new party", peer.Heard().Len(), gobrowser.DefaultToneHz, 0)
 
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
-	uas.Wait(stepTimeout)
+	hangUp(t, b, id, uas)
 
 	if bad := uas.MustReceive("SIP/2.0 400"); !strings.Contains(bad.Header("Warning"), "Refer-To") {
 		t.Errorf("400 Warning %q", bad.Header("Warning"))
@@ -197,16 +214,8 @@ func TestTransferFromTrunk(t *testing.T) {
 			t.Errorf("NOTIFY %d: Event %q State %q, want %s with %q:\n%s", i, n.Header("Event"), n.Header("Subscription-State"), want.state, want.body, n.Text)
 		}
 	}
-	invites := uas.Received("INVITE ", false)
-	if len(invites) != 2 || !strings.HasPrefix(invites[1].Text, "INVITE sip:"+transferTarget+"@") {
-		t.Fatalf("PBX got INVITEs %v, want the call and one to %s", invites, transferTarget)
-	}
-	if from := invites[1].Header("From"); !strings.Contains(from, "+15550100") {
-		t.Errorf("the transfer's INVITE From %q, want the user's caller ID", from)
-	}
-	if byes := uas.Received("BYE ", false); len(byes) != 2 {
-		t.Errorf("PBX got %d BYEs, want 2 (the old call at the transfer, the new one at the hangup)", len(byes))
-	}
+	checkTransferInvite(t, uas, transferTarget)
+	checkReceived(t, uas, "BYE ", 2, "the old call at the transfer, the new one at the hangup")
 }
 
 // TestTransferFromTrunkLeaves: a PBX (sipp) that hangs up right after
@@ -227,18 +236,11 @@ func TestTransferFromTrunkLeaves(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			uas := startSipp(t, "uas_transfers_leaves.xml", sipp.Options{Echo: true, Extra: []string{"-m", "2", "-set", "target", tt.target}}, 0)
-			e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
-			b := e.login(t, userAlice)
-			id := newCallID()
-			peer := newPeer(t)
-			b.ws.Dial(t, id, carrierNumber, peer)
-			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+			_, b, id, peer := transferCall(t, uas, "    transfer: refer")
 			if !tt.answers {
 				b.ws.ExpectHangup(t, id, signaling.ReasonRemoteHangup, 0)
 				uas.Wait(stepTimeout)
-				if invites := uas.Received("INVITE sip:"+tt.target+"@", false); len(invites) != 1 {
-					t.Errorf("PBX got %d INVITEs to %s, want 1", len(invites), tt.target)
-				}
+				checkTransferInvite(t, uas, tt.target)
 
 				return
 			}
@@ -246,12 +248,8 @@ func TestTransferFromTrunkLeaves(t *testing.T) {
 				t.Errorf("referred to %q, want %s", m.To, tt.target)
 			}
 			peer.Heard().WaitTone(t, "the browser, through the new party", peer.Heard().Len(), gobrowser.DefaultToneHz, 0)
-			b.ws.Send(t, signaling.Hangup{CallID: id})
-			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
-			uas.Wait(stepTimeout)
-			if byes := uas.Received("BYE ", false); len(byes) != 1 {
-				t.Errorf("PBX got %d BYEs, want 1 (the new call's)", len(byes))
-			}
+			hangUp(t, b, id, uas)
+			checkReceived(t, uas, "BYE ", 1, "the new call's")
 		})
 	}
 }
@@ -262,15 +260,9 @@ func TestTransferFromTrunkLeaves(t *testing.T) {
 func TestTransferFromTrunkOff(t *testing.T) {
 	t.Parallel()
 	uas := startScenario(t, "uas_refers_call.xml", 0, nil)
-	e := startCarrierGateway(t, uas.Port(), 0, "", "")
-	b := e.login(t, userAlice)
-	id := newCallID()
-	b.ws.Dial(t, id, carrierNumber, newPeer(t))
-	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	e, b, id, _ := transferCall(t, uas, "")
 	e.logs.WaitLine(t, "transfer by the trunk refused")
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
-	uas.Wait(stepTimeout)
+	hangUp(t, b, id, uas)
 	if d := uas.MustReceive("SIP/2.0 603"); !strings.Contains(d.Header("Warning"), "not accepted") {
 		t.Errorf("603 Warning %q", d.Header("Warning"))
 	}
