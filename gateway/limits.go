@@ -44,12 +44,9 @@ func fraudLimits(l *config.Limits) fraud.Limits {
 // time (0: only calls.max_duration), or the refusal as a *callError.
 func (g *Gateway) takeLimits(pol *policy, user, e164 string) (fraud.Ticket, time.Duration, error) {
 	lim := fraudLimits(pol.cfg.LimitsFor(user))
-	ticket, refusal := g.counter.Begin(user, e164, lim, time.Now())
-	if refusal != fraud.None {
-		code := limitCodes[refusal]
-		g.metrics.DialsDenied.WithLabelValues(string(code)).Inc()
-
-		return fraud.Ticket{}, 0, &callError{Code: code, Msg: limitMessages[refusal]}
+	ticket, err := g.beginLimits(user, e164, lim)
+	if err != nil {
+		return fraud.Ticket{}, 0, err
 	}
 	longest := lim.MaxCallDuration
 	if r := ticket.Remaining; r > 0 && (longest == 0 || r < longest) {
@@ -57,6 +54,20 @@ func (g *Gateway) takeLimits(pol *policy, user, e164 string) (fraud.Ticket, time
 	}
 
 	return ticket, longest, nil
+}
+
+// beginLimits counts a call of user to e164 against lim: its ticket, or
+// the refusal as a *callError, counted in webtrunk_dials_denied_total.
+func (g *Gateway) beginLimits(user, e164 string, lim fraud.Limits) (fraud.Ticket, error) {
+	ticket, refusal := g.counter.Begin(user, e164, lim, time.Now())
+	if refusal != fraud.None {
+		code := limitCodes[refusal]
+		g.metrics.DialsDenied.WithLabelValues(string(code)).Inc()
+
+		return fraud.Ticket{}, &callError{Code: code, Msg: limitMessages[refusal]}
+	}
+
+	return ticket, nil
 }
 
 // endLimits gives a call's ticket back with its answered time.

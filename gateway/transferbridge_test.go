@@ -18,7 +18,8 @@ import (
 // call's party and the target hear each other (each hears the other's
 // 1000 Hz, no longer the browser's 440 Hz), nothing is sent as a REFER,
 // and when the party hangs up the target gets a BYE. A busy target is
-// reported to the browser as transfer_failed and the call goes on.
+// reported to the browser as transfer_failed and the call goes on. A user
+// allowed one call at a time may transfer it.
 func TestTransferBridge(t *testing.T) {
 	t.Run("answered", func(t *testing.T) {
 		e := newEnv(t, testConfig{edit: func(c *config.Config) { c.Trunks[0].Transfer = config.TransferBridge }})
@@ -45,6 +46,24 @@ func TestTransferBridge(t *testing.T) {
 			t.Errorf("call ended line %q, want the transfer's attempt and the party's hangup", line)
 		}
 		t.Log(line)
+	})
+	t.Run("one call allowed", func(t *testing.T) {
+		// With limits.concurrent_calls 1 the user may still transfer her
+		// one call: the transfer replaces it. The transferred call stays
+		// hers: another dial meanwhile is over the limit.
+		e := newEnv(t, testConfig{edit: func(c *config.Config) {
+			c.Trunks[0].Transfer = config.TransferBridge
+			c.Limits = config.Limits{ConcurrentCalls: 1}
+		}})
+		b, _, party := callUp(t, e)
+		b.Send(t, signaling.Transfer{CallID: "c1", To: "+15550199", Ref: "t1"})
+		target := e.trunk.WaitCallTo(t, "+15550199")
+		if h := expect[signaling.HangupEvent](t, b); h.Reason != signaling.ReasonTransferred {
+			t.Fatalf("hangup %+v, want transferred", h)
+		}
+		refusedDial(t, e, b, "c2", "+15550124", signaling.CodeLimitConcurrentCalls)
+		target.Bye(t)
+		party.WaitEnded(t, faketrunk.EndByeReceived)
 	})
 	t.Run("target busy", func(t *testing.T) {
 		e := newEnv(t, testConfig{edit: func(c *config.Config) { c.Trunks[0].Transfer = config.TransferBridge }})

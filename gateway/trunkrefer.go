@@ -192,11 +192,9 @@ func (c *wsConn) checkTransferTarget(s *session, user auth.Identity, number stri
 	if rt, from, err = c.authorizeDial(pol, id.DialRules, signaling.Dial{ID: s.id, To: number}, id.UserID, rt, from); err != nil {
 		return route{}, "", err
 	}
-	ticket, _, err := g.takeLimits(pol, id.UserID, rt.E164)
-	if err != nil {
+	if err := g.checkTransferLimits(pol, id.UserID, rt.E164, s.ticket != nil); err != nil {
 		return route{}, "", err
 	}
-	g.endLimits(&ticket, 0)
 
 	return rt, from, nil
 }
@@ -223,6 +221,26 @@ func (s *session) dialTransfer(trunk, e164, from string, rtp *sip.RTPConn) (*sip
 	s.addAttempt(a)
 
 	return nil, code, reason, err
+}
+
+// checkTransferLimits checks a transfer of a call of user to e164
+// against the user's fraud limits of pol, counting it as a call started.
+// When the call holds a place among the user's calls in progress (counted,
+// an outbound call) the transfer replaces it there: it is checked with
+// room for one more call in progress, so that a user with
+// limits.concurrent_calls 1 may transfer the one call.
+func (g *Gateway) checkTransferLimits(pol *policy, user, e164 string, counted bool) error {
+	lim := fraudLimits(pol.cfg.LimitsFor(user))
+	if counted && lim.ConcurrentCalls > 0 {
+		lim.ConcurrentCalls++
+	}
+	ticket, err := g.beginLimits(user, e164, lim)
+	if err != nil {
+		return err
+	}
+	g.endLimits(&ticket, 0)
+
+	return nil
 }
 
 // referFailure is the status a failed transfer reports to the trunk in
