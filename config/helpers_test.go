@@ -95,6 +95,27 @@ func checkRefused(t *testing.T, yaml, want string) {
 	}
 }
 
+// problemCase is one invalid configuration and the exact problems Parse
+// must report for it, in order.
+type problemCase struct {
+	name  string
+	edits []string // (old, new) pairs applied to the base document
+	extra string   // appended after the edits
+	wants []want
+}
+
+// checkProblemCases runs each case as a subtest: the document is base
+// with the case's edits and extra, and its problems must be the case's.
+func checkProblemCases(t *testing.T, base string, cases []problemCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := edit(t, base, tc.edits...) + tc.extra
+			checkProblems(t, doc, parseProblems(t, doc, noEnv), tc.wants)
+		})
+	}
+}
+
 // parseProblems parses doc, which must be invalid, and returns its problems.
 func parseProblems(t *testing.T, doc string, getenv func(string) (string, bool)) []FieldError {
 	t.Helper()
