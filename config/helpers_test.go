@@ -116,6 +116,33 @@ func checkProblemCases(t *testing.T, base string, cases []problemCase) {
 	}
 }
 
+// sectionCase is one document for the test of a configuration section:
+// with wantError set, Parse must fail with a problem containing it;
+// without, the section must read as want.
+type sectionCase[T comparable] struct {
+	name, yaml string
+	want       T
+	wantError  string
+}
+
+// checkSectionCases runs each case as a subtest on the document doc makes
+// of the case's yaml, comparing section of the parsed configuration with
+// the case's want.
+func checkSectionCases[T comparable](t *testing.T, doc func(yaml string) string, cases []sectionCase[T], section func(*Config) T) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := parseCase(t, doc(tc.yaml), noEnv, tc.wantError)
+			if cfg != nil && section(cfg) != tc.want {
+				t.Errorf("read %+v, want %+v", section(cfg), tc.want)
+			}
+		})
+	}
+}
+
+// afterBase returns baseYAML followed by yaml.
+func afterBase(yaml string) string { return baseYAML + yaml }
+
 // parseProblems parses doc, which must be invalid, and returns its problems.
 func parseProblems(t *testing.T, doc string, getenv func(string) (string, bool)) []FieldError {
 	t.Helper()
