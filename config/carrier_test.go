@@ -18,11 +18,7 @@ func carrierYAML(t *testing.T, edits ...string) string {
 // TestCarrierProblems: invalid trunk lists, health, identity and privacy
 // settings, each with its exact path, line and message.
 func TestCarrierProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		edits []string
-		wants []want
-	}{
+	checkProblemCases(t, carrierYAML(t), []problemCase{
 		{
 			name:  "trunk and trunks together",
 			edits: []string{"trunk: carrier}", "trunk: carrier, trunks: [{name: backup}]}"},
@@ -112,13 +108,7 @@ func TestCarrierProblems(t *testing.T) {
 			edits: []string{"      password_hash:", "      privacy: user\n      password_hash:"},
 			wants: []want{{"auth.users[0].privacy", "privacy: user", "one of none, id"}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := carrierYAML(t, tt.edits...)
-			checkProblems(t, doc, parseProblems(t, doc, noEnv), tt.wants)
-		})
-	}
+	})
 }
 
 // TestCarrierDefaults: a one-trunk rule keeps working and lists its trunk;

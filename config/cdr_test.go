@@ -10,10 +10,7 @@ import (
 // of range are refused with their field paths.
 func TestCDR(t *testing.T) {
 	dir := t.TempDir()
-	tests := []struct {
-		name, yaml, wantError string
-		want                  CDRConfig
-	}{
+	checkSectionCases(t, afterBase, []sectionCase[CDRConfig]{
 		{name: "default", want: CDRConfig{Fsync: FsyncBatch, SpoolMaxMB: 256, Postgres: PostgresConfig{Table: "webtrunk_cdr"}}},
 		{name: "file", yaml: "cdr:\n  file: " + filepath.Join(dir, "cdr.jsonl") + "\n  fsync: \"off\"\n  spool_dir: " + dir + "\n  spool_max_mb: 1\n",
 			want: CDRConfig{File: filepath.Join(dir, "cdr.jsonl"), Fsync: FsyncOff, SpoolDir: dir, SpoolMaxMB: 1, Postgres: PostgresConfig{Table: "webtrunk_cdr"}}},
@@ -23,13 +20,5 @@ func TestCDR(t *testing.T) {
 		{name: "spool is a file", yaml: "cdr:\n  spool_dir: " + filepath.Join(dir, "..", filepath.Base(dir)) + "/x\n", wantError: "cdr.spool_dir"},
 		{name: "fsync", yaml: "cdr:\n  fsync: always\n", wantError: "cdr.fsync"},
 		{name: "spool bound", yaml: "cdr:\n  spool_max_mb: 0\n", wantError: "cdr.spool_max_mb: must be from 1"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := parseCase(t, baseYAML+tc.yaml, noEnv, tc.wantError)
-			if cfg != nil && cfg.CDR != tc.want {
-				t.Errorf("cdr %+v, want %+v", cfg.CDR, tc.want)
-			}
-		})
-	}
+	}, func(c *Config) CDRConfig { return c.CDR })
 }

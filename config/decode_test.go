@@ -9,13 +9,7 @@ import (
 // TestDecodeProblems feeds broken YAML and asserts the exact problems:
 // path, line and message.
 func TestDecodeProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		edits []string // applied to baseYAML
-		extra string   // appended to baseYAML
-		raw   *string  // the whole document instead, when set
-		wants []want
-	}{
+	checkProblemCases(t, baseYAML, []problemCase{
 		{
 			name:  "unknown top-level key",
 			extra: "htpp:\n  listen: \"127.0.0.1:8080\"\n",
@@ -120,11 +114,6 @@ func TestDecodeProblems(t *testing.T) {
 			wants: []want{{"", "---", "only one YAML document"}},
 		},
 		{
-			name:  "document is not a mapping",
-			raw:   ptr("- sip\n- webrtc\n"),
-			wants: []want{{"", "- sip", "must be a mapping of keys, not a list"}},
-		},
-		{
 			name: "three mistakes give exactly three problems",
 			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    register: {expiry: 30s}\n",
 				"      password_hash:", "      pasword_hash:",
@@ -135,25 +124,23 @@ func TestDecodeProblems(t *testing.T) {
 				{"outbound[0].trunk", "carier", `no trunk is named "carier"`},
 			},
 		},
+	})
+	// Whole documents, not edits of baseYAML.
+	checkProblemCases(t, "", []problemCase{
+		{
+			name:  "document is not a mapping",
+			extra: "- sip\n- webrtc\n",
+			wants: []want{{"", "- sip", "must be a mapping of keys, not a list"}},
+		},
 		{
 			name: "empty document lists every required section",
-			raw:  ptr(""),
 			wants: []want{
 				{"sip.listeners", "", "at least one listener is required"},
 				{"webrtc.public_ips", "", "at least one IP address is required"},
 				{"auth", "", "no way to log in"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := edit(t, baseYAML, tt.edits...) + tt.extra
-			if tt.raw != nil {
-				doc = *tt.raw
-			}
-			checkProblems(t, doc, parseProblems(t, doc, noEnv), tt.wants)
-		})
-	}
+	})
 }
 
 // TestDecodeSyntaxErrors checks that a YAML syntax error is one problem
@@ -290,8 +277,6 @@ func TestDecodeAliasBomb(t *testing.T) {
 		t.Fatalf("Parse: %v", firstLine(err))
 	}
 }
-
-func ptr(s string) *string { return &s }
 
 func firstLine(err error) string {
 	if err == nil {

@@ -95,6 +95,54 @@ func checkRefused(t *testing.T, yaml, want string) {
 	}
 }
 
+// problemCase is one invalid configuration and the exact problems Parse
+// must report for it, in order.
+type problemCase struct {
+	name  string
+	edits []string // (old, new) pairs applied to the base document
+	extra string   // appended after the edits
+	wants []want
+}
+
+// checkProblemCases runs each case as a subtest: the document is base
+// with the case's edits and extra, and its problems must be the case's.
+func checkProblemCases(t *testing.T, base string, cases []problemCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := edit(t, base, tc.edits...) + tc.extra
+			checkProblems(t, doc, parseProblems(t, doc, noEnv), tc.wants)
+		})
+	}
+}
+
+// sectionCase is one document for the test of a configuration section:
+// with wantError set, Parse must fail with a problem containing it;
+// without, the section must read as want.
+type sectionCase[T comparable] struct {
+	name, yaml string
+	want       T
+	wantError  string
+}
+
+// checkSectionCases runs each case as a subtest on the document doc makes
+// of the case's yaml, comparing section of the parsed configuration with
+// the case's want.
+func checkSectionCases[T comparable](t *testing.T, doc func(yaml string) string, cases []sectionCase[T], section func(*Config) T) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := parseCase(t, doc(tc.yaml), noEnv, tc.wantError)
+			if cfg != nil && section(cfg) != tc.want {
+				t.Errorf("read %+v, want %+v", section(cfg), tc.want)
+			}
+		})
+	}
+}
+
+// afterBase returns baseYAML followed by yaml.
+func afterBase(yaml string) string { return baseYAML + yaml }
+
 // parseProblems parses doc, which must be invalid, and returns its problems.
 func parseProblems(t *testing.T, doc string, getenv func(string) (string, bool)) []FieldError {
 	t.Helper()

@@ -13,11 +13,8 @@ func TestMediaEncryption(t *testing.T) {
 		cert := writeTemp(t, "x")
 		return []string{`    - listen: "127.0.0.1:5060"`, "    - listen: \"127.0.0.1:5060\"\n    - {transport: tls, listen: \"127.0.0.1:5061\", tls: {cert_file: " + cert + ", key_file: " + cert + "}}"}
 	}
-	problemCases := []struct {
-		name  string
-		edits []string
-		wants []want
-	}{
+	notPEM := writeTemp(t, "no certificate here")
+	checkProblemCases(t, baseYAML, []problemCase{
 		{
 			name:  "sdes over udp",
 			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    media_encryption: sdes\n"},
@@ -33,31 +30,17 @@ func TestMediaEncryption(t *testing.T) {
 			edits: []string{"    host: 192.0.2.10\n", "    host: 192.0.2.10\n    media_encryption: dtls\n"},
 			wants: []want{{"trunks[0].media_encryption", "media_encryption: dtls", "one of none, sdes, sdes_optional"}},
 		},
-	}
-	notPEM := writeTemp(t, "no certificate here")
-	problemCases = append(problemCases, struct {
-		name  string
-		edits []string
-		wants []want
-	}{
-		name:  "tls_ca_file without a certificate",
-		edits: []string{"  listeners:\n", "  tls_ca_file: " + notPEM + "\n  listeners:\n"},
-		wants: []want{{"sip.tls_ca_file", "tls_ca_file", "holds no PEM certificate"}},
-	}, struct {
-		name  string
-		edits []string
-		wants []want
-	}{
-		name:  "tls_ca_file missing",
-		edits: []string{"  listeners:\n", "  tls_ca_file: /nonexistent/ca.pem\n  listeners:\n"},
-		wants: []want{{"sip.tls_ca_file", "tls_ca_file", "no such file"}},
+		{
+			name:  "tls_ca_file without a certificate",
+			edits: []string{"  listeners:\n", "  tls_ca_file: " + notPEM + "\n  listeners:\n"},
+			wants: []want{{"sip.tls_ca_file", "tls_ca_file", "holds no PEM certificate"}},
+		},
+		{
+			name:  "tls_ca_file missing",
+			edits: []string{"  listeners:\n", "  tls_ca_file: /nonexistent/ca.pem\n  listeners:\n"},
+			wants: []want{{"sip.tls_ca_file", "tls_ca_file", "no such file"}},
+		},
 	})
-	for _, tc := range problemCases {
-		t.Run(tc.name, func(t *testing.T) {
-			doc := edit(t, baseYAML, tc.edits...)
-			checkProblems(t, doc, parseProblems(t, doc, noEnv), tc.wants)
-		})
-	}
 
 	if got := mustParse(t, baseYAML, noEnv).Trunks[0].MediaEncryption; got != MediaEncryptionNone {
 		t.Errorf("default media_encryption %q, want none", got)

@@ -6,11 +6,7 @@ import (
 )
 
 func TestValidateNetworkProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		extra string
-		wants []want
-	}{
+	checkProblemCases(t, baseYAML, []problemCase{
 		{
 			name:  "resume window too long",
 			extra: "calls:\n  resume_window: 11m\n",
@@ -44,13 +40,7 @@ func TestValidateNetworkProblems(t *testing.T) {
 				{"turn.max_bandwidth", "max_bandwidth: 10", "from 1000 to 10000000"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := baseYAML + tt.extra
-			checkProblems(t, doc, parseProblems(t, doc, noEnv), tt.wants)
-		})
-	}
+	})
 }
 
 func TestTURNDefaults(t *testing.T) {

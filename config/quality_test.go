@@ -14,10 +14,7 @@ func TestQuality(t *testing.T) {
 	off.JitterMax = 0
 	tuned := def
 	tuned.JitterMin, tuned.JitterMax, tuned.MaxLossPercent, tuned.MinMOS = 10*time.Millisecond, 120*time.Millisecond, 2.5, 4
-	tests := []struct {
-		name, yaml, wantError string
-		want                  QualityConfig
-	}{
+	checkSectionCases(t, afterBase, []sectionCase[QualityConfig]{
 		{name: "default", want: def},
 		{name: "buffer off", yaml: "quality:\n  jitter_max: 0s\n", want: off},
 		{name: "tuned", yaml: "quality:\n  jitter_min: 10ms\n  jitter_max: 120ms\n  max_loss_percent: 2.5\n  min_mos: 4\n", want: tuned},
@@ -27,13 +24,5 @@ func TestQuality(t *testing.T) {
 		{name: "mos", yaml: "quality:\n  min_mos: 5\n", wantError: "quality.min_mos: must be from 1 to 4.5"},
 		{name: "mos not a number", yaml: "quality:\n  min_mos: good\n", wantError: "quality.min_mos: must be a number"},
 		{name: "interval", yaml: "quality:\n  interval: 100ms\n", wantError: "quality.interval: must be at least 1s"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := parseCase(t, baseYAML+tc.yaml, noEnv, tc.wantError)
-			if cfg != nil && cfg.Quality != tc.want {
-				t.Errorf("quality %+v, want %+v", cfg.Quality, tc.want)
-			}
-		})
-	}
+	}, func(c *Config) QualityConfig { return c.Quality })
 }

@@ -24,12 +24,7 @@ func TestValidateProblems(t *testing.T) {
 		}
 	}
 	const trunkHost = "    host: 192.0.2.10\n"
-	tests := []struct {
-		name  string
-		edits []string
-		extra string
-		wants []want
-	}{
+	checkProblemCases(t, baseYAML, []problemCase{
 		{
 			name:  "listen address without port",
 			extra: "http:\n  listen: 127.0.0.1\n",
@@ -249,13 +244,7 @@ func TestValidateProblems(t *testing.T) {
 				{"shutdown.grace_period", "grace_period", "must be at least 0s"},
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := edit(t, baseYAML, tt.edits...) + tt.extra
-			checkProblems(t, doc, parseProblems(t, doc, noEnv), tt.wants)
-		})
-	}
+	})
 }
 
 // TestValidateAccepts checks valid variations of the base configuration.

@@ -60,15 +60,7 @@ func (h *hub) forget(c *wsConn, user string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.all, c)
-	if set := h.users[user]; set != nil {
-		if _, ok := set[c]; ok && h.presence != nil {
-			h.presence(user, false)
-		}
-		delete(set, c)
-		if len(set) == 0 {
-			delete(h.users, user)
-		}
-	}
+	h.dropUserLocked(c, user)
 }
 
 // conns returns the authenticated connections of user.
@@ -167,6 +159,12 @@ func (s *sessionSet) len() int {
 func (h *hub) forgetUser(c *wsConn, user string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.dropUserLocked(c, user)
+}
+
+// dropUserLocked removes c from user's connections, telling presence when
+// c was one of them; h.mu is held.
+func (h *hub) dropUserLocked(c *wsConn, user string) {
 	if set := h.users[user]; set != nil {
 		if _, ok := set[c]; ok && h.presence != nil {
 			h.presence(user, false)

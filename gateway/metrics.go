@@ -111,81 +111,45 @@ type Metrics struct {
 
 // NewMetrics creates the gateway's collectors in a fresh registry.
 func NewMetrics() *Metrics {
-	reg := prometheus.NewRegistry()
-	m := &Metrics{
-		Registry: reg,
-		CallsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "webtrunk_calls_active", Help: "Calls in progress, by direction.",
-		}, []string{"direction"}),
-		CallsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_calls_total", Help: "Ended calls, by direction and outcome.",
-		}, []string{"direction", "outcome"}),
-		CallsMaxConcurrent: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "webtrunk_calls_max_concurrent",
-			Help: "The configured limit of calls in progress through the gateway (calls.max_concurrent); 0 is unlimited.",
-		}),
-		CallsOverCapacity: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_calls_over_capacity_total",
-			Help: "Calls refused because the gateway was at calls.max_concurrent, by direction.",
-		}, []string{"direction"}),
-		SetupSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "webtrunk_call_setup_seconds",
-			Help:    "Time from dial or incoming INVITE to connected, in seconds.",
-			Buckets: []float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60},
-		}, []string{"direction"}),
-		Packets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_rtp_packets_total", Help: "RTP packets relayed, by media direction.",
-		}, []string{"media"}),
-		PacketsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_rtp_packets_lost_total", Help: "RTP packets missing from the sequence, by media direction.",
-		}, []string{"media"}),
-		PacketsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_rtp_packets_dropped_total",
-			Help: "RTP packets refused because they came from an address other than the negotiated peer.",
-		}, []string{"media"}),
-		TranscodeSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_transcode_seconds_total", Help: "Time spent transcoding, by media direction.",
-		}, []string{"media"}),
-		WebSocketSessions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "webtrunk_websocket_sessions", Help: "Connected signaling WebSockets.",
-		}),
-		Registrations: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "webtrunk_trunk_registered", Help: "1 when the trunk's SIP registration is up, 0 otherwise.",
-		}, []string{"trunk"}),
-		DialsDenied: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_dials_denied_total", Help: "Dial attempts refused before reaching a trunk, by reason.",
-		}, []string{"reason"}),
-		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_auth_failures_total", Help: "Failed WebSocket authentications, by reason.",
-		}, []string{"reason"}),
-		WebSocketsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_websockets_refused_total",
-			Help: "WebSockets refused for a connection limit, by limit: gateway (http.max_connections) or user (auth.max_connections_per_user).",
-		}, []string{"limit"}),
-		OriginsRefused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "webtrunk_websocket_origins_refused_total", Help: "WebSocket upgrades refused because of their Origin header.",
-		}),
-	}
-	reg.MustRegister(
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.CallsActive, m.CallsTotal, m.CallsMaxConcurrent, m.CallsOverCapacity, m.SetupSeconds,
-		m.Packets, m.PacketsLost, m.PacketsDropped, m.TranscodeSeconds,
-		m.WebSocketSessions, m.Registrations, m.DialsDenied, m.AuthFailures, m.WebSocketsRefused, m.OriginsRefused,
 	)
-	m.WebSocketsRefused.WithLabelValues(connLimitGateway)
-	m.WebSocketsRefused.WithLabelValues(connLimitUser)
+	m.CallsActive = m.gaugeVec("webtrunk_calls_active", "Calls in progress, by direction.", "direction")
+	m.CallsTotal = m.counterVec("webtrunk_calls_total", "Ended calls, by direction and outcome.", "direction", "outcome")
+	m.CallsMaxConcurrent = m.gauge("webtrunk_calls_max_concurrent",
+		"The configured limit of calls in progress through the gateway (calls.max_concurrent); 0 is unlimited.")
+	m.CallsOverCapacity = m.counterVec("webtrunk_calls_over_capacity_total",
+		"Calls refused because the gateway was at calls.max_concurrent, by direction.", "direction")
+	m.SetupSeconds = m.histogramVec("webtrunk_call_setup_seconds",
+		"Time from dial or incoming INVITE to connected, in seconds.",
+		[]float64{0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60}, "direction")
+	m.Packets = m.counterVec("webtrunk_rtp_packets_total", "RTP packets relayed, by media direction.", "media")
+	m.PacketsLost = m.counterVec("webtrunk_rtp_packets_lost_total",
+		"RTP packets missing from the sequence, by media direction.", "media")
+	m.PacketsDropped = m.counterVec("webtrunk_rtp_packets_dropped_total",
+		"RTP packets refused because they came from an address other than the negotiated peer.", "media")
+	m.TranscodeSeconds = m.counterVec("webtrunk_transcode_seconds_total", "Time spent transcoding, by media direction.", "media")
+	m.WebSocketSessions = m.gauge("webtrunk_websocket_sessions", "Connected signaling WebSockets.")
+	m.Registrations = m.gaugeVec("webtrunk_trunk_registered",
+		"1 when the trunk's SIP registration is up, 0 otherwise.", "trunk")
+	m.DialsDenied = m.counterVec("webtrunk_dials_denied_total",
+		"Dial attempts refused before reaching a trunk, by reason.", "reason")
+	m.AuthFailures = m.counterVec("webtrunk_auth_failures_total", "Failed WebSocket authentications, by reason.", "reason")
+	m.WebSocketsRefused = m.counterVec("webtrunk_websockets_refused_total",
+		"WebSockets refused for a connection limit, by limit: gateway (http.max_connections) or user (auth.max_connections_per_user).",
+		"limit")
+	m.OriginsRefused = m.counter("webtrunk_websocket_origins_refused_total",
+		"WebSocket upgrades refused because of their Origin header.")
+	atZero(m.WebSocketsRefused.WithLabelValues, connLimitGateway, connLimitUser)
 	m.registerContinuity()
 	m.registerQuality()
 	// Pre-create the label sets a dashboard expects to see at zero.
-	for _, d := range []string{directionOutbound, directionInbound} {
-		m.CallsActive.WithLabelValues(d)
-		m.CallsOverCapacity.WithLabelValues(d)
-	}
-	for _, d := range []string{mediaUplink, mediaDownlink} {
-		m.Packets.WithLabelValues(d)
-		m.PacketsLost.WithLabelValues(d)
-	}
+	atZero(m.CallsActive.WithLabelValues, directionOutbound, directionInbound)
+	atZero(m.CallsOverCapacity.WithLabelValues, directionOutbound, directionInbound)
+	atZero(m.Packets.WithLabelValues, mediaUplink, mediaDownlink)
+	atZero(m.PacketsLost.WithLabelValues, mediaUplink, mediaDownlink)
 	m.registerOperations()
 	m.registerDTMFInfo()
 	m.registerSRTP()
@@ -193,6 +157,67 @@ func NewMetrics() *Metrics {
 	m.registerTrunkTransfers()
 
 	return m
+}
+
+// counter creates a counter named name with help text help and registers
+// it in m.Registry.
+func (m *Metrics) counter(name, help string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	m.Registry.MustRegister(c)
+
+	return c
+}
+
+// gauge creates a gauge named name with help text help and registers it
+// in m.Registry.
+func (m *Metrics) gauge(name, help string) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	m.Registry.MustRegister(g)
+
+	return g
+}
+
+// counterVec creates a counter named name with help text help, partitioned
+// by labels, and registers it in m.Registry.
+func (m *Metrics) counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	m.Registry.MustRegister(v)
+
+	return v
+}
+
+// gaugeVec creates a gauge named name with help text help, partitioned by
+// labels, and registers it in m.Registry.
+func (m *Metrics) gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	m.Registry.MustRegister(v)
+
+	return v
+}
+
+// histogramVec creates a histogram named name with help text help and the
+// upper bounds buckets, partitioned by labels, and registers it in
+// m.Registry.
+func (m *Metrics) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	m.Registry.MustRegister(v)
+
+	return v
+}
+
+// atZero creates the series of each of values through with (the
+// WithLabelValues of a collector with one label), so that a dashboard sees
+// them at zero before their first event.
+func atZero[M any](with func(...string) M, values ...string) {
+	for _, v := range values {
+		with(v)
+	}
+}
+
+// counterFunc returns a counter named name with help text help whose value
+// is read from f at each scrape.
+func counterFunc(name, help string, f func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
 }
 
 // registerSIP adds the collectors read from the trunk-side user agent at
@@ -206,10 +231,8 @@ func (m *Metrics) registerSIP(ua *sip.UA) {
 			Name: "webtrunk_rtp_ports_free",
 			Help: "Trunk-side RTP/RTCP port pairs free for new calls (sip.rtp range).",
 		}, func() float64 { return float64(ports.Free()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "webtrunk_rtp_ports_exhausted_total",
-			Help: "Calls that found no free trunk-side RTP port pair.",
-		}, func() float64 { return float64(ports.Exhausted()) }),
+		counterFunc("webtrunk_rtp_ports_exhausted_total", "Calls that found no free trunk-side RTP port pair.",
+			ports.Exhausted),
 		sipRefusedCollector{ua: ua, desc: prometheus.NewDesc("webtrunk_sip_refused_total",
 			"SIP messages the user agent refused, by reason: unknown_source (no trunk allows the address), "+
 				"foreign_in_dialog (an in-dialog request or CANCEL not from the call's trunk), "+
@@ -246,17 +269,11 @@ func (c sipRefusedCollector) Collect(ch chan<- prometheus.Metric) {
 // registerOperations adds the collectors of the operators' features:
 // the admin listener and configuration reloads.
 func (m *Metrics) registerOperations() {
-	m.AdminRefused = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "webtrunk_admin_refused_total",
-		Help: "Admin listener requests refused with 401 for a missing or wrong bearer token.",
-	})
-	m.Reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_config_reloads_total",
-		Help: "Configuration reloads (SIGHUP or the admin API), by result: ok, or failed (nothing changed).",
-	}, []string{"result"})
-	m.Reloads.WithLabelValues(reloadOK)
-	m.Reloads.WithLabelValues(reloadFailed)
-	m.Registry.MustRegister(m.AdminRefused, m.Reloads)
+	m.AdminRefused = m.counter("webtrunk_admin_refused_total",
+		"Admin listener requests refused with 401 for a missing or wrong bearer token.")
+	m.Reloads = m.counterVec("webtrunk_config_reloads_total",
+		"Configuration reloads (SIGHUP or the admin API), by result: ok, or failed (nothing changed).", "result")
+	atZero(m.Reloads.WithLabelValues, reloadOK, reloadFailed)
 }
 
 // registerRecords adds the call record collectors, read at each scrape
@@ -271,15 +288,12 @@ func (m *Metrics) registerRecords(recorder func() *cdr.Recorder) {
 
 		return cdr.Stats{}
 	}
-	counter := func(name, help string, f func() uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
-	}
 	m.Registry.MustRegister(
-		counter("webtrunk_cdr_written_total", "Call detail records appended to cdr.file.",
+		counterFunc("webtrunk_cdr_written_total", "Call detail records appended to cdr.file.",
 			func() uint64 { return stats().Written }),
-		counter("webtrunk_cdr_dropped_total", "Call detail records lost because the in-memory record queue was full.",
+		counterFunc("webtrunk_cdr_dropped_total", "Call detail records lost because the in-memory record queue was full.",
 			func() uint64 { return stats().Dropped }),
-		counter("webtrunk_cdr_file_errors_total", "Failed writes of cdr.file (each retried).",
+		counterFunc("webtrunk_cdr_file_errors_total", "Failed writes of cdr.file (each retried).",
 			func() uint64 { return stats().FileErrors }),
 		namedCollector{label: "sink",
 			metrics: []namedMetric{
@@ -382,21 +396,12 @@ func (c namedCollector) Collect(ch chan<- prometheus.Metric) {
 // continuity across dropped WebSockets and network changes (Resumes,
 // ConnectionsParked, ICERestarts).
 func (m *Metrics) registerContinuity() {
-	m.Resumes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_resumes_total",
-		Help: "Call continuity across dropped WebSockets, by outcome: parked, resumed, taken_over, expired, refused.",
-	}, []string{"outcome"})
-	m.ConnectionsParked = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "webtrunk_connections_parked",
-		Help: "Dropped WebSocket connections whose calls wait for a resume (calls.resume_window).",
-	})
-	m.ICERestarts = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "webtrunk_ice_restarts_total", Help: "ICE restarts of browsers answered on their calls.",
-	})
-	m.Registry.MustRegister(m.Resumes, m.ConnectionsParked, m.ICERestarts)
-	for _, o := range []string{resumeParked, resumeOK, resumeTakeover, resumeExpired, resumeRefused} {
-		m.Resumes.WithLabelValues(o)
-	}
+	m.Resumes = m.counterVec("webtrunk_resumes_total",
+		"Call continuity across dropped WebSockets, by outcome: parked, resumed, taken_over, expired, refused.", "outcome")
+	m.ConnectionsParked = m.gauge("webtrunk_connections_parked",
+		"Dropped WebSocket connections whose calls wait for a resume (calls.resume_window).")
+	m.ICERestarts = m.counter("webtrunk_ice_restarts_total", "ICE restarts of browsers answered on their calls.")
+	atZero(m.Resumes.WithLabelValues, resumeParked, resumeOK, resumeTakeover, resumeExpired, resumeRefused)
 }
 
 // registerTURN adds the collectors of the embedded TURN server, read from
@@ -409,8 +414,7 @@ func (m *Metrics) registerContinuity() {
 // (datagrams over turn.max_bandwidth). All stay 0 without turn.listen.
 func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
 	counter := func(name, help string, v func(turnserver.Stats) uint64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-			func() float64 { return float64(v(stats())) })
+		return counterFunc(name, help, func() uint64 { return v(stats()) })
 	}
 	m.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -437,30 +441,18 @@ func (m *Metrics) registerTURN(stats func() turnserver.Stats) {
 // unanswered), dropped (the browser's digits came faster than their INFOs
 // went out) and received (from the trunk, passed to the browser).
 func (m *Metrics) registerDTMFInfo() {
-	m.DTMFInfo = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_dtmf_info_total", Help: "DTMF digits carried by SIP INFO, by outcome.",
-	}, []string{"outcome"})
-	m.Registry.MustRegister(m.DTMFInfo)
-	for _, o := range []string{infoSent, infoFailed, infoDropped, infoReceived} {
-		m.DTMFInfo.WithLabelValues(o)
-	}
+	m.DTMFInfo = m.counterVec("webtrunk_dtmf_info_total", "DTMF digits carried by SIP INFO, by outcome.", "outcome")
+	atZero(m.DTMFInfo.WithLabelValues, infoSent, infoFailed, infoDropped, infoReceived)
 }
 
 // registerSRTP creates and registers the collectors of SRTP on trunks
 // (SRTPCalls, SRTPFailed), with both suites' label sets at zero.
 func (m *Metrics) registerSRTP() {
-	m.SRTPCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_trunk_srtp_calls_total",
-		Help: "Ended calls whose trunk media was SRTP keyed by SDES, by crypto suite.",
-	}, []string{"suite"})
-	m.SRTPFailed = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "webtrunk_trunk_srtp_failed_total",
-		Help: "SRTP and SRTCP packets from trunks dropped for failing authentication or being replayed.",
-	})
-	m.Registry.MustRegister(m.SRTPCalls, m.SRTPFailed)
-	for _, suite := range []string{"AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"} {
-		m.SRTPCalls.WithLabelValues(suite)
-	}
+	m.SRTPCalls = m.counterVec("webtrunk_trunk_srtp_calls_total",
+		"Ended calls whose trunk media was SRTP keyed by SDES, by crypto suite.", "suite")
+	m.SRTPFailed = m.counter("webtrunk_trunk_srtp_failed_total",
+		"SRTP and SRTCP packets from trunks dropped for failing authentication or being replayed.")
+	atZero(m.SRTPCalls.WithLabelValues, "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
 }
 
 // registerRedis adds the collectors of the limits shared in Redis
@@ -469,11 +461,9 @@ func (m *Metrics) registerSRTP() {
 // webtrunk_redis_errors_total by operation (begin: a dial's limits, end:
 // a call's end), which it returns.
 func (m *Metrics) registerRedis(up func() bool) *prometheus.CounterVec {
-	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_redis_errors_total",
-		Help: "Operations on the shared limits that could not reach Redis within cluster.redis.timeout, by op: begin, end.",
-	}, []string{"op"})
-	m.Registry.MustRegister(errs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	errs := m.counterVec("webtrunk_redis_errors_total",
+		"Operations on the shared limits that could not reach Redis within cluster.redis.timeout, by op: begin, end.", "op")
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "webtrunk_redis_up", Help: "1 while the last operation on the shared limits reached Redis, else 0.",
 	}, func() float64 {
 		if up() {
@@ -482,8 +472,7 @@ func (m *Metrics) registerRedis(up func() bool) *prometheus.CounterVec {
 
 		return 0
 	}))
-	errs.WithLabelValues("begin")
-	errs.WithLabelValues("end")
+	atZero(errs.WithLabelValues, "begin", "end")
 
 	return errs
 }
@@ -493,15 +482,10 @@ func (m *Metrics) registerRedis(up func() bool) *prometheus.CounterVec {
 // by user (1 while the registrar holds this gateway's binding) and
 // webtrunk_extension_register_failures_total by user and SIP status.
 func (m *Metrics) registerExtensions() (*prometheus.GaugeVec, *prometheus.CounterVec) {
-	registered := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "webtrunk_extension_registered",
-		Help: "1 while the user's extension (auth.users[].sip_account) holds a binding to this gateway on its registrar.",
-	}, []string{"user"})
-	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_extension_register_failures_total",
-		Help: "REGISTERs of users' extensions that failed, by user and SIP status (0: no response).",
-	}, []string{"user", "code"})
-	m.Registry.MustRegister(registered, failures)
+	registered := m.gaugeVec("webtrunk_extension_registered",
+		"1 while the user's extension (auth.users[].sip_account) holds a binding to this gateway on its registrar.", "user")
+	failures := m.counterVec("webtrunk_extension_register_failures_total",
+		"REGISTERs of users' extensions that failed, by user and SIP status (0: no response).", "user", "code")
 
 	return registered, failures
 }
@@ -531,25 +515,16 @@ const (
 // registerQuality creates and registers the call quality collectors.
 func (m *Metrics) registerQuality() {
 	q := &m.Quality
-	q.MOS = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "webtrunk_call_mos",
-		Help:    "Estimated mean opinion score (ITU-T G.107 E-model, 1 to 4.5) of each direction of each call at its end.",
-		Buckets: []float64{1, 1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5},
-	}, []string{"direction"})
-	q.JitterBuffer = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_jitter_buffer_packets_total",
-		Help: "Packets the jitter buffers (browser uplink, trunk downlink) decoded in order though they came out of order (reordered), or that came too late to use (late).",
-	}, []string{"outcome"})
-	q.Events = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_quality_events_total",
-		Help: "Quality warnings raised for browsers, by kind: high_loss, high_jitter, low_mos.",
-	}, []string{"kind"})
-	m.Registry.MustRegister(q.MOS, q.JitterBuffer, q.Events)
-	for _, d := range []string{mediaUplink, mediaDownlink} {
-		q.MOS.WithLabelValues(d)
-	}
-	q.JitterBuffer.WithLabelValues(jitterReordered)
-	q.JitterBuffer.WithLabelValues(jitterLate)
+	q.MOS = m.histogramVec("webtrunk_call_mos",
+		"Estimated mean opinion score (ITU-T G.107 E-model, 1 to 4.5) of each direction of each call at its end.",
+		[]float64{1, 1.5, 2, 2.5, 3, 3.5, 3.8, 4, 4.2, 4.4, 4.5}, "direction")
+	q.JitterBuffer = m.counterVec("webtrunk_jitter_buffer_packets_total",
+		"Packets the jitter buffers (browser uplink, trunk downlink) decoded in order though they came out of order (reordered), or that came too late to use (late).",
+		"outcome")
+	q.Events = m.counterVec("webtrunk_quality_events_total",
+		"Quality warnings raised for browsers, by kind: high_loss, high_jitter, low_mos.", "kind")
+	atZero(q.MOS.WithLabelValues, mediaUplink, mediaDownlink)
+	atZero(q.JitterBuffer.WithLabelValues, jitterReordered, jitterLate)
 }
 
 // registerTransfers adds webtrunk_transfers_total: the browser's blind
@@ -557,11 +532,7 @@ func (m *Metrics) registerQuality() {
 // nothing sent), rejected (the trunk refused the REFER or did not answer
 // it), failed (a NOTIFY reported the target failed) and succeeded.
 func (m *Metrics) registerTransfers() {
-	m.Transfers = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_transfers_total", Help: "Blind transfers asked by browsers (REFER to the trunk), by outcome.",
-	}, []string{"outcome"})
-	m.Registry.MustRegister(m.Transfers)
-	for _, o := range []string{transferRefused, transferRejected, transferFailed, transferSucceeded} {
-		m.Transfers.WithLabelValues(o)
-	}
+	m.Transfers = m.counterVec("webtrunk_transfers_total",
+		"Blind transfers asked by browsers (REFER to the trunk), by outcome.", "outcome")
+	atZero(m.Transfers.WithLabelValues, transferRefused, transferRejected, transferFailed, transferSucceeded)
 }

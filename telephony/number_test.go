@@ -26,13 +26,7 @@ var nanpPlan = NumberPlan{
 }
 
 func TestToE164(t *testing.T) {
-	tests := []struct {
-		name    string
-		plan    NumberPlan
-		dialled string
-		want    string
-		wantErr bool
-	}{
+	checkE164Cases(t, "ToE164", NumberPlan.ToE164, []e164Case{
 		{"UK national with spaces", ukPlan, "020 7946 0000", "+442079460000", false},
 		{"UK national with parentheses and dashes", ukPlan, "(020) 7946-0000", "+442079460000", false},
 		{"UK mobile with dots", ukPlan, "07700.900.123", "+447700900123", false},
@@ -67,40 +61,43 @@ func TestToE164(t *testing.T) {
 		{"unicode digits", ukPlan, "٠٢٠٧٩٤٦٠٠٠٠", "", true},
 		{"zero plan rejects national numbers", NumberPlan{}, "02079460000", "", true},
 		{"outside line alone", ukPlan, "9", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkE164(t, "ToE164", tt.plan.ToE164, tt.dialled, tt.want, tt.wantErr)
-		})
-	}
+	})
 }
 
-// checkE164 checks one conversion to E.164: conv(in) is want, or fails
-// with ErrInvalidNumber when wantErr is set.
-func checkE164(t *testing.T, name string, conv func(string) (string, error), in, want string, wantErr bool) {
-	t.Helper()
-	got, err := conv(in)
-	if wantErr {
-		if !errors.Is(err, ErrInvalidNumber) {
-			t.Errorf("%s(%q) = %q, %v; want ErrInvalidNumber", name, in, got, err)
-		}
+// e164Case is one conversion to E.164 under a plan: in gives want, or
+// fails with ErrInvalidNumber when wantErr is set.
+type e164Case struct {
+	name    string
+	plan    NumberPlan
+	in      string
+	want    string
+	wantErr bool
+}
 
-		return
-	}
-	if err != nil || got != want {
-		t.Errorf("%s(%q) = %q, %v; want %q", name, in, got, err, want)
+// checkE164Cases runs each case as a subtest of conv, the NumberPlan
+// method called name.
+func checkE164Cases(t *testing.T, name string, conv func(NumberPlan, string) (string, error), cases []e164Case) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := conv(tc.plan, tc.in)
+			if tc.wantErr {
+				if !errors.Is(err, ErrInvalidNumber) {
+					t.Errorf("%s(%q) = %q, %v; want ErrInvalidNumber", name, tc.in, got, err)
+				}
+
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("%s(%q) = %q, %v; want %q", name, tc.in, got, err, tc.want)
+			}
+		})
 	}
 }
 
 func TestFromTrunk(t *testing.T) {
 	ukNoPlus := NumberPlan{Format: FormatE164NoPlus, CountryCode: "44", NationalPrefix: "0", InternationalPrefix: "00", StripPrefixes: []string{"4"}}
-	tests := []struct {
-		name    string
-		plan    NumberPlan
-		user    string
-		want    string
-		wantErr bool
-	}{
+	checkE164Cases(t, "FromTrunk", NumberPlan.FromTrunk, []e164Case{
 		{"no-plus trunk: bare digits are international", ukNoPlus, "442079460000", "+442079460000", false},
 		{"no-plus trunk: StripPrefixes are for users only", ukNoPlus, "4930901820", "+4930901820", false},
 		{"no-plus trunk: national caller ID", ukNoPlus, "02079460000", "+442079460000", false},
@@ -111,12 +108,7 @@ func TestFromTrunk(t *testing.T) {
 		{"E.164 trunk", NumberPlan{CountryCode: "44"}, "+442079460000", "+442079460000", false},
 		{"anonymous", ukNoPlus, "anonymous", "", true},
 		{"too long", ukNoPlus, "4420794600001234", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			checkE164(t, "FromTrunk", tt.plan.FromTrunk, tt.user, tt.want, tt.wantErr)
-		})
-	}
+	})
 }
 
 func TestForTrunk(t *testing.T) {
