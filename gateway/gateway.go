@@ -193,7 +193,7 @@ func New(cfg *config.Config, logger *slog.Logger, webrtc browser.Listen) (*Gatew
 	g.iceRefresh.Store(int64(cfg.TURN.CredentialLifetime / 2))
 	g.metrics.CallsMaxConcurrent.Set(float64(cfg.Calls.MaxConcurrent))
 	g.metrics.registerSIP(ua)
-	g.carrier = newCarrierMetrics(g.metrics.Registry)
+	g.carrier = newCarrierMetrics(g.metrics)
 	g.health = newTrunkHealth(cfg, logger.With("component", "trunk-health"), g.carrier)
 	g.metrics.registerTURN(g.turnStats)
 	g.callCtx, g.callCancel = context.WithCancelCause(context.Background())

@@ -533,6 +533,6 @@ func (m *Metrics) registerQuality() {
 // it), failed (a NOTIFY reported the target failed) and succeeded.
 func (m *Metrics) registerTransfers() {
 	m.Transfers = m.counterVec("webtrunk_transfers_total",
-		"Blind transfers asked by browsers (REFER to the trunk), by outcome.", "outcome")
+		"Blind transfers asked by browsers (a REFER to the trunk, or a call the gateway places), by outcome.", "outcome")
 	atZero(m.Transfers.WithLabelValues, transferRefused, transferRejected, transferFailed, transferSucceeded)
 }

@@ -352,23 +352,17 @@ type carrierMetrics struct {
 	CallAttempts *prometheus.CounterVec
 }
 
-// newCarrierMetrics creates the collectors and registers them in reg.
-func newCarrierMetrics(reg *prometheus.Registry) *carrierMetrics {
-	m := &carrierMetrics{
-		TrunkUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "webtrunk_trunk_up", Help: "1 while the trunk's OPTIONS probes pass (always for a trunk without probes), 0 when marked down.",
-		}, []string{"trunk"}),
-		TrunkProbes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_trunk_probes_total", Help: "OPTIONS probes sent to trunks, by trunk and result (ok, failed).",
-		}, []string{"trunk", "result"}),
-		CallAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "webtrunk_call_attempts_total",
-			Help: "Outbound call attempts, by trunk and outcome (answered, failed, next, and skipped trunks: down, held, unregistered).",
-		}, []string{"trunk", "outcome"}),
+// newCarrierMetrics creates the collectors and registers them in m's
+// registry.
+func newCarrierMetrics(m *Metrics) *carrierMetrics {
+	return &carrierMetrics{
+		TrunkUp: m.gaugeVec("webtrunk_trunk_up",
+			"1 while the trunk's OPTIONS probes pass (always for a trunk without probes), 0 when marked down.", "trunk"),
+		TrunkProbes: m.counterVec("webtrunk_trunk_probes_total",
+			"OPTIONS probes sent to trunks, by trunk and result (ok, failed).", "trunk", "result"),
+		CallAttempts: m.counterVec("webtrunk_call_attempts_total",
+			"Outbound call attempts, by trunk and outcome (answered, failed, next, and skipped trunks: down, held, unregistered).", "trunk", "outcome"),
 	}
-	reg.MustRegister(m.TrunkUp, m.TrunkProbes, m.CallAttempts)
-
-	return m
 }
 
 // probe counts one probe of trunk name.

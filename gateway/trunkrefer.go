@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/webtrunk/webtrunk/gateway/auth"
 	"github.com/webtrunk/webtrunk/gateway/bridge"
 	"github.com/webtrunk/webtrunk/gateway/signaling"
@@ -60,14 +58,9 @@ type trunkTransfer struct {
 
 // registerTrunkTransfers adds webtrunk_trunk_transfers_total.
 func (m *Metrics) registerTrunkTransfers() {
-	m.TrunkTransfers = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "webtrunk_trunk_transfers_total",
-		Help: "Transfers asked by trunks (REFER from the trunk), by outcome: refused, failed, succeeded.",
-	}, []string{"outcome"})
-	m.Registry.MustRegister(m.TrunkTransfers)
-	for _, o := range []string{trunkTransferRefused, trunkTransferFailed, trunkTransferSucceeded} {
-		m.TrunkTransfers.WithLabelValues(o)
-	}
+	m.TrunkTransfers = m.counterVec("webtrunk_trunk_transfers_total",
+		"Transfers asked by trunks (REFER from the trunk), by outcome: refused, failed, succeeded.", "outcome")
+	atZero(m.TrunkTransfers.WithLabelValues, trunkTransferRefused, trunkTransferFailed, trunkTransferSucceeded)
 }
 
 // trunkRefer handles the trunk's REFER of the session's call: refused at
