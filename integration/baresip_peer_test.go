@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/freeport"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 )
 
@@ -117,8 +118,8 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 	dir := t.TempDir()
 	mic := filepath.Join(dir, "microphone.wav")
 	browserWriteWAV(t, mic, toneHz, 8000, 60)
-	sipAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port())
-	ctrlAddr := freeTCPAddr(t)
+	sipAddr := freeport.UDP(t)
+	ctrlAddr := freeport.TCP(t).String()
 	var extra, params string
 	if opts.TLSCert != "" {
 		extra += "sip_certificate\t\t" + opts.TLSCert + "\n"
@@ -229,20 +230,6 @@ func (p *baresipPhone) heardTone(t *testing.T, wantHz, unwantHz float64, minHear
 	}
 
 	return passing
-}
-
-// freeTCPAddr returns a TCP address on 127.0.0.1 that was free a moment ago.
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-
-	return addr
 }
 
 // readEvents reads netstring-framed JSON messages ("len:json,") from

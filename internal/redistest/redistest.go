@@ -10,11 +10,12 @@ import (
 	"context"
 	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/freeport"
 )
 
 // startTimeout bounds the wait for a server to accept connections.
@@ -52,7 +53,7 @@ func Start(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal("redistest: redis-server not found (install the Debian package redis-server: scripts/deps.sh test)")
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), addr: "127.0.0.1:" + strconv.Itoa(freePort(tb))}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), addr: freeport.TCP(tb).String()}
 	tb.Cleanup(s.Kill)
 	s.Start()
 
@@ -128,17 +129,4 @@ func (s *Server) Kill() {
 	}
 	_ = cmd.Process.Kill()
 	<-done
-}
-
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-
-	return ln.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener
 }
