@@ -51,32 +51,42 @@ const rtpBufSize = 1500 + srtpOverhead
 
 // newSRTPIn creates the receiving contexts for key, with replay protection.
 func newSRTPIn(suite int, key masterKey) (*srtpIn, error) {
-	profile := cryptoSuites[suite].profile
-	k, salt := key[:16], key[16:]
 	in := &srtpIn{key: key, suite: suite}
 	var err error
-	if in.rtp, err = srtp.CreateContext(k, salt, profile, srtp.SRTPReplayProtection(srtpReplayWindow)); err != nil {
-		return nil, fmt.Errorf("sip: srtp context: %w", err)
-	}
-	if in.rtcp, err = srtp.CreateContext(k, salt, profile, srtp.SRTCPReplayProtection(srtpReplayWindow)); err != nil {
-		return nil, fmt.Errorf("sip: srtcp context: %w", err)
+	if in.rtp, in.rtcp, err = newSRTPContexts(suite, key, srtpReplayWindow); err != nil {
+		return nil, err
 	}
 	return in, nil
 }
 
 // newSRTPOut creates the sending contexts for key.
 func newSRTPOut(suite int, key masterKey) (*srtpOut, error) {
-	profile := cryptoSuites[suite].profile
-	k, salt := key[:16], key[16:]
 	out := &srtpOut{key: key, suite: suite}
 	var err error
-	if out.rtp, err = srtp.CreateContext(k, salt, profile); err != nil {
-		return nil, fmt.Errorf("sip: srtp context: %w", err)
-	}
-	if out.rtcp, err = srtp.CreateContext(k, salt, profile); err != nil {
-		return nil, fmt.Errorf("sip: srtcp context: %w", err)
+	if out.rtp, out.rtcp, err = newSRTPContexts(suite, key, 0); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// newSRTPContexts creates the SRTP and the SRTCP context of one direction for key (RFC 3711
+// section 4.3: both derive their session keys from the one master key), with a replay window
+// of replayWindow packets each (RFC 3711 section 3.3.2), none when it is 0.
+func newSRTPContexts(suite int, key masterKey, replayWindow uint) (rtpCtx, rtcpCtx *srtp.Context, err error) {
+	profile := cryptoSuites[suite].profile
+	k, salt := key[:16], key[16:]
+	var rtpOpts, rtcpOpts []srtp.ContextOption
+	if replayWindow > 0 {
+		rtpOpts = []srtp.ContextOption{srtp.SRTPReplayProtection(replayWindow)}
+		rtcpOpts = []srtp.ContextOption{srtp.SRTCPReplayProtection(replayWindow)}
+	}
+	if rtpCtx, err = srtp.CreateContext(k, salt, profile, rtpOpts...); err != nil {
+		return nil, nil, fmt.Errorf("sip: srtp context: %w", err)
+	}
+	if rtcpCtx, err = srtp.CreateContext(k, salt, profile, rtcpOpts...); err != nil {
+		return nil, nil, fmt.Errorf("sip: srtcp context: %w", err)
+	}
+	return rtpCtx, rtcpCtx, nil
 }
 
 // setSRTP makes the conn protect what it sends with keys.local and unprotect what it receives
@@ -109,45 +119,39 @@ func (c *RTPConn) setSRTP(keys *srtpKeys) error {
 	return nil
 }
 
-// unprotectRTP authenticates and decrypts the SRTP packet in buf[:n] in place and returns the
-// length of the RTP packet; ok is false when it failed (authentication, replay, too short).
-func (in *srtpIn) unprotectRTP(buf []byte, n int) (int, bool) {
-	out, err := in.rtp.DecryptRTP(buf[:n], buf[:n], &in.rtpHdr)
+// unprotect authenticates and decrypts the SRTP (or, for flowRTCP, SRTCP, RFC 3711 section
+// 3.4) packet in buf[:n] in place and returns the length of the plain packet; ok is false when
+// it failed (authentication, replay, too short).
+func (in *srtpIn) unprotect(buf []byte, n int, f flow) (int, bool) {
+	var out []byte
+	var err error
+	if f == flowRTCP {
+		out, err = in.rtcp.DecryptRTCP(buf[:n], buf[:n], &in.rtcpHdr)
+	} else {
+		out, err = in.rtp.DecryptRTP(buf[:n], buf[:n], &in.rtpHdr)
+	}
 	if err != nil {
 		return 0, false
 	}
 	return len(out), true
 }
 
-// unprotectRTCP does the same for an SRTCP packet (RFC 3711 section 3.4).
-func (in *srtpIn) unprotectRTCP(buf []byte, n int) (int, bool) {
-	out, err := in.rtcp.DecryptRTCP(buf[:n], buf[:n], &in.rtcpHdr)
+// protect encrypts and authenticates an RTP packet (or, for flowRTCP, an RTCP compound packet)
+// into the conn's output buffer of f. It fails with errTooLongToProtect for a packet that
+// leaves no room for what protection appends.
+func (o *srtpOut) protect(b []byte, f flow) ([]byte, error) {
+	if len(b) > rtpBufSize-srtpOverhead {
+		return nil, fmt.Errorf("%w: %s, %d bytes", errTooLongToProtect, f, len(b))
+	}
+	var out []byte
+	var err error
+	if f == flowRTCP {
+		out, err = o.rtcp.EncryptRTCP(o.rtcpBuf[:0], b, &o.rtcpHdr)
+	} else {
+		out, err = o.rtp.EncryptRTP(o.rtpBuf[:0], b, &o.rtpHdr)
+	}
 	if err != nil {
-		return 0, false
-	}
-	return len(out), true
-}
-
-// protectRTP encrypts and authenticates an RTP packet into the conn's output buffer.
-func (o *srtpOut) protectRTP(b []byte) ([]byte, error) {
-	if len(b) > len(o.rtpBuf)-srtpOverhead {
-		return nil, fmt.Errorf("%w: rtp, %d bytes", errTooLongToProtect, len(b))
-	}
-	out, err := o.rtp.EncryptRTP(o.rtpBuf[:0], b, &o.rtpHdr)
-	if err != nil {
-		return nil, fmt.Errorf("sip: srtp protect: %w", err)
-	}
-	return out, nil
-}
-
-// protectRTCP encrypts and authenticates an RTCP compound packet into the conn's output buffer.
-func (o *srtpOut) protectRTCP(b []byte) ([]byte, error) {
-	if len(b) > len(o.rtcpBuf)-srtpOverhead {
-		return nil, fmt.Errorf("%w: rtcp, %d bytes", errTooLongToProtect, len(b))
-	}
-	out, err := o.rtcp.EncryptRTCP(o.rtcpBuf[:0], b, &o.rtcpHdr)
-	if err != nil {
-		return nil, fmt.Errorf("sip: srtcp protect: %w", err)
+		return nil, fmt.Errorf("sip: srtp protect %s: %w", f, err)
 	}
 	return out, nil
 }
