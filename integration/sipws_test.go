@@ -16,6 +16,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/internal/testconfig"
+	"github.com/webtrunk/webtrunk/internal/testjs"
 )
 
 // sipwsPassword is alice's sip_password in the SIP over WebSocket tests.
@@ -48,14 +49,8 @@ func sipwsGatewayWith(t *testing.T, trunkPort uint16, trunk *faketrunk.Trunk) *e
 // test) into one script with the test-only esbuild, and returns it.
 func sipwsBundle(t *testing.T, pkg, global string) string {
 	t.Helper()
-	js, err := filepath.Abs(filepath.Join("..", "test", "js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	esbuild := filepath.Join(js, "node_modules", ".bin", "esbuild")
-	if _, err := os.Stat(filepath.Join(js, "node_modules", pkg)); err != nil {
-		t.Fatalf("npm package %s missing: run scripts/deps.sh test (%v)", pkg, err)
-	}
+	js := testjs.Require(t, pkg)
+	esbuild := testjs.Bin(t, "esbuild", "esbuild")
 	dir := t.TempDir()
 	entry := filepath.Join(js, ".entry-"+global+".mjs")
 	if err := os.WriteFile(entry, []byte(`import * as m from "`+pkg+`"; window.`+global+` = m.default || m;`+"\n"), 0o600); err != nil {
