@@ -2,7 +2,6 @@ package integration
 
 import (
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,17 +47,21 @@ func startCarrierGateway(t *testing.T, firstPort, secondPort int, attemptTimeout
 func answeringCarrier(t *testing.T) *sipp.Proc {
 	t.Helper()
 
-	return startScenario(t, "uas_answer.xml", 0, map[string]string{"mport": strconv.Itoa(sipp.FreeEvenPort(t))})
+	return runScenario(t, "uas_answer.xml", sipp.Options{Vars: map[string]string{"mport": strconv.Itoa(sipp.FreeEvenPort(t))}})
 }
 
-// startScenario runs a scenario of testdata/sipp on port (a free one when
-// 0) with the given variables and extra arguments.
-func startScenario(t *testing.T, scenario string, port int, vars map[string]string, extra ...string) *sipp.Proc {
+// dialCarrier has b dial carrierNumber with a fresh peer and waits until
+// the gateway says connected and the peer's media is up; it returns the
+// call id and the peer.
+func dialCarrier(t *testing.T, b *browser) (string, *gobrowser.Peer) {
 	t.Helper()
+	id := newCallID()
+	peer := newPeer(t)
+	b.ws.Dial(t, id, carrierNumber, peer)
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	peer.WaitConnected(t)
 
-	return sipp.Start(t, sipp.Options{
-		Scenario: filepath.Join("testdata", "sipp", scenario), Port: port, Vars: vars, Extra: extra, Timeout: 60 * time.Second,
-	})
+	return id, peer
 }
 
 // dialUntilConnected has b dial carrierNumber and returns the call id once
@@ -133,7 +136,7 @@ func readyzVerbose(t *testing.T, e *env) string {
 // in the SIP stack) and connected, the first trunk is held for the
 // Retry-After, and the call's log line lists both attempts.
 func TestCarrierFailover503(t *testing.T) {
-	first := startScenario(t, "uas_503.xml", 0, nil)
+	first := runScenario(t, "uas_503.xml", sipp.Options{})
 	second := answeringCarrier(t)
 	e := startCarrierGateway(t, first.Port(), second.Port(), "5s", "")
 	b := e.login(t, userAlice)
@@ -164,7 +167,7 @@ func TestCarrierFailover503(t *testing.T) {
 // never rings; after the rule's attempt_timeout the gateway cancels it
 // (CANCEL, 487, ACK, all checked by sipp) and the second carrier answers.
 func TestCarrierFailoverTimeout(t *testing.T) {
-	first := startScenario(t, "uas_trying.xml", 0, nil)
+	first := runScenario(t, "uas_trying.xml", sipp.Options{})
 	second := answeringCarrier(t)
 	e := startCarrierGateway(t, first.Port(), second.Port(), "2s", "")
 	b := e.login(t, userAlice)
@@ -188,7 +191,7 @@ func TestCarrierFailoverTimeout(t *testing.T) {
 // refused before any INVITE); once it answers 200 twice it is up again.
 func TestCarrierOptionsDownUp(t *testing.T) {
 	port := sipp.FreePort(t)
-	down := startScenario(t, "uas_options_503.xml", port, nil, "-m", "2")
+	down := runScenario(t, "uas_options_503.xml", sipp.Options{Port: port, Extra: []string{"-m", "2"}})
 	e := startCarrierGateway(t, port, 0, "", "    health: {interval: 1s, timeout: 500ms, down_after: 2, up_after: 2}")
 	st := waitTrunk(t, e, "first", "down", func(s gateway.TrunkState) bool { return !s.Up })
 	down.Wait(stepTimeout)
@@ -208,7 +211,7 @@ func TestCarrierOptionsDownUp(t *testing.T) {
 		t.Errorf("dial while the trunk is down: %+v, want trunk_unavailable", er)
 	}
 
-	up := startScenario(t, "uas_options_200.xml", port, nil, "-m", "4")
+	up := runScenario(t, "uas_options_200.xml", sipp.Options{Port: port, Extra: []string{"-m", "4"}})
 	st = waitTrunk(t, e, "first", "up", func(s gateway.TrunkState) bool { return s.Up })
 	if st.LastStatus != 200 || !st.Available {
 		t.Errorf("trunk marked up: %+v, want last status 200, available", st)
@@ -266,7 +269,7 @@ func TestCarrierIdentityOnWire(t *testing.T) {
 // browser is told held, then resumed, and the call goes on until the
 // browser hangs up.
 func TestCarrierHoldSeenByBrowser(t *testing.T) {
-	uas := startScenario(t, "uas_hold.xml", 0, nil)
+	uas := runScenario(t, "uas_hold.xml", sipp.Options{})
 	e := startCarrierGateway(t, uas.Port(), 0, "", "")
 	b := e.login(t, userAlice)
 	id, _ := dialUntilConnected(t, b)
@@ -290,9 +293,8 @@ func TestCarrierDigestWrong(t *testing.T) {
 	c.Trunk.Extra = `    inbound: {digest: {username: pbx, password: right-secret, realm: gw.test}}`
 	e := startGateway(t, c, logger.With("component", "gateway"), logs)
 	b := e.login(t, userAlice)
-	uac := sipp.Start(t, sipp.Options{
-		Scenario: filepath.Join("testdata", "sipp", "uac_digest_wrong.xml"), Remote: e.sipAddr.String(), Service: didAlice,
-		Extra: []string{"-au", "pbx", "-ap", "wrong-secret"}, Timeout: 60 * time.Second,
+	uac := runScenario(t, "uac_digest_wrong.xml", sipp.Options{
+		Remote: e.sipAddr.String(), Service: didAlice, Extra: []string{"-au", "pbx", "-ap", "wrong-secret"},
 	})
 	uac.Wait(stepTimeout)
 	challenge := uac.MustReceive("SIP/2.0 401")

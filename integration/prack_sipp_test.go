@@ -55,9 +55,7 @@ func toneFiles(t *testing.T) map[string]func(string) {
 // cancels the INVITE.
 func TestPRACKEarlyMedia(t *testing.T) {
 	t.Parallel()
-	uas := sipp.Start(t, sipp.Options{
-		Scenario: "testdata/sipp/uas_prack_early.xml", Files: toneFiles(t), Timeout: 60 * time.Second,
-	})
+	uas := runScenario(t, "uas_prack_early.xml", sipp.Options{Files: toneFiles(t)})
 	e := startCarrierGateway(t, uas.Port(), 0, "", "    prack: supported")
 	b := e.login(t, userAlice)
 	id := newCallID()
@@ -108,10 +106,7 @@ func TestPRACKInbound(t *testing.T) {
 	t.Parallel()
 	e := prackInboundGateway(t, "supported")
 	b := e.login(t, userAlice)
-	uac := sipp.Start(t, sipp.Options{
-		Scenario: "testdata/sipp/uac_prack.xml", Remote: e.sipAddr.String(), Service: didAlice,
-		Files: toneFiles(t), Timeout: 60 * time.Second,
-	})
+	uac := runScenario(t, "uac_prack.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice, Files: toneFiles(t)})
 	in := b.ws.ExpectIncoming(t, didAlice)
 	e.logs.WaitLine(t, "sip reliable 180 acknowledged")
 	peer := b.accept(t, in.CallID)
@@ -142,10 +137,7 @@ func TestPRACKMissing(t *testing.T) {
 	t.Parallel()
 	e := prackInboundGateway(t, "supported")
 	b := e.login(t, userAlice)
-	uac := sipp.Start(t, sipp.Options{
-		Scenario: "testdata/sipp/uac_noprack.xml", Remote: e.sipAddr.String(), Service: didAlice,
-		Timeout: 60 * time.Second,
-	})
+	uac := runScenario(t, "uac_noprack.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice})
 	in := b.ws.ExpectIncoming(t, didAlice)
 	uac.Wait(60 * time.Second)
 	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonFailed, 0)

@@ -3,7 +3,6 @@ package integration
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/gobrowser"
@@ -49,15 +48,10 @@ func TestTransferByRefer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			uas := sipp.Start(t, sipp.Options{Scenario: "testdata/sipp/uas_refer.xml", Timeout: 60 * time.Second,
-				Vars: map[string]string{"fcode": tt.code, "freason": tt.reason}})
+			uas := runScenario(t, "uas_refer.xml", sipp.Options{Vars: map[string]string{"fcode": tt.code, "freason": tt.reason}})
 			e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
 			b := e.login(t, userAlice)
-			id := newCallID()
-			peer := newPeer(t)
-			b.ws.Dial(t, id, carrierNumber, peer)
-			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
-			peer.WaitConnected(t)
+			id, _ := dialCarrier(t, b)
 
 			b.ws.Send(t, signaling.Transfer{CallID: id, To: transferForbidden, Ref: "bad"})
 			if m := expectError(t, b, id, signaling.CodeForbiddenNumber); m.Ref != "bad" {
@@ -121,7 +115,7 @@ func TestTransferOff(t *testing.T) {
 // the call goes on until the browser hangs up.
 func TestTransferFromTrunk(t *testing.T) {
 	t.Parallel()
-	uas := startScenario(t, "uas_refers_call.xml", 0, nil)
+	uas := runScenario(t, "uas_refers_call.xml", sipp.Options{})
 	e := startCarrierGateway(t, uas.Port(), 0, "", "    transfer: refer")
 	b := e.login(t, userAlice)
 	id := newCallID()
