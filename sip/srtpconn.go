@@ -21,10 +21,10 @@ const srtpOverhead = 32
 // (RFC 3711 section 3.3.2 asks for at least 64).
 const srtpReplayWindow = 128
 
-// srtpIn unprotects what one peer sends with its master key: one pion context for SRTP and one
-// for SRTCP, each used by one reader goroutine only (ReadRTP, and the RTCP reader), with the
-// header each reader decodes into so that nothing is allocated per packet.
-type srtpIn struct {
+// srtpContexts are the contexts of one direction, derived from one master key (RFC 3711
+// section 4.3): one pion context for SRTP and one for SRTCP, each used by one goroutine only,
+// with the header each decodes into so that nothing is allocated per packet.
+type srtpContexts struct {
 	key     masterKey
 	suite   int
 	rtp     *srtp.Context
@@ -33,15 +33,16 @@ type srtpIn struct {
 	rtcpHdr rtcp.Header
 }
 
-// srtpOut protects what we send with our master key: one context and one output buffer for
-// SRTP (used by WriteRTP) and for SRTCP (used by WriteRTCP).
+// srtpIn unprotects what one peer sends with its master key, SRTP in ReadRTP and SRTCP in the
+// RTCP reader.
+type srtpIn struct {
+	srtpContexts
+}
+
+// srtpOut protects what we send with our master key, with one output buffer for SRTP (used by
+// WriteRTP) and one for SRTCP (used by WriteRTCP).
 type srtpOut struct {
-	key     masterKey
-	suite   int
-	rtp     *srtp.Context
-	rtcp    *srtp.Context
-	rtpHdr  rtp.Header
-	rtcpHdr rtcp.Header
+	srtpContexts
 	rtpBuf  [rtpBufSize]byte
 	rtcpBuf [rtpBufSize]byte
 }
@@ -51,9 +52,8 @@ const rtpBufSize = 1500 + srtpOverhead
 
 // newSRTPIn creates the receiving contexts for key, with replay protection.
 func newSRTPIn(suite int, key masterKey) (*srtpIn, error) {
-	in := &srtpIn{key: key, suite: suite}
-	var err error
-	if in.rtp, in.rtcp, err = newSRTPContexts(suite, key, srtpReplayWindow); err != nil {
+	in := &srtpIn{}
+	if err := in.init(suite, key, srtpReplayWindow); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -61,18 +61,16 @@ func newSRTPIn(suite int, key masterKey) (*srtpIn, error) {
 
 // newSRTPOut creates the sending contexts for key.
 func newSRTPOut(suite int, key masterKey) (*srtpOut, error) {
-	out := &srtpOut{key: key, suite: suite}
-	var err error
-	if out.rtp, out.rtcp, err = newSRTPContexts(suite, key, 0); err != nil {
+	out := &srtpOut{}
+	if err := out.init(suite, key, 0); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// newSRTPContexts creates the SRTP and the SRTCP context of one direction for key (RFC 3711
-// section 4.3: both derive their session keys from the one master key), with a replay window
-// of replayWindow packets each (RFC 3711 section 3.3.2), none when it is 0.
-func newSRTPContexts(suite int, key masterKey, replayWindow uint) (rtpCtx, rtcpCtx *srtp.Context, err error) {
+// init creates the SRTP and the SRTCP context for key of suite, with a replay window of
+// replayWindow packets each (RFC 3711 section 3.3.2), none when it is 0.
+func (d *srtpContexts) init(suite int, key masterKey, replayWindow uint) error {
 	profile := cryptoSuites[suite].profile
 	k, salt := key[:16], key[16:]
 	var rtpOpts, rtcpOpts []srtp.ContextOption
@@ -80,13 +78,20 @@ func newSRTPContexts(suite int, key masterKey, replayWindow uint) (rtpCtx, rtcpC
 		rtpOpts = []srtp.ContextOption{srtp.SRTPReplayProtection(replayWindow)}
 		rtcpOpts = []srtp.ContextOption{srtp.SRTCPReplayProtection(replayWindow)}
 	}
-	if rtpCtx, err = srtp.CreateContext(k, salt, profile, rtpOpts...); err != nil {
-		return nil, nil, fmt.Errorf("sip: srtp context: %w", err)
+	var err error
+	if d.rtp, err = srtp.CreateContext(k, salt, profile, rtpOpts...); err != nil {
+		return fmt.Errorf("sip: srtp context: %w", err)
 	}
-	if rtcpCtx, err = srtp.CreateContext(k, salt, profile, rtcpOpts...); err != nil {
-		return nil, nil, fmt.Errorf("sip: srtcp context: %w", err)
+	if d.rtcp, err = srtp.CreateContext(k, salt, profile, rtcpOpts...); err != nil {
+		return fmt.Errorf("sip: srtcp context: %w", err)
 	}
-	return rtpCtx, rtcpCtx, nil
+	d.key, d.suite = key, suite
+	return nil
+}
+
+// keyedWith reports whether the contexts were made for key of suite.
+func (d *srtpContexts) keyedWith(suite int, key masterKey) bool {
+	return d.suite == suite && d.key == key
 }
 
 // setSRTP makes the conn protect what it sends with keys.local and unprotect what it receives
@@ -102,14 +107,14 @@ func (c *RTPConn) setSRTP(keys *srtpKeys) error {
 		c.srtpOut.Store(nil)
 		return nil
 	}
-	if in := c.srtpIn.Load(); in == nil || in.suite != keys.suite || in.key != keys.peer {
+	if in := c.srtpIn.Load(); in == nil || !in.keyedWith(keys.suite, keys.peer) {
 		next, err := newSRTPIn(keys.suite, keys.peer)
 		if err != nil {
 			return err
 		}
 		c.srtpIn.Store(next)
 	}
-	if out := c.srtpOut.Load(); out == nil || out.suite != keys.suite || out.key != keys.local {
+	if out := c.srtpOut.Load(); out == nil || !out.keyedWith(keys.suite, keys.local) {
 		next, err := newSRTPOut(keys.suite, keys.local)
 		if err != nil {
 			return err
