@@ -15,8 +15,7 @@ import (
 // TestIncomingCallBindsPortsOnRing: INVITEs reach the handler without taking RTP ports; Ring
 // binds a pair, Reject gives it back.
 func TestIncomingCallBindsPortsOnRing(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	var calls []*IncomingCall
 	var invites []*sipmsg.Request
 	for i := range 3 {
