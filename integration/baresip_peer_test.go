@@ -22,6 +22,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/freeport"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // baresipPhone is a running baresip (Debian package baresip-core): a SIP
@@ -33,8 +34,7 @@ type baresipPhone struct {
 	dir     string // configuration, logs and recordings
 	out     *logcapture.Capture
 	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
+	proc    *testproc.Proc
 
 	ctrl   net.Conn
 	mu     sync.Mutex
@@ -138,7 +138,7 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 			t.Fatal(err)
 		}
 	}
-	p := &baresipPhone{sipAddr: sipAddr, dir: dir, out: logcapture.NewWriter(t, logcapture.Name("baresip output"), logcapture.Tail(60)), done: make(chan struct{})}
+	p := &baresipPhone{sipAddr: sipAddr, dir: dir, out: logcapture.NewWriter(t, logcapture.Name("baresip output"), logcapture.Tail(60))}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cmd = exec.CommandContext(ctx, bin, "-f", dir, "-v")
 	p.cmd.Dir = dir
@@ -146,17 +146,9 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 	p.cmd.Stderr = p.out
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
 	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start baresip: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	p.proc = testproc.Start(t, "baresip", p.cmd, cancel)
 	t.Cleanup(func() {
-		cancel()
-		<-p.done
+		p.proc.Stop()
 		if p.ctrl != nil {
 			_ = p.ctrl.Close()
 		}
@@ -174,8 +166,8 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 			break
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("baresip exited at start: %v\n%s", p.err, p.out.String())
+		case <-p.proc.Done():
+			t.Fatalf("baresip exited at start: %v\n%s", p.proc.Err(), p.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -287,7 +279,7 @@ func (p *baresipPhone) stop(t *testing.T) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-p.done:
+	case <-p.proc.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("baresip did not quit within 10 s of SIGINT")
 	}

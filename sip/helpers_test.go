@@ -124,7 +124,7 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 		}
 		goleak.VerifyNone(t,
 			// sipp processes of the test are reaped by their own cleanup, which runs later.
-			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/internal/sipp.Start.func1"),
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/internal/testproc.Start.func1"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
 			// so is an in-process registrar serving the test.
