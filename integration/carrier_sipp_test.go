@@ -154,8 +154,7 @@ func TestCarrierFailover503(t *testing.T) {
 	if body := readyzVerbose(t, e); !strings.Contains(body, "trunk first unavailable: held until") || !strings.Contains(body, "trunk second available") {
 		t.Errorf("/readyz?verbose = %q", body)
 	}
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	second.Wait(stepTimeout)
 	line := e.logs.WaitLine(t, `msg="call ended"`)
 	if !strings.Contains(line, `attempts="first:next:503 second:answered"`) || !strings.Contains(line, "trunk=second") {
@@ -178,8 +177,7 @@ func TestCarrierFailoverTimeout(t *testing.T) {
 		t.Errorf("connected after %v, before the first trunk's 2s attempt timeout", d)
 	}
 	first.Wait(stepTimeout)
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	second.Wait(stepTimeout)
 	if line := e.logs.WaitLine(t, `msg="call ended"`); !strings.Contains(line, `attempts="first:next second:answered"`) {
 		t.Errorf("call ended line %q, want the attempts first:next second:answered", line)
@@ -247,8 +245,7 @@ func TestCarrierIdentityOnWire(t *testing.T) {
 			b.ws.Send(t, signaling.Dial{ID: id, To: carrierNumber, SDP: peer.Offer(t), Privacy: tt.privacy})
 			peer.ApplyAnswer(t, b.ws.ExpectAnswer(t, id).SDP)
 			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
-			b.ws.Send(t, signaling.Hangup{CallID: id})
-			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+			b.ws.HangUp(t, id)
 			uas.Wait(stepTimeout)
 			inv := uas.MustReceive("INVITE ")
 			if got := inv.Header("From"); !strings.HasPrefix(got, tt.from) {
@@ -275,8 +272,7 @@ func TestCarrierHoldSeenByBrowser(t *testing.T) {
 	id, _ := dialUntilConnected(t, b)
 	b.ws.Expect(t, "held", gobrowser.Is[signaling.Held](id))
 	b.ws.Expect(t, "resumed", gobrowser.Is[signaling.Resumed](id))
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 	if got := len(uas.Received("SIP/2.0 200", false)); got < 2 {
 		t.Errorf("sipp got %d 200 answers, want the two to its re-INVITEs", got)

@@ -319,8 +319,7 @@ func TestClusterKamailio(t *testing.T) {
 	if r := gobrowser.Next[signaling.ErrorReply](t, a2.ws); r.Code != signaling.CodeLimitConcurrentCalls {
 		t.Errorf("dial over the limit on the other instance: %+v, want %s", r, signaling.CodeLimitConcurrentCalls)
 	}
-	a1.ws.Send(t, signaling.Hangup{CallID: out})
-	a1.ws.ExpectHangup(t, out, signaling.ReasonLocalHangup, 0)
+	a1.ws.HangUp(t, out)
 	carrier.Wait(stepTimeout)
 
 	// Drain the second instance: it unregisters before anything else, the

@@ -47,8 +47,7 @@ func TestDTMFInfo(t *testing.T) {
 				t.Errorf("browser got digits %q by INFO, want 79", got)
 			}
 			e.logs.WaitLine(t, "sip INFO with an unsupported body refused")
-			b.ws.Send(t, signaling.Hangup{CallID: id})
-			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+			b.ws.HangUp(t, id)
 			uas.Wait(stepTimeout)
 
 			infos := uas.Received("INFO ", false)

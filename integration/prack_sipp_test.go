@@ -64,8 +64,7 @@ func TestPRACKEarlyMedia(t *testing.T) {
 	b.ws.Expect(t, "progress", gobrowser.Is[signaling.Progress](id))
 	peer.WaitConnected(t)
 	peer.Heard().WaitTone(t, "browser, early media", 0, trunkToneHz, browserToneHz)
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 
 	inv := uas.MustReceive("INVITE ")
@@ -113,8 +112,7 @@ func TestPRACKInbound(t *testing.T) {
 	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in.CallID))
 	peer.WaitConnected(t)
 	peer.Heard().WaitTone(t, "browser", 0, trunkToneHz, browserToneHz)
-	b.ws.Send(t, signaling.Hangup{CallID: in.CallID})
-	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, in.CallID)
 	uac.Wait(stepTimeout)
 
 	ring := uac.MustReceive("SIP/2.0 180")

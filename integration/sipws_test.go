@@ -363,8 +363,7 @@ func TestSIPWebSocketForksWithTabs(t *testing.T) {
 		tc.WaitAnswered(t)
 		peer.WaitConnected(t)
 		tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
-		tab.ws.Send(t, signaling.Hangup{CallID: in.CallID})
-		tab.ws.ExpectHangup(t, in.CallID, signaling.ReasonLocalHangup, 0)
+		tab.ws.HangUp(t, in.CallID)
 
 		// Now the library answers first.
 		chromeEval[any](b, "forget the last call", `window.phone.reason = ""; window.phone.state = ""`)

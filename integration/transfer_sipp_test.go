@@ -67,8 +67,7 @@ func TestTransferByRefer(t *testing.T) {
 				}
 				// The call goes on until the browser ends it: a local hangup, not
 				// a transfer.
-				b.ws.Send(t, signaling.Hangup{CallID: id})
-				b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+				b.ws.HangUp(t, id)
 			}
 			uas.Wait(stepTimeout)
 
@@ -101,8 +100,7 @@ func TestTransferOff(t *testing.T) {
 	id, _ := dialUntilConnected(t, b)
 	b.ws.Send(t, signaling.Transfer{CallID: id, To: transferTarget})
 	expectError(t, b, id, signaling.CodeTransferNotAllowed)
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 	if refers := uas.Received("REFER ", false); len(refers) != 0 {
 		t.Errorf("carrier got %d REFERs, want none", len(refers))
@@ -122,8 +120,7 @@ func TestTransferFromTrunk(t *testing.T) {
 	b.ws.Dial(t, id, carrierNumber, newPeer(t))
 	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
 	e.logs.WaitLine(t, "sip REFER from the trunk declined")
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 	if d := uas.MustReceive("SIP/2.0 603"); !strings.Contains(d.Header("Warning"), "not accepted") {
 		t.Errorf("603 Warning %q", d.Header("Warning"))
