@@ -2,7 +2,9 @@ package freeport
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/netip"
 	"testing"
 )
 
@@ -14,41 +16,24 @@ func TestPortsCanBeBound(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name string
-		find func(testing.TB) (string, error)
+		find func(testing.TB) netip.AddrPort
+		bind func(addr string) (io.Closer, error)
 	}{
-		{"tcp", func(tb testing.TB) (string, error) {
-			ap := TCP(tb)
-			ln, err := lc.Listen(ctx, "tcp4", ap.String())
-			if err != nil {
-				return ap.String(), err
-			}
-
-			return ap.String(), ln.Close()
-		}},
-		{"udp", func(tb testing.TB) (string, error) {
-			ap := UDP(tb)
-			c, err := lc.ListenPacket(ctx, "udp4", ap.String())
-			if err != nil {
-				return ap.String(), err
-			}
-
-			return ap.String(), c.Close()
-		}},
+		{"tcp", TCP, func(addr string) (io.Closer, error) { return lc.Listen(ctx, "tcp4", addr) }},
+		{"udp", UDP, func(addr string) (io.Closer, error) { return lc.ListenPacket(ctx, "udp4", addr) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, err := tc.find(t)
+			ap := tc.find(t)
+			if !ap.Addr().IsLoopback() || ap.Port() == 0 {
+				t.Errorf("address %s, want a loopback address with a port", ap)
+			}
+			c, err := tc.bind(ap.String())
 			if err != nil {
-				t.Fatalf("binding %s: %v", addr, err)
+				t.Fatalf("binding %s: %v", ap, err)
 			}
-			ap, err := net.ResolveTCPAddr("tcp4", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !ap.IP.IsLoopback() || ap.Port == 0 {
-				t.Errorf("address %s, want a loopback address with a port", addr)
-			}
+			_ = c.Close()
 		})
 	}
 }
