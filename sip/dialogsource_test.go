@@ -167,12 +167,5 @@ func TestCancelFromElsewhere(t *testing.T) {
 	peer.ExpectResponse(cancel, 200, 5*time.Second)
 	res := peer.ExpectResponse(inv, 487, 5*time.Second)
 	peer.Send(peer.ACKFailure(inv, res), env.addr)
-	select {
-	case <-ic.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the trunk's CANCEL did not end the call")
-	}
-	if !errors.Is(ic.Cause(), ErrCanceled) {
-		t.Errorf("Cause() = %v, want ErrCanceled", ic.Cause())
-	}
+	awaitCause(t, ic, ErrCanceled, "the trunk's CANCEL")
 }

@@ -197,6 +197,25 @@ func awaitIncoming(t *testing.T, env *testEnv, diagnose ...func() string) *Incom
 	}
 }
 
+// awaitCause waits up to 10 s for the incoming call ic to stop ringing (what says why it
+// should, for the failure message, with what diagnose adds when given), and fails the test unless
+// its Cause matches want.
+func awaitCause(t *testing.T, ic *IncomingCall, want error, what string, diagnose ...func() string) {
+	t.Helper()
+	select {
+	case <-ic.Done():
+	case <-time.After(10 * time.Second):
+		more := ""
+		for _, d := range diagnose {
+			more += "\n" + d()
+		}
+		t.Fatalf("incoming call not ended within 10 s: %s%s", what, more)
+	}
+	if !errors.Is(ic.Cause(), want) {
+		t.Errorf("Cause() = %v, want %v", ic.Cause(), want)
+	}
+}
+
 // withTimers shortens sipgo's transaction timers (package-level settings) for one test and
 // restores them afterwards; it must run while no sipgo goroutine is alive, so call it first.
 func withTimers(t *testing.T, t1 time.Duration) {

@@ -232,14 +232,7 @@ func TestInboundReliableRingUnacknowledged(t *testing.T) {
 			t.Errorf("intervals %v then %v: want doubling", first, last)
 		}
 	}
-	select {
-	case <-ic.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("incoming call not done")
-	}
-	if !errors.Is(ic.Cause(), ErrNoPRACK) {
-		t.Errorf("Cause %v, want ErrNoPRACK", ic.Cause())
-	}
+	awaitCause(t, ic, ErrNoPRACK, "no PRACK")
 }
 
 // TestInboundPRACKModes: the trunk's PRACK mode against what the INVITE says of 100rel.
