@@ -123,8 +123,7 @@ func TestBadInput(t *testing.T) {
 	if n := len(e.trunk.Requests(sipmsg.INVITE)); n != 1 {
 		t.Errorf("trunk received %d INVITEs, want only the running call's: %s", n, e.trunk.Summary())
 	}
-	b.ws.Send(t, signaling.Hangup{CallID: call.id})
-	b.ws.ExpectHangup(t, call.id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, call.id)
 	call.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 }
 

@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/internal/ear"
+	"github.com/webtrunk/webtrunk/internal/freeport"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // baresipPhone is a running baresip (Debian package baresip-core): a SIP
@@ -32,8 +34,7 @@ type baresipPhone struct {
 	dir     string // configuration, logs and recordings
 	out     *logcapture.Capture
 	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
+	proc    *testproc.Proc
 
 	ctrl   net.Conn
 	mu     sync.Mutex
@@ -117,8 +118,8 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 	dir := t.TempDir()
 	mic := filepath.Join(dir, "microphone.wav")
 	browserWriteWAV(t, mic, toneHz, 8000, 60)
-	sipAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), freeUDPPort(t).Port())
-	ctrlAddr := freeTCPAddr(t)
+	sipAddr := freeport.UDP(t)
+	ctrlAddr := freeport.TCP(t).String()
 	var extra, params string
 	if opts.TLSCert != "" {
 		extra += "sip_certificate\t\t" + opts.TLSCert + "\n"
@@ -137,7 +138,7 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 			t.Fatal(err)
 		}
 	}
-	p := &baresipPhone{sipAddr: sipAddr, dir: dir, out: logcapture.NewWriter(t, logcapture.Name("baresip output"), logcapture.Tail(60)), done: make(chan struct{})}
+	p := &baresipPhone{sipAddr: sipAddr, dir: dir, out: logcapture.NewWriter(t, logcapture.Name("baresip output"), logcapture.Tail(60))}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cmd = exec.CommandContext(ctx, bin, "-f", dir, "-v")
 	p.cmd.Dir = dir
@@ -145,17 +146,9 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 	p.cmd.Stderr = p.out
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(os.Interrupt) }
 	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start baresip: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
+	p.proc = testproc.Start(t, "baresip", p.cmd, cancel)
 	t.Cleanup(func() {
-		cancel()
-		<-p.done
+		p.proc.Stop()
 		if p.ctrl != nil {
 			_ = p.ctrl.Close()
 		}
@@ -173,8 +166,8 @@ func baresipStartWith(t *testing.T, number string, toneHz int, opts baresipOptio
 			break
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("baresip exited at start: %v\n%s", p.err, p.out.String())
+		case <-p.proc.Done():
+			t.Fatalf("baresip exited at start: %v\n%s", p.proc.Err(), p.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -229,20 +222,6 @@ func (p *baresipPhone) heardTone(t *testing.T, wantHz, unwantHz float64, minHear
 	}
 
 	return passing
-}
-
-// freeTCPAddr returns a TCP address on 127.0.0.1 that was free a moment ago.
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-
-	return addr
 }
 
 // readEvents reads netstring-framed JSON messages ("len:json,") from
@@ -300,7 +279,7 @@ func (p *baresipPhone) stop(t *testing.T) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	select {
-	case <-p.done:
+	case <-p.proc.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("baresip did not quit within 10 s of SIGINT")
 	}

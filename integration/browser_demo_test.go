@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/webtrunk/webtrunk/gateway"
 	"github.com/webtrunk/webtrunk/gateway/browserleg"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // TestBrowserDemoSetup is the README's "Try it": the gateway on
@@ -93,45 +91,16 @@ func browserStartEcho(t *testing.T) {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start echo: %v", err)
-	}
 	logs := logcapture.NewWriter(t, logcapture.Name("echo endpoint log"), logcapture.Tail(40))
-	ready := make(chan struct{})
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		sc := bufio.NewScanner(stderr)
-		signalled := false
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = io.WriteString(logs, line+"\n")
-			if !signalled && strings.Contains(line, "echo endpoint listening") {
-				signalled = true
-				close(ready)
-			}
-		}
-	}()
+	cmd.Stderr = logs
+	echo := testproc.Start(t, "echo endpoint", cmd, cancel)
 	t.Cleanup(func() {
-		cancel()
-		<-copied
+		echo.Stop()
 		// Wait reports the cancelled context even after a clean exit: the
 		// exit status is what tells.
-		err := cmd.Wait()
-		if code := cmd.ProcessState.ExitCode(); code != 0 {
-			t.Errorf("echo endpoint exited with %d on SIGINT (%v):\n%s", code, err, logs)
+		if code := echo.ExitCode(); code != 0 {
+			t.Errorf("echo endpoint exited with %d on SIGINT (%v):\n%s", code, echo.Err(), logs)
 		}
 	})
-	select {
-	case <-ready:
-	case <-copied:
-		t.Fatalf("echo endpoint exited at start:\n%s", logs)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("echo endpoint not listening after 15 s:\n%s", logs)
-	}
+	echo.AwaitLine(t, logs, "echo endpoint listening", 15*time.Second)
 }

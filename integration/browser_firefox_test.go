@@ -16,6 +16,7 @@ import (
 
 	"github.com/webtrunk/webtrunk/internal/ear"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testjs"
 )
 
 // Firefox ESR (Debian package firefox-esr) is driven over WebDriver BiDi
@@ -24,8 +25,7 @@ import (
 // one JSON command per line and answers one line each.
 const (
 	browserFirefoxPath = "/usr/bin/firefox-esr"
-	firefoxDriverDir   = "../test/js"
-	firefoxDriver      = "firefox-driver.mjs"
+	firefoxDriver      = "firefox-driver.mjs" // in test/js
 )
 
 // errFirefox is a command the driver reported as failed.
@@ -59,16 +59,11 @@ func firefoxStart(t *testing.T, toneHz int) *browserFox {
 	if _, err := exec.LookPath(browserFirefoxPath); err != nil {
 		t.Fatalf("Firefox ESR not found at %s: install the Debian package firefox-esr (scripts/deps.sh test): %v", browserFirefoxPath, err)
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node not found: install the Debian package nodejs (scripts/deps.sh test): %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(firefoxDriverDir, "node_modules", "puppeteer-core")); err != nil {
-		t.Fatalf("puppeteer-core is not installed in %s: run scripts/deps.sh test (%v)", firefoxDriverDir, err)
-	}
+	driverDir := testjs.Require(t, "puppeteer-core")
 	console := logcapture.NewWriter(t, logcapture.Name("firefox console"), logcapture.Tail(60))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "node", firefoxDriver, browserFirefoxPath, filepath.Join(t.TempDir(), "profile"), fmt.Sprint(toneHz))
-	cmd.Dir = firefoxDriverDir
+	cmd.Dir = driverDir
 	cmd.Env = append(os.Environ(), "PUPPETEER_SKIP_DOWNLOAD=1", "MOZ_CRASHREPORTER_DISABLE=1")
 	cmd.Stderr = console
 	cmd.WaitDelay = 10 * time.Second

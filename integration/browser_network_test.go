@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/webtrunk/webtrunk/internal/faketrunk"
+	"github.com/webtrunk/webtrunk/internal/freeport"
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/internal/testcodec"
@@ -171,13 +172,6 @@ func netStartGateway(t *testing.T, trunkAddr netip.AddrPort, edit func(*testconf
 	return e
 }
 
-// freeTCPPort is a TCP port of 127.0.0.1 that was free a moment ago.
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-
-	return int(netip.MustParseAddrPort(freeTCPAddr(t)).Port())
-}
-
 // netEchoCall starts sipp answering with an echo, the gateway (its
 // configuration changed by edit, when not nil), runs beforeDial (when not
 // nil) and Chromium, whose page signs in, calls through the gateway and
@@ -212,7 +206,7 @@ func (b *browserChrome) hangUp(uas *sipp.Proc) {
 // ICE-TCP (RFC 6544) to the gateway's passive TCP candidate, and carries
 // audio both ways: the page hears its own tone echoed by sipp.
 func TestBrowserICETCPWithUDPBlocked(t *testing.T) {
-	tcpPort := freeTCPPort(t)
+	tcpPort := int(freeport.TCP(t).Port())
 	uas, _, b := netEchoCall(t, func(c *testconfig.Gateway) { c.WebRTCTCP = "127.0.0.1:" + strconv.Itoa(tcpPort) },
 		func(gw *env) { blockUDPTo(t, gw.gw.WebRTCAddr().Port()) })
 	rep := b.waitHears(browserToneHz, trunkToneHz, 15*time.Second)

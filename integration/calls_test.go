@@ -76,8 +76,7 @@ func TestOutboundCall(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, e, b, c)
 			}
-			b.ws.Send(t, signaling.Hangup{CallID: c.id})
-			b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+			b.ws.HangUp(t, c.id)
 			c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 		})
 	}

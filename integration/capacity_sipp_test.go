@@ -46,8 +46,7 @@ func TestCapacitySippCaller(t *testing.T) {
 	stillHearing(t, first.peer, first.trunk)
 
 	// The first call ends; its slot is free again.
-	b.ws.Send(t, signaling.Hangup{CallID: first.id})
-	b.ws.ExpectHangup(t, first.id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, first.id)
 	first.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 	waitReadyz(t, e, http.StatusOK, "ready")
 

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,17 +47,21 @@ func startCarrierGateway(t *testing.T, firstPort, secondPort int, attemptTimeout
 func answeringCarrier(t *testing.T) *sipp.Proc {
 	t.Helper()
 
-	return startScenario(t, "uas_answer.xml", 0, map[string]string{"mport": strconv.Itoa(sipp.FreeEvenPort(t))})
+	return runScenario(t, "uas_answer.xml", sipp.Options{Vars: map[string]string{"mport": strconv.Itoa(sipp.FreeEvenPort(t))}})
 }
 
-// startScenario runs a scenario of testdata/sipp on port (a free one when
-// 0) with the given variables and extra arguments.
-func startScenario(t *testing.T, scenario string, port int, vars map[string]string, extra ...string) *sipp.Proc {
+// dialCarrier has b dial carrierNumber with a fresh peer and waits until
+// the gateway says connected and the peer's media is up; it returns the
+// call id and the peer.
+func dialCarrier(t *testing.T, b *browser) (string, *gobrowser.Peer) {
 	t.Helper()
+	id := newCallID()
+	peer := newPeer(t)
+	b.ws.Dial(t, id, carrierNumber, peer)
+	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	peer.WaitConnected(t)
 
-	return sipp.Start(t, sipp.Options{
-		Scenario: filepath.Join("testdata", "sipp", scenario), Port: port, Vars: vars, Extra: extra, Timeout: 60 * time.Second,
-	})
+	return id, peer
 }
 
 // dialUntilConnected has b dial carrierNumber and returns the call id once
@@ -133,7 +136,7 @@ func readyzVerbose(t *testing.T, e *env) string {
 // in the SIP stack) and connected, the first trunk is held for the
 // Retry-After, and the call's log line lists both attempts.
 func TestCarrierFailover503(t *testing.T) {
-	first := startScenario(t, "uas_503.xml", 0, nil)
+	first := runScenario(t, "uas_503.xml", sipp.Options{})
 	second := answeringCarrier(t)
 	e := startCarrierGateway(t, first.Port(), second.Port(), "5s", "")
 	b := e.login(t, userAlice)
@@ -151,8 +154,7 @@ func TestCarrierFailover503(t *testing.T) {
 	if body := readyzVerbose(t, e); !strings.Contains(body, "trunk first unavailable: held until") || !strings.Contains(body, "trunk second available") {
 		t.Errorf("/readyz?verbose = %q", body)
 	}
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	second.Wait(stepTimeout)
 	line := e.logs.WaitLine(t, `msg="call ended"`)
 	if !strings.Contains(line, `attempts="first:next:503 second:answered"`) || !strings.Contains(line, "trunk=second") {
@@ -164,7 +166,7 @@ func TestCarrierFailover503(t *testing.T) {
 // never rings; after the rule's attempt_timeout the gateway cancels it
 // (CANCEL, 487, ACK, all checked by sipp) and the second carrier answers.
 func TestCarrierFailoverTimeout(t *testing.T) {
-	first := startScenario(t, "uas_trying.xml", 0, nil)
+	first := runScenario(t, "uas_trying.xml", sipp.Options{})
 	second := answeringCarrier(t)
 	e := startCarrierGateway(t, first.Port(), second.Port(), "2s", "")
 	b := e.login(t, userAlice)
@@ -175,8 +177,7 @@ func TestCarrierFailoverTimeout(t *testing.T) {
 		t.Errorf("connected after %v, before the first trunk's 2s attempt timeout", d)
 	}
 	first.Wait(stepTimeout)
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	second.Wait(stepTimeout)
 	if line := e.logs.WaitLine(t, `msg="call ended"`); !strings.Contains(line, `attempts="first:next second:answered"`) {
 		t.Errorf("call ended line %q, want the attempts first:next second:answered", line)
@@ -188,7 +189,7 @@ func TestCarrierFailoverTimeout(t *testing.T) {
 // refused before any INVITE); once it answers 200 twice it is up again.
 func TestCarrierOptionsDownUp(t *testing.T) {
 	port := sipp.FreePort(t)
-	down := startScenario(t, "uas_options_503.xml", port, nil, "-m", "2")
+	down := runScenario(t, "uas_options_503.xml", sipp.Options{Port: port, Extra: []string{"-m", "2"}})
 	e := startCarrierGateway(t, port, 0, "", "    health: {interval: 1s, timeout: 500ms, down_after: 2, up_after: 2}")
 	st := waitTrunk(t, e, "first", "down", func(s gateway.TrunkState) bool { return !s.Up })
 	down.Wait(stepTimeout)
@@ -208,7 +209,7 @@ func TestCarrierOptionsDownUp(t *testing.T) {
 		t.Errorf("dial while the trunk is down: %+v, want trunk_unavailable", er)
 	}
 
-	up := startScenario(t, "uas_options_200.xml", port, nil, "-m", "4")
+	up := runScenario(t, "uas_options_200.xml", sipp.Options{Port: port, Extra: []string{"-m", "4"}})
 	st = waitTrunk(t, e, "first", "up", func(s gateway.TrunkState) bool { return s.Up })
 	if st.LastStatus != 200 || !st.Available {
 		t.Errorf("trunk marked up: %+v, want last status 200, available", st)
@@ -244,8 +245,7 @@ func TestCarrierIdentityOnWire(t *testing.T) {
 			b.ws.Send(t, signaling.Dial{ID: id, To: carrierNumber, SDP: peer.Offer(t), Privacy: tt.privacy})
 			peer.ApplyAnswer(t, b.ws.ExpectAnswer(t, id).SDP)
 			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
-			b.ws.Send(t, signaling.Hangup{CallID: id})
-			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+			b.ws.HangUp(t, id)
 			uas.Wait(stepTimeout)
 			inv := uas.MustReceive("INVITE ")
 			if got := inv.Header("From"); !strings.HasPrefix(got, tt.from) {
@@ -266,14 +266,13 @@ func TestCarrierIdentityOnWire(t *testing.T) {
 // browser is told held, then resumed, and the call goes on until the
 // browser hangs up.
 func TestCarrierHoldSeenByBrowser(t *testing.T) {
-	uas := startScenario(t, "uas_hold.xml", 0, nil)
+	uas := runScenario(t, "uas_hold.xml", sipp.Options{})
 	e := startCarrierGateway(t, uas.Port(), 0, "", "")
 	b := e.login(t, userAlice)
 	id, _ := dialUntilConnected(t, b)
 	b.ws.Expect(t, "held", gobrowser.Is[signaling.Held](id))
 	b.ws.Expect(t, "resumed", gobrowser.Is[signaling.Resumed](id))
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 	if got := len(uas.Received("SIP/2.0 200", false)); got < 2 {
 		t.Errorf("sipp got %d 200 answers, want the two to its re-INVITEs", got)
@@ -290,9 +289,8 @@ func TestCarrierDigestWrong(t *testing.T) {
 	c.Trunk.Extra = `    inbound: {digest: {username: pbx, password: right-secret, realm: gw.test}}`
 	e := startGateway(t, c, logger.With("component", "gateway"), logs)
 	b := e.login(t, userAlice)
-	uac := sipp.Start(t, sipp.Options{
-		Scenario: filepath.Join("testdata", "sipp", "uac_digest_wrong.xml"), Remote: e.sipAddr.String(), Service: didAlice,
-		Extra: []string{"-au", "pbx", "-ap", "wrong-secret"}, Timeout: 60 * time.Second,
+	uac := runScenario(t, "uac_digest_wrong.xml", sipp.Options{
+		Remote: e.sipAddr.String(), Service: didAlice, Extra: []string{"-au", "pbx", "-ap", "wrong-secret"},
 	})
 	uac.Wait(stepTimeout)
 	challenge := uac.MustReceive("SIP/2.0 401")

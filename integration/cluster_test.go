@@ -24,6 +24,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/redistest"
 	"github.com/webtrunk/webtrunk/internal/sipp"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // The cluster of these tests: Kamailio on 127.0.0.1 with the shipped
@@ -38,10 +39,8 @@ const (
 // kamailio is a running Kamailio.
 type kamailio struct {
 	port int
-	// exited is closed when the process ended, with err its Wait's error.
-	exited chan struct{}
-	err    error
-	log    *logcapture.Capture
+	proc *testproc.Proc
+	log  *logcapture.Capture
 }
 
 // startKamailio runs Kamailio with deploy/kamailio.cfg on 127.0.0.1:port,
@@ -72,7 +71,7 @@ func startKamailio(t *testing.T, port int, carriers, gateways []string) *kamaili
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &kamailio{port: port, exited: make(chan struct{}), log: logcapture.NewWriter(t, logcapture.Name("kamailio"))}
+	k := &kamailio{port: port, log: logcapture.NewWriter(t, logcapture.Name("kamailio"))}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-f", cfg, "-DD", "-E", "-m", "64", "-M", "8",
 		"-A", "LISTEN=udp:127.0.0.1:"+strconv.Itoa(port), "-A", `DISPATCHER_LIST="`+dsFile+`"`,
@@ -82,18 +81,7 @@ func startKamailio(t *testing.T, port int, carriers, gateways []string) *kamaili
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start kamailio: %v", err)
-	}
-	go func() {
-		k.err = cmd.Wait()
-		close(k.exited)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-k.exited
-	})
+	k.proc = testproc.Start(t, "kamailio", cmd, cancel)
 	awaitUDPBound(t, k)
 
 	return k
@@ -123,8 +111,8 @@ func awaitUDPBound(t *testing.T, k *kamailio) {
 			return
 		}
 		select {
-		case <-k.exited:
-			t.Fatalf("kamailio exited at start: %v\n%s", k.err, k.log.String())
+		case <-k.proc.Done():
+			t.Fatalf("kamailio exited at start: %v\n%s", k.proc.Err(), k.log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -331,8 +319,7 @@ func TestClusterKamailio(t *testing.T) {
 	if r := gobrowser.Next[signaling.ErrorReply](t, a2.ws); r.Code != signaling.CodeLimitConcurrentCalls {
 		t.Errorf("dial over the limit on the other instance: %+v, want %s", r, signaling.CodeLimitConcurrentCalls)
 	}
-	a1.ws.Send(t, signaling.Hangup{CallID: out})
-	a1.ws.ExpectHangup(t, out, signaling.ReasonLocalHangup, 0)
+	a1.ws.HangUp(t, out)
 	carrier.Wait(stepTimeout)
 
 	// Drain the second instance: it unregisters before anything else, the

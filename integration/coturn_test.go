@@ -17,6 +17,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/internal/testconfig"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // coturnPath is where the Debian package coturn installs its server.
@@ -40,15 +41,7 @@ func startCoturn(t *testing.T, secret string) netip.AddrPort {
 		"--realm=webtrunk", "--no-tls", "--no-dtls", "--no-cli", "--log-file=stdout", "--simple-log",
 		"--allow-loopback-peers", "--pidfile="+filepath.Join(dir, "pid"), "--db="+filepath.Join(dir, "turndb"))
 	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start coturn: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	out.WaitLine(t, "UDP listener opened on: 127.0.0.1:"+strconv.Itoa(port))
+	testproc.Start(t, "coturn", cmd, cancel).AwaitLine(t, out, "UDP listener opened on: 127.0.0.1:"+strconv.Itoa(port), logcapture.WaitTimeout)
 
 	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)) //nolint:gosec // a port
 }

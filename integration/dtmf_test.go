@@ -39,19 +39,27 @@ func TestDTMF(t *testing.T) {
 
 			// Trunk to browser.
 			tc.Media().SendDigits("72*D")
-			var got string
-			for range 4 {
-				m := b.ws.Expect(t, "dtmf from the trunk", gobrowser.IsType(signaling.TypeDTMF)).(signaling.DTMFEvent)
-				if m.CallID != id {
-					t.Fatalf("dtmf for call %q, want %q", m.CallID, id)
-				}
-				got += m.Digit
-			}
-			if got != "72*D" {
+			if got := expectDigits(t, b, id, 4); got != "72*D" {
 				t.Fatalf("browser got digits %q, want %q", got, "72*D")
 			}
 			// Digits replace audio only while they last.
 			stillHearing(t, peer, tc)
 		})
 	}
+}
+
+// expectDigits reads the next n dtmf messages b gets, which must be of
+// call id, and returns their digits in order.
+func expectDigits(t *testing.T, b *browser, id string, n int) string {
+	t.Helper()
+	var got string
+	for range n {
+		m := b.ws.Expect(t, "dtmf from the trunk", gobrowser.IsType(signaling.TypeDTMF)).(signaling.DTMFEvent)
+		if m.CallID != id {
+			t.Fatalf("dtmf for call %q, want %q", m.CallID, id)
+		}
+		got += m.Digit
+	}
+
+	return got
 }

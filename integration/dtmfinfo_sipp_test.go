@@ -3,10 +3,8 @@ package integration
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
-	"github.com/webtrunk/webtrunk/internal/gobrowser"
 	"github.com/webtrunk/webtrunk/internal/sipp"
 )
 
@@ -38,31 +36,18 @@ func TestDTMFInfo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			uas := sipp.Start(t, sipp.Options{Scenario: "testdata/sipp/uas_info.xml", Timeout: 60 * time.Second})
+			uas := runScenario(t, "uas_info.xml", sipp.Options{})
 			e := startCarrierGateway(t, uas.Port(), 0, "", tt.extra)
 			b := e.login(t, userAlice)
-			id := newCallID()
-			peer := newPeer(t)
-			b.ws.Dial(t, id, carrierNumber, peer)
-			b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
-			peer.WaitConnected(t)
+			id, peer := dialCarrier(t, b)
 
 			b.ws.Send(t, signaling.DTMF{CallID: id, Digits: "12"})
 			peer.SendDigits("3")
-			var got string
-			for range 2 {
-				m := b.ws.Expect(t, "dtmf from the trunk", gobrowser.IsType(signaling.TypeDTMF)).(signaling.DTMFEvent)
-				if m.CallID != id {
-					t.Fatalf("dtmf for call %q, want %q", m.CallID, id)
-				}
-				got += m.Digit
-			}
-			if got != "79" {
+			if got := expectDigits(t, b, id, 2); got != "79" {
 				t.Errorf("browser got digits %q by INFO, want 79", got)
 			}
 			e.logs.WaitLine(t, "sip INFO with an unsupported body refused")
-			b.ws.Send(t, signaling.Hangup{CallID: id})
-			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+			b.ws.HangUp(t, id)
 			uas.Wait(stepTimeout)
 
 			infos := uas.Received("INFO ", false)

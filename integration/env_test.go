@@ -267,17 +267,3 @@ func assertPortsFree(t *testing.T, rtpMin, rtpMax int, webrtcPort netip.AddrPort
 		t.Errorf("after shutdown, the WebRTC port is still bound: %v", err)
 	}
 }
-
-// freeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago,
-// for configurations that cannot ask for port 0.
-func freeUDPPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := c.LocalAddr().(*net.UDPAddr).AddrPort()
-	_ = c.Close()
-
-	return ap
-}

@@ -26,8 +26,7 @@ func TestHangup(t *testing.T) {
 			name: "browser hangs up answered call: trunk gets BYE",
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dialConnected(t, numberOK)
-				b.ws.Send(t, signaling.Hangup{CallID: c.id})
-				b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+				b.ws.HangUp(t, c.id)
 				c.trunk.WaitEnded(t, faketrunk.EndByeReceived)
 			},
 		},
@@ -47,8 +46,7 @@ func TestHangup(t *testing.T) {
 			run: func(t *testing.T, e *env, b *browser) {
 				c := b.dial(t, numberOK)
 				b.ws.Expect(t, "ringing", gobrowser.Is[signaling.Ringing](c.id))
-				b.ws.Send(t, signaling.Hangup{CallID: c.id})
-				b.ws.ExpectHangup(t, c.id, signaling.ReasonLocalHangup, 0)
+				b.ws.HangUp(t, c.id)
 				c.trunk.WaitEnded(t, faketrunk.EndCancelled)
 				e.trunk.WaitRequest(t, sipmsg.CANCEL, c.trunk.CallID())
 			},

@@ -55,9 +55,7 @@ func toneFiles(t *testing.T) map[string]func(string) {
 // cancels the INVITE.
 func TestPRACKEarlyMedia(t *testing.T) {
 	t.Parallel()
-	uas := sipp.Start(t, sipp.Options{
-		Scenario: "testdata/sipp/uas_prack_early.xml", Files: toneFiles(t), Timeout: 60 * time.Second,
-	})
+	uas := runScenario(t, "uas_prack_early.xml", sipp.Options{Files: toneFiles(t)})
 	e := startCarrierGateway(t, uas.Port(), 0, "", "    prack: supported")
 	b := e.login(t, userAlice)
 	id := newCallID()
@@ -66,8 +64,7 @@ func TestPRACKEarlyMedia(t *testing.T) {
 	b.ws.Expect(t, "progress", gobrowser.Is[signaling.Progress](id))
 	peer.WaitConnected(t)
 	peer.Heard().WaitTone(t, "browser, early media", 0, trunkToneHz, browserToneHz)
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 
 	inv := uas.MustReceive("INVITE ")
@@ -108,18 +105,14 @@ func TestPRACKInbound(t *testing.T) {
 	t.Parallel()
 	e := prackInboundGateway(t, "supported")
 	b := e.login(t, userAlice)
-	uac := sipp.Start(t, sipp.Options{
-		Scenario: "testdata/sipp/uac_prack.xml", Remote: e.sipAddr.String(), Service: didAlice,
-		Files: toneFiles(t), Timeout: 60 * time.Second,
-	})
+	uac := runScenario(t, "uac_prack.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice, Files: toneFiles(t)})
 	in := b.ws.ExpectIncoming(t, didAlice)
 	e.logs.WaitLine(t, "sip reliable 180 acknowledged")
 	peer := b.accept(t, in.CallID)
 	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](in.CallID))
 	peer.WaitConnected(t)
 	peer.Heard().WaitTone(t, "browser", 0, trunkToneHz, browserToneHz)
-	b.ws.Send(t, signaling.Hangup{CallID: in.CallID})
-	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, in.CallID)
 	uac.Wait(stepTimeout)
 
 	ring := uac.MustReceive("SIP/2.0 180")
@@ -142,10 +135,7 @@ func TestPRACKMissing(t *testing.T) {
 	t.Parallel()
 	e := prackInboundGateway(t, "supported")
 	b := e.login(t, userAlice)
-	uac := sipp.Start(t, sipp.Options{
-		Scenario: "testdata/sipp/uac_noprack.xml", Remote: e.sipAddr.String(), Service: didAlice,
-		Timeout: 60 * time.Second,
-	})
+	uac := runScenario(t, "uac_noprack.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice})
 	in := b.ws.ExpectIncoming(t, didAlice)
 	uac.Wait(60 * time.Second)
 	b.ws.ExpectHangup(t, in.CallID, signaling.ReasonFailed, 0)

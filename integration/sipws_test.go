@@ -16,6 +16,7 @@ import (
 	"github.com/webtrunk/webtrunk/internal/logcapture"
 	"github.com/webtrunk/webtrunk/internal/sipp"
 	"github.com/webtrunk/webtrunk/internal/testconfig"
+	"github.com/webtrunk/webtrunk/internal/testjs"
 )
 
 // sipwsPassword is alice's sip_password in the SIP over WebSocket tests.
@@ -48,14 +49,8 @@ func sipwsGatewayWith(t *testing.T, trunkPort uint16, trunk *faketrunk.Trunk) *e
 // test) into one script with the test-only esbuild, and returns it.
 func sipwsBundle(t *testing.T, pkg, global string) string {
 	t.Helper()
-	js, err := filepath.Abs(filepath.Join("..", "test", "js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	esbuild := filepath.Join(js, "node_modules", ".bin", "esbuild")
-	if _, err := os.Stat(filepath.Join(js, "node_modules", pkg)); err != nil {
-		t.Fatalf("npm package %s missing: run scripts/deps.sh test (%v)", pkg, err)
-	}
+	js := testjs.Require(t, pkg)
+	esbuild := testjs.Bin(t, "esbuild", "esbuild")
 	dir := t.TempDir()
 	entry := filepath.Join(js, ".entry-"+global+".mjs")
 	if err := os.WriteFile(entry, []byte(`import * as m from "`+pkg+`"; window.`+global+` = m.default || m;`+"\n"), 0o600); err != nil {
@@ -241,6 +236,14 @@ func sipjsPageJS(wsURL string) string {
 // phoneState describes window.phone for failure messages.
 const phoneState = `JSON.stringify({state: window.phone.state, cause: window.phone.cause, code: window.phone.code, log: window.phone.log})`
 
+// phoneReaches waits until window.phone.state is state (see phoneAPI), and
+// fails the test with the phone's state and log when it is not within
+// timeout.
+func phoneReaches(b *browserChrome, state string, timeout time.Duration) {
+	b.t.Helper()
+	chromePoll(b, state, `window.phone.state === `+jsString(state), phoneState, timeout)
+}
+
 // forEachLibrary runs test once with each SIP over WebSocket library.
 func forEachLibrary(t *testing.T, test func(t *testing.T, lib sipLibrary)) {
 	t.Helper()
@@ -260,12 +263,12 @@ func TestSIPWebSocketDialsSippEcho(t *testing.T) {
 		b := sipPhone(t, e, lib)
 
 		chromeEval[any](b, "call", `window.phone.call("+15550123")`)
-		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 20*time.Second)
+		phoneReaches(b, "confirmed", 20*time.Second)
 		rep := b.waitHearsOn("remote-audio", browserToneHz, trunkToneHz, 15*time.Second)
 		t.Logf("%s hears its echo: rms %.0f, share at %d Hz %.2f", lib.name, rep.RMS, browserToneHz, rep.Want)
 
 		chromeEval[any](b, "hang up", `window.phone.hangup()`)
-		chromePoll(b, "ended", `window.phone.state === "ended"`, phoneState, 10*time.Second)
+		phoneReaches(b, "ended", 10*time.Second)
 		e.logs.WaitLine(t, "reason=local_hangup")
 		uas.Wait(stepTimeout)
 	})
@@ -283,7 +286,7 @@ func TestSIPWebSocketDTMFReachesSIP(t *testing.T) {
 		b := sipPhone(t, e, lib)
 
 		chromeEval[any](b, "call", `window.phone.call("+15550123")`)
-		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 20*time.Second)
+		phoneReaches(b, "confirmed", 20*time.Second)
 		media.Heard().WaitTone(t, "the SIP side", 0, browserToneHz, trunkToneHz)
 		for _, d := range digits {
 			chromeEval[any](b, "send "+string(d), `window.phone.dtmf(`+jsString(string(d))+`)`)
@@ -291,7 +294,7 @@ func TestSIPWebSocketDTMFReachesSIP(t *testing.T) {
 		}
 		media.Heard().WaitDigits(t, digits)
 		chromeEval[any](b, "hang up", `window.phone.hangup()`)
-		chromePoll(b, "ended", `window.phone.state === "ended"`, phoneState, 10*time.Second)
+		phoneReaches(b, "ended", 10*time.Second)
 		uas.Wait(stepTimeout)
 	})
 }
@@ -306,9 +309,9 @@ func TestSIPWebSocketAnswersSippCall(t *testing.T) {
 		b := sipPhone(t, e, lib)
 
 		uac := startSipp(t, "uac_did.xml", sipp.Options{Remote: e.sipAddr.String(), Service: didAlice, Echo: true}, 0)
-		chromePoll(b, "incoming", `window.phone.state === "incoming"`, phoneState, 15*time.Second)
+		phoneReaches(b, "incoming", 15*time.Second)
 		chromeEval[any](b, "answer", `window.phone.answer()`)
-		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 15*time.Second)
+		phoneReaches(b, "confirmed", 15*time.Second)
 		rep := b.waitHearsOn("remote-audio", browserToneHz, trunkToneHz, 10*time.Second)
 		t.Logf("%s hears its tone echoed by the caller: rms %.0f, share %.2f", lib.name, rep.RMS, rep.Want)
 		// sipp hangs up 8 s after its ACK.
@@ -325,7 +328,7 @@ func TestSIPWebSocketRefusedOutsideDialRules(t *testing.T) {
 		b := sipPhone(t, e, lib)
 
 		chromeEval[any](b, "call", `window.phone.call("+19005550123")`)
-		chromePoll(b, "failed", `window.phone.state === "failed"`, phoneState, 20*time.Second)
+		phoneReaches(b, "failed", 20*time.Second)
 		if code := chromeEval[float64](b, "status", `window.phone.code`); code != 403 {
 			t.Errorf("%s got %v, want 403", lib.name, code)
 		}
@@ -350,7 +353,7 @@ func TestSIPWebSocketForksWithTabs(t *testing.T) {
 
 		tc := trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
 		in := tab.ws.ExpectIncoming(t, didAlice)
-		chromePoll(b, "incoming", `window.phone.state === "incoming"`, phoneState, 15*time.Second)
+		phoneReaches(b, "incoming", 15*time.Second)
 		peer := tab.accept(t, in.CallID)
 		chromePoll(b, "cancelled", `!!window.phone.reason`, phoneState, 10*time.Second)
 		if r := chromeEval[string](b, "reason", `window.phone.reason`); r != `SIP;cause=200;text="Call completed elsewhere"` {
@@ -360,22 +363,21 @@ func TestSIPWebSocketForksWithTabs(t *testing.T) {
 		tc.WaitAnswered(t)
 		peer.WaitConnected(t)
 		tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
-		tab.ws.Send(t, signaling.Hangup{CallID: in.CallID})
-		tab.ws.ExpectHangup(t, in.CallID, signaling.ReasonLocalHangup, 0)
+		tab.ws.HangUp(t, in.CallID)
 
 		// Now the library answers first.
 		chromeEval[any](b, "forget the last call", `window.phone.reason = ""; window.phone.state = ""`)
 		tc2 := trunk.Dial(t, e.sipAddr, didAlice, faketrunk.DialOptions{})
 		in2 := tab.ws.ExpectIncoming(t, didAlice)
-		chromePoll(b, "incoming", `window.phone.state === "incoming"`, phoneState, 15*time.Second)
+		phoneReaches(b, "incoming", 15*time.Second)
 		chromeEval[any](b, "answer", `window.phone.answer()`)
 		tab.ws.ExpectHangup(t, in2.CallID, signaling.ReasonAnsweredElsewhere, 0)
-		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 15*time.Second)
+		phoneReaches(b, "confirmed", 15*time.Second)
 		tc2.WaitAnswered(t)
 		tc2.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
 		b.waitHearsOn("remote-audio", trunkToneHz, browserToneHz, 10*time.Second)
 		chromeEval[any](b, "hang up", `window.phone.hangup()`)
-		chromePoll(b, "ended", `window.phone.state === "ended"`, phoneState, 10*time.Second)
+		phoneReaches(b, "ended", 10*time.Second)
 		tc2.WaitEnded(t, faketrunk.EndByeReceived)
 	})
 }
@@ -391,7 +393,7 @@ func TestSIPWebSocketHold(t *testing.T) {
 
 		chromeEval[any](b, "call", `window.phone.call("+15550123")`)
 		tc := trunk.WaitCallTo(t, "+15550123")
-		chromePoll(b, "confirmed", `window.phone.state === "confirmed"`, phoneState, 20*time.Second)
+		phoneReaches(b, "confirmed", 20*time.Second)
 		tc.Heard().WaitTone(t, "trunk", 0, browserToneHz, trunkToneHz)
 
 		chromeEval[any](b, "hold", `window.phone.hold(true)`)

@@ -86,8 +86,7 @@ func TestSRTPBaresip(t *testing.T) {
 			// Give baresip's recording some seconds of the browser's tone.
 			peer.Heard().WaitSamples(t, peer.Heard().Len()+3*8000)
 
-			b.ws.Send(t, signaling.Hangup{CallID: id})
-			b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+			b.ws.HangUp(t, id)
 			phone.waitEvent(t, "CALL_CLOSED", 10*time.Second)
 			line := logs.WaitLine(t, `msg="call ended"`)
 			// baresip (libre) sends two RTCP packets in clear: an APP

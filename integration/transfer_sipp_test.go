@@ -3,7 +3,6 @@ package integration
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/webtrunk/webtrunk/gateway/signaling"
 	"github.com/webtrunk/webtrunk/internal/gobrowser"
@@ -32,15 +31,12 @@ func expectError(t *testing.T, b *browser, id string, code signaling.Code) signa
 // transferCall starts a gateway whose trunk "first" is uas with the trunk
 // configuration lines extra, signs alice in and has her dial carrierNumber
 // from a new Go peer: the browser, the call id and the peer once the call
-// is connected.
+// and its media are connected.
 func transferCall(t *testing.T, uas *sipp.Proc, extra string) (*env, *browser, string, *gobrowser.Peer) {
 	t.Helper()
 	e := startCarrierGateway(t, uas.Port(), 0, "", extra)
 	b := e.login(t, userAlice)
-	id := newCallID()
-	peer := newPeer(t)
-	b.ws.Dial(t, id, carrierNumber, peer)
-	b.ws.Expect(t, "connected", gobrowser.Is[signaling.Connected](id))
+	id, peer := dialCarrier(t, b)
 
 	return e, b, id, peer
 }
@@ -49,8 +45,7 @@ func transferCall(t *testing.T, uas *sipp.Proc, extra string) (*env, *browser, s
 // uas to finish.
 func hangUp(t *testing.T, b *browser, id string, uas *sipp.Proc) {
 	t.Helper()
-	b.ws.Send(t, signaling.Hangup{CallID: id})
-	b.ws.ExpectHangup(t, id, signaling.ReasonLocalHangup, 0)
+	b.ws.HangUp(t, id)
 	uas.Wait(stepTimeout)
 }
 
@@ -100,10 +95,8 @@ func TestTransferByRefer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			uas := sipp.Start(t, sipp.Options{Scenario: "testdata/sipp/uas_refer.xml", Timeout: 60 * time.Second,
-				Vars: map[string]string{"fcode": tt.code, "freason": tt.reason}})
-			e, b, id, peer := transferCall(t, uas, "    transfer: refer")
-			peer.WaitConnected(t)
+			uas := runScenario(t, "uas_refer.xml", sipp.Options{Vars: map[string]string{"fcode": tt.code, "freason": tt.reason}})
+			e, b, id, _ := transferCall(t, uas, "    transfer: refer")
 
 			b.ws.Send(t, signaling.Transfer{CallID: id, To: transferForbidden, Ref: "bad"})
 			if m := expectError(t, b, id, signaling.CodeForbiddenNumber); m.Ref != "bad" {
@@ -259,7 +252,7 @@ func TestTransferFromTrunkLeaves(t *testing.T) {
 // browser hangs up.
 func TestTransferFromTrunkOff(t *testing.T) {
 	t.Parallel()
-	uas := startScenario(t, "uas_refers_call.xml", 0, nil)
+	uas := runScenario(t, "uas_refers_call.xml", sipp.Options{})
 	e, b, id, _ := transferCall(t, uas, "")
 	e.logs.WaitLine(t, "transfer by the trunk refused")
 	hangUp(t, b, id, uas)

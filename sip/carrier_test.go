@@ -36,10 +36,7 @@ func TestDialIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			peer := newWirePeer(t)
-			tr := wireTrunk(peer)
-			tr.Identity = tt.identity
-			env := startUA(t, Config{Trunks: []Trunk{tr}})
+			peer, env := dialingUAWith(t, func(tr *Trunk) { tr.Identity = tt.identity })
 			dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321", From: "+15550100", DisplayName: evil, Withheld: tt.withheld})
 			inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 			peer.Send(peer.Reply(inv, 486, "Busy Here", nil), env.addr)
@@ -211,10 +208,7 @@ func TestIncomingIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			peer := newWirePeer(t)
-			tr := inboundTrunk()
-			tr.TrustIdentity = tt.trusted
-			env := startUA(t, Config{Trunks: []Trunk{tr}})
+			peer, env := inboundUA(t, func(tr *Trunk) { tr.TrustIdentity = tt.trusted })
 			text := peer.InviteText(env.addr, "15557654321", "z9hG4bK-id-"+strings.ReplaceAll(tt.name, " ", "-"), "id-"+strings.ReplaceAll(tt.name, " ", "-"), faketrunk.PCMUSDP(40000, "sendrecv"))
 			text = strings.Replace(text, "Max-Forwards: 70\n", "Max-Forwards: 70\n"+tt.extra, 1)
 			peer.SendText(text, env.addr)

@@ -124,7 +124,7 @@ func startUAWith(tb testing.TB, cfg Config, prepare func(*UA), handler ...func(*
 		}
 		goleak.VerifyNone(t,
 			// sipp processes of the test are reaped by their own cleanup, which runs later.
-			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/internal/sipp.Start.func1"),
+			goleak.IgnoreAnyFunction("github.com/webtrunk/webtrunk/internal/testproc.Start.func1"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).watchCtx"),
 			goleak.IgnoreAnyFunction("os/exec.(*Cmd).writerDescriptor.func1"),
 			// so is an in-process registrar serving the test.
@@ -194,6 +194,25 @@ func awaitIncoming(t *testing.T, env *testEnv, diagnose ...func() string) *Incom
 		}
 		t.Fatalf("no incoming call within 10 s%s", more)
 		return nil
+	}
+}
+
+// awaitCause waits up to 10 s for the incoming call ic to stop ringing (what says why it
+// should, for the failure message, with what diagnose adds when given), and fails the test unless
+// its Cause matches want.
+func awaitCause(t *testing.T, ic *IncomingCall, want error, what string, diagnose ...func() string) {
+	t.Helper()
+	select {
+	case <-ic.Done():
+	case <-time.After(10 * time.Second):
+		more := ""
+		for _, d := range diagnose {
+			more += "\n" + d()
+		}
+		t.Fatalf("incoming call not ended within 10 s: %s%s", what, more)
+	}
+	if !errors.Is(ic.Cause(), want) {
+		t.Errorf("Cause() = %v, want %v", ic.Cause(), want)
 	}
 }
 

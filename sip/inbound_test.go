@@ -87,14 +87,7 @@ func TestInboundCancel(t *testing.T) {
 	if err := ic.Ring(); err != nil {
 		t.Fatalf("Ring: %v", err)
 	}
-	select {
-	case <-ic.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("incoming call not ended by CANCEL\n%s", s.Report())
-	}
-	if !errors.Is(ic.Cause(), ErrCanceled) {
-		t.Errorf("Cause() = %v, want ErrCanceled", ic.Cause())
-	}
+	awaitCause(t, ic, ErrCanceled, "the trunk's CANCEL", s.Report)
 	s.Wait(10 * time.Second)
 	if _, err := ic.Answer(context.Background()); err == nil {
 		t.Error("Answer after CANCEL succeeded")

@@ -141,16 +141,9 @@ func TestInboundDigestRateLimited(t *testing.T) {
 		Inbound: InboundSelect{DigestUser: "pbx", DigestPassword: "s3cret", DigestRealm: "gw.test"}}
 	peer := newWirePeer(t)
 	env := startUA(t, Config{Trunks: []Trunk{pbx}, InviteRate: 0.1, InviteBurst: 3})
-	codes := map[int]int{}
-	for i := range 6 {
-		inv := peer.SendText(inviteFor(peer, env.addr, "15557654321", "127.0.0.1", "", fmt.Sprintf("digrate-%d-%s", i, newID())), env.addr)
-		res := peer.ExpectFinal(inv, 5*time.Second)
-		codes[res.StatusCode]++
-		if res.StatusCode == 503 && res.GetHeader("Retry-After") == nil {
-			t.Errorf("503 without Retry-After:\n%s", res)
-		}
-		peer.Send(peer.ACKFailure(inv, res), env.addr)
-	}
+	codes := inviteBurst(t, peer, env, func(i int) string {
+		return inviteFor(peer, env.addr, "15557654321", "127.0.0.1", "", fmt.Sprintf("digrate-%d-%s", i, newID()))
+	})
 	if codes[401] != 3 || codes[503] != 3 {
 		t.Errorf("final responses %v, want 3 x 401 (challenged) and 3 x 503 (over the rate)", codes)
 	}

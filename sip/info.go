@@ -186,6 +186,8 @@ func (c *Call) onInfo(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.ua.respond(tx, req, 400, "Bad Request", warning(c.ua.cfg.PublicHost, err))
 		return
 	}
-	c.ua.respond(tx, req, 200, "OK")
+	// Reported before the 200, which frees the trunk to send its next digit: INFOs are
+	// handled concurrently, and the digits must reach the call in the order they were sent.
 	c.emit(DialogEvent{Kind: EventDigit, Digit: digit, Duration: dur})
+	c.ua.respond(tx, req, 200, "OK")
 }

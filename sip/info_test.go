@@ -136,10 +136,7 @@ func TestSendDigit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			peer := newWirePeer(t)
-			tr := wireTrunk(peer)
-			tr.DTMFInfo = tt.kind
-			env := startUA(t, Config{Trunks: []Trunk{tr}})
+			peer, env := dialingUAWith(t, func(tr *Trunk) { tr.DTMFInfo = tt.kind })
 			call, _, _ := dialPeer(t, env, peer, 40032)
 			if err := call.SendDigit(t.Context(), 'x', time.Second); !errors.Is(err, ErrBadDigit) {
 				t.Errorf("SendDigit('x') = %v, want ErrBadDigit", err)

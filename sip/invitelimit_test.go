@@ -15,8 +15,7 @@ import (
 // TestIncomingCallBindsPortsOnRing: INVITEs reach the handler without taking RTP ports; Ring
 // binds a pair, Reject gives it back.
 func TestIncomingCallBindsPortsOnRing(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	var calls []*IncomingCall
 	var invites []*sipmsg.Request
 	for i := range 3 {
@@ -82,29 +81,31 @@ func TestInviteRateLimit(t *testing.T) {
 	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}, InviteRate: 0.1, InviteBurst: 3}, func(ic *IncomingCall) {
 		_ = ic.Reject(486, "Busy Here")
 	})
-	codes := map[int]int{}
-	for i := range 6 {
-		inv := peer.SendText(peer.InviteText(env.addr, "15557654321", fmt.Sprintf("z9hG4bK-rate-%d-%s", i, newID()), "rate-"+newID()+"@test", faketrunk.PCMUSDP(40040, "sendrecv")), env.addr)
-		deadline := time.Now().Add(5 * time.Second)
-		var res *sipmsg.Response
-		for res == nil && time.Now().Before(deadline) {
-			if r, ok := peer.Recv(time.Until(deadline)).(*sipmsg.Response); ok && faketrunk.Answers(r, inv) && r.StatusCode >= 300 {
-				res = r
-			}
-		}
-		if res == nil {
-			t.Fatalf("INVITE %d: no final response", i)
-		}
-		codes[res.StatusCode]++
-		if res.StatusCode == 503 && res.GetHeader("Retry-After") == nil {
-			t.Errorf("503 without Retry-After:\n%s", res)
-		}
-		peer.Send(peer.ACKFailure(inv, res), env.addr)
-	}
+	codes := inviteBurst(t, peer, env, func(i int) string {
+		return peer.InviteText(env.addr, "15557654321", fmt.Sprintf("z9hG4bK-rate-%d-%s", i, newID()), "rate-"+newID()+"@test", faketrunk.PCMUSDP(40040, "sendrecv"))
+	})
 	if codes[486] != 3 || codes[503] != 3 {
 		t.Errorf("final responses %v, want 3 x 486 (handled) and 3 x 503 (over the rate)", codes)
 	}
 	if got := env.ua.Stats().InviteRateLimited; got != 3 {
 		t.Errorf("Stats().InviteRateLimited = %d, want 3", got)
 	}
+}
+
+// inviteBurst sends six new INVITEs from peer, the text of each made by invite from its index,
+// and counts their final responses by status code. Each failure is acknowledged; a 503 must
+// carry Retry-After (RFC 3261 section 21.5.4).
+func inviteBurst(t *testing.T, peer *faketrunk.Wire, env *testEnv, invite func(i int) string) map[int]int {
+	t.Helper()
+	codes := map[int]int{}
+	for i := range 6 {
+		inv := peer.SendText(invite(i), env.addr)
+		res := peer.ExpectFinal(inv, 5*time.Second)
+		codes[res.StatusCode]++
+		if res.StatusCode == 503 && res.GetHeader("Retry-After") == nil {
+			t.Errorf("503 without Retry-After:\n%s", res)
+		}
+		peer.Send(peer.ACKFailure(inv, res), env.addr)
+	}
+	return codes
 }

@@ -52,10 +52,7 @@ func TestDialCancelSendsCancel(t *testing.T) {
 
 // TestMaxCalls: with MaxCalls 1 a second Dial fails with ErrTooManyCalls and an inbound INVITE gets 503.
 func TestMaxCalls(t *testing.T) {
-	peer := newWirePeer(t)
-	tr := wireTrunk(peer)
-	tr.MaxCalls = 1
-	env := startUA(t, Config{Trunks: []Trunk{tr}})
+	peer, env := dialingUAWith(t, func(tr *Trunk) { tr.MaxCalls = 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	dialed := dialAsync(ctx, env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 	inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)

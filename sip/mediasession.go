@@ -169,21 +169,19 @@ func (s *mediaSession) offer() ([]byte, error) {
 // answer builds the first answer of the dialog to the trunk's offer in its INVITE (RFC 3264
 // section 6). It becomes the last description sent.
 func (s *mediaSession) answer(offer MediaDescription) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, err := s.answerParamsLocked(offer)
-	if err != nil {
-		return nil, err
-	}
-	body, err := BuildAnswer(offer, p)
-	s.lastSDP, s.sent = body, p.crypto
-	return body, err
+	return s.buildAnswer(offer, false)
 }
 
 // reanswer answers a new offer inside the dialog: the o= version goes one up when the answer
 // differs from the last description we sent (RFC 3264 section 8). It becomes the last
 // description sent; the offer is not applied (see apply).
 func (s *mediaSession) reanswer(offer MediaDescription) ([]byte, error) {
+	return s.buildAnswer(offer, true)
+}
+
+// buildAnswer builds our answer to offer and makes it the last description sent; with
+// newVersion, the o= version goes one up when it differs from the last one we sent.
+func (s *mediaSession) buildAnswer(offer MediaDescription, newVersion bool) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.answerParamsLocked(offer)
@@ -191,7 +189,7 @@ func (s *mediaSession) reanswer(offer MediaDescription) ([]byte, error) {
 		return nil, err
 	}
 	answer, err := BuildAnswer(offer, p)
-	if err == nil && s.lastSDP != nil && !sameSDP(answer, s.lastSDP) {
+	if newVersion && err == nil && s.lastSDP != nil && !sameSDP(answer, s.lastSDP) {
 		s.version++
 		p.SessionVersion = s.version
 		answer, err = BuildAnswer(offer, p)

@@ -27,8 +27,7 @@ func optionsText(transport string, from netip.AddrPort, to string, branch string
 
 // TestOptionsKeepalive answers a trunk's OPTIONS probe (RFC 3261 section 11) with 200, Allow and Accept.
 func TestOptionsKeepalive(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	probe := peer.SendText(strings.ReplaceAll(optionsText("UDP", peer.Addr(), env.addr.String(), "z9hG4bK-opt-1"), "\r\n", "\n"), env.addr)
 	res := peer.ExpectResponse(probe, 200, 5*time.Second)
 	if !strings.Contains(headerValue(res, "Allow"), "INVITE") || headerValue(res, "Accept") != "application/sdp" {

@@ -35,8 +35,31 @@ func newWirePeer(t *testing.T) *faketrunk.Wire {
 // dialingUA serves a user agent whose trunk "carrier" is a new Wire peer.
 func dialingUA(t *testing.T) (*faketrunk.Wire, *testEnv) {
 	t.Helper()
+	return dialingUAWith(t, nil)
+}
+
+// dialingUAWith is dialingUA with the trunk (wireTrunk) changed by edit, when not nil, first.
+func dialingUAWith(t *testing.T, edit func(*Trunk)) (*faketrunk.Wire, *testEnv) {
+	t.Helper()
 	peer := newWirePeer(t)
-	return peer, startUA(t, Config{Trunks: []Trunk{wireTrunk(peer)}})
+	return peer, startUAWithTrunk(t, wireTrunk(peer), edit)
+}
+
+// inboundUA serves a user agent whose trunk "carrier" (inboundTrunk, changed by edit when not
+// nil) takes calls from 127.0.0.1, and returns a new Wire peer there to place them.
+func inboundUA(t *testing.T, edit func(*Trunk)) (*faketrunk.Wire, *testEnv) {
+	t.Helper()
+	peer := newWirePeer(t)
+	return peer, startUAWithTrunk(t, inboundTrunk(), edit)
+}
+
+// startUAWithTrunk serves a user agent whose only trunk is tr, changed by edit when not nil.
+func startUAWithTrunk(t *testing.T, tr Trunk, edit func(*Trunk)) *testEnv {
+	t.Helper()
+	if edit != nil {
+		edit(&tr)
+	}
+	return startUA(t, Config{Trunks: []Trunk{tr}})
 }
 
 // wireTrunk is a trunk of the user agent that sends to the peer.

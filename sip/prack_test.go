@@ -123,8 +123,7 @@ func expect180(t *testing.T, p *faketrunk.Wire, inv *sipmsg.Request, d time.Dura
 // is no longer sent. The call is then answered as usual.
 func TestInboundReliableRing(t *testing.T) {
 	withTimers(t, 50*time.Millisecond)
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	inv := peer.SendText(inviteWith(peer, env, "z9hG4bK-rel-1", "rel-call@test", "Require: 100rel\nSupported: 100rel\n"), env.addr)
 	ic := awaitIncoming(t, env)
 	if err := ic.Ring(); err != nil {
@@ -199,8 +198,7 @@ func TestInboundReliableRing(t *testing.T) {
 // the call ends with ErrNoPRACK (RFC 3262 section 3).
 func TestInboundReliableRingUnacknowledged(t *testing.T) {
 	withTimers(t, 50*time.Millisecond) // 64*T1 = 3.2 s
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	inv := peer.SendText(inviteWith(peer, env, "z9hG4bK-noprack-1", "noprack-call@test", "Require: 100rel\n"), env.addr)
 	ic := awaitIncoming(t, env)
 	if err := ic.Ring(); err != nil {
@@ -234,14 +232,7 @@ func TestInboundReliableRingUnacknowledged(t *testing.T) {
 			t.Errorf("intervals %v then %v: want doubling", first, last)
 		}
 	}
-	select {
-	case <-ic.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("incoming call not done")
-	}
-	if !errors.Is(ic.Cause(), ErrNoPRACK) {
-		t.Errorf("Cause %v, want ErrNoPRACK", ic.Cause())
-	}
+	awaitCause(t, ic, ErrNoPRACK, "no PRACK")
 }
 
 // TestInboundPRACKModes: the trunk's PRACK mode against what the INVITE says of 100rel.
@@ -263,10 +254,7 @@ func TestInboundPRACKModes(t *testing.T) {
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			peer := newWirePeer(t)
-			tr := inboundTrunk()
-			tr.PRACK = tt.mode
-			env := startUA(t, Config{Trunks: []Trunk{tr}})
+			peer, env := inboundUA(t, func(tr *Trunk) { tr.PRACK = tt.mode })
 			inv := peer.SendText(inviteWith(peer, env, fmt.Sprintf("z9hG4bK-mode-%d", i), fmt.Sprintf("mode-%d@test", i), tt.headers), env.addr)
 			if tt.code != 0 {
 				res := peer.ExpectFinal(inv, 5*time.Second)
@@ -399,10 +387,7 @@ func TestDialPRACKModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.mode), func(t *testing.T) {
-			peer := newWirePeer(t)
-			tr := wireTrunk(peer)
-			tr.PRACK = tt.mode
-			env := startUA(t, Config{Trunks: []Trunk{tr}})
+			peer, env := dialingUAWith(t, func(tr *Trunk) { tr.PRACK = tt.mode })
 			dialed := dialAsync(t.Context(), env, DialRequest{Trunk: "carrier", To: "+15557654321"})
 			inv := peer.ExpectRequest(sipmsg.INVITE, 5*time.Second)
 			if got := hasOptionTag(inv, "Supported", "100rel"); got != tt.supported {

@@ -62,8 +62,7 @@ func TestDialCancelCrossedBy200(t *testing.T) {
 // TestInboundRetransmittedInvite: an INVITE sent twice (lost 100 Trying) is one call; the
 // transaction layer absorbs the copy and repeats the last response.
 func TestInboundRetransmittedInvite(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	text := peer.InviteText(env.addr, "15557654321", "z9hG4bK-retrans-1", "retrans-call@test", faketrunk.PCMUSDP(40002, "sendrecv"))
 	inv := peer.SendText(text, env.addr)
 	peer.ExpectResponse(inv, 100, 5*time.Second)
@@ -99,8 +98,7 @@ func TestInboundRetransmittedInvite(t *testing.T) {
 // section 13.3.1.4) and after 64*T1 the call is ended with a BYE and ErrAckTimeout.
 func TestInboundLostAck(t *testing.T) {
 	withTimers(t, 50*time.Millisecond) // 64*T1 = 3.2 s
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-lostack-1", "lostack-call@test", faketrunk.PCMUSDP(40004, "sendrecv")), env.addr)
 	answered := answerAsync(t.Context(), awaitIncoming(t, env))
 	oks := 0
@@ -146,8 +144,7 @@ func TestInboundLateOffer(t *testing.T) {
 		{"ACK without answer", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			peer := newWirePeer(t)
-			env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+			peer, env := inboundUA(t, nil)
 			inv := peer.SendText(peer.InviteText(env.addr, "15557654321", "z9hG4bK-late-1", "late-offer@test", nil), env.addr)
 			answered := answerAsync(t.Context(), awaitIncoming(t, env))
 			ok := peer.ExpectResponse(inv, 200, 5*time.Second)

@@ -48,8 +48,7 @@ func TestUnknownSourceFloodLogsOnce(t *testing.T) {
 // TestOversizeDatagram: a request over 32 KiB from a trunk is answered 513 Message Too Large;
 // a datagram too large whose start cannot be read as a request is dropped. Both are counted.
 func TestOversizeDatagram(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	body := strings.Repeat("x", 40*1024)
 	text := strings.Replace(optionsText("UDP", peer.Addr(), env.addr.String(), "z9hG4bK-big-"+newID()),
 		"Content-Length: 0\r\n\r\n", fmt.Sprintf("Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body), 1)

@@ -12,8 +12,7 @@ import (
 // TestRejectRetryAfter: a rejected INVITE carries Retry-After in whole seconds, rounded up
 // (RFC 3261 section 20.33), and a plain Reject carries none.
 func TestRejectRetryAfter(t *testing.T) {
-	peer := newWirePeer(t)
-	env := startUA(t, Config{Trunks: []Trunk{inboundTrunk()}})
+	peer, env := inboundUA(t, nil)
 	tests := []struct {
 		name   string
 		code   int

@@ -203,36 +203,13 @@ func isRTCPType(b byte) bool { return b >= 192 && b <= 223 }
 // in place before it latches or is returned; one that fails is dropped and counted in
 // RTPStats.SRTPFailed, so only the keyed peer can latch.
 func (c *RTPConn) ReadRTP(buf []byte) (int, error) {
-	for {
-		n, _, flags, src, err := c.rtp.ReadMsgUDPAddrPort(buf, nil)
-		if err != nil {
-			return 0, err
-		}
-		r := c.remote.Load()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		switch {
-		case r == nil || !r.rtp.allowed(src):
-			c.stats.droppedForeign.Add(1)
-		case flags&syscall.MSG_TRUNC != 0:
-			c.stats.droppedMalformed.Add(1)
-		case n >= 2 && isRTCPType(buf[1]):
-			c.stats.rtcpIn.Add(1)
-		case n < rtpHeaderLen || buf[0]>>6 != 2:
-			c.stats.droppedMalformed.Add(1)
-		default:
-			if in := c.srtpIn.Load(); in != nil {
-				var ok bool
-				if n, ok = in.unprotectRTP(buf, n); !ok {
-					c.stats.srtpFailed.Add(1)
-					continue
-				}
-			}
-			r.rtp.latchTo(src)
-			c.stats.packetsIn.Add(1)
-			c.stats.bytesIn.Add(uint64(n))
-			return n, nil
-		}
+	n, err := c.receive(buf, flowRTP)
+	if err != nil {
+		return 0, err
 	}
+	c.stats.packetsIn.Add(1)
+	c.stats.bytesIn.Add(uint64(n))
+	return n, nil
 }
 
 // WriteRTP sends one RTP packet to the peer: to the latched source once a
@@ -242,31 +219,13 @@ func (c *RTPConn) ReadRTP(buf []byte) (int, error) {
 // authenticated into the conn's own buffer (b is not changed); the returned count is len(b).
 // It does not allocate.
 func (c *RTPConn) WriteRTP(b []byte) (int, error) {
-	r := c.remote.Load()
-	if r == nil {
-		c.stats.droppedOut.Add(1)
-		return 0, ErrNoRemote
-	}
-	dst, ok := r.rtp.destination()
-	if !ok {
-		c.stats.droppedOut.Add(1)
-		return 0, ErrNoRemote
-	}
-	plain := len(b)
-	if out := c.srtpOut.Load(); out != nil {
-		var err error
-		if b, err = out.protectRTP(b); err != nil {
-			c.stats.droppedOut.Add(1)
-			return 0, err
-		}
-	}
-	n, err := c.rtp.WriteToUDPAddrPort(b, dst)
+	n, err := c.send(b, flowRTP)
 	if err != nil {
 		return n, err
 	}
 	c.stats.packetsOut.Add(1)
 	c.stats.bytesOut.Add(uint64(n))
-	return plain, nil
+	return len(b), nil
 }
 
 // ReadRTCP reads the next RTCP compound packet from the peer on the RTCP
@@ -276,62 +235,143 @@ func (c *RTPConn) WriteRTP(b []byte) (int, error) {
 // (net.ErrClosed). It does not allocate. The RTPConn of a Call is read by
 // the call itself (see SetRTCPHandler): do not call ReadRTCP on it.
 func (c *RTPConn) ReadRTCP(buf []byte) (int, error) {
-	for {
-		n, _, flags, src, err := c.rtcp.ReadMsgUDPAddrPort(buf, nil)
-		if err != nil {
-			return 0, err
-		}
-		r := c.remote.Load()
-		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		switch {
-		case r == nil || !r.rtcp.allowed(src):
-			c.stats.droppedForeign.Add(1)
-			c.stats.rtcpForeign.Add(1)
-		case flags&syscall.MSG_TRUNC != 0 || n < rtcpHeaderLen || buf[0]>>6 != 2 || !isRTCPType(buf[1]):
-			c.stats.droppedMalformed.Add(1)
-		default:
-			if in := c.srtpIn.Load(); in != nil {
-				var ok bool
-				if n, ok = in.unprotectRTCP(buf, n); !ok {
-					c.stats.srtpFailed.Add(1)
-					continue
-				}
-			}
-			r.rtcp.latchTo(src)
-			c.stats.rtcpIn.Add(1)
-			return n, nil
-		}
+	n, err := c.receive(buf, flowRTCP)
+	if err != nil {
+		return 0, err
 	}
+	c.stats.rtcpIn.Add(1)
+	return n, nil
 }
 
 // WriteRTCP sends one RTCP compound packet from the RTCP port to the
 // peer's latched or negotiated RTCP address. It returns ErrNoRemote when
 // there is none (see ErrNoRemote).
 func (c *RTPConn) WriteRTCP(b []byte) (int, error) {
-	r := c.remote.Load()
-	if r == nil {
-		c.stats.droppedOut.Add(1)
-		return 0, ErrNoRemote
-	}
-	dst, ok := r.rtcp.destination()
-	if !ok {
-		c.stats.droppedOut.Add(1)
-		return 0, ErrNoRemote
-	}
-	plain := len(b)
-	if out := c.srtpOut.Load(); out != nil {
-		var err error
-		if b, err = out.protectRTCP(b); err != nil {
-			c.stats.droppedOut.Add(1)
-			return 0, err
-		}
-	}
-	n, err := c.rtcp.WriteToUDPAddrPort(b, dst)
+	n, err := c.send(b, flowRTCP)
 	if err != nil {
 		return n, err
 	}
 	c.stats.rtcpOut.Add(1)
-	return plain, nil
+	return len(b), nil
+}
+
+// flow is one of the two packet flows of an RTPConn: RTP on its port, or
+// RTCP on the port above.
+type flow bool
+
+// The flows of an RTPConn.
+const (
+	flowRTP  flow = false
+	flowRTCP flow = true
+)
+
+// String names the flow in errors: "rtp" or "rtcp".
+func (f flow) String() string {
+	if f == flowRTCP {
+		return "rtcp"
+	}
+	return "rtp"
+}
+
+// socket returns the UDP socket that carries f.
+func (c *RTPConn) socket(f flow) *net.UDPConn {
+	if f == flowRTCP {
+		return c.rtcp
+	}
+	return c.rtp
+}
+
+// endpoint returns the peer's address for f; nil before SetRemote.
+func (r *remote) endpoint(f flow) *endpoint {
+	switch {
+	case r == nil:
+		return nil
+	case f == flowRTCP:
+		return &r.rtcp
+	default:
+		return &r.rtp
+	}
+}
+
+// receive reads f's socket into buf until a packet of f arrives from the
+// peer (see ReadRTP for the source filter), unprotects it in place while
+// the call uses SRTP, latches its source and returns its length. What it
+// drops on the way it counts in RTPStats; the caller counts what it
+// returns. It does not allocate.
+func (c *RTPConn) receive(buf []byte, f flow) (int, error) {
+	sock := c.socket(f)
+	for {
+		n, _, flags, src, err := sock.ReadMsgUDPAddrPort(buf, nil)
+		if err != nil {
+			return 0, err
+		}
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		ep := c.remote.Load().endpoint(f)
+		if ep == nil || !ep.allowed(src) {
+			c.stats.droppedForeign.Add(1)
+			if f == flowRTCP {
+				c.stats.rtcpForeign.Add(1)
+			}
+			continue
+		}
+		if !c.wellFormed(buf[:n], flags&syscall.MSG_TRUNC != 0, f) {
+			continue
+		}
+		if in := c.srtpIn.Load(); in != nil {
+			var ok bool
+			if n, ok = in.unprotect(buf, n, f); !ok {
+				c.stats.srtpFailed.Add(1)
+				continue
+			}
+		}
+		ep.latchTo(src)
+		return n, nil
+	}
+}
+
+// wellFormed reports whether pkt, read whole unless truncated, is a packet
+// of f: version 2 with at least its fixed header (RFC 3550 sections 5.1
+// and 6.4.2), an RTCP packet type on the RTCP port. It counts the packets it
+// turns away: RTCP multiplexed on the RTP port (RFC 5761 section 4) in
+// RTPStats.RTCPIn, others in DroppedMalformed.
+func (c *RTPConn) wellFormed(pkt []byte, truncated bool, f flow) bool {
+	switch {
+	case truncated: // malformed, whatever it holds
+	case f == flowRTP && len(pkt) >= 2 && isRTCPType(pkt[1]):
+		c.stats.rtcpIn.Add(1)
+		return false
+	case f == flowRTP && len(pkt) >= rtpHeaderLen && pkt[0]>>6 == 2:
+		return true
+	case f == flowRTCP && len(pkt) >= rtcpHeaderLen && pkt[0]>>6 == 2 && isRTCPType(pkt[1]):
+		return true
+	}
+	c.stats.droppedMalformed.Add(1)
+	return false
+}
+
+// send protects b while the call uses SRTP and sends it from f's socket to
+// the peer's latched or negotiated address for f; it returns the bytes
+// sent. Without a destination it returns ErrNoRemote; that and a packet
+// too long to protect are counted in RTPStats.DroppedOut. The caller counts
+// what was sent. It does not allocate.
+func (c *RTPConn) send(b []byte, f flow) (int, error) {
+	var dst netip.AddrPort
+	ok := false
+	if ep := c.remote.Load().endpoint(f); ep != nil {
+		dst, ok = ep.destination()
+	}
+	if !ok {
+		c.stats.droppedOut.Add(1)
+		return 0, ErrNoRemote
+	}
+	if out := c.srtpOut.Load(); out != nil {
+		var err error
+		if b, err = out.protect(b, f); err != nil {
+			c.stats.droppedOut.Add(1)
+			return 0, err
+		}
+	}
+	return c.socket(f).WriteToUDPAddrPort(b, dst)
 }
 
 // SetReadDeadline sets the deadline of ReadRTP (see net.Conn); a zero t

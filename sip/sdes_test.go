@@ -292,21 +292,13 @@ func BenchmarkRTPProtect(b *testing.B) {
 			} else {
 				x, y = srtpPair(b, mode.suite, newTestPool(b, 2))
 			}
-			pkt := rtpPacket(0, 1)
-			buf := make([]byte, 1500)
-			seq := uint16(1)
-			b.SetBytes(int64(len(pkt)))
-			b.ReportAllocs()
-			for b.Loop() {
-				seq++
-				pkt[2], pkt[3] = byte(seq>>8), byte(seq)
+			benchPackets(b, func(pkt, buf []byte) error {
 				if _, err := x.WriteRTP(pkt); err != nil {
-					b.Fatal(err)
+					return err
 				}
-				if _, err := y.ReadRTP(buf); err != nil {
-					b.Fatal(err)
-				}
-			}
+				_, err := y.ReadRTP(buf)
+				return err
+			})
 		})
 	}
 }
@@ -415,6 +407,9 @@ func TestSDESCall(t *testing.T) {
 	}
 }
 
+// errUnprotectFailed stands for a packet the peer's contexts did not accept.
+var errUnprotectFailed = errors.New("sip: test: unprotect failed")
+
 // BenchmarkSRTPCrypto measures the cryptography alone of one 20 ms PCMU packet's way (protect
 // with our key, then authenticate and decrypt in place with the peer's contexts), without
 // sockets, for each suite.
@@ -430,23 +425,16 @@ func BenchmarkSRTPCrypto(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			pkt := rtpPacket(0, 1)
-			buf := make([]byte, 1500)
-			seq := uint16(1)
-			b.SetBytes(int64(len(pkt)))
-			b.ReportAllocs()
-			for b.Loop() {
-				seq++
-				pkt[2], pkt[3] = byte(seq>>8), byte(seq)
-				wire, err := out.protectRTP(pkt)
+			benchPackets(b, func(pkt, buf []byte) error {
+				wire, err := out.protect(pkt, flowRTP)
 				if err != nil {
-					b.Fatal(err)
+					return err
 				}
-				n := copy(buf, wire)
-				if _, ok := in.unprotectRTP(buf, n); !ok {
-					b.Fatal("unprotect failed")
+				if _, ok := in.unprotect(buf, copy(buf, wire), flowRTP); !ok {
+					return errUnprotectFailed
 				}
-			}
+				return nil
+			})
 		})
 	}
 }

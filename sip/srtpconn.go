@@ -21,10 +21,10 @@ const srtpOverhead = 32
 // (RFC 3711 section 3.3.2 asks for at least 64).
 const srtpReplayWindow = 128
 
-// srtpIn unprotects what one peer sends with its master key: one pion context for SRTP and one
-// for SRTCP, each used by one reader goroutine only (ReadRTP, and the RTCP reader), with the
-// header each reader decodes into so that nothing is allocated per packet.
-type srtpIn struct {
+// srtpContexts are the contexts of one direction, derived from one master key (RFC 3711
+// section 4.3): one pion context for SRTP and one for SRTCP, each used by one goroutine only,
+// with the header each decodes into so that nothing is allocated per packet.
+type srtpContexts struct {
 	key     masterKey
 	suite   int
 	rtp     *srtp.Context
@@ -33,15 +33,16 @@ type srtpIn struct {
 	rtcpHdr rtcp.Header
 }
 
-// srtpOut protects what we send with our master key: one context and one output buffer for
-// SRTP (used by WriteRTP) and for SRTCP (used by WriteRTCP).
+// srtpIn unprotects what one peer sends with its master key, SRTP in ReadRTP and SRTCP in the
+// RTCP reader.
+type srtpIn struct {
+	srtpContexts
+}
+
+// srtpOut protects what we send with our master key, with one output buffer for SRTP (used by
+// WriteRTP) and one for SRTCP (used by WriteRTCP).
 type srtpOut struct {
-	key     masterKey
-	suite   int
-	rtp     *srtp.Context
-	rtcp    *srtp.Context
-	rtpHdr  rtp.Header
-	rtcpHdr rtcp.Header
+	srtpContexts
 	rtpBuf  [rtpBufSize]byte
 	rtcpBuf [rtpBufSize]byte
 }
@@ -51,32 +52,46 @@ const rtpBufSize = 1500 + srtpOverhead
 
 // newSRTPIn creates the receiving contexts for key, with replay protection.
 func newSRTPIn(suite int, key masterKey) (*srtpIn, error) {
-	profile := cryptoSuites[suite].profile
-	k, salt := key[:16], key[16:]
-	in := &srtpIn{key: key, suite: suite}
-	var err error
-	if in.rtp, err = srtp.CreateContext(k, salt, profile, srtp.SRTPReplayProtection(srtpReplayWindow)); err != nil {
-		return nil, fmt.Errorf("sip: srtp context: %w", err)
-	}
-	if in.rtcp, err = srtp.CreateContext(k, salt, profile, srtp.SRTCPReplayProtection(srtpReplayWindow)); err != nil {
-		return nil, fmt.Errorf("sip: srtcp context: %w", err)
+	in := &srtpIn{}
+	if err := in.init(suite, key, srtpReplayWindow); err != nil {
+		return nil, err
 	}
 	return in, nil
 }
 
 // newSRTPOut creates the sending contexts for key.
 func newSRTPOut(suite int, key masterKey) (*srtpOut, error) {
-	profile := cryptoSuites[suite].profile
-	k, salt := key[:16], key[16:]
-	out := &srtpOut{key: key, suite: suite}
-	var err error
-	if out.rtp, err = srtp.CreateContext(k, salt, profile); err != nil {
-		return nil, fmt.Errorf("sip: srtp context: %w", err)
-	}
-	if out.rtcp, err = srtp.CreateContext(k, salt, profile); err != nil {
-		return nil, fmt.Errorf("sip: srtcp context: %w", err)
+	out := &srtpOut{}
+	if err := out.init(suite, key, 0); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// init creates the SRTP and the SRTCP context for key of suite, with a replay window of
+// replayWindow packets each (RFC 3711 section 3.3.2), none when it is 0.
+func (d *srtpContexts) init(suite int, key masterKey, replayWindow uint) error {
+	profile := cryptoSuites[suite].profile
+	k, salt := key[:16], key[16:]
+	var rtpOpts, rtcpOpts []srtp.ContextOption
+	if replayWindow > 0 {
+		rtpOpts = []srtp.ContextOption{srtp.SRTPReplayProtection(replayWindow)}
+		rtcpOpts = []srtp.ContextOption{srtp.SRTCPReplayProtection(replayWindow)}
+	}
+	var err error
+	if d.rtp, err = srtp.CreateContext(k, salt, profile, rtpOpts...); err != nil {
+		return fmt.Errorf("sip: srtp context: %w", err)
+	}
+	if d.rtcp, err = srtp.CreateContext(k, salt, profile, rtcpOpts...); err != nil {
+		return fmt.Errorf("sip: srtcp context: %w", err)
+	}
+	d.key, d.suite = key, suite
+	return nil
+}
+
+// keyedWith reports whether the contexts were made for key of suite.
+func (d *srtpContexts) keyedWith(suite int, key masterKey) bool {
+	return d.suite == suite && d.key == key
 }
 
 // setSRTP makes the conn protect what it sends with keys.local and unprotect what it receives
@@ -92,14 +107,14 @@ func (c *RTPConn) setSRTP(keys *srtpKeys) error {
 		c.srtpOut.Store(nil)
 		return nil
 	}
-	if in := c.srtpIn.Load(); in == nil || in.suite != keys.suite || in.key != keys.peer {
+	if in := c.srtpIn.Load(); in == nil || !in.keyedWith(keys.suite, keys.peer) {
 		next, err := newSRTPIn(keys.suite, keys.peer)
 		if err != nil {
 			return err
 		}
 		c.srtpIn.Store(next)
 	}
-	if out := c.srtpOut.Load(); out == nil || out.suite != keys.suite || out.key != keys.local {
+	if out := c.srtpOut.Load(); out == nil || !out.keyedWith(keys.suite, keys.local) {
 		next, err := newSRTPOut(keys.suite, keys.local)
 		if err != nil {
 			return err
@@ -109,45 +124,39 @@ func (c *RTPConn) setSRTP(keys *srtpKeys) error {
 	return nil
 }
 
-// unprotectRTP authenticates and decrypts the SRTP packet in buf[:n] in place and returns the
-// length of the RTP packet; ok is false when it failed (authentication, replay, too short).
-func (in *srtpIn) unprotectRTP(buf []byte, n int) (int, bool) {
-	out, err := in.rtp.DecryptRTP(buf[:n], buf[:n], &in.rtpHdr)
+// unprotect authenticates and decrypts the SRTP (or, for flowRTCP, SRTCP, RFC 3711 section
+// 3.4) packet in buf[:n] in place and returns the length of the plain packet; ok is false when
+// it failed (authentication, replay, too short).
+func (in *srtpIn) unprotect(buf []byte, n int, f flow) (int, bool) {
+	var out []byte
+	var err error
+	if f == flowRTCP {
+		out, err = in.rtcp.DecryptRTCP(buf[:n], buf[:n], &in.rtcpHdr)
+	} else {
+		out, err = in.rtp.DecryptRTP(buf[:n], buf[:n], &in.rtpHdr)
+	}
 	if err != nil {
 		return 0, false
 	}
 	return len(out), true
 }
 
-// unprotectRTCP does the same for an SRTCP packet (RFC 3711 section 3.4).
-func (in *srtpIn) unprotectRTCP(buf []byte, n int) (int, bool) {
-	out, err := in.rtcp.DecryptRTCP(buf[:n], buf[:n], &in.rtcpHdr)
+// protect encrypts and authenticates an RTP packet (or, for flowRTCP, an RTCP compound packet)
+// into the conn's output buffer of f. It fails with errTooLongToProtect for a packet that
+// leaves no room for what protection appends.
+func (o *srtpOut) protect(b []byte, f flow) ([]byte, error) {
+	if len(b) > rtpBufSize-srtpOverhead {
+		return nil, fmt.Errorf("%w: %s, %d bytes", errTooLongToProtect, f, len(b))
+	}
+	var out []byte
+	var err error
+	if f == flowRTCP {
+		out, err = o.rtcp.EncryptRTCP(o.rtcpBuf[:0], b, &o.rtcpHdr)
+	} else {
+		out, err = o.rtp.EncryptRTP(o.rtpBuf[:0], b, &o.rtpHdr)
+	}
 	if err != nil {
-		return 0, false
-	}
-	return len(out), true
-}
-
-// protectRTP encrypts and authenticates an RTP packet into the conn's output buffer.
-func (o *srtpOut) protectRTP(b []byte) ([]byte, error) {
-	if len(b) > len(o.rtpBuf)-srtpOverhead {
-		return nil, fmt.Errorf("%w: rtp, %d bytes", errTooLongToProtect, len(b))
-	}
-	out, err := o.rtp.EncryptRTP(o.rtpBuf[:0], b, &o.rtpHdr)
-	if err != nil {
-		return nil, fmt.Errorf("sip: srtp protect: %w", err)
-	}
-	return out, nil
-}
-
-// protectRTCP encrypts and authenticates an RTCP compound packet into the conn's output buffer.
-func (o *srtpOut) protectRTCP(b []byte) ([]byte, error) {
-	if len(b) > len(o.rtcpBuf)-srtpOverhead {
-		return nil, fmt.Errorf("%w: rtcp, %d bytes", errTooLongToProtect, len(b))
-	}
-	out, err := o.rtcp.EncryptRTCP(o.rtcpBuf[:0], b, &o.rtcpHdr)
-	if err != nil {
-		return nil, fmt.Errorf("sip: srtcp protect: %w", err)
+		return nil, fmt.Errorf("sip: srtp protect %s: %w", f, err)
 	}
 	return out, nil
 }

@@ -164,29 +164,23 @@ func (j *jitterBuffer) drain() error {
 
 // expire gives up on the missing packets when the oldest held one has
 // waited depth or the buffer is full, and hands on what follows.
-func (j *jitterBuffer) expire() error {
-	var first error
-	for j.held > 0 {
-		oldest, ok := j.oldest()
-		if !ok {
-			return first
-		}
-		if j.held < jitterSlots-1 && j.now-j.slots[oldest%jitterSlots].arrival < j.depth {
-			return first
-		}
-		j.stats.Skipped += int(oldest - j.expected)
-		j.expected = oldest
-		first = joinFirst(first, j.drain())
-	}
-	return first
-}
+func (j *jitterBuffer) expire() error { return j.release(false) }
 
 // flush hands on every held packet in sequence order.
-func (j *jitterBuffer) flush() error {
+func (j *jitterBuffer) flush() error { return j.release(true) }
+
+// release gives up on the packets missing before the oldest held one and
+// hands it on with those that follow it in sequence, again while packets
+// are held: until none is, with all, else until the oldest has waited less
+// than depth and the buffer is not full.
+func (j *jitterBuffer) release(all bool) error {
 	var first error
 	for j.held > 0 {
 		oldest, ok := j.oldest()
 		if !ok {
+			return first
+		}
+		if !all && j.held < jitterSlots-1 && j.now-j.slots[oldest%jitterSlots].arrival < j.depth {
 			return first
 		}
 		j.stats.Skipped += int(oldest - j.expected)

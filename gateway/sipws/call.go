@@ -237,11 +237,9 @@ func (c *conn) hungUp(m signaling.HangupEvent) {
 	switch {
 	case !cl.inbound && !cl.finalSent:
 		cl.finalSent = true
-		req, tag := cl.invite, cl.localTag
 		c.mu.Unlock()
 		code, reason := hangupStatus(m)
-		c.reply(req, code, reason, tag)
-		c.forget(cl)
+		c.refuseInvite(cl, code, reason)
 	case cl.inbound && !cl.accepted:
 		cl.cancelled = true
 		c.mu.Unlock()
@@ -254,6 +252,15 @@ func (c *conn) hungUp(m signaling.HangupEvent) {
 		}
 		c.forget(cl)
 	}
+}
+
+// refuseInvite answers the client's INVITE with a failure response (code
+// 300 to 699, extra headers as "Name: value") and forgets the call. The
+// caller claimed the final response (finalSent) under c.mu and released
+// it; the INVITE and our tag never change after the call is made.
+func (c *conn) refuseInvite(cl *call, code int, reason string, extra ...string) {
+	c.reply(cl.invite, code, reason, cl.localTag, extra...)
+	c.forget(cl)
 }
 
 // hangupStatus is the final response to the client's INVITE of a call
@@ -300,7 +307,6 @@ func (c *conn) failed(m signaling.ErrorReply) {
 	switch {
 	case !cl.inbound && !cl.finalSent:
 		cl.finalSent = true
-		req, tag := cl.invite, cl.localTag
 		c.mu.Unlock()
 		code, reason, warning := errorStatus(m)
 		var extra []string
@@ -308,8 +314,7 @@ func (c *conn) failed(m signaling.ErrorReply) {
 			extra = append(extra, warning)
 		}
 		c.log.Info("sip invite refused", "call_id", cl.id, "code", string(m.Code), "sip_code", code)
-		c.reply(req, code, reason, tag, extra...)
-		c.forget(cl)
+		c.refuseInvite(cl, code, reason, extra...)
 	case cl.reinvite != nil:
 		req := cl.reinvite
 		cl.reinvite = nil

@@ -111,6 +111,16 @@ func (c *Client) ExpectHangup(tb testing.TB, id string, reason signaling.Reason,
 	return h
 }
 
+// HangUp sends the hangup of call id, as a user ending the call does, and
+// takes the gateway's hangup of it, failing tb unless its reason is
+// local_hangup.
+func (c *Client) HangUp(tb testing.TB, id string) signaling.HangupEvent {
+	tb.Helper()
+	c.Send(tb, signaling.Hangup{CallID: id})
+
+	return c.ExpectHangup(tb, id, signaling.ReasonLocalHangup, 0)
+}
+
 // IsType matches messages of type typ.
 func IsType(typ signaling.Type) func(signaling.Message) bool {
 	return func(m signaling.Message) bool { return m.MessageType() == typ }

@@ -140,23 +140,38 @@ func (c *Capture) Tail(n int) string {
 // after WaitTimeout.
 func (c *Capture) WaitLine(tb testing.TB, substr string) string {
 	tb.Helper()
-	timeout := time.NewTimer(WaitTimeout)
-	defer timeout.Stop()
-	for {
+	line, _ := c.AwaitLine(tb, substr, nil, WaitTimeout)
+
+	return line
+}
+
+// AwaitLine is WaitLine with its own timeout, which also gives up, returning
+// ok false without failing tb, once stop is closed (for example when the
+// process writing the output exited); a nil stop never closes.
+func (c *Capture) AwaitLine(tb testing.TB, substr string, stop <-chan struct{}, timeout time.Duration) (line string, ok bool) {
+	tb.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for stopped := false; ; {
 		c.mu.Lock()
 		text, changed := c.buf.String(), c.changed
 		c.mu.Unlock()
 		for line := range strings.Lines(text) {
 			if strings.Contains(line, substr) {
-				return line
+				return line, true
 			}
+		}
+		if stopped {
+			return "", false
 		}
 		select {
 		case <-changed:
-		case <-timeout.C:
-			tb.Fatalf("no log line with %q within %v", substr, WaitTimeout)
+		case <-stop:
+			stopped = true // look once more: the line may have come just before
+		case <-timer.C:
+			tb.Fatalf("no log line with %q within %v", substr, timeout)
 
-			return ""
+			return "", false
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCapture: lines logged from another goroutine are waited for, picked
@@ -33,5 +34,32 @@ func TestCapture(t *testing.T) {
 	fmt.Fprintf(w, "a\nb\n")
 	if w.String() != "a\nb\n" {
 		t.Errorf("writer holds %q", w.String())
+	}
+}
+
+// TestAwaitLineStops: AwaitLine finds a line written before stop closed,
+// and gives up without failing once stop is closed and no line matches.
+func TestAwaitLineStops(t *testing.T) {
+	tests := []struct {
+		name   string
+		write  string
+		wantOK bool
+	}{
+		{"line then stop", "ready\n", true},
+		{"stop without the line", "starting\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := NewWriter(t)
+			stop := make(chan struct{})
+			go func() {
+				fmt.Fprint(w, tc.write)
+				close(stop)
+			}()
+			line, ok := w.AwaitLine(t, "ready", stop, time.Minute)
+			if ok != tc.wantOK || (ok && line != "ready\n") {
+				t.Errorf("AwaitLine = %q, %v; want ok %v", line, ok, tc.wantOK)
+			}
+		})
 	}
 }

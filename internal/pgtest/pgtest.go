@@ -10,13 +10,14 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/freeport"
 )
 
 // User is the database superuser of the cluster; Database its database.
@@ -61,7 +62,7 @@ func Start(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{tb: tb, bin: bindir(tb), dir: dir, data: filepath.Join(dir, "data"), port: freePort(tb)}
+	s := &Server{tb: tb, bin: bindir(tb), dir: dir, data: filepath.Join(dir, "data"), port: int(freeport.TCP(tb).Port())}
 	tb.Cleanup(func() {
 		s.Stop()
 		_ = os.RemoveAll(dir)
@@ -121,17 +122,4 @@ func (s *Server) run(name string, args ...string) {
 		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
 		s.tb.Fatalf("pgtest: %s: %v\n%s\nserver log:\n%s", name, err, out, log)
 	}
-}
-
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-
-	return ln.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener
 }

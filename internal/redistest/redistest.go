@@ -6,15 +6,16 @@
 package redistest
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/freeport"
+	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // startTimeout bounds the wait for a server to accept connections.
@@ -29,19 +30,7 @@ type Server struct {
 	addr string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	logMu sync.Mutex
-	log   strings.Builder
-}
-
-// output returns what the server printed so far.
-func (s *Server) output() string {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-
-	return s.log.String()
+	proc *testproc.Proc // nil while killed
 }
 
 // Start starts a server on 127.0.0.1 at a free port; it is killed at
@@ -52,7 +41,7 @@ func Start(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatal("redistest: redis-server not found (install the Debian package redis-server: scripts/deps.sh test)")
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), addr: "127.0.0.1:" + strconv.Itoa(freePort(tb))}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), addr: freeport.TCP(tb).String()}
 	tb.Cleanup(s.Kill)
 	s.Start()
 
@@ -71,74 +60,29 @@ func (s *Server) Start() {
 	s.tb.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return
 	}
 	_, port, _ := net.SplitHostPort(s.addr)
-	cmd := exec.CommandContext(context.Background(), s.bin, //nolint:gosec // the test's own binary and arguments
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, s.bin, //nolint:gosec // the test's own binary and arguments
 		"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "notice")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		s.tb.Fatalf("redistest: %v", err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		signalled := false
-		for sc.Scan() {
-			s.logMu.Lock()
-			s.log.WriteString(sc.Text() + "\n")
-			s.logMu.Unlock()
-			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
-				signalled = true
-				close(ready)
-			}
-		}
-		_ = cmd.Wait()
-	}()
-	s.cmd, s.done = cmd, done
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case <-ready:
-	case <-done:
-		s.cmd = nil
-		s.tb.Fatalf("redistest: redis-server exited at start:\n%s", s.output())
-	case <-timer.C:
-		s.tb.Fatalf("redistest: redis-server not ready after %v:\n%s", startTimeout, s.output())
-	}
+	out := logcapture.NewWriter(s.tb, logcapture.Name("redis-server"), logcapture.Tail(40))
+	cmd.Stdout, cmd.Stderr = out, out
+	proc := testproc.Start(s.tb, "redis-server", cmd, cancel)
+	proc.AwaitLine(s.tb, out, "Ready to accept connections", startTimeout)
+	s.proc = proc
 }
 
 // Kill kills the server at once (SIGKILL) and waits for it to exit; its
 // data is lost.
 func (s *Server) Kill() {
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
+	proc := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
+	if proc != nil {
+		proc.Stop()
 	}
-	_ = cmd.Process.Kill()
-	<-done
-}
-
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-
-	return ln.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener
 }

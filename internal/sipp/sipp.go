@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/webtrunk/webtrunk/internal/logcapture"
+	"github.com/webtrunk/webtrunk/internal/testproc"
 )
 
 // Options describe one sipp run.
@@ -56,8 +57,7 @@ type Proc struct {
 	mediaPort int
 	dir       string
 	out       *logcapture.Capture
-	done      chan struct{}
-	err       error // valid once done is closed
+	proc      *testproc.Proc
 }
 
 // Start starts sipp on 127.0.0.1 with message tracing and waits until it
@@ -80,7 +80,7 @@ func Start(tb testing.TB, o Options) *Proc {
 	for file, write := range o.Files {
 		write(filepath.Join(dir, file))
 	}
-	p := &Proc{tb: tb, scenario: name, port: o.Port, mediaPort: o.MediaPort, dir: dir, done: make(chan struct{}),
+	p := &Proc{tb: tb, scenario: name, port: o.Port, mediaPort: o.MediaPort, dir: dir,
 		out: logcapture.NewWriter(tb, logcapture.Name("sipp "+name+" output"))}
 	if p.port == 0 {
 		p.port = FreePort(tb)
@@ -117,18 +117,7 @@ func Start(tb testing.TB, o Options) *Proc {
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, p.out, p.out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		tb.Fatalf("start sipp: %v", err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		<-p.done
-	})
+	p.proc = testproc.Start(tb, "sipp", cmd, cancel)
 	p.awaitBound(slices.Contains(o.Extra, "t1") || slices.Contains(o.Extra, "l1"))
 
 	return p
@@ -168,7 +157,7 @@ func (p *Proc) awaitBound(tcp bool) {
 			p.tb.Fatalf("sipp did not bind port %d within 10 s\n%s", p.port, p.Report())
 		}
 		select {
-		case <-p.done:
+		case <-p.proc.Done():
 			return // its failure shows in Wait
 		case <-time.After(10 * time.Millisecond):
 		}
@@ -180,12 +169,12 @@ func (p *Proc) awaitBound(tcp bool) {
 func (p *Proc) Wait(d time.Duration) {
 	p.tb.Helper()
 	select {
-	case <-p.done:
+	case <-p.proc.Done():
 	case <-time.After(d):
 		p.tb.Fatalf("sipp %s still running after %v\n%s", p.scenario, d, p.Report())
 	}
-	if p.err != nil {
-		p.tb.Fatalf("sipp %s failed: %v\n%s", p.scenario, p.err, p.Report())
+	if err := p.proc.Err(); err != nil {
+		p.tb.Fatalf("sipp %s failed: %v\n%s", p.scenario, err, p.Report())
 	}
 }
 
