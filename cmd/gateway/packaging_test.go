@@ -9,15 +9,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/testjs"
 )
 
 // The packaging files at the root of the repository, and the tools that
 // check them here (no container runtime runs on the test machines):
-// dockerfile-utils from the test-only folder test/js, and systemd-analyze.
+// dockerfile-utils from the test-only folder test/js (internal/testjs),
+// and systemd-analyze.
 const (
 	dockerfilePath  = "../../Dockerfile"
 	unitPath        = "../../deploy/webtrunk.service"
-	dockerLintPath  = "../../test/js/node_modules/.bin/dockerfile-utils"
 	systemdAnalyze  = "systemd-analyze"
 	packagingBudget = 3 * time.Minute
 )
@@ -52,12 +54,10 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(dockerLintPath); err != nil {
-		t.Fatalf("dockerfile-utils is not installed in test/js: run scripts/deps.sh test (%v)", err)
-	}
+	dockerLint := testjs.Bin(t, "dockerfile-utils", "dockerfile-utils")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "node", dockerLintPath, "lint", dockerfilePath).CombinedOutput(); err != nil || len(out) > 0 {
+	if out, err := exec.CommandContext(ctx, "node", dockerLint, "lint", dockerfilePath).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("dockerfile-utils lint: %v\n%s", err, out)
 	}
 

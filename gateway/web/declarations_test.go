@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webtrunk/webtrunk/internal/testjs"
 )
 
 // The TypeScript declarations of the library and the test-only example
@@ -18,21 +20,15 @@ import (
 const (
 	declarationsFile = "webtrunk.d.ts"
 	typesProject     = "../../test/js/types/tsconfig.json"
-	tscPath          = "../../test/js/node_modules/typescript/bin/tsc"
 )
 
 // TestDeclarationsCompile runs `tsc --noEmit` on an example that uses the
 // whole public API through webtrunk.d.ts.
 func TestDeclarationsCompile(t *testing.T) {
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node not found: install the Debian package nodejs (scripts/deps.sh test): %v", err)
-	}
-	if _, err := os.Stat(tscPath); err != nil {
-		t.Fatalf("typescript is not installed in test/js: run scripts/deps.sh test (%v)", err)
-	}
+	tsc := filepath.Join(testjs.Require(t, "typescript"), "node_modules", "typescript", "bin", "tsc")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "node", tscPath, "--noEmit", "-p", typesProject).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "node", tsc, "--noEmit", "-p", typesProject).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tsc --noEmit -p %s: %v\n%s", typesProject, err, out)
 	}

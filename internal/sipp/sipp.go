@@ -82,12 +82,13 @@ func Start(tb testing.TB, o Options) *Proc {
 	}
 	p := &Proc{tb: tb, scenario: name, port: o.Port, mediaPort: o.MediaPort, dir: dir,
 		out: logcapture.NewWriter(tb, logcapture.Name("sipp "+name+" output"))}
-	if p.port == 0 {
-		p.port = FreePort(tb)
-	}
 	if p.mediaPort == 0 {
 		p.mediaPort = FreeEvenPort(tb)
 	}
+	if p.port == 0 {
+		p.port = p.portBesideMedia(tb)
+	}
+	control := p.portBesideMedia(tb)
 	timeout := o.Timeout
 	if timeout == 0 {
 		timeout = 30 * time.Second
@@ -96,7 +97,7 @@ func Start(tb testing.TB, o Options) *Proc {
 		"-sf", name,
 		"-i", "127.0.0.1", "-p", fmt.Sprint(p.port),
 		"-mi", "127.0.0.1", "-mp", fmt.Sprint(p.mediaPort),
-		"-cp", fmt.Sprint(FreePort(tb)),
+		"-cp", fmt.Sprint(control),
 		"-m", "1", "-nostdin", "-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
 		"-trace_msg", "-message_file", p.messageFile(),
 		"-trace_err", "-error_file", filepath.Join(dir, "errors.log"),
@@ -292,24 +293,50 @@ func FreePort(tb testing.TB) int {
 	return c.LocalAddr().(*net.UDPAddr).Port //nolint:forcetypeassert // a UDP socket
 }
 
-// FreeEvenPort returns an even UDP port of 127.0.0.1 whose odd neighbour
-// was free as well a moment ago (RTP and RTCP).
+// mediaPorts is how many ports from its media port (-mp) sipp binds: RTP
+// and RTCP of audio, then of video.
+const mediaPorts = 4
+
+// portBesideMedia returns a free UDP port outside the ports sipp binds
+// from p's media port on.
+func (p *Proc) portBesideMedia(tb testing.TB) int {
+	tb.Helper()
+	for {
+		port := FreePort(tb)
+		if port < p.mediaPort || port >= p.mediaPort+mediaPorts {
+			return port
+		}
+	}
+}
+
+// FreeEvenPort returns an even UDP port of 127.0.0.1 whose three
+// neighbours above were free as well a moment ago: the RTP and RTCP ports
+// of audio and of video that sipp binds from its media port on.
 func FreeEvenPort(tb testing.TB) int {
 	tb.Helper()
 	for range 200 {
 		p := FreePort(tb)
-		if p%2 != 0 || p >= 65535 {
+		if p%2 != 0 || p+mediaPorts > 65536 || !portsFree(p+1, p+mediaPorts) {
 			continue
 		}
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 1})
-		if err != nil {
-			continue
-		}
-		_ = c.Close()
 
 		return p
 	}
 	tb.Fatal("no free even UDP port pair")
 
 	return 0
+}
+
+// portsFree reports whether the UDP ports of 127.0.0.1 from first up to,
+// not including, end could all be bound a moment ago.
+func portsFree(first, end int) bool {
+	for port := first; port < end; port++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+	}
+
+	return true
 }
