@@ -144,6 +144,24 @@ func (c *Call) Err() error {
 	return c.err
 }
 
+// established returns nil while the call is answered and not ended, else
+// the error of a request that needs the established dialog: a wrapped
+// ErrCallEnded once it ended, ErrNotEstablished before the answer.
+func (c *Call) established() error {
+	c.mu.Lock()
+	answered := c.answered
+	c.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.endedError()
+	default:
+	}
+	if !answered {
+		return ErrNotEstablished
+	}
+	return nil
+}
+
 // endedError is the error of an operation that found the call ended: ErrCallEnded wrapping Err.
 func (c *Call) endedError() error { return fmt.Errorf("%w: %w", ErrCallEnded, c.Err()) }
 

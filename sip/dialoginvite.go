@@ -97,24 +97,34 @@ func (d *dialog) inviteTransaction(req *sipmsg.Request) (*sipmsg.Response, error
 		return nil, err
 	}
 	defer tx.Terminate()
+	res, err := finalResponse(context.Background(), tx, d.done)
+	if err != nil || !res.IsSuccess() {
+		return res, err
+	}
+	if err := d.ack2xx(tx); err != nil {
+		return nil, err
+	}
+	d.retarget(res.Contact())
+	return res, nil
+}
+
+// finalResponse waits for the final response of the client transaction tx, passing over
+// provisional ones: the response; txEndError when tx ends without one; errDialogEnded once
+// done is closed; context.Cause(ctx) when ctx ends.
+func finalResponse(ctx context.Context, tx sipmsg.ClientTransaction, done <-chan struct{}) (*sipmsg.Response, error) {
 	for {
 		select {
 		case res := <-tx.Responses():
 			if res.IsProvisional() {
 				continue
 			}
-			if !res.IsSuccess() {
-				return res, nil
-			}
-			if err := d.ack2xx(tx); err != nil {
-				return nil, err
-			}
-			d.retarget(res.Contact())
 			return res, nil
 		case <-tx.Done():
 			return nil, txEndError(tx)
-		case <-d.done:
+		case <-done:
 			return nil, errDialogEnded
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
 		}
 	}
 }

@@ -59,16 +59,8 @@ func (c *Call) SendDigit(ctx context.Context, digit rune, duration time.Duration
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrBadDigit, digit)
 	}
-	c.mu.Lock()
-	answered := c.answered
-	c.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.endedError()
-	default:
-	}
-	if !answered {
-		return ErrNotEstablished
+	if err := c.established(); err != nil {
+		return err
 	}
 	ms := min(max(int(duration/time.Millisecond), minInfoDuration), maxInfoDuration)
 	req := c.dialog.newRequest(sipmsg.INFO)

@@ -53,16 +53,8 @@ func (c *Call) Transfer(ctx context.Context, number string) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	answered := c.answered
-	c.mu.Unlock()
-	select {
-	case <-c.done:
-		return c.endedError()
-	default:
-	}
-	if !answered {
-		return ErrNotEstablished
+	if err := c.established(); err != nil {
+		return err
 	}
 	c.refer.mu.Lock()
 	if c.refer.pending {
@@ -133,24 +125,16 @@ func (c *Call) inDialogRequest(ctx context.Context, req *sipmsg.Request) error {
 		return fmt.Errorf("sip: send %s: %w", req.Method, err)
 	}
 	defer tx.Terminate()
-	for {
-		select {
-		case res := <-tx.Responses():
-			if res.IsProvisional() {
-				continue
-			}
-			if !res.IsSuccess() {
-				return statusErrorFrom(res)
-			}
-			return nil
-		case <-tx.Done():
-			return txEndError(tx)
-		case <-c.done:
-			return c.endedError()
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
+	res, err := finalResponse(ctx, tx, c.done)
+	switch {
+	case errors.Is(err, errDialogEnded):
+		return c.endedError()
+	case err != nil:
+		return err
+	case !res.IsSuccess():
+		return statusErrorFrom(res)
 	}
+	return nil
 }
 
 // Transferred reports whether the trunk reported a transfer of the call succeeded (a NOTIFY

@@ -141,11 +141,8 @@ func (c *Call) readRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) (*Ref
 	if n := len(req.GetHeaders("Refer-To")); n != 1 {
 		return nil, 400, errReferTarget
 	}
-	c.mu.Lock()
-	answered := c.answered
-	c.mu.Unlock()
-	if !answered {
-		return nil, 603, ErrNotEstablished
+	if err := c.established(); err != nil {
+		return nil, 603, err
 	}
 	user, replaces, err := referTarget(headerValue(req, "Refer-To"))
 	if err != nil {
