@@ -282,6 +282,7 @@ func (s *session) supervise(call *sip.Call) {
 				s.adoptTransfer(call, tr)
 				call, ended, orphan = tr.call, tr.call.Done(), nil
 			default:
+				s.referring.Store(false)
 				s.awaitTrunk(false)
 				if orphan != nil {
 					s.end(trunkEnded(orphan))

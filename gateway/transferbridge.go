@@ -45,11 +45,7 @@ func (s *session) startBridgeTransfer(rt route, from string) {
 	s.referWG.Add(1)
 	go func() {
 		defer s.referWG.Done()
-		call := s.placeTransfer(rt, from)
-		if call == nil {
-			s.referring.Store(false)
-		}
-		s.referred <- trunkTransfer{call: call, bridged: true}
+		s.referred <- trunkTransfer{call: s.placeTransfer(rt, from), bridged: true}
 	}()
 }
 

@@ -107,13 +107,10 @@ func (s *session) refuseRefer(r *sip.Refer, code int, reason string, why error) 
 // trunk, and hands the outcome to the session goroutine.
 func (s *session) runTrunkTransfer(trunk string, r *sip.Refer) {
 	defer s.referWG.Done()
-	call := s.placeReferred(trunk, r)
-	if call == nil {
-		s.referring.Store(false)
-	}
-	// The buffer holds the one transfer in progress; should the session
+	// The buffer holds the one transfer in progress (referring stays set
+	// until the session goroutine takes its outcome); should the session
 	// have ended meanwhile, finish takes a call left there.
-	s.referred <- trunkTransfer{refer: r, call: call}
+	s.referred <- trunkTransfer{refer: r, call: s.placeReferred(trunk, r)}
 }
 
 // placeReferred checks r's number as a dial of the session's user and
@@ -126,12 +123,12 @@ func (s *session) placeReferred(trunk string, r *sip.Refer) *sip.Call {
 		return nil
 	}
 	rt, from, err := s.conn.checkTransferTarget(s, s.user, r.Number)
-	e164 := rt.E164
 	if err != nil {
 		s.refuseRefer(r, 403, "Forbidden", err)
 
 		return nil
 	}
+	e164 := rt.E164
 	rtp, err := s.g.ua.ReservePorts()
 	if err != nil {
 		s.refuseRefer(r, 503, "Service Unavailable", err)
